@@ -1,0 +1,28 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/quizsite/discuss/model"
+)
+
+// healthz answers 200 while the process serves requests.
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// readyz answers 200 when the database answers within two seconds, else
+// 503 unavailable, so a load balancer stops sending traffic meanwhile.
+func (s *Server) readyz(c *gin.Context) {
+	pingCtx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.ready(pingCtx); err != nil {
+		writeError(c, s.log, &model.Error{Code: model.EUNAVAILABLE, Message: "the database is unavailable", Err: err})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}

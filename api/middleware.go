@@ -1,0 +1,188 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/quizsite/discuss/model"
+)
+
+const requestIDHeader = "X-Request-ID"
+
+// requestIDMiddleware keeps a sane X-Request-ID from the client or a proxy,
+// or makes one, and echoes it in the response.
+func requestIDMiddleware() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader(requestIDHeader)
+		if id == "" || len(id) > 64 || strings.ContainsFunc(id, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		c.Set(requestIDHeader, id)
+		c.Header(requestIDHeader, id)
+		c.Next()
+	}
+}
+
+func requestID(c *gin.Context) string { return c.GetString(requestIDHeader) }
+
+// accessLog writes one line per request. The query string is logged with
+// the token parameter redacted: browsers pass their JWT there on /ws.
+func (s *Server) accessLog() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		attrs := []slog.Attr{
+			slog.String("request_id", requestID(c)),
+			slog.String("method", c.Request.Method),
+			slog.String("path", c.Request.URL.Path),
+			slog.Int("status", c.Writer.Status()),
+			slog.Duration("duration", time.Since(start)),
+			slog.Int("bytes", max(c.Writer.Size(), 0)),
+			slog.String("remote", c.ClientIP()),
+		}
+		if q := redactQuery(c.Request.URL.RawQuery); q != "" {
+			attrs = append(attrs, slog.String("query", q))
+		}
+		if u := model.UserFrom(c.Request.Context()); u != nil {
+			attrs = append(attrs, slog.Int64("user_id", u.ID))
+		}
+		s.log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request", attrs...)
+	}
+}
+
+// redactQuery returns the raw query with the value of every token parameter
+// replaced, so that credentials never reach the logs.
+func redactQuery(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return "(unparsable query redacted)"
+	}
+	for k := range q {
+		if strings.EqualFold(k, "token") || strings.EqualFold(k, "access_token") {
+			q[k] = []string{"REDACTED"}
+		}
+	}
+	return q.Encode()
+}
+
+// recoverMiddleware turns a panic into the contract's internal error and
+// logs it with its stack, instead of dropping the connection.
+func (s *Server) recoverMiddleware() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				writeError(c, s.log, fmt.Errorf("panic: %v", r))
+			}
+		}()
+		c.Next()
+	}
+}
+
+// bodyLimit caps request bodies: a declared length over the limit is
+// refused at once; a body that grows past it fails while being read.
+func (s *Server) bodyLimit() gin.HandlerFunc {
+	limit := s.cfg.Limits.BodyBytes
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > limit {
+			writeError(c, s.log, model.Errorf(model.ETOOLARGE, "request body is larger than %d bytes", limit))
+			return
+		}
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+		c.Next()
+	}
+}
+
+// cors lets pages from the allowed origins call the API. Other origins get
+// no CORS headers at all, so the browser keeps their pages out.
+func (s *Server) cors() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		origin := c.GetHeader("Origin")
+		if origin == "" {
+			c.Next()
+			return
+		}
+		c.Writer.Header().Add("Vary", "Origin")
+		if !s.originAllowed(origin) {
+			if c.Request.Method == http.MethodOptions {
+				c.AbortWithStatus(http.StatusNoContent)
+				return
+			}
+			c.Next()
+			return
+		}
+		h := c.Writer.Header()
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Expose-Headers", "Retry-After, X-Request-ID")
+		if c.Request.Method == http.MethodOptions && c.GetHeader("Access-Control-Request-Method") != "" {
+			h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-ID")
+			h.Set("Access-Control-Max-Age", "600")
+			c.AbortWithStatus(http.StatusNoContent)
+			return
+		}
+		c.Next()
+	}
+}
+
+// originAllowed reports whether origin is in the configured allow-list; the
+// comparison ignores case, as browsers send scheme and host in lower case.
+func (s *Server) originAllowed(origin string) bool {
+	return slices.ContainsFunc(s.cfg.WebSocket.AllowedOrigins, func(o string) bool {
+		return strings.EqualFold(strings.TrimSuffix(o, "/"), origin)
+	})
+}
+
+// bearerToken returns the token of an "Authorization: Bearer" header.
+func bearerToken(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// authenticate requires a valid token and puts its user in the request's
+// context for the services.
+func (s *Server) authenticate() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		u, err := s.auth.Authenticate(c.Request.Context(), bearerToken(c.Request))
+		if err != nil {
+			writeError(c, s.log, err)
+			return
+		}
+		c.Request = c.Request.WithContext(model.WithUser(c.Request.Context(), u))
+		c.Next()
+	}
+}
+
+// requireAdmin lets only admins through.
+func (s *Server) requireAdmin() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !model.UserFrom(c.Request.Context()).IsAdmin() {
+			writeError(c, s.log, model.Errorf(model.EPERMISSION, "only an admin may do this"))
+			return
+		}
+		c.Next()
+	}
+}
+
+// ctx is the request's context, which carries the authenticated user.
+func ctx(c *gin.Context) context.Context { return c.Request.Context() }

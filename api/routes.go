@@ -1,0 +1,80 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/quizsite/discuss/model"
+)
+
+// routes is the whole URL space in one place: operations, then the public,
+// user and admin groups of /api/v1, then the WebSocket.
+func (s *Server) routes() *gin.Engine {
+	r := gin.New()
+	r.ContextWithFallback = true
+	r.HandleMethodNotAllowed = false
+	r.Use(requestIDMiddleware(), s.accessLog(), s.metrics.middleware(), s.recoverMiddleware(), s.cors())
+	r.NoRoute(func(c *gin.Context) {
+		writeError(c, s.log, model.Errorf(model.ENOTFOUND, "no route %s %s", c.Request.Method, c.Request.URL.Path))
+	})
+
+	// Operations.
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", s.metricsHandler())
+	r.GET("/openapi.json", s.openAPI)
+
+	v1 := r.Group("/api/v1", s.bodyLimit())
+
+	// Public: the only routes without a token.
+	v1.POST("/auth/register", s.register)
+	v1.POST("/auth/login", s.login)
+
+	// Any signed-in user.
+	user := v1.Group("", s.authenticate())
+	user.GET("/me", s.me)
+
+	user.POST("/posts", s.createPost)
+	user.GET("/posts", s.listPosts)
+	user.GET("/posts/:id", s.getPost)
+	user.PATCH("/posts/:id", s.updatePost)
+	user.DELETE("/posts/:id", s.deletePost)
+	user.PUT("/posts/:id/like", s.likePost)
+	user.DELETE("/posts/:id/like", s.unlikePost)
+	user.PUT("/posts/:id/mute", s.mutePost)
+	user.DELETE("/posts/:id/mute", s.unmutePost)
+
+	user.POST("/posts/:id/comments", s.createComment)
+	user.GET("/posts/:id/comments", s.listComments)
+	user.GET("/comments/:id", s.getComment)
+	user.GET("/comments/:id/replies", s.listReplies)
+	user.PATCH("/comments/:id", s.updateComment)
+	user.DELETE("/comments/:id", s.deleteComment)
+	user.PUT("/comments/:id/like", s.likeComment)
+	user.DELETE("/comments/:id/like", s.unlikeComment)
+
+	user.GET("/notifications", s.listNotifications)
+	user.GET("/notifications/unread_count", s.unreadCount)
+	user.POST("/notifications/read", s.markRead)
+	user.POST("/notifications/:id/read", s.markOneRead)
+
+	user.GET("/announcements", s.listAnnouncements)
+
+	// Admins only.
+	admin := user.Group("/admin", s.requireAdmin())
+	admin.POST("/broadcast", s.broadcast)
+	admin.POST("/notify", s.adminNotify)
+	admin.GET("/online", s.online)
+	admin.PATCH("/users/:id", s.setUserRole)
+
+	// Live notifications; the token is checked before the upgrade.
+	r.GET("/ws", s.serveWS)
+
+	return r
+}
+
+// notImplemented answers routes whose handlers are still being written.
+func (s *Server) notImplemented(c *gin.Context) {
+	c.AbortWithStatusJSON(http.StatusNotImplemented, ErrorBody{Error: ErrorDetail{Code: "unimplemented", Message: "not implemented yet"}})
+}

@@ -1,0 +1,71 @@
+// Package api is the HTTP face of discuss: the Gin router, one file per
+// resource, the middleware, the one table from error codes to statuses, and
+// the WebSocket upgrade. Handlers decode requests, call a service with the
+// request's context and encode the answer; they never touch the database.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/quizsite/discuss/configs"
+	"github.com/quizsite/discuss/service"
+)
+
+// Deps is everything the API calls. cmd builds each piece and hands it in.
+type Deps struct {
+	Config        *configs.Config
+	Logger        *slog.Logger
+	Registry      *prometheus.Registry
+	Auth          *service.Auth
+	Users         *service.Users
+	Posts         *service.Posts
+	Comments      *service.Comments
+	Notifications *service.Notifications
+	// Ready reports whether the database answers; /readyz calls it.
+	Ready func(context.Context) error
+}
+
+// Server holds the dependencies of the handlers.
+type Server struct {
+	cfg      *configs.Config
+	log      *slog.Logger
+	registry *prometheus.Registry
+	metrics  *httpMetrics
+	auth     *service.Auth
+	users    *service.Users
+	posts    *service.Posts
+	comments *service.Comments
+	notes    *service.Notifications
+	ready    func(context.Context) error
+}
+
+// New returns the server. It registers the HTTP metrics on d.Registry.
+func New(d Deps) (*Server, error) {
+	m, err := newHTTPMetrics(d.Registry)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{
+		cfg:      d.Config,
+		log:      d.Logger,
+		registry: d.Registry,
+		metrics:  m,
+		auth:     d.Auth,
+		users:    d.Users,
+		posts:    d.Posts,
+		comments: d.Comments,
+		notes:    d.Notifications,
+		ready:    d.Ready,
+	}, nil
+}
+
+// Handler returns the HTTP handler of every route.
+func (s *Server) Handler() http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	return s.routes()
+}

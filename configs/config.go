@@ -1,0 +1,230 @@
+// Package configs holds the typed configuration of discuss: the embedded
+// defaults, an optional YAML file over them, DISCUSS_* environment overrides
+// over that, and the validation that stops a bad setting at start-up.
+package configs
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// Config is the whole configuration. Field tags name the YAML keys; the
+// environment variable of a setting is DISCUSS_ followed by its upper-cased
+// path joined with underscores.
+type Config struct {
+	Server        Server        `yaml:"server"`
+	Database      Database      `yaml:"database"`
+	Auth          Auth          `yaml:"auth"`
+	WebSocket     WebSocket     `yaml:"websocket"`
+	Broker        Broker        `yaml:"broker"`
+	Limits        Limits        `yaml:"limits"`
+	Notifications Notifications `yaml:"notifications"`
+	Log           Log           `yaml:"log"`
+}
+
+// Server configures the HTTP listener.
+type Server struct {
+	Addr              string        `yaml:"addr"`
+	TLSCertFile       string        `yaml:"tls_cert_file"`
+	TLSKeyFile        string        `yaml:"tls_key_file"`
+	DebugAddr         string        `yaml:"debug_addr"`
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+}
+
+// TLS reports whether the server terminates TLS itself.
+func (s Server) TLS() bool { return s.TLSCertFile != "" }
+
+// Database configures the one database discuss keeps its state in.
+type Database struct {
+	Driver          string        `yaml:"driver"`
+	DSN             string        `yaml:"dsn"`
+	MaxOpenConns    int           `yaml:"max_open_conns"`
+	MaxIdleConns    int           `yaml:"max_idle_conns"`
+	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime"`
+	AutoMigrate     bool          `yaml:"auto_migrate"`
+}
+
+// DefaultSQLitePath is where the zero-configuration database lives.
+const DefaultSQLitePath = "data/discuss.db"
+
+// Auth configures our own tokens and, optionally, the quiz site's issuer.
+type Auth struct {
+	Secret     string        `yaml:"secret"`
+	Issuer     string        `yaml:"issuer"`
+	TokenTTL   time.Duration `yaml:"token_ttl"`
+	BcryptCost int           `yaml:"bcrypt_cost"`
+	External   External      `yaml:"external"`
+}
+
+// External describes the quiz site's own token issuer.
+type External struct {
+	Issuer             string `yaml:"issuer"`
+	Algorithm          string `yaml:"algorithm"`
+	HS256Secret        string `yaml:"hs256_secret"`
+	RS256PublicKeyFile string `yaml:"rs256_public_key_file"`
+	Audience           string `yaml:"audience"`
+}
+
+// Enabled reports whether tokens of an external issuer are accepted.
+func (e External) Enabled() bool { return e.Issuer != "" }
+
+// WebSocket configures /ws and, through AllowedOrigins, CORS.
+type WebSocket struct {
+	AllowedOrigins        []string      `yaml:"allowed_origins"`
+	PingInterval          time.Duration `yaml:"ping_interval"`
+	PongTimeout           time.Duration `yaml:"pong_timeout"`
+	WriteTimeout          time.Duration `yaml:"write_timeout"`
+	MaxConnectionsPerUser int           `yaml:"max_connections_per_user"`
+	SendQueueSize         int           `yaml:"send_queue_size"`
+	MaxMessageBytes       int64         `yaml:"max_message_bytes"`
+	ReplayLimit           int           `yaml:"replay_limit"`
+	UnreadReplayLimit     int           `yaml:"unread_replay_limit"`
+}
+
+// Broker configures how instances tell each other about notifications.
+type Broker struct {
+	Kind          string `yaml:"kind"`
+	RedisAddr     string `yaml:"redis_addr"`
+	RedisPassword string `yaml:"redis_password"`
+	RedisDB       int    `yaml:"redis_db"`
+	Channel       string `yaml:"channel"`
+}
+
+// Limits bounds request bodies and request rates.
+type Limits struct {
+	BodyBytes         int64 `yaml:"body_bytes"`
+	LoginPerMinute    int   `yaml:"login_per_minute"`
+	RegisterPerMinute int   `yaml:"register_per_minute"`
+	PostsPerMinute    int   `yaml:"posts_per_minute"`
+	CommentsPerMinute int   `yaml:"comments_per_minute"`
+}
+
+// Notifications configures retention of the notifications table.
+type Notifications struct {
+	Retention       time.Duration `yaml:"retention"`
+	KeepPerUser     int           `yaml:"keep_per_user"`
+	CleanupInterval time.Duration `yaml:"cleanup_interval"`
+}
+
+// Log configures the structured logger.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Default returns the embedded default configuration.
+func Default() *Config {
+	cfg, err := decode(&Config{}, defaultYAML, "default.yaml")
+	if err != nil {
+		// The embedded file is part of the binary; a test proves it decodes.
+		panic(err)
+	}
+	return cfg
+}
+
+// Load returns the defaults, overlaid with the YAML file at path when path is
+// not empty, then with DISCUSS_* variables read through getenv. It does not
+// validate; call Validate.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	cfg := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		if _, err := decode(cfg, data, path); err != nil {
+			return nil, err
+		}
+	}
+	if err := applyEnv(reflect.ValueOf(cfg).Elem(), "DISCUSS", getenv); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func decode(cfg *Config, data []byte, name string) (*Config, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	// An empty file is io.EOF to the decoder and means "keep the defaults".
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config %s: %w", name, err)
+	}
+	return cfg, nil
+}
+
+var durationType = reflect.TypeFor[time.Duration]()
+
+// applyEnv walks the struct v and sets each leaf whose variable is set.
+func applyEnv(v reflect.Value, prefix string, getenv func(string) string) error {
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		key := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		name := prefix + "_" + strings.ToUpper(key)
+		fv := v.Field(i)
+		if f.Type.Kind() == reflect.Struct {
+			if err := applyEnv(fv, name, getenv); err != nil {
+				return err
+			}
+			continue
+		}
+		raw := getenv(name)
+		if raw == "" {
+			continue
+		}
+		if err := setValue(fv, raw); err != nil {
+			return fmt.Errorf("config: %s=%q: %w", name, raw, err)
+		}
+	}
+	return nil
+}
+
+func setValue(fv reflect.Value, raw string) error {
+	switch {
+	case fv.Type() == durationType:
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return errors.New("not a duration such as 30s or 5m")
+		}
+		fv.SetInt(int64(d))
+	case fv.Kind() == reflect.String:
+		fv.SetString(raw)
+	case fv.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return errors.New("not a boolean")
+		}
+		fv.SetBool(b)
+	case fv.Kind() == reflect.Int || fv.Kind() == reflect.Int64:
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			return errors.New("not an integer")
+		}
+		fv.SetInt(n)
+	case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.String:
+		var items []string
+		for _, s := range strings.Split(raw, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				items = append(items, s)
+			}
+		}
+		fv.Set(reflect.ValueOf(items))
+	default:
+		return fmt.Errorf("unsupported setting type %s", fv.Type())
+	}
+	return nil
+}

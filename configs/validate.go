@@ -1,0 +1,103 @@
+package configs
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Validate checks every setting and returns the first problem, naming the
+// setting by its YAML path so that an operator knows what to fix.
+func (c *Config) Validate() error {
+	checks := []struct {
+		bad     bool
+		setting string
+		problem string
+	}{
+		{!validAddr(c.Server.Addr), "server.addr", "must be host:port, such as :8080"},
+		{(c.Server.TLSCertFile == "") != (c.Server.TLSKeyFile == ""), "server.tls_cert_file", "and server.tls_key_file must be set together"},
+		{c.Server.DebugAddr != "" && !validAddr(c.Server.DebugAddr), "server.debug_addr", "must be host:port, such as 127.0.0.1:6060"},
+		{c.Server.ShutdownTimeout <= 0, "server.shutdown_timeout", "must be positive"},
+		{c.Server.ReadHeaderTimeout <= 0, "server.read_header_timeout", "must be positive"},
+
+		{c.Database.Driver != "sqlite" && c.Database.Driver != "mysql", "database.driver", "must be sqlite or mysql"},
+		{c.Database.Driver == "mysql" && c.Database.DSN == "", "database.dsn", "is required with the mysql driver"},
+		{c.Database.MaxOpenConns < 1, "database.max_open_conns", "must be at least 1"},
+		{c.Database.MaxIdleConns < 0 || c.Database.MaxIdleConns > c.Database.MaxOpenConns, "database.max_idle_conns", "must be between 0 and database.max_open_conns"},
+		{c.Database.ConnMaxLifetime < 0, "database.conn_max_lifetime", "must not be negative"},
+
+		{c.Database.Driver == "mysql" && c.Auth.Secret == "", "auth.secret", "is required with the mysql driver (at least 32 bytes)"},
+		{c.Auth.Secret != "" && len(c.Auth.Secret) < 32, "auth.secret", "must be at least 32 bytes"},
+		{c.Auth.Issuer == "", "auth.issuer", "is required"},
+		{c.Auth.TokenTTL < time.Minute, "auth.token_ttl", "must be at least 1m"},
+		{c.Auth.BcryptCost < 4 || c.Auth.BcryptCost > 31, "auth.bcrypt_cost", "must be between 4 and 31"},
+		{c.Auth.External.Enabled() && c.Auth.External.Issuer == c.Auth.Issuer, "auth.external.issuer", "must differ from auth.issuer"},
+		{c.Auth.External.Enabled() && c.Auth.External.Algorithm != "HS256" && c.Auth.External.Algorithm != "RS256", "auth.external.algorithm", "must be HS256 or RS256"},
+		{c.Auth.External.Algorithm == "HS256" && len(c.Auth.External.HS256Secret) < 32, "auth.external.hs256_secret", "must be at least 32 bytes with HS256"},
+		{c.Auth.External.Algorithm == "RS256" && c.Auth.External.RS256PublicKeyFile == "", "auth.external.rs256_public_key_file", "is required with RS256"},
+
+		{c.WebSocket.PingInterval <= 0, "websocket.ping_interval", "must be positive"},
+		{c.WebSocket.PongTimeout <= c.WebSocket.PingInterval, "websocket.pong_timeout", "must be longer than websocket.ping_interval"},
+		{c.WebSocket.WriteTimeout <= 0, "websocket.write_timeout", "must be positive"},
+		{c.WebSocket.MaxConnectionsPerUser < 1, "websocket.max_connections_per_user", "must be at least 1"},
+		{c.WebSocket.SendQueueSize < 1, "websocket.send_queue_size", "must be at least 1"},
+		{c.WebSocket.MaxMessageBytes < 64, "websocket.max_message_bytes", "must be at least 64"},
+		{c.WebSocket.ReplayLimit < 1, "websocket.replay_limit", "must be at least 1"},
+		{c.WebSocket.UnreadReplayLimit < 1, "websocket.unread_replay_limit", "must be at least 1"},
+
+		{c.Broker.Kind != "memory" && c.Broker.Kind != "redis", "broker.kind", "must be memory or redis"},
+		{c.Broker.Kind == "redis" && !validAddr(c.Broker.RedisAddr), "broker.redis_addr", "must be host:port with the redis broker"},
+		{c.Broker.Channel == "", "broker.channel", "is required"},
+
+		{c.Limits.BodyBytes < 1024, "limits.body_bytes", "must be at least 1024"},
+		{c.Limits.LoginPerMinute < 1, "limits.login_per_minute", "must be at least 1"},
+		{c.Limits.RegisterPerMinute < 1, "limits.register_per_minute", "must be at least 1"},
+		{c.Limits.PostsPerMinute < 1, "limits.posts_per_minute", "must be at least 1"},
+		{c.Limits.CommentsPerMinute < 1, "limits.comments_per_minute", "must be at least 1"},
+
+		{c.Notifications.Retention < time.Hour, "notifications.retention", "must be at least 1h"},
+		{c.Notifications.KeepPerUser < 1, "notifications.keep_per_user", "must be at least 1"},
+		{c.Notifications.CleanupInterval < time.Second, "notifications.cleanup_interval", "must be at least 1s"},
+
+		{!oneOf(c.Log.Level, "debug", "info", "warn", "error"), "log.level", "must be debug, info, warn or error"},
+		{!oneOf(c.Log.Format, "json", "text"), "log.format", "must be json or text"},
+	}
+	for _, ch := range checks {
+		if ch.bad {
+			return &InvalidError{Setting: ch.setting, Problem: ch.problem}
+		}
+	}
+	for _, o := range c.WebSocket.AllowedOrigins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return &InvalidError{Setting: "websocket.allowed_origins", Problem: fmt.Sprintf("%q is not an origin such as https://quiz.example.com", o)}
+		}
+	}
+	return nil
+}
+
+// InvalidError names a setting whose value cannot be used.
+type InvalidError struct {
+	Setting string
+	Problem string
+}
+
+func (e *InvalidError) Error() string {
+	return "invalid configuration: " + e.Setting + " " + e.Problem
+}
+
+func validAddr(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	return err == nil && port != ""
+}
+
+func oneOf(s string, options ...string) bool {
+	for _, o := range options {
+		if strings.EqualFold(s, o) {
+			return true
+		}
+	}
+	return false
+}

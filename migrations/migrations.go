@@ -1,0 +1,126 @@
+// Package migrations holds the versioned SQL schema of discuss, one folder
+// per dialect, embedded in the binary and applied with goose.
+package migrations
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+
+	"github.com/pressly/goose/v3"
+)
+
+//go:embed mysql/*.sql sqlite/*.sql
+var files embed.FS
+
+// Drivers whose schema this package knows, as named in the configuration.
+const (
+	MySQL  = "mysql"
+	SQLite = "sqlite"
+)
+
+// Migrator applies the embedded migrations of one dialect to one database.
+type Migrator struct {
+	provider *goose.Provider
+}
+
+// New returns a Migrator for db, whose driver is MySQL or SQLite.
+func New(db *sql.DB, driver string) (*Migrator, error) {
+	var dialect goose.Dialect
+	switch driver {
+	case MySQL:
+		dialect = goose.DialectMySQL
+	case SQLite:
+		dialect = goose.DialectSQLite3
+	default:
+		return nil, fmt.Errorf("migrations: unknown driver %q", driver)
+	}
+	dir, err := fs.Sub(files, driver)
+	if err != nil {
+		return nil, err
+	}
+	p, err := goose.NewProvider(dialect, db, dir)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	return &Migrator{provider: p}, nil
+}
+
+// Step is one migration applied or rolled back.
+type Step struct {
+	Version   int64
+	Name      string
+	Direction string
+}
+
+// Up applies every pending migration and returns what it applied, in order.
+func (m *Migrator) Up(ctx context.Context) ([]Step, error) {
+	results, err := m.provider.Up(ctx)
+	steps := stepsOf(results)
+	if err != nil {
+		return steps, fmt.Errorf("migrate up: %w", err)
+	}
+	return steps, nil
+}
+
+// Down rolls back the most recent migration. It returns ok false when there
+// was nothing to roll back.
+func (m *Migrator) Down(ctx context.Context) (step Step, ok bool, err error) {
+	r, err := m.provider.Down(ctx)
+	if errors.Is(err, goose.ErrNoNextVersion) {
+		return Step{}, false, nil
+	}
+	if err != nil {
+		return Step{}, false, fmt.Errorf("migrate down: %w", err)
+	}
+	return stepsOf([]*goose.MigrationResult{r})[0], true, nil
+}
+
+// Status is one known migration and whether it is applied.
+type Status struct {
+	Version   int64
+	Name      string
+	Applied   bool
+	AppliedAt sql.NullTime
+}
+
+// Status lists every embedded migration, oldest first.
+func (m *Migrator) Status(ctx context.Context) ([]Status, error) {
+	list, err := m.provider.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate status: %w", err)
+	}
+	out := make([]Status, 0, len(list))
+	for _, s := range list {
+		st := Status{Version: s.Source.Version, Name: path.Base(s.Source.Path), Applied: s.State == goose.StateApplied}
+		if st.Applied {
+			st.AppliedAt = sql.NullTime{Time: s.AppliedAt, Valid: true}
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// Pending reports whether any embedded migration is not applied yet.
+func (m *Migrator) Pending(ctx context.Context) (bool, error) {
+	pending, err := m.provider.HasPending(ctx)
+	if err != nil {
+		return false, fmt.Errorf("migrate status: %w", err)
+	}
+	return pending, nil
+}
+
+func stepsOf(results []*goose.MigrationResult) []Step {
+	steps := make([]Step, 0, len(results))
+	for _, r := range results {
+		if r == nil || r.Source == nil {
+			continue
+		}
+		steps = append(steps, Step{Version: r.Source.Version, Name: path.Base(r.Source.Path), Direction: r.Direction})
+	}
+	return steps
+}

@@ -1,0 +1,87 @@
+package model
+
+import "time"
+
+// Post is a discussion thread, optionally about one quiz problem. Posts are
+// soft-deleted: DeletedAt set means the post is gone for everyone.
+//
+// The fields marked gorm:"-" are filled per viewer by the service and are not
+// stored.
+type Post struct {
+	ID             int64      `gorm:"primaryKey" json:"id"`
+	AuthorID       int64      `json:"-"`
+	ProblemID      *int64     `json:"problem_id"`
+	Title          string     `json:"title"`
+	Body           string     `json:"body"`
+	CommentCount   int64      `json:"comment_count"`
+	LikeCount      int64      `json:"like_count"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	LastActivityAt time.Time  `json:"last_activity_at"`
+	DeletedAt      *time.Time `json:"-"`
+
+	Author *Author `gorm:"-" json:"author"`
+	Liked  bool    `gorm:"-" json:"liked"`
+	Muted  bool    `gorm:"-" json:"muted"`
+}
+
+// Comment is a top-level comment on a post (ParentID and RootID nil) or a
+// reply in the flat thread under one (RootID is that top-level comment,
+// ParentID the comment replied to, ReplyToUserID its author).
+type Comment struct {
+	ID            int64      `gorm:"primaryKey" json:"id"`
+	PostID        int64      `json:"post_id"`
+	ParentID      *int64     `json:"parent_id"`
+	RootID        *int64     `json:"root_id"`
+	AuthorID      int64      `json:"-"`
+	ReplyToUserID *int64     `json:"-"`
+	Body          string     `json:"body"`
+	LikeCount     int64      `json:"like_count"`
+	ReplyCount    int64      `json:"reply_count"`
+	CreatedAt     time.Time  `json:"created_at"`
+	EditedAt      *time.Time `json:"edited_at"`
+	DeletedAt     *time.Time `json:"-"`
+
+	Author  *Author    `gorm:"-" json:"author"`
+	ReplyTo *Author    `gorm:"-" json:"reply_to"`
+	Liked   bool       `gorm:"-" json:"liked"`
+	Deleted bool       `gorm:"-" json:"deleted"`
+	Replies []*Comment `gorm:"-" json:"replies,omitempty"`
+}
+
+// PostLike records that a user likes a post; the pair is the primary key.
+type PostLike struct {
+	PostID    int64 `gorm:"primaryKey;autoIncrement:false"`
+	UserID    int64 `gorm:"primaryKey;autoIncrement:false"`
+	CreatedAt time.Time
+}
+
+// CommentLike records that a user likes a comment.
+type CommentLike struct {
+	CommentID int64 `gorm:"primaryKey;autoIncrement:false"`
+	UserID    int64 `gorm:"primaryKey;autoIncrement:false"`
+	CreatedAt time.Time
+}
+
+// PostMute records that a user wants no post_comment or comment_reply
+// notifications from a post.
+type PostMute struct {
+	PostID    int64 `gorm:"primaryKey;autoIncrement:false"`
+	UserID    int64 `gorm:"primaryKey;autoIncrement:false"`
+	CreatedAt time.Time
+}
+
+// Announcement is an admin broadcast, kept so that users who were offline
+// can read it later.
+type Announcement struct {
+	ID        int64     `gorm:"primaryKey" json:"id"`
+	AuthorID  int64     `json:"-"`
+	Message   string    `json:"message"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// LikeState is the answer to a like or unlike.
+type LikeState struct {
+	LikeCount int64 `json:"like_count"`
+	Liked     bool  `json:"liked"`
+}

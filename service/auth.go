@@ -1,0 +1,367 @@
+package service
+
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
+
+	"github.com/quizsite/discuss/model"
+)
+
+// AuthConfig configures token issuing and checking.
+type AuthConfig struct {
+	Secret     []byte // HS256 key of our own tokens
+	Issuer     string // iss of our own tokens
+	TokenTTL   time.Duration
+	BcryptCost int
+	// External, when not nil, is the quiz site's own issuer, whose tokens
+	// are accepted too.
+	External *ExternalIssuer
+	// LoginLimiter and RegisterLimiter throttle attempts per username and
+	// per client address; nil means unlimited.
+	LoginLimiter    *RateLimiter
+	RegisterLimiter *RateLimiter
+}
+
+// ExternalIssuer is a trusted issuer other than ourselves. Exactly one
+// algorithm is accepted from it, so that an RS256 public key can never be
+// used as an HS256 secret.
+type ExternalIssuer struct {
+	Issuer    string
+	Algorithm string // "HS256" or "RS256"
+	HS256Key  []byte
+	RS256Key  *rsa.PublicKey
+	Audience  string // checked when not empty
+}
+
+// Session is what register and login answer.
+type Session struct {
+	User      *model.User `json:"user"`
+	Token     string      `json:"token"`
+	ExpiresAt time.Time   `json:"expires_at"`
+}
+
+// Auth registers users, checks passwords and issues and verifies tokens.
+type Auth struct {
+	db        *gorm.DB
+	cfg       AuthConfig
+	now       func() time.Time
+	dummyHash []byte // compared against when a username is unknown, so timing does not tell
+}
+
+// NewAuth returns the auth service.
+func NewAuth(db *gorm.DB, cfg AuthConfig) (*Auth, error) {
+	if len(cfg.Secret) < 32 {
+		return nil, errors.New("auth: the signing secret must be at least 32 bytes")
+	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte("not a real password"), cfg.BcryptCost)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	return &Auth{db: db, cfg: cfg, now: time.Now, dummyHash: dummy}, nil
+}
+
+// RegisterInput is a new local account.
+type RegisterInput struct {
+	Username    string
+	Password    string
+	DisplayName string
+	ClientAddr  string
+}
+
+// Register creates a local user with the role user and signs them in.
+// Errors: EINVALID for a bad field, ECONFLICT when the username is taken,
+// ERATELIMITED when the address registers too often.
+func (a *Auth) Register(ctx context.Context, in RegisterInput) (*Session, error) {
+	if err := allow(a.cfg.RegisterLimiter, "addr:"+in.ClientAddr); err != nil {
+		return nil, err
+	}
+	u, err := a.createLocalUser(ctx, in.Username, in.Password, in.DisplayName, model.RoleUser)
+	if err != nil {
+		return nil, err
+	}
+	return a.session(u)
+}
+
+// CreateUser creates a local user with any role; it is the path of the
+// `user create` command, which makes the first admin.
+func (a *Auth) CreateUser(ctx context.Context, username, password, role string) (*model.User, error) {
+	if !model.ValidRole(role) {
+		return nil, model.Errorf(model.EINVALID, "role must be user, moderator or admin")
+	}
+	return a.createLocalUser(ctx, username, password, "", role)
+}
+
+func (a *Auth) createLocalUser(ctx context.Context, username, password, displayName, role string) (*model.User, error) {
+	username, err := model.Username(username)
+	if err != nil {
+		return nil, err
+	}
+	if err := model.Password(password); err != nil {
+		return nil, err
+	}
+	displayName, err = model.Text("display_name", displayName, 0, model.DisplayNameMax)
+	if err != nil {
+		return nil, err
+	}
+	if displayName == "" {
+		displayName = username
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), a.cfg.BcryptCost)
+	if err != nil {
+		return nil, fmt.Errorf("hash password: %w", err)
+	}
+	h := string(hash)
+	u := &model.User{Username: username, DisplayName: displayName, PasswordHash: &h, Role: role, CreatedAt: Now()}
+	if err := a.db.WithContext(ctx).Create(u).Error; err != nil {
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			return nil, model.Errorf(model.ECONFLICT, "username %s is taken", username)
+		}
+		return nil, dbError(err)
+	}
+	return u, nil
+}
+
+// errBadCredentials is one message for an unknown user and a wrong
+// password, so that login does not reveal which usernames exist.
+var errBadCredentials = &model.Error{Code: model.EUNAUTHENTICATED, Message: "wrong username or password"}
+
+// Login checks a password and issues a token. Attempts are limited per
+// username and per client address. Errors: EUNAUTHENTICATED, ERATELIMITED.
+func (a *Auth) Login(ctx context.Context, username, password, clientAddr string) (*Session, error) {
+	if err := allow(a.cfg.LoginLimiter, "addr:"+clientAddr); err != nil {
+		return nil, err
+	}
+	if err := allow(a.cfg.LoginLimiter, "user:"+strings.ToLower(username)); err != nil {
+		return nil, err
+	}
+	var u model.User
+	err := a.db.WithContext(ctx).Where("username = ?", username).Take(&u).Error
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		_ = bcrypt.CompareHashAndPassword(a.dummyHash, []byte(password))
+		return nil, errBadCredentials
+	case err != nil:
+		return nil, dbError(err)
+	case u.PasswordHash == nil:
+		// Users of the external issuer have no password here.
+		_ = bcrypt.CompareHashAndPassword(a.dummyHash, []byte(password))
+		return nil, errBadCredentials
+	}
+	if bcrypt.CompareHashAndPassword([]byte(*u.PasswordHash), []byte(password)) != nil {
+		return nil, errBadCredentials
+	}
+	return a.session(&u)
+}
+
+func (a *Auth) session(u *model.User) (*Session, error) {
+	token, exp, err := a.IssueToken(u)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{User: u, Token: token, ExpiresAt: exp}, nil
+}
+
+// IssueToken signs an HS256 token for u with sub, iat, exp and iss.
+func (a *Auth) IssueToken(u *model.User) (string, time.Time, error) {
+	now := a.now().UTC()
+	exp := now.Add(a.cfg.TokenTTL).Truncate(time.Second)
+	claims := jwt.RegisteredClaims{
+		Subject:   strconv.FormatInt(u.ID, 10),
+		Issuer:    a.cfg.Issuer,
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(exp),
+	}
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(a.cfg.Secret)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("sign token: %w", err)
+	}
+	return token, exp, nil
+}
+
+// externalClaims are the claims read from the quiz site's tokens; the name
+// claims, when present, seed the local username and display name.
+type externalClaims struct {
+	jwt.RegisteredClaims
+	PreferredUsername string `json:"preferred_username"`
+	Username          string `json:"username"`
+	Name              string `json:"name"`
+}
+
+// Authenticate verifies a token and returns its user. Our own tokens name a
+// local user id; the external issuer's name a subject of theirs, whose local
+// user is created the first time it is seen. Every failure is
+// EUNAUTHENTICATED; EUNAVAILABLE when the database does not answer.
+func (a *Auth) Authenticate(ctx context.Context, token string) (*model.User, error) {
+	if token == "" {
+		return nil, model.Errorf(model.EUNAUTHENTICATED, "missing bearer token")
+	}
+	var unverified jwt.RegisteredClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(token, &unverified); err != nil {
+		return nil, model.Errorf(model.EUNAUTHENTICATED, "malformed token")
+	}
+	switch {
+	case unverified.Issuer == a.cfg.Issuer:
+		return a.authenticateOwn(ctx, token)
+	case a.cfg.External != nil && unverified.Issuer == a.cfg.External.Issuer:
+		return a.authenticateExternal(ctx, token)
+	default:
+		return nil, model.Errorf(model.EUNAUTHENTICATED, "token issuer is not trusted")
+	}
+}
+
+func (a *Auth) parserOptions(alg, issuer string) []jwt.ParserOption {
+	return []jwt.ParserOption{
+		jwt.WithValidMethods([]string{alg}),
+		jwt.WithIssuer(issuer),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(30 * time.Second),
+		jwt.WithTimeFunc(a.now),
+	}
+}
+
+func (a *Auth) authenticateOwn(ctx context.Context, token string) (*model.User, error) {
+	var claims jwt.RegisteredClaims
+	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) {
+		return a.cfg.Secret, nil
+	}, a.parserOptions("HS256", a.cfg.Issuer)...)
+	if err != nil {
+		return nil, tokenError(err)
+	}
+	id, err := strconv.ParseInt(claims.Subject, 10, 64)
+	if err != nil || id <= 0 {
+		return nil, model.Errorf(model.EUNAUTHENTICATED, "invalid token subject")
+	}
+	var u model.User
+	if err := a.db.WithContext(ctx).Take(&u, id).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, model.Errorf(model.EUNAUTHENTICATED, "the token's user does not exist")
+		}
+		return nil, dbError(err)
+	}
+	return &u, nil
+}
+
+func (a *Auth) authenticateExternal(ctx context.Context, token string) (*model.User, error) {
+	ext := a.cfg.External
+	opts := a.parserOptions(ext.Algorithm, ext.Issuer)
+	if ext.Audience != "" {
+		opts = append(opts, jwt.WithAudience(ext.Audience))
+	}
+	var claims externalClaims
+	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) {
+		if ext.Algorithm == "RS256" {
+			return ext.RS256Key, nil
+		}
+		return ext.HS256Key, nil
+	}, opts...)
+	if err != nil {
+		return nil, tokenError(err)
+	}
+	if claims.Subject == "" || len(claims.Subject) > 255 {
+		return nil, model.Errorf(model.EUNAUTHENTICATED, "invalid token subject")
+	}
+	return a.externalUser(ctx, ext.Issuer, &claims)
+}
+
+// externalUser finds the local user of (issuer, sub), creating it on first
+// sight. Two first requests may race; the unique key on (issuer, subject)
+// lets one insert win and the other read what it wrote.
+func (a *Auth) externalUser(ctx context.Context, issuer string, claims *externalClaims) (*model.User, error) {
+	db := a.db.WithContext(ctx)
+	var u model.User
+	err := db.Where("issuer = ? AND subject = ?", issuer, claims.Subject).Take(&u).Error
+	if err == nil {
+		return &u, nil
+	}
+	if !errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, dbError(err)
+	}
+	display := strings.TrimSpace(claims.Name)
+	if d, err := model.Text("display_name", display, 0, model.DisplayNameMax); err == nil {
+		display = d
+	} else {
+		display = ""
+	}
+	base := externalUsername(claims)
+	if display == "" {
+		display = base
+	}
+	for attempt := range 5 {
+		name := base
+		if attempt > 0 {
+			suffix := "_" + randomDigits(4)
+			name = truncateRunes(base, model.UsernameMax-len(suffix)) + suffix
+		}
+		iss, sub := issuer, claims.Subject
+		u = model.User{Username: name, DisplayName: display, Role: model.RoleUser, Issuer: &iss, Subject: &sub, CreatedAt: Now()}
+		err := db.Create(&u).Error
+		if err == nil {
+			return &u, nil
+		}
+		if !errors.Is(err, gorm.ErrDuplicatedKey) {
+			return nil, dbError(err)
+		}
+		// Either the username is taken or a concurrent request created
+		// this very user; in the second case, use it.
+		var existing model.User
+		if db.Where("issuer = ? AND subject = ?", issuer, claims.Subject).Take(&existing).Error == nil {
+			return &existing, nil
+		}
+	}
+	return nil, model.Errorf(model.ECONFLICT, "could not find a free username for this account")
+}
+
+// externalUsername picks a valid username from the token's name claims, or
+// makes one from the subject.
+func externalUsername(c *externalClaims) string {
+	for _, candidate := range []string{c.PreferredUsername, c.Username} {
+		if name, err := model.Username(candidate); err == nil {
+			return name
+		}
+	}
+	var b strings.Builder
+	b.WriteString("quiz_")
+	for _, r := range c.Subject {
+		if model.IsUsernameRune(r) {
+			b.WriteRune(r)
+		}
+	}
+	return truncateRunes(b.String(), model.UsernameMax)
+}
+
+func truncateRunes(s string, n int) string {
+	if len(s) <= n { // usernames are ASCII
+		return s
+	}
+	return s[:n]
+}
+
+// tokenError turns a jwt parse error into the client's message, telling an
+// expired token apart so that clients know to sign in again.
+func tokenError(err error) error {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return model.Errorf(model.EUNAUTHENTICATED, "token expired")
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return model.Errorf(model.EUNAUTHENTICATED, "token not valid yet")
+	default:
+		return model.Errorf(model.EUNAUTHENTICATED, "invalid token")
+	}
+}
+
+func allow(l *RateLimiter, key string) error {
+	if l == nil {
+		return nil
+	}
+	return l.Allow(key)
+}

@@ -1,0 +1,34 @@
+package service
+
+import (
+	"context"
+
+	"github.com/quizsite/discuss/model"
+)
+
+// Publisher is told about changes after they commit, so that connected
+// clients hear of them at once. The database stays the truth: a publish that
+// fails is logged and never fails the request, because clients recover
+// anything they missed from the database by notification id.
+type Publisher interface {
+	// PublishNotification tells the connections of n.UserID about n; unread
+	// is that user's unread count with n included.
+	PublishNotification(ctx context.Context, n *model.Notification, unread int64) error
+	// PublishUnreadCount tells every connection of a user their unread count
+	// after it changed (marked read on some device, or a notification removed).
+	PublishUnreadCount(ctx context.Context, userID, unread int64) error
+	// PublishBroadcast sends an announcement to every connection everywhere.
+	PublishBroadcast(ctx context.Context, a *model.Announcement) error
+}
+
+// NopPublisher publishes nothing; clients then learn of changes when they
+// next load or reconnect.
+type NopPublisher struct{}
+
+var _ Publisher = NopPublisher{}
+
+func (NopPublisher) PublishNotification(context.Context, *model.Notification, int64) error {
+	return nil
+}
+func (NopPublisher) PublishUnreadCount(context.Context, int64, int64) error      { return nil }
+func (NopPublisher) PublishBroadcast(context.Context, *model.Announcement) error { return nil }
