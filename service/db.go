@@ -60,7 +60,7 @@ func OpenDB(ctx context.Context, cfg DBConfig) (*gorm.DB, error) {
 		TranslateError:         true,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("database: %w", err)
+		return nil, fmt.Errorf("database %s unreachable: %s", cfg.Driver, oneLine(err))
 	}
 	sqlDB, err := db.DB()
 	if err != nil {

@@ -1,0 +1,40 @@
+# The README's two commands for a fresh machine are `make run` and `make test`.
+GO ?= go
+# MariaDB as the machine (and CI) runs it; `make test-mysql` uses it.
+MYSQL_TEST_DSN ?= root@tcp(127.0.0.1:3306)/test
+REDIS_TEST_ADDR ?= 127.0.0.1:6379
+TEST_FLAGS ?= -race -count=1 -timeout 14m
+
+.PHONY: run build test test-mysql lint migrate fuzz clean
+
+## run: serve on :8080 with the embedded SQLite database in ./data
+run:
+	$(GO) run ./cmd/discuss serve
+
+## build: build the binaries into ./bin
+build:
+	$(GO) build -o bin/discuss ./cmd/discuss
+	$(GO) build -o bin/loadgen ./cmd/loadgen
+
+## test: every test; MySQL when DISCUSS_TEST_MYSQL_DSN is set, else SQLite
+test:
+	$(GO) test $(TEST_FLAGS) ./...
+
+## test-mysql: every test against the local MariaDB and Redis
+test-mysql:
+	DISCUSS_TEST_MYSQL_DSN='$(MYSQL_TEST_DSN)' DISCUSS_TEST_REDIS_ADDR='$(REDIS_TEST_ADDR)' \
+		$(GO) test $(TEST_FLAGS) ./...
+
+## lint: gofmt, go vet and staticcheck must all be clean
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+## migrate: run a migration command, e.g. `make migrate ARGS=status`
+ARGS ?= status
+migrate:
+	$(GO) run ./cmd/discuss migrate $(ARGS)
+
+clean:
+	rm -rf bin

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+)
+
+func migrateCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs, configPath := newFlags("migrate", stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, "usage: discuss migrate up|down|status [--config FILE]") }
+	if len(args) == 0 {
+		fs.Usage()
+		return usagef("migrate needs up, down or status")
+	}
+	action := args[0]
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if action != "up" && action != "down" && action != "status" {
+		fs.Usage()
+		return usagef("unknown migrate action %q", action)
+	}
+	cfg, err := loadConfig(*configPath, getenv)
+	if err != nil {
+		return err
+	}
+	db, m, err := openDB(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer closeDB(db)
+
+	switch action {
+	case "up":
+		steps, err := m.Up(ctx)
+		for _, s := range steps {
+			fmt.Fprintf(stdout, "applied %05d %s\n", s.Version, s.Name)
+		}
+		if err != nil {
+			return err
+		}
+		if len(steps) == 0 {
+			fmt.Fprintln(stdout, "schema is up to date")
+		}
+	case "down":
+		step, ok, err := m.Down(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			fmt.Fprintln(stdout, "nothing to roll back")
+			return nil
+		}
+		fmt.Fprintf(stdout, "rolled back %05d %s\n", step.Version, step.Name)
+	case "status":
+		list, err := m.Status(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "VERSION\tNAME\tSTATE\tAPPLIED AT")
+		for _, s := range list {
+			state, at := "pending", ""
+			if s.Applied {
+				state, at = "applied", s.AppliedAt.Time.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%05d\t%s\t%s\t%s\n", s.Version, s.Name, state, at)
+		}
+		return tw.Flush()
+	}
+	return nil
+}

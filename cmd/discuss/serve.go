@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"gorm.io/gorm"
+
+	"github.com/quizsite/discuss/api"
+	"github.com/quizsite/discuss/configs"
+	"github.com/quizsite/discuss/migrations"
+	"github.com/quizsite/discuss/service"
+)
+
+func serveCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs, configPath := newFlags("serve", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*configPath, getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, stderr)
+
+	db, m, err := openDB(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer closeDB(db)
+	if err := requireSchema(ctx, cfg, m, log); err != nil {
+		return err
+	}
+	secret, err := signingSecret(cfg, log)
+	if err != nil {
+		return err
+	}
+	ac, err := authConfig(cfg, secret)
+	if err != nil {
+		return err
+	}
+	auth, err := service.NewAuth(db, ac)
+	if err != nil {
+		return err
+	}
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	notes := service.NewNotifications(db, service.NopPublisher{})
+	srv, err := api.New(api.Deps{
+		Config:        cfg,
+		Logger:        log,
+		Registry:      registry,
+		Auth:          auth,
+		Users:         service.NewUsers(db),
+		Posts:         service.NewPosts(db, notes, service.NewRateLimiter(cfg.Limits.PostsPerMinute, time.Minute)),
+		Comments:      service.NewComments(db, notes, service.NewRateLimiter(cfg.Limits.CommentsPerMinute, time.Minute)),
+		Notifications: notes,
+		Ready:         pinger(db),
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
+	}
+	httpServer := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	wg.Go(func() {
+		scheme := "http"
+		if cfg.Server.TLS() {
+			scheme = "https"
+		}
+		log.Info("serving", "addr", ln.Addr().String(), "scheme", scheme, "database", cfg.Database.Driver)
+		var err error
+		if cfg.Server.TLS() {
+			err = httpServer.ServeTLS(ln, cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile)
+		} else {
+			err = httpServer.Serve(ln)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("serve: %w", err)
+		}
+	})
+	debugServer, err := startDebugServer(cfg.Server.DebugAddr, log, errc, &wg)
+	if err != nil {
+		_ = httpServer.Close()
+		return err
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case runErr = <-errc:
+		log.Error("server failed; shutting down", "error", runErr)
+	}
+
+	// Shut down in order: stop taking requests and let those under way
+	// finish, then close the remaining connections, then the database.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+	defer cancel()
+	if err := httpServer.Shutdown(shutdownCtx); err != nil {
+		log.Warn("http shutdown", "error", err)
+		_ = httpServer.Close()
+	}
+	if debugServer != nil {
+		_ = debugServer.Shutdown(shutdownCtx)
+	}
+	wg.Wait()
+	log.Info("stopped")
+	return runErr
+}
+
+// requireSchema makes sure the schema is current. SQLite, the embedded
+// zero-configuration database, is migrated on start; MySQL is migrated only
+// with database.auto_migrate, and otherwise a pending migration stops
+// start-up with the command the operator should run.
+func requireSchema(ctx context.Context, cfg *configs.Config, m *migrations.Migrator, log *slog.Logger) error {
+	if cfg.Database.Driver == migrations.SQLite || cfg.Database.AutoMigrate {
+		steps, err := m.Up(ctx)
+		for _, s := range steps {
+			log.Info("applied migration", "version", s.Version, "name", s.Name)
+		}
+		return err
+	}
+	pending, err := m.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	if pending {
+		return errors.New("the database schema is behind: run `discuss migrate up` (or set database.auto_migrate)")
+	}
+	return nil
+}
+
+func pinger(db *gorm.DB) func(context.Context) error {
+	return func(ctx context.Context) error {
+		sqlDB, err := db.DB()
+		if err != nil {
+			return err
+		}
+		return sqlDB.PingContext(ctx)
+	}
+}
+
+// startDebugServer serves /debug/pprof on its own listener when addr is
+// set, so profiles are never exposed on the public port.
+func startDebugServer(addr string, log *slog.Logger, errc chan<- error, wg *sync.WaitGroup) (*http.Server, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on server.debug_addr %s: %w", addr, err)
+	}
+	s := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	wg.Go(func() {
+		log.Info("serving pprof", "addr", ln.Addr().String())
+		if err := s.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("debug server: %w", err)
+		}
+	})
+	return s, nil
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"gorm.io/gorm"
+
+	"github.com/quizsite/discuss/configs"
+	"github.com/quizsite/discuss/migrations"
+	"github.com/quizsite/discuss/service"
+)
+
+// loadConfig reads and validates the configuration. Any problem is a usage
+// error: the operator has to fix a setting.
+func loadConfig(path string, getenv func(string) string) (*configs.Config, error) {
+	cfg, err := configs.Load(path, getenv)
+	if err != nil {
+		return nil, &usageError{err: err}
+	}
+	if cfg.Database.Driver == "sqlite" && cfg.Database.DSN == "" {
+		cfg.Database.DSN = configs.DefaultSQLitePath
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, &usageError{err: err}
+	}
+	return cfg, nil
+}
+
+func newLogger(cfg configs.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level)) // validated already
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(cfg.Format, "text") {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// openDB opens the configured database and returns it with a migrator.
+func openDB(ctx context.Context, cfg configs.Database) (*gorm.DB, *migrations.Migrator, error) {
+	db, err := service.OpenDB(ctx, service.DBConfig{
+		Driver:          cfg.Driver,
+		DSN:             cfg.DSN,
+		MaxOpenConns:    cfg.MaxOpenConns,
+		MaxIdleConns:    cfg.MaxIdleConns,
+		ConnMaxLifetime: cfg.ConnMaxLifetime,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := migrations.New(sqlDB, cfg.Driver)
+	if err != nil {
+		_ = sqlDB.Close()
+		return nil, nil, err
+	}
+	return db, m, nil
+}
+
+func closeDB(db *gorm.DB) {
+	if sqlDB, err := db.DB(); err == nil {
+		_ = sqlDB.Close()
+	}
+}
+
+// secretFile is where the zero-configuration SQLite setup keeps the signing
+// secret it generated, beside the database, so tokens survive restarts.
+const secretFile = "jwt-secret"
+
+// signingSecret returns the configured secret. With SQLite and none
+// configured it reads the one kept beside the database, or makes and keeps
+// one, saying so in the log; MySQL setups must configure it (Validate
+// already refused them otherwise).
+func signingSecret(cfg *configs.Config, log *slog.Logger) ([]byte, error) {
+	if cfg.Auth.Secret != "" {
+		return []byte(cfg.Auth.Secret), nil
+	}
+	path := filepath.Join(filepath.Dir(cfg.Database.DSN), secretFile)
+	data, err := os.ReadFile(path)
+	if err == nil {
+		secret := strings.TrimSpace(string(data))
+		if len(secret) < 32 {
+			return nil, fmt.Errorf("signing secret in %s is shorter than 32 bytes; delete it to make a new one", path)
+		}
+		log.Info("using the signing secret kept beside the database", "path", path)
+		return []byte(secret), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read signing secret: %w", err)
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	secret := hex.EncodeToString(b)
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("keep signing secret: %w", err)
+	}
+	log.Warn("generated a signing secret and kept it beside the database; set auth.secret in production", "path", path)
+	return []byte(secret), nil
+}
+
+// authConfig turns the auth settings into the service's configuration,
+// reading the external issuer's public key when it uses RS256.
+func authConfig(cfg *configs.Config, secret []byte) (service.AuthConfig, error) {
+	ac := service.AuthConfig{
+		Secret:          secret,
+		Issuer:          cfg.Auth.Issuer,
+		TokenTTL:        cfg.Auth.TokenTTL,
+		BcryptCost:      cfg.Auth.BcryptCost,
+		LoginLimiter:    service.NewRateLimiter(cfg.Limits.LoginPerMinute, time.Minute),
+		RegisterLimiter: service.NewRateLimiter(cfg.Limits.RegisterPerMinute, time.Minute),
+	}
+	ext := cfg.Auth.External
+	if !ext.Enabled() {
+		return ac, nil
+	}
+	ei := &service.ExternalIssuer{Issuer: ext.Issuer, Algorithm: ext.Algorithm, Audience: ext.Audience}
+	switch ext.Algorithm {
+	case "HS256":
+		ei.HS256Key = []byte(ext.HS256Secret)
+	case "RS256":
+		key, err := readRSAPublicKey(ext.RS256PublicKeyFile)
+		if err != nil {
+			return ac, &usageError{err: fmt.Errorf("auth.external.rs256_public_key_file: %w", err)}
+		}
+		ei.RS256Key = key
+	}
+	ac.External = ei
+	return ac, nil
+}
+
+func readRSAPublicKey(path string) (*rsa.PublicKey, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return jwt.ParseRSAPublicKeyFromPEM(pem)
+}
