@@ -57,8 +57,14 @@ func OpenEmpty(t testing.TB) *DB {
 	if root := MySQLRootDSN(t); root != "" {
 		return openMySQL(t, root)
 	}
-	path := filepath.Join(t.TempDir(), "discuss.db")
-	return open(t, "sqlite", path)
+	return OpenEmptySQLite(t)
+}
+
+// OpenEmptySQLite is OpenEmpty on SQLite whatever MySQL is available, for
+// tests that must cover the SQLite dialect in CI too.
+func OpenEmptySQLite(t testing.TB) *DB {
+	t.Helper()
+	return open(t, "sqlite", filepath.Join(t.TempDir(), "discuss.db"))
 }
 
 // MySQLRootDSN returns the DSN of a MySQL server on which tests may create

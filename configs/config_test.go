@@ -1,0 +1,161 @@
+package configs
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestDefaultIsValid(t *testing.T) {
+	cfg, err := Load("", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("defaults do not validate: %v", err)
+	}
+	if cfg.Server.Addr != ":8080" || cfg.Database.Driver != "sqlite" || cfg.WebSocket.PingInterval != 25*time.Second {
+		t.Errorf("unexpected defaults: %+v", cfg)
+	}
+}
+
+func TestLoadOverlays(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "discuss.yaml")
+	yaml := "server:\n  addr: \":9090\"\nwebsocket:\n  allowed_origins: [\"https://quiz.example.com\"]\n  ping_interval: 10s\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path, env(map[string]string{
+		"DISCUSS_SERVER_ADDR":                       ":7070",
+		"DISCUSS_DATABASE_AUTO_MIGRATE":             "true",
+		"DISCUSS_DATABASE_MAX_OPEN_CONNS":           "5",
+		"DISCUSS_AUTH_EXTERNAL_ISSUER":              "https://quiz.example.com",
+		"DISCUSS_WEBSOCKET_ALLOWED_ORIGINS":         "https://a.example.com, https://b.example.com",
+		"DISCUSS_NOTIFICATIONS_CLEANUP_INTERVAL":    "5m",
+		"DISCUSS_WEBSOCKET_MAX_CONNECTIONS_PER_USER": "3",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"env beats file", cfg.Server.Addr, ":7070"},
+		{"file beats default", cfg.WebSocket.PingInterval, 10 * time.Second},
+		{"bool from env", cfg.Database.AutoMigrate, true},
+		{"int from env", cfg.Database.MaxOpenConns, 5},
+		{"nested from env", cfg.Auth.External.Issuer, "https://quiz.example.com"},
+		{"list from env", strings.Join(cfg.WebSocket.AllowedOrigins, "|"), "https://a.example.com|https://b.example.com"},
+		{"duration from env", cfg.Notifications.CleanupInterval, 5 * time.Minute},
+		{"default kept", cfg.Auth.TokenTTL, 24 * time.Hour},
+		{"int with underscores", cfg.WebSocket.MaxConnectionsPerUser, 3},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name string
+		path string
+		env  map[string]string
+		want string
+	}{
+		{"ErrMissingFile", filepath.Join(dir, "nope.yaml"), nil, "nope.yaml"},
+		{"ErrUnknownKey", write("unknown.yaml", "server:\n  adress: x\n"), nil, "adress"},
+		{"ErrBadYAML", write("bad.yaml", "server: [\n"), nil, "bad.yaml"},
+		{"ErrBadDuration", "", map[string]string{"DISCUSS_WEBSOCKET_PING_INTERVAL": "soon"}, "DISCUSS_WEBSOCKET_PING_INTERVAL"},
+		{"ErrBadInt", "", map[string]string{"DISCUSS_LIMITS_BODY_BYTES": "big"}, "DISCUSS_LIMITS_BODY_BYTES"},
+		{"ErrBadBool", "", map[string]string{"DISCUSS_DATABASE_AUTO_MIGRATE": "maybe"}, "DISCUSS_DATABASE_AUTO_MIGRATE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.path, env(tt.env))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want an error naming %q", err, tt.want)
+			}
+		})
+	}
+	t.Run("OKEmptyFile", func(t *testing.T) {
+		cfg, err := Load(write("empty.yaml", ""), env(nil))
+		if err != nil || cfg.Server.Addr != ":8080" {
+			t.Fatalf("empty file: %v %+v", err, cfg)
+		}
+	})
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		setting string
+		edit    func(*Config)
+	}{
+		{"server.addr", func(c *Config) { c.Server.Addr = "8080" }},
+		{"server.tls_cert_file", func(c *Config) { c.Server.TLSCertFile = "cert.pem" }},
+		{"server.debug_addr", func(c *Config) { c.Server.DebugAddr = "nowhere" }},
+		{"server.shutdown_timeout", func(c *Config) { c.Server.ShutdownTimeout = 0 }},
+		{"database.driver", func(c *Config) { c.Database.Driver = "postgres" }},
+		{"database.dsn", func(c *Config) { c.Database.Driver = "mysql"; c.Auth.Secret = strings.Repeat("s", 32) }},
+		{"database.max_open_conns", func(c *Config) { c.Database.MaxOpenConns = 0 }},
+		{"database.max_idle_conns", func(c *Config) { c.Database.MaxIdleConns = 100 }},
+		{"auth.secret", func(c *Config) { c.Database.Driver = "mysql"; c.Database.DSN = "root@/x" }},
+		{"auth.secret", func(c *Config) { c.Auth.Secret = "short" }},
+		{"auth.token_ttl", func(c *Config) { c.Auth.TokenTTL = time.Second }},
+		{"auth.bcrypt_cost", func(c *Config) { c.Auth.BcryptCost = 40 }},
+		{"auth.external.algorithm", func(c *Config) { c.Auth.External.Issuer = "quiz"; c.Auth.External.Algorithm = "none" }},
+		{"auth.external.hs256_secret", func(c *Config) { c.Auth.External.Issuer = "quiz"; c.Auth.External.Algorithm = "HS256" }},
+		{"auth.external.rs256_public_key_file", func(c *Config) { c.Auth.External.Issuer = "quiz"; c.Auth.External.Algorithm = "RS256" }},
+		{"auth.external.issuer", func(c *Config) {
+			c.Auth.External.Issuer = c.Auth.Issuer
+			c.Auth.External.Algorithm = "HS256"
+			c.Auth.External.HS256Secret = strings.Repeat("k", 32)
+		}},
+		{"websocket.allowed_origins", func(c *Config) { c.WebSocket.AllowedOrigins = []string{"*"} }},
+		{"websocket.ping_interval", func(c *Config) { c.WebSocket.PingInterval = -time.Second }},
+		{"websocket.pong_timeout", func(c *Config) { c.WebSocket.PongTimeout = time.Second }},
+		{"websocket.max_connections_per_user", func(c *Config) { c.WebSocket.MaxConnectionsPerUser = 0 }},
+		{"websocket.send_queue_size", func(c *Config) { c.WebSocket.SendQueueSize = 0 }},
+		{"websocket.max_message_bytes", func(c *Config) { c.WebSocket.MaxMessageBytes = 10 }},
+		{"broker.kind", func(c *Config) { c.Broker.Kind = "kafka" }},
+		{"broker.redis_addr", func(c *Config) { c.Broker.Kind = "redis" }},
+		{"limits.body_bytes", func(c *Config) { c.Limits.BodyBytes = 10 }},
+		{"limits.login_per_minute", func(c *Config) { c.Limits.LoginPerMinute = 0 }},
+		{"notifications.keep_per_user", func(c *Config) { c.Notifications.KeepPerUser = 0 }},
+		{"notifications.retention", func(c *Config) { c.Notifications.Retention = time.Minute }},
+		{"log.level", func(c *Config) { c.Log.Level = "loud" }},
+		{"log.format", func(c *Config) { c.Log.Format = "xml" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.setting, func(t *testing.T) {
+			cfg := Default()
+			tt.edit(cfg)
+			err := cfg.Validate()
+			var inv *InvalidError
+			if !errors.As(err, &inv) || inv.Setting != tt.setting {
+				t.Fatalf("got %v, want an error naming %s", err, tt.setting)
+			}
+			if !strings.Contains(err.Error(), tt.setting) {
+				t.Errorf("message %q does not name %s", err, tt.setting)
+			}
+		})
+	}
+}

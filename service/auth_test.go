@@ -1,0 +1,317 @@
+package service_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/quizsite/discuss/model"
+	"github.com/quizsite/discuss/service"
+	"github.com/quizsite/discuss/service/dbtest"
+)
+
+const (
+	ourSecret   = "our-secret-our-secret-our-secret-0123456"
+	quizSecret  = "quiz-secret-quiz-secret-quiz-secret-0123"
+	quizIssuer  = "https://quiz.example.com"
+	ourIssuer   = "discuss"
+	testTimeout = 10 * time.Second
+)
+
+func newAuth(t *testing.T, ext *service.ExternalIssuer) (*service.Auth, *dbtest.DB) {
+	t.Helper()
+	db := dbtest.Open(t)
+	a, err := service.NewAuth(db.DB, service.AuthConfig{
+		Secret: []byte(ourSecret), Issuer: ourIssuer, TokenTTL: time.Hour, BcryptCost: 4, External: ext,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, db
+}
+
+func sign(t *testing.T, method jwt.SigningMethod, key any, claims jwt.Claims) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(method, claims).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func claims(iss, sub string, iat, exp time.Time) jwt.RegisteredClaims {
+	return jwt.RegisteredClaims{Issuer: iss, Subject: sub, IssuedAt: jwt.NewNumericDate(iat), ExpiresAt: jwt.NewNumericDate(exp)}
+}
+
+// noneToken builds an unsigned token by hand: the library refuses to sign
+// one with alg none unless told it is unsafe.
+func noneToken(t *testing.T, c jwt.Claims) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(jwt.SigningMethodNone, c).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestAuthenticateRejects(t *testing.T) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := newAuth(t, &service.ExternalIssuer{Issuer: quizIssuer, Algorithm: "RS256", RS256Key: &rsaKey.PublicKey})
+	ctx := context.Background()
+	u, err := a.CreateUser(ctx, "alice", "password123", model.RoleUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := strconv.FormatInt(u.ID, 10)
+	now := time.Now()
+	valid := sign(t, jwt.SigningMethodHS256, []byte(ourSecret), claims(ourIssuer, sub, now, now.Add(time.Hour)))
+	if got, err := a.Authenticate(ctx, valid); err != nil || got.ID != u.ID {
+		t.Fatalf("valid token: %v %v", got, err)
+	}
+	parts := strings.Split(valid, ".")
+	tamperedPayload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(tamperedPayload), `"sub":"`+sub, `"sub":"9`+sub, 1))) + "." + parts[2]
+	pubPEM := publicKeyBytes(t, &rsaKey.PublicKey)
+
+	tests := []struct {
+		name  string
+		token string
+		want  string
+	}{
+		{"ErrMissing", "", "missing bearer token"},
+		{"ErrMalformed", "not-a-jwt", "malformed token"},
+		{"ErrForged", sign(t, jwt.SigningMethodHS256, []byte(strings.Repeat("x", 40)), claims(ourIssuer, sub, now, now.Add(time.Hour))), "invalid token"},
+		{"ErrBadSignature", parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString([]byte("garbage-signature-bytes-0123456789")), "invalid token"},
+		{"ErrTamperedClaims", tampered, "invalid token"},
+		{"ErrExpired", sign(t, jwt.SigningMethodHS256, []byte(ourSecret), claims(ourIssuer, sub, now.Add(-2*time.Hour), now.Add(-time.Hour))), "token expired"},
+		{"ErrNoExpiry", sign(t, jwt.SigningMethodHS256, []byte(ourSecret), jwt.RegisteredClaims{Issuer: ourIssuer, Subject: sub}), "invalid token"},
+		{"ErrNotYetValid", sign(t, jwt.SigningMethodHS256, []byte(ourSecret), jwt.RegisteredClaims{Issuer: ourIssuer, Subject: sub, ExpiresAt: jwt.NewNumericDate(now.Add(2 * time.Hour)), NotBefore: jwt.NewNumericDate(now.Add(time.Hour))}), "token not valid yet"},
+		{"ErrIssuedInFuture", sign(t, jwt.SigningMethodHS256, []byte(ourSecret), claims(ourIssuer, sub, now.Add(time.Hour), now.Add(2*time.Hour))), "token not valid yet"},
+		{"ErrAlgNone", noneToken(t, claims(ourIssuer, sub, now, now.Add(time.Hour))), "invalid token"},
+		{"ErrAlgNoneExternal", noneToken(t, claims(quizIssuer, "42", now, now.Add(time.Hour))), "invalid token"},
+		{"ErrWrongAlgOurs", sign(t, jwt.SigningMethodHS512, []byte(ourSecret), claims(ourIssuer, sub, now, now.Add(time.Hour))), "invalid token"},
+		// HS/RS confusion: the RS256 public key used as an HS256 secret.
+		{"ErrHSRSConfusion", sign(t, jwt.SigningMethodHS256, pubPEM, claims(quizIssuer, "42", now, now.Add(time.Hour))), "invalid token"},
+		{"ErrForeignIssuer", sign(t, jwt.SigningMethodHS256, []byte(ourSecret), claims("https://evil.example.com", sub, now, now.Add(time.Hour))), "token issuer is not trusted"},
+		{"ErrExternalWrongKey", sign(t, jwt.SigningMethodRS256, mustRSA(t), claims(quizIssuer, "42", now, now.Add(time.Hour))), "invalid token"},
+		{"ErrBadSubject", sign(t, jwt.SigningMethodHS256, []byte(ourSecret), claims(ourIssuer, "abc", now, now.Add(time.Hour))), "invalid token subject"},
+		{"ErrUnknownUser", sign(t, jwt.SigningMethodHS256, []byte(ourSecret), claims(ourIssuer, "999999", now, now.Add(time.Hour))), "the token's user does not exist"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := a.Authenticate(ctx, tt.token)
+			if got != nil || model.ErrorCode(err) != model.EUNAUTHENTICATED {
+				t.Fatalf("got %v, %v; want unauthenticated", got, err)
+			}
+			if msg := model.ErrorMessage(err); msg != tt.want {
+				t.Errorf("message %q, want %q", msg, tt.want)
+			}
+		})
+	}
+}
+
+func mustRSA(t *testing.T) *rsa.PrivateKey {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestExternalIssuerCreatesUserOnce(t *testing.T) {
+	rsaKey := mustRSA(t)
+	for _, tc := range []struct {
+		name string
+		ext  *service.ExternalIssuer
+		tok  func(c jwt.Claims) string
+	}{
+		{"HS256", &service.ExternalIssuer{Issuer: quizIssuer, Algorithm: "HS256", HS256Key: []byte(quizSecret)},
+			func(c jwt.Claims) string { return sign(t, jwt.SigningMethodHS256, []byte(quizSecret), c) }},
+		{"RS256", &service.ExternalIssuer{Issuer: quizIssuer, Algorithm: "RS256", RS256Key: &rsaKey.PublicKey},
+			func(c jwt.Claims) string { return sign(t, jwt.SigningMethodRS256, rsaKey, c) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, db := newAuth(t, tc.ext)
+			ctx := context.Background()
+			// Someone already holds the name the quiz site suggests.
+			if _, err := a.CreateUser(ctx, "carol", "password123", model.RoleUser); err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now()
+			type quizClaims struct {
+				jwt.RegisteredClaims
+				PreferredUsername string `json:"preferred_username"`
+				Name              string `json:"name"`
+			}
+			tok := tc.tok(quizClaims{claims(quizIssuer, "u-1001", now, now.Add(time.Hour)), "carol", "Carol Quiz"})
+
+			// Many first requests at once still make one user.
+			var wg sync.WaitGroup
+			ids := make([]int64, 8)
+			errs := make([]error, 8)
+			for i := range ids {
+				wg.Go(func() {
+					u, err := a.Authenticate(ctx, tok)
+					errs[i] = err
+					if u != nil {
+						ids[i] = u.ID
+					}
+				})
+			}
+			wg.Wait()
+			for i := range ids {
+				if errs[i] != nil || ids[i] != ids[0] {
+					t.Fatalf("request %d: id %d err %v (first id %d)", i, ids[i], errs[i], ids[0])
+				}
+			}
+			var n int64
+			db.Model(&model.User{}).Where("issuer = ? AND subject = ?", quizIssuer, "u-1001").Count(&n)
+			if n != 1 {
+				t.Fatalf("%d local users for one external subject", n)
+			}
+			u, err := a.Authenticate(ctx, tok)
+			if err != nil || u.ID != ids[0] {
+				t.Fatalf("second sight: %v %v", u, err)
+			}
+			if u.Username == "carol" || !strings.HasPrefix(u.Username, "carol_") || u.DisplayName != "Carol Quiz" || u.Role != model.RoleUser {
+				t.Errorf("external user %+v", u)
+			}
+			// External users have no password here.
+			if _, err := a.Login(ctx, u.Username, "", "127.0.0.1"); model.ErrorCode(err) != model.EUNAUTHENTICATED {
+				t.Errorf("login of an external user: %v", err)
+			}
+		})
+	}
+}
+
+func TestRegisterAndLogin(t *testing.T) {
+	a, _ := newAuth(t, nil)
+	ctx := context.Background()
+	sess, err := a.Register(ctx, service.RegisterInput{Username: " dave ", Password: "password123", DisplayName: "  Dave  "})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sess.User.Username != "dave" || sess.User.DisplayName != "Dave" || sess.Token == "" || !sess.ExpiresAt.After(time.Now()) {
+		t.Fatalf("session %+v", sess)
+	}
+	tests := []struct {
+		name string
+		in   service.RegisterInput
+		code string
+		msg  string
+	}{
+		{"ErrTaken", service.RegisterInput{Username: "dave", Password: "password123"}, model.ECONFLICT, "username dave is taken"},
+		{"ErrTakenOtherCase", service.RegisterInput{Username: "DAVE", Password: "password123"}, model.ECONFLICT, "username DAVE is taken"},
+		{"ErrShortName", service.RegisterInput{Username: "ab", Password: "password123"}, model.EINVALID, "username must be at least 3 characters"},
+		{"ErrLongName", service.RegisterInput{Username: strings.Repeat("a", 33), Password: "password123"}, model.EINVALID, "username must be at most 32 characters"},
+		{"ErrNameChars", service.RegisterInput{Username: "da-ve", Password: "password123"}, model.EINVALID, "username may contain only letters, digits and underscores"},
+		{"ErrShortPassword", service.RegisterInput{Username: "erin", Password: "short"}, model.EINVALID, "password must be 8 to 128 characters"},
+		{"ErrLongPassword", service.RegisterInput{Username: "erin", Password: strings.Repeat("p", 129)}, model.EINVALID, "password must be 8 to 128 characters"},
+		{"ErrInvalidUTF8", service.RegisterInput{Username: "erin", Password: "password\xff\xfe"}, model.EINVALID, "password is not valid UTF-8"},
+		{"ErrLongDisplayName", service.RegisterInput{Username: "erin", Password: "password123", DisplayName: strings.Repeat("é", 65)}, model.EINVALID, "display_name must be at most 64 characters"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := a.Register(ctx, tt.in)
+			if model.ErrorCode(err) != tt.code || model.ErrorMessage(err) != tt.msg {
+				t.Fatalf("got %v, want %s %q", err, tt.code, tt.msg)
+			}
+		})
+	}
+
+	if _, err := a.Login(ctx, "dave", "password123", "10.0.0.1"); err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	_, wrongPassword := a.Login(ctx, "dave", "password124", "10.0.0.1")
+	_, unknownUser := a.Login(ctx, "nobody", "password123", "10.0.0.1")
+	if model.ErrorCode(wrongPassword) != model.EUNAUTHENTICATED || model.ErrorMessage(wrongPassword) != model.ErrorMessage(unknownUser) {
+		t.Fatalf("wrong password %v and unknown user %v must answer alike", wrongPassword, unknownUser)
+	}
+}
+
+func TestLoginRateLimited(t *testing.T) {
+	db := dbtest.Open(t)
+	a, err := service.NewAuth(db.DB, service.AuthConfig{
+		Secret: []byte(ourSecret), Issuer: ourIssuer, TokenTTL: time.Hour, BcryptCost: 4,
+		LoginLimiter: service.NewRateLimiter(3, time.Minute),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 3 {
+		if _, err := a.Login(ctx, "victim", "guess"+strconv.Itoa(i), "10.0.0."+strconv.Itoa(i)); model.ErrorCode(err) != model.EUNAUTHENTICATED {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+	}
+	// The fourth guess at the same username is throttled from any address.
+	_, err = a.Login(ctx, "victim", "guess", "10.0.0.99")
+	if model.ErrorCode(err) != model.ERATELIMITED {
+		t.Fatalf("fourth attempt: %v", err)
+	}
+	var me *model.Error
+	if !asModelError(err, &me) || me.RetryAfter <= 0 {
+		t.Fatalf("no RetryAfter on %v", err)
+	}
+}
+
+func asModelError(err error, target **model.Error) bool {
+	e, ok := err.(*model.Error)
+	*target = e
+	return ok
+}
+
+func TestSetRole(t *testing.T) {
+	a, db := newAuth(t, nil)
+	ctx := context.Background()
+	admin, _ := a.CreateUser(ctx, "root_admin", "password123", model.RoleAdmin)
+	bob, _ := a.CreateUser(ctx, "bob", "password123", model.RoleUser)
+	users := service.NewUsers(db.DB)
+	tests := []struct {
+		name  string
+		actor *model.User
+		id    int64
+		role  string
+		code  string
+	}{
+		{"OK", admin, bob.ID, model.RoleModerator, ""},
+		{"ErrNotAdmin", bob, bob.ID, model.RoleAdmin, model.EPERMISSION},
+		{"ErrBadRole", admin, bob.ID, "owner", model.EINVALID},
+		{"ErrNotFound", admin, 99999, model.RoleUser, model.ENOTFOUND},
+		{"ErrDemoteSelf", admin, admin.ID, model.RoleUser, model.EINVALID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := users.SetRole(model.WithUser(ctx, tt.actor), tt.id, tt.role)
+			if model.ErrorCode(err) != tt.code {
+				t.Fatalf("got %v, want code %q", err, tt.code)
+			}
+			if tt.code == "" && u.Role != tt.role {
+				t.Fatalf("role %s, want %s", u.Role, tt.role)
+			}
+		})
+	}
+}
+
+func publicKeyBytes(t *testing.T, k *rsa.PublicKey) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKIXPublicKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+}
