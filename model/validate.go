@@ -28,7 +28,7 @@ func Text(field, s string, min, max int) (string, error) {
 	s = strings.TrimSpace(s)
 	n := utf8.RuneCountInString(s)
 	switch {
-	case n < min && min == 1:
+	case n == 0 && min > 0:
 		return "", Errorf(EINVALID, "%s is required", field)
 	case n < min:
 		return "", Errorf(EINVALID, "%s must be at least %d characters", field, min)

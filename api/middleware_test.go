@@ -1,0 +1,252 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/quizsite/discuss/configs"
+	"github.com/quizsite/discuss/model"
+)
+
+func TestErrorResponse(t *testing.T) {
+	tests := []struct {
+		name   string
+		err    error
+		status int
+		code   string
+		msg    string
+	}{
+		{"NotFound", model.Errorf(model.ENOTFOUND, "post 12 not found"), 404, "not_found", "post 12 not found"},
+		{"Wrapped", errors.Join(errors.New("ctx"), model.Errorf(model.ECONFLICT, "taken")), 409, "conflict", "taken"},
+		{"Internal", errors.New("dial tcp 10.0.0.5:3306: secret detail"), 500, "internal", "internal error"},
+		{"UnknownCode", &model.Error{Code: "weird", Message: "x"}, 500, "internal", "internal error"},
+		{"Unavailable", &model.Error{Code: model.EUNAVAILABLE, Message: "db down", Err: errors.New("hidden")}, 503, "unavailable", "db down"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := ErrorResponse(tt.err)
+			if status != tt.status || body.Error.Code != tt.code || body.Error.Message != tt.msg {
+				t.Fatalf("got %d %+v", status, body)
+			}
+		})
+	}
+}
+
+func TestAuthRejectionsOverHTTP(t *testing.T) {
+	ts := newTestServer(t)
+	alice := ts.register(t, "alice")
+	tests := []struct {
+		name   string
+		header string
+	}{
+		{"ErrNoHeader", ""},
+		{"ErrNotBearer", "Basic YWxpY2U6cGFzc3dvcmQ="},
+		{"ErrMalformed", "Bearer abc"},
+		{"ErrForged", "Bearer " + alice.Token[:len(alice.Token)-4] + "AAAA"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", ts.URL+"/api/v1/me", nil)
+			if tt.header != "" {
+				req.Header.Set("Authorization", tt.header)
+			}
+			res, err := ts.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			if res.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("status %d", res.StatusCode)
+			}
+			if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("content type %q", ct)
+			}
+		})
+	}
+	res := ts.do(t, "POST", "/api/v1/auth/login", "", map[string]string{"username": "alice", "password": "wrong-password"})
+	if res.Status != 401 || res.ErrorCode(t) != model.EUNAUTHENTICATED {
+		t.Fatalf("wrong password: %d %s", res.Status, res.Body)
+	}
+	res2 := ts.do(t, "POST", "/api/v1/auth/login", "", map[string]string{"username": "nobody", "password": "wrong-password"})
+	if string(res2.Body) != string(res.Body) {
+		t.Errorf("unknown user %s and wrong password %s answer differently", res2.Body, res.Body)
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	ts := newTestServer(t, func(c *configs.Config) { c.Limits.BodyBytes = 2048 })
+	ts.register(t, "alice")
+	big := `{"username":"` + strings.Repeat("a", 4096) + `","password":"password123"}`
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		body   any
+		status int
+		code   string
+		msg    string
+	}{
+		{"ErrTooLarge", "POST", "/api/v1/auth/register", big, 413, "payload_too_large", "request body is larger than 2048 bytes"},
+		{"ErrEmptyBody", "POST", "/api/v1/auth/register", "", 400, "invalid_argument", "request body is required"},
+		{"ErrBadJSON", "POST", "/api/v1/auth/register", `{"username":`, 400, "invalid_argument", "invalid JSON: unexpected end of input"},
+		{"ErrSyntax", "POST", "/api/v1/auth/register", `{"username" "x"}`, 400, "invalid_argument", "invalid JSON at offset 13"},
+		{"ErrNotObject", "POST", "/api/v1/auth/register", `[1,2]`, 400, "invalid_argument", "request body must be a JSON object"},
+		{"ErrWrongType", "POST", "/api/v1/auth/register", `{"username": 5, "password": "password123"}`, 400, "invalid_argument", "username must be a string"},
+		{"ErrTrailing", "POST", "/api/v1/auth/register", `{"username":"bob","password":"password123"} {}`, 400, "invalid_argument", "request body must hold one JSON value"},
+		{"ErrInvalidUTF8", "POST", "/api/v1/auth/register", "{\"username\":\"b\xffb\",\"password\":\"password123\"}", 400, "invalid_argument", "request body is not valid UTF-8"},
+		{"ErrMissingField", "POST", "/api/v1/auth/register", `{"password":"password123"}`, 400, "invalid_argument", "username is required"},
+		{"ErrConflict", "POST", "/api/v1/auth/register", map[string]string{"username": "alice", "password": "password123"}, 409, "conflict", "username alice is taken"},
+		{"ErrNoRoute", "GET", "/api/v1/nothing", nil, 404, "not_found", "no route GET /api/v1/nothing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := ts.do(t, tt.method, tt.path, "", tt.body)
+			if res.Status != tt.status {
+				t.Fatalf("status %d, want %d: %s", res.Status, tt.status, res.Body)
+			}
+			var body ErrorBody
+			res.JSON(t, &body)
+			if body.Error.Code != tt.code || body.Error.Message != tt.msg {
+				t.Fatalf("body %s, want %s %q", res.Body, tt.code, tt.msg)
+			}
+		})
+	}
+}
+
+// TestTooLargeStreamed sends a body without Content-Length, so the limit
+// is met while reading rather than from the header.
+func TestTooLargeStreamed(t *testing.T) {
+	ts := newTestServer(t, func(c *configs.Config) { c.Limits.BodyBytes = 1024 })
+	pr, pw := io.Pipe()
+	go func() {
+		_, _ = pw.Write([]byte(`{"username":"` + strings.Repeat("a", 3000) + `"}`))
+		_ = pw.Close()
+	}()
+	req, _ := http.NewRequest("POST", ts.URL+"/api/v1/auth/login", pr)
+	res, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+}
+
+func TestRateLimitedLogin(t *testing.T) {
+	ts := newTestServer(t, func(c *configs.Config) { c.Limits.LoginPerMinute = 2 })
+	for range 2 {
+		ts.do(t, "POST", "/api/v1/auth/login", "", map[string]string{"username": "x_user", "password": "password123"})
+	}
+	res := ts.do(t, "POST", "/api/v1/auth/login", "", map[string]string{"username": "x_user", "password": "password123"})
+	if res.Status != http.StatusTooManyRequests || res.ErrorCode(t) != model.ERATELIMITED {
+		t.Fatalf("third login: %d %s", res.Status, res.Body)
+	}
+	if ra := res.Header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Fatalf("Retry-After %q", ra)
+	}
+}
+
+func TestCORS(t *testing.T) {
+	ts := newTestServer(t, func(c *configs.Config) { c.WebSocket.AllowedOrigins = []string{"https://quiz.example.com"} })
+	preflight := func(origin string) *http.Response {
+		req, _ := http.NewRequest("OPTIONS", ts.URL+"/api/v1/posts", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
+		res, err := ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	t.Run("OK", func(t *testing.T) {
+		res := preflight("https://quiz.example.com")
+		h := res.Header
+		if res.StatusCode != 204 || h.Get("Access-Control-Allow-Origin") != "https://quiz.example.com" ||
+			!strings.Contains(h.Get("Access-Control-Allow-Headers"), "Authorization") ||
+			!strings.Contains(h.Get("Access-Control-Allow-Headers"), "Content-Type") ||
+			!strings.Contains(h.Get("Access-Control-Allow-Methods"), "PATCH") {
+			t.Fatalf("preflight: %d %v", res.StatusCode, h)
+		}
+	})
+	t.Run("ErrForeignOrigin", func(t *testing.T) {
+		res := preflight("https://evil.example.com")
+		if v := res.Header.Get("Access-Control-Allow-Origin"); v != "" {
+			t.Fatalf("foreign origin got Allow-Origin %q", v)
+		}
+	})
+	t.Run("OKSimpleRequest", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", ts.URL+"/healthz", nil)
+		req.Header.Set("Origin", "https://quiz.example.com")
+		res, err := ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.Header.Get("Access-Control-Allow-Origin") != "https://quiz.example.com" {
+			t.Fatalf("headers %v", res.Header)
+		}
+	})
+}
+
+func TestOperations(t *testing.T) {
+	ts := newTestServer(t)
+	if res := ts.do(t, "GET", "/healthz", "", nil); res.Status != 200 {
+		t.Fatalf("healthz %d", res.Status)
+	}
+	if res := ts.do(t, "GET", "/readyz", "", nil); res.Status != 200 {
+		t.Fatalf("readyz %d %s", res.Status, res.Body)
+	}
+	ts.do(t, "GET", "/api/v1/me", "", nil)
+	res := ts.do(t, "GET", "/metrics", "", nil)
+	if res.Status != 200 || !strings.Contains(string(res.Body), `discuss_http_requests_total{method="GET",route="/api/v1/me",status="401"} 1`) ||
+		!strings.Contains(string(res.Body), "discuss_http_request_duration_seconds_bucket") {
+		t.Fatalf("metrics: %d\n%s", res.Status, res.Body)
+	}
+
+	t.Run("ErrDatabaseDown", func(t *testing.T) {
+		sqlDB, _ := ts.DB.DB.DB()
+		_ = sqlDB.Close()
+		res := ts.do(t, "GET", "/readyz", "", nil)
+		if res.Status != 503 || res.ErrorCode(t) != model.EUNAVAILABLE {
+			t.Fatalf("readyz with the database closed: %d %s", res.Status, res.Body)
+		}
+	})
+}
+
+func TestTokenNotLogged(t *testing.T) {
+	ts := newTestServer(t)
+	alice := ts.register(t, "alice")
+	ts.do(t, "GET", "/api/v1/me?token="+alice.Token+"&x=1", alice.Token, nil)
+	ts.do(t, "GET", "/ws?token="+alice.Token, "", nil)
+	logs := ts.Logs.String()
+	if !strings.Contains(logs, "token=REDACTED") {
+		t.Fatalf("query not logged redacted:\n%s", logs)
+	}
+	if strings.Contains(logs, alice.Token) {
+		t.Fatalf("token leaked into logs:\n%s", logs)
+	}
+}
+
+func TestRequestID(t *testing.T) {
+	ts := newTestServer(t)
+	req, _ := http.NewRequestWithContext(context.Background(), "GET", ts.URL+"/healthz", nil)
+	req.Header.Set("X-Request-ID", "abc-123")
+	res, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.Header.Get("X-Request-ID") != "abc-123" {
+		t.Fatalf("request id %q", res.Header.Get("X-Request-ID"))
+	}
+	if got := ts.do(t, "GET", "/healthz", "", nil).Header.Get("X-Request-ID"); len(got) != 16 {
+		t.Fatalf("generated request id %q", got)
+	}
+}
