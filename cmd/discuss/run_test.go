@@ -1,0 +1,328 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/quizsite/discuss/service/dbtest"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines to write
+// while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// server is a running `discuss serve`.
+type server struct {
+	base   string
+	stderr *syncBuffer
+	done   chan error
+	cancel context.CancelFunc
+}
+
+// startServe runs `discuss serve` with env until the test ends, and waits
+// until /healthz answers.
+func startServe(t *testing.T, env map[string]string) *server {
+	t.Helper()
+	addr := freeAddr(t)
+	env["DISCUSS_SERVER_ADDR"] = addr
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &server{base: "http://" + addr, stderr: &syncBuffer{}, done: make(chan error, 1), cancel: cancel}
+	go func() { s.done <- run(ctx, []string{"serve"}, envOf(env), &syncBuffer{}, s.stderr) }()
+	t.Cleanup(func() { s.stop(t) })
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		res, err := http.Get(s.base + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		select {
+		case err := <-s.done:
+			t.Fatalf("serve exited before it was healthy: %v\n%s", err, s.stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve not healthy after 20s:\n%s", s.stderr)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+// stop cancels the server's context, as SIGTERM does, and checks that it
+// shuts down cleanly and promptly.
+func (s *server) stop(t *testing.T) {
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	s.cancel = nil
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Errorf("serve did not stop within 20s")
+	}
+}
+
+func (s *server) call(t *testing.T, method, path, token string, body any, out any) int {
+	t.Helper()
+	var rd *bytes.Reader
+	if body != nil {
+		data, _ := json.Marshal(body)
+		rd = bytes.NewReader(data)
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	req, _ := http.NewRequest(method, s.base+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if out != nil {
+		if err := json.NewDecoder(res.Body).Decode(out); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+	}
+	return res.StatusCode
+}
+
+// databaseEnv points the server at a fresh database: an empty MySQL
+// database that the server migrates itself (auto_migrate) when MySQL is
+// available, else SQLite in a temporary folder.
+func databaseEnv(t *testing.T) map[string]string {
+	t.Helper()
+	db := dbtest.OpenEmpty(t)
+	env := map[string]string{"DISCUSS_LOG_LEVEL": "warn", "DISCUSS_AUTH_BCRYPT_COST": "4"}
+	if db.Driver == "mysql" {
+		env["DISCUSS_DATABASE_DRIVER"] = "mysql"
+		env["DISCUSS_DATABASE_DSN"] = db.DSN
+		env["DISCUSS_DATABASE_AUTO_MIGRATE"] = "true"
+		env["DISCUSS_AUTH_SECRET"] = strings.Repeat("k", 32)
+	} else {
+		env["DISCUSS_DATABASE_DSN"] = filepath.Join(t.TempDir(), "discuss.db")
+	}
+	return env
+}
+
+func TestServeEndToEnd(t *testing.T) {
+	s := startServe(t, databaseEnv(t))
+	var reg struct {
+		Token string `json:"token"`
+		User  struct {
+			ID       int64  `json:"id"`
+			Username string `json:"username"`
+		} `json:"user"`
+	}
+	if code := s.call(t, "POST", "/api/v1/auth/register", "", map[string]string{"username": "alice", "password": "password123"}, &reg); code != 201 {
+		t.Fatalf("register: %d", code)
+	}
+	var login struct {
+		Token string `json:"token"`
+	}
+	if code := s.call(t, "POST", "/api/v1/auth/login", "", map[string]string{"username": "alice", "password": "password123"}, &login); code != 200 || login.Token == "" {
+		t.Fatalf("login: %d", code)
+	}
+	var me struct {
+		ID       int64  `json:"id"`
+		Username string `json:"username"`
+	}
+	if code := s.call(t, "GET", "/api/v1/me", login.Token, nil, &me); code != 200 || me.ID != reg.User.ID || me.Username != "alice" {
+		t.Fatalf("me: %d %+v", code, me)
+	}
+	if code := s.call(t, "GET", "/readyz", "", nil, nil); code != 200 {
+		t.Fatalf("readyz: %d", code)
+	}
+	s.stop(t)
+	if _, err := http.Get(s.base + "/healthz"); err == nil {
+		t.Fatal("server still answers after shutdown")
+	}
+}
+
+// TestZeroConfiguration runs serve with no configuration at all, as
+// `make run` does: SQLite in ./data, migrated, with a kept signing secret.
+func TestZeroConfiguration(t *testing.T) {
+	t.Chdir(t.TempDir())
+	env := map[string]string{"DISCUSS_AUTH_BCRYPT_COST": "4"}
+	s := startServe(t, env)
+	var reg struct {
+		Token string `json:"token"`
+	}
+	if code := s.call(t, "POST", "/api/v1/auth/register", "", map[string]string{"username": "alice", "password": "password123"}, &reg); code != 201 {
+		t.Fatalf("register: %d", code)
+	}
+	s.stop(t)
+	for _, f := range []string{"data/discuss.db", "data/jwt-secret"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if !strings.Contains(s.stderr.String(), "generated a signing secret") {
+		t.Errorf("the log does not say a secret was generated:\n%s", s.stderr)
+	}
+	// The kept secret signs the next run's tokens too: the old token works.
+	s2 := startServe(t, env)
+	if code := s2.call(t, "GET", "/api/v1/me", reg.Token, nil, nil); code != 200 {
+		t.Fatalf("token from the first run: %d", code)
+	}
+}
+
+func TestServeRefusesUnmigratedMySQL(t *testing.T) {
+	if dbtest.MySQLRootDSN(t) == "" {
+		t.Skip("needs MySQL: set DISCUSS_TEST_MYSQL_DSN")
+	}
+	db := dbtest.OpenEmpty(t)
+	var stderr syncBuffer
+	err := run(context.Background(), []string{"serve"}, envOf(map[string]string{
+		"DISCUSS_DATABASE_DRIVER": "mysql",
+		"DISCUSS_DATABASE_DSN":    db.DSN,
+		"DISCUSS_AUTH_SECRET":     strings.Repeat("k", 32),
+		"DISCUSS_SERVER_ADDR":     freeAddr(t),
+	}), &syncBuffer{}, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "discuss migrate up") || exitCode(err) != 1 {
+		t.Fatalf("got %v (exit %d), want a refusal naming `discuss migrate up`", err, exitCode(err))
+	}
+}
+
+func TestMigrateCommands(t *testing.T) {
+	db := dbtest.OpenEmpty(t)
+	env := map[string]string{"DISCUSS_DATABASE_DRIVER": db.Driver, "DISCUSS_DATABASE_DSN": db.DSN, "DISCUSS_AUTH_SECRET": strings.Repeat("k", 32)}
+	migrate := func(action string) string {
+		t.Helper()
+		var out syncBuffer
+		if err := run(context.Background(), []string{"migrate", action}, envOf(env), &out, &syncBuffer{}); err != nil {
+			t.Fatalf("migrate %s: %v", action, err)
+		}
+		return out.String()
+	}
+	steps := []struct{ action, want string }{
+		{"status", "00001 00001_init.sql pending"},
+		{"up", "applied 00001 00001_init.sql"},
+		{"status", "00001 00001_init.sql applied"},
+		{"up", "schema is up to date"},
+		{"down", "rolled back 00001 00001_init.sql"},
+		{"down", "nothing to roll back"},
+		{"up", "applied 00001 00001_init.sql"},
+	}
+	for _, s := range steps {
+		// Compare with the table's padding folded to single spaces.
+		if got := strings.Join(strings.Fields(migrate(s.action)), " "); !strings.Contains(got, s.want) {
+			t.Fatalf("migrate %s printed %q, want %q", s.action, got, s.want)
+		}
+	}
+}
+
+func TestUserCreate(t *testing.T) {
+	db := dbtest.Open(t)
+	env := map[string]string{"DISCUSS_DATABASE_DRIVER": db.Driver, "DISCUSS_DATABASE_DSN": db.DSN, "DISCUSS_AUTH_SECRET": strings.Repeat("k", 32), "DISCUSS_AUTH_BCRYPT_COST": "4"}
+	var out syncBuffer
+	err := run(context.Background(), []string{"user", "create", "--username", "root_admin", "--password", "password123", "--role", "admin"}, envOf(env), &out, &syncBuffer{})
+	if err != nil || !strings.Contains(out.String(), "root_admin (admin)") {
+		t.Fatalf("user create: %v %q", err, out.String())
+	}
+	var role string
+	db.Raw("SELECT role FROM users WHERE username = ?", "root_admin").Scan(&role)
+	if role != "admin" {
+		t.Fatalf("role %q", role)
+	}
+	err = run(context.Background(), []string{"user", "create", "--username", "root_admin", "--password", "password123"}, envOf(env), &out, &syncBuffer{})
+	if err == nil || !strings.Contains(err.Error(), "taken") {
+		t.Fatalf("duplicate user: %v", err)
+	}
+}
+
+func TestCommandErrors(t *testing.T) {
+	closed := freeAddr(t)
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		exit int
+		want string
+	}{
+		{"ErrNoCommand", nil, nil, 2, "no command"},
+		{"ErrUnknownCommand", []string{"frobnicate"}, nil, 2, `unknown command "frobnicate"`},
+		{"ErrBadFlag", []string{"serve", "--nope"}, nil, 2, "flag provided but not defined"},
+		{"ErrInvalidSetting", []string{"serve"}, map[string]string{"DISCUSS_LOG_LEVEL": "loud"}, 2, "log.level"},
+		{"ErrBadEnvValue", []string{"serve"}, map[string]string{"DISCUSS_SERVER_SHUTDOWN_TIMEOUT": "later"}, 2, "DISCUSS_SERVER_SHUTDOWN_TIMEOUT"},
+		{"ErrMissingConfigFile", []string{"serve", "--config", "/nonexistent/discuss.yaml"}, nil, 2, "/nonexistent/discuss.yaml"},
+		{"ErrMySQLWithoutSecret", []string{"serve"}, map[string]string{"DISCUSS_DATABASE_DRIVER": "mysql", "DISCUSS_DATABASE_DSN": "root@tcp(" + closed + ")/x"}, 2, "auth.secret"},
+		{"ErrUnreachableDatabase", []string{"migrate", "status"}, map[string]string{
+			"DISCUSS_DATABASE_DRIVER": "mysql", "DISCUSS_DATABASE_DSN": "root@tcp(" + closed + ")/x", "DISCUSS_AUTH_SECRET": strings.Repeat("k", 32),
+		}, 1, "database mysql unreachable"},
+		{"ErrMigrateAction", []string{"migrate", "sideways"}, nil, 2, `unknown migrate action "sideways"`},
+		{"ErrUserCreateFlags", []string{"user", "create"}, nil, 2, "--username and --password are required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := run(context.Background(), tt.args, envOf(tt.env), &syncBuffer{}, &syncBuffer{})
+			if err == nil || exitCode(err) != tt.exit || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v (exit %d), want exit %d naming %q", err, exitCode(err), tt.exit, tt.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error spans lines: %q", err)
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out syncBuffer
+	if err := run(context.Background(), []string{"version"}, envOf(nil), &out, &syncBuffer{}); err != nil || !strings.HasPrefix(out.String(), "discuss ") {
+		t.Fatalf("version: %v %q", err, out.String())
+	}
+	if code := exitCode(fmt.Errorf("wrapped: %w", usagef("bad flag"))); code != 2 {
+		t.Fatalf("a wrapped usage error exits %d, want 2", code)
+	}
+	if code := exitCode(errors.New("other")); code != 1 {
+		t.Fatalf("another error exits %d, want 1", code)
+	}
+}
