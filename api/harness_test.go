@@ -17,6 +17,7 @@ import (
 
 	"github.com/quizsite/discuss/configs"
 	"github.com/quizsite/discuss/model"
+	"github.com/quizsite/discuss/notify"
 	"github.com/quizsite/discuss/service"
 	"github.com/quizsite/discuss/service/dbtest"
 )
@@ -58,6 +59,17 @@ func newTestServer(t *testing.T, edit ...func(*configs.Config)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	hubDone := make(chan struct{})
+	go func() {
+		defer close(hubDone)
+		_ = d.Hub.Run(hubCtx)
+	}()
+	t.Cleanup(func() {
+		stopHub()
+		<-hubDone
+	})
+	<-d.Hub.Ready()
 	srv, err := New(d)
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +79,7 @@ func newTestServer(t *testing.T, edit ...func(*configs.Config)) *testServer {
 	return &testServer{Server: ts, DB: db, Config: cfg, Auth: d.Auth, Logs: logs}
 }
 
-// buildDeps wires the services the way cmd does, with a no-op publisher.
+// buildDeps wires the services the way cmd does, with an in-memory broker.
 func buildDeps(cfg *configs.Config, db *dbtest.DB, logger *slog.Logger) (Deps, error) {
 	auth, err := service.NewAuth(db.DB, service.AuthConfig{
 		Secret:          []byte(cfg.Auth.Secret),
@@ -80,16 +92,29 @@ func buildDeps(cfg *configs.Config, db *dbtest.DB, logger *slog.Logger) (Deps, e
 	if err != nil {
 		return Deps{}, err
 	}
-	notes := service.NewNotifications(db.DB, service.NopPublisher{})
+	registry := prometheus.NewRegistry()
+	pub := &deferredPublisher{}
+	notes := service.NewNotifications(db.DB, pub)
+	hub := notify.New(notify.Options{
+		AllowedOrigins:        cfg.WebSocket.AllowedOrigins,
+		MaxConnectionsPerUser: cfg.WebSocket.MaxConnectionsPerUser,
+		SendQueueSize:         cfg.WebSocket.SendQueueSize,
+		MaxMessageBytes:       cfg.WebSocket.MaxMessageBytes,
+		ReplayLimit:           cfg.WebSocket.ReplayLimit,
+		UnreadReplayLimit:     cfg.WebSocket.UnreadReplayLimit,
+	}, notes, notify.NewMemoryBroker(), logger, registry)
+	pub.Publisher = hub
 	return Deps{
 		Config:        cfg,
 		Logger:        logger,
-		Registry:      prometheus.NewRegistry(),
+		Registry:      registry,
 		Auth:          auth,
 		Users:         service.NewUsers(db.DB),
 		Posts:         service.NewPosts(db.DB, notes, service.NewRateLimiter(cfg.Limits.PostsPerMinute, time.Minute)),
 		Comments:      service.NewComments(db.DB, notes, service.NewRateLimiter(cfg.Limits.CommentsPerMinute, time.Minute)),
 		Notifications: notes,
+		Announcements: service.NewAnnouncements(db.DB, hub, logger),
+		Hub:           hub,
 		Ready: func(ctx context.Context) error {
 			sqlDB, err := db.DB.DB()
 			if err != nil {
@@ -99,6 +124,10 @@ func buildDeps(cfg *configs.Config, db *dbtest.DB, logger *slog.Logger) (Deps, e
 		},
 	}, nil
 }
+
+// deferredPublisher breaks the construction cycle of the notifications
+// service and the hub, as cmd does.
+type deferredPublisher struct{ service.Publisher }
 
 // response is an answer read whole.
 type response struct {

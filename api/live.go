@@ -1,9 +1,122 @@
 package api
 
-import "github.com/gin-gonic/gin"
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
 
-// Placeholders until the live side lands.
-func (s *Server) serveWS(c *gin.Context)           { s.notImplemented(c) }
-func (s *Server) broadcast(c *gin.Context)         { s.notImplemented(c) }
-func (s *Server) online(c *gin.Context)            { s.notImplemented(c) }
-func (s *Server) listAnnouncements(c *gin.Context) { s.notImplemented(c) }
+	"github.com/gin-gonic/gin"
+
+	"github.com/quizsite/discuss/model"
+)
+
+// serveWS authenticates and checks the Origin before upgrading, so that a
+// refused client gets a plain HTTP answer in the contract's shape, then
+// hands the connection to the hub. Browsers cannot set headers on a
+// WebSocket, so the token may come in the query; the access log redacts it.
+func (s *Server) serveWS(c *gin.Context) {
+	if !s.hub.CheckOrigin(c.Request) {
+		writeError(c, s.log, model.Errorf(model.EPERMISSION, "origin %s may not open a WebSocket here", c.GetHeader("Origin")))
+		return
+	}
+	token := c.Query("token")
+	if token == "" {
+		token = bearerToken(c.Request)
+	}
+	user, err := s.auth.Authenticate(ctx(c), token)
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	var since *int64
+	if raw, ok := c.GetQuery("since"); ok {
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || n < 0 {
+			writeError(c, s.log, model.Errorf(model.EINVALID, "since must be a non-negative integer"))
+			return
+		}
+		since = &n
+	}
+	// For the access log's user_id.
+	c.Request = c.Request.WithContext(model.WithUser(c.Request.Context(), user))
+	// The upgrader answers a failed handshake itself (through its Error
+	// hook, in the contract's shape).
+	conn, err := s.upgrader.Upgrade(c.Writer, c.Request, nil)
+	if err != nil {
+		return
+	}
+	if err := s.hub.Serve(conn, user, since); err != nil {
+		s.log.Info("websocket refused", "user_id", user.ID, "reason", err.Error())
+	}
+}
+
+// upgradeError writes a failed WebSocket handshake in the contract's shape.
+func (s *Server) upgradeError(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+	code := model.EINVALID
+	if status == http.StatusForbidden {
+		code = model.EPERMISSION
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(ErrorBody{Error: ErrorDetail{Code: code, Message: "websocket handshake failed: " + reason.Error()}})
+}
+
+type broadcastRequest struct {
+	Message string `json:"message"`
+}
+
+type broadcastResponse struct {
+	OnlineConnections int `json:"online_connections"`
+}
+
+// broadcast keeps the message as an announcement and sends it to every
+// connection on every instance; 202 because delivery is under way, not done.
+func (s *Server) broadcast(c *gin.Context) {
+	var req broadcastRequest
+	if err := decodeJSON(c, &req); err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	if _, err := s.announcements.Broadcast(ctx(c), req.Message); err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	_, conns, err := s.hub.Online(ctx(c))
+	if err != nil {
+		// The announcement is kept and was published; only the count is
+		// missing, so answer with what this instance knows.
+		s.log.WarnContext(ctx(c), "online count across instances unavailable", "error", err)
+		_, conns = s.hub.LocalCounts()
+	}
+	c.JSON(http.StatusAccepted, broadcastResponse{OnlineConnections: conns})
+}
+
+type onlineResponse struct {
+	Users       int `json:"users"`
+	Connections int `json:"connections"`
+}
+
+// online counts users and connections across every instance.
+func (s *Server) online(c *gin.Context) {
+	users, conns, err := s.hub.Online(ctx(c))
+	if err != nil {
+		writeError(c, s.log, &model.Error{Code: model.EUNAVAILABLE, Message: "the broker is unavailable; try again shortly", Err: err})
+		return
+	}
+	c.JSON(http.StatusOK, onlineResponse{Users: users, Connections: conns})
+}
+
+// listAnnouncements lists kept broadcasts, newest first.
+func (s *Server) listAnnouncements(c *gin.Context) {
+	limit, err := queryInt(c, "limit", 0, 1, 100)
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	page, err := s.announcements.List(ctx(c), c.Query("cursor"), int(limit))
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, page)
+}

@@ -10,9 +10,11 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/quizsite/discuss/configs"
+	"github.com/quizsite/discuss/notify"
 	"github.com/quizsite/discuss/service"
 )
 
@@ -26,6 +28,8 @@ type Deps struct {
 	Posts         *service.Posts
 	Comments      *service.Comments
 	Notifications *service.Notifications
+	Announcements *service.Announcements
+	Hub           *notify.Hub
 	// Ready reports whether the database answers; /readyz calls it.
 	Ready func(context.Context) error
 }
@@ -42,6 +46,10 @@ type Server struct {
 	comments *service.Comments
 	notes    *service.Notifications
 	ready    func(context.Context) error
+
+	announcements *service.Announcements
+	hub           *notify.Hub
+	upgrader      *websocket.Upgrader
 }
 
 // New returns the server. It registers the HTTP metrics on d.Registry.
@@ -50,7 +58,7 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{
+	s := &Server{
 		cfg:      d.Config,
 		log:      d.Logger,
 		registry: d.Registry,
@@ -61,7 +69,13 @@ func New(d Deps) (*Server, error) {
 		comments: d.Comments,
 		notes:    d.Notifications,
 		ready:    d.Ready,
-	}, nil
+
+		announcements: d.Announcements,
+		hub:           d.Hub,
+		upgrader:      d.Hub.Upgrader(),
+	}
+	s.upgrader.Error = s.upgradeError
+	return s, nil
 }
 
 // Handler returns the HTTP handler of every route.

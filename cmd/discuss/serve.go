@@ -19,6 +19,7 @@ import (
 	"github.com/quizsite/discuss/api"
 	"github.com/quizsite/discuss/configs"
 	"github.com/quizsite/discuss/migrations"
+	"github.com/quizsite/discuss/notify"
 	"github.com/quizsite/discuss/service"
 )
 
@@ -57,7 +58,17 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	notes := service.NewNotifications(db, service.NopPublisher{})
+	broker, closeBroker, err := newBroker(cfg.Broker, log)
+	if err != nil {
+		return err
+	}
+	defer closeBroker()
+	// The notifications service publishes through the hub, and the hub reads
+	// missed notifications through the service: build one, then the other.
+	pub := &deferredPublisher{}
+	notes := service.NewNotifications(db, pub)
+	hub := notify.New(hubOptions(cfg.WebSocket), notes, broker, log, registry)
+	pub.Publisher = hub
 	srv, err := api.New(api.Deps{
 		Config:        cfg,
 		Logger:        log,
@@ -67,11 +78,29 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		Posts:         service.NewPosts(db, notes, service.NewRateLimiter(cfg.Limits.PostsPerMinute, time.Minute)),
 		Comments:      service.NewComments(db, notes, service.NewRateLimiter(cfg.Limits.CommentsPerMinute, time.Minute)),
 		Notifications: notes,
+		Announcements: service.NewAnnouncements(db, hub, log),
+		Hub:           hub,
 		Ready:         pinger(db),
 	})
 	if err != nil {
 		return err
 	}
+
+	// The hub and the background jobs live until shutdown, which cancels
+	// their context only after the HTTP server has stopped taking requests.
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	defer stopHub()
+	var hubDone sync.WaitGroup
+	hubDone.Go(func() {
+		if err := hub.Run(hubCtx); err != nil {
+			log.Error("hub stopped", "error", err)
+		}
+	})
+	hubDone.Go(func() {
+		notes.RunRetention(hubCtx, cfg.Notifications.CleanupInterval, service.Retention{
+			MaxAge: cfg.Notifications.Retention, KeepPerUser: cfg.Notifications.KeepPerUser,
+		})
+	})
 
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
@@ -127,6 +156,10 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		_ = debugServer.Shutdown(shutdownCtx)
 	}
 	wg.Wait()
+	// Then the sockets, which the HTTP server does not track once upgraded:
+	// the hub closes each with 1001 (going away) and waits for them.
+	stopHub()
+	hubDone.Wait()
 	log.Info("stopped")
 	return runErr
 }
@@ -151,6 +184,38 @@ func requireSchema(ctx context.Context, cfg *configs.Config, m *migrations.Migra
 		return errors.New("the database schema is behind: run `discuss migrate up` (or set database.auto_migrate)")
 	}
 	return nil
+}
+
+// deferredPublisher forwards to a Publisher set after construction; it
+// breaks the cycle between the notifications service and the hub.
+type deferredPublisher struct{ service.Publisher }
+
+// newBroker returns the configured broker and how to close it.
+func newBroker(cfg configs.Broker, log *slog.Logger) (notify.Broker, func(), error) {
+	if cfg.Kind != "redis" {
+		return notify.NewMemoryBroker(), func() {}, nil
+	}
+	b, err := notify.NewRedisBroker(notify.RedisConfig{
+		Addr: cfg.RedisAddr, Password: cfg.RedisPassword, DB: cfg.RedisDB, Channel: cfg.Channel,
+	}, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, func() { _ = b.Close() }, nil
+}
+
+func hubOptions(ws configs.WebSocket) notify.Options {
+	return notify.Options{
+		AllowedOrigins:        ws.AllowedOrigins,
+		PingInterval:          ws.PingInterval,
+		PongTimeout:           ws.PongTimeout,
+		WriteTimeout:          ws.WriteTimeout,
+		MaxConnectionsPerUser: ws.MaxConnectionsPerUser,
+		SendQueueSize:         ws.SendQueueSize,
+		MaxMessageBytes:       ws.MaxMessageBytes,
+		ReplayLimit:           ws.ReplayLimit,
+		UnreadReplayLimit:     ws.UnreadReplayLimit,
+	}
 }
 
 func pinger(db *gorm.DB) func(context.Context) error {

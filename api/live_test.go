@@ -1,0 +1,210 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/quizsite/discuss/configs"
+	"github.com/quizsite/discuss/model"
+)
+
+// frame is any server frame, with the fields these tests read.
+type frame struct {
+	Type              string          `json:"type"`
+	UserID            int64           `json:"user_id"`
+	UnreadCount       int64           `json:"unread_count"`
+	Message           string          `json:"message"`
+	Replayed          bool            `json:"replayed"`
+	Notification      json.RawMessage `json:"notification"`
+	OnlineConnections int             `json:"online_connections"`
+}
+
+func (ts *testServer) wsURL(query string) string {
+	return "ws" + strings.TrimPrefix(ts.URL, "http") + "/ws" + query
+}
+
+// dialWS opens a socket and returns it after its hello frame.
+func (ts *testServer) dialWS(t *testing.T, query string, header http.Header) *websocket.Conn {
+	t.Helper()
+	conn, res, err := websocket.DefaultDialer.Dial(ts.wsURL(query), header)
+	if err != nil {
+		status := 0
+		if res != nil {
+			status = res.StatusCode
+		}
+		t.Fatalf("dial %s: %v (status %d)", query, err, status)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	if f := readFrame(t, conn); f.Type != "hello" {
+		t.Fatalf("first frame %+v, want hello", f)
+	}
+	return conn
+}
+
+func readFrame(t *testing.T, conn *websocket.Conn) frame {
+	t.Helper()
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var f frame
+	if err := conn.ReadJSON(&f); err != nil {
+		t.Fatalf("read frame: %v", err)
+	}
+	return f
+}
+
+func TestWebSocketHandshake(t *testing.T) {
+	ts := newTestServer(t, func(c *configs.Config) { c.WebSocket.AllowedOrigins = []string{"https://quiz.example.com"} })
+	alice := ts.register(t, "alice")
+
+	t.Run("OKQueryToken", func(t *testing.T) {
+		conn, _, err := websocket.DefaultDialer.Dial(ts.wsURL("?token="+alice.Token), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		f := readFrame(t, conn)
+		if f.Type != "hello" || f.UserID != alice.User.ID {
+			t.Fatalf("hello %+v", f)
+		}
+	})
+	t.Run("OKHeaderTokenAllowedOrigin", func(t *testing.T) {
+		h := http.Header{"Authorization": {"Bearer " + alice.Token}, "Origin": {"https://quiz.example.com"}}
+		ts.dialWS(t, "", h)
+	})
+	refusals := []struct {
+		name   string
+		query  string
+		header http.Header
+		status int
+		code   string
+	}{
+		{"ErrNoToken", "", nil, 401, model.EUNAUTHENTICATED},
+		{"ErrBadToken", "?token=forged.token.here", nil, 401, model.EUNAUTHENTICATED},
+		{"ErrForeignOrigin", "?token=" + alice.Token, http.Header{"Origin": {"https://evil.example.com"}}, 403, model.EPERMISSION},
+		{"ErrBadSince", "?since=-3&token=" + alice.Token, nil, 400, model.EINVALID},
+	}
+	for _, tt := range refusals {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, res, err := websocket.DefaultDialer.Dial(ts.wsURL(tt.query), tt.header)
+			if err == nil {
+				conn.Close()
+				t.Fatal("the upgrade succeeded")
+			}
+			if res == nil || res.StatusCode != tt.status {
+				t.Fatalf("response %v, want status %d", res, tt.status)
+			}
+			var body ErrorBody
+			if err := json.NewDecoder(res.Body).Decode(&body); err != nil || body.Error.Code != tt.code {
+				t.Fatalf("body %+v (%v), want code %s", body, err, tt.code)
+			}
+		})
+	}
+}
+
+func TestBroadcastAndOnline(t *testing.T) {
+	ts := newTestServer(t)
+	admin := ts.withRole(t, "root_admin", model.RoleAdmin)
+	alice := ts.register(t, "alice")
+	a1 := ts.dialWS(t, "?token="+alice.Token, nil)
+	a2 := ts.dialWS(t, "?token="+alice.Token, nil)
+
+	res := ts.do(t, "GET", "/api/v1/admin/online", admin.Token, nil)
+	var online onlineResponse
+	res.JSON(t, &online)
+	if res.Status != 200 || online.Users != 1 || online.Connections != 2 {
+		t.Fatalf("online: %d %s", res.Status, res.Body)
+	}
+
+	res = ts.do(t, "POST", "/api/v1/admin/broadcast", admin.Token, map[string]string{"message": "  Maintenance at 22:00 UTC  "})
+	var b broadcastResponse
+	res.JSON(t, &b)
+	if res.Status != http.StatusAccepted || b.OnlineConnections != 2 {
+		t.Fatalf("broadcast: %d %s", res.Status, res.Body)
+	}
+	for _, conn := range []*websocket.Conn{a1, a2} {
+		if f := readFrame(t, conn); f.Type != "broadcast" || f.Message != "Maintenance at 22:00 UTC" {
+			t.Fatalf("frame %+v, want the broadcast", f)
+		}
+	}
+
+	res = ts.do(t, "GET", "/api/v1/announcements", alice.Token, nil)
+	var list struct {
+		Items []struct {
+			ID        int64     `json:"id"`
+			Message   string    `json:"message"`
+			CreatedAt time.Time `json:"created_at"`
+		} `json:"items"`
+		NextCursor *string `json:"next_cursor"`
+	}
+	res.JSON(t, &list)
+	if res.Status != 200 || len(list.Items) != 1 || list.Items[0].Message != "Maintenance at 22:00 UTC" || list.NextCursor != nil {
+		t.Fatalf("announcements: %d %s", res.Status, res.Body)
+	}
+
+	errs := []struct {
+		name   string
+		method string
+		path   string
+		token  string
+		body   any
+		status int
+	}{
+		{"ErrBroadcastNotAdmin", "POST", "/api/v1/admin/broadcast", alice.Token, map[string]string{"message": "hi"}, 403},
+		{"ErrOnlineNotAdmin", "GET", "/api/v1/admin/online", alice.Token, nil, 403},
+		{"ErrEmptyMessage", "POST", "/api/v1/admin/broadcast", admin.Token, map[string]string{"message": "   "}, 400},
+		{"ErrLongMessage", "POST", "/api/v1/admin/broadcast", admin.Token, map[string]string{"message": strings.Repeat("x", 2001)}, 400},
+		{"ErrAnnouncementsCursor", "GET", "/api/v1/announcements?cursor=zzz", alice.Token, nil, 400},
+		{"ErrAnnouncementsLimit", "GET", "/api/v1/announcements?limit=1000", alice.Token, nil, 400},
+		{"ErrAnnouncementsNoToken", "GET", "/api/v1/announcements", "", nil, 401},
+	}
+	for _, tt := range errs {
+		t.Run(tt.name, func(t *testing.T) {
+			res := ts.do(t, tt.method, tt.path, tt.token, tt.body)
+			if res.Status != tt.status {
+				t.Fatalf("status %d, want %d: %s", res.Status, tt.status, res.Body)
+			}
+			res.ErrorCode(t)
+		})
+	}
+}
+
+func TestSetUserRole(t *testing.T) {
+	ts := newTestServer(t)
+	admin := ts.withRole(t, "root_admin", model.RoleAdmin)
+	bob := ts.register(t, "bob")
+	res := ts.do(t, "PATCH", "/api/v1/admin/users/"+itoa(bob.User.ID), admin.Token, map[string]string{"role": "moderator"})
+	var u model.User
+	res.JSON(t, &u)
+	if res.Status != 200 || u.Role != "moderator" || u.ID != bob.User.ID {
+		t.Fatalf("set role: %d %s", res.Status, res.Body)
+	}
+	errs := []struct {
+		name   string
+		path   string
+		token  string
+		body   any
+		status int
+	}{
+		{"ErrNotAdmin", "/api/v1/admin/users/" + itoa(bob.User.ID), bob.Token, map[string]string{"role": "admin"}, 403},
+		{"ErrBadRole", "/api/v1/admin/users/" + itoa(bob.User.ID), admin.Token, map[string]string{"role": "king"}, 400},
+		{"ErrBadID", "/api/v1/admin/users/abc", admin.Token, map[string]string{"role": "user"}, 400},
+		{"ErrNotFound", "/api/v1/admin/users/99999", admin.Token, map[string]string{"role": "user"}, 404},
+		{"ErrNoBody", "/api/v1/admin/users/" + itoa(bob.User.ID), admin.Token, nil, 400},
+	}
+	for _, tt := range errs {
+		t.Run(tt.name, func(t *testing.T) {
+			res := ts.do(t, "PATCH", tt.path, tt.token, tt.body)
+			if res.Status != tt.status {
+				t.Fatalf("status %d, want %d: %s", res.Status, tt.status, res.Body)
+			}
+			res.ErrorCode(t)
+		})
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
