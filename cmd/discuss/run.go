@@ -15,6 +15,7 @@ commands:
   serve                          serve the API and live notifications
   migrate up|down|status         apply, roll back one, or list the migrations
   user create --username NAME --password PASS [--role user|moderator|admin]
+  seed --users N [--posts M] [--thread-comments K] [--out FILE]   load-test users and tokens
   version                        print the version
 
 Every command takes --config FILE; DISCUSS_* variables override it.`
@@ -34,6 +35,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrateCmd(ctx, rest, getenv, stdout, stderr)
 	case "user":
 		return userCmd(ctx, rest, getenv, stdout, stderr)
+	case "seed":
+		return seedCmd(ctx, rest, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "discuss", version())
 		return nil
