@@ -24,6 +24,8 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", s.metricsHandler())
 	r.GET("/openapi.json", s.openAPI)
+	r.GET("/", s.index)
+	r.GET("/static/*filepath", s.static)
 
 	v1 := r.Group("/api/v1", s.bodyLimit())
 

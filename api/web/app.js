@@ -1,0 +1,597 @@
+// The demo page: plain DOM code over the REST API and DiscussClient. It is
+// deliberately small; a real frontend would use its own framework and keep
+// only the patterns (bearer token on every call, one socket resumed with
+// since, REST reload on resync).
+//
+// Every piece of user text reaches the page through textContent, never
+// innerHTML, so posts and comments cannot inject markup.
+
+import { DiscussClient, DiscussAPIError, apiRequest } from "./discuss-client.js";
+
+const TOKEN_KEY = "discuss.token";
+const USER_KEY = "discuss.user";
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  token: null,
+  user: null,
+  client: null,
+  sort: "new",
+  postsCursor: null,
+  postId: null, // the open post
+  commentsCursor: null,
+  notifications: new Map(), // id -> notification, as last known
+  notificationsCursor: null,
+  unread: 0,
+};
+
+// Frames of the current page's socket, for the browser test and for anyone
+// curious in the console: window.discuss.frames, .disconnect(), .connect().
+const debug = {
+  frames: [],
+  get client() {
+    return state.client;
+  },
+  disconnect() {
+    state.client?.disconnect();
+  },
+  connect() {
+    state.client?.connect();
+  },
+};
+window.discuss = debug;
+
+// ---- REST and errors ----
+
+function api(method, path, body) {
+  return apiRequest(method, path, { token: state.token, body });
+}
+
+function showError(err) {
+  if (err instanceof DiscussAPIError && err.status === 401 && state.token) {
+    signOut("Your session has expired. Sign in again.");
+    return;
+  }
+  let text;
+  if (err instanceof DiscussAPIError) {
+    text = err.message;
+    if (err.code) text += ` (${err.code})`;
+    if (err.retryAfter) text += ` Try again in ${err.retryAfter} s.`;
+  } else {
+    console.error(err);
+    text = `Something went wrong: ${err?.message ?? err}`;
+  }
+  $("error-text").textContent = text;
+  $("error").dataset.code = err?.code ?? "";
+  $("error").hidden = false;
+}
+
+function clearError() {
+  $("error").hidden = true;
+  $("error-text").textContent = "";
+}
+
+// run wraps an event handler: it clears the last error, disables the
+// control that started it while the request runs, and shows any failure.
+function run(control, fn) {
+  return async (ev) => {
+    ev?.preventDefault?.();
+    clearError();
+    if (control) control.disabled = true;
+    try {
+      await fn(ev);
+    } catch (err) {
+      showError(err);
+    } finally {
+      if (control) control.disabled = false;
+    }
+  };
+}
+
+// ---- small DOM helpers ----
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "text") node.textContent = value;
+    else if (/^data[A-Z]/.test(key)) node.setAttribute(key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), value);
+    else if (key in node) node[key] = value;
+    else node.setAttribute(key, value);
+  }
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+function nameOf(author) {
+  if (!author) return "[deleted]";
+  return author.display_name || author.username;
+}
+
+function when(ts) {
+  const d = new Date(ts);
+  return el("time", { dateTime: ts, text: d.toLocaleString() });
+}
+
+// ---- sign in and out ----
+
+async function authenticate(ev) {
+  const mode = ev.submitter?.value === "register" ? "register" : "login";
+  const body = {
+    username: $("auth-username").value.trim(),
+    password: $("auth-password").value,
+  };
+  const display = $("auth-display-name").value.trim();
+  if (mode === "register" && display) body.display_name = display;
+  const res = await apiRequest("POST", `/api/v1/auth/${mode}`, { body });
+  localStorage.setItem(TOKEN_KEY, res.token);
+  localStorage.setItem(USER_KEY, JSON.stringify(res.user));
+  $("auth-password").value = "";
+  await enterApp(res.token, res.user);
+}
+
+function signOut(message) {
+  state.client?.stop();
+  state.client = null;
+  localStorage.removeItem(TOKEN_KEY);
+  localStorage.removeItem(USER_KEY);
+  Object.assign(state, { token: null, user: null, postId: null, unread: 0 });
+  state.notifications.clear();
+  $("app").hidden = true;
+  $("session").hidden = true;
+  $("auth").hidden = false;
+  $("posts").replaceChildren();
+  $("notification-list").replaceChildren();
+  if (message) showError(new DiscussAPIError(401, "unauthenticated", message));
+}
+
+async function enterApp(token, user) {
+  state.token = token;
+  state.user = user;
+  $("auth").hidden = true;
+  $("app").hidden = false;
+  $("session").hidden = false;
+  $("whoami").textContent = `Signed in as ${nameOf(user)}`;
+  $("whoami").dataset.userId = user.id;
+
+  // Load the notifications over REST first and let the socket resume after
+  // the newest of them: nothing is shown twice, and nothing committed in
+  // between is missed, because the socket replays everything after `since`.
+  await Promise.all([loadPosts(), loadNotifications()]);
+  startLive();
+  await route();
+}
+
+function startLive() {
+  const client = new DiscussClient({
+    token: state.token,
+    onStatus: showLiveStatus,
+    onFrame: (frame) => {
+      if (frame.type === "notification") {
+        debug.frames.push({ id: frame.notification.id, replayed: frame.replayed });
+      }
+    },
+    onUnreadCount: setUnread,
+    onNotification: (n) => {
+      state.notifications.set(n.id, n);
+      renderNotifications();
+      // A reply on the open post: show it without a reload.
+      if (n.post_id === state.postId) run(null, refreshOpenPost)();
+    },
+    onBroadcast: ({ message }) => {
+      $("broadcast").textContent = `Announcement: ${message}`;
+      $("broadcast").hidden = false;
+    },
+    onResync: () => run(null, resync)(),
+    onAuthError: () => signOut("Your session has expired. Sign in again."),
+  });
+  client.remember(state.notifications.keys());
+  state.client = client;
+  client.connect();
+}
+
+const statusText = {
+  idle: "offline",
+  connecting: "connecting…",
+  open: "live",
+  waiting: "reconnecting…",
+  offline: "offline",
+  replaced: "paused: open in another tab",
+  stopped: "stopped",
+};
+
+function showLiveStatus(status, detail) {
+  const node = $("live-status");
+  node.dataset.state = status;
+  node.textContent = status === "waiting" ? `reconnecting in ${Math.ceil(detail.delay / 1000)} s` : statusText[status];
+  // The user may resume a connection that a newer tab replaced or that was
+  // taken offline, or skip the rest of a backoff.
+  $("reconnect").hidden = !["replaced", "offline", "waiting"].includes(status);
+}
+
+// ---- posts ----
+
+async function loadPosts(more = false) {
+  const q = new URLSearchParams({ sort: state.sort, limit: "20" });
+  if (more && state.postsCursor) q.set("cursor", state.postsCursor);
+  const page = await api("GET", `/api/v1/posts?${q}`);
+  const list = $("posts");
+  if (!more) list.replaceChildren();
+  for (const p of page.items) list.append(postItem(p));
+  if (!more && page.items.length === 0) list.append(el("li", { className: "muted", text: "No posts yet: write the first." }));
+  state.postsCursor = page.next_cursor;
+  $("posts-more").hidden = !page.next_cursor;
+  markOpenPost();
+}
+
+function postItem(p) {
+  return el(
+    "li",
+    { dataPostId: p.id, dataTestid: "post-item" },
+    el("a", { href: `#/posts/${p.id}`, text: p.title, dataTestid: "post-link" }),
+    el("span", {
+      className: "meta",
+      text: ` by ${nameOf(p.author)} · ${p.comment_count} comments · ${p.like_count} likes`,
+    }),
+  );
+}
+
+function markOpenPost() {
+  for (const li of $("posts").children) {
+    li.classList.toggle("current", Number(li.dataset.postId) === state.postId);
+  }
+}
+
+async function createPost() {
+  const post = await api("POST", "/api/v1/posts", {
+    title: $("post-title").value,
+    body: $("post-body").value,
+  });
+  $("new-post-form").reset();
+  $("new-post").open = false;
+  await loadPosts();
+  location.hash = `#/posts/${post.id}`;
+}
+
+// ---- one post and its comments ----
+
+async function route() {
+  const m = location.hash.match(/^#\/posts\/(\d+)$/);
+  if (!m) {
+    state.postId = null;
+    $("post").hidden = true;
+    $("post-empty").hidden = false;
+    markOpenPost();
+    return;
+  }
+  await openPost(Number(m[1]));
+}
+
+async function openPost(id) {
+  state.postId = id;
+  markOpenPost();
+  try {
+    await refreshOpenPost();
+  } catch (err) {
+    $("post").hidden = true;
+    $("post-empty").hidden = false;
+    throw err;
+  }
+}
+
+// refreshOpenPost reloads the open post and its first page of comments.
+// Calls made while a reload runs (several live notifications at once) share
+// it, and make it run once more: the running one may have read the
+// database before their comment was there.
+let refreshing = null;
+let refreshAgain = false;
+function refreshOpenPost() {
+  if (refreshing) {
+    refreshAgain = true;
+    return refreshing;
+  }
+  refreshing = (async () => {
+    try {
+      do {
+        refreshAgain = false;
+        await loadOpenPost();
+      } while (refreshAgain);
+    } finally {
+      refreshing = null;
+    }
+  })();
+  return refreshing;
+}
+
+async function loadOpenPost() {
+  const id = state.postId;
+  if (id === null) return;
+  const [post, comments] = await Promise.all([
+    api("GET", `/api/v1/posts/${id}`),
+    api("GET", `/api/v1/posts/${id}/comments?sort=old&limit=50`),
+  ]);
+  if (id !== state.postId) return; // the user moved on meanwhile
+  renderPost(post);
+  $("comments").replaceChildren(...comments.items.map(commentItem));
+  state.commentsCursor = comments.next_cursor;
+  $("comments-more").hidden = !comments.next_cursor;
+}
+
+function renderPost(post) {
+  $("post").hidden = false;
+  $("post").dataset.postId = post.id;
+  $("post-empty").hidden = true;
+  $("post-title-view").textContent = post.title;
+  $("post-meta").replaceChildren(
+    `by ${nameOf(post.author)} · `,
+    when(post.created_at),
+    ` · ${post.comment_count} comments · ${post.like_count} likes`,
+  );
+  $("post-body-view").textContent = post.body;
+}
+
+async function moreComments() {
+  const q = new URLSearchParams({ sort: "old", limit: "50", cursor: state.commentsCursor });
+  const page = await api("GET", `/api/v1/posts/${state.postId}/comments?${q}`);
+  $("comments").append(...page.items.map(commentItem));
+  state.commentsCursor = page.next_cursor;
+  $("comments-more").hidden = !page.next_cursor;
+}
+
+// commentItem renders a top-level comment with its replies listed under it.
+function commentItem(c) {
+  const li = $("comment-template").content.firstElementChild.cloneNode(true);
+  fillComment(li, c);
+  li.dataset.testid = "comment";
+  const form = li.querySelector(".reply-form");
+  const textarea = form.querySelector("textarea");
+  textarea.id = `reply-body-${c.id}`;
+  form.querySelector("label").htmlFor = textarea.id;
+  form.dataset.testid = "reply-form";
+
+  const replies = li.querySelector(".replies");
+  replies.append(...(c.replies ?? []).map((r) => replyItem(r, form)));
+  const more = li.querySelector(".more-replies");
+  const hiddenCount = c.reply_count - (c.replies?.length ?? 0);
+  if (hiddenCount > 0) {
+    more.hidden = false;
+    more.textContent = `Show ${hiddenCount} more ${hiddenCount === 1 ? "reply" : "replies"}`;
+    more.addEventListener("click", run(more, () => loadAllReplies(c.id, replies, more, form)));
+  }
+
+  const replyBtn = li.querySelector(".reply-btn");
+  replyBtn.dataset.testid = "reply";
+  if (c.deleted) replyBtn.hidden = true;
+  replyBtn.addEventListener("click", () => openReplyForm(form, c));
+  form.querySelector(".reply-cancel").addEventListener("click", () => {
+    form.hidden = true;
+  });
+  form.addEventListener(
+    "submit",
+    run(form.querySelector(".reply-submit"), async () => {
+      await api("POST", `/api/v1/posts/${state.postId}/comments`, {
+        body: textarea.value,
+        parent_id: Number(form.dataset.parentId),
+      });
+      form.reset();
+      form.hidden = true;
+      await refreshOpenPost();
+    }),
+  );
+  return li;
+}
+
+function replyItem(r, form) {
+  const li = el("li", { className: "reply", dataTestid: "reply-item" });
+  li.append(el("p", { className: "meta" }), el("div", { className: "body" }));
+  fillComment(li, r);
+  if (!r.deleted) {
+    const btn = el("button", { type: "button", className: "link", text: "Reply", dataTestid: "reply" });
+    btn.addEventListener("click", () => openReplyForm(form, r));
+    li.append(el("div", { className: "comment-actions" }, btn));
+  }
+  return li;
+}
+
+function fillComment(li, c) {
+  li.dataset.commentId = c.id;
+  const meta = li.querySelector(".meta");
+  meta.replaceChildren(el("strong", { text: nameOf(c.author) }));
+  if (c.reply_to) meta.append(` → ${nameOf(c.reply_to)}`);
+  meta.append(" · ", when(c.created_at));
+  if (c.edited_at) meta.append(" · edited");
+  li.querySelector(".body").textContent = c.deleted ? "[deleted]" : c.body;
+}
+
+// openReplyForm opens the thread's reply form, aimed at comment c, which
+// is the top-level comment or one of its replies.
+function openReplyForm(form, c) {
+  form.dataset.parentId = c.id;
+  form.querySelector("label").textContent = `Reply to ${nameOf(c.author)}`;
+  form.hidden = false;
+  form.querySelector("textarea").focus();
+}
+
+async function loadAllReplies(rootId, list, more, form) {
+  const items = [];
+  let cursor = null;
+  do {
+    const q = new URLSearchParams({ limit: "100" });
+    if (cursor) q.set("cursor", cursor);
+    const page = await api("GET", `/api/v1/comments/${rootId}/replies?${q}`);
+    items.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor);
+  list.replaceChildren(...items.map((r) => replyItem(r, form)));
+  more.hidden = true;
+}
+
+async function addComment() {
+  await api("POST", `/api/v1/posts/${state.postId}/comments`, { body: $("comment-body").value });
+  $("comment-form").reset();
+  await refreshOpenPost();
+}
+
+// ---- notifications ----
+
+function setUnread(count) {
+  if (typeof count !== "number") return;
+  state.unread = count;
+  const badge = $("unread-count");
+  badge.textContent = String(count);
+  badge.dataset.count = String(count);
+  badge.classList.toggle("zero", count === 0);
+}
+
+async function loadNotifications(more = false) {
+  const q = new URLSearchParams({ limit: "20" });
+  if (more && state.notificationsCursor) q.set("cursor", state.notificationsCursor);
+  const page = await api("GET", `/api/v1/notifications?${q}`);
+  if (!more) state.notifications.clear();
+  for (const n of page.items) state.notifications.set(n.id, n);
+  state.notificationsCursor = page.next_cursor;
+  $("notifications-more").hidden = !page.next_cursor;
+  if (typeof page.unread_count === "number") setUnread(page.unread_count);
+  state.client?.remember(page.items.map((n) => n.id));
+  renderNotifications();
+}
+
+// resync: the socket missed more than the server replays. Start over from REST.
+async function resync() {
+  await loadNotifications();
+  if (state.postId !== null) await refreshOpenPost();
+}
+
+const describe = {
+  post_comment: "commented on your post",
+  comment_reply: "replied to your comment",
+  mention: "mentioned you",
+  system: "sent you a message",
+};
+
+function renderNotifications() {
+  const items = [...state.notifications.values()].sort((a, b) => b.id - a.id);
+  $("notification-list").replaceChildren(...items.map(notificationItem));
+  $("notifications-empty").hidden = items.length > 0;
+}
+
+function notificationItem(n) {
+  const who = n.type === "system" ? "Administrator" : nameOf(n.actor);
+  const open = el(
+    "button",
+    { type: "button", className: "open-notification", dataTestid: "open-notification" },
+    el("strong", { text: who }),
+    ` ${describe[n.type] ?? n.type}`,
+    n.excerpt ? el("span", { className: "excerpt", text: `“${n.excerpt}”` }) : null,
+    when(n.created_at),
+  );
+  open.addEventListener("click", run(open, () => openNotification(n)));
+  const li = el(
+    "li",
+    {
+      className: n.read ? "read" : "unread",
+      dataNotificationId: n.id,
+      dataCommentId: n.comment_id ?? "",
+      dataRead: String(n.read),
+      dataTestid: "notification",
+    },
+    open,
+  );
+  if (!n.read) {
+    const mark = el("button", { type: "button", className: "secondary mark-read", text: "Mark read", dataTestid: "mark-read" });
+    mark.setAttribute("aria-label", `Mark notification from ${who} read`);
+    mark.addEventListener("click", run(mark, () => markRead(n)));
+    li.append(mark);
+  }
+  return li;
+}
+
+// markRead marks one notification read: over the socket when it is open
+// (the server answers with an unread_count frame), else over REST.
+async function markRead(n) {
+  if (n.read) return;
+  if (!state.client?.connected || !state.client.markRead({ ids: [n.id] })) {
+    const res = await api("POST", `/api/v1/notifications/${n.id}/read`);
+    setUnread(res.unread_count);
+  }
+  n.read = true;
+  renderNotifications();
+}
+
+// markAllRead marks read what this page has shown, up to the newest id:
+// anything newer that is still on its way stays unread.
+async function markAllRead() {
+  const ids = [...state.notifications.keys()];
+  if (ids.length === 0) return;
+  const upTo = Math.max(...ids);
+  const res = await api("POST", "/api/v1/notifications/read", { up_to_id: upTo });
+  setUnread(res.unread_count);
+  for (const n of state.notifications.values()) if (n.id <= upTo) n.read = true;
+  renderNotifications();
+}
+
+async function openNotification(n) {
+  await markRead(n);
+  if (n.post_id) {
+    toggleNotifications(false);
+    if (location.hash === `#/posts/${n.post_id}`) await refreshOpenPost();
+    else location.hash = `#/posts/${n.post_id}`;
+  }
+}
+
+function toggleNotifications(show) {
+  const panel = $("notifications");
+  const open = show ?? panel.hidden;
+  panel.hidden = !open;
+  $("bell").setAttribute("aria-expanded", String(open));
+}
+
+// ---- wiring ----
+
+function wire() {
+  $("auth-form").addEventListener("submit", (ev) => run(ev.submitter, () => authenticate(ev))(ev));
+  $("sign-out").addEventListener("click", () => signOut());
+  $("error-close").addEventListener("click", clearError);
+  $("sort").addEventListener(
+    "change",
+    run($("sort"), () => {
+      state.sort = $("sort").value;
+      return loadPosts();
+    }),
+  );
+  $("posts-more").addEventListener("click", run($("posts-more"), () => loadPosts(true)));
+  $("new-post-form").addEventListener("submit", run($("post-submit"), createPost));
+  $("comment-form").addEventListener("submit", run($("comment-submit"), addComment));
+  $("comments-more").addEventListener("click", run($("comments-more"), moreComments));
+  $("bell").addEventListener("click", () => toggleNotifications());
+  $("mark-all-read").addEventListener("click", run($("mark-all-read"), markAllRead));
+  $("notifications-more").addEventListener("click", run($("notifications-more"), () => loadNotifications(true)));
+  $("reconnect").addEventListener("click", () => state.client?.connect());
+  $("broadcast").addEventListener("click", () => {
+    $("broadcast").hidden = true;
+  });
+  window.addEventListener("hashchange", () => {
+    if (state.token) run(null, route)();
+  });
+}
+
+async function start() {
+  wire();
+  const token = localStorage.getItem(TOKEN_KEY);
+  if (!token) {
+    $("auth").hidden = false;
+    return;
+  }
+  // Check the kept token before trusting it; a 401 signs out.
+  state.token = token;
+  try {
+    const me = await api("GET", "/api/v1/me");
+    await enterApp(token, me);
+  } catch (err) {
+    if (!(err instanceof DiscussAPIError && err.status === 401)) $("auth").hidden = false;
+    showError(err);
+  }
+}
+
+start();
