@@ -5,6 +5,11 @@ MYSQL_TEST_DSN ?= root@tcp(127.0.0.1:3306)/test
 REDIS_TEST_ADDR ?= 127.0.0.1:6379
 TEST_FLAGS ?= -race -count=1 -timeout 14m
 
+# Each fuzz target as package:Func; `make fuzz` runs each for FUZZ_TIME.
+FUZZ_TIME ?= 5s
+FUZZ_TARGETS = ./api:FuzzRequestBodies ./service:FuzzParseMentions ./service:FuzzDecodeCursor \
+	./notify:FuzzParseClientFrame
+
 .PHONY: run build test test-mysql lint migrate fuzz clean
 
 ## run: serve on :8080 with the embedded SQLite database in ./data
@@ -16,9 +21,18 @@ build:
 	$(GO) build -o bin/discuss ./cmd/discuss
 	$(GO) build -o bin/loadgen ./cmd/loadgen
 
-## test: every test; MySQL when DISCUSS_TEST_MYSQL_DSN is set, else SQLite
+## test: every test (MySQL when DISCUSS_TEST_MYSQL_DSN is set, else SQLite), then a short fuzz run
 test:
 	$(GO) test $(TEST_FLAGS) ./...
+	$(MAKE) --no-print-directory fuzz
+
+## fuzz: run every fuzz target briefly (FUZZ_TIME each); seeds live in testdata/fuzz
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$pkg $$fn for $(FUZZ_TIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZ_TIME) $$pkg || exit 1; \
+	done
 
 ## test-mysql: every test against the local MariaDB and Redis
 test-mysql:
