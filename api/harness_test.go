@@ -32,11 +32,12 @@ type testServer struct {
 	Config *configs.Config
 	Auth   *service.Auth
 	Logs   *lockedWriter
+	Srv    *Server
 }
 
 // newTestServer starts the API on a fresh database. edit, when given, may
 // change the configuration first.
-func newTestServer(t *testing.T, edit ...func(*configs.Config)) *testServer {
+func newTestServer(t testing.TB, edit ...func(*configs.Config)) *testServer {
 	t.Helper()
 	cfg := configs.Default()
 	cfg.Auth.Secret = testSecret
@@ -76,7 +77,7 @@ func newTestServer(t *testing.T, edit ...func(*configs.Config)) *testServer {
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &testServer{Server: ts, DB: db, Config: cfg, Auth: d.Auth, Logs: logs}
+	return &testServer{Server: ts, DB: db, Config: cfg, Auth: d.Auth, Logs: logs, Srv: srv}
 }
 
 // buildDeps wires the services the way cmd does, with an in-memory broker.
