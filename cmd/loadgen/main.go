@@ -1,0 +1,192 @@
+// Command loadgen measures the discuss server against the performance
+// targets of DESIGN.md. It speaks only the public API (REST and /ws) to a
+// server on this machine's loopback addresses, with users made by
+// `discuss seed`, and prints a table per scenario:
+//
+//	idle        hold connections; resident memory per connection
+//	push        admin notifications to random connected users; commit to frame
+//	reply       comments on connected users' posts; REST POST to frame, throughput
+//	reconnect   everyone leaves, replies arrive, everyone returns with since
+//	broadcast   admin broadcasts; the last connection's receipt
+//	thread-read GET /posts/{id}/comments on a long thread at a fixed rate
+//
+// It exits 1 when any delivery is lost or duplicated, a request or
+// connection fails, or the server drops a connection; 2 on a usage error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// config is the command line.
+type config struct {
+	base             *url.URL
+	scenario         string
+	usersFile        string
+	conns            int
+	rate             float64
+	duration         time.Duration
+	count            int
+	pid              int
+	adminToken       string
+	shard, shards    int
+	sources          int
+	dialConcurrency  int
+	stormConcurrency int
+	inflight         int
+	postID           int64
+	query            string
+	timeout          time.Duration
+	settle           time.Duration
+	progress         time.Duration
+	maxRun           time.Duration
+}
+
+// scenario returns the scenario called name, or nil.
+func scenario(name string) func(*runner, context.Context) error {
+	switch name {
+	case "idle":
+		return (*runner).idle
+	case "push":
+		return (*runner).push
+	case "reply":
+		return (*runner).reply
+	case "reconnect":
+		return (*runner).reconnect
+	case "broadcast":
+		return (*runner).broadcast
+	case "thread-read":
+		return (*runner).threadRead
+	}
+	return nil
+}
+
+func parseConfig(args []string, stderr io.Writer) (*config, error) {
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	rawURL := fs.String("url", "http://127.0.0.1:8080", "the server's base `URL`; a loopback address")
+	fs.StringVar(&c.scenario, "scenario", "", "idle, push, reply, reconnect, broadcast or thread-read")
+	fs.StringVar(&c.usersFile, "users", "", "the `file` of `discuss seed` (id username token post_id per line)")
+	fs.IntVar(&c.conns, "conns", 0, "WebSocket `connections` to hold, one per user; 0: every user of the shard")
+	fs.Float64Var(&c.rate, "rate", 0, "events per `second` (push, reply, reconnect replies, thread-read); 0: the scenario's default")
+	fs.DurationVar(&c.duration, "duration", 30*time.Second, "how long to send (push, reply, thread-read) or hold (idle)")
+	fs.IntVar(&c.count, "count", 0, "broadcasts to send, or missed replies per user for reconnect; 0: the default (5, 1)")
+	fs.IntVar(&c.pid, "pid", 0, "the server's process `id`, to read its resident memory from /proc")
+	fs.StringVar(&c.adminToken, "admin-token", "", "an admin's `token` (push, broadcast; elsewhere it makes connects skip old notifications)")
+	tokenFile := fs.String("admin-token-file", "", "read the admin token from this `file`")
+	shard := fs.String("shard", "1/1", "`i/n`: connect the i-th of n slices of the users, to spread connections over n processes")
+	fs.IntVar(&c.sources, "sources", 8, "loopback source `addresses` 127.0.0.1.. to spread client sockets over")
+	fs.IntVar(&c.dialConcurrency, "dial-concurrency", 100, "WebSocket handshakes in flight while connecting")
+	fs.IntVar(&c.stormConcurrency, "storm-concurrency", 1000, "handshakes in flight in the reconnect storm")
+	fs.IntVar(&c.inflight, "inflight", 256, "REST requests in flight at most")
+	fs.Int64Var(&c.postID, "post", 0, "thread-read: the `id` of the long thread (seed --thread-comments prints it)")
+	fs.StringVar(&c.query, "query", "", "thread-read: extra query, e.g. sort=top&limit=100")
+	fs.DurationVar(&c.timeout, "timeout", 15*time.Second, "how long to wait for outstanding deliveries, and for each request")
+	fs.DurationVar(&c.settle, "settle", 5*time.Second, "pause after connecting, before reading resident memory and measuring")
+	fs.DurationVar(&c.progress, "progress", 5*time.Second, "progress line interval on stderr; 0: none")
+	fs.DurationVar(&c.maxRun, "max-run", 15*time.Minute, "stop the whole run after this long, whatever happens")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if scenario(c.scenario) == nil {
+		return nil, fmt.Errorf("--scenario must be one of idle, push, reply, reconnect, broadcast, thread-read")
+	}
+	if c.usersFile == "" {
+		return nil, errors.New("--users is required: the output of `discuss seed`")
+	}
+	var err error
+	if c.base, err = loopbackURL(*rawURL); err != nil {
+		return nil, err
+	}
+	if c.shard, c.shards, err = parseShard(*shard); err != nil {
+		return nil, err
+	}
+	if *tokenFile != "" {
+		data, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return nil, err
+		}
+		c.adminToken = strings.TrimSpace(string(data))
+	}
+	switch {
+	case c.sources < 1 || c.sources > 254:
+		return nil, errors.New("--sources must be 1 to 254")
+	case c.conns < 0, c.rate < 0, c.count < 0, c.duration <= 0, c.inflight < 1, c.dialConcurrency < 1, c.stormConcurrency < 1:
+		return nil, errors.New("--conns, --rate and --count cannot be negative; --duration, --inflight and the concurrencies must be positive")
+	case (c.scenario == "push" || c.scenario == "broadcast") && c.adminToken == "":
+		return nil, fmt.Errorf("--scenario %s needs --admin-token", c.scenario)
+	case c.scenario == "thread-read" && c.postID <= 0:
+		return nil, errors.New("--scenario thread-read needs --post")
+	}
+	return &c, nil
+}
+
+// loopbackURL parses the server URL and refuses anything but an IPv4
+// loopback address: this tool loads only a server on this machine, and
+// its client sockets bind to 127.0.0.x source addresses.
+func loopbackURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--url %q: want http://127.0.0.1:PORT", raw)
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		u.Host = net.JoinHostPort("127.0.0.1", u.Port())
+		host = "127.0.0.1"
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || ip.To4() == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("--url %q: only IPv4 loopback addresses (127.0.0.0/8) may be loaded", raw)
+	}
+	u.Path, u.RawQuery = "", ""
+	return u, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseConfig(args, stderr)
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "loadgen:", err)
+		}
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.maxRun)
+	defer cancel()
+	r, err := newRunner(cfg, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "loadgen:", err)
+		return 2
+	}
+	defer r.close()
+	if err := scenario(cfg.scenario)(r, ctx); err != nil {
+		r.rep.fail("%v", err)
+	}
+	r.finish()
+	r.rep.print(stdout)
+	if !r.rep.ok() {
+		return 1
+	}
+	return 0
+}

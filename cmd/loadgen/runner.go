@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// runner is what every scenario works with.
+type runner struct {
+	cfg *config
+	log io.Writer
+	api *apiClient
+	all []user // every user of the file: the actors of requests
+	sw  *swarm // this shard's connections
+	rep *report
+	d   *deliveries
+
+	errCount atomic.Int64
+	errMu    sync.Mutex
+	firstErr error
+}
+
+func newRunner(cfg *config, log io.Writer) (*runner, error) {
+	f, err := os.Open(cfg.usersFile)
+	if err != nil {
+		return nil, err
+	}
+	all, err := readUsers(f)
+	_ = f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.usersFile, err)
+	}
+	if len(all) < 2 {
+		return nil, fmt.Errorf("%s has %d users; seed at least 2", cfg.usersFile, len(all))
+	}
+	mine := shardOf(all, cfg.shard, cfg.shards)
+	if cfg.conns > 0 {
+		if cfg.conns > len(mine) {
+			return nil, fmt.Errorf("--conns %d: shard %d/%d of %s has only %d users", cfg.conns, cfg.shard, cfg.shards, cfg.usersFile, len(mine))
+		}
+		mine = mine[:cfg.conns]
+	}
+	return &runner{
+		cfg: cfg,
+		log: log,
+		api: newAPIClient(cfg.base.String(), cfg.inflight+8, cfg.timeout),
+		all: all,
+		sw:  newSwarm(cfg.base, mine, cfg.sources, cfg.timeout),
+		rep: &report{scenario: cfg.scenario, conns: len(mine)},
+		d:   newDeliveries(),
+	}, nil
+}
+
+// close ends every connection still open.
+func (r *runner) close() { r.sw.closeAll() }
+
+// finish adds the counts every scenario reports.
+func (r *runner) finish() {
+	r.rep.tally = r.d.tally()
+	for _, k := range r.d.lostSample(5) {
+		r.rep.notes = append(r.rep.notes, fmt.Sprintf("lost: event %d for user %d", k.id, r.sw.clients[k.conn].user.id))
+	}
+	r.rep.errors += int(r.errCount.Load())
+	r.rep.dropped = int(r.sw.dropped.Load())
+	r.errMu.Lock()
+	if r.firstErr != nil {
+		r.rep.notes = append(r.rep.notes, "first error: "+r.firstErr.Error())
+	}
+	r.errMu.Unlock()
+	if r.rep.dropped > 0 {
+		r.rep.notes = append(r.rep.notes, "dropped by the server: "+r.sw.drops())
+	}
+	if n := r.sw.resyncs.Load(); n > 0 {
+		r.rep.fail("%d resync frames: a replay was cut short", n)
+	}
+	if n := r.sw.badFrames.Load(); n > 0 {
+		r.rep.fail("%d frames were not JSON", n)
+	}
+}
+
+// failed counts a failed request, keeping the first error for the report.
+func (r *runner) failed(err error) {
+	if r.errCount.Add(1) == 1 {
+		r.errMu.Lock()
+		r.firstErr = err
+		r.errMu.Unlock()
+	}
+}
+
+func (r *runner) resident() int64 {
+	if r.cfg.pid == 0 {
+		return 0
+	}
+	rss, err := residentBytes(r.cfg.pid)
+	if err != nil {
+		r.rep.notes = append(r.rep.notes, "resident memory unknown: "+err.Error())
+		return 0
+	}
+	return rss
+}
+
+// highWater returns an id at or above every notification committed so
+// far, so that connecting with since=it replays nothing from earlier runs:
+// with 15,000 users each holding unread notifications, a plain connect
+// would replay up to 100 each. It sends the first user a system
+// notification and takes its id; ids grow monotonically. Without an admin
+// token it returns -1 and connects are plain.
+func (r *runner) highWater(ctx context.Context) (int64, error) {
+	if r.cfg.adminToken == "" {
+		return -1, nil
+	}
+	n, err := r.api.adminNotify(ctx, r.cfg.adminToken, r.all[0].id, "loadgen high-water probe")
+	if err != nil {
+		return 0, fmt.Errorf("high-water probe: %w", err)
+	}
+	return n.ID, nil
+}
+
+// connect opens this shard's connections with onFrame as their frame
+// handler, measuring the server's memory before and after, and returns the
+// high-water mark they connected with.
+func (r *runner) connect(ctx context.Context, onFrame func(*client, *frame, time.Time)) (int64, error) {
+	r.rep.rssBefore = r.resident()
+	hw, err := r.highWater(ctx)
+	if err != nil {
+		return 0, err
+	}
+	r.sw.onFrame = onFrame
+	total := len(r.sw.clients)
+	fmt.Fprintf(r.log, "connecting %d clients from %d source addresses, %d at a time\n", total, r.cfg.sources, r.cfg.dialConcurrency)
+	p := startProgress(r.log, r.cfg.progress, "connect", func() string {
+		return fmt.Sprintf("%d/%d connected, %d dropped", r.sw.connected.Load(), total, r.sw.dropped.Load())
+	})
+	var lat latencies
+	start := time.Now()
+	failed, first := r.sw.connectAll(ctx, r.cfg.dialConcurrency, func(*client) int64 { return hw }, &lat)
+	elapsed := time.Since(start)
+	p.end()
+	r.rep.rows = append(r.rep.rows, row{name: "connect: dial to hello", sum: lat.summary(), elapsed: elapsed})
+	if failed > 0 {
+		r.rep.errors += failed
+		return 0, fmt.Errorf("%d of %d connections failed; first: %w", failed, total, first)
+	}
+	fmt.Fprintf(r.log, "%d connected in %s; settling %s\n", total, elapsed.Round(time.Millisecond), r.cfg.settle)
+	if err := sleep(ctx, r.cfg.settle); err != nil {
+		return 0, err
+	}
+	r.rep.rssAfter = r.resident()
+	return hw, nil
+}
+
+// await waits until every expected delivery has arrived or timeout passes.
+func (r *runner) await(ctx context.Context, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for r.d.pending() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+}
+
+// randomUserBut returns a random user of the file other than id.
+func (r *runner) randomUserBut(id int64) user {
+	for {
+		if u := r.all[rand.IntN(len(r.all))]; u.id != id {
+			return u
+		}
+	}
+}
+
+// sendStatus describes a paced phase for the progress line.
+func (r *runner) sendStatus(started *atomic.Int64, n int) func() string {
+	return func() string {
+		return fmt.Sprintf("%d/%d sent, %d errors, %d deliveries outstanding, %d connected",
+			started.Load(), n, r.errCount.Load(), r.d.pending(), r.sw.connected.Load())
+	}
+}
+
+// events is how many events a paced scenario sends: rate for duration.
+func (r *runner) events(defaultRate float64) (float64, int) {
+	rate := r.cfg.rate
+	if rate == 0 {
+		rate = defaultRate
+	}
+	return rate, max(1, int(rate*r.cfg.duration.Seconds()))
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// errContext tells a run cut short by --max-run or a signal from others.
+func errContext(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return errors.New("stopped by --max-run")
+	}
+	return err
+}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// threadRead reads the first page of a long thread's comments at --rate,
+// as random users, with the connections open. Latency runs from each
+// request's due time to the end of its body.
+func (r *runner) threadRead(ctx context.Context) error {
+	path := fmt.Sprintf("/api/v1/posts/%d", r.cfg.postID)
+	var post struct {
+		CommentCount int64 `json:"comment_count"`
+	}
+	if err := r.api.call(ctx, http.MethodGet, path, r.all[0].token, nil, &post); err != nil {
+		return err
+	}
+	r.rep.notes = append(r.rep.notes, fmt.Sprintf("post %d has %d comments", r.cfg.postID, post.CommentCount))
+	path += "/comments"
+	if r.cfg.query != "" {
+		path += "?" + r.cfg.query
+	}
+	if len(r.sw.clients) > 0 {
+		if _, err := r.connect(ctx, r.byNotification); err != nil {
+			return err
+		}
+	}
+	rate, n := r.events(300)
+	var lat latencies
+	var started atomic.Int64
+	p := startProgress(r.log, r.cfg.progress, "read", r.sendStatus(&started, n))
+	start := time.Now()
+	pace(ctx, rate, n, r.cfg.inflight, func(ctx context.Context, seq int, due time.Time) {
+		started.Add(1)
+		u := r.all[seq%len(r.all)]
+		err := r.api.call(ctx, http.MethodGet, path, u.token, nil, nil)
+		lat.add(time.Since(due))
+		if err != nil {
+			r.failed(err)
+		}
+	})
+	elapsed := time.Since(start)
+	p.end()
+	r.rep.rows = append(r.rep.rows, row{name: "GET " + path, sum: lat.summary(), elapsed: elapsed})
+	return errContext(ctx.Err())
+}

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// frame is the part of a server frame the load generator reads.
+type frame struct {
+	Type         string            `json:"type"`
+	Notification *notificationBody `json:"notification"`
+	Replayed     bool              `json:"replayed"`
+	Message      string            `json:"message"`
+}
+
+// client is the WebSocket connection of one seeded user.
+type client struct {
+	idx  int
+	user user
+
+	conn    *websocket.Conn // set by connect before the reader starts
+	hello   chan struct{}   // closed by the reader when hello arrives
+	closing atomic.Bool     // we are closing it: its end is no drop
+	// lastID is the largest notification id received, the since of a
+	// reconnect.
+	lastID atomic.Int64
+	pongs  atomic.Int64
+}
+
+// swarm holds the WebSocket clients of a run. Its sockets come from
+// several loopback source addresses in turn: one address has only about
+// 28,000 ephemeral ports, and a reconnect storm leaves each old one in
+// TIME_WAIT.
+type swarm struct {
+	wsURL   string
+	dialers []*websocket.Dialer
+	clients []*client
+	// onFrame handles every frame after hello, on the client's reader
+	// goroutine, with the time it was read. Set before connecting.
+	onFrame func(c *client, f *frame, at time.Time)
+
+	connected atomic.Int64
+	dropped   atomic.Int64 // connections the server ended
+	resyncs   atomic.Int64
+	badFrames atomic.Int64
+
+	mu         sync.Mutex
+	closeCodes map[int]int // close code of each drop, counted
+	readers    sync.WaitGroup
+}
+
+func newSwarm(base *url.URL, users []user, sources int, timeout time.Duration) *swarm {
+	ws := *base
+	ws.Scheme = "ws"
+	if base.Scheme == "https" {
+		ws.Scheme = "wss"
+	}
+	ws.Path = "/ws"
+	s := &swarm{wsURL: ws.String(), closeCodes: map[int]int{}}
+	for i := range sources {
+		nd := &net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}}
+		s.dialers = append(s.dialers, &websocket.Dialer{
+			NetDialContext:   nd.DialContext,
+			HandshakeTimeout: timeout,
+			// Small buffers: 15,000 idle clients share this process with
+			// the server being measured.
+			ReadBufferSize:  1024,
+			WriteBufferSize: 256,
+		})
+	}
+	for i, u := range users {
+		s.clients = append(s.clients, &client{idx: i, user: u})
+	}
+	return s
+}
+
+// connectAll connects every client, at most concurrency handshakes at a
+// time, since(c) giving each one's ?since (or -1 for none). It records in
+// lat the time from dialling to hello, and returns how many failed, with
+// the first error.
+func (s *swarm) connectAll(ctx context.Context, concurrency int, since func(*client) int64, lat *latencies) (failed int, first error) {
+	var mu sync.Mutex
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	for _, c := range s.clients {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return failed + len(s.clients) - c.idx, ctx.Err()
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			start := time.Now()
+			if err := s.connect(ctx, c, since(c)); err != nil {
+				mu.Lock()
+				failed++
+				if first == nil {
+					first = fmt.Errorf("%s: %w", c.user.name, err)
+				}
+				mu.Unlock()
+				return
+			}
+			lat.add(time.Since(start))
+		})
+	}
+	wg.Wait()
+	return failed, first
+}
+
+// connect opens c's connection and waits for its hello frame.
+func (s *swarm) connect(ctx context.Context, c *client, since int64) error {
+	u := s.wsURL
+	if since >= 0 {
+		u += "?since=" + strconv.FormatInt(since, 10)
+	}
+	h := http.Header{"Authorization": {"Bearer " + c.user.token}}
+	conn, res, err := s.dialers[c.idx%len(s.dialers)].DialContext(ctx, u, h)
+	if err != nil {
+		if res != nil {
+			return fmt.Errorf("%w (HTTP %d)", err, res.StatusCode)
+		}
+		return err
+	}
+	c.conn = conn
+	c.hello = make(chan struct{})
+	c.closing.Store(false)
+	s.readers.Add(1)
+	go s.read(c)
+	timer := time.NewTimer(30 * time.Second)
+	defer timer.Stop()
+	select {
+	case <-c.hello:
+		s.connected.Add(1)
+		return nil
+	case <-timer.C:
+		c.closing.Store(true)
+		_ = conn.Close()
+		return errors.New("no hello within 30s")
+	case <-ctx.Done():
+		c.closing.Store(true)
+		_ = conn.Close()
+		return ctx.Err()
+	}
+}
+
+// read is c's reader: it answers the server's pings (gorilla does, while
+// reading) and hands every frame to onFrame.
+func (s *swarm) read(c *client) {
+	defer s.readers.Done()
+	conn, hello := c.conn, c.hello
+	gotHello := false
+	for {
+		_, data, err := conn.ReadMessage()
+		at := time.Now()
+		if err != nil {
+			if gotHello {
+				s.connected.Add(-1)
+			}
+			if !c.closing.Load() {
+				s.dropped.Add(1)
+				code := -1
+				var ce *websocket.CloseError
+				if errors.As(err, &ce) {
+					code = ce.Code
+				}
+				s.mu.Lock()
+				s.closeCodes[code]++
+				s.mu.Unlock()
+			}
+			_ = conn.Close()
+			return
+		}
+		var f frame
+		if err := json.Unmarshal(data, &f); err != nil {
+			s.badFrames.Add(1)
+			continue
+		}
+		switch f.Type {
+		case "hello":
+			if !gotHello {
+				gotHello = true
+				close(hello)
+			}
+			continue
+		case "pong":
+			c.pongs.Add(1)
+		case "resync":
+			s.resyncs.Add(1)
+		case "notification":
+			if n := f.Notification; n != nil && n.ID > c.lastID.Load() {
+				c.lastID.Store(n.ID)
+			}
+		}
+		if s.onFrame != nil {
+			s.onFrame(c, &f, at)
+		}
+	}
+}
+
+// closeAll closes every connection from our side and waits for the
+// readers to end.
+func (s *swarm) closeAll() {
+	deadline := time.Now().Add(time.Second)
+	for _, c := range s.clients {
+		if c.conn == nil {
+			continue
+		}
+		c.closing.Store(true)
+		_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), deadline)
+		_ = c.conn.Close()
+	}
+	s.readers.Wait()
+}
+
+// pingAll sends every open connection the contract's ping frame and waits
+// up to timeout for all pongs: proof that each socket is still served.
+// It returns how many did not answer.
+func (s *swarm) pingAll(timeout time.Duration) int {
+	want := map[*client]int64{}
+	for _, c := range s.clients {
+		if c.conn == nil {
+			continue
+		}
+		want[c] = c.pongs.Load() + 1
+		_ = c.conn.SetWriteDeadline(time.Now().Add(timeout))
+		if err := c.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping"}`)); err != nil {
+			continue // counted as missing below
+		}
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		missing := 0
+		for c, n := range want {
+			if c.pongs.Load() < n {
+				missing++
+			}
+		}
+		if missing == 0 || time.Now().After(deadline) {
+			return missing
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval
+	}
+}
+
+// drops describes the connections the server closed, by close code.
+func (s *swarm) drops() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.closeCodes) == 0 {
+		return "none"
+	}
+	out := ""
+	for code, n := range s.closeCodes {
+		if out != "" {
+			out += ", "
+		}
+		if code < 0 {
+			out += fmt.Sprintf("%d without a close frame", n)
+		} else {
+			out += fmt.Sprintf("%d with code %d", n, code)
+		}
+	}
+	return out
+}
