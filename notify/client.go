@@ -1,0 +1,280 @@
+package notify
+
+import (
+	"errors"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// client is one WebSocket connection. After open it runs two goroutines:
+// readLoop, which reads client frames, and writeLoop, the only one to write
+// data frames, which also sends the pings. Others reach it through enqueue
+// and stop, which never block.
+type client struct {
+	hub         *Hub
+	conn        *websocket.Conn
+	userID      int64
+	since       int64
+	resume      bool // since was given
+	connectedAt time.Time
+
+	// send is the bounded queue of frames for writeLoop; it is never
+	// closed, so enqueue cannot panic on a stopping client.
+	send chan *frame
+	// quit is closed by the first stop; writeLoop then sends closeCode (if
+	// any) and ends.
+	quit       chan struct{}
+	writerDone chan struct{}
+	stopping   atomic.Bool
+	closeCode  atomic.Int32
+
+	registered bool // guarded by hub.mu
+
+	// cur belongs to whichever goroutine writes: open, then writeLoop.
+	cur cursor
+}
+
+func newClient(h *Hub, conn *websocket.Conn, userID int64, since *int64) *client {
+	c := &client{
+		hub:         h,
+		conn:        conn,
+		userID:      userID,
+		connectedAt: time.Now(),
+		send:        make(chan *frame, h.opts.SendQueueSize),
+		quit:        make(chan struct{}),
+		writerDone:  make(chan struct{}),
+	}
+	if since != nil {
+		c.resume, c.since = true, max(*since, 0)
+	}
+	return c
+}
+
+// open sends hello and the replay, then starts the two goroutines that
+// serve the connection. It runs on a goroutine of its own that ends here,
+// so that the stack it grew in Store calls is not kept for the life of an
+// idle connection.
+func (c *client) open() {
+	if err := c.replayOnConnect(); err != nil && !c.stopping.Load() {
+		c.stop(websocket.CloseInternalServerErr)
+	}
+	go c.writeLoop()
+	go c.readLoop()
+}
+
+// enqueue queues f for writeLoop. A client whose queue is full is too slow
+// to keep: it is closed with 1013 and recovers by reconnecting with since.
+func (c *client) enqueue(f *frame) {
+	if c.stopping.Load() {
+		return
+	}
+	select {
+	case c.send <- f:
+	default:
+		c.hub.m.overflows.Inc()
+		c.hub.log.Info("notify: send queue full; closing connection", "user_id", c.userID)
+		c.stop(websocket.CloseTryAgainLater)
+	}
+}
+
+// stop asks the connection to end, with a close frame of code unless code
+// is 0 (the reader saw the connection end already). Only the first call
+// counts. The TCP connection is dropped after WriteTimeout+CloseGrace even
+// if the client never answers the close frame, or writeLoop is stuck
+// writing to a client that does not read.
+func (c *client) stop(code int) {
+	if !c.stopping.CompareAndSwap(false, true) {
+		return
+	}
+	c.closeCode.Store(int32(code))
+	close(c.quit)
+	if code != 0 {
+		time.AfterFunc(c.hub.opts.WriteTimeout+c.hub.opts.CloseGrace, func() { _ = c.conn.Close() })
+	}
+}
+
+// closeText is the reason sent with each close code the server uses.
+func closeText(code int) string {
+	switch code {
+	case websocket.CloseGoingAway:
+		return "server shutting down"
+	case websocket.CloseTryAgainLater:
+		return "too slow to read; reconnect with since"
+	case CloseReplaced:
+		return "too many connections"
+	case websocket.CloseInvalidFramePayloadData:
+		return "malformed frame"
+	case websocket.CloseUnsupportedData:
+		return "binary frames are not supported"
+	case websocket.CloseInternalServerErr:
+		return "internal error; reconnect with since"
+	}
+	return ""
+}
+
+// writeLoop writes queued frames and pings until stopped or a write fails.
+func (c *client) writeLoop() {
+	defer close(c.writerDone)
+	ping := time.NewTicker(c.hub.opts.PingInterval)
+	defer ping.Stop()
+	for {
+		// A stopped client gets its close frame next, not the rest of
+		// its queue.
+		select {
+		case <-c.quit:
+			c.writeClose()
+			return
+		default:
+		}
+		var err error
+		select {
+		case <-c.quit:
+			c.writeClose()
+			return
+		case f := <-c.send:
+			err = c.handle(f)
+		case <-ping.C:
+			err = c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.hub.opts.WriteTimeout))
+		}
+		if err != nil {
+			// The client is gone, or did not take a frame within
+			// WriteTimeout: drop the connection, which ends readLoop too.
+			_ = c.conn.Close()
+			return
+		}
+	}
+}
+
+// handle writes one queued frame; notifications already sent are skipped.
+func (c *client) handle(f *frame) error {
+	switch f.kind {
+	case kindCatchUp:
+		return c.catchUp()
+	case kindNotification:
+		if !c.cur.fresh(f.id) {
+			return nil
+		}
+		if err := c.write(f); err != nil {
+			return err
+		}
+		if c.cur.markSent(f.id) {
+			return c.catchUp()
+		}
+		return nil
+	}
+	return c.write(f)
+}
+
+// write writes one frame within WriteTimeout.
+func (c *client) write(f *frame) error {
+	_ = c.conn.SetWriteDeadline(time.Now().Add(c.hub.opts.WriteTimeout))
+	if err := c.conn.WriteMessage(websocket.TextMessage, f.data); err != nil {
+		return err
+	}
+	if f.kind < kindCatchUp {
+		c.hub.m.framesSent[f.kind].Inc()
+	}
+	if f.publishedAt > 0 {
+		c.hub.m.latency.Observe(time.Since(time.Unix(0, f.publishedAt)).Seconds())
+	}
+	return nil
+}
+
+func (c *client) writeClose() {
+	code := int(c.closeCode.Load())
+	if code == 0 {
+		return
+	}
+	deadline := time.Now().Add(min(c.hub.opts.WriteTimeout, c.hub.opts.CloseGrace))
+	_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, closeText(code)), deadline)
+}
+
+// readLoop reads client frames until the connection ends. Any frame or
+// pong from the client proves it alive for another PongTimeout.
+func (c *client) readLoop() {
+	var err error
+	defer func() { c.finish(err) }()
+	c.conn.SetReadLimit(c.hub.opts.MaxMessageBytes)
+	c.extendRead()
+	c.conn.SetPongHandler(func(string) error {
+		c.extendRead()
+		return nil
+	})
+	c.conn.SetPingHandler(func(data string) error {
+		c.extendRead()
+		// As gorilla's default handler: a failed pong is the reader's
+		// business, which will see the connection fail too.
+		_ = c.conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(c.hub.opts.WriteTimeout))
+		return nil
+	})
+	for {
+		var typ int
+		var data []byte
+		typ, data, err = c.conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		c.extendRead()
+		if c.stopping.Load() {
+			continue // Closing: wait for the client's close frame.
+		}
+		if typ != websocket.TextMessage {
+			c.stop(websocket.CloseUnsupportedData)
+			continue
+		}
+		c.handleClientFrame(data)
+	}
+}
+
+func (c *client) extendRead() {
+	_ = c.conn.SetReadDeadline(time.Now().Add(c.hub.opts.PongTimeout))
+}
+
+func (c *client) handleClientFrame(data []byte) {
+	f, err := parseClientFrame(data)
+	switch {
+	case errors.Is(err, errMalformedFrame):
+		c.stop(websocket.CloseInvalidFramePayloadData)
+	case err != nil:
+		c.hub.log.Debug("notify: ignoring client frame", "user_id", c.userID, "err", err)
+	case f.Type == clientPing:
+		c.enqueue(c.hub.pong)
+	case f.Type == clientRead:
+		ctx, cancel := c.hub.storeContext()
+		defer cancel()
+		// MarkRead publishes the new unread count to every connection of
+		// the user, this one included.
+		if _, err := c.hub.store.MarkRead(ctx, c.userID, f.IDs, f.UpToID); err != nil {
+			c.hub.log.Info("notify: read frame failed", "user_id", c.userID, "err", err)
+		}
+	}
+}
+
+// finish tears the connection down once readLoop has ended.
+func (c *client) finish(err error) {
+	c.hub.unregister(c)
+	c.stop(0)
+	if errors.Is(err, websocket.ErrReadLimit) {
+		c.linger()
+	}
+	_ = c.conn.Close()
+	<-c.writerDone
+	c.hub.active.Done()
+}
+
+// linger lets the client take gorilla's 1009 close frame. The rest of its
+// oversized frame is still arriving; closing the socket on unread data
+// would send a TCP reset, which can destroy the close frame before the
+// client reads it. So: half-close, and discard input until the client
+// closes too or CloseGrace passes.
+func (c *client) linger() {
+	nc := c.conn.NetConn()
+	if hc, ok := nc.(interface{ CloseWrite() error }); ok {
+		_ = hc.CloseWrite()
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(c.hub.opts.CloseGrace))
+	_, _ = io.Copy(io.Discard, nc)
+}

@@ -1,0 +1,185 @@
+package notify
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/quizsite/discuss/model"
+)
+
+// Close codes sent by the server, besides the standard ones gorilla names.
+const (
+	// CloseReplaced closes the oldest connection of a user who opened more
+	// than Options.MaxConnectionsPerUser.
+	CloseReplaced = 4000
+)
+
+// frameKind tells the writer what a queued frame is, for metrics and for
+// the exactly-once bookkeeping of notifications.
+type frameKind uint8
+
+const (
+	kindHello frameKind = iota
+	kindNotification
+	kindUnreadCount
+	kindBroadcast
+	kindResync
+	kindPong
+	// kindCatchUp is never written: it asks the writer to read what the
+	// connection missed from the Store (after a broker outage).
+	kindCatchUp
+	numKinds
+)
+
+// String is the frame type as the contract spells it (and the metrics label).
+func (k frameKind) String() string {
+	switch k {
+	case kindHello:
+		return "hello"
+	case kindNotification:
+		return "notification"
+	case kindUnreadCount:
+		return "unread_count"
+	case kindBroadcast:
+		return "broadcast"
+	case kindResync:
+		return "resync"
+	case kindPong:
+		return "pong"
+	case kindCatchUp:
+		return "catch_up"
+	}
+	return "unknown"
+}
+
+// frame is one encoded server frame. A frame published to many connections
+// is encoded once and shared, so it must never be modified once queued.
+type frame struct {
+	kind frameKind
+	// id is the notification id of a notification frame, else 0.
+	id int64
+	// publishedAt is when a live notification was published (just after its
+	// commit), in Unix nanoseconds, for the commit-to-write latency metric;
+	// 0 for everything else.
+	publishedAt int64
+	data        []byte
+}
+
+// The server frames of the contract. Every frame is one JSON text message
+// with a type.
+type (
+	helloFrame struct {
+		Type        string    `json:"type"`
+		UserID      int64     `json:"user_id"`
+		UnreadCount int64     `json:"unread_count"`
+		ServerTime  time.Time `json:"server_time"`
+	}
+	notificationFrame struct {
+		Type         string              `json:"type"`
+		Notification *model.Notification `json:"notification"`
+		UnreadCount  int64               `json:"unread_count"`
+		Replayed     bool                `json:"replayed"`
+	}
+	unreadCountFrame struct {
+		Type        string `json:"type"`
+		UnreadCount int64  `json:"unread_count"`
+	}
+	broadcastFrame struct {
+		Type      string    `json:"type"`
+		Message   string    `json:"message"`
+		CreatedAt time.Time `json:"created_at"`
+	}
+)
+
+// encodeFrame marshals one of the frame structs above. It fails only for
+// values json cannot encode, such as a time past the year 9999.
+func encodeFrame(kind frameKind, v any) (*frame, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("notify: encoding %s frame: %w", kind, err)
+	}
+	return &frame{kind: kind, data: data}, nil
+}
+
+func newHelloFrame(userID, unread int64, now time.Time) (*frame, error) {
+	return encodeFrame(kindHello, helloFrame{Type: "hello", UserID: userID, UnreadCount: unread, ServerTime: now.UTC()})
+}
+
+func newNotificationFrame(n *model.Notification, unread int64, replayed bool) (*frame, error) {
+	f, err := encodeFrame(kindNotification, notificationFrame{Type: "notification", Notification: n, UnreadCount: unread, Replayed: replayed})
+	if err != nil {
+		return nil, err
+	}
+	f.id = n.ID
+	return f, nil
+}
+
+func newUnreadCountFrame(unread int64) (*frame, error) {
+	return encodeFrame(kindUnreadCount, unreadCountFrame{Type: "unread_count", UnreadCount: unread})
+}
+
+func newBroadcastFrame(a *model.Announcement) (*frame, error) {
+	return encodeFrame(kindBroadcast, broadcastFrame{Type: "broadcast", Message: a.Message, CreatedAt: a.CreatedAt.UTC()})
+}
+
+// newTypeOnlyFrame makes the frames without a body, resync and pong.
+func newTypeOnlyFrame(kind frameKind) *frame {
+	return &frame{kind: kind, data: []byte(`{"type":"` + kind.String() + `"}`)}
+}
+
+// Client frame types.
+const (
+	clientPing = "ping"
+	clientRead = "read"
+)
+
+// clientFrame is a frame sent by a client: {"type":"ping"}, or
+// {"type":"read","ids":[...]} / {"type":"read","up_to_id":N}.
+type clientFrame struct {
+	Type   string  `json:"type"`
+	IDs    []int64 `json:"ids"`
+	UpToID int64   `json:"up_to_id"`
+}
+
+// Errors of parseClientFrame.
+var (
+	// errMalformedFrame is a frame that is not a JSON object with a string
+	// type; the connection is closed with 1007 (invalid payload data).
+	errMalformedFrame = errors.New("notify: malformed client frame")
+	// errInvalidRead is a read frame without usable ids or up_to_id; it is
+	// ignored, as the REST call would refuse it with invalid_argument.
+	errInvalidRead = errors.New("notify: read frame needs ids or up_to_id")
+)
+
+// maxReadIDs bounds the ids of one read frame; 4 KiB cannot hold many more.
+const maxReadIDs = 1000
+
+// parseClientFrame decodes and checks a client frame. Unknown types are
+// returned without error, for the caller to ignore: a newer client may
+// speak a frame this server does not know yet.
+func parseClientFrame(data []byte) (clientFrame, error) {
+	var f clientFrame
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || data[0] != '{' {
+		return clientFrame{}, errMalformedFrame
+	}
+	if err := json.Unmarshal(data, &f); err != nil || f.Type == "" {
+		return clientFrame{}, errMalformedFrame
+	}
+	if f.Type != clientRead {
+		return f, nil
+	}
+	switch {
+	case len(f.IDs) > 0 && f.UpToID != 0, len(f.IDs) == 0 && f.UpToID <= 0, len(f.IDs) > maxReadIDs:
+		return f, errInvalidRead
+	}
+	for _, id := range f.IDs {
+		if id <= 0 {
+			return f, errInvalidRead
+		}
+	}
+	return f, nil
+}

@@ -1,0 +1,551 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/quizsite/discuss/model"
+)
+
+// waitTimeout bounds every wait in these tests; they wait on conditions,
+// never on the clock.
+const waitTimeout = 10 * time.Second
+
+// fakeStore is an in-memory Store. add is the "commit": it assigns ids in
+// order under the lock, so one user's notifications commit in id order as
+// the real store promises.
+type fakeStore struct {
+	mu     sync.Mutex
+	lastID int64
+	byUser map[int64][]*model.Notification
+	marks  []markCall
+	// pub receives the unread count after MarkRead, as the service would.
+	pub atomic.Pointer[Hub]
+	// fail makes every call fail, as a database that is down.
+	fail atomic.Bool
+
+	afterCalls atomic.Int64
+}
+
+type markCall struct {
+	userID int64
+	ids    []int64
+	upToID int64
+}
+
+var errStoreDown = errors.New("store down")
+
+func newFakeStore() *fakeStore { return &fakeStore{byUser: make(map[int64][]*model.Notification)} }
+
+// add commits a new unread notification for userID and returns a copy of
+// it and the user's unread count.
+func (s *fakeStore) add(userID int64) (*model.Notification, int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastID++
+	post := int64(7)
+	n := &model.Notification{
+		ID:        s.lastID,
+		UserID:    userID,
+		Type:      model.NotifyCommentReply,
+		PostID:    &post,
+		Excerpt:   fmt.Sprintf("reply %d", s.lastID),
+		CreatedAt: time.Now().UTC(),
+		Actor:     &model.Author{ID: 99, Username: "bob", DisplayName: "Bob"},
+	}
+	s.byUser[userID] = append(s.byUser[userID], n)
+	return clone(n), s.unreadLocked(userID)
+}
+
+// addAndPublish commits a notification and publishes it through h, as the
+// service does after commit.
+func (s *fakeStore) addAndPublish(t testing.TB, h *Hub, userID int64) *model.Notification {
+	n, unread := s.add(userID)
+	if err := h.PublishNotification(context.Background(), n, unread); err != nil {
+		t.Errorf("publish %d: %v", n.ID, err)
+	}
+	return n
+}
+
+func clone(n *model.Notification) *model.Notification {
+	c := *n
+	return &c
+}
+
+func (s *fakeStore) maxID() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastID
+}
+
+// idsBetween returns the user's ids in (lo, hi].
+func (s *fakeStore) idsBetween(userID, lo, hi int64) []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []int64
+	for _, n := range s.byUser[userID] {
+		if n.ID > lo && n.ID <= hi {
+			ids = append(ids, n.ID)
+		}
+	}
+	return ids
+}
+
+func (s *fakeStore) unreadLocked(userID int64) int64 {
+	var c int64
+	for _, n := range s.byUser[userID] {
+		if !n.Read {
+			c++
+		}
+	}
+	return c
+}
+
+func (s *fakeStore) NotificationsAfter(_ context.Context, userID, afterID int64, limit int) ([]*model.Notification, error) {
+	s.afterCalls.Add(1)
+	if s.fail.Load() {
+		return nil, errStoreDown
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*model.Notification
+	for _, n := range s.byUser[userID] {
+		if n.ID > afterID && len(out) < limit {
+			out = append(out, clone(n))
+		}
+	}
+	return out, nil
+}
+
+func (s *fakeStore) UnreadNotifications(_ context.Context, userID int64, limit int) ([]*model.Notification, error) {
+	if s.fail.Load() {
+		return nil, errStoreDown
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*model.Notification
+	for _, n := range s.byUser[userID] {
+		if !n.Read && len(out) < limit {
+			out = append(out, clone(n))
+		}
+	}
+	return out, nil
+}
+
+func (s *fakeStore) UnreadCount(_ context.Context, userID int64) (int64, error) {
+	if s.fail.Load() {
+		return 0, errStoreDown
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unreadLocked(userID), nil
+}
+
+func (s *fakeStore) MarkRead(ctx context.Context, userID int64, ids []int64, upToID int64) (int64, error) {
+	if s.fail.Load() {
+		return 0, errStoreDown
+	}
+	s.mu.Lock()
+	s.marks = append(s.marks, markCall{userID: userID, ids: slices.Clone(ids), upToID: upToID})
+	for _, n := range s.byUser[userID] {
+		if slices.Contains(ids, n.ID) || (upToID > 0 && n.ID <= upToID) {
+			n.Read = true
+		}
+	}
+	unread := s.unreadLocked(userID)
+	s.mu.Unlock()
+	if h := s.pub.Load(); h != nil {
+		_ = h.PublishUnreadCount(ctx, userID, unread)
+	}
+	return unread, nil
+}
+
+func (s *fakeStore) markCalls() []markCall {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.marks)
+}
+
+// env is a hub behind an httptest server whose /ws handler does what the
+// api package does: origin check, upgrade, Serve.
+type env struct {
+	t      *testing.T
+	hub    *Hub
+	store  *fakeStore
+	reg    *prometheus.Registry
+	srv    *httptest.Server
+	wsURL  string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+type envConfig struct {
+	opts   Options
+	broker Broker
+	store  *fakeStore
+	// listener, when set, wraps the server's listener.
+	listener func(net.Listener) net.Listener
+	// noWait skips waiting for the hub to be subscribed.
+	noWait bool
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("DISCUSS_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func newEnv(t *testing.T, cfg envConfig) *env {
+	t.Helper()
+	if cfg.broker == nil {
+		cfg.broker = NewMemoryBroker()
+	}
+	if cfg.store == nil {
+		cfg.store = newFakeStore()
+	}
+	if cfg.opts.CloseGrace == 0 {
+		cfg.opts.CloseGrace = 500 * time.Millisecond
+	}
+	reg := prometheus.NewRegistry()
+	h := New(cfg.opts, cfg.store, cfg.broker, testLogger(t), reg)
+	cfg.store.pub.CompareAndSwap(nil, h)
+	e := &env{t: t, hub: h, store: cfg.store, reg: reg, done: make(chan error, 1)}
+	upgrader := h.Upgrader()
+	e.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		userID, err := strconv.ParseInt(q.Get("user"), 10, 64)
+		if err != nil {
+			http.Error(w, "user", http.StatusUnauthorized)
+			return
+		}
+		var since *int64
+		if s := q.Get("since"); s != "" {
+			v, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				http.Error(w, "since", http.StatusBadRequest)
+				return
+			}
+			since = &v
+		}
+		if !h.CheckOrigin(r) {
+			http.Error(w, "origin", http.StatusForbidden)
+			return
+		}
+		conn, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		_ = h.Serve(conn, &model.User{ID: userID}, since)
+	}))
+	if cfg.listener != nil {
+		e.srv.Listener = cfg.listener(e.srv.Listener)
+	}
+	e.srv.Start()
+	e.wsURL = "ws" + e.srv.URL[len("http"):] + "/ws"
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	go func() { e.done <- h.Run(ctx) }()
+	if !cfg.noWait {
+		select {
+		case <-h.Ready():
+		case <-time.After(waitTimeout):
+			t.Fatal("hub never subscribed")
+		}
+	}
+	t.Cleanup(func() {
+		e.stop()
+		e.srv.Close()
+	})
+	return e
+}
+
+// stop cancels Run and waits for it; it may be called more than once.
+func (e *env) stop() {
+	e.cancel()
+	select {
+	case err, ok := <-e.done:
+		if ok && err != nil {
+			e.t.Errorf("Run: %v", err)
+		}
+		if ok {
+			close(e.done)
+		}
+	case <-time.After(waitTimeout):
+		e.t.Error("Run did not return")
+	}
+}
+
+// serverFrame is any server frame, decoded as a client would.
+type serverFrame struct {
+	Type         string              `json:"type"`
+	UserID       int64               `json:"user_id"`
+	UnreadCount  int64               `json:"unread_count"`
+	ServerTime   time.Time           `json:"server_time"`
+	Notification *model.Notification `json:"notification"`
+	Replayed     bool                `json:"replayed"`
+	Message      string              `json:"message"`
+	CreatedAt    time.Time           `json:"created_at"`
+}
+
+// wsClient is a test client whose reader goroutine queues every frame.
+type wsClient struct {
+	t      testing.TB
+	conn   *websocket.Conn
+	frames chan serverFrame
+	done   chan struct{}
+	err    error // the read error, set before done closes
+}
+
+type dialOpts struct {
+	since  *int64
+	origin string
+	// noRead leaves reading to the test (conn only).
+	noRead bool
+	// smallBuffer shrinks the client's socket receive buffer.
+	smallBuffer bool
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func (e *env) dialURL(userID int64, since *int64) string {
+	u, _ := url.Parse(e.wsURL)
+	q := u.Query()
+	q.Set("user", strconv.FormatInt(userID, 10))
+	if since != nil {
+		q.Set("since", strconv.FormatInt(*since, 10))
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// dialErr opens a connection and returns the handshake response.
+func (e *env) dialErr(userID int64, o dialOpts) (*websocket.Conn, *http.Response, error) {
+	d := websocket.Dialer{HandshakeTimeout: waitTimeout}
+	if o.smallBuffer {
+		d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.SetReadBuffer(4096)
+			}
+			return c, err
+		}
+	}
+	hdr := http.Header{}
+	if o.origin != "" {
+		hdr.Set("Origin", o.origin)
+	}
+	return d.Dial(e.dialURL(userID, o.since), hdr)
+}
+
+func (e *env) dial(userID int64, o dialOpts) *wsClient {
+	e.t.Helper()
+	return dialWith(e.t, e, userID, o)
+}
+
+func dialWith(t testing.TB, e *env, userID int64, o dialOpts) *wsClient {
+	t.Helper()
+	conn, resp, err := e.dialErr(userID, o)
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.Fatalf("dial user %d: %v (status %d)", userID, err, status)
+	}
+	c := &wsClient{t: t, conn: conn, frames: make(chan serverFrame, 4096), done: make(chan struct{})}
+	t.Cleanup(func() { _ = conn.Close() })
+	if !o.noRead {
+		go c.readLoop()
+	}
+	return c
+}
+
+func (c *wsClient) readLoop() {
+	defer close(c.done)
+	for {
+		typ, data, err := c.conn.ReadMessage()
+		if err != nil {
+			c.err = err
+			return
+		}
+		if typ != websocket.TextMessage {
+			c.err = fmt.Errorf("unexpected message type %d", typ)
+			return
+		}
+		var f serverFrame
+		if err := json.Unmarshal(data, &f); err != nil {
+			c.err = fmt.Errorf("bad frame %q: %v", data, err)
+			return
+		}
+		select {
+		case c.frames <- f:
+		default:
+			c.err = errors.New("test client queue overflow")
+			return
+		}
+	}
+}
+
+// next returns the next frame, failing the test if none comes.
+func (c *wsClient) next() serverFrame {
+	c.t.Helper()
+	select {
+	case f := <-c.frames:
+		return f
+	case <-c.done:
+		select {
+		case f := <-c.frames:
+			return f
+		default:
+		}
+		c.t.Fatalf("connection ended while waiting for a frame: %v", c.err)
+	case <-time.After(waitTimeout):
+		c.t.Fatal("timed out waiting for a frame")
+	}
+	return serverFrame{}
+}
+
+// expect returns the next frame, which must be of type typ.
+func (c *wsClient) expect(typ string) serverFrame {
+	c.t.Helper()
+	f := c.next()
+	if f.Type != typ {
+		c.t.Fatalf("got frame %+v, want type %q", f, typ)
+	}
+	return f
+}
+
+// expectNotification returns the next frame, which must be notification id.
+func (c *wsClient) expectNotification(id int64, replayed bool) serverFrame {
+	c.t.Helper()
+	f := c.expect("notification")
+	if f.Notification == nil || f.Notification.ID != id || f.Replayed != replayed {
+		c.t.Fatalf("got notification %+v replayed=%v, want id %d replayed=%v", f.Notification, f.Replayed, id, replayed)
+	}
+	return f
+}
+
+// sync sends a ping frame and returns every frame before the pong: with
+// the pong comes proof that nothing else was queued before it.
+func (c *wsClient) sync() []serverFrame {
+	c.t.Helper()
+	c.send(`{"type":"ping"}`)
+	var before []serverFrame
+	for {
+		f := c.next()
+		if f.Type == "pong" {
+			return before
+		}
+		before = append(before, f)
+	}
+}
+
+// expectQuiet checks nothing is pending before a ping's pong.
+func (c *wsClient) expectQuiet() {
+	c.t.Helper()
+	if extra := c.sync(); len(extra) > 0 {
+		c.t.Fatalf("unexpected frames: %+v", extra)
+	}
+}
+
+func (c *wsClient) send(text string) {
+	c.t.Helper()
+	if err := c.conn.WriteMessage(websocket.TextMessage, []byte(text)); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+// closeCode waits for the connection to end and returns the close code the
+// server sent, or -1 when it ended without a close frame.
+func (c *wsClient) closeCode() int {
+	c.t.Helper()
+	select {
+	case <-c.done:
+	case <-time.After(waitTimeout):
+		c.t.Fatal("connection did not end")
+	}
+	var ce *websocket.CloseError
+	if errors.As(c.err, &ce) {
+		return ce.Code
+	}
+	return -1
+}
+
+// waitFor polls cond until it holds, failing the test after waitTimeout.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond) // Polling interval, not synchronisation.
+	}
+}
+
+// metricValue returns the value of the gauge or counter name (summed over
+// series whose labels include the given name=value pairs) in e's registry.
+func (e *env) metricValue(name string, labels ...string) float64 {
+	e.t.Helper()
+	families, err := e.reg.Gather()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var sum float64
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range f.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, lp := range m.GetLabel() {
+					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
+						found = true
+					}
+				}
+				if !found {
+					continue series
+				}
+			}
+			switch {
+			case m.GetGauge() != nil:
+				sum += m.GetGauge().GetValue()
+			case m.GetCounter() != nil:
+				sum += m.GetCounter().GetValue()
+			case m.GetHistogram() != nil:
+				sum += float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return sum
+}
+
+// hello expects the hello frame, then waits for the replay to finish and
+// returns it. The replay query runs after hello is written, so a
+// notification committed just after hello may still come replayed; tests
+// that want a live frame wait for this first.
+func (c *wsClient) hello() (serverFrame, []serverFrame) {
+	c.t.Helper()
+	h := c.expect("hello")
+	return h, c.sync()
+}

@@ -1,0 +1,85 @@
+package notify
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"time"
+)
+
+// Options tunes a Hub. Zero fields take the defaults named on each; cmd
+// copies configs.WebSocket into it (notify does not import configs).
+type Options struct {
+	// AllowedOrigins lists the origins (scheme://host[:port]) whose pages
+	// may open a connection. Requests without an Origin header pass.
+	AllowedOrigins []string
+	// PingInterval is how often the server sends a WebSocket ping. Default 25s.
+	PingInterval time.Duration
+	// PongTimeout drops a connection from which nothing (pong or frame)
+	// arrived for this long. Default 60s.
+	PongTimeout time.Duration
+	// WriteTimeout bounds each write to a client. Default 10s.
+	WriteTimeout time.Duration
+	// MaxConnectionsPerUser is the number of connections one user may hold;
+	// a new one past it closes the oldest with code 4000. Default 8.
+	MaxConnectionsPerUser int
+	// SendQueueSize is the number of frames queued for one connection; a
+	// connection whose queue is full is closed with code 1013. Default 64.
+	SendQueueSize int
+	// MaxMessageBytes is the largest client frame; a larger one closes the
+	// connection with code 1009. Default 4096.
+	MaxMessageBytes int64
+	// ReplayLimit is the most notifications replayed after since; past it
+	// the client is sent a resync frame. Default 500.
+	ReplayLimit int
+	// UnreadReplayLimit is the most unread notifications replayed to a
+	// connection without since. Default 100.
+	UnreadReplayLimit int
+
+	// CloseGrace is how long the server waits for the client to answer its
+	// close frame before it drops the TCP connection. Default 2s.
+	CloseGrace time.Duration
+	// StoreTimeout bounds each Store call made for a connection. Default 5s.
+	StoreTimeout time.Duration
+	// PublishTimeout bounds each Publish to the broker, so that a broker
+	// outage costs a request at most this much. Default 1s.
+	PublishTimeout time.Duration
+	// PresenceInterval is how often this instance reports its connection
+	// counts to the broker for Online. Default 5s.
+	PresenceInterval time.Duration
+	// InstanceID names this instance in presence reports. Default: random.
+	InstanceID string
+}
+
+// withDefaults returns o with every zero field set to its default.
+func (o Options) withDefaults() Options {
+	setDur := func(d *time.Duration, def time.Duration) {
+		if *d <= 0 {
+			*d = def
+		}
+	}
+	setInt := func(n *int, def int) {
+		if *n <= 0 {
+			*n = def
+		}
+	}
+	setDur(&o.PingInterval, 25*time.Second)
+	setDur(&o.PongTimeout, 60*time.Second)
+	setDur(&o.WriteTimeout, 10*time.Second)
+	setDur(&o.CloseGrace, 2*time.Second)
+	setDur(&o.StoreTimeout, 5*time.Second)
+	setDur(&o.PublishTimeout, time.Second)
+	setDur(&o.PresenceInterval, 5*time.Second)
+	setInt(&o.MaxConnectionsPerUser, 8)
+	setInt(&o.SendQueueSize, 64)
+	setInt(&o.ReplayLimit, 500)
+	setInt(&o.UnreadReplayLimit, 100)
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = 4096
+	}
+	if o.InstanceID == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms.
+		o.InstanceID = hex.EncodeToString(b[:])
+	}
+	return o
+}

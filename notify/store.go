@@ -1,0 +1,26 @@
+package notify
+
+import (
+	"context"
+
+	"github.com/quizsite/discuss/model"
+)
+
+// Store is what the hub reads missed notifications through; the service
+// implements it over the database, and cmd proves the fit with
+// var _ notify.Store = (*service.Notifications)(nil) or similar.
+//
+// Notifications returned carry Actor filled in. For one user, notifications
+// must commit in id order (see model.Notification): the hub's exactly-once
+// delivery rests on it.
+type Store interface {
+	// NotificationsAfter returns the user's notifications with id > afterID, oldest first, at most limit.
+	NotificationsAfter(ctx context.Context, userID, afterID int64, limit int) ([]*model.Notification, error)
+	// UnreadNotifications returns the user's unread notifications, oldest first, at most limit.
+	UnreadNotifications(ctx context.Context, userID int64, limit int) ([]*model.Notification, error)
+	// UnreadCount returns the user's unread count.
+	UnreadCount(ctx context.Context, userID int64) (int64, error)
+	// MarkRead marks the user's notifications read, by ids or (when upToID > 0) every one with id <= upToID;
+	// it publishes the new unread count itself and returns it.
+	MarkRead(ctx context.Context, userID int64, ids []int64, upToID int64) (int64, error)
+}
