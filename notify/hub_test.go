@@ -264,7 +264,9 @@ func TestMalformedFrames(t *testing.T) {
 		{"NoType", text(`{"ids":[1]}`), websocket.CloseInvalidFramePayloadData},
 		{"WrongFieldType", text(`{"type":"read","ids":"1"}`), websocket.CloseInvalidFramePayloadData},
 		{"Array", text(`[{"type":"ping"}]`), websocket.CloseInvalidFramePayloadData},
-		{"Binary", func(c *websocket.Conn) error { return c.WriteMessage(websocket.BinaryMessage, []byte(`{"type":"ping"}`)) }, websocket.CloseUnsupportedData},
+		{"Binary", func(c *websocket.Conn) error {
+			return c.WriteMessage(websocket.BinaryMessage, []byte(`{"type":"ping"}`))
+		}, websocket.CloseUnsupportedData},
 		{"UnknownType", text(`{"type":"subscribe","topic":"x"}`), 0},
 		{"ReadWithoutIDs", text(`{"type":"read"}`), 0},
 		{"ReadNegativeID", text(`{"type":"read","ids":[-1]}`), 0},
