@@ -42,11 +42,14 @@ type Comment struct {
 	EditedAt      *time.Time `json:"edited_at"`
 	DeletedAt     *time.Time `json:"-"`
 
-	Author  *Author    `gorm:"-" json:"author"`
-	ReplyTo *Author    `gorm:"-" json:"reply_to"`
-	Liked   bool       `gorm:"-" json:"liked"`
-	Deleted bool       `gorm:"-" json:"deleted"`
-	Replies []*Comment `gorm:"-" json:"replies,omitempty"`
+	Author  *Author `gorm:"-" json:"author"`
+	ReplyTo *Author `gorm:"-" json:"reply_to"`
+	Liked   bool    `gorm:"-" json:"liked"`
+	Deleted bool    `gorm:"-" json:"deleted"`
+	// Replies is set only on the top-level comments of a thread listing,
+	// where it is never nil and encodes as [] when empty; elsewhere it is
+	// nil and omitted.
+	Replies []*Comment `gorm:"-" json:"replies,omitzero"`
 }
 
 // PostLike records that a user likes a post; the pair is the primary key.

@@ -1,8 +1,24 @@
 package service
 
-import "gorm.io/gorm"
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/go-sql-driver/mysql"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/quizsite/discuss/model"
+)
 
 // Posts creates, lists, edits and deletes posts, and keeps likes and mutes.
+//
+// Locking: every transaction that changes a post's counters or its thread
+// locks the post row first (SELECT ... FOR UPDATE), then any comment row.
+// One order for every writer means writers of one thread queue behind each
+// other instead of deadlocking, and counters are updated with atomic SQL
+// (like_count = like_count + 1) in the same transaction as the change.
 type Posts struct {
 	db    *gorm.DB
 	notes *Notifications
@@ -14,4 +30,466 @@ type Posts struct {
 // creation per user (nil: unlimited).
 func NewPosts(db *gorm.DB, notes *Notifications, limit *RateLimiter) *Posts {
 	return &Posts{db: db, notes: notes, limit: limit}
+}
+
+// Post list orders.
+const (
+	PostsNew    = "new"    // newest first
+	PostsActive = "active" // latest comment (or creation) first
+	PostsTop    = "top"    // most likes first
+)
+
+// PostInput is a new post.
+type PostInput struct {
+	Title     string
+	Body      string
+	ProblemID *int64
+}
+
+// PostPatch edits a post; nil fields stay as they are.
+type PostPatch struct {
+	Title *string
+	Body  *string
+}
+
+// PostQuery selects a page of posts. Nil filters select every post.
+type PostQuery struct {
+	ProblemID *int64
+	AuthorID  *int64
+	Sort      string // PostsNew (the default), PostsActive or PostsTop
+	Limit     int    // 1 to MaxPageSize; 0 means DefaultPageSize
+	Cursor    string
+}
+
+// Create writes a post by the signed-in user, with its mention
+// notifications in the same transaction, and publishes them after commit.
+// Errors: EUNAUTHENTICATED, EINVALID naming the field, ERATELIMITED.
+func (s *Posts) Create(ctx context.Context, in PostInput) (*model.Post, error) {
+	actor, err := signedIn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	title, err := model.Text("title", in.Title, 1, model.TitleMax)
+	if err != nil {
+		return nil, err
+	}
+	body, err := model.Text("body", in.Body, 1, model.PostBodyMax)
+	if err != nil {
+		return nil, err
+	}
+	if in.ProblemID != nil && *in.ProblemID <= 0 {
+		return nil, model.Errorf(model.EINVALID, "problem_id must be a positive integer")
+	}
+	if err := allow(s.limit, "user:"+strconv.FormatInt(actor.ID, 10)); err != nil {
+		return nil, err
+	}
+	var p *model.Post
+	var out Outbox
+	err = transact(ctx, s.db, func(tx *gorm.DB) error {
+		now := Now()
+		p = &model.Post{
+			AuthorID: actor.ID, ProblemID: in.ProblemID, Title: title, Body: body,
+			CreatedAt: now, UpdatedAt: now, LastActivityAt: now,
+		}
+		if err := tx.Create(p).Error; err != nil {
+			return dbError(err)
+		}
+		var err error
+		out, err = s.notes.postCreated(tx, actor, p)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.notes.Publish(ctx, out)
+	p.Author = model.AuthorOf(actor)
+	return p, nil
+}
+
+// Get returns a post as the signed-in user sees it. Errors: ENOTFOUND, also
+// for a deleted post.
+func (s *Posts) Get(ctx context.Context, id int64) (*model.Post, error) {
+	db := s.db.WithContext(ctx)
+	var p model.Post
+	if err := db.Where("deleted_at IS NULL").Take(&p, id).Error; err != nil {
+		return nil, notFound(err, "post %d not found", id)
+	}
+	if err := fillPosts(db, model.UserFrom(ctx), []*model.Post{&p}); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// List returns a page of live posts. The walk is exact for PostsNew: ids
+// never change, so every post that existed when the walk began is seen once.
+// PostsActive and PostsTop sort by a key that changes while a client walks
+// (a new comment, a like); the cursor holds the key and id of the last post
+// seen, so a post whose key moves past the cursor meanwhile may be missed or
+// seen twice, and every other post is seen exactly once.
+// Errors: EINVALID naming sort, limit or cursor.
+func (s *Posts) List(ctx context.Context, q PostQuery) (*Page[*model.Post], error) {
+	if q.Sort == "" {
+		q.Sort = PostsNew
+	}
+	var keyCol string
+	switch q.Sort {
+	case PostsNew:
+	case PostsActive:
+		keyCol = "last_activity_at"
+	case PostsTop:
+		keyCol = "like_count"
+	default:
+		return nil, model.Errorf(model.EINVALID, "sort must be new, active or top")
+	}
+	limit, err := pageLimit(q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	after, err := decodeCursor(q.Cursor, q.Sort)
+	if err != nil {
+		return nil, err
+	}
+
+	db := s.db.WithContext(ctx)
+	// Each filter and order has an index: posts_author, posts_problem_* and
+	// posts_active / posts_top, the last two read backwards.
+	query := db.Where("deleted_at IS NULL")
+	if q.ProblemID != nil {
+		query = query.Where("problem_id = ?", *q.ProblemID)
+	}
+	if q.AuthorID != nil {
+		query = query.Where("author_id = ?", *q.AuthorID)
+	}
+	if keyCol == "" {
+		query = query.Order("id DESC")
+		if after != nil {
+			query = query.Where("id < ?", after.ID)
+		}
+	} else {
+		query = query.Order(keyCol + " DESC").Order("id DESC")
+		if after != nil {
+			var key any = after.Key
+			if q.Sort == PostsActive {
+				key = after.keyTime()
+			}
+			query = query.Where(keysetBefore(keyCol), key, key, after.ID)
+		}
+	}
+	var rows []*model.Post
+	if err := query.Limit(limit + 1).Find(&rows).Error; err != nil {
+		return nil, dbError(err)
+	}
+	page := newPage(rows, limit, func(p *model.Post) cursor {
+		c := cursor{Sort: q.Sort, ID: p.ID}
+		switch q.Sort {
+		case PostsActive:
+			c.Key = p.LastActivityAt.UnixMicro()
+		case PostsTop:
+			c.Key = p.LikeCount
+		}
+		return c
+	})
+	if err := fillPosts(db, model.UserFrom(ctx), page.Items); err != nil {
+		return nil, err
+	}
+	return page, nil
+}
+
+// Update edits the title or body of a post; its author, moderators and
+// admins may. Errors: EINVALID naming the field, ENOTFOUND, EPERMISSION.
+func (s *Posts) Update(ctx context.Context, id int64, in PostPatch) (*model.Post, error) {
+	actor, err := signedIn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if in.Title == nil && in.Body == nil {
+		return nil, model.Errorf(model.EINVALID, "title or body is required")
+	}
+	changes := map[string]any{"updated_at": Now()}
+	if in.Title != nil {
+		if changes["title"], err = model.Text("title", *in.Title, 1, model.TitleMax); err != nil {
+			return nil, err
+		}
+	}
+	if in.Body != nil {
+		if changes["body"], err = model.Text("body", *in.Body, 1, model.PostBodyMax); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.checkModify(ctx, actor, id, "edit"); err != nil {
+		return nil, err
+	}
+	res := s.db.WithContext(ctx).Model(&model.Post{}).
+		Where("id = ? AND deleted_at IS NULL", id).UpdateColumns(changes)
+	if res.Error != nil {
+		return nil, dbError(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		// Deleted since checkModify read it.
+		return nil, model.Errorf(model.ENOTFOUND, "post %d not found", id)
+	}
+	return s.Get(ctx, id)
+}
+
+// Delete soft-deletes a post; its author, moderators and admins may. From
+// then on the post and its comments answer ENOTFOUND to everyone.
+// Errors: ENOTFOUND, EPERMISSION.
+func (s *Posts) Delete(ctx context.Context, id int64) error {
+	actor, err := signedIn(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.checkModify(ctx, actor, id, "delete"); err != nil {
+		return err
+	}
+	res := s.db.WithContext(ctx).Model(&model.Post{}).
+		Where("id = ? AND deleted_at IS NULL", id).UpdateColumn("deleted_at", Now())
+	if res.Error != nil {
+		return dbError(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return model.Errorf(model.ENOTFOUND, "post %d not found", id)
+	}
+	return nil
+}
+
+// checkModify returns nil when actor may edit or delete post id (verb says
+// which, for the message). Errors: ENOTFOUND, EPERMISSION.
+func (s *Posts) checkModify(ctx context.Context, actor *model.User, id int64, verb string) error {
+	var p model.Post
+	err := s.db.WithContext(ctx).Select("id", "author_id").Where("deleted_at IS NULL").Take(&p, id).Error
+	if err != nil {
+		return notFound(err, "post %d not found", id)
+	}
+	if p.AuthorID != actor.ID && !actor.CanModerate() {
+		return model.Errorf(model.EPERMISSION, "only the author, a moderator or an admin may %s post %d", verb, id)
+	}
+	return nil
+}
+
+// Like records that the signed-in user likes post id. Liking twice changes
+// nothing. Errors: ENOTFOUND.
+func (s *Posts) Like(ctx context.Context, id int64) (*model.LikeState, error) {
+	return s.setLike(ctx, id, true)
+}
+
+// Unlike removes the signed-in user's like of post id, if any.
+// Errors: ENOTFOUND.
+func (s *Posts) Unlike(ctx context.Context, id int64) (*model.LikeState, error) {
+	return s.setLike(ctx, id, false)
+}
+
+func (s *Posts) setLike(ctx context.Context, id int64, like bool) (*model.LikeState, error) {
+	actor, err := signedIn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var state model.LikeState
+	err = transact(ctx, s.db, func(tx *gorm.DB) error {
+		var p model.Post
+		if err := lockLivePost(tx, id, &p); err != nil {
+			return err
+		}
+		delta, err := setRow(tx, &model.PostLike{PostID: id, UserID: actor.ID, CreatedAt: Now()}, like)
+		if err != nil {
+			return err
+		}
+		if err := bumpCounter(tx, "posts", "like_count", id, delta); err != nil {
+			return err
+		}
+		state = model.LikeState{LikeCount: max(p.LikeCount+delta, 0), Liked: like}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &state, nil
+}
+
+// Mute stops post_comment and comment_reply notifications of post id for
+// the signed-in user. Muting twice changes nothing. Errors: ENOTFOUND.
+func (s *Posts) Mute(ctx context.Context, id int64) error { return s.setMute(ctx, id, true) }
+
+// Unmute undoes Mute. Errors: ENOTFOUND.
+func (s *Posts) Unmute(ctx context.Context, id int64) error { return s.setMute(ctx, id, false) }
+
+func (s *Posts) setMute(ctx context.Context, id int64, mute bool) error {
+	actor, err := signedIn(ctx)
+	if err != nil {
+		return err
+	}
+	db := s.db.WithContext(ctx)
+	var p model.Post
+	if err := db.Select("id").Where("deleted_at IS NULL").Take(&p, id).Error; err != nil {
+		return notFound(err, "post %d not found", id)
+	}
+	_, err = setRow(db, &model.PostMute{PostID: id, UserID: actor.ID, CreatedAt: Now()}, mute)
+	return err
+}
+
+// fillPosts sets the author and the viewer's liked and muted flags of
+// posts: one query for each, whatever the number of posts.
+func fillPosts(db *gorm.DB, viewer *model.User, posts []*model.Post) error {
+	if len(posts) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(posts))
+	authorIDs := make([]int64, len(posts))
+	for i, p := range posts {
+		ids[i], authorIDs[i] = p.ID, p.AuthorID
+	}
+	authors, err := fetchAuthors(db, authorIDs)
+	if err != nil {
+		return err
+	}
+	var liked, muted map[int64]bool
+	if viewer != nil {
+		if liked, err = viewerRows(db, "post_likes", "post_id", viewer.ID, ids); err != nil {
+			return err
+		}
+		if muted, err = viewerRows(db, "post_mutes", "post_id", viewer.ID, ids); err != nil {
+			return err
+		}
+	}
+	for _, p := range posts {
+		p.Author = authors[p.AuthorID]
+		p.Liked, p.Muted = liked[p.ID], muted[p.ID]
+	}
+	return nil
+}
+
+// fetchAuthors returns the author objects of the users ids, by id, in one
+// query. Ids may repeat.
+func fetchAuthors(db *gorm.DB, ids []int64) (map[int64]*model.Author, error) {
+	authors := make(map[int64]*model.Author, len(ids))
+	if len(ids) == 0 {
+		return authors, nil
+	}
+	var rows []model.Author
+	err := db.Model(&model.User{}).Select("id", "username", "display_name").
+		Where("id IN ?", uniqueIDs(ids)).Find(&rows).Error
+	if err != nil {
+		return nil, dbError(err)
+	}
+	for i := range rows {
+		authors[rows[i].ID] = &rows[i]
+	}
+	return authors, nil
+}
+
+// viewerRows returns which of ids have a row of userID in table (a likes or
+// mutes table keyed by (idCol, user_id)), in one query.
+func viewerRows(db *gorm.DB, table, idCol string, userID int64, ids []int64) (map[int64]bool, error) {
+	var found []int64
+	err := db.Table(table).Where("user_id = ? AND "+idCol+" IN ?", userID, uniqueIDs(ids)).
+		Pluck(idCol, &found).Error
+	if err != nil {
+		return nil, dbError(err)
+	}
+	set := make(map[int64]bool, len(found))
+	for _, id := range found {
+		set[id] = true
+	}
+	return set, nil
+}
+
+func uniqueIDs(ids []int64) []int64 {
+	seen := make(map[int64]bool, len(ids))
+	out := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// lockLivePost reads post id into p and locks its row until the transaction
+// ends; see Posts for why every writer of a thread starts here. SQLite has
+// no row locks, but its write transactions start with the database's write
+// lock, which serialises writers all the same. Errors: ENOTFOUND.
+func lockLivePost(tx *gorm.DB, id int64, p *model.Post) error {
+	err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
+		Where("deleted_at IS NULL").Take(p, id).Error
+	return notFound(err, "post %d not found", id)
+}
+
+// setRow makes row (a like or mute, keyed by its primary key) exist or not
+// and returns +1 when it inserted the row, -1 when it deleted it and 0 when
+// there was nothing to do. The insert ignores a duplicate key rather than
+// failing, so two racing requests of one user both succeed and only the one
+// that changed something moves a counter.
+func setRow(tx *gorm.DB, row any, exist bool) (int64, error) {
+	if exist {
+		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(row)
+		if res.Error != nil {
+			return 0, dbError(res.Error)
+		}
+		return res.RowsAffected, nil
+	}
+	res := tx.Delete(row)
+	if res.Error != nil {
+		return 0, dbError(res.Error)
+	}
+	return -res.RowsAffected, nil
+}
+
+// bumpCounter adds delta to a counter column of one row with atomic SQL.
+// A decrement never takes a counter below zero.
+func bumpCounter(tx *gorm.DB, table, column string, id, delta int64) error {
+	var err error
+	switch {
+	case delta > 0:
+		err = tx.Exec("UPDATE "+table+" SET "+column+" = "+column+" + ? WHERE id = ?", delta, id).Error
+	case delta < 0:
+		err = tx.Exec("UPDATE "+table+" SET "+column+" = "+column+" - ? WHERE id = ? AND "+column+" >= ?", -delta, id, -delta).Error
+	}
+	return dbError(err)
+}
+
+// keysetBefore is the condition "strictly before the cursor" in an order by
+// (col DESC, id DESC); its arguments are the cursor's key twice and its id.
+// Spelt out rather than as a row comparison (col, id) < (?, ?), which not
+// every MySQL version turns into an index range.
+func keysetBefore(col string) string {
+	return "(" + col + " < ? OR (" + col + " = ? AND id < ?))"
+}
+
+// signedIn returns the user of ctx. The API puts one there for every route
+// that reaches a service; a missing user is EUNAUTHENTICATED.
+func signedIn(ctx context.Context) (*model.User, error) {
+	if u := model.UserFrom(ctx); u != nil {
+		return u, nil
+	}
+	return nil, model.Errorf(model.EUNAUTHENTICATED, "sign in first")
+}
+
+// notFound turns gorm.ErrRecordNotFound into ENOTFOUND with the message and
+// passes any other error through dbError; nil stays nil.
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return model.Errorf(model.ENOTFOUND, format, args...)
+	}
+	return dbError(err)
+}
+
+// txAttempts is how often transact runs a transaction that MySQL keeps
+// choosing as a deadlock victim.
+const txAttempts = 3
+
+// transact runs fn in a transaction and retries it when MySQL rolled it back
+// to break a deadlock (error 1213), which InnoDB's gap locks can cause even
+// between writers that lock rows in one order. fn must be safe to run again:
+// it must set its results afresh on each run. The error is fn's, or a
+// dbError.
+func transact(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
+	for attempt := 1; ; attempt++ {
+		err := db.WithContext(ctx).Transaction(fn)
+		var me *mysql.MySQLError
+		if err == nil || attempt == txAttempts || ctx.Err() != nil ||
+			!errors.As(err, &me) || me.Number != 1213 {
+			return dbError(err)
+		}
+	}
 }

@@ -1,0 +1,670 @@
+package service_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/quizsite/discuss/model"
+	"github.com/quizsite/discuss/service"
+)
+
+func (f *fixture) comment(t testing.TB, ctx context.Context, postID int64, parent *model.Comment, body string) *model.Comment {
+	t.Helper()
+	in := service.CommentInput{Body: body}
+	if parent != nil {
+		in.ParentID = &parent.ID
+	}
+	c, err := f.comments.Create(ctx, postID, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestCommentsCreate(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	alice := f.user(t, "alice", model.RoleUser)
+	bob := f.user(t, "bob", model.RoleUser)
+	carol := f.user(t, "carol", model.RoleUser)
+	p := f.post(t, alice, "p")
+	other := f.post(t, alice, "other")
+
+	t.Run("OK", func(t *testing.T) {
+		top, err := f.comments.Create(bob, p.ID, service.CommentInput{Body: "  first  "})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if top.Body != "first" || top.PostID != p.ID || top.ParentID != nil || top.RootID != nil || top.ReplyTo != nil ||
+			top.Author == nil || top.Author.Username != "bob" || top.EditedAt != nil || top.Deleted || top.Replies != nil {
+			t.Errorf("top-level: %+v", top)
+		}
+		reply := f.comment(t, carol, p.ID, top, "reply")
+		if *reply.ParentID != top.ID || *reply.RootID != top.ID || reply.ReplyTo == nil || reply.ReplyTo.Username != "bob" {
+			t.Errorf("reply: %+v", reply)
+		}
+		// A reply to a reply joins the same flat thread, replying to its author.
+		again := f.comment(t, alice, p.ID, reply, "reply to reply")
+		if *again.ParentID != reply.ID || *again.RootID != top.ID || again.ReplyTo.Username != "carol" {
+			t.Errorf("reply to reply: %+v", again)
+		}
+
+		got, err := f.posts.Get(alice, p.ID)
+		if err != nil || got.CommentCount != 3 || !got.LastActivityAt.Equal(again.CreatedAt) || !got.UpdatedAt.Equal(p.UpdatedAt) {
+			t.Errorf("post after 3 comments: %+v, %v", got, err)
+		}
+		if got, err := f.comments.Get(alice, top.ID); err != nil || got.ReplyCount != 2 {
+			t.Errorf("top-level after 2 replies: %+v, %v", got, err)
+		}
+	})
+	t.Run("ErrInvalid", func(t *testing.T) {
+		top := f.comment(t, bob, p.ID, nil, "top")
+		elsewhere := f.comment(t, bob, other.ID, nil, "elsewhere")
+		for _, tc := range []struct {
+			in    service.CommentInput
+			field string
+		}{
+			{service.CommentInput{Body: " \n "}, "body is required"},
+			{service.CommentInput{Body: strings.Repeat("ü", model.CommentBodyMax+1)}, "body must be at most 5000 characters"},
+			{service.CommentInput{Body: "\xc3"}, "body is not valid UTF-8"},
+			{service.CommentInput{Body: "b", ParentID: ptr(int64(-1))}, "parent_id"},
+			{service.CommentInput{Body: "b", ParentID: &elsewhere.ID}, "parent_id"},
+			{service.CommentInput{Body: "b", ParentID: ptr(top.ID + 1000)}, "parent_id"},
+		} {
+			_, err := f.comments.Create(bob, p.ID, tc.in)
+			wantCode(t, err, model.EINVALID, tc.field)
+		}
+	})
+	t.Run("ErrNotFound", func(t *testing.T) {
+		_, err := f.comments.Create(bob, p.ID+1000, service.CommentInput{Body: "b"})
+		wantCode(t, err, model.ENOTFOUND, "post")
+		// Nobody replies to a deleted comment, even one kept as a placeholder.
+		top := f.comment(t, bob, p.ID, nil, "top")
+		f.comment(t, carol, p.ID, top, "reply")
+		if err := f.comments.Delete(bob, top.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.comments.Create(carol, p.ID, service.CommentInput{Body: "b", ParentID: &top.ID})
+		wantCode(t, err, model.ENOTFOUND, "comment")
+	})
+	t.Run("ErrRateLimited", func(t *testing.T) {
+		comments := service.NewComments(f.db.DB, service.NewNotifications(f.db.DB, service.NopPublisher{}),
+			service.NewRateLimiter(1, time.Hour))
+		if _, err := comments.Create(carol, p.ID, service.CommentInput{Body: "b"}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := comments.Create(carol, p.ID, service.CommentInput{Body: "b"})
+		wantCode(t, err, model.ERATELIMITED, "")
+	})
+}
+
+// thread makes, on a new post by alice: top-level comments t0..t4 by bob;
+// t1 has replies r0..r4 (by carol, then alternating); t3 is a placeholder
+// (deleted, one live reply); t4 is deleted without replies.
+type thread struct {
+	post    *model.Post
+	tops    []*model.Comment
+	replies []*model.Comment
+}
+
+func (f *fixture) thread(t *testing.T, alice, bob, carol context.Context) thread {
+	t.Helper()
+	th := thread{post: f.post(t, alice, "thread")}
+	for i := range 5 {
+		th.tops = append(th.tops, f.comment(t, bob, th.post.ID, nil, fmt.Sprintf("t%d", i)))
+	}
+	parent := th.tops[1]
+	for i := range 5 {
+		ctx := carol
+		if i%2 == 1 {
+			ctx = alice
+		}
+		r := f.comment(t, ctx, th.post.ID, parent, fmt.Sprintf("r%d", i))
+		th.replies = append(th.replies, r)
+		parent = r
+	}
+	f.comment(t, carol, th.post.ID, th.tops[3], "under t3")
+	for _, c := range th.tops[3:] {
+		if err := f.comments.Delete(bob, c.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return th
+}
+
+func TestCommentsList(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	alice := f.user(t, "alice", model.RoleUser)
+	bob := f.user(t, "bob", model.RoleUser)
+	carol := f.user(t, "carol", model.RoleUser)
+	th := f.thread(t, alice, bob, carol)
+	// Likes: t2 has 2, t1 has 1.
+	for _, l := range []struct {
+		ctx context.Context
+		c   *model.Comment
+	}{{alice, th.tops[2]}, {carol, th.tops[2]}, {carol, th.tops[1]}} {
+		if _, err := f.comments.Like(l.ctx, l.c.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := func(i int) int64 { return th.tops[i].ID }
+
+	for _, tc := range []struct {
+		sort string
+		want []int64
+	}{
+		{"", []int64{id(0), id(1), id(2), id(3)}},
+		{"old", []int64{id(0), id(1), id(2), id(3)}},
+		{"new", []int64{id(3), id(2), id(1), id(0)}},
+		{"top", []int64{id(2), id(1), id(3), id(0)}},
+	} {
+		t.Run("OK/"+tc.sort, func(t *testing.T) {
+			var got []*model.Comment
+			q := service.CommentQuery{Sort: tc.sort, Limit: 3}
+			for {
+				page, err := f.comments.List(carol, th.post.ID, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, page.Items...)
+				if page.NextCursor == nil {
+					break
+				}
+				q.Cursor = *page.NextCursor
+			}
+			ids := make([]int64, len(got))
+			for i, c := range got {
+				ids[i] = c.ID
+			}
+			if !equalIDs(ids, tc.want) {
+				t.Fatalf("got %v, want %v", ids, tc.want)
+			}
+			for _, c := range got {
+				checkListed(t, th, c)
+			}
+		})
+	}
+	t.Run("ErrInvalid", func(t *testing.T) {
+		for _, tc := range []struct {
+			q     service.CommentQuery
+			field string
+		}{
+			{service.CommentQuery{Sort: "best"}, "sort"},
+			{service.CommentQuery{Limit: 1000}, "limit"},
+			{service.CommentQuery{Cursor: "%%%"}, "cursor"},
+		} {
+			_, err := f.comments.List(carol, th.post.ID, tc.q)
+			wantCode(t, err, model.EINVALID, tc.field)
+		}
+	})
+	t.Run("ErrNotFound", func(t *testing.T) {
+		_, err := f.comments.List(carol, th.post.ID+1000, service.CommentQuery{})
+		wantCode(t, err, model.ENOTFOUND, "post")
+	})
+}
+
+// checkListed checks one top-level comment of a thread listing as carol sees
+// it.
+func checkListed(t *testing.T, th thread, c *model.Comment) {
+	t.Helper()
+	if c.Replies == nil {
+		t.Errorf("comment %d: replies is nil, want a list", c.ID)
+	}
+	switch c.ID {
+	case th.tops[1].ID:
+		if c.ReplyCount != 5 || len(c.Replies) != 3 || !c.Liked || c.LikeCount != 1 {
+			t.Errorf("t1: %+v", c)
+		}
+		for i, r := range c.Replies {
+			if r.ID != th.replies[i].ID || r.Body != th.replies[i].Body || r.Author == nil || r.ReplyTo == nil || r.Replies != nil {
+				t.Errorf("t1 reply %d: %+v, want %+v", i, r, th.replies[i])
+			}
+		}
+	case th.tops[3].ID:
+		if !c.Deleted || c.Body != "" || c.Author != nil || c.ReplyCount != 1 || len(c.Replies) != 1 || c.Replies[0].Body != "under t3" {
+			t.Errorf("placeholder t3: %+v", c)
+		}
+	default:
+		if c.Deleted || c.Author == nil || c.Author.Username != "bob" || len(c.Replies) != 0 || c.Liked != (c.ID == th.tops[2].ID) {
+			t.Errorf("comment %d: %+v", c.ID, c)
+		}
+	}
+}
+
+func TestCommentsGet(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	alice := f.user(t, "alice", model.RoleUser)
+	bob := f.user(t, "bob", model.RoleUser)
+	carol := f.user(t, "carol", model.RoleUser)
+	th := f.thread(t, alice, bob, carol)
+
+	t.Run("OK", func(t *testing.T) {
+		got, err := f.comments.Get(alice, th.replies[1].ID)
+		if err != nil || got.Body != "r1" || got.ReplyTo.Username != "carol" || got.Author.Username != "alice" || got.Replies != nil {
+			t.Errorf("reply: %+v, %v", got, err)
+		}
+	})
+	t.Run("Placeholder", func(t *testing.T) {
+		got, err := f.comments.Get(alice, th.tops[3].ID)
+		if err != nil || !got.Deleted || got.Body != "" || got.Author != nil {
+			t.Errorf("placeholder: %+v, %v", got, err)
+		}
+	})
+	t.Run("ErrNotFound", func(t *testing.T) {
+		for _, id := range []int64{th.tops[4].ID, th.tops[4].ID + 1000} {
+			_, err := f.comments.Get(alice, id)
+			wantCode(t, err, model.ENOTFOUND, "comment")
+		}
+	})
+}
+
+func TestCommentsReplies(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	alice := f.user(t, "alice", model.RoleUser)
+	bob := f.user(t, "bob", model.RoleUser)
+	carol := f.user(t, "carol", model.RoleUser)
+	th := f.thread(t, alice, bob, carol)
+	if err := f.comments.Delete(alice, th.replies[3].ID); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("OK", func(t *testing.T) {
+		var got []int64
+		cursor := ""
+		for {
+			page, err := f.comments.Replies(carol, th.tops[1].ID, 2, cursor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range page.Items {
+				got = append(got, r.ID)
+				if r.Author == nil || r.ReplyTo == nil || r.Deleted {
+					t.Errorf("reply %+v", r)
+				}
+			}
+			if page.NextCursor == nil {
+				break
+			}
+			cursor = *page.NextCursor
+		}
+		want := []int64{th.replies[0].ID, th.replies[1].ID, th.replies[2].ID, th.replies[4].ID}
+		if !equalIDs(got, want) {
+			t.Errorf("got %v, want %v", got, want)
+		}
+	})
+	t.Run("Placeholder", func(t *testing.T) {
+		page, err := f.comments.Replies(carol, th.tops[3].ID, 0, "")
+		if err != nil || len(page.Items) != 1 || page.NextCursor != nil {
+			t.Errorf("replies of a placeholder: %+v, %v", page, err)
+		}
+	})
+	t.Run("ErrInvalid", func(t *testing.T) {
+		_, err := f.comments.Replies(carol, th.replies[0].ID, 0, "")
+		wantCode(t, err, model.EINVALID, "reply")
+		_, err = f.comments.Replies(carol, th.tops[1].ID, 101, "")
+		wantCode(t, err, model.EINVALID, "limit")
+		_, err = f.comments.Replies(carol, th.tops[1].ID, 0, "e30")
+		wantCode(t, err, model.EINVALID, "cursor")
+	})
+	t.Run("ErrNotFound", func(t *testing.T) {
+		_, err := f.comments.Replies(carol, th.tops[4].ID, 0, "")
+		wantCode(t, err, model.ENOTFOUND, "comment")
+	})
+}
+
+func TestCommentsUpdate(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	alice := f.user(t, "alice", model.RoleUser)
+	bob := f.user(t, "bob", model.RoleUser)
+	mod := f.user(t, "mod", model.RoleModerator)
+	p := f.post(t, alice, "p")
+	c := f.comment(t, bob, p.ID, nil, "before")
+
+	t.Run("OK", func(t *testing.T) {
+		got, err := f.comments.Update(bob, c.ID, " after ")
+		if err != nil || got.Body != "after" || got.EditedAt == nil || got.EditedAt.Before(c.CreatedAt) || got.Author.Username != "bob" {
+			t.Errorf("edit: %+v, %v", got, err)
+		}
+	})
+	t.Run("ErrInvalid", func(t *testing.T) {
+		_, err := f.comments.Update(bob, c.ID, "")
+		wantCode(t, err, model.EINVALID, "body is required")
+	})
+	t.Run("ErrPermission", func(t *testing.T) {
+		// Not even the post's author or a moderator edits someone's comment.
+		for _, ctx := range []context.Context{alice, mod} {
+			_, err := f.comments.Update(ctx, c.ID, "x")
+			wantCode(t, err, model.EPERMISSION, "")
+		}
+	})
+	t.Run("ErrNotFound", func(t *testing.T) {
+		if err := f.comments.Delete(bob, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err := f.comments.Update(bob, c.ID, "x")
+		wantCode(t, err, model.ENOTFOUND, "comment")
+	})
+}
+
+func TestCommentsDelete(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	alice := f.user(t, "alice", model.RoleUser)
+	bob := f.user(t, "bob", model.RoleUser)
+	p := f.post(t, alice, "p")
+	top := f.comment(t, bob, p.ID, nil, "top")
+	r1 := f.comment(t, alice, p.ID, top, "r1")
+	r2 := f.comment(t, alice, p.ID, r1, "r2")
+
+	counts := func(wantComments, wantReplies int64) {
+		t.Helper()
+		var post model.Post
+		var c model.Comment
+		if err := f.db.Take(&post, p.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := f.db.Take(&c, top.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		if post.CommentCount != wantComments || c.ReplyCount != wantReplies {
+			t.Fatalf("comment_count %d, reply_count %d; want %d, %d", post.CommentCount, c.ReplyCount, wantComments, wantReplies)
+		}
+	}
+	listed := func() []*model.Comment {
+		t.Helper()
+		page, err := f.comments.List(alice, p.ID, service.CommentQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return page.Items
+	}
+
+	t.Run("ErrPermission", func(t *testing.T) {
+		// The post's author is not the comment's.
+		wantCode(t, f.comments.Delete(alice, top.ID), model.EPERMISSION, "")
+	})
+	t.Run("OK", func(t *testing.T) {
+		counts(3, 2)
+		if err := f.comments.Delete(bob, top.ID); err != nil {
+			t.Fatal(err)
+		}
+		counts(2, 2)
+		if l := listed(); len(l) != 1 || !l[0].Deleted || len(l[0].Replies) != 2 {
+			t.Fatalf("after deleting the top-level comment: %+v", l)
+		}
+		if err := f.comments.Delete(alice, r1.ID); err != nil {
+			t.Fatal(err)
+		}
+		counts(1, 1)
+		// r2 replied to r1, which is gone; r2 stays, still naming whom it answered.
+		if got, err := f.comments.Get(bob, r2.ID); err != nil || got.ReplyTo.Username != "alice" {
+			t.Fatalf("r2 after r1's deletion: %+v, %v", got, err)
+		}
+		if err := f.comments.Delete(alice, r2.ID); err != nil {
+			t.Fatal(err)
+		}
+		counts(0, 0)
+		// With its last reply gone, the placeholder goes too.
+		if l := listed(); len(l) != 0 {
+			t.Fatalf("after deleting every reply: %+v", l)
+		}
+		_, err := f.comments.Get(bob, top.ID)
+		wantCode(t, err, model.ENOTFOUND, "")
+	})
+	t.Run("ErrNotFound", func(t *testing.T) {
+		// Deleting twice never takes a counter twice.
+		wantCode(t, f.comments.Delete(alice, r2.ID), model.ENOTFOUND, "comment")
+		wantCode(t, f.comments.Delete(bob, top.ID), model.ENOTFOUND, "comment")
+		counts(0, 0)
+	})
+}
+
+func TestCommentsLike(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	alice := f.user(t, "alice", model.RoleUser)
+	bob := f.user(t, "bob", model.RoleUser)
+	p := f.post(t, alice, "p")
+	c := f.comment(t, bob, p.ID, nil, "c")
+	steps := []struct {
+		ctx   context.Context
+		like  bool
+		count int64
+	}{
+		{alice, true, 1}, {alice, true, 1}, {bob, true, 2}, {alice, false, 1}, {alice, false, 1}, {bob, false, 0}, {bob, false, 0},
+	}
+	for i, s := range steps {
+		set := f.comments.Unlike
+		if s.like {
+			set = f.comments.Like
+		}
+		st, err := set(s.ctx, c.ID)
+		if err != nil || st.LikeCount != s.count || st.Liked != s.like {
+			t.Fatalf("step %d: %+v, %v; want count %d liked %v", i, st, err, s.count, s.like)
+		}
+	}
+	t.Run("ErrNotFound", func(t *testing.T) {
+		f.comment(t, alice, p.ID, c, "keeps c as a placeholder")
+		if err := f.comments.Delete(bob, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err := f.comments.Like(alice, c.ID)
+		wantCode(t, err, model.ENOTFOUND, "comment")
+	})
+}
+
+// TestCommentsWalkWhileInserting walks 1,000 top-level comments and 1,000
+// replies page by page, in every exact order, while other goroutines add
+// comments and replies: each walk must return every comment that existed
+// before it began exactly once, in order.
+func TestCommentsWalkWhileInserting(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	alice := f.user(t, "alice", model.RoleUser)
+	p := f.post(t, alice, "busy")
+	const n = 1000
+	tops := make([]*model.Comment, n)
+	for i := range tops {
+		tops[i] = &model.Comment{PostID: p.ID, AuthorID: model.UserFrom(alice).ID, Body: fmt.Sprint(i), CreatedAt: service.Now()}
+	}
+	if err := f.db.CreateInBatches(tops, 200).Error; err != nil {
+		t.Fatal(err)
+	}
+	root := tops[0].ID
+	replies := make([]*model.Comment, n)
+	for i := range replies {
+		replies[i] = &model.Comment{PostID: p.ID, ParentID: &root, RootID: &root, AuthorID: model.UserFrom(alice).ID, Body: fmt.Sprint(i), CreatedAt: service.Now()}
+	}
+	if err := f.db.CreateInBatches(replies, 200).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.Exec("UPDATE comments SET reply_count = ? WHERE id = ?", n, root).Error; err != nil {
+		t.Fatal(err)
+	}
+	ids := func(cs []*model.Comment) []int64 {
+		out := make([]int64, len(cs))
+		for i, c := range cs {
+			out[i] = c.ID
+		}
+		return out
+	}
+	wantOld, wantReplies := ids(tops), ids(replies)
+	wantNew := reversed(wantOld)
+
+	// Writers add a top-level comment and a reply for every page a walk
+	// reads, concurrently with the walk's next page: inserts interleave with
+	// the walk wherever the scheduler puts them, and their number stays
+	// bounded however slow the database.
+	tick := make(chan struct{}, 16)
+	var writers sync.WaitGroup
+	for w := range 4 {
+		writers.Go(func() {
+			i := 0
+			for range tick {
+				i++
+				in := service.CommentInput{Body: fmt.Sprintf("new %d.%d", w, i)}
+				if w%2 == 1 {
+					in.ParentID = &root
+				}
+				if _, err := f.comments.Create(alice, p.ID, in); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	walk := func(next func(cursor string) (*service.Page[*model.Comment], error)) []int64 {
+		var got []int64
+		cursor := ""
+		for {
+			page, err := next(cursor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, ids(page.Items)...)
+			if page.NextCursor == nil {
+				return got
+			}
+			cursor = *page.NextCursor
+			tick <- struct{}{}
+			tick <- struct{}{}
+		}
+	}
+	gotOld := walk(func(c string) (*service.Page[*model.Comment], error) {
+		return f.comments.List(alice, p.ID, service.CommentQuery{Sort: "old", Limit: 37, Cursor: c})
+	})
+	gotNew := walk(func(c string) (*service.Page[*model.Comment], error) {
+		return f.comments.List(alice, p.ID, service.CommentQuery{Sort: "new", Limit: 41, Cursor: c})
+	})
+	gotReplies := walk(func(c string) (*service.Page[*model.Comment], error) {
+		return f.comments.Replies(alice, root, 43, c)
+	})
+	close(tick)
+	writers.Wait()
+
+	// Oldest-first walks see the originals first, then some of the new
+	// comments; newest-first walks may start with comments added before
+	// they began, then see the originals. No walk repeats or reorders.
+	if len(gotOld) < n || !equalIDs(gotOld[:n], wantOld) || !ascending(gotOld) {
+		t.Errorf("old walk: %d ids, originals in order: %v", len(gotOld), len(gotOld) >= n && equalIDs(gotOld[:n], wantOld))
+	}
+	if len(gotNew) < n || !equalIDs(gotNew[len(gotNew)-n:], wantNew) || !ascending(reversed(gotNew)) {
+		t.Errorf("new walk: %d ids, originals in order: %v", len(gotNew), len(gotNew) >= n && equalIDs(gotNew[len(gotNew)-n:], wantNew))
+	}
+	if len(gotReplies) < n || !equalIDs(gotReplies[:n], wantReplies) || !ascending(gotReplies) {
+		t.Errorf("replies walk: %d ids, originals in order: %v", len(gotReplies), len(gotReplies) >= n && equalIDs(gotReplies[:n], wantReplies))
+	}
+}
+
+func reversed(ids []int64) []int64 {
+	out := slices.Clone(ids)
+	slices.Reverse(out)
+	return out
+}
+
+func ascending(ids []int64) bool {
+	for i := 1; i < len(ids); i++ {
+		if ids[i] <= ids[i-1] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestCountersUnderConcurrency runs 200 likes, unlikes, comments, replies
+// and deletes at once on one post, then checks every counter against a
+// recount of the rows.
+func TestCountersUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	users := make([]context.Context, 8)
+	for i := range users {
+		users[i] = f.user(t, fmt.Sprintf("user%d", i), model.RoleUser)
+	}
+	mod := f.user(t, "mod", model.RoleModerator)
+	p := f.post(t, users[0], "hot")
+	var seed []*model.Comment
+	for i := range 10 {
+		seed = append(seed, f.comment(t, users[i%len(users)], p.ID, nil, "seed"))
+	}
+	for i := range 10 {
+		seed = append(seed, f.comment(t, users[i%len(users)], p.ID, seed[i], "seed reply"))
+	}
+
+	const ops = 200
+	var wg sync.WaitGroup
+	errs := make(chan error, ops)
+	for i := range ops {
+		rnd := rand.New(rand.NewPCG(uint64(i), 1))
+		u := users[rnd.IntN(len(users))]
+		c := seed[rnd.IntN(len(seed))]
+		wg.Go(func() {
+			var err error
+			switch i % 8 {
+			case 0:
+				_, err = f.posts.Like(u, p.ID)
+			case 1:
+				_, err = f.posts.Unlike(u, p.ID)
+			case 2:
+				_, err = f.comments.Like(u, c.ID)
+			case 3:
+				_, err = f.comments.Unlike(u, c.ID)
+			case 4:
+				_, err = f.comments.Create(u, p.ID, service.CommentInput{Body: "new"})
+			case 5:
+				_, err = f.comments.Create(u, p.ID, service.CommentInput{Body: "reply", ParentID: &c.ID})
+			case 6:
+				err = f.comments.Delete(mod, c.ID)
+			case 7:
+				_, err = f.posts.Like(u, p.ID)
+				if err == nil {
+					_, err = f.comments.Like(u, c.ID)
+				}
+			}
+			// Racing a delete, a comment may be gone: that is the one
+			// acceptable failure.
+			if err != nil && model.ErrorCode(err) != model.ENOTFOUND {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	checkCounters(t, f)
+}
+
+// checkCounters compares every stored counter with a recount.
+func checkCounters(t *testing.T, f *fixture) {
+	t.Helper()
+	for _, q := range []struct{ name, sql string }{
+		{"posts.comment_count", `SELECT COUNT(*) FROM posts p WHERE comment_count <>
+			(SELECT COUNT(*) FROM comments c WHERE c.post_id = p.id AND c.deleted_at IS NULL)`},
+		{"posts.like_count", `SELECT COUNT(*) FROM posts p WHERE like_count <>
+			(SELECT COUNT(*) FROM post_likes l WHERE l.post_id = p.id)`},
+		{"comments.like_count", `SELECT COUNT(*) FROM comments c WHERE like_count <>
+			(SELECT COUNT(*) FROM comment_likes l WHERE l.comment_id = c.id)`},
+		{"comments.reply_count", `SELECT COUNT(*) FROM comments c WHERE reply_count <>
+			(SELECT COUNT(*) FROM comments r WHERE r.root_id = c.id AND r.deleted_at IS NULL)`},
+		{"negative counters", `SELECT COUNT(*) FROM comments WHERE like_count < 0 OR reply_count < 0`},
+	} {
+		var wrong int64
+		if err := f.db.Raw(q.sql).Scan(&wrong).Error; err != nil {
+			t.Fatal(err)
+		}
+		if wrong != 0 {
+			t.Errorf("%s: %d rows differ from a recount", q.name, wrong)
+		}
+	}
+}

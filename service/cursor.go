@@ -1,0 +1,99 @@
+package service
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"time"
+
+	"github.com/quizsite/discuss/model"
+)
+
+// Page sizes of every list, as the contract sets them.
+const (
+	DefaultPageSize = 20
+	MaxPageSize     = 100
+)
+
+// Page is one page of a list in the contract's shape. NextCursor is nil on
+// the last page, which encodes as null.
+type Page[T any] struct {
+	Items      []T     `json:"items"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+// cursor is a position in a list sorted by some key and then by id: the key
+// and id of the last row a client has seen. The next page asks for the rows
+// strictly after that position, so rows inserted while a client walks a list
+// never shift what it has still to see, the way an offset would.
+//
+// Key holds a count (likes) or a time in Unix microseconds (the stored
+// precision), and is 0 for lists sorted by id alone. Sort names the order
+// the cursor was made for, so a cursor of one order is refused by another
+// instead of silently skipping rows.
+type cursor struct {
+	Sort string `json:"s,omitempty"`
+	Key  int64  `json:"k,omitempty"`
+	ID   int64  `json:"i"`
+}
+
+// keyTime returns Key read as a time.
+func (c cursor) keyTime() time.Time { return time.UnixMicro(c.Key).UTC() }
+
+// encodeCursor returns c as an opaque, URL-safe string. Clients must treat
+// it as opaque; its JSON inside may change between releases.
+func encodeCursor(c cursor) string {
+	// Marshalling a struct of strings and integers cannot fail.
+	data, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(data)
+}
+
+// decodeCursor parses a cursor made by encodeCursor for the order sort. The
+// empty string means the first page and yields nil. Errors: EINVALID naming
+// the cursor field, for anything not made by encodeCursor for this order.
+func decodeCursor(s, sort string) (*cursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	invalid := model.Errorf(model.EINVALID, "cursor is invalid; pass the next_cursor of a previous page")
+	if len(s) > 256 {
+		return nil, invalid
+	}
+	data, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, invalid
+	}
+	var c cursor
+	if err := json.Unmarshal(data, &c); err != nil || c.ID <= 0 || c.Sort != sort {
+		return nil, invalid
+	}
+	return &c, nil
+}
+
+// pageLimit checks a requested page size; 0 means the default.
+// Errors: EINVALID naming the limit field.
+func pageLimit(limit int) (int, error) {
+	switch {
+	case limit == 0:
+		return DefaultPageSize, nil
+	case limit < 1 || limit > MaxPageSize:
+		return 0, model.Errorf(model.EINVALID, "limit must be an integer from 1 to %d", MaxPageSize)
+	}
+	return limit, nil
+}
+
+// newPage turns rows fetched with LIMIT limit+1 into a page of at most limit
+// rows. The extra row only tells that another page exists; the next cursor
+// points after the last row kept, whose position at returns.
+func newPage[T any](rows []T, limit int, at func(T) cursor) *Page[T] {
+	p := &Page[T]{Items: rows}
+	if len(rows) > limit {
+		p.Items = rows[:limit]
+		next := encodeCursor(at(rows[limit-1]))
+		p.NextCursor = &next
+	}
+	if p.Items == nil {
+		// An empty list is [], never null.
+		p.Items = []T{}
+	}
+	return p
+}
