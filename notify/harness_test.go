@@ -549,3 +549,72 @@ func (c *wsClient) hello() (serverFrame, []serverFrame) {
 	h := c.expect("hello")
 	return h, c.sync()
 }
+
+// newWSClient wraps a dialed connection and starts its reader.
+func newWSClient(t testing.TB, conn *websocket.Conn) *wsClient {
+	c := &wsClient{t: t, conn: conn, frames: make(chan serverFrame, 4096), done: make(chan struct{})}
+	go c.readLoop()
+	return c
+}
+
+// tryNext returns the next frame if one comes within d. Unlike next it
+// does not fail the test, so goroutines other than the test's may use it;
+// err is set when the connection ended.
+func (c *wsClient) tryNext(d time.Duration) (f serverFrame, ok bool, err error) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case f := <-c.frames:
+		return f, true, nil
+	case <-c.done:
+		select {
+		case f := <-c.frames:
+			return f, true, nil
+		default:
+		}
+		return serverFrame{}, false, fmt.Errorf("connection ended: %v", c.err)
+	case <-t.C:
+		return serverFrame{}, false, nil
+	}
+}
+
+// closeNormally sends a close frame and drops the connection.
+func (c *wsClient) closeNormally() {
+	_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	_ = c.conn.Close()
+}
+
+// flakyBroker is a MemoryBroker whose subscription can be cut: while cut,
+// messages are lost, as with a Redis outage seen from one instance, and
+// restore reports a re-subscription as the Redis broker would.
+type flakyBroker struct {
+	*MemoryBroker
+	cutOff atomic.Bool
+	mu     sync.Mutex
+	subs   []func()
+}
+
+func newFlakyBroker() *flakyBroker { return &flakyBroker{MemoryBroker: NewMemoryBroker()} }
+
+func (b *flakyBroker) Subscribe(ctx context.Context, deliver func([]byte), subscribed func()) error {
+	b.mu.Lock()
+	b.subs = append(b.subs, subscribed)
+	b.mu.Unlock()
+	return b.MemoryBroker.Subscribe(ctx, func(msg []byte) {
+		if !b.cutOff.Load() {
+			deliver(msg)
+		}
+	}, subscribed)
+}
+
+func (b *flakyBroker) cut() { b.cutOff.Store(true) }
+
+func (b *flakyBroker) restore() {
+	b.cutOff.Store(false)
+	b.mu.Lock()
+	subs := slices.Clone(b.subs)
+	b.mu.Unlock()
+	for _, s := range subs {
+		s()
+	}
+}
