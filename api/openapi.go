@@ -1,6 +1,23 @@
 package api
 
-import "github.com/gin-gonic/gin"
+import (
+	_ "embed"
+	"net/http"
 
-// Placeholder until the OpenAPI document lands.
-func (s *Server) openAPI(c *gin.Context) { s.notImplemented(c) }
+	"github.com/gin-gonic/gin"
+)
+
+// openAPIDocument is the API contract as an OpenAPI 3 document. It is
+// written by hand beside this file; TestOpenAPIMatchesRoutes fails when a
+// route and the document disagree, and the handler tests validate their
+// answers against it.
+//
+//go:embed openapi.json
+var openAPIDocument []byte
+
+// openAPI serves the document. It changes only with the binary, so caches
+// may keep it for a while.
+func (s *Server) openAPI(c *gin.Context) {
+	c.Header("Cache-Control", "public, max-age=300")
+	c.Data(http.StatusOK, "application/json; charset=utf-8", openAPIDocument)
+}

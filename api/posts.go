@@ -1,14 +1,126 @@
 package api
 
-import "github.com/gin-gonic/gin"
+import (
+	"math"
+	"net/http"
 
-// Placeholders until the posts handlers land.
-func (s *Server) createPost(c *gin.Context) { s.notImplemented(c) }
-func (s *Server) listPosts(c *gin.Context)  { s.notImplemented(c) }
-func (s *Server) getPost(c *gin.Context)    { s.notImplemented(c) }
-func (s *Server) updatePost(c *gin.Context) { s.notImplemented(c) }
-func (s *Server) deletePost(c *gin.Context) { s.notImplemented(c) }
-func (s *Server) likePost(c *gin.Context)   { s.notImplemented(c) }
-func (s *Server) unlikePost(c *gin.Context) { s.notImplemented(c) }
-func (s *Server) mutePost(c *gin.Context)   { s.notImplemented(c) }
-func (s *Server) unmutePost(c *gin.Context) { s.notImplemented(c) }
+	"github.com/gin-gonic/gin"
+
+	"github.com/quizsite/discuss/model"
+	"github.com/quizsite/discuss/service"
+)
+
+type createPostRequest struct {
+	Title     string `json:"title"`
+	Body      string `json:"body"`
+	ProblemID *int64 `json:"problem_id"`
+}
+
+// updatePostRequest has pointers so that an absent field stays unchanged.
+type updatePostRequest struct {
+	Title *string `json:"title"`
+	Body  *string `json:"body"`
+}
+
+func (s *Server) createPost(c *gin.Context) {
+	var req createPostRequest
+	if err := decodeJSON(c, &req); err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	p, err := s.posts.Create(ctx(c), service.PostInput{Title: req.Title, Body: req.Body, ProblemID: req.ProblemID})
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusCreated, p)
+}
+
+func (s *Server) listPosts(c *gin.Context) {
+	problemID, err := queryID(c, "problem_id")
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	authorID, err := queryID(c, "author_id")
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	limit, err := queryLimit(c)
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	page, err := s.posts.List(ctx(c), service.PostQuery{
+		ProblemID: problemID, AuthorID: authorID,
+		Sort: c.Query("sort"), Limit: limit, Cursor: c.Query("cursor"),
+	})
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, page)
+}
+
+func (s *Server) getPost(c *gin.Context) {
+	id, err := pathID(c, "id")
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	p, err := s.posts.Get(ctx(c), id)
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, p)
+}
+
+func (s *Server) updatePost(c *gin.Context) {
+	id, err := pathID(c, "id")
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	var req updatePostRequest
+	if err := decodeJSON(c, &req); err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	p, err := s.posts.Update(ctx(c), id, service.PostPatch{Title: req.Title, Body: req.Body})
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, p)
+}
+
+func (s *Server) deletePost(c *gin.Context) {
+	s.noContent(c, s.posts.Delete)
+}
+
+func (s *Server) likePost(c *gin.Context)   { s.like(c, s.posts.Like) }
+func (s *Server) unlikePost(c *gin.Context) { s.like(c, s.posts.Unlike) }
+func (s *Server) mutePost(c *gin.Context)   { s.noContent(c, s.posts.Mute) }
+func (s *Server) unmutePost(c *gin.Context) { s.noContent(c, s.posts.Unmute) }
+
+// queryID reads an optional positive integer query parameter; nil when it is
+// absent. Errors: EINVALID naming the parameter.
+func queryID(c *gin.Context, name string) (*int64, error) {
+	if _, ok := c.GetQuery(name); !ok {
+		return nil, nil
+	}
+	id, err := queryInt(c, name, 0, 1, math.MaxInt64)
+	if err != nil || id == 0 {
+		return nil, model.Errorf(model.EINVALID, "%s must be a positive integer", name)
+	}
+	return &id, nil
+}
+
+// queryLimit reads the limit of a list: 1 to service.MaxPageSize, by default
+// service.DefaultPageSize. Errors: EINVALID naming limit.
+func queryLimit(c *gin.Context) (int, error) {
+	n, err := queryInt(c, "limit", service.DefaultPageSize, 1, service.MaxPageSize)
+	return int(n), err
+}
