@@ -100,19 +100,31 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 		}
 		// Read after the post lock: every writer of this thread holds it, so
 		// the parent cannot be deleted under us.
-		now := Now()
-		c = &model.Comment{PostID: postID, AuthorID: actor.ID, Body: body, CreatedAt: now}
 		var parent *model.Comment
 		if in.ParentID != nil {
 			var err error
 			if parent, err = replyParent(tx, postID, *in.ParentID); err != nil {
 				return err
 			}
+		}
+		if err := s.notes.beforeComment(tx, actor, &post, parent, body); err != nil {
+			return err
+		}
+		now := Now()
+		c = &model.Comment{PostID: postID, AuthorID: actor.ID, Body: body, CreatedAt: now}
+		if parent != nil {
 			root := parent.ID
 			if parent.RootID != nil {
 				root = *parent.RootID
 			}
 			c.ParentID, c.RootID, c.ReplyToUserID = &parent.ID, &root, &parent.AuthorID
+			// The insert's foreign key check would share-lock the root,
+			// whose reply_count is updated next; see Posts on locking.
+			err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
+				Select("id").Take(&model.Comment{}, root).Error
+			if err != nil {
+				return dbError(err)
+			}
 		}
 		if err := tx.Create(c).Error; err != nil {
 			return dbError(err)
@@ -450,13 +462,19 @@ func (s *Comments) setLike(ctx context.Context, id int64, like bool) (*model.Lik
 	}
 	var state model.LikeState
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
-		// Lock the comment before inserting the like: the insert's foreign
-		// key check takes a shared lock on the comment row, and two likers
-		// holding it would deadlock on the counter update that follows.
-		// Likes do not lock the post, so they never wait in a thread's queue.
+		// The user row first, then the comment, in the order of Posts on
+		// locking: the like's insert share-locks both, and a new reply in
+		// this thread locks its author's and recipients' rows before the
+		// comment it answers. The comment is locked for update before the
+		// insert share-locks it, so two likers do not deadlock on the
+		// counter. Likes do not lock the post: they never wait in a
+		// thread's queue.
+		forUpdate := clause.Locking{Strength: clause.LockingStrengthUpdate}
+		if err := tx.Clauses(forUpdate).Select("id").Take(&model.User{}, actor.ID).Error; err != nil {
+			return dbError(err)
+		}
 		var c model.Comment
-		err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
-			Select("id", "post_id", "like_count").Where("deleted_at IS NULL").Take(&c, id).Error
+		err := tx.Clauses(forUpdate).Select("id", "post_id", "like_count").Where("deleted_at IS NULL").Take(&c, id).Error
 		if err != nil {
 			return notFound(err, "comment %d not found", id)
 		}

@@ -395,10 +395,20 @@ func TestCommentsDelete(t *testing.T) {
 	})
 	t.Run("OK", func(t *testing.T) {
 		counts(3, 2)
+		var notes int64
+		f.db.Model(&model.Notification{}).Where("comment_id = ?", top.ID).Count(&notes)
+		if notes != 1 {
+			t.Fatalf("%d notifications of bob's comment on alice's post, want 1", notes)
+		}
 		if err := f.comments.Delete(bob, top.ID); err != nil {
 			t.Fatal(err)
 		}
 		counts(2, 2)
+		// Its notification went with it.
+		f.db.Model(&model.Notification{}).Where("comment_id = ?", top.ID).Count(&notes)
+		if notes != 0 {
+			t.Errorf("%d notifications of a deleted comment left", notes)
+		}
 		if l := listed(); len(l) != 1 || !l[0].Deleted || len(l[0].Replies) != 2 {
 			t.Fatalf("after deleting the top-level comment: %+v", l)
 		}

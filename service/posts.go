@@ -14,11 +14,16 @@ import (
 
 // Posts creates, lists, edits and deletes posts, and keeps likes and mutes.
 //
-// Locking: every transaction that changes a post's counters or its thread
-// locks the post row first (SELECT ... FOR UPDATE), then any comment row.
-// One order for every writer means writers of one thread queue behind each
-// other instead of deadlocking, and counters are updated with atomic SQL
-// (like_count = like_count + 1) in the same transaction as the change.
+// Locking. Every transaction here and in Comments takes its row locks in
+// one order: the post, then user rows, then comment rows. Writers of one
+// thread therefore queue on the post row (SELECT ... FOR UPDATE) instead of
+// deadlocking, and the notifications hooks can lock the user rows of the
+// people they notify (see Notifications.write) without closing a cycle with
+// a like. Where an insert's foreign key check would take a shared lock on a
+// row that the transaction later updates, the row is locked for update
+// first, since two holders of a shared lock that both want to upgrade it
+// deadlock. Counters move with atomic SQL (like_count = like_count + 1) in
+// the transaction of the change that moves them.
 type Posts struct {
 	db    *gorm.DB
 	notes *Notifications
@@ -86,6 +91,9 @@ func (s *Posts) Create(ctx context.Context, in PostInput) (*model.Post, error) {
 	var p *model.Post
 	var out Outbox
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
+		if err := s.notes.beforePost(tx, actor, body); err != nil {
+			return err
+		}
 		now := Now()
 		p = &model.Post{
 			AuthorID: actor.ID, ProblemID: in.ProblemID, Title: title, Body: body,
@@ -216,53 +224,62 @@ func (s *Posts) Update(ctx context.Context, id int64, in PostPatch) (*model.Post
 			return nil, err
 		}
 	}
-	if err := s.checkModify(ctx, actor, id, "edit"); err != nil {
+	db := s.db.WithContext(ctx)
+	var p model.Post
+	if err := db.Select("id", "author_id").Where("deleted_at IS NULL").Take(&p, id).Error; err != nil {
+		return nil, notFound(err, "post %d not found", id)
+	}
+	if err := mayModify(actor, &p, "edit"); err != nil {
 		return nil, err
 	}
-	res := s.db.WithContext(ctx).Model(&model.Post{}).
-		Where("id = ? AND deleted_at IS NULL", id).UpdateColumns(changes)
+	res := db.Model(&model.Post{}).Where("id = ? AND deleted_at IS NULL", id).UpdateColumns(changes)
 	if res.Error != nil {
 		return nil, dbError(res.Error)
 	}
 	if res.RowsAffected == 0 {
-		// Deleted since checkModify read it.
+		// Deleted since it was read.
 		return nil, model.Errorf(model.ENOTFOUND, "post %d not found", id)
 	}
 	return s.Get(ctx, id)
 }
 
-// Delete soft-deletes a post; its author, moderators and admins may. From
-// then on the post and its comments answer ENOTFOUND to everyone.
+// Delete soft-deletes a post; its author, moderators and admins may. In the
+// same transaction the notifications that point into it go, and from then
+// on the post and its comments answer ENOTFOUND to everyone.
 // Errors: ENOTFOUND, EPERMISSION.
 func (s *Posts) Delete(ctx context.Context, id int64) error {
 	actor, err := signedIn(ctx)
 	if err != nil {
 		return err
 	}
-	if err := s.checkModify(ctx, actor, id, "delete"); err != nil {
+	var out Outbox
+	err = transact(ctx, s.db, func(tx *gorm.DB) error {
+		var p model.Post
+		if err := lockLivePost(tx, id, &p); err != nil {
+			return err
+		}
+		if err := mayModify(actor, &p, "delete"); err != nil {
+			return err
+		}
+		if err := tx.Model(&p).UpdateColumn("deleted_at", Now()).Error; err != nil {
+			return dbError(err)
+		}
+		var err error
+		out, err = s.notes.postDeleted(tx, id)
+		return err
+	})
+	if err != nil {
 		return err
 	}
-	res := s.db.WithContext(ctx).Model(&model.Post{}).
-		Where("id = ? AND deleted_at IS NULL", id).UpdateColumn("deleted_at", Now())
-	if res.Error != nil {
-		return dbError(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return model.Errorf(model.ENOTFOUND, "post %d not found", id)
-	}
+	s.notes.Publish(ctx, out)
 	return nil
 }
 
-// checkModify returns nil when actor may edit or delete post id (verb says
-// which, for the message). Errors: ENOTFOUND, EPERMISSION.
-func (s *Posts) checkModify(ctx context.Context, actor *model.User, id int64, verb string) error {
-	var p model.Post
-	err := s.db.WithContext(ctx).Select("id", "author_id").Where("deleted_at IS NULL").Take(&p, id).Error
-	if err != nil {
-		return notFound(err, "post %d not found", id)
-	}
+// mayModify returns nil when actor may edit or delete post p (verb says
+// which, for the message). Errors: EPERMISSION.
+func mayModify(actor *model.User, p *model.Post, verb string) error {
 	if p.AuthorID != actor.ID && !actor.CanModerate() {
-		return model.Errorf(model.EPERMISSION, "only the author, a moderator or an admin may %s post %d", verb, id)
+		return model.Errorf(model.EPERMISSION, "only the author, a moderator or an admin may %s post %d", verb, p.ID)
 	}
 	return nil
 }

@@ -310,10 +310,13 @@ func TestPostsDelete(t *testing.T) {
 	alice := f.user(t, "alice", model.RoleUser)
 	admin := f.user(t, "root", model.RoleAdmin)
 	p := f.post(t, alice, "p")
-	c, err := f.comments.Create(alice, p.ID, service.CommentInput{Body: "c"})
+	c, err := f.comments.Create(admin, p.ID, service.CommentInput{Body: "c"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Run("ErrPermission", func(t *testing.T) {
+		wantCode(t, f.posts.Delete(f.user(t, "bob", model.RoleUser), p.ID), model.EPERMISSION, "")
+	})
 	if err := f.posts.Delete(alice, p.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -341,6 +344,11 @@ func TestPostsDelete(t *testing.T) {
 	page, err := f.posts.List(alice, service.PostQuery{})
 	if err != nil || len(page.Items) != 0 {
 		t.Errorf("list after delete: %+v, %v", page, err)
+	}
+	// The notifications that led into it went with it.
+	var left int64
+	if err := f.db.Model(&model.Notification{}).Where("post_id = ?", p.ID).Count(&left).Error; err != nil || left != 0 {
+		t.Errorf("%d notifications of the deleted post left, %v", left, err)
 	}
 }
 

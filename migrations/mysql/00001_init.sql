@@ -107,6 +107,7 @@ CREATE TABLE notifications (
     KEY notifications_user (user_id, id),
     KEY notifications_user_unread (user_id, is_read, id),
     KEY notifications_comment (comment_id),
+    KEY notifications_post (post_id),
     KEY notifications_created (created_at),
     CONSTRAINT notifications_user_fk FOREIGN KEY (user_id) REFERENCES users (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

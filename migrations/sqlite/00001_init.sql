@@ -93,6 +93,7 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_user ON notifications (user_id, id);
 CREATE INDEX notifications_user_unread ON notifications (user_id, is_read, id);
 CREATE INDEX notifications_comment ON notifications (comment_id);
+CREATE INDEX notifications_post ON notifications (post_id);
 CREATE INDEX notifications_created ON notifications (created_at);
 
 CREATE TABLE announcements (
