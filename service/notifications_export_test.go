@@ -1,0 +1,22 @@
+package service
+
+import (
+	"gorm.io/gorm"
+
+	"github.com/quizsite/discuss/model"
+)
+
+// Test access to what only the posts and comments services call.
+
+// CommentCreatedHook runs the commentCreated hook in tx.
+func (s *Notifications) CommentCreatedHook(tx *gorm.DB, actor *model.User, post *model.Post, parent, c *model.Comment) (Outbox, error) {
+	return s.commentCreated(tx, actor, post, parent, c)
+}
+
+// PostDeletedHook runs the postDeleted hook in tx.
+func (s *Notifications) PostDeletedHook(tx *gorm.DB, postID int64) (Outbox, error) {
+	return s.postDeleted(tx, postID)
+}
+
+// SetRetentionBatch makes retention delete n rows per statement.
+func (s *Notifications) SetRetentionBatch(n int) { s.retentionBatch = n }
