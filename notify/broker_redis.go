@@ -198,8 +198,11 @@ func (b *RedisBroker) ReportPresence(ctx context.Context, p Presence, ttl time.D
 		pipe.PExpire(ctx, usersKey, ttl)
 		expires := time.Now().Add(ttl).UnixMilli()
 		pipe.HSet(ctx, b.presenceKey, p.Instance, fmt.Sprintf("%d %d", p.Connections, expires))
-		// The hash outlives any one instance but not all of them for long.
-		pipe.PExpire(ctx, b.presenceKey, 10*ttl)
+		// The hash outlives any one instance (expired fields are removed
+		// by Online) but not a whole deployment gone for a day. A shorter
+		// expiry, say from a report with a short ttl, would drop the
+		// fields of every other instance with it.
+		pipe.Expire(ctx, b.presenceKey, 24*time.Hour)
 		return nil
 	})
 	if err != nil {

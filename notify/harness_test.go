@@ -618,3 +618,9 @@ func (b *flakyBroker) restore() {
 		s()
 	}
 }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func announcementNow(msg string) *model.Announcement {
+	return &model.Announcement{ID: 1, Message: msg, CreatedAt: time.Now()}
+}

@@ -1,0 +1,289 @@
+package notify
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+)
+
+// redisAddr returns the Redis to test against, or skips the test.
+func redisAddr(t *testing.T) string {
+	t.Helper()
+	addr := os.Getenv("DISCUSS_TEST_REDIS_ADDR")
+	if addr == "" {
+		t.Skip("DISCUSS_TEST_REDIS_ADDR is not set")
+	}
+	return addr
+}
+
+// testChannel is a channel (and presence key prefix) no other test uses.
+func testChannel() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "discuss-test-" + hex.EncodeToString(b[:])
+}
+
+func newTestRedisBroker(t *testing.T, addr, channel string) *RedisBroker {
+	t.Helper()
+	b, err := NewRedisBroker(RedisConfig{Addr: addr, Channel: channel, HealthInterval: 500 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Registered before the env using it, so closed after that env stops.
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+func TestRedisTwoInstances(t *testing.T) {
+	addr := redisAddr(t)
+	ch := testChannel()
+	store := newFakeStore()
+	opts := Options{PresenceInterval: 100 * time.Millisecond}
+	a := newEnv(t, envConfig{broker: newTestRedisBroker(t, addr, ch), store: store, opts: opts})
+	b := newEnv(t, envConfig{broker: newTestRedisBroker(t, addr, ch), store: store, opts: opts})
+
+	onB1 := b.dial(1, dialOpts{})
+	onA2 := a.dial(2, dialOpts{})
+	onB2 := b.dial(2, dialOpts{})
+	all := []*wsClient{onB1, onA2, onB2}
+	for _, c := range all {
+		c.hello()
+	}
+
+	// A reply committed through instance A reaches the client on B.
+	n := store.addAndPublish(t, a.hub, 1)
+	onB1.expectNotification(n.ID, false)
+	// And one through B reaches both instances.
+	n = store.addAndPublish(t, b.hub, 2)
+	onA2.expectNotification(n.ID, false)
+	onB2.expectNotification(n.ID, false)
+
+	// A read frame on A reaches the user's connection on B.
+	onA2.send(`{"type":"read","up_to_id":` + itoa(n.ID) + `}`)
+	for _, c := range []*wsClient{onA2, onB2} {
+		if f := c.expect("unread_count"); f.UnreadCount != 0 {
+			t.Fatalf("unread_count = %d, want 0", f.UnreadCount)
+		}
+	}
+
+	announcement := announcementNow("to everyone")
+	if err := b.hub.PublishBroadcast(context.Background(), announcement); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range all {
+		if f := c.expect("broadcast"); f.Message != "to everyone" {
+			t.Fatalf("broadcast = %+v", f)
+		}
+	}
+	onB1.expectQuiet()
+
+	// Online counts over both instances, user 2 once.
+	for _, e := range []*env{a, b} {
+		waitFor(t, "online counts over both instances", func() bool {
+			users, conns, err := e.hub.Online(context.Background())
+			return err == nil && users == 2 && conns == 3
+		})
+	}
+	onB1.closeNormally()
+	onB2.closeNormally()
+	waitFor(t, "B's connections to leave the count", func() bool {
+		users, conns, err := a.hub.Online(context.Background())
+		return err == nil && users == 1 && conns == 1
+	})
+	// An instance that shuts down withdraws its presence at once.
+	a.stop()
+	users, conns, err := b.hub.Online(context.Background())
+	if err != nil || users != 0 || conns != 0 {
+		t.Fatalf("Online after A stopped = %d, %d, %v; want 0, 0", users, conns, err)
+	}
+}
+
+func TestRedisOutageReplaysWithoutReconnect(t *testing.T) {
+	addr := redisAddr(t)
+	ch := testChannel()
+	proxy := newTCPProxy(t, addr)
+	store := newFakeStore()
+	a := newEnv(t, envConfig{broker: newTestRedisBroker(t, addr, ch), store: store})
+	b := newEnv(t, envConfig{broker: newTestRedisBroker(t, proxy.addr(), ch), store: store})
+
+	c := b.dial(1, dialOpts{since: ptr[int64](0)})
+	c.hello()
+	n := store.addAndPublish(t, a.hub, 1)
+	c.expectNotification(n.ID, false)
+
+	proxy.cut()
+	// Replies keep being committed and published through A; B hears nothing.
+	var missed []int64
+	for range 3 {
+		missed = append(missed, store.addAndPublish(t, a.hub, 1).ID)
+	}
+	store.addAndPublish(t, a.hub, 2)
+	// Publishing through B fails, fast, and still reaches B's own clients.
+	local, unread := store.add(1)
+	start := time.Now()
+	if err := b.hub.PublishNotification(context.Background(), local, unread); err == nil {
+		t.Fatal("publish through a cut Redis succeeded")
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("publish through a cut Redis took %v", took)
+	}
+	c.expectNotification(local.ID, false)
+	c.expectQuiet()
+
+	proxy.restore()
+	// B re-subscribes by itself and replays what its client missed, on the
+	// same connection, each once; the one delivered locally is not repeated.
+	for _, id := range missed {
+		c.expectNotification(id, true)
+	}
+	c.expectQuiet()
+	n = store.addAndPublish(t, a.hub, 1)
+	c.expectNotification(n.ID, false)
+	select {
+	case <-c.done:
+		t.Fatalf("the client was disconnected: %v", c.err)
+	default:
+	}
+	if got := b.metricValue("discuss_broker_resubscribes_total"); got < 1 {
+		t.Fatalf("resubscribes = %v, want at least 1", got)
+	}
+}
+
+func TestRedisPresence(t *testing.T) {
+	addr := redisAddr(t)
+	b := newTestRedisBroker(t, addr, testChannel())
+	ctx := context.Background()
+	for _, p := range []Presence{
+		{Instance: "a", Connections: 3, Users: []int64{1, 2}},
+		{Instance: "b", Connections: 2, Users: []int64{2, 3}},
+	} {
+		if err := b.ReportPresence(ctx, p, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An instance that died an instant ago: expired, not counted.
+	if err := b.ReportPresence(ctx, Presence{Instance: "dead", Connections: 9, Users: []int64{9}}, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the dead instance to expire", func() bool {
+		users, conns, err := b.Online(ctx)
+		return err == nil && users == 3 && conns == 5
+	})
+	if err := b.ReportPresence(ctx, Presence{Instance: "b"}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	users, conns, err := b.Online(ctx)
+	if err != nil || users != 2 || conns != 3 {
+		t.Fatalf("Online = %d, %d, %v; want 2, 3", users, conns, err)
+	}
+	_ = b.ReportPresence(ctx, Presence{Instance: "a"}, time.Minute)
+}
+
+func TestRedisPublishFailsFastWhenDown(t *testing.T) {
+	// A port nobody listens on.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	b, err := NewRedisBroker(RedisConfig{Addr: addr}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := b.Publish(ctx, []byte("x")); err == nil {
+		t.Fatal("publish to nowhere succeeded")
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("publish took %v", took)
+	}
+}
+
+// tcpProxy forwards TCP connections to a target until cut: then it drops
+// every connection it carries and refuses new ones until restored.
+type tcpProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	down   bool
+	conns  map[net.Conn]struct{}
+}
+
+func newTCPProxy(t *testing.T, target string) *tcpProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{ln: ln, target: target, conns: make(map[net.Conn]struct{})}
+	go p.serve()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		p.cut()
+	})
+	return p
+}
+
+func (p *tcpProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *tcpProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		go p.forward(c)
+	}
+}
+
+func (p *tcpProxy) forward(c net.Conn) {
+	up, err := net.Dial("tcp", p.target)
+	if err != nil {
+		_ = c.Close()
+		return
+	}
+	p.mu.Lock()
+	if p.down {
+		p.mu.Unlock()
+		_ = c.Close()
+		_ = up.Close()
+		return
+	}
+	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+	p.mu.Unlock()
+	go func() {
+		_, _ = io.Copy(up, c)
+		_ = up.Close()
+	}()
+	_, _ = io.Copy(c, up)
+	_ = c.Close()
+	p.mu.Lock()
+	delete(p.conns, c)
+	delete(p.conns, up)
+	p.mu.Unlock()
+}
+
+func (p *tcpProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for c := range p.conns {
+		_ = c.Close()
+	}
+	clear(p.conns)
+}
+
+func (p *tcpProxy) restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = false
+}
