@@ -21,6 +21,8 @@ const state = {
   postsCursor: null,
   postId: null, // the open post
   commentsCursor: null,
+  expanded: new Set(), // threads of the open post shown with all their replies
+  highlight: null, // the comment a clicked notification is about
   notifications: new Map(), // id -> notification, as last known
   notificationsCursor: null,
   unread: 0,
@@ -168,9 +170,12 @@ function startLive() {
     token: state.token,
     onStatus: showLiveStatus,
     onFrame: (frame) => {
-      if (frame.type === "notification") {
-        debug.frames.push({ id: frame.notification.id, replayed: frame.replayed });
-      }
+      debug.frames.push({
+        type: frame.type,
+        id: frame.notification?.id,
+        replayed: frame.replayed,
+        unread_count: frame.unread_count,
+      });
     },
     onUnreadCount: setUnread,
     onNotification: (n) => {
@@ -269,6 +274,9 @@ async function route() {
 }
 
 async function openPost(id) {
+  // Another post starts with its threads collapsed, unless a notification
+  // just chose the thread to show (openNotification).
+  if (id !== state.postId && state.highlight === null) state.expanded.clear();
   state.postId = id;
   markOpenPost();
   try {
@@ -311,11 +319,29 @@ async function loadOpenPost() {
     api("GET", `/api/v1/posts/${id}`),
     api("GET", `/api/v1/posts/${id}/comments?sort=old&limit=50`),
   ]);
+  // The list holds the first 3 replies of each thread; threads the user
+  // expanded, or replied in, are shown whole.
+  const items = await Promise.all(
+    comments.items.map(async (c) => {
+      if (state.expanded.has(c.id) && c.reply_count > (c.replies?.length ?? 0)) c.replies = await fetchAllReplies(c.id);
+      return c;
+    }),
+  );
   if (id !== state.postId) return; // the user moved on meanwhile
   renderPost(post);
-  $("comments").replaceChildren(...comments.items.map(commentItem));
+  // Keep the post's counters in the list in step.
+  $("posts").querySelector(`li[data-post-id="${post.id}"]`)?.replaceWith(postItem(post));
+  markOpenPost();
+  // Live updates re-render the thread; keep a reply being written.
+  const draft = saveReplyDraft();
+  $("comments").replaceChildren(...items.map(commentItem));
+  restoreReplyDraft(draft);
   state.commentsCursor = comments.next_cursor;
   $("comments-more").hidden = !comments.next_cursor;
+  if (state.highlight !== null) {
+    document.querySelector(`#comments li[data-comment-id="${state.highlight}"]`)?.scrollIntoView({ block: "center" });
+    state.highlight = null;
+  }
 }
 
 function renderPost(post) {
@@ -357,7 +383,15 @@ function commentItem(c) {
   if (hiddenCount > 0) {
     more.hidden = false;
     more.textContent = `Show ${hiddenCount} more ${hiddenCount === 1 ? "reply" : "replies"}`;
-    more.addEventListener("click", run(more, () => loadAllReplies(c.id, replies, more, form)));
+    more.addEventListener(
+      "click",
+      run(more, async () => {
+        state.expanded.add(c.id);
+        const all = await fetchAllReplies(c.id);
+        replies.replaceChildren(...all.map((r) => replyItem(r, form)));
+        more.hidden = true;
+      }),
+    );
   }
 
   const replyBtn = li.querySelector(".reply-btn");
@@ -376,6 +410,7 @@ function commentItem(c) {
       });
       form.reset();
       form.hidden = true;
+      state.expanded.add(c.id); // show the new reply even past the first 3
       await refreshOpenPost();
     }),
   );
@@ -396,6 +431,7 @@ function replyItem(r, form) {
 
 function fillComment(li, c) {
   li.dataset.commentId = c.id;
+  li.classList.toggle("highlight", c.id === state.highlight);
   const meta = li.querySelector(".meta");
   meta.replaceChildren(el("strong", { text: nameOf(c.author) }));
   if (c.reply_to) meta.append(` → ${nameOf(c.reply_to)}`);
@@ -413,7 +449,38 @@ function openReplyForm(form, c) {
   form.querySelector("textarea").focus();
 }
 
-async function loadAllReplies(rootId, list, more, form) {
+// saveReplyDraft returns the open reply form's state, or null.
+function saveReplyDraft() {
+  const form = $("comments").querySelector(".reply-form:not([hidden])");
+  if (!form) return null;
+  const textarea = form.querySelector("textarea");
+  return {
+    rootId: form.closest("li.comment").dataset.commentId,
+    parentId: form.dataset.parentId,
+    label: form.querySelector("label").textContent,
+    value: textarea.value,
+    focused: document.activeElement === textarea,
+    selection: [textarea.selectionStart, textarea.selectionEnd],
+  };
+}
+
+function restoreReplyDraft(draft) {
+  if (!draft) return;
+  const form = $("comments").querySelector(`li.comment[data-comment-id="${draft.rootId}"] .reply-form`);
+  if (!form) return; // the thread is gone (deleted meanwhile)
+  const textarea = form.querySelector("textarea");
+  form.dataset.parentId = draft.parentId;
+  form.querySelector("label").textContent = draft.label;
+  form.hidden = false;
+  textarea.value = draft.value;
+  if (draft.focused) {
+    textarea.focus();
+    textarea.setSelectionRange(...draft.selection);
+  }
+}
+
+// fetchAllReplies reads every reply of a thread, oldest first.
+async function fetchAllReplies(rootId) {
   const items = [];
   let cursor = null;
   do {
@@ -423,8 +490,7 @@ async function loadAllReplies(rootId, list, more, form) {
     items.push(...page.items);
     cursor = page.next_cursor;
   } while (cursor);
-  list.replaceChildren(...items.map((r) => replyItem(r, form)));
-  more.hidden = true;
+  return items;
 }
 
 async function addComment() {
@@ -533,6 +599,18 @@ async function markAllRead() {
 
 async function openNotification(n) {
   await markRead(n);
+  if (n.comment_id) {
+    // Show the comment's whole thread, which may be past the first 3
+    // replies. A comment deleted since answers 404: just open the post.
+    try {
+      const c = await api("GET", `/api/v1/comments/${n.comment_id}`);
+      if (n.post_id !== state.postId) state.expanded.clear();
+      state.expanded.add(c.root_id ?? c.id);
+      state.highlight = c.id;
+    } catch (err) {
+      if (!(err instanceof DiscussAPIError && err.status === 404)) throw err;
+    }
+  }
   if (n.post_id) {
     toggleNotifications(false);
     if (location.hash === `#/posts/${n.post_id}`) await refreshOpenPost();

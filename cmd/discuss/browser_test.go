@@ -1,0 +1,444 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/gorilla/websocket"
+)
+
+// TestBrowserLiveNotifications drives the demo page in headless Chromium
+// against `discuss serve`: user A signs in, posts and comments in the page;
+// user B replies over REST and A's bell changes without a reload; A's
+// socket is closed, B replies twice, and when A reconnects with since each
+// missed notification is shown exactly once. Along the way it checks the
+// error display, mark-all-read, replying in the page and opening a post
+// from a notification; then that the client gives way to newer connections
+// (close code 4000) instead of fighting them, and that it reconnects by
+// itself, with backoff, when the server restarts. On failure it saves a
+// screenshot and logs its path, with the page's console and the server log.
+func TestBrowserLiveNotifications(t *testing.T) {
+	chrome := findChromium(t)
+	env := databaseEnv(t)
+	s := startServeForBrowser(t, env)
+
+	// B, and an administrator who can ask the server how many sockets are
+	// open: that proves A's socket was really closed, not just forgotten.
+	bobToken, _ := registerUser(t, s, "bob")
+	aliceToken, aliceID := registerUser(t, s, "alice")
+	var out syncBuffer
+	if err := run(context.Background(), []string{"user", "create", "--username", "root", "--password", "password123", "--role", "admin"}, envOf(env), &out, &out); err != nil {
+		t.Fatalf("user create: %v\n%s", err, out.String())
+	}
+	var admin struct {
+		Token string `json:"token"`
+	}
+	if code := s.call(t, "POST", "/api/v1/auth/login", "", map[string]string{"username": "root", "password": "password123"}, &admin); code != http.StatusOK {
+		t.Fatalf("admin login: %d", code)
+	}
+
+	b := newBrowser(t, chrome, s)
+	b.step("open the page", 15*time.Second,
+		chromedp.Navigate(s.base+"/"),
+		chromedp.WaitVisible(chromedp.ID("auth-username")),
+		// Set in the page's JavaScript; a reload would drop it.
+		chromedp.Evaluate[chromedp.Void](`window.__sameDocument = true`),
+	)
+	b.step("a wrong password shows the API's error", 10*time.Second,
+		chromedp.SendKeys(chromedp.ID("auth-username"), "alice"),
+		chromedp.SendKeys(chromedp.ID("auth-password"), "not-her-password"),
+		chromedp.Click(chromedp.ID("login-btn")),
+		chromedp.WaitVisible(chromedp.ID("error")),
+		b.until(`document.getElementById("error").dataset.code === "unauthenticated"`),
+	)
+	b.step("sign in as A", 10*time.Second,
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("auth-password").value = ""`),
+		chromedp.SendKeys(chromedp.ID("auth-password"), "password123"),
+		chromedp.Click(chromedp.ID("login-btn")),
+		chromedp.WaitVisible(chromedp.ID("app")),
+		b.until(`document.getElementById("whoami").dataset.userId === "%d"`, aliceID),
+		b.until(`document.getElementById("live-status").dataset.state === "open"`),
+		b.until(`document.getElementById("unread-count").dataset.count === "0"`),
+	)
+
+	b.step("A writes a post", 10*time.Second,
+		chromedp.Click(chromedp.CSS("#new-post summary")),
+		chromedp.SendKeys(chromedp.ID("post-title"), "Problem 7: off by one?"),
+		chromedp.SendKeys(chromedp.ID("post-body"), "My loop stops one short."),
+		chromedp.Click(chromedp.ID("post-submit")),
+		b.until(`document.getElementById("post-title-view").textContent === "Problem 7: off by one?"`),
+	)
+	postID := b.evalInt(`Number(document.getElementById("post").dataset.postId)`)
+	b.step("A comments", 10*time.Second,
+		chromedp.SendKeys(chromedp.ID("comment-body"), "Here is what I tried."),
+		chromedp.Click(chromedp.ID("comment-submit")),
+		b.until(`document.querySelector('#comments [data-testid="comment"]')`),
+	)
+	commentID := b.evalInt(`Number(document.querySelector('#comments [data-testid="comment"]').dataset.commentId)`)
+
+	// B replies over REST: the bell changes without a reload, and the reply
+	// appears under A's comment on the open post.
+	reply1 := replyTo(t, s, bobToken, postID, commentID, "Start the loop at zero.")
+	b.step("the bell shows B's reply live", 10*time.Second,
+		b.until(`document.getElementById("unread-count").dataset.count === "1"`),
+		b.until(`document.querySelector('li[data-comment-id="%d"] .replies li[data-comment-id="%d"]')`, commentID, reply1),
+		chromedp.Click(chromedp.ID("bell")),
+		chromedp.WaitVisible(chromedp.ID("notification-list")),
+		b.until(`document.querySelectorAll('#notification-list [data-testid="notification"]').length === 1`),
+	)
+
+	// A goes offline: the page closes its socket, and the server sees it go.
+	framesBefore := b.evalInt(`window.discuss.frames.length`)
+	b.step("A disconnects", 10*time.Second,
+		chromedp.Evaluate[chromedp.Void](`window.discuss.disconnect()`),
+		b.until(`document.getElementById("live-status").dataset.state === "offline"`),
+	)
+	waitSockets(t, s, admin.Token, 0)
+
+	reply2 := replyTo(t, s, bobToken, postID, commentID, "Or compare with <=.")
+	reply3 := replyTo(t, s, bobToken, postID, commentID, "Either works.")
+	if got := b.evalInt(`Number(document.getElementById("unread-count").dataset.count)`); got != 1 {
+		t.Fatalf("the bell shows %d while offline, want 1: the socket was still open", got)
+	}
+
+	// A comes back: the client resumes with since and the server replays the
+	// two it missed.
+	b.step("A reconnects and catches up", 15*time.Second,
+		chromedp.Evaluate[chromedp.Void](`window.discuss.connect()`),
+		b.until(`document.getElementById("live-status").dataset.state === "open"`),
+		b.until(`document.getElementById("unread-count").dataset.count === "3"`),
+		b.until(`document.querySelectorAll('#notification-list [data-testid="notification"]').length >= 3`),
+	)
+	// Mark all read: the server's unread_count frame comes after everything
+	// queued on the socket before it, so once it is here, any duplicate of
+	// the replay would have arrived too.
+	b.step("A marks all read", 10*time.Second,
+		chromedp.Click(chromedp.ID("mark-all-read")),
+		b.until(`window.discuss.frames.slice(%d).some((f) => f.type === "unread_count" && f.unread_count === 0)`, framesBefore),
+		b.until(`document.getElementById("unread-count").dataset.count === "0"`),
+		b.until(`document.querySelectorAll('#notification-list [data-read="false"]').length === 0`),
+	)
+
+	list := evalIn[[]shownNotification](b, `[...document.querySelectorAll('#notification-list [data-testid="notification"]')]
+		.map((li) => ({id: Number(li.dataset.notificationId), comment_id: li.dataset.commentId}))`)
+	var ids []int64
+	var comments []string
+	for _, n := range list {
+		ids = append(ids, n.ID)
+		comments = append(comments, n.CommentID)
+	}
+	slices.Sort(ids)
+	slices.Sort(comments)
+	wantComments := []string{fmt.Sprint(reply1), fmt.Sprint(reply2), fmt.Sprint(reply3)}
+	slices.Sort(wantComments)
+	if len(slices.Compact(slices.Clone(ids))) != 3 || !slices.Equal(comments, wantComments) {
+		t.Fatalf("the list shows notifications %v for comments %v, want 3 distinct for comments %v", ids, comments, wantComments)
+	}
+
+	// What the socket delivered after the reconnection: the two missed
+	// notifications, replayed, once each.
+	replayed := evalIn[[]notificationFrame](b, fmt.Sprintf(`window.discuss.frames.slice(%d).filter((f) => f.type === "notification")`, framesBefore))
+	if len(replayed) != 2 || replayed[0].ID == replayed[1].ID || !replayed[0].Replayed || !replayed[1].Replayed {
+		t.Fatalf("after reconnecting the socket sent notification frames %+v, want the two missed ones, replayed, once each", replayed)
+	}
+
+	// A answers B in the page; the reply joins the same thread.
+	b.step("A replies in the page", 10*time.Second,
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`li[data-comment-id="%d"] [data-testid="reply"]`, reply3))),
+		chromedp.SendKeys(chromedp.ID(fmt.Sprintf("reply-body-%d", commentID)), "Thanks, both work."),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`li[data-comment-id="%d"] .reply-submit`, commentID))),
+		b.until(`document.querySelectorAll('li[data-comment-id="%d"] .replies li').length === 4`, commentID),
+	)
+
+	// Clicking a notification opens its post.
+	b.step("a notification opens its post", 10*time.Second,
+		chromedp.Click(chromedp.ID("home-link")),
+		b.until(`document.getElementById("post").hidden`),
+		chromedp.WaitVisible(chromedp.ID("notification-list")), // still open from before
+		chromedp.Click(chromedp.CSS(`#notification-list [data-testid="open-notification"]`)),
+		b.until(`location.hash === "#/posts/%d" && !document.getElementById("post").hidden`, postID),
+		b.until(`document.querySelectorAll('li[data-comment-id="%d"] .replies li').length === 4`, commentID),
+	)
+	if !b.evalBool(`window.__sameDocument === true`) {
+		t.Fatal("the page was reloaded")
+	}
+	if msg := b.evalString(`document.getElementById("error").hidden ? "" : document.getElementById("error-text").textContent`); msg != "" {
+		t.Fatalf("the page shows an error: %s", msg)
+	}
+
+	// A opens as many sockets elsewhere as a user may hold: the page's, the
+	// oldest, is closed with 4000, and the page stays closed rather than
+	// closing another one in turn, until the user asks.
+	waitSockets(t, s, admin.Token, 1)
+	others := make([]*websocket.Conn, 0, 8)
+	for range 8 {
+		others = append(others, dialHello(t, s, aliceToken))
+	}
+	b.step("the page gives way to newer connections", 10*time.Second,
+		b.until(`document.getElementById("live-status").dataset.state === "replaced"`),
+		chromedp.WaitVisible(chromedp.ID("reconnect")),
+	)
+	for _, c := range others {
+		_ = c.Close()
+	}
+	waitSockets(t, s, admin.Token, 0)
+	b.step("the user resumes", 10*time.Second,
+		chromedp.Click(chromedp.ID("reconnect")),
+		b.until(`document.getElementById("live-status").dataset.state === "open"`),
+	)
+
+	// The server restarts (same address and database): the socket closes
+	// with 1001, and the client reconnects by itself, backing off while the
+	// server is down.
+	s.stop(t)
+	b.step("the page notices the restart", 10*time.Second,
+		b.until(`["waiting", "connecting"].includes(document.getElementById("live-status").dataset.state)`),
+	)
+	s = startServeForBrowser(t, env)
+	b.server = s
+	b.step("the page reconnects by itself", 20*time.Second,
+		b.until(`document.getElementById("live-status").dataset.state === "open"`),
+	)
+	reply4 := replyTo(t, s, bobToken, postID, commentID, "Welcome back.")
+	b.step("live again after the restart", 10*time.Second,
+		b.until(`document.getElementById("unread-count").dataset.count === "1"`),
+		b.until(`document.querySelector('#notification-list [data-comment-id="%d"]')`, reply4),
+	)
+}
+
+// findChromium returns the path of a Chromium or Chrome binary, or skips
+// the test when there is none.
+func findChromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
+		return "/usr/bin/chromium"
+	}
+	t.Skip("no Chromium found (looked for chromium, chromium-browser, google-chrome in PATH and /usr/bin/chromium); " +
+		"install it with `apt-get install chromium` to run the browser test")
+	return ""
+}
+
+// startServeForBrowser is startServe for a page that opens /ws. The hub
+// accepts only the origins it is configured with, and a page's origin names
+// its port, so the address is picked first and its origin allowed. Called
+// again with the same env, it restarts the server on the same address.
+func startServeForBrowser(t *testing.T, env map[string]string) *server {
+	t.Helper()
+	addr := env["DISCUSS_SERVER_ADDR"]
+	if addr == "" {
+		addr = freeAddr(t)
+		env["DISCUSS_SERVER_ADDR"] = addr
+	}
+	env["DISCUSS_WEBSOCKET_ALLOWED_ORIGINS"] = "http://" + addr
+
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &server{base: "http://" + addr, stderr: &syncBuffer{}, done: make(chan error, 1), cancel: cancel}
+	go func() { s.done <- run(ctx, []string{"serve"}, envOf(env), &syncBuffer{}, s.stderr) }()
+	t.Cleanup(func() { s.stop(t) })
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if res, err := http.Get(s.base + "/healthz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		select {
+		case err := <-s.done:
+			t.Fatalf("serve exited before it was healthy: %v\n%s", err, s.stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve not healthy after 20s:\n%s", s.stderr)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+// replyTo posts a reply to comment parent and returns its id.
+func replyTo(t *testing.T, s *server, token string, postID, parent int64, body string) int64 {
+	t.Helper()
+	var c struct {
+		ID int64 `json:"id"`
+	}
+	path := fmt.Sprintf("/api/v1/posts/%d/comments", postID)
+	if code := s.call(t, "POST", path, token, map[string]any{"body": body, "parent_id": parent}, &c); code != http.StatusCreated {
+		t.Fatalf("reply to comment %d: %d", parent, code)
+	}
+	return c.ID
+}
+
+// waitSockets polls the admin API until the server holds want sockets.
+func waitSockets(t *testing.T, s *server, adminToken string, want int) {
+	t.Helper()
+	const timeout = 10 * time.Second
+	deadline := time.Now().Add(timeout)
+	for {
+		var online struct {
+			Connections int `json:"connections"`
+		}
+		if code := s.call(t, "GET", "/api/v1/admin/online", adminToken, nil, &online); code != http.StatusOK {
+			t.Fatalf("admin/online: %d", code)
+		}
+		if online.Connections == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server holds %d sockets after %v, want %d", online.Connections, timeout, want)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+// browser is one headless Chromium tab for a test.
+type browser struct {
+	t      *testing.T
+	ctx    context.Context
+	server *server // whose log to show on failure
+
+	mu      sync.Mutex
+	console []string
+}
+
+// newBrowser starts Chromium with the flags this machine needs (no
+// sandbox as root, no background networking on a closed network) and a
+// fresh profile. When the test fails, it saves a screenshot and logs its
+// path with the page's console and the server's log.
+func newBrowser(t *testing.T, chrome string, s *server) *browser {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		cancelTab()
+		cancelAlloc()
+	})
+	b := &browser{t: t, ctx: ctx, server: s}
+	// The first action starts the browser; it must not carry a timeout,
+	// which would end the browser with it.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start Chromium %s: %v", chrome, err)
+	}
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			b.mu.Lock()
+			b.console = append(b.console, m.String())
+			b.mu.Unlock()
+		}
+	}()
+	// Registered after the browser's cleanup, so it runs before it.
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		b.screenshot()
+		b.mu.Lock()
+		t.Logf("browser console:\n%s", strings.Join(b.console, "\n"))
+		b.mu.Unlock()
+		t.Logf("server log:\n%s", b.server.stderr)
+	})
+	return b
+}
+
+// step runs actions with one timeout for all, and fails the test naming
+// the step and the action (counted from 1) that failed.
+func (b *browser) step(name string, timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, timeout)
+	defer cancel()
+	for i, a := range actions {
+		if _, err := chromedp.Run(ctx, a); err != nil {
+			b.t.Fatalf("%s: action %d of %d: %v", name, i+1, len(actions), err)
+		}
+	}
+}
+
+// until waits, within the step's timeout, for a JavaScript condition
+// (formatted with args) to be true in the page.
+func (b *browser) until(cond string, args ...any) chromedp.Action[chromedp.Void] {
+	expr := fmt.Sprintf(cond, args...)
+	poll := chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(0))
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		v, err := poll(ctx, t)
+		if err != nil {
+			return v, fmt.Errorf("waiting for %s: %w", expr, err)
+		}
+		return v, nil
+	}
+}
+
+// evalIn evaluates a JavaScript expression in the page and decodes its value.
+func evalIn[T any](b *browser, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+func (b *browser) evalInt(expr string) int64     { b.t.Helper(); return evalIn[int64](b, expr) }
+func (b *browser) evalBool(expr string) bool     { b.t.Helper(); return evalIn[bool](b, expr) }
+func (b *browser) evalString(expr string) string { b.t.Helper(); return evalIn[string](b, expr) }
+
+// shownNotification is an item of the page's notification list.
+type shownNotification struct {
+	ID        int64  `json:"id"`
+	CommentID string `json:"comment_id"`
+}
+
+// notificationFrame is a notification frame as the page logged it.
+type notificationFrame struct {
+	ID       int64 `json:"id"`
+	Replayed bool  `json:"replayed"`
+}
+
+// screenshot saves the page as a PNG in a folder that outlives the test
+// (t.TempDir would be removed with it) and logs the path.
+func (b *browser) screenshot() {
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Logf("no screenshot: %v", err)
+		return
+	}
+	dir, err := os.MkdirTemp("", "discuss-browser-test-")
+	if err == nil {
+		path := filepath.Join(dir, "failure.png")
+		if err = os.WriteFile(path, png, 0o644); err == nil {
+			b.t.Logf("screenshot of the page at failure: %s", path)
+			return
+		}
+	}
+	b.t.Logf("could not save the screenshot: %v", err)
+}
