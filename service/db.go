@@ -94,6 +94,11 @@ func mysqlDSN(dsn string) (string, error) {
 	if c.Timeout == 0 {
 		c.Timeout = 5 * time.Second
 	}
+	// Without interpolation every query with arguments is a prepare, an
+	// execute and a close: three packets and two round trips. Interpolating
+	// on the client (safe with utf8mb4) makes it one; under load that cut
+	// the server's CPU per comment by about 40% (see README, Performance).
+	c.InterpolateParams = true
 	return c.FormatDSN(), nil
 }
 
