@@ -147,8 +147,15 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 		return nil, err
 	}
 	s.notes.Publish(ctx, out)
-	if err := fillComments(s.db.WithContext(ctx), actor, []*model.Comment{c}); err != nil {
-		return nil, err
+	// Nobody has liked it yet, and its author is the actor: only reply_to
+	// may need a query.
+	c.Author = model.AuthorOf(actor)
+	if c.ReplyToUserID != nil {
+		authors, err := fetchAuthors(s.db.WithContext(ctx), []int64{*c.ReplyToUserID})
+		if err != nil {
+			return nil, err
+		}
+		c.ReplyTo = authors[*c.ReplyToUserID]
 	}
 	return c, nil
 }
