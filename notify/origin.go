@@ -23,10 +23,11 @@ const (
 // answer failed handshakes in the API's JSON shape.
 func (h *Hub) Upgrader() *websocket.Upgrader {
 	return &websocket.Upgrader{
-		ReadBufferSize:  readBufferSize,
-		WriteBufferSize: writeBufferSize,
-		WriteBufferPool: h.writeBuffers,
-		CheckOrigin:     h.CheckOrigin,
+		HandshakeTimeout: h.opts.WriteTimeout,
+		ReadBufferSize:   readBufferSize,
+		WriteBufferSize:  writeBufferSize,
+		WriteBufferPool:  h.writeBuffers,
+		CheckOrigin:      h.CheckOrigin,
 	}
 }
 
