@@ -233,41 +233,15 @@ func findChromium(t *testing.T) string {
 	return ""
 }
 
-// startServeForBrowser is startServe for a page that opens /ws. The hub
-// accepts only the origins it is configured with, and a page's origin names
-// its port, so the address is picked first and its origin allowed. Called
-// again with the same env, it restarts the server on the same address.
+// startServeForBrowser is startServe with the page's own origin allowed to
+// open /ws, which needs the address before the server starts.
 func startServeForBrowser(t *testing.T, env map[string]string) *server {
 	t.Helper()
-	addr := env["DISCUSS_SERVER_ADDR"]
-	if addr == "" {
-		addr = freeAddr(t)
-		env["DISCUSS_SERVER_ADDR"] = addr
+	if env["DISCUSS_SERVER_ADDR"] == "" {
+		env["DISCUSS_SERVER_ADDR"] = freeAddr(t)
 	}
-	env["DISCUSS_WEBSOCKET_ALLOWED_ORIGINS"] = "http://" + addr
-
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{base: "http://" + addr, stderr: &syncBuffer{}, done: make(chan error, 1), cancel: cancel}
-	go func() { s.done <- run(ctx, []string{"serve"}, envOf(env), &syncBuffer{}, s.stderr) }()
-	t.Cleanup(func() { s.stop(t) })
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if res, err := http.Get(s.base + "/healthz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		select {
-		case err := <-s.done:
-			t.Fatalf("serve exited before it was healthy: %v\n%s", err, s.stderr)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve not healthy after 20s:\n%s", s.stderr)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
-	}
+	env["DISCUSS_WEBSOCKET_ALLOWED_ORIGINS"] = "http://" + env["DISCUSS_SERVER_ADDR"]
+	return startServe(t, env)
 }
 
 // replyTo posts a reply to comment parent and returns its id.

@@ -60,11 +60,15 @@ type server struct {
 }
 
 // startServe runs `discuss serve` with env until the test ends, and waits
-// until /healthz answers.
+// until /healthz answers. It serves on env's DISCUSS_SERVER_ADDR when set
+// (a restart on the same address), else on a free port it records there.
 func startServe(t *testing.T, env map[string]string) *server {
 	t.Helper()
-	addr := freeAddr(t)
-	env["DISCUSS_SERVER_ADDR"] = addr
+	addr := env["DISCUSS_SERVER_ADDR"]
+	if addr == "" {
+		addr = freeAddr(t)
+		env["DISCUSS_SERVER_ADDR"] = addr
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{base: "http://" + addr, stderr: &syncBuffer{}, done: make(chan error, 1), cancel: cancel}
 	go func() { s.done <- run(ctx, []string{"serve"}, envOf(env), &syncBuffer{}, s.stderr) }()
