@@ -117,7 +117,9 @@ func sqliteDSN(path string) (string, error) {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_txlock", "immediate")
-	q.Set("_time_format", "sqlite")
+	// No _time_format: glebarez/go-sqlite v1.21 stops reading parameters
+	// after it, which would silently drop _txlock; its default layout is
+	// the "sqlite" one anyway.
 	sep := "?"
 	if strings.Contains(path, "?") {
 		sep = "&"

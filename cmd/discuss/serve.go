@@ -190,6 +190,13 @@ func requireSchema(ctx context.Context, cfg *configs.Config, m *migrations.Migra
 // breaks the cycle between the notifications service and the hub.
 type deferredPublisher struct{ service.Publisher }
 
+// The hub publishes for the service, and the service is the hub's store:
+// each side declares the small interface it needs, and here they meet.
+var (
+	_ service.Publisher = (*notify.Hub)(nil)
+	_ notify.Store      = (*service.Notifications)(nil)
+)
+
 // newBroker returns the configured broker and how to close it.
 func newBroker(cfg configs.Broker, log *slog.Logger) (notify.Broker, func(), error) {
 	if cfg.Kind != "redis" {
