@@ -284,16 +284,25 @@ func (s *Comments) List(ctx context.Context, postID int64, q CommentQuery) (*Pag
 // UNION ALL of one small index range (comments_root) per comment with
 // replies, so a thread with thousands of replies costs no more than one
 // with three.
+//
+// SQLite takes a LIMIT in a UNION member only inside a derived table. MySQL
+// materialises each derived table into a temporary table, which made this
+// query cost MariaDB about 14 ms of CPU for a page of 20 (the thread-read
+// load test); there each member is a parenthesised SELECT instead, under
+// 1 ms.
 func firstReplies(db *gorm.DB, tops []*model.Comment) (map[int64][]*model.Comment, error) {
+	first := fmt.Sprintf("SELECT * FROM comments WHERE root_id = ? AND deleted_at IS NULL ORDER BY id LIMIT %d", replyPreviews)
+	member := func(i int) string { return fmt.Sprintf("SELECT * FROM (%s) AS r%d", first, i) }
+	if db.Dialector.Name() == "mysql" {
+		member = func(int) string { return "(" + first + ")" }
+	}
 	var parts []string
 	var args []any
 	for _, c := range tops {
 		if c.ReplyCount == 0 {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf(
-			"SELECT * FROM (SELECT * FROM comments WHERE root_id = ? AND deleted_at IS NULL ORDER BY id LIMIT %d) AS r%d",
-			replyPreviews, len(parts)))
+		parts = append(parts, member(len(parts)))
 		args = append(args, c.ID)
 	}
 	byRoot := make(map[int64][]*model.Comment, len(parts))
