@@ -1,8 +1,6 @@
 package api
 
 import (
-	"net/http"
-
 	"github.com/gin-gonic/gin"
 
 	"github.com/quizsite/discuss/model"
@@ -74,9 +72,4 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/ws", s.serveWS)
 
 	return r
-}
-
-// notImplemented answers routes whose handlers are still being written.
-func (s *Server) notImplemented(c *gin.Context) {
-	c.AbortWithStatusJSON(http.StatusNotImplemented, ErrorBody{Error: ErrorDetail{Code: "unimplemented", Message: "not implemented yet"}})
 }

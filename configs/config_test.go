@@ -34,12 +34,12 @@ func TestLoadOverlays(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg, err := Load(path, env(map[string]string{
-		"DISCUSS_SERVER_ADDR":                       ":7070",
-		"DISCUSS_DATABASE_AUTO_MIGRATE":             "true",
-		"DISCUSS_DATABASE_MAX_OPEN_CONNS":           "5",
-		"DISCUSS_AUTH_EXTERNAL_ISSUER":              "https://quiz.example.com",
-		"DISCUSS_WEBSOCKET_ALLOWED_ORIGINS":         "https://a.example.com, https://b.example.com",
-		"DISCUSS_NOTIFICATIONS_CLEANUP_INTERVAL":    "5m",
+		"DISCUSS_SERVER_ADDR":                        ":7070",
+		"DISCUSS_DATABASE_AUTO_MIGRATE":              "true",
+		"DISCUSS_DATABASE_MAX_OPEN_CONNS":            "5",
+		"DISCUSS_AUTH_EXTERNAL_ISSUER":               "https://quiz.example.com",
+		"DISCUSS_WEBSOCKET_ALLOWED_ORIGINS":          "https://a.example.com, https://b.example.com",
+		"DISCUSS_NOTIFICATIONS_CLEANUP_INTERVAL":     "5m",
 		"DISCUSS_WEBSOCKET_MAX_CONNECTIONS_PER_USER": "3",
 	}))
 	if err != nil {
