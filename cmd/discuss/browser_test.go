@@ -152,11 +152,26 @@ func TestBrowserLiveNotifications(t *testing.T) {
 		t.Fatalf("after reconnecting the socket sent notification frames %+v, want the two missed ones, replayed, once each", replayed)
 	}
 
-	// A answers B in the page; the reply joins the same thread.
+	// A answers B in the page; the reply joins the same thread. Live
+	// updates may re-render the thread at any moment, so each interaction
+	// finds its element and acts in one evaluation, retried until the
+	// element is there, instead of holding a node that can be replaced.
 	b.step("A replies in the page", 10*time.Second,
-		chromedp.Click(chromedp.CSS(fmt.Sprintf(`li[data-comment-id="%d"] [data-testid="reply"]`, reply3))),
-		chromedp.SendKeys(chromedp.ID(fmt.Sprintf("reply-body-%d", commentID)), "Thanks, both work."),
-		chromedp.Click(chromedp.CSS(fmt.Sprintf(`li[data-comment-id="%d"] .reply-submit`, commentID))),
+		b.until(`(() => {
+			const btn = document.querySelector('li[data-comment-id="%d"] [data-testid="reply"]');
+			if (!btn) return false;
+			btn.click();
+			return true;
+		})()`, reply3),
+		b.until(`(() => {
+			const box = document.getElementById("reply-body-%d");
+			const send = document.querySelector('li[data-comment-id="%d"] .reply-submit');
+			if (!box || !send) return false;
+			box.value = "Thanks, both work.";
+			box.dispatchEvent(new Event("input", {bubbles: true}));
+			send.click();
+			return true;
+		})()`, commentID, commentID),
 		b.until(`document.querySelectorAll('li[data-comment-id="%d"] .replies li').length === 4`, commentID),
 	)
 
