@@ -583,9 +583,14 @@ func TestMarkRead(t *testing.T) {
 		if rows := f.rowsOf(t, carol); !rows[0].Read || rows[1].Read || !rows[2].Read {
 			t.Error("wrong notifications marked")
 		}
-		// Again: nothing changes, the count is the same.
+		// Again: nothing changes, the count is the same, and no device
+		// is told of a change.
+		f.pub.take()
 		if unread, err := f.notes.MarkRead(ctx, carol, []int64{n[0].ID}, 0); err != nil || unread != 1 {
 			t.Errorf("MarkRead again = %d, %v", unread, err)
+		}
+		if got := f.pub.take(); len(got) != 0 {
+			t.Errorf("published %+v for no change", got)
 		}
 	})
 
