@@ -95,7 +95,7 @@ func buildDeps(cfg *configs.Config, db *dbtest.DB, logger *slog.Logger) (Deps, e
 	}
 	registry := prometheus.NewRegistry()
 	pub := &deferredPublisher{}
-	notes := service.NewNotifications(db.DB, pub)
+	notes := service.NewNotifications(db.DB, pub).WithLogger(logger)
 	hub := notify.New(notify.Options{
 		AllowedOrigins:        cfg.WebSocket.AllowedOrigins,
 		MaxConnectionsPerUser: cfg.WebSocket.MaxConnectionsPerUser,

@@ -66,7 +66,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	// The notifications service publishes through the hub, and the hub reads
 	// missed notifications through the service: build one, then the other.
 	pub := &deferredPublisher{}
-	notes := service.NewNotifications(db, pub)
+	notes := service.NewNotifications(db, pub).WithLogger(log)
 	hub := notify.New(hubOptions(cfg.WebSocket), notes, broker, log, registry)
 	pub.Publisher = hub
 	srv, err := api.New(api.Deps{
