@@ -208,3 +208,69 @@ func TestSetUserRole(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// nextNotification reads frames until a notification and returns it.
+func nextNotification(t *testing.T, conn *websocket.Conn) (id int64, f frame) {
+	t.Helper()
+	for {
+		f = readFrame(t, conn)
+		if f.Type == "notification" {
+			var n struct {
+				ID int64 `json:"id"`
+			}
+			if err := json.Unmarshal(f.Notification, &n); err != nil {
+				t.Fatal(err)
+			}
+			return n.ID, f
+		}
+	}
+}
+
+// TestReplyReachesEveryConnection: a reply POSTed by B reaches both of A's
+// open sockets at once, and A, reconnecting with since, receives exactly
+// what it missed while away.
+func TestReplyReachesEveryConnection(t *testing.T) {
+	ts := newTestServer(t)
+	alice := ts.register(t, "alice")
+	bob := ts.register(t, "bob")
+	var post, comment struct {
+		ID int64 `json:"id"`
+	}
+	ts.do(t, "POST", "/api/v1/posts", alice.Token, map[string]string{"title": "Graphs", "body": "BFS or DFS?"}).JSON(t, &post)
+	ts.do(t, "POST", "/api/v1/posts/"+itoa(post.ID)+"/comments", alice.Token, map[string]string{"body": "n is small"}).JSON(t, &comment)
+	reply := func(body string) {
+		t.Helper()
+		res := ts.do(t, "POST", "/api/v1/posts/"+itoa(post.ID)+"/comments", bob.Token, map[string]any{"body": body, "parent_id": comment.ID})
+		if res.Status != 201 {
+			t.Fatalf("reply: %d %s", res.Status, res.Body)
+		}
+	}
+
+	tab1 := ts.dialWS(t, "?token="+alice.Token, nil)
+	tab2 := ts.dialWS(t, "?token="+alice.Token, nil)
+	reply("BFS, for shortest paths")
+	id1, f1 := nextNotification(t, tab1)
+	id2, f2 := nextNotification(t, tab2)
+	if id1 != id2 || f1.Replayed || f2.Replayed || f1.UnreadCount != 1 {
+		t.Fatalf("tab1 got %d %+v, tab2 got %d %+v", id1, f1, id2, f2)
+	}
+
+	// Both tabs close; two replies arrive meanwhile; one tab comes back.
+	tab1.Close()
+	tab2.Close()
+	reply("or Dijkstra with weights")
+	reply("or 0-1 BFS")
+	back := ts.dialWS(t, "?since="+itoa(id1)+"&token="+alice.Token, nil)
+	m1, g1 := nextNotification(t, back)
+	m2, g2 := nextNotification(t, back)
+	if m1 <= id1 || m2 <= m1 || !g1.Replayed || !g2.Replayed {
+		t.Fatalf("after since=%d: %d %+v, %d %+v", id1, m1, g1, m2, g2)
+	}
+	// Nothing more: the next frame answers a ping.
+	if err := back.WriteJSON(map[string]string{"type": "ping"}); err != nil {
+		t.Fatal(err)
+	}
+	if f := readFrame(t, back); f.Type != "pong" {
+		t.Fatalf("after the replay: %+v, want pong", f)
+	}
+}
