@@ -69,31 +69,12 @@ func seedCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return &usageError{err: err}
 	}
 
-	cfg, err := loadConfig(*configPath, getenv)
+	b, closeBase, err := openBase(ctx, *configPath, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log, stderr)
-	db, m, err := openDB(ctx, cfg.Database)
-	if err != nil {
-		return err
-	}
-	defer closeDB(db)
-	if err := requireSchema(ctx, cfg, m, log); err != nil {
-		return err
-	}
-	secret, err := signingSecret(cfg, log)
-	if err != nil {
-		return err
-	}
-	ac, err := authConfig(cfg, secret)
-	if err != nil {
-		return err
-	}
-	auth, err := service.NewAuth(db, ac)
-	if err != nil {
-		return err
-	}
+	defer closeBase()
+	cfg, db, auth := b.cfg, b.db, b.auth
 
 	start := time.Now()
 	hash, err := bcrypt.GenerateFromPassword([]byte(o.password), cfg.Auth.BcryptCost)

@@ -28,32 +28,12 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*configPath, getenv)
+	b, closeBase, err := openBase(ctx, *configPath, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log, stderr)
-
-	db, m, err := openDB(ctx, cfg.Database)
-	if err != nil {
-		return err
-	}
-	defer closeDB(db)
-	if err := requireSchema(ctx, cfg, m, log); err != nil {
-		return err
-	}
-	secret, err := signingSecret(cfg, log)
-	if err != nil {
-		return err
-	}
-	ac, err := authConfig(cfg, secret)
-	if err != nil {
-		return err
-	}
-	auth, err := service.NewAuth(db, ac)
-	if err != nil {
-		return err
-	}
+	defer closeBase()
+	cfg, log, db, auth := b.cfg, b.log, b.db, b.auth
 
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -23,6 +23,50 @@ import (
 	"github.com/quizsite/discuss/service"
 )
 
+// base is what every command that works on the database sets up first.
+type base struct {
+	cfg  *configs.Config
+	log  *slog.Logger
+	db   *gorm.DB
+	auth *service.Auth
+}
+
+// openBase loads and validates the configuration, opens the database,
+// makes sure its schema is current (see requireSchema) and builds the auth
+// service with the signing secret. The caller must call close.
+func openBase(ctx context.Context, configPath string, getenv func(string) string, stderr io.Writer) (b *base, close func(), err error) {
+	cfg, err := loadConfig(configPath, getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	log := newLogger(cfg.Log, stderr)
+	db, m, err := openDB(ctx, cfg.Database)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			closeDB(db)
+		}
+	}()
+	if err := requireSchema(ctx, cfg, m, log); err != nil {
+		return nil, nil, err
+	}
+	secret, err := signingSecret(cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	ac, err := authConfig(cfg, secret)
+	if err != nil {
+		return nil, nil, err
+	}
+	auth, err := service.NewAuth(db, ac)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &base{cfg: cfg, log: log, db: db, auth: auth}, func() { closeDB(db) }, nil
+}
+
 // loadConfig reads and validates the configuration. Any problem is a usage
 // error: the operator has to fix a setting.
 func loadConfig(path string, getenv func(string) string) (*configs.Config, error) {

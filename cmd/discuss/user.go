@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-
-	"github.com/quizsite/discuss/service"
 )
 
 func userCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -25,36 +23,16 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 		fs.Usage()
 		return usagef("--username and --password are required")
 	}
-	cfg, err := loadConfig(*configPath, getenv)
+	b, closeBase, err := openBase(ctx, *configPath, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log, stderr)
-	db, m, err := openDB(ctx, cfg.Database)
+	defer closeBase()
+	u, err := b.auth.CreateUser(ctx, *username, *password, *role)
 	if err != nil {
 		return err
 	}
-	defer closeDB(db)
-	if err := requireSchema(ctx, cfg, m, log); err != nil {
-		return err
-	}
-	secret, err := signingSecret(cfg, log)
-	if err != nil {
-		return err
-	}
-	ac, err := authConfig(cfg, secret)
-	if err != nil {
-		return err
-	}
-	auth, err := service.NewAuth(db, ac)
-	if err != nil {
-		return err
-	}
-	u, err := auth.CreateUser(ctx, *username, *password, *role)
-	if err != nil {
-		return err
-	}
-	log.Info("user created", slog.Int64("id", u.ID), slog.String("username", u.Username), slog.String("role", u.Role))
+	b.log.Info("user created", slog.Int64("id", u.ID), slog.String("username", u.Username), slog.String("role", u.Role))
 	fmt.Fprintf(stdout, "created user %d %s (%s)\n", u.ID, u.Username, u.Role)
 	return nil
 }
