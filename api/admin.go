@@ -10,21 +10,13 @@ type setRoleRequest struct {
 	Role string `json:"role"`
 }
 
-func (s *Server) setUserRole(c *gin.Context) {
-	id, err := pathID(c, "id")
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
+// setUserRole answers PATCH /admin/users/{id} with the user in its new role.
+func (s *Server) setUserRole(c *gin.Context) (int, any, error) {
 	var req setRoleRequest
-	if err := decodeJSON(c, &req); err != nil {
-		writeError(c, s.log, err)
-		return
+	id, err := pathIDAndJSON(c, &req)
+	if err != nil {
+		return 0, nil, err
 	}
 	u, err := s.users.SetRole(ctx(c), id, req.Role)
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusOK, u)
+	return http.StatusOK, u, err
 }

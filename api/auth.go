@@ -20,36 +20,26 @@ type loginRequest struct {
 	Password string `json:"password"`
 }
 
-func (s *Server) register(c *gin.Context) {
+func (s *Server) register(c *gin.Context) (int, any, error) {
 	var req registerRequest
 	if err := decodeJSON(c, &req); err != nil {
-		writeError(c, s.log, err)
-		return
+		return 0, nil, err
 	}
 	sess, err := s.auth.Register(ctx(c), service.RegisterInput{
 		Username: req.Username, Password: req.Password, DisplayName: req.DisplayName, ClientAddr: c.ClientIP(),
 	})
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusCreated, sess)
+	return http.StatusCreated, sess, err
 }
 
-func (s *Server) login(c *gin.Context) {
+func (s *Server) login(c *gin.Context) (int, any, error) {
 	var req loginRequest
 	if err := decodeJSON(c, &req); err != nil {
-		writeError(c, s.log, err)
-		return
+		return 0, nil, err
 	}
 	sess, err := s.auth.Login(ctx(c), req.Username, req.Password, c.ClientIP())
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusOK, sess)
+	return http.StatusOK, sess, err
 }
 
-func (s *Server) me(c *gin.Context) {
-	c.JSON(http.StatusOK, model.UserFrom(ctx(c)))
+func (s *Server) me(c *gin.Context) (int, any, error) {
+	return http.StatusOK, model.UserFrom(ctx(c)), nil
 }

@@ -1,12 +1,10 @@
 package api
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/quizsite/discuss/model"
 	"github.com/quizsite/discuss/service"
 )
 
@@ -19,129 +17,51 @@ type updateCommentRequest struct {
 	Body string `json:"body"`
 }
 
-func (s *Server) createComment(c *gin.Context) {
-	postID, err := pathID(c, "id")
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
+func (s *Server) createComment(c *gin.Context) (int, any, error) {
 	var req createCommentRequest
-	if err := decodeJSON(c, &req); err != nil {
-		writeError(c, s.log, err)
-		return
+	postID, err := pathIDAndJSON(c, &req)
+	if err != nil {
+		return 0, nil, err
 	}
 	cm, err := s.comments.Create(ctx(c), postID, service.CommentInput{Body: req.Body, ParentID: req.ParentID})
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusCreated, cm)
+	return http.StatusCreated, cm, err
 }
 
-func (s *Server) listComments(c *gin.Context) {
-	postID, err := pathID(c, "id")
+func (s *Server) listComments(c *gin.Context) (int, any, error) {
+	postID, limit, err := pathIDAndLimit(c)
 	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	limit, err := queryLimit(c)
-	if err != nil {
-		writeError(c, s.log, err)
-		return
+		return 0, nil, err
 	}
 	page, err := s.comments.List(ctx(c), postID, service.CommentQuery{
 		Sort: c.Query("sort"), Limit: limit, Cursor: c.Query("cursor"),
 	})
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusOK, page)
+	return http.StatusOK, page, err
 }
 
-func (s *Server) getComment(c *gin.Context) {
-	id, err := pathID(c, "id")
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	cm, err := s.comments.Get(ctx(c), id)
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusOK, cm)
-}
+func (s *Server) getComment(c *gin.Context) (int, any, error) { return byID(c, s.comments.Get) }
 
-func (s *Server) listReplies(c *gin.Context) {
-	id, err := pathID(c, "id")
+func (s *Server) listReplies(c *gin.Context) (int, any, error) {
+	id, limit, err := pathIDAndLimit(c)
 	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	limit, err := queryLimit(c)
-	if err != nil {
-		writeError(c, s.log, err)
-		return
+		return 0, nil, err
 	}
 	page, err := s.comments.Replies(ctx(c), id, limit, c.Query("cursor"))
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusOK, page)
+	return http.StatusOK, page, err
 }
 
-func (s *Server) updateComment(c *gin.Context) {
-	id, err := pathID(c, "id")
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
+func (s *Server) updateComment(c *gin.Context) (int, any, error) {
 	var req updateCommentRequest
-	if err := decodeJSON(c, &req); err != nil {
-		writeError(c, s.log, err)
-		return
+	id, err := pathIDAndJSON(c, &req)
+	if err != nil {
+		return 0, nil, err
 	}
 	cm, err := s.comments.Update(ctx(c), id, req.Body)
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusOK, cm)
+	return http.StatusOK, cm, err
 }
 
-func (s *Server) deleteComment(c *gin.Context) { s.noContent(c, s.comments.Delete) }
-func (s *Server) likeComment(c *gin.Context)   { s.like(c, s.comments.Like) }
-func (s *Server) unlikeComment(c *gin.Context) { s.like(c, s.comments.Unlike) }
-
-// like answers a like or unlike of the resource named by the id path
-// parameter with its like state.
-func (s *Server) like(c *gin.Context, set func(context.Context, int64) (*model.LikeState, error)) {
-	id, err := pathID(c, "id")
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	state, err := set(ctx(c), id)
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusOK, state)
+func (s *Server) deleteComment(c *gin.Context) (int, any, error) {
+	return noContent(c, s.comments.Delete)
 }
 
-// noContent answers 204 after do succeeds on the resource named by the id
-// path parameter: deletes and mutes.
-func (s *Server) noContent(c *gin.Context, do func(context.Context, int64) error) {
-	id, err := pathID(c, "id")
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	if err := do(ctx(c), id); err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
-}
+func (s *Server) likeComment(c *gin.Context) (int, any, error)   { return byID(c, s.comments.Like) }
+func (s *Server) unlikeComment(c *gin.Context) (int, any, error) { return byID(c, s.comments.Unlike) }

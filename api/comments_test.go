@@ -14,11 +14,22 @@ import (
 // nil, and returns the comment.
 func (ts *testServer) createComment(t *testing.T, token string, postID int64, parent *model.Comment) model.Comment {
 	t.Helper()
-	body := map[string]any{"body": "a comment"}
+	var parentID int64
 	if parent != nil {
-		body["parent_id"] = parent.ID
+		parentID = parent.ID
 	}
-	res := ts.doChecked(t, "POST", fmt.Sprintf("/api/v1/posts/%d/comments", postID), token, body)
+	return ts.commentWith(t, token, postID, parentID, "a comment")
+}
+
+// commentWith comments body on post postID, replying to parentID when it is
+// not 0.
+func (ts *testServer) commentWith(t *testing.T, token string, postID, parentID int64, body string) model.Comment {
+	t.Helper()
+	req := map[string]any{"body": body}
+	if parentID != 0 {
+		req["parent_id"] = parentID
+	}
+	res := ts.doChecked(t, "POST", fmt.Sprintf("/api/v1/posts/%d/comments", postID), token, req)
 	if res.Status != http.StatusCreated {
 		t.Fatalf("create comment: %d %s", res.Status, res.Body)
 	}
@@ -97,11 +108,7 @@ func TestCreateComment(t *testing.T) {
 		for range 5 {
 			ts.createComment(t, carol.Token, p.ID, nil)
 		}
-		res := ts.doChecked(t, "POST", path, carol.Token, map[string]any{"body": "b"})
-		wantError(t, res, 429, model.ERATELIMITED, "")
-		if res.Header.Get("Retry-After") == "" {
-			t.Error("429 without Retry-After")
-		}
+		wantRateLimited(t, ts.doChecked(t, "POST", path, carol.Token, map[string]any{"body": "b"}))
 	})
 }
 
@@ -157,20 +164,7 @@ func TestListComments(t *testing.T) {
 			"new": {c3.ID, c2.ID, c1.ID},
 			"top": {c3.ID, c2.ID, c1.ID},
 		} {
-			var got []int64
-			cursor := ""
-			for {
-				res := ts.doChecked(t, "GET", path+"?limit=1&sort="+sort+cursor, bob.Token, nil)
-				var page commentPage
-				res.JSON(t, &page)
-				for _, c := range page.Items {
-					got = append(got, c.ID)
-				}
-				if page.NextCursor == nil {
-					break
-				}
-				cursor = "&cursor=" + *page.NextCursor
-			}
+			got := ts.pageIDs(t, bob.Token, path+"?limit=1&sort="+sort)
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("sort %s: %v, want %v", sort, got, want)
 			}
@@ -212,20 +206,7 @@ func TestGetCommentAndReplies(t *testing.T) {
 		if res.Status != 200 || *c.ParentID != replies[1].ID || *c.RootID != top.ID || c.ReplyTo.Username != "alice" {
 			t.Errorf("%d %s", res.Status, res.Body)
 		}
-		var got []int64
-		cursor := ""
-		for {
-			res := ts.doChecked(t, "GET", fmt.Sprintf("/api/v1/comments/%d/replies?limit=2%s", top.ID, cursor), bob.Token, nil)
-			var page commentPage
-			res.JSON(t, &page)
-			for _, r := range page.Items {
-				got = append(got, r.ID)
-			}
-			if page.NextCursor == nil {
-				break
-			}
-			cursor = "&cursor=" + *page.NextCursor
-		}
+		got := ts.pageIDs(t, bob.Token, fmt.Sprintf("/api/v1/comments/%d/replies?limit=2", top.ID))
 		want := []int64{replies[0].ID, replies[2].ID, replies[3].ID, replies[4].ID}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("replies %v, want %v", got, want)
@@ -299,22 +280,13 @@ func TestLikeComment(t *testing.T) {
 	p := ts.createPost(t, alice.Token, "p")
 	c := ts.createComment(t, bob.Token, p.ID, nil)
 	path := fmt.Sprintf("/api/v1/comments/%d/like", c.ID)
-	for i, step := range []struct {
-		method string
-		s      session
-		want   string
-	}{
+	ts.wantLikeSteps(t, path, []likeStep{
 		{"PUT", alice, `{"like_count":1,"liked":true}`},
 		{"PUT", alice, `{"like_count":1,"liked":true}`},
 		{"PUT", bob, `{"like_count":2,"liked":true}`},
 		{"DELETE", bob, `{"like_count":1,"liked":false}`},
 		{"DELETE", bob, `{"like_count":1,"liked":false}`},
-	} {
-		res := ts.doChecked(t, step.method, path, step.s.Token, nil)
-		if res.Status != 200 || string(res.Body) != step.want {
-			t.Errorf("step %d: %d %s, want %s", i, res.Status, res.Body, step.want)
-		}
-	}
+	})
 	wantError(t, ts.doChecked(t, "PUT", "/api/v1/comments/9999/like", bob.Token, nil), 404, model.ENOTFOUND, "comment")
 	wantError(t, ts.doChecked(t, "DELETE", "/api/v1/comments/0/like", bob.Token, nil), 400, model.EINVALID, "id")
 }

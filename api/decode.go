@@ -93,6 +93,34 @@ func pathID(c *gin.Context, name string) (int64, error) {
 	return id, nil
 }
 
+// pathIDAndJSON reads the two inputs of a write to one resource: the id
+// path parameter, then the JSON body into v. Errors: pathID's, then
+// decodeJSON's, in that order, so a bad id is reported before a bad body.
+func pathIDAndJSON(c *gin.Context, v any) (int64, error) {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return 0, err
+	}
+	if err := decodeJSON(c, v); err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
+// pathIDAndLimit reads the id path parameter, then the limit of a list of
+// what hangs off it. Errors: EINVALID naming id, then limit.
+func pathIDAndLimit(c *gin.Context) (int64, int, error) {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return 0, 0, err
+	}
+	limit, err := queryLimit(c)
+	if err != nil {
+		return 0, 0, err
+	}
+	return id, limit, nil
+}
+
 // queryInt reads an optional integer query parameter within [min, max].
 // Errors: EINVALID naming the parameter.
 func queryInt(c *gin.Context, name string, def, min, max int64) (int64, error) {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -195,6 +196,80 @@ func (ts *testServer) do(t *testing.T, method, path, token string, body any) res
 		t.Fatal(err)
 	}
 	return response{Status: res.StatusCode, Header: res.Header, Body: data}
+}
+
+// errorCase is a request that must fail with status and a body in the
+// contract's error shape.
+type errorCase struct {
+	name                string
+	method, path, token string
+	body                any
+	status              int
+}
+
+// wantErrorCases sends each case as a subtest of its name.
+func (ts *testServer) wantErrorCases(t *testing.T, cases []errorCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res := ts.do(t, tc.method, tc.path, tc.token, tc.body)
+			if res.Status != tc.status {
+				t.Fatalf("status %d, want %d: %s", res.Status, tc.status, res.Body)
+			}
+			res.ErrorCode(t)
+		})
+	}
+}
+
+// likeStep is one like (PUT) or unlike (DELETE) by a user and the exact
+// body it must be answered with.
+type likeStep struct {
+	method string
+	s      session
+	want   string
+}
+
+// wantLikeSteps sends the steps to the like route path in order; each must
+// answer 200 with its body.
+func (ts *testServer) wantLikeSteps(t *testing.T, path string, steps []likeStep) {
+	t.Helper()
+	for i, step := range steps {
+		res := ts.doChecked(t, step.method, path, step.s.Token, nil)
+		if res.Status != 200 || string(res.Body) != step.want {
+			t.Errorf("step %d: %d %s, want %s", i, res.Status, res.Body, step.want)
+		}
+	}
+}
+
+// pageIDs walks a list from target, whose query already has at least a
+// limit, through next_cursor to the last page, and returns the ids of the
+// items in the order listed. Every page must answer 200.
+func (ts *testServer) pageIDs(t *testing.T, token, target string) []int64 {
+	t.Helper()
+	var ids []int64
+	cursor := ""
+	for range 100 {
+		res := ts.doChecked(t, "GET", target+cursor, token, nil)
+		if res.Status != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", target+cursor, res.Status, res.Body)
+		}
+		var page struct {
+			Items []struct {
+				ID int64 `json:"id"`
+			} `json:"items"`
+			NextCursor *string `json:"next_cursor"`
+		}
+		res.JSON(t, &page)
+		for _, it := range page.Items {
+			ids = append(ids, it.ID)
+		}
+		if page.NextCursor == nil {
+			return ids
+		}
+		cursor = "&cursor=" + url.QueryEscape(*page.NextCursor)
+	}
+	t.Fatalf("GET %s: more than 100 pages", target)
+	return nil
 }
 
 // session is a signed-in test user.

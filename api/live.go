@@ -71,15 +71,13 @@ type broadcastResponse struct {
 
 // broadcast keeps the message as an announcement and sends it to every
 // connection on every instance; 202 because delivery is under way, not done.
-func (s *Server) broadcast(c *gin.Context) {
+func (s *Server) broadcast(c *gin.Context) (int, any, error) {
 	var req broadcastRequest
 	if err := decodeJSON(c, &req); err != nil {
-		writeError(c, s.log, err)
-		return
+		return 0, nil, err
 	}
 	if _, err := s.announcements.Broadcast(ctx(c), req.Message); err != nil {
-		writeError(c, s.log, err)
-		return
+		return 0, nil, err
 	}
 	_, conns, err := s.hub.Online(ctx(c))
 	if err != nil {
@@ -88,7 +86,7 @@ func (s *Server) broadcast(c *gin.Context) {
 		s.log.WarnContext(ctx(c), "online count across instances unavailable", "error", err)
 		_, conns = s.hub.LocalCounts()
 	}
-	c.JSON(http.StatusAccepted, broadcastResponse{OnlineConnections: conns})
+	return http.StatusAccepted, broadcastResponse{OnlineConnections: conns}, nil
 }
 
 type onlineResponse struct {
@@ -97,26 +95,20 @@ type onlineResponse struct {
 }
 
 // online counts users and connections across every instance.
-func (s *Server) online(c *gin.Context) {
+func (s *Server) online(c *gin.Context) (int, any, error) {
 	users, conns, err := s.hub.Online(ctx(c))
 	if err != nil {
-		writeError(c, s.log, &model.Error{Code: model.EUNAVAILABLE, Message: "the broker is unavailable; try again shortly", Err: err})
-		return
+		return 0, nil, &model.Error{Code: model.EUNAVAILABLE, Message: "the broker is unavailable; try again shortly", Err: err}
 	}
-	c.JSON(http.StatusOK, onlineResponse{Users: users, Connections: conns})
+	return http.StatusOK, onlineResponse{Users: users, Connections: conns}, nil
 }
 
 // listAnnouncements lists kept broadcasts, newest first.
-func (s *Server) listAnnouncements(c *gin.Context) {
+func (s *Server) listAnnouncements(c *gin.Context) (int, any, error) {
 	limit, err := queryInt(c, "limit", 0, 1, 100)
 	if err != nil {
-		writeError(c, s.log, err)
-		return
+		return 0, nil, err
 	}
 	page, err := s.announcements.List(ctx(c), c.Query("cursor"), int(limit))
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusOK, page)
+	return http.StatusOK, page, err
 }

@@ -146,14 +146,7 @@ func TestBroadcastAndOnline(t *testing.T) {
 		t.Fatalf("announcements: %d %s", res.Status, res.Body)
 	}
 
-	errs := []struct {
-		name   string
-		method string
-		path   string
-		token  string
-		body   any
-		status int
-	}{
+	ts.wantErrorCases(t, []errorCase{
 		{"ErrBroadcastNotAdmin", "POST", "/api/v1/admin/broadcast", alice.Token, map[string]string{"message": "hi"}, 403},
 		{"ErrOnlineNotAdmin", "GET", "/api/v1/admin/online", alice.Token, nil, 403},
 		{"ErrEmptyMessage", "POST", "/api/v1/admin/broadcast", admin.Token, map[string]string{"message": "   "}, 400},
@@ -161,16 +154,7 @@ func TestBroadcastAndOnline(t *testing.T) {
 		{"ErrAnnouncementsCursor", "GET", "/api/v1/announcements?cursor=zzz", alice.Token, nil, 400},
 		{"ErrAnnouncementsLimit", "GET", "/api/v1/announcements?limit=1000", alice.Token, nil, 400},
 		{"ErrAnnouncementsNoToken", "GET", "/api/v1/announcements", "", nil, 401},
-	}
-	for _, tt := range errs {
-		t.Run(tt.name, func(t *testing.T) {
-			res := ts.do(t, tt.method, tt.path, tt.token, tt.body)
-			if res.Status != tt.status {
-				t.Fatalf("status %d, want %d: %s", res.Status, tt.status, res.Body)
-			}
-			res.ErrorCode(t)
-		})
-	}
+	})
 }
 
 func TestSetUserRole(t *testing.T) {
@@ -183,28 +167,13 @@ func TestSetUserRole(t *testing.T) {
 	if res.Status != 200 || u.Role != "moderator" || u.ID != bob.User.ID {
 		t.Fatalf("set role: %d %s", res.Status, res.Body)
 	}
-	errs := []struct {
-		name   string
-		path   string
-		token  string
-		body   any
-		status int
-	}{
-		{"ErrNotAdmin", "/api/v1/admin/users/" + itoa(bob.User.ID), bob.Token, map[string]string{"role": "admin"}, 403},
-		{"ErrBadRole", "/api/v1/admin/users/" + itoa(bob.User.ID), admin.Token, map[string]string{"role": "king"}, 400},
-		{"ErrBadID", "/api/v1/admin/users/abc", admin.Token, map[string]string{"role": "user"}, 400},
-		{"ErrNotFound", "/api/v1/admin/users/99999", admin.Token, map[string]string{"role": "user"}, 404},
-		{"ErrNoBody", "/api/v1/admin/users/" + itoa(bob.User.ID), admin.Token, nil, 400},
-	}
-	for _, tt := range errs {
-		t.Run(tt.name, func(t *testing.T) {
-			res := ts.do(t, "PATCH", tt.path, tt.token, tt.body)
-			if res.Status != tt.status {
-				t.Fatalf("status %d, want %d: %s", res.Status, tt.status, res.Body)
-			}
-			res.ErrorCode(t)
-		})
-	}
+	ts.wantErrorCases(t, []errorCase{
+		{"ErrNotAdmin", "PATCH", "/api/v1/admin/users/" + itoa(bob.User.ID), bob.Token, map[string]string{"role": "admin"}, 403},
+		{"ErrBadRole", "PATCH", "/api/v1/admin/users/" + itoa(bob.User.ID), admin.Token, map[string]string{"role": "king"}, 400},
+		{"ErrBadID", "PATCH", "/api/v1/admin/users/abc", admin.Token, map[string]string{"role": "user"}, 400},
+		{"ErrNotFound", "PATCH", "/api/v1/admin/users/99999", admin.Token, map[string]string{"role": "user"}, 404},
+		{"ErrNoBody", "PATCH", "/api/v1/admin/users/" + itoa(bob.User.ID), admin.Token, nil, 400},
+	})
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -28,104 +28,78 @@ type adminNotifyRequest struct {
 
 // listNotifications answers GET /notifications: the caller's notifications,
 // newest first, and their unread count.
-func (s *Server) listNotifications(c *gin.Context) {
-	limit, err := queryInt(c, "limit", service.DefaultPageSize, 1, service.MaxPageSize)
+func (s *Server) listNotifications(c *gin.Context) (int, any, error) {
+	limit, err := queryLimit(c)
 	if err != nil {
-		writeError(c, s.log, err)
-		return
+		return 0, nil, err
 	}
 	unreadOnly, err := queryBool(c, "unread_only")
 	if err != nil {
-		writeError(c, s.log, err)
-		return
+		return 0, nil, err
 	}
 	page, err := s.notes.List(ctx(c), service.ListNotifications{
-		UnreadOnly: unreadOnly, Limit: int(limit), Cursor: c.Query("cursor"),
+		UnreadOnly: unreadOnly, Limit: limit, Cursor: c.Query("cursor"),
 	})
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusOK, page)
+	return http.StatusOK, page, err
 }
 
-func (s *Server) unreadCount(c *gin.Context) {
-	n, err := s.notes.CountUnread(ctx(c))
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusOK, unreadCountResponse{UnreadCount: n})
+func (s *Server) unreadCount(c *gin.Context) (int, any, error) {
+	return unreadCountAnswer(s.notes.CountUnread(ctx(c)))
 }
 
 // markRead answers POST /notifications/read. Ids that are not the caller's
 // are ignored rather than answered with 404: a notification disappears when
 // its comment is deleted, and one such id must not keep the others unread.
 // Only the caller's notifications are ever marked.
-func (s *Server) markRead(c *gin.Context) {
+func (s *Server) markRead(c *gin.Context) (int, any, error) {
 	var req markReadRequest
 	if err := decodeJSON(c, &req); err != nil {
-		writeError(c, s.log, err)
-		return
+		return 0, nil, err
 	}
 	var ids []int64
 	var upToID int64
 	switch {
 	case req.IDs != nil && req.UpToID != nil:
-		writeError(c, s.log, model.Errorf(model.EINVALID, "give either ids or up_to_id, not both"))
-		return
+		return 0, nil, model.Errorf(model.EINVALID, "give either ids or up_to_id, not both")
 	case req.IDs != nil:
 		if len(*req.IDs) == 0 {
-			writeError(c, s.log, model.Errorf(model.EINVALID, "ids must not be empty"))
-			return
+			return 0, nil, model.Errorf(model.EINVALID, "ids must not be empty")
 		}
 		ids = *req.IDs
 	case req.UpToID != nil:
 		if *req.UpToID <= 0 {
-			writeError(c, s.log, model.Errorf(model.EINVALID, "up_to_id must be a positive integer"))
-			return
+			return 0, nil, model.Errorf(model.EINVALID, "up_to_id must be a positive integer")
 		}
 		upToID = *req.UpToID
 	default:
-		writeError(c, s.log, model.Errorf(model.EINVALID, "ids or up_to_id is required"))
-		return
+		return 0, nil, model.Errorf(model.EINVALID, "ids or up_to_id is required")
 	}
-	n, err := s.notes.MarkMineRead(ctx(c), ids, upToID)
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusOK, unreadCountResponse{UnreadCount: n})
+	return unreadCountAnswer(s.notes.MarkMineRead(ctx(c), ids, upToID))
 }
 
 // markOneRead answers POST /notifications/{id}/read; another user's id is
 // 404, the same as a missing one.
-func (s *Server) markOneRead(c *gin.Context) {
+func (s *Server) markOneRead(c *gin.Context) (int, any, error) {
 	id, err := pathID(c, "id")
 	if err != nil {
-		writeError(c, s.log, err)
-		return
+		return 0, nil, err
 	}
-	n, err := s.notes.MarkOneRead(ctx(c), id)
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusOK, unreadCountResponse{UnreadCount: n})
+	return unreadCountAnswer(s.notes.MarkOneRead(ctx(c), id))
+}
+
+// unreadCountAnswer is the answer of every call that reads or changes the
+// unread count, from the service's count and error.
+func unreadCountAnswer(n int64, err error) (int, any, error) {
+	return http.StatusOK, unreadCountResponse{UnreadCount: n}, err
 }
 
 // adminNotify answers POST /admin/notify with the system notification it
 // created.
-func (s *Server) adminNotify(c *gin.Context) {
+func (s *Server) adminNotify(c *gin.Context) (int, any, error) {
 	var req adminNotifyRequest
 	if err := decodeJSON(c, &req); err != nil {
-		writeError(c, s.log, err)
-		return
+		return 0, nil, err
 	}
 	n, err := s.notes.SendSystem(ctx(c), req.UserID, req.Message)
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusCreated, n)
+	return http.StatusCreated, n, err
 }

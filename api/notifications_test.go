@@ -25,23 +25,6 @@ type unreadCount struct {
 	UnreadCount *int64 `json:"unread_count"`
 }
 
-// commentWith comments body on post postID, replying to parentID when it is
-// not 0.
-func (ts *testServer) commentWith(t *testing.T, token string, postID, parentID int64, body string) model.Comment {
-	t.Helper()
-	req := map[string]any{"body": body}
-	if parentID != 0 {
-		req["parent_id"] = parentID
-	}
-	res := ts.doChecked(t, "POST", fmt.Sprintf("/api/v1/posts/%d/comments", postID), token, req)
-	if res.Status != http.StatusCreated {
-		t.Fatalf("create comment: %d %s", res.Status, res.Body)
-	}
-	var c model.Comment
-	res.JSON(t, &c)
-	return c
-}
-
 // notifications lists the caller's notifications with query q.
 func (ts *testServer) notifications(t *testing.T, token, q string) notificationPage {
 	t.Helper()
@@ -170,21 +153,29 @@ func TestCommentRollsBackWithItsNotification(t *testing.T) {
 	}
 }
 
+// notificationsFrom gives owner, who has none yet, n notifications from
+// commenter (n comments on a new post of owner's) and returns them as
+// listed: newest first.
+func (ts *testServer) notificationsFrom(t *testing.T, owner, commenter session, n int) []model.Notification {
+	t.Helper()
+	post := ts.createPost(t, owner.Token, "post")
+	for i := range n {
+		ts.commentWith(t, commenter.Token, post.ID, 0, fmt.Sprintf("comment %d", i))
+	}
+	page := ts.notifications(t, owner.Token, "")
+	if len(page.Items) != n {
+		t.Fatalf("%d notifications, want %d", len(page.Items), n)
+	}
+	return page.Items
+}
+
 // threeNotifications gives owner three notifications from a new user and
 // returns them, oldest first.
 func (ts *testServer) threeNotifications(t *testing.T, owner session, commenter string) []model.Notification {
 	t.Helper()
-	other := ts.register(t, commenter)
-	post := ts.createPost(t, owner.Token, "post")
-	for i := range 3 {
-		ts.commentWith(t, other.Token, post.ID, 0, fmt.Sprintf("comment %d", i))
-	}
-	page := ts.notifications(t, owner.Token, "")
-	if len(page.Items) != 3 {
-		t.Fatalf("%d notifications, want 3", len(page.Items))
-	}
-	slices.Reverse(page.Items)
-	return page.Items
+	n := ts.notificationsFrom(t, owner, ts.register(t, commenter), 3)
+	slices.Reverse(n)
+	return n
 }
 
 func TestMarkNotificationsRead(t *testing.T) {
@@ -281,15 +272,8 @@ func TestListNotificationsPages(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
 	alice, bob := ts.register(t, "alice"), ts.register(t, "bob")
-	post := ts.createPost(t, alice.Token, "post")
-	for i := range 5 {
-		ts.commentWith(t, bob.Token, post.ID, 0, fmt.Sprintf("comment %d", i))
-	}
-	all := ts.notifications(t, alice.Token, "")
-	if len(all.Items) != 5 {
-		t.Fatalf("%d notifications, want 5", len(all.Items))
-	}
-	ts.unread(t, "POST", "/api/v1/notifications/read", alice.Token, map[string]any{"ids": []int64{all.Items[1].ID, all.Items[3].ID}})
+	all := ts.notificationsFrom(t, alice, bob, 5)
+	ts.unread(t, "POST", "/api/v1/notifications/read", alice.Token, map[string]any{"ids": []int64{all[1].ID, all[3].ID}})
 
 	walk := func(t *testing.T, q string) []int64 {
 		t.Helper()
@@ -314,7 +298,7 @@ func TestListNotificationsPages(t *testing.T) {
 
 	t.Run("OK", func(t *testing.T) {
 		var want []int64
-		for _, n := range all.Items {
+		for _, n := range all {
 			want = append(want, n.ID)
 		}
 		if !slices.IsSortedFunc(want, func(a, b int64) int { return int(b - a) }) {
@@ -325,7 +309,7 @@ func TestListNotificationsPages(t *testing.T) {
 		}
 	})
 	t.Run("OK/UnreadOnly", func(t *testing.T) {
-		want := []int64{all.Items[0].ID, all.Items[2].ID, all.Items[4].ID}
+		want := []int64{all[0].ID, all[2].ID, all[4].ID}
 		if got := walk(t, "?unread_only=true&limit=1"); !slices.Equal(got, want) {
 			t.Errorf("walked %v, want %v", got, want)
 		}

@@ -22,88 +22,52 @@ type updatePostRequest struct {
 	Body  *string `json:"body"`
 }
 
-func (s *Server) createPost(c *gin.Context) {
+func (s *Server) createPost(c *gin.Context) (int, any, error) {
 	var req createPostRequest
 	if err := decodeJSON(c, &req); err != nil {
-		writeError(c, s.log, err)
-		return
+		return 0, nil, err
 	}
 	p, err := s.posts.Create(ctx(c), service.PostInput{Title: req.Title, Body: req.Body, ProblemID: req.ProblemID})
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusCreated, p)
+	return http.StatusCreated, p, err
 }
 
-func (s *Server) listPosts(c *gin.Context) {
+func (s *Server) listPosts(c *gin.Context) (int, any, error) {
 	problemID, err := queryID(c, "problem_id")
 	if err != nil {
-		writeError(c, s.log, err)
-		return
+		return 0, nil, err
 	}
 	authorID, err := queryID(c, "author_id")
 	if err != nil {
-		writeError(c, s.log, err)
-		return
+		return 0, nil, err
 	}
 	limit, err := queryLimit(c)
 	if err != nil {
-		writeError(c, s.log, err)
-		return
+		return 0, nil, err
 	}
 	page, err := s.posts.List(ctx(c), service.PostQuery{
 		ProblemID: problemID, AuthorID: authorID,
 		Sort: c.Query("sort"), Limit: limit, Cursor: c.Query("cursor"),
 	})
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusOK, page)
+	return http.StatusOK, page, err
 }
 
-func (s *Server) getPost(c *gin.Context) {
-	id, err := pathID(c, "id")
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	p, err := s.posts.Get(ctx(c), id)
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusOK, p)
-}
+func (s *Server) getPost(c *gin.Context) (int, any, error) { return byID(c, s.posts.Get) }
 
-func (s *Server) updatePost(c *gin.Context) {
-	id, err := pathID(c, "id")
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
+func (s *Server) updatePost(c *gin.Context) (int, any, error) {
 	var req updatePostRequest
-	if err := decodeJSON(c, &req); err != nil {
-		writeError(c, s.log, err)
-		return
+	id, err := pathIDAndJSON(c, &req)
+	if err != nil {
+		return 0, nil, err
 	}
 	p, err := s.posts.Update(ctx(c), id, service.PostPatch{Title: req.Title, Body: req.Body})
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusOK, p)
+	return http.StatusOK, p, err
 }
 
-func (s *Server) deletePost(c *gin.Context) {
-	s.noContent(c, s.posts.Delete)
-}
-
-func (s *Server) likePost(c *gin.Context)   { s.like(c, s.posts.Like) }
-func (s *Server) unlikePost(c *gin.Context) { s.like(c, s.posts.Unlike) }
-func (s *Server) mutePost(c *gin.Context)   { s.noContent(c, s.posts.Mute) }
-func (s *Server) unmutePost(c *gin.Context) { s.noContent(c, s.posts.Unmute) }
+func (s *Server) deletePost(c *gin.Context) (int, any, error) { return noContent(c, s.posts.Delete) }
+func (s *Server) likePost(c *gin.Context) (int, any, error)   { return byID(c, s.posts.Like) }
+func (s *Server) unlikePost(c *gin.Context) (int, any, error) { return byID(c, s.posts.Unlike) }
+func (s *Server) mutePost(c *gin.Context) (int, any, error)   { return noContent(c, s.posts.Mute) }
+func (s *Server) unmutePost(c *gin.Context) (int, any, error) { return noContent(c, s.posts.Unmute) }
 
 // queryID reads an optional positive integer query parameter; nil when it is
 // absent. Errors: EINVALID naming the parameter.

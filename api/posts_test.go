@@ -3,7 +3,6 @@ package api
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -38,6 +37,16 @@ func wantError(t *testing.T, res response, status int, code, text string) {
 	res.JSON(t, &e)
 	if e.Error.Code != code || !strings.Contains(e.Error.Message, text) {
 		t.Fatalf("error %+v, want code %s and a message with %q", e.Error, code, text)
+	}
+}
+
+// wantRateLimited fails the test unless res is a 429 rate_limited error
+// whose Retry-After says when to try again (in whole seconds, at least 1).
+func wantRateLimited(t *testing.T, res response) {
+	t.Helper()
+	wantError(t, res, http.StatusTooManyRequests, model.ERATELIMITED, "")
+	if ra := res.Header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Errorf("429 with Retry-After %q", ra)
 	}
 }
 
@@ -95,11 +104,7 @@ func TestCreatePost(t *testing.T) {
 		for range 3 {
 			ts.createPost(t, bob.Token, "p")
 		}
-		res := ts.doChecked(t, "POST", "/api/v1/posts", bob.Token, map[string]any{"title": "t", "body": "b"})
-		wantError(t, res, 429, model.ERATELIMITED, "")
-		if res.Header.Get("Retry-After") == "" {
-			t.Error("429 without Retry-After")
-		}
+		wantRateLimited(t, ts.doChecked(t, "POST", "/api/v1/posts", bob.Token, map[string]any{"title": "t", "body": "b"}))
 	})
 }
 
@@ -149,34 +154,6 @@ func TestListPosts(t *testing.T) {
 	ts.doChecked(t, "PUT", fmt.Sprintf("/api/v1/posts/%d/like", p1.ID), bob.Token, nil)
 	ts.doChecked(t, "POST", fmt.Sprintf("/api/v1/posts/%d/comments", p2.ID), bob.Token, map[string]any{"body": "bump"})
 
-	list := func(t *testing.T, query string) []int64 {
-		t.Helper()
-		var ids []int64
-		cursor := ""
-		for pages := 0; ; pages++ {
-			q, _ := url.ParseQuery(query)
-			q.Set("limit", "1")
-			if cursor != "" {
-				q.Set("cursor", cursor)
-			}
-			res := ts.doChecked(t, "GET", "/api/v1/posts?"+q.Encode(), bob.Token, nil)
-			if res.Status != 200 {
-				t.Fatalf("%d %s", res.Status, res.Body)
-			}
-			var page struct {
-				Items      []model.Post `json:"items"`
-				NextCursor *string      `json:"next_cursor"`
-			}
-			res.JSON(t, &page)
-			for _, p := range page.Items {
-				ids = append(ids, p.ID)
-			}
-			if page.NextCursor == nil {
-				return ids
-			}
-			cursor = *page.NextCursor
-		}
-	}
 	for _, tc := range []struct {
 		query string
 		want  []int64
@@ -190,7 +167,7 @@ func TestListPosts(t *testing.T) {
 		{"problem_id=6", nil},
 	} {
 		t.Run("OK/"+tc.query, func(t *testing.T) {
-			if got := list(t, tc.query); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			if got := ts.pageIDs(t, bob.Token, "/api/v1/posts?limit=1&"+tc.query); fmt.Sprint(got) != fmt.Sprint(tc.want) {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
@@ -286,22 +263,13 @@ func TestLikeAndMutePost(t *testing.T) {
 	mute := fmt.Sprintf("/api/v1/posts/%d/mute", p.ID)
 
 	t.Run("OK", func(t *testing.T) {
-		for i, step := range []struct {
-			method string
-			s      session
-			want   string
-		}{
+		ts.wantLikeSteps(t, like, []likeStep{
 			{"PUT", alice, `{"like_count":1,"liked":true}`},
 			{"PUT", alice, `{"like_count":1,"liked":true}`},
 			{"PUT", bob, `{"like_count":2,"liked":true}`},
 			{"DELETE", alice, `{"like_count":1,"liked":false}`},
 			{"DELETE", alice, `{"like_count":1,"liked":false}`},
-		} {
-			res := ts.doChecked(t, step.method, like, step.s.Token, nil)
-			if res.Status != 200 || string(res.Body) != step.want {
-				t.Errorf("step %d: %d %s, want %s", i, res.Status, res.Body, step.want)
-			}
-		}
+		})
 		for _, method := range []string{"PUT", "PUT", "DELETE", "DELETE", "PUT"} {
 			if res := ts.doChecked(t, method, mute, bob.Token, nil); res.Status != 204 {
 				t.Errorf("%s mute: %d %s", method, res.Status, res.Body)

@@ -7,7 +7,9 @@ import (
 )
 
 // routes is the whole URL space in one place: operations, then the public,
-// user and admin groups of /api/v1, then the WebSocket.
+// user and admin groups of /api/v1, then the WebSocket. Every /api/v1
+// handler is a jsonHandler wrapped by s.handle (handler.go); the operations
+// routes and /ws write their own answers.
 func (s *Server) routes() *gin.Engine {
 	r := gin.New()
 	r.ContextWithFallback = true
@@ -28,45 +30,45 @@ func (s *Server) routes() *gin.Engine {
 	v1 := r.Group("/api/v1", s.bodyLimit())
 
 	// Public: the only routes without a token.
-	v1.POST("/auth/register", s.register)
-	v1.POST("/auth/login", s.login)
+	v1.POST("/auth/register", s.handle(s.register))
+	v1.POST("/auth/login", s.handle(s.login))
 
 	// Any signed-in user.
 	user := v1.Group("", s.authenticate())
-	user.GET("/me", s.me)
+	user.GET("/me", s.handle(s.me))
 
-	user.POST("/posts", s.createPost)
-	user.GET("/posts", s.listPosts)
-	user.GET("/posts/:id", s.getPost)
-	user.PATCH("/posts/:id", s.updatePost)
-	user.DELETE("/posts/:id", s.deletePost)
-	user.PUT("/posts/:id/like", s.likePost)
-	user.DELETE("/posts/:id/like", s.unlikePost)
-	user.PUT("/posts/:id/mute", s.mutePost)
-	user.DELETE("/posts/:id/mute", s.unmutePost)
+	user.POST("/posts", s.handle(s.createPost))
+	user.GET("/posts", s.handle(s.listPosts))
+	user.GET("/posts/:id", s.handle(s.getPost))
+	user.PATCH("/posts/:id", s.handle(s.updatePost))
+	user.DELETE("/posts/:id", s.handle(s.deletePost))
+	user.PUT("/posts/:id/like", s.handle(s.likePost))
+	user.DELETE("/posts/:id/like", s.handle(s.unlikePost))
+	user.PUT("/posts/:id/mute", s.handle(s.mutePost))
+	user.DELETE("/posts/:id/mute", s.handle(s.unmutePost))
 
-	user.POST("/posts/:id/comments", s.createComment)
-	user.GET("/posts/:id/comments", s.listComments)
-	user.GET("/comments/:id", s.getComment)
-	user.GET("/comments/:id/replies", s.listReplies)
-	user.PATCH("/comments/:id", s.updateComment)
-	user.DELETE("/comments/:id", s.deleteComment)
-	user.PUT("/comments/:id/like", s.likeComment)
-	user.DELETE("/comments/:id/like", s.unlikeComment)
+	user.POST("/posts/:id/comments", s.handle(s.createComment))
+	user.GET("/posts/:id/comments", s.handle(s.listComments))
+	user.GET("/comments/:id", s.handle(s.getComment))
+	user.GET("/comments/:id/replies", s.handle(s.listReplies))
+	user.PATCH("/comments/:id", s.handle(s.updateComment))
+	user.DELETE("/comments/:id", s.handle(s.deleteComment))
+	user.PUT("/comments/:id/like", s.handle(s.likeComment))
+	user.DELETE("/comments/:id/like", s.handle(s.unlikeComment))
 
-	user.GET("/notifications", s.listNotifications)
-	user.GET("/notifications/unread_count", s.unreadCount)
-	user.POST("/notifications/read", s.markRead)
-	user.POST("/notifications/:id/read", s.markOneRead)
+	user.GET("/notifications", s.handle(s.listNotifications))
+	user.GET("/notifications/unread_count", s.handle(s.unreadCount))
+	user.POST("/notifications/read", s.handle(s.markRead))
+	user.POST("/notifications/:id/read", s.handle(s.markOneRead))
 
-	user.GET("/announcements", s.listAnnouncements)
+	user.GET("/announcements", s.handle(s.listAnnouncements))
 
 	// Admins only.
 	admin := user.Group("/admin", s.requireAdmin())
-	admin.POST("/broadcast", s.broadcast)
-	admin.POST("/notify", s.adminNotify)
-	admin.GET("/online", s.online)
-	admin.PATCH("/users/:id", s.setUserRole)
+	admin.POST("/broadcast", s.handle(s.broadcast))
+	admin.POST("/notify", s.handle(s.adminNotify))
+	admin.GET("/online", s.handle(s.online))
+	admin.PATCH("/users/:id", s.handle(s.setUserRole))
 
 	// Live notifications; the token is checked before the upgrade.
 	r.GET("/ws", s.serveWS)

@@ -1,0 +1,63 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// jsonHandler is the shape of every /api/v1 handler: it reads the request
+// and returns its answer instead of writing it, and handle writes. It
+// returns either an error, which handle answers through writeError (so
+// errors.go stays the only place an error becomes a status, and a 429 keeps
+// its Retry-After), or a status and a body to encode as JSON. An untyped nil
+// body means no body at all, for 204; a typed nil such as (*model.Post)(nil)
+// is still encoded, as null. On error the status and body are ignored, which
+// lets a handler end with `return http.StatusOK, v, err`.
+//
+// Returning the answer, rather than writing it, is what removes the
+// "if err != nil { writeError(...); return }" after every step, and it makes
+// a handler that forgets to answer impossible. serveWS does not fit (it
+// answers, then hands the connection over) and stays a plain gin handler, as
+// do the operations routes.
+type jsonHandler func(c *gin.Context) (status int, body any, err error)
+
+// handle adapts h to Gin. It is applied in routes.go, so the route list
+// shows which routes answer this way.
+func (s *Server) handle(h jsonHandler) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		status, body, err := h(c)
+		switch {
+		case err != nil:
+			writeError(c, s.log, err)
+		case body == nil:
+			c.Status(status)
+		default:
+			c.JSON(status, body)
+		}
+	}
+}
+
+// The two shapes that several routes share, as jsonHandlers.
+
+// byID answers 200 with what get returns for the resource named by the id
+// path parameter: reads, and likes and unlikes with their like state.
+func byID[T any](c *gin.Context, get func(context.Context, int64) (T, error)) (int, any, error) {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return 0, nil, err
+	}
+	v, err := get(ctx(c), id)
+	return http.StatusOK, v, err
+}
+
+// noContent answers 204 after do succeeds on the resource named by the id
+// path parameter: deletes and mutes.
+func noContent(c *gin.Context, do func(context.Context, int64) error) (int, any, error) {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusNoContent, nil, do(ctx(c), id)
+}
