@@ -130,9 +130,12 @@ func (a *Auth) createLocalUser(ctx context.Context, username, password, displayN
 	return u, nil
 }
 
-// errBadCredentials is one message for an unknown user and a wrong
-// password, so that login does not reveal which usernames exist.
-var errBadCredentials = &model.Error{Code: model.EUNAUTHENTICATED, Message: "wrong username or password"}
+// errBadCredentials is one answer for an unknown user and a wrong password,
+// so that login does not reveal which usernames exist. It is made afresh
+// each time: callers may wrap or annotate what they get.
+func errBadCredentials() error {
+	return model.Errorf(model.EUNAUTHENTICATED, "wrong username or password")
+}
 
 // Login checks a password and issues a token. Attempts are limited per
 // username and per client address. Errors: EUNAUTHENTICATED, ERATELIMITED.
@@ -148,16 +151,16 @@ func (a *Auth) Login(ctx context.Context, username, password, clientAddr string)
 	switch {
 	case errors.Is(err, gorm.ErrRecordNotFound):
 		_ = bcrypt.CompareHashAndPassword(a.dummyHash, []byte(password))
-		return nil, errBadCredentials
+		return nil, errBadCredentials()
 	case err != nil:
 		return nil, dbError(err)
 	case u.PasswordHash == nil:
 		// Users of the external issuer have no password here.
 		_ = bcrypt.CompareHashAndPassword(a.dummyHash, []byte(password))
-		return nil, errBadCredentials
+		return nil, errBadCredentials()
 	}
 	if bcrypt.CompareHashAndPassword([]byte(*u.PasswordHash), []byte(password)) != nil {
-		return nil, errBadCredentials
+		return nil, errBadCredentials()
 	}
 	return a.session(&u)
 }
