@@ -21,6 +21,9 @@ type runner struct {
 	sw  *swarm // this shard's connections
 	rep *report
 	d   *deliveries
+	// recovered counts the server's drops that a client answered by
+	// reconnecting with since, as the close code asked.
+	recovered int
 
 	errCount atomic.Int64
 	errMu    sync.Mutex
@@ -68,7 +71,10 @@ func (r *runner) finish() {
 		r.rep.notes = append(r.rep.notes, fmt.Sprintf("lost: event %d for user %d", k.id, r.sw.clients[k.conn].user.id))
 	}
 	r.rep.errors += int(r.errCount.Load())
-	r.rep.dropped = int(r.sw.dropped.Load())
+	r.rep.dropped = int(r.sw.dropped.Load()) - r.recovered
+	if r.recovered > 0 {
+		r.rep.notes = append(r.rep.notes, fmt.Sprintf("%d connections closed by the server with 1011 or 1013 came back with since", r.recovered))
+	}
 	r.errMu.Lock()
 	if r.firstErr != nil {
 		r.rep.notes = append(r.rep.notes, "first error: "+r.firstErr.Error())

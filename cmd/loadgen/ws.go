@@ -31,7 +31,12 @@ type client struct {
 
 	conn    *websocket.Conn // set by connect before the reader starts
 	hello   chan struct{}   // closed by the reader when hello arrives
+	ended   chan struct{}   // closed by the reader when it returns
 	closing atomic.Bool     // we are closing it: its end is no drop
+	up      atomic.Bool     // hello received and the reader still running
+	// dropCode is the close code of the server's last drop of this
+	// connection (-1 without a close frame), 0 when it did not drop it.
+	dropCode atomic.Int64
 	// lastID is the largest notification id received, the since of a
 	// reconnect.
 	lastID atomic.Int64
@@ -90,15 +95,20 @@ func newSwarm(base *url.URL, users []user, sources int, timeout time.Duration) *
 // lat the time from dialling to hello, and returns how many failed, with
 // the first error.
 func (s *swarm) connectAll(ctx context.Context, concurrency int, since func(*client) int64, lat *latencies) (failed int, first error) {
+	return s.connectSome(ctx, s.clients, concurrency, since, lat)
+}
+
+// connectSome is connectAll for some of the clients.
+func (s *swarm) connectSome(ctx context.Context, clients []*client, concurrency int, since func(*client) int64, lat *latencies) (failed int, first error) {
 	var mu sync.Mutex
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
-	for _, c := range s.clients {
+	for i, c := range clients {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
 			wg.Wait()
-			return failed + len(s.clients) - c.idx, ctx.Err()
+			return failed + len(clients) - i, ctx.Err()
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
@@ -134,8 +144,9 @@ func (s *swarm) connect(ctx context.Context, c *client, since int64) error {
 		return err
 	}
 	c.conn = conn
-	c.hello = make(chan struct{})
+	c.hello, c.ended = make(chan struct{}), make(chan struct{})
 	c.closing.Store(false)
+	c.dropCode.Store(0)
 	s.readers.Add(1)
 	go s.read(c)
 	timer := time.NewTimer(30 * time.Second)
@@ -143,7 +154,13 @@ func (s *swarm) connect(ctx context.Context, c *client, since int64) error {
 	select {
 	case <-c.hello:
 		s.connected.Add(1)
+		c.up.Store(true)
 		return nil
+	case <-c.ended:
+		if code := c.dropCode.Load(); code != 0 {
+			return fmt.Errorf("closed with %d before hello", code)
+		}
+		return errors.New("closed before hello")
 	case <-timer.C:
 		c.closing.Store(true)
 		_ = conn.Close()
@@ -160,6 +177,7 @@ func (s *swarm) connect(ctx context.Context, c *client, since int64) error {
 func (s *swarm) read(c *client) {
 	defer s.readers.Done()
 	conn, hello := c.conn, c.hello
+	defer close(c.ended)
 	gotHello := false
 	for {
 		_, data, err := conn.ReadMessage()
@@ -168,6 +186,7 @@ func (s *swarm) read(c *client) {
 			if gotHello {
 				s.connected.Add(-1)
 			}
+			c.up.Store(false)
 			if !c.closing.Load() {
 				s.dropped.Add(1)
 				code := -1
@@ -175,6 +194,7 @@ func (s *swarm) read(c *client) {
 				if errors.As(err, &ce) {
 					code = ce.Code
 				}
+				c.dropCode.Store(int64(code))
 				s.mu.Lock()
 				s.closeCodes[code]++
 				s.mu.Unlock()

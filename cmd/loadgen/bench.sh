@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# bench.sh: the README's performance runs, against the local MariaDB.
+#
+#   cmd/loadgen/bench.sh setup                  build, create the database, seed 15,000 users
+#   cmd/loadgen/bench.sh run SCENARIO [FLAGS]   fresh server, one loadgen run, server stopped
+#
+# Every run starts its own server (so that resident memory is measured from
+# a fresh process) and stops it afterwards, whatever happens. Files go to
+# $BENCH_DIR (default /tmp/discuss-bench). Loads only 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DIR=${BENCH_DIR:-/tmp/discuss-bench}
+USERS=${BENCH_USERS:-15000}
+PORT=${BENCH_PORT:-18080}
+mkdir -p "$DIR"
+
+export DISCUSS_DATABASE_DRIVER=mysql
+export DISCUSS_DATABASE_DSN=${BENCH_DSN:-'root@tcp(127.0.0.1:3306)/discuss_load'}
+export DISCUSS_AUTH_SECRET=load-test-secret-0123456789abcdef0123
+export DISCUSS_DATABASE_AUTO_MIGRATE=true
+export DISCUSS_SERVER_ADDR=127.0.0.1:$PORT
+export DISCUSS_SERVER_DEBUG_ADDR=127.0.0.1:$((PORT + 1))
+# The load comes from a few thousand users at most a few times a second
+# each; the per-user limits would refuse the admin's notifications.
+export DISCUSS_LIMITS_COMMENTS_PER_MINUTE=1000000
+export DISCUSS_LIMITS_POSTS_PER_MINUTE=1000000
+export DISCUSS_LIMITS_LOGIN_PER_MINUTE=1000
+# One access-log line per request costs more than some requests do.
+export DISCUSS_LOG_LEVEL=warn
+ulimit -n 20000
+
+setup() {
+	go build -o "$DIR/discuss" ./cmd/discuss
+	go build -o "$DIR/loadgen" ./cmd/loadgen
+	mariadb -uroot -e 'CREATE DATABASE IF NOT EXISTS discuss_load'
+	"$DIR/discuss" migrate up
+	"$DIR/discuss" user create --username load_admin --password load-admin-password --role admin || true
+	# One post per user (for the reply scenarios), then a 10,000-comment
+	# thread by the first user; its id is the first user's post.
+	"$DIR/discuss" seed --users "$USERS" --posts "$USERS" --out "$DIR/users.txt"
+	"$DIR/discuss" seed --users "$USERS" --thread-comments 10000 --out "$DIR/users.txt"
+	awk 'NR == 1 { print $4 }' "$DIR/users.txt" >"$DIR/thread.id"
+}
+
+# serve starts a server in the background and waits until it answers.
+serve() {
+	if curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null; then
+		echo "something already serves 127.0.0.1:$PORT; stop it first" >&2
+		return 1
+	fi
+	"$DIR/discuss" serve 2>>"$DIR/server.log" &
+	SERVER=$!
+	trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
+	for _ in $(seq 100); do
+		kill -0 "$SERVER" 2>/dev/null || break
+		curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && return 0
+		sleep 0.1
+	done
+	echo "server did not start; see $DIR/server.log" >&2
+	return 1
+}
+
+admin_token() {
+	curl -sf "http://127.0.0.1:$PORT/api/v1/auth/login" \
+		-d '{"username":"load_admin","password":"load-admin-password"}' |
+		sed -E 's/.*"token":"([^"]+)".*/\1/' >"$DIR/admin.token"
+}
+
+run() {
+	local scenario=$1
+	shift
+	serve
+	admin_token
+	"$DIR/loadgen" -url "http://127.0.0.1:$PORT" -scenario "$scenario" -users "$DIR/users.txt" \
+		-pid "$SERVER" -admin-token-file "$DIR/admin.token" -post "$(cat "$DIR/thread.id")" "$@"
+}
+
+case "${1:-}" in
+setup) setup ;;
+run)
+	shift
+	run "$@"
+	;;
+*)
+	echo "usage: $0 setup | run SCENARIO [loadgen flags]" >&2
+	exit 2
+	;;
+esac
