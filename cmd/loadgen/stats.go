@@ -18,12 +18,6 @@ func (l *latencies) add(d time.Duration) {
 	l.mu.Unlock()
 }
 
-func (l *latencies) addAll(ds []time.Duration) {
-	l.mu.Lock()
-	l.d = append(l.d, ds...)
-	l.mu.Unlock()
-}
-
 // summary is the distribution of a set of durations.
 type summary struct {
 	n                  int
