@@ -139,7 +139,7 @@ type response struct {
 }
 
 // JSON decodes the body into v, failing the test when it is not JSON.
-func (r response) JSON(t *testing.T, v any) {
+func (r response) JSON(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		t.Fatalf("body %q: %v", r.Body, err)
@@ -160,7 +160,7 @@ func (r response) ErrorCode(t *testing.T) string {
 
 // do sends a request; body may be nil, a string (sent as is) or a value
 // (sent as JSON). token, when not empty, goes in the Authorization header.
-func (ts *testServer) do(t *testing.T, method, path, token string, body any) response {
+func (ts *testServer) do(t testing.TB, method, path, token string, body any) response {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -279,7 +279,7 @@ type session struct {
 }
 
 // register signs up a user through the API and returns its session.
-func (ts *testServer) register(t *testing.T, username string) session {
+func (ts *testServer) register(t testing.TB, username string) session {
 	t.Helper()
 	res := ts.do(t, "POST", "/api/v1/auth/register", "", map[string]string{"username": username, "password": "password123"})
 	if res.Status != http.StatusCreated {
@@ -291,7 +291,7 @@ func (ts *testServer) register(t *testing.T, username string) session {
 }
 
 // withRole signs up a user and gives it role directly in the database.
-func (ts *testServer) withRole(t *testing.T, username, role string) session {
+func (ts *testServer) withRole(t testing.TB, username, role string) session {
 	t.Helper()
 	s := ts.register(t, username)
 	if err := ts.DB.Model(&model.User{}).Where("id = ?", s.User.ID).Update("role", role).Error; err != nil {
