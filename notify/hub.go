@@ -222,10 +222,10 @@ func (h *Hub) setGaugesLocked() {
 	h.m.users.Set(float64(len(h.users)))
 }
 
-// Broker messages. One message is one change for one user (a notification
-// or an unread count) or for everyone (a broadcast), carrying the frame
-// already encoded so that each instance decodes it once and shares it
-// between connections.
+// Broker messages. One message is one change for one user (a notification,
+// an unread count, or a request to catch up from the Store) or for everyone
+// (a broadcast), carrying the frame already encoded so that each instance
+// decodes it once and shares it between connections.
 type envelope struct {
 	Kind   string `json:"k"`
 	UserID int64  `json:"u,omitempty"`
@@ -240,6 +240,7 @@ const (
 	envNotification = "n"
 	envUnreadCount  = "u"
 	envBroadcast    = "b"
+	envCatchUp      = "c"
 )
 
 // PublishNotification tells every connection of n.UserID, on every
@@ -247,9 +248,18 @@ const (
 // While the broker is unreachable it still delivers to this instance's
 // connections, returns the broker's error after at most PublishTimeout, and
 // the other instances recover n from the Store when the broker is back.
+//
+// A negative unread means the publisher could not take the count (its
+// database was too slow or away just after the commit). The frame cannot be
+// built then, so the user's connections read what they are owed from the
+// Store instead, retrying with backoff until it answers: the notification
+// arrives late, with its true count, and once.
 func (h *Hub) PublishNotification(ctx context.Context, n *model.Notification, unread int64) error {
 	if n == nil || n.ID <= 0 || n.UserID <= 0 {
 		return errors.New("notify: PublishNotification needs a stored notification with a recipient")
+	}
+	if unread < 0 {
+		return h.publish(ctx, envelope{Kind: envCatchUp, UserID: n.UserID}, true)
 	}
 	f, err := newNotificationFrame(n, unread, false)
 	if err != nil {
@@ -304,12 +314,14 @@ func (h *Hub) publish(ctx context.Context, env envelope, localFallback bool) err
 // deliver routes one broker message to this instance's connections.
 func (h *Hub) deliver(msg []byte) {
 	var env envelope
-	if err := json.Unmarshal(msg, &env); err != nil || len(env.Frame) == 0 {
+	if err := json.Unmarshal(msg, &env); err != nil || (len(env.Frame) == 0 && env.Kind != envCatchUp) {
 		h.log.Warn("notify: dropping malformed broker message", "err", err)
 		return
 	}
 	f := &frame{data: env.Frame}
 	switch env.Kind {
+	case envCatchUp:
+		h.toUser(env.UserID, h.catchUp)
 	case envNotification:
 		if env.ID <= 0 {
 			return

@@ -560,3 +560,33 @@ func TestMetrics(t *testing.T) {
 	c1.conn.Close()
 	waitFor(t, "the gauge to drop", func() bool { return e.metricValue("discuss_ws_connections") == 1 })
 }
+
+// TestUnknownCountCatchesUpFromStore: a publisher that could not take the
+// unread count publishes with -1, and the user's connections read the
+// notification from the Store instead, once, with its true count; other
+// users hear nothing.
+func TestUnknownCountCatchesUpFromStore(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	a1 := e.dial(1, dialOpts{})
+	a2 := e.dial(1, dialOpts{})
+	b := e.dial(2, dialOpts{})
+	for _, c := range []*wsClient{a1, a2, b} {
+		c.hello()
+	}
+	first := e.store.addAndPublish(t, e.hub, 1)
+	a1.expectNotification(first.ID, false)
+	a2.expectNotification(first.ID, false)
+
+	n, unread := e.store.add(1)
+	if err := e.hub.PublishNotification(context.Background(), n, -1); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*wsClient{a1, a2} {
+		f := c.expectNotification(n.ID, true)
+		if f.UnreadCount != unread {
+			t.Fatalf("unread_count %d, want %d", f.UnreadCount, unread)
+		}
+		c.expectQuiet()
+	}
+	b.expectQuiet()
+}

@@ -393,7 +393,10 @@ func (s *Notifications) Publish(ctx context.Context, out Outbox) {
 		byUser[n.UserID] = append(byUser[n.UserID], n)
 	}
 	for _, u := range users {
-		s.publishCount(ctx, u, func(unread int64) error {
+		// Without a count the notifications still go out, marked as such,
+		// and the hub has the user's connections read them from the
+		// database (see Publisher): a live push is never just dropped.
+		s.publishCount(ctx, u, true, func(unread int64) error {
 			var errs []error
 			for _, n := range byUser[u] {
 				errs = append(errs, s.pub.PublishNotification(ctx, n, unread))
@@ -406,21 +409,25 @@ func (s *Notifications) Publish(ctx context.Context, out Outbox) {
 			continue // the notification carried the new count
 		}
 		byUser[u] = []*model.Notification{} // and each user hears it once
-		s.publishCount(ctx, u, func(unread int64) error { return s.pub.PublishUnreadCount(ctx, u, unread) })
+		s.publishCount(ctx, u, false, func(unread int64) error { return s.pub.PublishUnreadCount(ctx, u, unread) })
 	}
 }
 
 // publishCount counts userID's unread notifications and passes the count
 // to send, holding the user's stripe throughout (see Notifications.stripes).
-// It returns the count, or -1 when it could not be taken.
-func (s *Notifications) publishCount(ctx context.Context, userID int64, send func(unread int64) error) int64 {
+// It returns the count, or -1 when it could not be taken; then it calls send
+// with -1 only when sendUnknown is set.
+func (s *Notifications) publishCount(ctx context.Context, userID int64, sendUnknown bool, send func(unread int64) error) int64 {
 	mu := &s.stripes[uint64(userID)%publishStripes]
 	mu.Lock()
 	defer mu.Unlock()
 	unread, err := s.UnreadCount(ctx, userID)
 	if err != nil {
 		s.log.WarnContext(ctx, "notifications: unread count for publishing", "user_id", userID, "error", err.Error())
-		return -1
+		if !sendUnknown {
+			return -1
+		}
+		unread = -1
 	}
 	if err := send(unread); err != nil {
 		s.log.WarnContext(ctx, "notifications: publish", "user_id", userID, "error", err.Error())
@@ -524,7 +531,7 @@ func checkReadSelection(ids []int64, upToID int64) error {
 func (s *Notifications) readStateChanged(ctx context.Context, userID int64) (int64, error) {
 	pubCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
 	defer cancel()
-	unread := s.publishCount(pubCtx, userID, func(unread int64) error {
+	unread := s.publishCount(pubCtx, userID, false, func(unread int64) error {
 		return s.pub.PublishUnreadCount(pubCtx, userID, unread)
 	})
 	if unread < 0 {

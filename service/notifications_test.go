@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"unicode/utf8"
 
@@ -1010,5 +1011,37 @@ func TestResumeNeverSkips(t *testing.T) {
 		if !seen[n.ID] {
 			t.Errorf("notification %d was skipped by a reader resuming by id", n.ID)
 		}
+	}
+}
+
+// TestPublishWithoutCount: when the unread count cannot be read after the
+// commit, the notification is still published, with -1 for the count, so
+// that the hub has the connections read it from the database rather than
+// dropping the live push.
+func TestPublishWithoutCount(t *testing.T) {
+	f := newNotesFixture(t)
+	alice, bob := f.as(t, "alice"), f.as(t, "bob")
+	p := f.post(t, alice, "post")
+	f.pub.take()
+
+	var failCounts atomic.Bool
+	err := f.db.Callback().Query().After("gorm:query").Register("test:fail_unread_counts", func(tx *gorm.DB) {
+		if failCounts.Load() && tx.Statement.Table == "notifications" && strings.Contains(tx.Statement.SQL.String(), "is_read") {
+			_ = tx.AddError(errors.New("injected failure"))
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failCounts.Store(true)
+	c := f.comment(t, bob, p.ID, nil, "first!")
+	failCounts.Store(false)
+
+	got := f.pub.take()
+	if len(got) != 1 || got[0].kind != "notification" || got[0].n.CommentID == nil || *got[0].n.CommentID != c.ID || got[0].unread != -1 {
+		t.Fatalf("published %+v, want the notification of comment %d with unread -1", got, c.ID)
+	}
+	if !strings.Contains(f.logs.String(), "unread count for publishing") {
+		t.Errorf("the failed count was not logged:\n%s", f.logs.String())
 	}
 }

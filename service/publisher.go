@@ -12,7 +12,8 @@ import (
 // anything they missed from the database by notification id.
 type Publisher interface {
 	// PublishNotification tells the connections of n.UserID about n; unread
-	// is that user's unread count with n included.
+	// is that user's unread count with n included, or -1 when it could not
+	// be taken, in which case the connections read n from the database.
 	PublishNotification(ctx context.Context, n *model.Notification, unread int64) error
 	// PublishUnreadCount tells every connection of a user their unread count
 	// after it changed (marked read on some device, or a notification removed).
