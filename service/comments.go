@@ -107,7 +107,8 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 				return err
 			}
 		}
-		if err := s.notes.beforeComment(tx, actor, &post, parent, body); err != nil {
+		plan, err := s.notes.planComment(tx, actor, &post, parent, body)
+		if err != nil {
 			return err
 		}
 		now := Now()
@@ -129,7 +130,7 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 		if err := tx.Create(c).Error; err != nil {
 			return dbError(err)
 		}
-		err := tx.Exec("UPDATE posts SET comment_count = comment_count + 1, last_activity_at = ? WHERE id = ?", now, postID).Error
+		err = tx.Exec("UPDATE posts SET comment_count = comment_count + 1, last_activity_at = ? WHERE id = ?", now, postID).Error
 		if err != nil {
 			return dbError(err)
 		}
@@ -140,7 +141,7 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 				return err
 			}
 		}
-		out, err = s.notes.commentCreated(tx, actor, &post, parent, c)
+		out, err = s.notes.commentCreated(tx, plan, actor, &post, c)
 		return err
 	})
 	if err != nil {

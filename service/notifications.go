@@ -79,14 +79,11 @@ type Outbox struct {
 	recounts []int64
 }
 
-// postCreated writes, inside tx, the mention notifications of a new post.
-func (s *Notifications) postCreated(tx *gorm.DB, actor *model.User, p *model.Post) (Outbox, error) {
-	to, err := postRecipients(tx, actor, p.Body)
-	if err != nil {
-		return Outbox{}, err
-	}
+// postCreated writes, inside tx, the mention notifications of a new post,
+// to the recipients planPost found.
+func (s *Notifications) postCreated(tx *gorm.DB, plan notifyPlan, actor *model.User, p *model.Post) (Outbox, error) {
 	actorID, postID := actor.ID, p.ID
-	return s.write(tx, to, func(userID int64, typ string) *model.Notification {
+	return s.write(tx, plan, func(userID int64, typ string) *model.Notification {
 		return &model.Notification{
 			UserID: userID, Type: typ, ActorID: &actorID, PostID: &postID,
 			Excerpt: model.Excerpt(p.Body), Actor: model.AuthorOf(actor),
@@ -95,21 +92,10 @@ func (s *Notifications) postCreated(tx *gorm.DB, actor *model.User, p *model.Pos
 }
 
 // commentCreated writes, inside tx, the notifications that the new comment c
-// causes. post is c's post, parent the comment c replies to (nil for a
-// top-level comment).
-//
-// Each user gets at most one notification for c, by priority comment_reply >
-// mention > post_comment, and the actor none. A user who muted the post gets
-// no post_comment or comment_reply from it, but is still told of a mention:
-// the mute is applied before the priority, so a muted parent author who is
-// also mentioned gets the mention.
-func (s *Notifications) commentCreated(tx *gorm.DB, actor *model.User, post *model.Post, parent, c *model.Comment) (Outbox, error) {
-	to, err := commentRecipients(tx, actor, post, parent, c.Body)
-	if err != nil {
-		return Outbox{}, err
-	}
+// on post causes, to the recipients planComment found.
+func (s *Notifications) commentCreated(tx *gorm.DB, plan notifyPlan, actor *model.User, post *model.Post, c *model.Comment) (Outbox, error) {
 	actorID, postID, commentID := actor.ID, post.ID, c.ID
-	return s.write(tx, to, func(userID int64, typ string) *model.Notification {
+	return s.write(tx, plan, func(userID int64, typ string) *model.Notification {
 		return &model.Notification{
 			UserID: userID, Type: typ, ActorID: &actorID, PostID: &postID, CommentID: &commentID,
 			Excerpt: model.Excerpt(c.Body), Actor: model.AuthorOf(actor),
@@ -117,38 +103,55 @@ func (s *Notifications) commentCreated(tx *gorm.DB, actor *model.User, post *mod
 	})
 }
 
-// beforePost and beforeComment are optional hooks for the start of the
-// transaction, before the post or comment row is inserted. They lock the
-// user rows of the actor and of everyone the new row will notify, in id
-// order, which write would otherwise do only after the insert. Taking them
-// first is what makes the writers deadlock-free: the insert share-locks the
-// actor's row through its author foreign key, and a transaction holding
-// that share lock while it waits for a recipient's row closes a cycle with
-// one that notifies the actor (see write). With every user lock of a
-// transaction taken at once, in one global order, before any share lock on
-// users, no such cycle can form. The later hook then finds its locks held.
+// notifyPlan is who a new post or comment notifies and how, one type per
+// user in user id order. planPost and planComment work it out at the start
+// of the transaction, before the post or comment row is inserted, and lock
+// the user rows of the actor and of every recipient, in id order; the
+// matching postCreated or commentCreated then writes the rows to it.
+//
+// Taking those locks first, all at once, is what makes the writers
+// deadlock-free: the insert share-locks the actor's row through its author
+// foreign key, and a transaction holding that share lock while it waits
+// for a recipient's row closes a cycle with one that notifies the actor.
+// With every user lock of a transaction taken in one global order before
+// any share lock on users, no such cycle can form. (Without it, a stress
+// test of ten users notifying each other saw a quarter of the transactions
+// chosen as deadlock victims.) The locks also order each user's
+// notifications; see write.
+type notifyPlan []recipient
 
-// beforePost locks, inside tx, the rows of actor and of the users body
-// mentions.
-func (s *Notifications) beforePost(tx *gorm.DB, actor *model.User, body string) error {
+// planPost works out and locks, inside tx, who a new post with body by
+// actor notifies: the users it mentions.
+func (s *Notifications) planPost(tx *gorm.DB, actor *model.User, body string) (notifyPlan, error) {
 	to, err := postRecipients(tx, actor, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = lockUsers(tx, append(recipientIDs(to), actor.ID))
-	return err
+	return lockPlan(tx, actor, to)
 }
 
-// beforeComment locks, inside tx, the rows of actor and of the users a
-// comment with body on post, replying to parent (nil for a top-level
-// comment), will notify.
-func (s *Notifications) beforeComment(tx *gorm.DB, actor *model.User, post *model.Post, parent *model.Comment, body string) error {
+// planComment works out and locks, inside tx, who a new comment with body
+// by actor on post, replying to parent (nil for a top-level comment),
+// notifies.
+//
+// Each user gets at most one notification for it, by priority comment_reply
+// > mention > post_comment, and the actor none. A user who muted the post
+// gets no post_comment or comment_reply from it, but is still told of a
+// mention: the mute is applied before the priority, so a muted parent
+// author who is also mentioned gets the mention.
+func (s *Notifications) planComment(tx *gorm.DB, actor *model.User, post *model.Post, parent *model.Comment, body string) (notifyPlan, error) {
 	to, err := commentRecipients(tx, actor, post, parent, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = lockUsers(tx, append(recipientIDs(to), actor.ID))
-	return err
+	return lockPlan(tx, actor, to)
+}
+
+func lockPlan(tx *gorm.DB, actor *model.User, to []recipient) (notifyPlan, error) {
+	if _, err := lockUsers(tx, append(recipientIDs(to), actor.ID)); err != nil {
+		return nil, err
+	}
+	return to, nil
 }
 
 // postRecipients returns who a new post with body by actor notifies.
@@ -162,7 +165,7 @@ func postRecipients(tx *gorm.DB, actor *model.User, body string) ([]recipient, e
 }
 
 // commentRecipients returns who a new comment with body by actor notifies,
-// and how; see commentCreated.
+// and how; see planComment.
 func commentRecipients(tx *gorm.DB, actor *model.User, post *model.Post, parent *model.Comment, body string) ([]recipient, error) {
 	r := recipients{}
 	switch {
@@ -313,37 +316,26 @@ func recipientIDs(to []recipient) []int64 {
 	return ids
 }
 
-// write inserts, inside tx, one notification per recipient, made by build.
+// write inserts, inside tx, one notification per recipient of plan, made
+// by build.
 //
-// Before inserting it locks the recipients' user rows, in id order so that
-// two writers cannot deadlock on them. That lock is what lets a client
-// resume from the largest id it has seen: ids are allocated at insert time
-// but become visible at commit, so without it two transactions notifying
-// the same user could commit out of id order, and a client that saw the
-// larger id first would skip the smaller one forever. Holding the user's
-// row from before the insert until commit means a second writer for that
-// user allocates its id only after the first has committed. SQLite takes a
-// database-wide write lock at BEGIN (see OpenDB), which orders writers
-// already; its dialect drops FOR UPDATE.
-//
-// By the time write runs, the insert of the comment or post has
-// share-locked the actor's own row (its author foreign key), so two users
-// notifying each other at the same moment would deadlock here, unless the
-// caller took every user lock up front with beforeComment or beforePost,
-// as Comments and Posts do. (Without them, a stress test of ten users
-// notifying each other saw a quarter of the transactions chosen as
-// deadlock victims.) A deadlock only ever rolls a transaction back, so it
-// never loses or misorders a notification.
+// The plan holds the recipients' user rows locked since the start of the
+// transaction, and that lock is what lets a client resume from the largest
+// id it has seen: ids are allocated at insert time but become visible at
+// commit, so without it two transactions notifying the same user could
+// commit out of id order, and a client that saw the larger id first would
+// skip the smaller one forever. Holding the user's row from before the
+// insert until commit means a second writer for that user allocates its id
+// only after the first has committed. SQLite takes a database-wide write
+// lock at BEGIN (see OpenDB), which orders writers already; its dialect
+// drops FOR UPDATE.
 //
 // Rows are inserted one at a time: MySQL reports only the first id of a
 // multi-row insert, and with innodb_autoinc_lock_mode=2 (MySQL 8's
 // default) the others need not follow it.
-func (s *Notifications) write(tx *gorm.DB, to []recipient, build func(userID int64, typ string) *model.Notification) (Outbox, error) {
+func (s *Notifications) write(tx *gorm.DB, to notifyPlan, build func(userID int64, typ string) *model.Notification) (Outbox, error) {
 	if len(to) == 0 {
 		return Outbox{}, nil
-	}
-	if _, err := lockUsers(tx, recipientIDs(to)); err != nil {
-		return Outbox{}, err
 	}
 	now := Now()
 	out := Outbox{notifications: make([]*model.Notification, 0, len(to))}

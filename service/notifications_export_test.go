@@ -8,9 +8,14 @@ import (
 
 // Test access to what only the posts and comments services call.
 
-// CommentCreatedHook runs the commentCreated hook in tx.
+// CommentCreatedHook plans and writes, in tx, the notifications of comment
+// c, as Comments.Create does around its insert.
 func (s *Notifications) CommentCreatedHook(tx *gorm.DB, actor *model.User, post *model.Post, parent, c *model.Comment) (Outbox, error) {
-	return s.commentCreated(tx, actor, post, parent, c)
+	plan, err := s.planComment(tx, actor, post, parent, c.Body)
+	if err != nil {
+		return Outbox{}, err
+	}
+	return s.commentCreated(tx, plan, actor, post, c)
 }
 
 // PostDeletedHook runs the postDeleted hook in tx.

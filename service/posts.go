@@ -91,7 +91,8 @@ func (s *Posts) Create(ctx context.Context, in PostInput) (*model.Post, error) {
 	var p *model.Post
 	var out Outbox
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
-		if err := s.notes.beforePost(tx, actor, body); err != nil {
+		plan, err := s.notes.planPost(tx, actor, body)
+		if err != nil {
 			return err
 		}
 		now := Now()
@@ -102,8 +103,7 @@ func (s *Posts) Create(ctx context.Context, in PostInput) (*model.Post, error) {
 		if err := tx.Create(p).Error; err != nil {
 			return dbError(err)
 		}
-		var err error
-		out, err = s.notes.postCreated(tx, actor, p)
+		out, err = s.notes.postCreated(tx, plan, actor, p)
 		return err
 	})
 	if err != nil {
