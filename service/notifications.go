@@ -663,7 +663,8 @@ func (s *Notifications) SendSystem(ctx context.Context, userID int64, message st
 	}
 	var out Outbox
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		// write locks the user too; looking first gives a clean 404.
+		// The lock orders the user's notifications (see write), and finding
+		// no row gives a clean 404.
 		found, err := lockUsers(tx, []int64{userID})
 		if err != nil {
 			return err
@@ -691,24 +692,17 @@ func (s *Notifications) withActors(ctx context.Context, list []*model.Notificati
 	}
 	var ids []int64
 	for _, n := range list {
-		if n.ActorID != nil && !slices.Contains(ids, *n.ActorID) {
+		if n.ActorID != nil {
 			ids = append(ids, *n.ActorID)
 		}
 	}
-	if len(ids) == 0 {
-		return list, nil
-	}
-	var users []model.User
-	if err := s.db.WithContext(ctx).Select("id", "username", "display_name").Where("id IN ?", ids).Find(&users).Error; err != nil {
-		return nil, dbError(err)
-	}
-	byID := make(map[int64]*model.Author, len(users))
-	for i := range users {
-		byID[users[i].ID] = model.AuthorOf(&users[i])
+	actors, err := fetchAuthors(s.db.WithContext(ctx), ids)
+	if err != nil {
+		return nil, err
 	}
 	for _, n := range list {
 		if n.ActorID != nil {
-			n.Actor = byID[*n.ActorID]
+			n.Actor = actors[*n.ActorID]
 		}
 	}
 	return list, nil
