@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 
 	"gorm.io/gorm"
 
@@ -21,10 +20,7 @@ func NewUsers(db *gorm.DB) *Users { return &Users{db: db} }
 func (s *Users) Get(ctx context.Context, id int64) (*model.User, error) {
 	var u model.User
 	if err := s.db.WithContext(ctx).Take(&u, id).Error; err != nil {
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return nil, model.Errorf(model.ENOTFOUND, "user %d not found", id)
-		}
-		return nil, dbError(err)
+		return nil, notFound(err, "user %d not found", id)
 	}
 	return &u, nil
 }
