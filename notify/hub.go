@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -180,9 +181,7 @@ func (h *Hub) register(c *client) (kicked *client, ok bool) {
 	if len(list) > h.opts.MaxConnectionsPerUser {
 		kicked = list[0]
 		kicked.registered = false
-		copy(list, list[1:])
-		list[len(list)-1] = nil
-		list = list[:len(list)-1]
+		list = slices.Delete(list, 0, 1)
 		h.conns--
 	}
 	h.users[c.userID] = list
@@ -202,11 +201,8 @@ func (h *Hub) unregister(c *client) {
 	}
 	c.registered = false
 	list := h.users[c.userID]
-	for i, other := range list {
-		if other == c {
-			list = append(list[:i], list[i+1:]...)
-			break
-		}
+	if i := slices.Index(list, c); i >= 0 {
+		list = slices.Delete(list, i, i+1)
 	}
 	if len(list) == 0 {
 		delete(h.users, c.userID)
