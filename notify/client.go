@@ -14,12 +14,11 @@ import (
 // data frames, which also sends the pings. Others reach it through enqueue
 // and stop, which never block.
 type client struct {
-	hub         *Hub
-	conn        *websocket.Conn
-	userID      int64
-	since       int64
-	resume      bool // since was given
-	connectedAt time.Time
+	hub    *Hub
+	conn   *websocket.Conn
+	userID int64
+	// resume is set when the client gave since, which is then cur.floor.
+	resume bool
 
 	// send is the bounded queue of frames for writeLoop; it is never
 	// closed, so enqueue cannot panic on a stopping client.
@@ -39,16 +38,19 @@ type client struct {
 
 func newClient(h *Hub, conn *websocket.Conn, userID int64, since *int64) *client {
 	c := &client{
-		hub:         h,
-		conn:        conn,
-		userID:      userID,
-		connectedAt: time.Now(),
-		send:        make(chan *frame, h.opts.SendQueueSize),
-		quit:        make(chan struct{}),
-		writerDone:  make(chan struct{}),
+		hub:        h,
+		conn:       conn,
+		userID:     userID,
+		send:       make(chan *frame, h.opts.SendQueueSize),
+		quit:       make(chan struct{}),
+		writerDone: make(chan struct{}),
 	}
 	if since != nil {
-		c.resume, c.since = true, max(*since, 0)
+		c.resume, c.cur.floor = true, max(*since, 0)
+	} else {
+		// Unread-only: read notifications above the floor are not owed
+		// (see cursor.anchorAt).
+		c.cur.anchorAt = time.Now()
 	}
 	return c
 }

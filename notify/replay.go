@@ -106,15 +106,13 @@ func (c *client) replayOnConnect() error {
 	var list []*model.Notification
 	truncated := false
 	if c.resume {
-		c.cur.floor = c.since
-		list, err = h.store.NotificationsAfter(ctx, c.userID, c.since, h.opts.ReplayLimit+1)
+		list, err = h.store.NotificationsAfter(ctx, c.userID, c.cur.floor, h.opts.ReplayLimit+1)
 		if len(list) > h.opts.ReplayLimit {
 			list, truncated = list[:h.opts.ReplayLimit], true
 		}
 	} else {
-		// Unread-only: the floor becomes the newest unread one sent, and
-		// read notifications above it are not owed (see cursor.anchorAt).
-		c.cur.anchorAt = c.connectedAt
+		// Unread-only: the floor becomes the newest unread one sent (the
+		// cursor was anchored when the client was made).
 		list, err = h.store.UnreadNotifications(ctx, c.userID, h.opts.UnreadReplayLimit)
 	}
 	if err != nil {
