@@ -139,7 +139,11 @@ func (c *client) writeLoop() {
 		case f := <-c.send:
 			err = c.handle(f)
 		case <-ping.C:
-			err = c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.hub.opts.WriteTimeout))
+			// WriteMessage, unlike WriteControl, allocates no frame buffer
+			// or timer per ping; writeLoop is the only data writer, so it
+			// may use it.
+			_ = c.conn.SetWriteDeadline(time.Now().Add(c.hub.opts.WriteTimeout))
+			err = c.conn.WriteMessage(websocket.PingMessage, nil)
 		}
 		if err != nil {
 			// The client is gone, or did not take a frame within
