@@ -52,9 +52,7 @@ func TestCatchUpSkipsOldHistoryOfUnreadConnection(t *testing.T) {
 	fb := newFlakyBroker()
 	store := newFakeStore()
 	e := newEnv(t, envConfig{broker: fb, store: store, opts: Options{ReplayLimit: 3}})
-	for range 10 {
-		store.add(1)
-	}
+	store.addN(1, 10)
 	if _, err := store.MarkRead(context.Background(), 1, nil, 10); err != nil {
 		t.Fatal(err)
 	}

@@ -74,6 +74,13 @@ func (s *fakeStore) add(userID int64) (*model.Notification, int64) {
 	return clone(n), s.unreadLocked(userID)
 }
 
+// addN commits count new unread notifications for userID.
+func (s *fakeStore) addN(userID int64, count int) {
+	for range count {
+		s.add(userID)
+	}
+}
+
 // addAndPublish commits a notification and publishes it through h, as the
 // service does after commit.
 func (s *fakeStore) addAndPublish(t testing.TB, h *Hub, userID int64) *model.Notification {
@@ -120,21 +127,16 @@ func (s *fakeStore) unreadLocked(userID int64) int64 {
 
 func (s *fakeStore) NotificationsAfter(_ context.Context, userID, afterID int64, limit int) ([]*model.Notification, error) {
 	s.afterCalls.Add(1)
-	if s.fail.Load() {
-		return nil, errStoreDown
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []*model.Notification
-	for _, n := range s.byUser[userID] {
-		if n.ID > afterID && len(out) < limit {
-			out = append(out, clone(n))
-		}
-	}
-	return out, nil
+	return s.list(userID, limit, func(n *model.Notification) bool { return n.ID > afterID })
 }
 
 func (s *fakeStore) UnreadNotifications(_ context.Context, userID int64, limit int) ([]*model.Notification, error) {
+	return s.list(userID, limit, func(n *model.Notification) bool { return !n.Read })
+}
+
+// list returns copies of the user's notifications that keep accepts,
+// oldest first, at most limit, or errStoreDown while the store fails.
+func (s *fakeStore) list(userID int64, limit int, keep func(*model.Notification) bool) ([]*model.Notification, error) {
 	if s.fail.Load() {
 		return nil, errStoreDown
 	}
@@ -142,7 +144,7 @@ func (s *fakeStore) UnreadNotifications(_ context.Context, userID int64, limit i
 	defer s.mu.Unlock()
 	var out []*model.Notification
 	for _, n := range s.byUser[userID] {
-		if !n.Read && len(out) < limit {
+		if keep(n) && len(out) < limit {
 			out = append(out, clone(n))
 		}
 	}
@@ -441,6 +443,15 @@ func (c *wsClient) expectNotification(id int64, replayed bool) serverFrame {
 		c.t.Fatalf("got notification %+v replayed=%v, want id %d replayed=%v", f.Notification, f.Replayed, id, replayed)
 	}
 	return f
+}
+
+// expectReplayed checks the next frames are the replayed notifications
+// from..to, in order.
+func (c *wsClient) expectReplayed(from, to int64) {
+	c.t.Helper()
+	for id := from; id <= to; id++ {
+		c.expectNotification(id, true)
+	}
 }
 
 // sync sends a ping frame and returns every frame before the pong: with

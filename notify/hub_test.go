@@ -27,9 +27,7 @@ var _ publisher = (*Hub)(nil)
 func TestHelloThenReplay(t *testing.T) {
 	t.Run("Unread", func(t *testing.T) {
 		e := newEnv(t, envConfig{})
-		for range 5 {
-			e.store.add(1)
-		}
+		e.store.addN(1, 5)
 		e.store.add(2) // someone else's
 		if _, err := e.store.MarkRead(context.Background(), 1, []int64{2}, 0); err != nil {
 			t.Fatal(err)
@@ -54,23 +52,17 @@ func TestHelloThenReplay(t *testing.T) {
 	})
 	t.Run("UnreadLimit", func(t *testing.T) {
 		e := newEnv(t, envConfig{opts: Options{UnreadReplayLimit: 3}})
-		for range 7 {
-			e.store.add(1)
-		}
+		e.store.addN(1, 7)
 		c := e.dial(1, dialOpts{})
 		if got := c.expect("hello").UnreadCount; got != 7 {
 			t.Fatalf("hello unread_count = %d, want 7", got)
 		}
-		for id := int64(1); id <= 3; id++ {
-			c.expectNotification(id, true)
-		}
+		c.expectReplayed(1, 3)
 		c.expectQuiet()
 	})
 	t.Run("Since", func(t *testing.T) {
 		e := newEnv(t, envConfig{})
-		for range 5 {
-			e.store.add(1)
-		}
+		e.store.addN(1, 5)
 		if _, err := e.store.MarkRead(context.Background(), 1, nil, 4); err != nil {
 			t.Fatal(err)
 		}
@@ -79,21 +71,15 @@ func TestHelloThenReplay(t *testing.T) {
 			t.Fatalf("hello unread_count = %d, want 1", got)
 		}
 		// Read ones too: since replays everything after it.
-		for id := int64(3); id <= 5; id++ {
-			c.expectNotification(id, true)
-		}
+		c.expectReplayed(3, 5)
 		c.expectQuiet()
 	})
 	t.Run("ResyncPastLimit", func(t *testing.T) {
 		e := newEnv(t, envConfig{})
-		for range 510 {
-			e.store.add(1)
-		}
+		e.store.addN(1, 510)
 		c := e.dial(1, dialOpts{since: ptr[int64](0)})
 		c.expect("hello")
-		for id := int64(1); id <= 500; id++ {
-			c.expectNotification(id, true)
-		}
+		c.expectReplayed(1, 500)
 		c.expect("resync")
 		c.expectQuiet()
 		// Live frames keep coming after a resync.
@@ -102,14 +88,10 @@ func TestHelloThenReplay(t *testing.T) {
 	})
 	t.Run("ExactlyAtLimit", func(t *testing.T) {
 		e := newEnv(t, envConfig{opts: Options{ReplayLimit: 5}})
-		for range 5 {
-			e.store.add(1)
-		}
+		e.store.addN(1, 5)
 		c := e.dial(1, dialOpts{since: ptr[int64](0)})
 		c.expect("hello")
-		for id := int64(1); id <= 5; id++ {
-			c.expectNotification(id, true)
-		}
+		c.expectReplayed(1, 5)
 		c.expectQuiet()
 	})
 }
@@ -170,9 +152,7 @@ func TestUnreadCountFansOut(t *testing.T) {
 
 func TestReadFrameMarksRead(t *testing.T) {
 	e := newEnv(t, envConfig{})
-	for range 4 {
-		e.store.add(1)
-	}
+	e.store.addN(1, 4)
 	a1 := e.dial(1, dialOpts{since: ptr[int64](4)})
 	a2 := e.dial(1, dialOpts{since: ptr[int64](4)})
 	a1.hello()
