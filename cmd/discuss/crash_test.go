@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,11 +19,11 @@ import (
 	"github.com/quizsite/discuss/service/dbtest"
 )
 
-// process is the discuss binary running as a child process.
+// process is the discuss binary running as a child process; its server
+// has no context to cancel, the test kills it instead.
 type process struct {
-	cmd  *exec.Cmd
-	base string
-	logs *syncBuffer
+	*server
+	cmd *exec.Cmd
 }
 
 func startProcess(t *testing.T, bin, addr string, env map[string]string) *process {
@@ -36,8 +33,8 @@ func startProcess(t *testing.T, bin, addr string, env map[string]string) *proces
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &process{cmd: cmd, base: "http://" + addr, logs: &syncBuffer{}}
-	cmd.Stdout, cmd.Stderr = p.logs, p.logs
+	p := &process{server: &server{base: "http://" + addr, stderr: &syncBuffer{}}, cmd: cmd}
+	cmd.Stdout, cmd.Stderr = p.stderr, p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -45,41 +42,8 @@ func startProcess(t *testing.T, bin, addr string, env map[string]string) *proces
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		res, err := http.Get(p.base + "/healthz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("binary not healthy within 30s:\n%s", p.logs)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
-	}
-}
-
-// post sends a JSON request and decodes the answer into out.
-func (p *process) post(method, path, token string, body, out any) (int, error) {
-	data, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, p.base+path, bytes.NewReader(data))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer res.Body.Close()
-	if out != nil {
-		if err := json.NewDecoder(res.Body).Decode(out); err != nil {
-			return res.StatusCode, err
-		}
-	}
-	return res.StatusCode, nil
+	waitHealthy(t, "binary", p.base, 30*time.Second, p.stderr, nil)
+	return p
 }
 
 // receiver is one user's socket that records every notification id.
@@ -101,18 +65,11 @@ func (r *receiver) record(id int64) {
 func (r *receiver) listen(conn *websocket.Conn, done func()) {
 	defer done()
 	for {
-		var f struct {
-			Type         string `json:"type"`
-			Notification struct {
-				ID int64 `json:"id"`
-			} `json:"notification"`
-		}
-		if err := conn.ReadJSON(&f); err != nil {
+		id, err := nextNotification(conn)
+		if err != nil {
 			return
 		}
-		if f.Type == "notification" {
-			r.record(f.Notification.ID)
-		}
+		r.record(id)
 	}
 }
 
@@ -146,17 +103,12 @@ func TestCrashRecovery(t *testing.T) {
 	p := startProcess(t, bin, addr, env)
 
 	type account struct {
-		Token string `json:"token"`
-		User  struct {
-			ID int64 `json:"id"`
-		} `json:"user"`
+		token string
+		id    int64
 	}
 	register := func(name string) account {
-		var a account
-		if code, err := p.post("POST", "/api/v1/auth/register", "", map[string]string{"username": name, "password": "password123"}, &a); code != 201 {
-			t.Fatalf("register %s: %d %v", name, code, err)
-		}
-		return a
+		token, id := registerUser(t, p.server, name)
+		return account{token, id}
 	}
 	// Each recipient has a post with a comment of theirs that others reply to.
 	const recipients = 6
@@ -167,28 +119,21 @@ func TestCrashRecovery(t *testing.T) {
 		var post, comment struct {
 			ID int64 `json:"id"`
 		}
-		if code, err := p.post("POST", "/api/v1/posts", users[i].Token, map[string]string{"title": "help", "body": "stuck on problem"}, &post); code != 201 {
-			t.Fatalf("post: %d %v", code, err)
+		if code := p.call(t, "POST", "/api/v1/posts", users[i].token, map[string]string{"title": "help", "body": "stuck on problem"}, &post); code != 201 {
+			t.Fatalf("post: %d", code)
 		}
-		if code, err := p.post("POST", fmt.Sprintf("/api/v1/posts/%d/comments", post.ID), users[i].Token, map[string]string{"body": "details"}, &comment); code != 201 {
-			t.Fatalf("comment: %d %v", code, err)
+		if code := p.call(t, "POST", fmt.Sprintf("/api/v1/posts/%d/comments", post.ID), users[i].token, map[string]string{"body": "details"}, &comment); code != 201 {
+			t.Fatalf("comment: %d", code)
 		}
 		threads[i] = [2]int64{post.ID, comment.ID}
 	}
 	writers := []account{register("writer_a"), register("writer_b"), register("writer_c")}
 
-	wsURL := func(base, token string, since int64) string {
-		u := "ws" + strings.TrimPrefix(base, "http") + "/ws?token=" + token
-		if since >= 0 {
-			u += fmt.Sprintf("&since=%d", since)
-		}
-		return u
-	}
 	receivers := make([]*receiver, recipients)
 	var listening sync.WaitGroup
 	for i := range receivers {
-		receivers[i] = &receiver{token: users[i].Token, seen: map[int64]int{}}
-		conn, _, err := websocket.DefaultDialer.Dial(wsURL(p.base, users[i].Token, 0), nil)
+		receivers[i] = &receiver{token: users[i].token, seen: map[int64]int{}}
+		conn, _, err := websocket.DefaultDialer.Dial(wsURL(p.base, users[i].token)+"&since=0", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,7 +155,7 @@ func TestCrashRecovery(t *testing.T) {
 				default:
 				}
 				i := rand.IntN(recipients)
-				code, err := p.post("POST", fmt.Sprintf("/api/v1/posts/%d/comments", threads[i][0]), w.Token,
+				code, err := callJSON(p.base, "POST", fmt.Sprintf("/api/v1/posts/%d/comments", threads[i][0]), w.token,
 					map[string]any{"body": "try a hash map", "parent_id": threads[i][1]}, nil)
 				if err != nil {
 					return // the process died under this request
@@ -261,12 +206,12 @@ func TestCrashRecovery(t *testing.T) {
 		r.mu.Lock()
 		since := r.maxID
 		r.mu.Unlock()
-		conn, _, err := websocket.DefaultDialer.DialContext(ctx, wsURL(p2.base, r.token, since), nil)
+		conn, _, err := websocket.DefaultDialer.DialContext(ctx, wsURL(p2.base, r.token)+fmt.Sprintf("&since=%d", since), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		want := committed[users[i].User.ID]
+		want := committed[users[i].id]
 		done := make(chan struct{})
 		go r.listen(conn, func() { close(done) })
 		for {

@@ -34,7 +34,7 @@ func registerUser(t *testing.T, s *server, name string) (string, int64) {
 // dialHello opens a socket on s and reads its hello frame.
 func dialHello(t *testing.T, s *server, token string) *websocket.Conn {
 	t.Helper()
-	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(s.base, "http")+"/ws?token="+token, nil)
+	conn, _, err := websocket.DefaultDialer.Dial(wsURL(s.base, token), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,6 +47,11 @@ func dialHello(t *testing.T, s *server, token string) *websocket.Conn {
 		t.Fatalf("hello: %+v %v", hello, err)
 	}
 	return conn
+}
+
+// wsURL is the address of the socket endpoint of the server at base.
+func wsURL(base, token string) string {
+	return "ws" + strings.TrimPrefix(base, "http") + "/ws?token=" + token
 }
 
 // pingPong sends an app-level ping and waits for its pong.

@@ -17,6 +17,16 @@ import (
 func readNotification(t *testing.T, conn *websocket.Conn, within time.Duration) int64 {
 	t.Helper()
 	_ = conn.SetReadDeadline(time.Now().Add(within))
+	id, err := nextNotification(conn)
+	if err != nil {
+		t.Fatalf("waiting for a notification: %v", err)
+	}
+	return id
+}
+
+// nextNotification reads frames until a notification arrives and returns
+// its id, skipping hello, unread_count and the like.
+func nextNotification(conn *websocket.Conn) (int64, error) {
 	for {
 		var f struct {
 			Type         string `json:"type"`
@@ -25,10 +35,10 @@ func readNotification(t *testing.T, conn *websocket.Conn, within time.Duration) 
 			} `json:"notification"`
 		}
 		if err := conn.ReadJSON(&f); err != nil {
-			t.Fatalf("waiting for a notification: %v", err)
+			return 0, err
 		}
 		if f.Type == "notification" {
-			return f.Notification.ID
+			return f.Notification.ID, nil
 		}
 	}
 }
@@ -73,16 +83,7 @@ func TestTwoInstances(t *testing.T) {
 	if code := a.call(t, "POST", fmt.Sprintf("/api/v1/posts/%d/comments", post.ID), aliceToken, map[string]string{"body": "n is 1e5"}, &comment); code != 201 {
 		t.Fatalf("comment: %d", code)
 	}
-	reply := func() int64 {
-		var c struct {
-			ID int64 `json:"id"`
-		}
-		if code := a.call(t, "POST", fmt.Sprintf("/api/v1/posts/%d/comments", post.ID), bobToken,
-			map[string]any{"body": "memoize it", "parent_id": comment.ID}, &c); code != 201 {
-			t.Fatalf("reply: %d", code)
-		}
-		return c.ID
-	}
+	reply := func() { replyTo(t, a, bobToken, post.ID, comment.ID, "memoize it") }
 
 	// Alice's socket is on B; Bob replies through A.
 	conn := dialHello(t, b, aliceToken)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -73,23 +74,31 @@ func startServe(t *testing.T, env map[string]string) *server {
 	s := &server{base: "http://" + addr, stderr: &syncBuffer{}, done: make(chan error, 1), cancel: cancel}
 	go func() { s.done <- run(ctx, []string{"serve"}, envOf(env), &syncBuffer{}, s.stderr) }()
 	t.Cleanup(func() { s.stop(t) })
+	waitHealthy(t, "serve", s.base, 20*time.Second, s.stderr, s.done)
+	return s
+}
 
-	deadline := time.Now().Add(20 * time.Second)
+// waitHealthy polls base's /healthz until it answers 200, failing the test
+// with log when within passes or when exited (nil for none) reports that
+// the server ended first.
+func waitHealthy(t *testing.T, name, base string, within time.Duration, log fmt.Stringer, exited <-chan error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	for {
-		res, err := http.Get(s.base + "/healthz")
+		res, err := http.Get(base + "/healthz")
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
-				return s
+				return
 			}
 		}
 		select {
-		case err := <-s.done:
-			t.Fatalf("serve exited before it was healthy: %v\n%s", err, s.stderr)
+		case err := <-exited:
+			t.Fatalf("%s exited before it was healthy: %v\n%s", name, err, log)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("serve not healthy after 20s:\n%s", s.stderr)
+			t.Fatalf("%s not healthy within %s:\n%s", name, within, log)
 		}
 		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
 	}
@@ -115,28 +124,39 @@ func (s *server) stop(t *testing.T) {
 
 func (s *server) call(t *testing.T, method, path, token string, body any, out any) int {
 	t.Helper()
-	var rd *bytes.Reader
+	code, err := callJSON(s.base, method, path, token, body, out)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return code
+}
+
+// callJSON sends body, when not nil, as JSON to base+path and decodes the
+// answer into out, when not nil.
+func callJSON(base, method, path, token string, body, out any) (int, error) {
+	var rd io.Reader
 	if body != nil {
 		data, _ := json.Marshal(body)
 		rd = bytes.NewReader(data)
-	} else {
-		rd = bytes.NewReader(nil)
 	}
-	req, _ := http.NewRequest(method, s.base+path, rd)
+	req, _ := http.NewRequest(method, base+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	defer res.Body.Close()
 	if out != nil {
 		if err := json.NewDecoder(res.Body).Decode(out); err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
+			return res.StatusCode, err
 		}
 	}
-	return res.StatusCode
+	return res.StatusCode, nil
 }
 
 // databaseEnv points the server at a fresh database: an empty MySQL
@@ -159,16 +179,7 @@ func databaseEnv(t *testing.T) map[string]string {
 
 func TestServeEndToEnd(t *testing.T) {
 	s := startServe(t, databaseEnv(t))
-	var reg struct {
-		Token string `json:"token"`
-		User  struct {
-			ID       int64  `json:"id"`
-			Username string `json:"username"`
-		} `json:"user"`
-	}
-	if code := s.call(t, "POST", "/api/v1/auth/register", "", map[string]string{"username": "alice", "password": "password123"}, &reg); code != 201 {
-		t.Fatalf("register: %d", code)
-	}
+	_, aliceID := registerUser(t, s, "alice")
 	var login struct {
 		Token string `json:"token"`
 	}
@@ -179,7 +190,7 @@ func TestServeEndToEnd(t *testing.T) {
 		ID       int64  `json:"id"`
 		Username string `json:"username"`
 	}
-	if code := s.call(t, "GET", "/api/v1/me", login.Token, nil, &me); code != 200 || me.ID != reg.User.ID || me.Username != "alice" {
+	if code := s.call(t, "GET", "/api/v1/me", login.Token, nil, &me); code != 200 || me.ID != aliceID || me.Username != "alice" {
 		t.Fatalf("me: %d %+v", code, me)
 	}
 	if code := s.call(t, "GET", "/readyz", "", nil, nil); code != 200 {
@@ -197,12 +208,7 @@ func TestZeroConfiguration(t *testing.T) {
 	t.Chdir(t.TempDir())
 	env := map[string]string{"DISCUSS_AUTH_BCRYPT_COST": "4"}
 	s := startServe(t, env)
-	var reg struct {
-		Token string `json:"token"`
-	}
-	if code := s.call(t, "POST", "/api/v1/auth/register", "", map[string]string{"username": "alice", "password": "password123"}, &reg); code != 201 {
-		t.Fatalf("register: %d", code)
-	}
+	token, _ := registerUser(t, s, "alice")
 	s.stop(t)
 	for _, f := range []string{"data/discuss.db", "data/jwt-secret"} {
 		if _, err := os.Stat(f); err != nil {
@@ -214,7 +220,7 @@ func TestZeroConfiguration(t *testing.T) {
 	}
 	// The kept secret signs the next run's tokens too: the old token works.
 	s2 := startServe(t, env)
-	if code := s2.call(t, "GET", "/api/v1/me", reg.Token, nil, nil); code != 200 {
+	if code := s2.call(t, "GET", "/api/v1/me", token, nil, nil); code != 200 {
 		t.Fatalf("token from the first run: %d", code)
 	}
 }
