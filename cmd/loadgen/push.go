@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"sync/atomic"
 	"time"
 )
 
@@ -26,11 +25,7 @@ func (r *runner) push(ctx context.Context) error {
 	before, herr := r.api.scrapeHistogram(ctx, deliveryHistogram)
 	rate, n := r.events(200)
 	var post latencies
-	var started atomic.Int64
-	p := startProgress(r.log, r.cfg.progress, "push", r.sendStatus(&started, n))
-	start := time.Now()
-	pace(ctx, rate, n, r.cfg.inflight, func(ctx context.Context, seq int, due time.Time) {
-		started.Add(1)
+	_, sent := r.paced(ctx, "push", rate, n, true, func(ctx context.Context, seq int, due time.Time) {
 		c := r.sw.clients[rand.IntN(len(r.sw.clients))]
 		note, err := r.api.adminNotify(ctx, r.cfg.adminToken, c.user.id, fmt.Sprintf("loadgen push %d", seq))
 		post.add(time.Since(due))
@@ -41,19 +36,7 @@ func (r *runner) push(ctx context.Context) error {
 		r.d.started(note.ID, note.CreatedAt)
 		r.d.expect(c.idx, note.ID)
 	})
-	sent := time.Since(start)
-	r.await(ctx, r.cfg.timeout)
-	p.end()
-
-	r.rep.rows = append(r.rep.rows,
-		row{name: "push: created_at to frame", sum: summarize(r.d.latencies()), elapsed: sent},
-		row{name: "POST /admin/notify", sum: post.summary(), elapsed: sent})
-	if herr == nil {
-		herr = r.serverHistogramRow(ctx, before, "push: server publish to write")
-	}
-	if herr != nil {
-		r.rep.notes = append(r.rep.notes, "no server histogram: "+herr.Error())
-	}
+	r.deliveryRows(ctx, "push", "push: created_at to frame", "POST /admin/notify", &post, sent, before, herr)
 	return errContext(ctx.Err())
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -46,22 +45,17 @@ func (r *runner) reconnect(ctx context.Context) error {
 		rate = 500
 	}
 	n := perUser * len(targets)
-	var started atomic.Int64
-	p := startProgress(r.log, r.cfg.progress, "away", r.sendStatus(&started, n))
-	start := time.Now()
-	pace(ctx, rate, n, r.cfg.inflight, func(ctx context.Context, seq int, due time.Time) {
-		started.Add(1)
+	_, away := r.paced(ctx, "away", rate, n, false, func(ctx context.Context, seq int, due time.Time) {
 		r.comment(ctx, targets[seq%len(targets)], seq, due, nil)
 	})
-	p.end()
 	fmt.Fprintf(r.log, "made %d replies while away in %s; reconnecting everyone, %d handshakes at a time\n",
-		n, time.Since(start).Round(time.Millisecond), r.cfg.stormConcurrency)
+		n, away.Round(time.Millisecond), r.cfg.stormConcurrency)
 	if ctx.Err() != nil {
 		return errContext(ctx.Err())
 	}
 
 	var dial latencies
-	p = startProgress(r.log, r.cfg.progress, "storm", func() string {
+	p := startProgress(r.log, r.cfg.progress, "storm", func() string {
 		return fmt.Sprintf("%d/%d connected, %d deliveries outstanding", r.sw.connected.Load(), len(r.sw.clients), r.d.pending())
 	})
 	storm := time.Now()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sync/atomic"
 	"time"
 )
 
@@ -64,27 +63,11 @@ func (r *runner) reply(ctx context.Context) error {
 	before, herr := r.api.scrapeHistogram(ctx, deliveryHistogram)
 	rate, n := r.events(200)
 	var post latencies
-	var started atomic.Int64
-	p := startProgress(r.log, r.cfg.progress, "reply", r.sendStatus(&started, n))
-	start := time.Now()
-	pace(ctx, rate, n, r.cfg.inflight, func(ctx context.Context, seq int, due time.Time) {
-		started.Add(1)
+	started, sent := r.paced(ctx, "reply", rate, n, true, func(ctx context.Context, seq int, due time.Time) {
 		r.comment(ctx, targets[rand.IntN(len(targets))], seq, due, &post)
 	})
-	sent := time.Since(start)
-	r.await(ctx, r.cfg.timeout)
-	p.end()
-
-	r.rep.rows = append(r.rep.rows,
-		row{name: "reply: POST to frame", sum: summarize(r.d.latencies()), elapsed: sent},
-		row{name: "POST /posts/{id}/comments", sum: post.summary(), elapsed: sent})
-	if herr == nil {
-		herr = r.serverHistogramRow(ctx, before, "reply: server publish to write")
-	}
-	if herr != nil {
-		r.rep.notes = append(r.rep.notes, "no server histogram: "+herr.Error())
-	}
+	r.deliveryRows(ctx, "reply", "reply: POST to frame", "POST /posts/{id}/comments", &post, sent, before, herr)
 	r.rep.notes = append(r.rep.notes, fmt.Sprintf("asked for %.0f replies/s; sent %d in %s: %.1f/s",
-		rate, started.Load(), sent.Round(time.Millisecond), float64(started.Load())/sent.Seconds()))
+		rate, started, sent.Round(time.Millisecond), float64(started)/sent.Seconds()))
 	return errContext(ctx.Err())
 }

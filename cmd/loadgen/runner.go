@@ -179,11 +179,42 @@ func (r *runner) randomUserBut(id int64) user {
 	}
 }
 
-// sendStatus describes a paced phase for the progress line.
-func (r *runner) sendStatus(started *atomic.Int64, n int) func() string {
-	return func() string {
+// paced starts send n times at rate (see pace) under a progress line
+// named phase that counts them; with await, it then waits for the expected
+// deliveries (see await) while the line still shows. It returns how many it
+// started and how long the sending took.
+func (r *runner) paced(ctx context.Context, phase string, rate float64, n int, await bool, send func(ctx context.Context, seq int, due time.Time)) (int, time.Duration) {
+	var started atomic.Int64
+	p := startProgress(r.log, r.cfg.progress, phase, func() string {
 		return fmt.Sprintf("%d/%d sent, %d errors, %d deliveries outstanding, %d connected",
 			started.Load(), n, r.errCount.Load(), r.d.pending(), r.sw.connected.Load())
+	})
+	defer p.end()
+	start := time.Now()
+	sent := pace(ctx, rate, n, r.cfg.inflight, func(ctx context.Context, seq int, due time.Time) {
+		started.Add(1)
+		send(ctx, seq, due)
+	})
+	elapsed := time.Since(start)
+	if await {
+		r.await(ctx, r.cfg.timeout)
+	}
+	return sent, elapsed
+}
+
+// deliveryRows reports a paced phase that sent for sent: its deliveries'
+// latencies (row frameRow), its requests' latencies post (row requestRow), and
+// the server's publish-to-write histogram since before, or herr, why it
+// could not be read.
+func (r *runner) deliveryRows(ctx context.Context, phase, frameRow, requestRow string, post *latencies, sent time.Duration, before histogram, herr error) {
+	r.rep.rows = append(r.rep.rows,
+		row{name: frameRow, sum: summarize(r.d.latencies()), elapsed: sent},
+		row{name: requestRow, sum: post.summary(), elapsed: sent})
+	if herr == nil {
+		herr = r.serverHistogramRow(ctx, before, phase+": server publish to write")
+	}
+	if herr != nil {
+		r.rep.notes = append(r.rep.notes, "no server histogram: "+herr.Error())
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sync/atomic"
 	"time"
 )
 
@@ -31,11 +30,7 @@ func (r *runner) threadRead(ctx context.Context) error {
 	}
 	rate, n := r.events(300)
 	var lat latencies
-	var started atomic.Int64
-	p := startProgress(r.log, r.cfg.progress, "read", r.sendStatus(&started, n))
-	start := time.Now()
-	pace(ctx, rate, n, r.cfg.inflight, func(ctx context.Context, seq int, due time.Time) {
-		started.Add(1)
+	_, elapsed := r.paced(ctx, "read", rate, n, false, func(ctx context.Context, seq int, due time.Time) {
 		u := r.all[seq%len(r.all)]
 		err := r.api.call(ctx, http.MethodGet, path, u.token, nil, nil)
 		lat.add(time.Since(due))
@@ -43,8 +38,6 @@ func (r *runner) threadRead(ctx context.Context) error {
 			r.failed(err)
 		}
 	})
-	elapsed := time.Since(start)
-	p.end()
 	r.rep.rows = append(r.rep.rows, row{name: "GET " + path, sum: lat.summary(), elapsed: elapsed})
 	return errContext(ctx.Err())
 }

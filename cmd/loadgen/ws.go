@@ -20,7 +20,6 @@ import (
 type frame struct {
 	Type         string            `json:"type"`
 	Notification *notificationBody `json:"notification"`
-	Replayed     bool              `json:"replayed"`
 	Message      string            `json:"message"`
 }
 
