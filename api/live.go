@@ -12,7 +12,8 @@ import (
 
 // serveWS authenticates and checks the Origin before upgrading, so that a
 // refused client gets a plain HTTP answer in the contract's shape, then
-// hands the connection to the hub. Browsers cannot set headers on a
+// hands the connection to the hub, which closes it with 4001 when the token
+// expires. Browsers cannot set headers on a
 // WebSocket, so the token may come in the query; the access log redacts it.
 func (s *Server) serveWS(c *gin.Context) {
 	if !s.hub.CheckOrigin(c.Request) {
@@ -45,7 +46,7 @@ func (s *Server) serveWS(c *gin.Context) {
 	if err != nil {
 		return
 	}
-	if err := s.hub.Serve(conn, user, since); err != nil {
+	if err := s.hub.Serve(conn, user, since, s.auth.TokenExpiry(token)); err != nil {
 		s.log.Info("websocket refused", "user_id", user.ID, "reason", err.Error())
 	}
 }

@@ -13,9 +13,15 @@ const (
 // Notification tells one user that something happened. IDs grow
 // monotonically, and for one recipient they commit in id order, so a client
 // that remembers the largest id it has seen can resume from it.
+//
+// Seq numbers one recipient's notifications 1, 2, 3... in the order they
+// commit (rows written before sequence numbers existed have their id).
+// Ids tell a client where to resume; seq tells a hub that it has missed
+// one: seq N arriving after N-2 means N-1 exists or was deleted.
 type Notification struct {
 	ID        int64     `gorm:"primaryKey" json:"id"`
 	UserID    int64     `json:"-"`
+	Seq       int64     `json:"-"`
 	Type      string    `json:"type"`
 	ActorID   *int64    `json:"-"`
 	PostID    *int64    `json:"post_id"`
@@ -25,4 +31,14 @@ type Notification struct {
 	CreatedAt time.Time `json:"created_at"`
 
 	Actor *Author `gorm:"-" json:"actor"`
+}
+
+// NotificationHead is where one user's notifications stood at one moment:
+// Seq is the largest sequence number given out, LastID the largest id
+// still stored, and Unread how many are unread. Every notification of the
+// user with a larger seq has a larger id than LastID.
+type NotificationHead struct {
+	Seq    int64
+	LastID int64
+	Unread int64
 }

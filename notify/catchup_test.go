@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 	"testing"
-	"time"
 )
 
 func TestCatchUpAfterBrokerGap(t *testing.T) {
@@ -46,7 +45,7 @@ func TestCatchUpAfterBrokerGap(t *testing.T) {
 	}
 }
 
-func TestCatchUpSkipsOldHistoryOfUnreadConnection(t *testing.T) {
+func TestCatchUpSkipsHistoryOfUnreadConnection(t *testing.T) {
 	// A connection without since is owed what commits after it connects,
 	// not the user's read history, even when a catch-up reads the Store.
 	fb := newFlakyBroker()
@@ -56,12 +55,6 @@ func TestCatchUpSkipsOldHistoryOfUnreadConnection(t *testing.T) {
 	if _, err := store.MarkRead(context.Background(), 1, nil, 10); err != nil {
 		t.Fatal(err)
 	}
-	// Make the history old.
-	store.mu.Lock()
-	for _, n := range store.byUser[1] {
-		n.CreatedAt = n.CreatedAt.Add(-time.Hour)
-	}
-	store.mu.Unlock()
 	c := e.dial(1, dialOpts{})
 	c.hello()
 	fb.cut()
@@ -69,6 +62,32 @@ func TestCatchUpSkipsOldHistoryOfUnreadConnection(t *testing.T) {
 	fb.restore()
 	c.expectNotification(n.ID, true)
 	c.expectQuiet()
+}
+
+func TestResubscribeReadsOnlyForConnectionsBehind(t *testing.T) {
+	// After a broker outage only the connections whose user got something
+	// meanwhile read the Store; the others compare sequence numbers.
+	fb := newFlakyBroker()
+	e := newEnv(t, envConfig{broker: fb})
+	var quiet []*wsClient
+	for user := int64(1); user <= 20; user++ {
+		c := e.dial(user, dialOpts{since: ptr[int64](0)})
+		c.hello()
+		quiet = append(quiet, c)
+	}
+	missed := e.dial(21, dialOpts{since: ptr[int64](0)})
+	missed.hello()
+	before := e.store.afterCalls.Load()
+	fb.cut()
+	n := e.store.addAndPublish(t, e.hub, 21)
+	fb.restore()
+	missed.expectNotification(n.ID, true)
+	for _, c := range quiet {
+		c.expectQuiet()
+	}
+	if calls := e.store.afterCalls.Load() - before; calls != 1 {
+		t.Fatalf("%d Store reads after the resubscribe, want 1 (the connection that missed one)", calls)
+	}
 }
 
 func TestCatchUpRetriesWhenStoreFails(t *testing.T) {
@@ -79,57 +98,96 @@ func TestCatchUpRetriesWhenStoreFails(t *testing.T) {
 	fb.cut()
 	n := e.store.addAndPublish(t, e.hub, 1)
 	e.store.fail.Store(true)
-	before := e.store.afterCalls.Load()
 	fb.restore()
-	waitFor(t, "a failed catch-up", func() bool { return e.store.afterCalls.Load() > before })
+	waitFor(t, "a failed catch-up", func() bool { return e.store.failed.Load() > 0 })
 	e.store.fail.Store(false)
 	c.expectNotification(n.ID, true) // retried after a second
 	c.expectQuiet()
 }
 
-func TestLongConnectionRaisesFloorFromStore(t *testing.T) {
-	// Live ids above the floor are remembered only up to maxSent; past
-	// that the connection reads the Store to raise its floor. Every id
-	// still arrives once, however the publishes interleave.
-	e := newEnv(t, envConfig{opts: Options{SendQueueSize: 1024}})
+func TestOutOfOrderPublishArrivesInOrder(t *testing.T) {
+	// Two publishes of one user reach the hub the other way round: the
+	// second shows a gap, which the connection fills from the Store before
+	// it sends anything newer, and the first then finds itself settled.
+	e := newEnv(t, envConfig{})
 	c := e.dial(1, dialOpts{since: ptr[int64](0)})
 	c.hello()
+	n1, u1 := e.store.add(1)
+	n2, u2 := e.store.add(1)
+	if err := e.hub.PublishNotification(context.Background(), n2, u2); err != nil {
+		t.Fatal(err)
+	}
+	c.expectNotification(n1.ID, true)
+	c.expectNotification(n2.ID, true)
+	if err := e.hub.PublishNotification(context.Background(), n1, u1); err != nil {
+		t.Fatal(err)
+	}
+	n3 := e.store.addAndPublish(t, e.hub, 1)
+	c.expectNotification(n3.ID, false)
+	c.expectQuiet()
+	if got := e.metricValue("discuss_ws_sequence_gaps_total"); got != 1 {
+		t.Fatalf("gaps = %v, want 1", got)
+	}
+}
 
-	{
-		// One by one: each arrives before the next commits (live, or
-		// replayed when it committed while the floor was being raised).
-		before := e.store.afterCalls.Load()
-		for range 3 * maxSent {
-			n := e.store.addAndPublish(t, e.hub, 1)
-			if f := c.expect("notification"); f.Notification.ID != n.ID {
-				t.Fatalf("got notification %d, want %d", f.Notification.ID, n.ID)
-			}
-		}
-		c.expectQuiet()
-		if calls := e.store.afterCalls.Load() - before; calls < 2 {
-			t.Fatalf("%d Store reads for %d live notifications; the floor did not rise every maxSent", calls, 3*maxSent)
+func TestGapOfDeletedNotificationIsSettled(t *testing.T) {
+	// The notification in a gap was deleted (its comment was) before the
+	// connection read the gap: the read settles it, and what follows
+	// comes live without another read.
+	e := newEnv(t, envConfig{})
+	c := e.dial(1, dialOpts{since: ptr[int64](0)})
+	c.hello()
+	n1, _ := e.store.add(1)
+	e.store.remove(n1)
+	n2 := e.store.addAndPublish(t, e.hub, 1)
+	c.expectNotification(n2.ID, true)
+	before := e.store.afterCalls.Load()
+	n3 := e.store.addAndPublish(t, e.hub, 1)
+	c.expectNotification(n3.ID, false)
+	c.expectQuiet()
+	if calls := e.store.afterCalls.Load() - before; calls != 0 {
+		t.Fatalf("%d Store reads for a notification in sequence", calls)
+	}
+}
+
+func TestConcurrentPublishesArriveInIDOrder(t *testing.T) {
+	// Publishes from several writers interleave and overtake each other;
+	// every connection still sees each id once, in increasing order.
+	// Publishes in sequence cost no Store read.
+	e := newEnv(t, envConfig{opts: Options{SendQueueSize: 1024}})
+	clients := []*wsClient{e.dial(1, dialOpts{since: ptr[int64](0)}), e.dial(1, dialOpts{})}
+	for _, c := range clients {
+		c.hello()
+	}
+	before := e.store.afterCalls.Load()
+	for range 50 {
+		n := e.store.addAndPublish(t, e.hub, 1)
+		for _, c := range clients {
+			c.expectNotification(n.ID, false)
 		}
 	}
-	{
-		// Interleaved publishes, out of id order at times.
-		const total = 5 * maxSent
-		var wg sync.WaitGroup
-		for range 4 {
-			wg.Go(func() {
-				for range total / 4 {
-					e.store.addAndPublish(t, e.hub, 1)
-				}
-			})
-		}
-		seen := map[int64]bool{}
-		for len(seen) < total {
-			f := c.expect("notification")
-			if seen[f.Notification.ID] {
-				t.Fatalf("notification %d twice", f.Notification.ID)
+	if calls := e.store.afterCalls.Load() - before; calls != 0 {
+		t.Fatalf("%d Store reads for 50 notifications in sequence", calls)
+	}
+	const total = 400
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range total / 4 {
+				e.store.addAndPublish(t, e.hub, 1)
 			}
-			seen[f.Notification.ID] = true
+		})
+	}
+	wg.Wait()
+	for _, c := range clients {
+		last := int64(0)
+		for range total {
+			f := c.expect("notification")
+			if f.Notification.ID <= last {
+				t.Fatalf("notification %d after %d", f.Notification.ID, last)
+			}
+			last = f.Notification.ID
 		}
-		wg.Wait()
 		c.expectQuiet()
 	}
 }

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"context"
 	"errors"
 	"io"
 	"sync/atomic"
@@ -17,8 +18,11 @@ type client struct {
 	hub    *Hub
 	conn   *websocket.Conn
 	userID int64
-	// resume is set when the client gave since, which is then cur.floor.
+	// resume is set when the client gave since, which is then cur.id.
 	resume bool
+	// expiry closes the connection with 4001 when its token expires; nil
+	// for a token without expiry.
+	expiry *time.Timer
 
 	// send is the bounded queue of frames for writeLoop; it is never
 	// closed, so enqueue cannot panic on a stopping client.
@@ -46,13 +50,19 @@ func newClient(h *Hub, conn *websocket.Conn, userID int64, since *int64) *client
 		writerDone: make(chan struct{}),
 	}
 	if since != nil {
-		c.resume, c.cur.floor = true, max(*since, 0)
-	} else {
-		// Unread-only: read notifications above the floor are not owed
-		// (see cursor.anchorAt).
-		c.cur.anchorAt = time.Now()
+		c.resume, c.cur.id = true, max(*since, 0)
 	}
 	return c
+}
+
+// expireAt closes the connection with 4001 when at comes: a socket must
+// not outlive the token that opened it (the user may have been signed out,
+// or lost the role the token named).
+func (c *client) expireAt(at time.Time) {
+	if at.IsZero() {
+		return
+	}
+	c.expiry = time.AfterFunc(time.Until(at), func() { c.stop(CloseTokenExpired) })
 }
 
 // open sends hello and the replay, then starts the two goroutines that
@@ -107,6 +117,8 @@ func closeText(code int) string {
 		return "too slow to read; reconnect with since"
 	case CloseReplaced:
 		return "too many connections"
+	case CloseTokenExpired:
+		return "token expired"
 	case websocket.CloseInvalidFramePayloadData:
 		return "malformed frame"
 	case websocket.CloseUnsupportedData:
@@ -154,22 +166,35 @@ func (c *client) writeLoop() {
 	}
 }
 
-// handle writes one queued frame; notifications already sent are skipped.
+// handle writes one queued frame. A notification goes out only in its
+// turn (see cursor): one already settled is skipped, the next one is
+// written, and one past a gap has the gap read from the Store first, which
+// sends it too. While a failed catch-up waits for its retry, frames past a
+// gap are left to that retry, so a Store that is down is not asked again
+// for every frame.
 func (c *client) handle(f *frame) error {
 	switch f.kind {
 	case kindCatchUp:
-		return c.catchUp()
+		if f == c.hub.retryCatchUp {
+			c.cur.retrying = false
+		}
+		return c.catchUp(f.seq)
 	case kindNotification:
-		if !c.cur.fresh(f.id) {
+		switch {
+		case c.cur.settled(f.id, f.seq):
 			return nil
+		case c.cur.next(f.seq):
+			if err := c.write(f); err != nil {
+				return err
+			}
+			c.cur.settle(f.id, f.seq)
+			return nil
+		case c.cur.retrying:
+			return nil
+		default:
+			c.hub.m.gaps.Inc()
+			return c.catchUp(-1)
 		}
-		if err := c.write(f); err != nil {
-			return err
-		}
-		if c.cur.markSent(f.id) {
-			return c.catchUp()
-		}
-		return nil
 	}
 	return c.write(f)
 }
@@ -249,11 +274,15 @@ func (c *client) handleClientFrame(data []byte) {
 	case f.Type == clientPing:
 		c.enqueue(c.hub.pong)
 	case f.Type == clientRead:
-		ctx, cancel := c.hub.storeContext()
+		wait, cancel := context.WithTimeout(c.hub.life, c.hub.opts.StoreTimeout)
 		defer cancel()
 		// MarkRead publishes the new unread count to every connection of
 		// the user, this one included.
-		if _, err := c.hub.store.MarkRead(ctx, c.userID, f.IDs, f.UpToID); err != nil {
+		err := c.hub.withStore(wait, func(ctx context.Context) error {
+			_, err := c.hub.store.MarkRead(ctx, c.userID, f.IDs, f.UpToID)
+			return err
+		})
+		if err != nil {
 			c.hub.log.Info("notify: read frame failed", "user_id", c.userID, "err", err)
 		}
 	}
@@ -262,6 +291,9 @@ func (c *client) handleClientFrame(data []byte) {
 // finish tears the connection down once readLoop has ended.
 func (c *client) finish(err error) {
 	c.hub.unregister(c)
+	if c.expiry != nil {
+		c.expiry.Stop()
+	}
 	c.stop(0)
 	if errors.Is(err, websocket.ErrReadLimit) {
 		c.linger()

@@ -10,12 +10,42 @@
 // Each connection runs two goroutines, the floor with gorilla/websocket: a
 // reader, and a writer that owns every data write and sends the pings. On
 // connect the connection is registered for live delivery first, then it is
-// sent hello and a replay from the Store, then live frames; live frames whose
-// id was already sent are skipped, so each notification arrives once per
-// connection.
+// sent hello and a replay from the Store, then live frames.
 //
-// Delivery relies on the invariant documented on model.Notification: for
-// one recipient, notifications commit in id order. Then, once a Store read
-// has returned a user's notifications up to id M, no notification of that
-// user with an id at or below M can still appear.
+// # Order
+//
+// On each connection a user's notifications go out in increasing id order,
+// replayed and live alike, so that the largest id a client has seen is
+// always a safe since. Publishes do not arrive in that order: each follows
+// its own commit on its own goroutine, on any instance, through a broker
+// that may also lose some. So every notification carries its number in its
+// user's sequence (model.Notification.Seq), given out under the user row's
+// lock in the transaction that writes it: one user's notifications commit
+// in id order and in seq order, with no number skipped. A connection
+// remembers how far it has sent (cursor); a live notification numbered one
+// past that is sent at once, one already covered is dropped as a
+// duplicate, and one further ahead shows that its predecessors committed
+// but have not arrived. The writer then reads them from the Store by id
+// and sends them, in order, before it sends anything newer; a
+// predecessor's message that turns up later finds it settled. A gap whose
+// notifications were deleted meanwhile (with their comment) is settled by
+// that read, which finds nothing there.
+//
+// Other designs were weighed. Holding an out-of-order frame for a moment
+// in the hope that its predecessor arrives saves a read in the common case
+// but turns a lost message into a delay on every later one, and still
+// needs the read; ordering by id alone cannot tell a gap from another
+// user's id. A number per user that the Store already orders is the one
+// thing that makes "something is missing" a fact rather than a guess.
+//
+// After the broker subscription is re-established (messages may have been
+// lost), the hub reads the sequence numbers of its connected users a few
+// hundred at a time and hands each connection its user's number: only a
+// connection behind it reads the Store. Every Store call made for
+// connections takes one of Options.StoreConcurrency turns, so a reconnect
+// storm or a resubscribe with thousands of connections queues at the hub
+// instead of timing out in the database pool.
+//
+// A connection ends with the token that opened it: when the token expires,
+// the hub closes it with 4001 and the client reconnects with a fresh one.
 package notify

@@ -15,6 +15,9 @@ const (
 	// CloseReplaced closes the oldest connection of a user who opened more
 	// than Options.MaxConnectionsPerUser.
 	CloseReplaced = 4000
+	// CloseTokenExpired closes a connection when the token it was opened
+	// with expires; the client reconnects with a fresh token and since.
+	CloseTokenExpired = 4001
 )
 
 // frameKind tells the writer what a queued frame is, for metrics and for
@@ -29,7 +32,9 @@ const (
 	kindResync
 	kindPong
 	// kindCatchUp is never written: it asks the writer to read what the
-	// connection missed from the Store (after a broker outage).
+	// connection missed from the Store (after a broker outage); its seq is
+	// the user's sequence number at the time, so that a connection that
+	// has sent that far need not read, or -1 to read regardless.
 	kindCatchUp
 	numKinds
 )
@@ -61,6 +66,9 @@ type frame struct {
 	kind frameKind
 	// id is the notification id of a notification frame, else 0.
 	id int64
+	// seq is the notification's number in its user's sequence (see
+	// model.Notification), or 0 when the publisher did not know it.
+	seq int64
 	// publishedAt is when a live notification was published (just after its
 	// commit), in Unix nanoseconds, for the commit-to-write latency metric;
 	// 0 for everything else.

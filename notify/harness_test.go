@@ -28,12 +28,13 @@ import (
 // never on the clock.
 const waitTimeout = 10 * time.Second
 
-// fakeStore is an in-memory Store. add is the "commit": it assigns ids in
-// order under the lock, so one user's notifications commit in id order as
-// the real store promises.
+// fakeStore is an in-memory Store. add is the "commit": it assigns ids and
+// per-user sequence numbers in order under the lock, so one user's
+// notifications commit in id and seq order as the real store promises.
 type fakeStore struct {
 	mu     sync.Mutex
 	lastID int64
+	seqs   map[int64]int64
 	byUser map[int64][]*model.Notification
 	marks  []markCall
 	// pub receives the unread count after MarkRead, as the service would.
@@ -42,6 +43,8 @@ type fakeStore struct {
 	fail atomic.Bool
 
 	afterCalls atomic.Int64
+	// failed counts the calls that failed because of fail.
+	failed atomic.Int64
 }
 
 type markCall struct {
@@ -52,7 +55,18 @@ type markCall struct {
 
 var errStoreDown = errors.New("store down")
 
-func newFakeStore() *fakeStore { return &fakeStore{byUser: make(map[int64][]*model.Notification)} }
+// down reports whether the store fails now, counting the failed call.
+func (s *fakeStore) down() bool {
+	if !s.fail.Load() {
+		return false
+	}
+	s.failed.Add(1)
+	return true
+}
+
+func newFakeStore() *fakeStore {
+	return &fakeStore{seqs: make(map[int64]int64), byUser: make(map[int64][]*model.Notification)}
+}
 
 // add commits a new unread notification for userID and returns a copy of
 // it and the user's unread count.
@@ -60,10 +74,12 @@ func (s *fakeStore) add(userID int64) (*model.Notification, int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lastID++
+	s.seqs[userID]++
 	post := int64(7)
 	n := &model.Notification{
 		ID:        s.lastID,
 		UserID:    userID,
+		Seq:       s.seqs[userID],
 		Type:      model.NotifyCommentReply,
 		PostID:    &post,
 		Excerpt:   fmt.Sprintf("reply %d", s.lastID),
@@ -89,6 +105,13 @@ func (s *fakeStore) addAndPublish(t testing.TB, h *Hub, userID int64) *model.Not
 		t.Errorf("publish %d: %v", n.ID, err)
 	}
 	return n
+}
+
+// remove deletes a notification, as deleting its comment does.
+func (s *fakeStore) remove(n *model.Notification) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.byUser[n.UserID] = slices.DeleteFunc(s.byUser[n.UserID], func(m *model.Notification) bool { return m.ID == n.ID })
 }
 
 func clone(n *model.Notification) *model.Notification {
@@ -125,6 +148,32 @@ func (s *fakeStore) unreadLocked(userID int64) int64 {
 	return c
 }
 
+func (s *fakeStore) NotificationHead(_ context.Context, userID int64) (model.NotificationHead, error) {
+	if s.down() {
+		return model.NotificationHead{}, errStoreDown
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	head := model.NotificationHead{Seq: s.seqs[userID], Unread: s.unreadLocked(userID)}
+	if list := s.byUser[userID]; len(list) > 0 {
+		head.LastID = list[len(list)-1].ID
+	}
+	return head, nil
+}
+
+func (s *fakeStore) NotificationSeqs(_ context.Context, userIDs []int64) (map[int64]int64, error) {
+	if s.down() {
+		return nil, errStoreDown
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[int64]int64, len(userIDs))
+	for _, id := range userIDs {
+		out[id] = s.seqs[id]
+	}
+	return out, nil
+}
+
 func (s *fakeStore) NotificationsAfter(_ context.Context, userID, afterID int64, limit int) ([]*model.Notification, error) {
 	s.afterCalls.Add(1)
 	return s.list(userID, limit, func(n *model.Notification) bool { return n.ID > afterID })
@@ -137,7 +186,7 @@ func (s *fakeStore) UnreadNotifications(_ context.Context, userID int64, limit i
 // list returns copies of the user's notifications that keep accepts,
 // oldest first, at most limit, or errStoreDown while the store fails.
 func (s *fakeStore) list(userID int64, limit int, keep func(*model.Notification) bool) ([]*model.Notification, error) {
-	if s.fail.Load() {
+	if s.down() {
 		return nil, errStoreDown
 	}
 	s.mu.Lock()
@@ -152,7 +201,7 @@ func (s *fakeStore) list(userID int64, limit int, keep func(*model.Notification)
 }
 
 func (s *fakeStore) UnreadCount(_ context.Context, userID int64) (int64, error) {
-	if s.fail.Load() {
+	if s.down() {
 		return 0, errStoreDown
 	}
 	s.mu.Lock()
@@ -161,7 +210,7 @@ func (s *fakeStore) UnreadCount(_ context.Context, userID int64) (int64, error) 
 }
 
 func (s *fakeStore) MarkRead(ctx context.Context, userID int64, ids []int64, upToID int64) (int64, error) {
-	if s.fail.Load() {
+	if s.down() {
 		return 0, errStoreDown
 	}
 	s.mu.Lock()
@@ -247,6 +296,15 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 			}
 			since = &v
 		}
+		var expires time.Time
+		if s := q.Get("expires"); s != "" {
+			ms, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				http.Error(w, "expires", http.StatusBadRequest)
+				return
+			}
+			expires = time.UnixMilli(ms)
+		}
 		if !h.CheckOrigin(r) {
 			http.Error(w, "origin", http.StatusForbidden)
 			return
@@ -255,7 +313,7 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 		if err != nil {
 			return
 		}
-		_ = h.Serve(conn, &model.User{ID: userID}, since)
+		_ = h.Serve(conn, &model.User{ID: userID}, since, expires)
 	}))
 	if cfg.listener != nil {
 		e.srv.Listener = cfg.listener(e.srv.Listener)
@@ -319,6 +377,8 @@ type wsClient struct {
 type dialOpts struct {
 	since  *int64
 	origin string
+	// expires is when the connection's token expires (zero: never).
+	expires time.Time
 	// noRead leaves reading to the test (conn only).
 	noRead bool
 	// smallBuffer shrinks the client's socket receive buffer.
@@ -327,12 +387,15 @@ type dialOpts struct {
 
 func ptr[T any](v T) *T { return &v }
 
-func (e *env) dialURL(userID int64, since *int64) string {
+func (e *env) dialURL(userID int64, o dialOpts) string {
 	u, _ := url.Parse(e.wsURL)
 	q := u.Query()
 	q.Set("user", strconv.FormatInt(userID, 10))
-	if since != nil {
-		q.Set("since", strconv.FormatInt(*since, 10))
+	if o.since != nil {
+		q.Set("since", strconv.FormatInt(*o.since, 10))
+	}
+	if !o.expires.IsZero() {
+		q.Set("expires", strconv.FormatInt(o.expires.UnixMilli(), 10))
 	}
 	u.RawQuery = q.Encode()
 	return u.String()
@@ -354,7 +417,7 @@ func (e *env) dialErr(userID int64, o dialOpts) (*websocket.Conn, *http.Response
 	if o.origin != "" {
 		hdr.Set("Origin", o.origin)
 	}
-	return d.Dial(e.dialURL(userID, o.since), hdr)
+	return d.Dial(e.dialURL(userID, o), hdr)
 }
 
 func (e *env) dial(userID int64, o dialOpts) *wsClient {

@@ -50,8 +50,14 @@ type Hub struct {
 	// including ones already removed from users.
 	active sync.WaitGroup
 
-	// Frames without a body are encoded once.
-	pong, resync, catchUp *frame
+	// storeTurns holds a token for each Store call under way for a
+	// connection; see withStore.
+	storeTurns chan struct{}
+
+	// Frames without a body are encoded once. retryCatchUp is the
+	// catch-up a connection schedules after a Store failure; catchUp
+	// asks for one unconditionally.
+	pong, resync, catchUp, retryCatchUp *frame
 }
 
 // New returns a hub reading missed notifications from store and exchanging
@@ -77,7 +83,9 @@ func New(opts Options, store Store, broker Broker, logger *slog.Logger, reg prom
 		users:        make(map[int64][]*client),
 		pong:         newTypeOnlyFrame(kindPong),
 		resync:       newTypeOnlyFrame(kindResync),
-		catchUp:      &frame{kind: kindCatchUp},
+		storeTurns:   make(chan struct{}, opts.StoreConcurrency),
+		catchUp:      &frame{kind: kindCatchUp, seq: -1},
+		retryCatchUp: &frame{kind: kindCatchUp, seq: -1},
 	}
 }
 
@@ -145,11 +153,13 @@ func (h *Hub) shutdown() {
 // Serve takes over a connection upgraded for user (see Upgrader): it
 // registers the connection for live delivery, then sends hello, the replay
 // (unread notifications, or those after *since when since is not nil) and
-// live frames. Serve returns at once; the connection then lives on its own
-// goroutines until it or the hub closes, independent of the HTTP request,
-// which the caller should let go of (returning from the handler frees the
-// request and the buffers of the hijacked connection).
-func (h *Hub) Serve(conn *websocket.Conn, user *model.User, since *int64) error {
+// live frames. When expires is not zero (the expiry of the token the
+// connection was opened with) the connection is closed with 4001 then.
+// Serve returns at once; the connection then lives on its own goroutines
+// until it or the hub closes, independent of the HTTP request, which the
+// caller should let go of (returning from the handler frees the request
+// and the buffers of the hijacked connection).
+func (h *Hub) Serve(conn *websocket.Conn, user *model.User, since *int64, expires time.Time) error {
 	if user == nil {
 		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseInternalServerErr, ""), time.Now().Add(time.Second))
 		_ = conn.Close()
@@ -165,6 +175,7 @@ func (h *Hub) Serve(conn *websocket.Conn, user *model.User, since *int64) error 
 	if kicked != nil {
 		kicked.stop(CloseReplaced)
 	}
+	c.expireAt(expires)
 	go c.open()
 	return nil
 }
@@ -225,8 +236,11 @@ func (h *Hub) setGaugesLocked() {
 type envelope struct {
 	Kind   string `json:"k"`
 	UserID int64  `json:"u,omitempty"`
-	// ID is the notification id of a notification, for exactly-once.
-	ID int64 `json:"id,omitempty"`
+	// ID and Seq are the notification's id and its number in the user's
+	// sequence, for ordered, exactly-once delivery; a catch-up carries
+	// them too when it stands for one notification.
+	ID  int64 `json:"id,omitempty"`
+	Seq int64 `json:"s,omitempty"`
 	// PublishedAt is when a notification was published, in Unix ns.
 	PublishedAt int64           `json:"t,omitempty"`
 	Frame       json.RawMessage `json:"f"`
@@ -255,13 +269,13 @@ func (h *Hub) PublishNotification(ctx context.Context, n *model.Notification, un
 		return errors.New("notify: PublishNotification needs a stored notification with a recipient")
 	}
 	if unread < 0 {
-		return h.publish(ctx, envelope{Kind: envCatchUp, UserID: n.UserID}, true)
+		return h.publish(ctx, envelope{Kind: envCatchUp, UserID: n.UserID, ID: n.ID, Seq: n.Seq}, true)
 	}
 	f, err := newNotificationFrame(n, unread, false)
 	if err != nil {
 		return err
 	}
-	return h.publish(ctx, envelope{Kind: envNotification, UserID: n.UserID, ID: n.ID, PublishedAt: time.Now().UnixNano(), Frame: f.data}, true)
+	return h.publish(ctx, envelope{Kind: envNotification, UserID: n.UserID, ID: n.ID, Seq: n.Seq, PublishedAt: time.Now().UnixNano(), Frame: f.data}, true)
 }
 
 // PublishUnreadCount tells every connection of the user their unread count.
@@ -317,12 +331,16 @@ func (h *Hub) deliver(msg []byte) {
 	f := &frame{data: env.Frame}
 	switch env.Kind {
 	case envCatchUp:
-		h.toUser(env.UserID, h.catchUp)
+		if env.Seq <= 0 {
+			h.toUser(env.UserID, h.catchUp)
+		} else {
+			h.toUser(env.UserID, &frame{kind: kindCatchUp, seq: env.Seq})
+		}
 	case envNotification:
-		if env.ID <= 0 {
+		if env.ID <= 0 || env.Seq < 0 {
 			return
 		}
-		f.kind, f.id, f.publishedAt = kindNotification, env.ID, env.PublishedAt
+		f.kind, f.id, f.seq, f.publishedAt = kindNotification, env.ID, env.Seq, env.PublishedAt
 		h.toUser(env.UserID, f)
 	case envUnreadCount:
 		f.kind = kindUnreadCount
@@ -336,18 +354,55 @@ func (h *Hub) deliver(msg []byte) {
 }
 
 // subscribed runs each time the broker subscription is (re)established.
-// Messages may have been lost before it, so every connection reads what it
-// missed from the Store.
+// Messages may have been lost before it, so every connection must check
+// the Store for what it missed; see catchUpAll.
 func (h *Hub) subscribed() {
 	select {
 	case <-h.ready:
 		h.m.resubscribes.Inc()
 	default:
 	}
-	h.toAll(h.catchUp)
-	// Ready only after the catch-up is queued, so that a connection made
-	// once Ready has fired gets none (tests rely on that).
+	h.mu.RLock()
+	users := make([]int64, 0, len(h.users))
+	for id := range h.users {
+		users = append(users, id)
+	}
+	h.mu.RUnlock()
+	if len(users) > 0 {
+		go h.catchUpAll(users)
+	}
 	h.readyOnce.Do(func() { close(h.ready) })
+}
+
+// catchUpAll has the connections of users that missed a message read it
+// from the Store. Reading every connection's notifications at once would
+// send thousands of reads to the database pool at the same moment, so it
+// first reads the users' sequence numbers, a few hundred users a query,
+// and gives each connection the number its user had reached: only those
+// behind it read (see client.catchUp), with StoreConcurrency at a time.
+// Whatever commits after those numbers were read is delivered live.
+// When the numbers cannot be read, every connection reads for itself.
+func (h *Hub) catchUpAll(users []int64) {
+	var seqs map[int64]int64
+	err := h.withStore(h.life, func(ctx context.Context) error {
+		var err error
+		seqs, err = h.store.NotificationSeqs(ctx, users)
+		return err
+	})
+	if err != nil {
+		if h.life.Err() == nil {
+			h.log.Warn("notify: sequence numbers after resubscribing; every connection catches up", "err", err)
+		}
+		h.toAll(h.catchUp)
+		return
+	}
+	for _, id := range users {
+		if seq, ok := seqs[id]; ok {
+			h.toUser(id, &frame{kind: kindCatchUp, seq: seq})
+		} else {
+			h.toUser(id, h.catchUp)
+		}
+	}
 }
 
 func (h *Hub) toUser(userID int64, f *frame) {

@@ -300,6 +300,25 @@ func TestConnectionLimitClosesOldest4000(t *testing.T) {
 	}
 }
 
+func TestTokenExpiryCloses4001(t *testing.T) {
+	// The connection lives while its token does: it is closed with 4001
+	// when the expiry passes, and one without expiry stays.
+	e := newEnv(t, envConfig{})
+	expiring := e.dial(1, dialOpts{expires: time.Now().Add(300 * time.Millisecond)})
+	expiring.hello()
+	lasting := e.dial(1, dialOpts{})
+	lasting.hello()
+	if code := expiring.closeCode(); code != CloseTokenExpired {
+		t.Fatalf("close code = %d (%v), want 4001", code, expiring.err)
+	}
+	n := e.store.addAndPublish(t, e.hub, 1)
+	lasting.expectNotification(n.ID, false)
+	waitFor(t, "the expired connection to be removed", func() bool {
+		_, conns := e.hub.LocalCounts()
+		return conns == 1
+	})
+}
+
 func TestShutdownCloses1001(t *testing.T) {
 	e := newEnv(t, envConfig{})
 	var clients []*wsClient

@@ -11,6 +11,7 @@ type metrics struct {
 	overflows     prometheus.Counter
 	publishErrors prometheus.Counter
 	resubscribes  prometheus.Counter
+	gaps          prometheus.Counter
 	replayConnect prometheus.Observer
 	replayCatchUp prometheus.Observer
 	latency       prometheus.Histogram
@@ -45,7 +46,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		resubscribes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "discuss_broker_resubscribes_total",
-			Help: "Times the broker subscription was re-established after a loss, each followed by a replay for every connection.",
+			Help: "Times the broker subscription was re-established after a loss, each followed by a catch-up for the connections that missed something.",
+		}),
+		gaps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "discuss_ws_sequence_gaps_total",
+			Help: "Live notifications that arrived before one of their user's earlier ones, so that the connection read the gap from the database first.",
 		}),
 		replayConnect: replay.WithLabelValues("connect"),
 		replayCatchUp: replay.WithLabelValues("catch_up"),
@@ -60,7 +65,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.framesSent[k] = frames.WithLabelValues(k.String())
 	}
 	if reg != nil {
-		reg.MustRegister(m.connections, m.users, frames, m.overflows, m.publishErrors, m.resubscribes, replay, m.latency)
+		reg.MustRegister(m.connections, m.users, frames, m.overflows, m.publishErrors, m.resubscribes, m.gaps, replay, m.latency)
 	}
 	return m
 }

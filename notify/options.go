@@ -40,6 +40,12 @@ type Options struct {
 	CloseGrace time.Duration
 	// StoreTimeout bounds each Store call made for a connection. Default 5s.
 	StoreTimeout time.Duration
+	// StoreConcurrency is how many Store calls the hub makes at once for
+	// its connections; the others wait their turn. It keeps a reconnect
+	// storm or a broker resubscribe with thousands of connections from
+	// queueing more reads than the database pool can serve within
+	// StoreTimeout. Default 16.
+	StoreConcurrency int
 	// PublishTimeout bounds each Publish to the broker, so that a broker
 	// outage costs a request at most this much. Default 1s.
 	PublishTimeout time.Duration
@@ -73,6 +79,7 @@ func (o Options) withDefaults() Options {
 	setInt(&o.SendQueueSize, 64)
 	setInt(&o.ReplayLimit, 500)
 	setInt(&o.UnreadReplayLimit, 100)
+	setInt(&o.StoreConcurrency, 16)
 	if o.MaxMessageBytes <= 0 {
 		o.MaxMessageBytes = 4096
 	}

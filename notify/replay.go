@@ -2,84 +2,75 @@ package notify
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/quizsite/discuss/model"
 )
 
-// cursor is what one connection has been sent, for exactly-once delivery.
+// cursor is how far one connection has delivered its user's notifications.
 //
-// Every notification of the user with id <= floor is settled: sent on this
-// connection, or not owed to it (the client had it before since, or it was
-// read before an unread-only replay). The floor only moves after a Store
-// read: because one user's notifications commit in id order, once the
-// Store has shown ids up to M, nothing at or below M can still commit. Live
-// frames do not move it, since two publishes can arrive out of order.
-// Ids sent live above the floor are kept in sent; when that fills up the
-// connection reads the Store again to raise the floor (see markSent).
+// Every notification of the user with seq <= cursor.seq or id <= cursor.id
+// is settled: sent on this connection, or not owed to it (the client had
+// it before since, it was read before an unread-only replay, or the client
+// reloads it over REST after a resync). The two bounds describe one point:
+// one user's notifications commit in id order and in seq order, with no
+// seq skipped, so the notifications above it are exactly those with a
+// larger seq, and those with a larger id.
+//
+// That order is what lets a connection send its user's notifications in
+// increasing id order without waiting on anything: a live frame numbered
+// cursor.seq+1 is the next one, and goes out at once. A frame with a larger
+// number shows a gap: the ones between committed before it (it was
+// published after its own commit) but their messages are late or lost, so
+// the writer reads them from the Store, by id above cursor.id, and sends
+// them in order before anything newer. A late message then finds its
+// notification settled and is skipped.
 type cursor struct {
-	floor int64
-	sent  []int64
-	// anchorAt is zero when the floor is exact. When it is not (after an
-	// unread-only replay, or a resync), notifications above the floor that
-	// were created before anchorAt (less catchUpSlack) are not owed: the
-	// client had the chance to load them when it connected or resynced.
-	anchorAt time.Time
+	seq int64
+	id  int64
 	// retry is the wait before the next attempt of a catch-up that failed
-	// on the Store; 0 when none is pending.
+	// on the Store; 0 when the last one succeeded.
 	retry time.Duration
+	// retrying is set while a retry is scheduled, so that a failing Store
+	// gets one retry per connection, not one per frame that arrives.
+	retrying bool
 }
 
-const (
-	// maxSent bounds cursor.sent, so that a long-lived busy connection
-	// costs one Store read per maxSent live notifications, not memory.
-	maxSent = 64
-	// catchUpSlack allows for time between a notification's CreatedAt and
-	// its commit, and for clock skew between instances.
-	catchUpSlack = 2 * time.Minute
-	// maxCatchUpPages bounds the Store pages read when skipping old
-	// notifications of an unanchored connection.
-	maxCatchUpPages = 4
-	maxRetry        = 30 * time.Second
-)
+// maxRetry bounds the wait between catch-up attempts of a connection.
+const maxRetry = 30 * time.Second
 
-// fresh reports whether a live notification must still be sent.
-func (cu *cursor) fresh(id int64) bool {
-	return id > cu.floor && !slices.Contains(cu.sent, id)
+// settled reports whether the notification with id and seq needs no
+// sending. A seq of 0 (not known to the publisher) leaves it to the id.
+func (cu *cursor) settled(id, seq int64) bool {
+	return id <= cu.id || (seq > 0 && seq <= cu.seq)
 }
 
-// markSent records a live notification as sent; it reports whether sent is
-// full and the floor should be raised from the Store. While a failed
-// catch-up waits for its retry, the Store is left alone and sent grows.
-func (cu *cursor) markSent(id int64) bool {
-	cu.sent = append(cu.sent, id)
-	return len(cu.sent) >= maxSent && cu.retry == 0
+// next reports whether seq is the one right after the cursor.
+func (cu *cursor) next(seq int64) bool { return seq > 0 && seq == cu.seq+1 }
+
+// settle moves the cursor up to id and seq; it never moves back.
+func (cu *cursor) settle(id, seq int64) {
+	cu.id = max(cu.id, id)
+	cu.seq = max(cu.seq, seq)
 }
 
-// owed reports whether a notification read from the Store above the floor
-// must be sent.
-func (cu *cursor) owed(n *model.Notification) bool {
-	if n.ID <= cu.floor || slices.Contains(cu.sent, n.ID) {
-		return false
+// withStore runs read with one of the hub's StoreConcurrency turns at the
+// Store, waiting for a turn until wait ends. read's context ends
+// StoreTimeout after the turn came, or at shutdown. A turn covers Store
+// calls only: frames are written after it is given back, so that a client
+// slow to read holds up nobody else's reads.
+func (h *Hub) withStore(wait context.Context, read func(ctx context.Context) error) error {
+	select {
+	case h.storeTurns <- struct{}{}:
+	case <-wait.Done():
+		return wait.Err()
+	case <-h.life.Done():
+		return h.life.Err()
 	}
-	return cu.anchorAt.IsZero() || !n.CreatedAt.Before(cu.anchorAt.Add(-catchUpSlack))
-}
-
-// raise moves the floor to id and forgets the sent ids it covers.
-func (cu *cursor) raise(id int64) {
-	if id <= cu.floor {
-		return
-	}
-	cu.floor = id
-	cu.sent = slices.DeleteFunc(cu.sent, func(s int64) bool { return s <= id })
-	if len(cu.sent) == 0 {
-		cu.sent = nil // Let an idle connection hold no array.
-	}
-}
-
-func (h *Hub) storeContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(h.life, h.opts.StoreTimeout)
+	defer func() { <-h.storeTurns }()
+	ctx, cancel := context.WithTimeout(h.life, h.opts.StoreTimeout)
+	defer cancel()
+	return read(ctx)
 }
 
 // replayOnConnect sends hello, then the unread notifications (at most
@@ -87,137 +78,124 @@ func (h *Hub) storeContext() (context.Context, context.CancelFunc) {
 // ReplayLimit, then resync). The connection is registered already, so
 // whatever commits from now on also arrives live, and the cursor skips it
 // there if the replay has sent it.
+//
+// The head is read before the replay: everything it counts committed
+// before the replay's read, so once the replay is sent the cursor may move
+// up to it. Connecting waits at most StoreTimeout for its turn and reads
+// together; past that the client is closed with 1011 and tries again.
 func (c *client) replayOnConnect() error {
 	h := c.hub
-	ctx, cancel := h.storeContext()
+	wait, cancel := context.WithTimeout(h.life, h.opts.StoreTimeout)
 	defer cancel()
-	unread, err := h.store.UnreadCount(ctx, c.userID)
+	var head model.NotificationHead
+	var list []*model.Notification
+	err := h.withStore(wait, func(ctx context.Context) error {
+		var err error
+		if head, err = h.store.NotificationHead(ctx, c.userID); err != nil {
+			return err
+		}
+		if c.resume {
+			list, err = h.store.NotificationsAfter(ctx, c.userID, c.cur.id, h.opts.ReplayLimit+1)
+		} else {
+			list, err = h.store.UnreadNotifications(ctx, c.userID, h.opts.UnreadReplayLimit)
+		}
+		return err
+	})
 	if err != nil {
-		h.log.Warn("notify: unread count for hello", "user_id", c.userID, "err", err)
+		h.log.Warn("notify: replay on connect", "user_id", c.userID, "err", err)
 		return err
 	}
-	hello, err := newHelloFrame(c.userID, unread, time.Now())
+	hello, err := newHelloFrame(c.userID, head.Unread, time.Now())
 	if err != nil {
 		return err
 	}
 	if err := c.write(hello); err != nil {
 		return err
 	}
-	var list []*model.Notification
-	truncated := false
-	if c.resume {
-		list, err = h.store.NotificationsAfter(ctx, c.userID, c.cur.floor, h.opts.ReplayLimit+1)
-		if len(list) > h.opts.ReplayLimit {
-			list, truncated = list[:h.opts.ReplayLimit], true
-		}
-	} else {
-		// Unread-only: the floor becomes the newest unread one sent (the
-		// cursor was anchored when the client was made).
-		list, err = h.store.UnreadNotifications(ctx, c.userID, h.opts.UnreadReplayLimit)
-	}
-	if err != nil {
-		h.log.Warn("notify: replay on connect", "user_id", c.userID, "err", err)
-		return err
+	truncated := len(list) > h.opts.ReplayLimit
+	if truncated {
+		list = list[:h.opts.ReplayLimit]
 	}
 	h.m.replayConnect.Observe(float64(len(list)))
-	return c.sendReplay(list, unread, truncated)
+	return c.sendReplay(list, head, truncated)
 }
 
-// sendReplay writes notifications read from the Store, raising the floor
-// past each, and resync when the read was cut at the limit.
-func (c *client) sendReplay(list []*model.Notification, unread int64, truncated bool) error {
+// sendReplay writes notifications read from the Store that are not settled
+// yet, oldest first, settling each, then resync when the read was cut at
+// the limit; at the end the cursor moves up to head, which was read before
+// list.
+func (c *client) sendReplay(list []*model.Notification, head model.NotificationHead, truncated bool) error {
 	for _, n := range list {
 		if c.stopping.Load() {
 			return nil
 		}
-		f, err := newNotificationFrame(n, unread, true)
+		if c.cur.settled(n.ID, n.Seq) {
+			continue
+		}
+		f, err := newNotificationFrame(n, head.Unread, true)
 		if err != nil {
 			c.hub.log.Error("notify: skipping notification", "id", n.ID, "err", err)
 		} else if err := c.write(f); err != nil {
 			return err
 		}
-		c.cur.raise(n.ID)
+		c.cur.settle(n.ID, n.Seq)
 	}
 	if truncated {
+		// The client now reloads over REST what it has not been sent.
 		if err := c.write(c.hub.resync); err != nil {
 			return err
 		}
-		// The client now reloads over REST what it has not been sent.
-		c.cur.anchorAt = time.Now()
+	}
+	if !c.stopping.Load() {
+		c.cur.settle(head.LastID, head.Seq)
 	}
 	return nil
 }
 
-// catchUp reads from the Store every notification above the floor that the
-// connection is owed and has not been sent, sends them, and raises the
-// floor. It runs after the broker subscription was re-established (messages
-// may have been lost meanwhile) and when cursor.sent is full. A Store
-// failure is retried later with backoff; only write errors are returned.
-func (c *client) catchUp() error {
-	h := c.hub
-	ctx, cancel := h.storeContext()
-	defer cancel()
-	var owed []*model.Notification
-	top := c.cur.floor
-	truncated := false
-	for page := 1; ; page++ {
-		list, err := h.store.NotificationsAfter(ctx, c.userID, top, h.opts.ReplayLimit+1)
-		if err != nil {
-			c.retryCatchUp(err)
-			return nil
-		}
-		full := len(list) > h.opts.ReplayLimit
-		if full {
-			list = list[:h.opts.ReplayLimit]
-		}
-		for _, n := range list {
-			if c.cur.owed(n) {
-				owed = append(owed, n)
-			}
-		}
-		if len(list) > 0 {
-			top = list[len(list)-1].ID
-		}
-		if !full {
-			break
-		}
-		// Anchored, everything above the floor is owed and there is too
-		// much; unanchored, pages of old notifications may be skipped, but
-		// not without end.
-		if c.cur.anchorAt.IsZero() || len(owed) >= h.opts.ReplayLimit || page >= maxCatchUpPages {
-			truncated = true
-			break
-		}
-	}
-	var unread int64
-	if len(owed) > 0 {
-		var err error
-		if unread, err = h.store.UnreadCount(ctx, c.userID); err != nil {
-			c.retryCatchUp(err)
-			return nil
-		}
-	}
-	c.cur.retry = 0
-	h.m.replayCatchUp.Observe(float64(len(owed)))
-	if err := c.sendReplay(owed, unread, truncated); err != nil {
-		return err
-	}
-	if c.stopping.Load() {
+// catchUp reads from the Store every notification after the cursor and
+// sends them in order. It runs when a live frame shows a gap, after the
+// broker subscription was re-established (messages may have been lost
+// meanwhile), and when a publisher could not build a frame. A catch-up
+// for a seq the cursor has reached has nothing to do; one for seq -1 reads
+// regardless. A Store failure is retried later with backoff; only write
+// errors are returned.
+func (c *client) catchUp(seq int64) error {
+	if seq >= 0 && seq <= c.cur.seq {
 		return nil
 	}
-	c.cur.raise(top)
-	if !truncated {
-		c.cur.anchorAt = time.Time{}
+	h := c.hub
+	var head model.NotificationHead
+	var list []*model.Notification
+	err := h.withStore(h.life, func(ctx context.Context) error {
+		var err error
+		if head, err = h.store.NotificationHead(ctx, c.userID); err != nil {
+			return err
+		}
+		list, err = h.store.NotificationsAfter(ctx, c.userID, c.cur.id, h.opts.ReplayLimit+1)
+		return err
+	})
+	if err != nil {
+		c.retryCatchUp(err)
+		return nil
 	}
-	return nil
+	c.cur.retry = 0
+	truncated := len(list) > h.opts.ReplayLimit
+	if truncated {
+		list = list[:h.opts.ReplayLimit]
+	}
+	h.m.replayCatchUp.Observe(float64(len(list)))
+	return c.sendReplay(list, head, truncated)
 }
 
-// retryCatchUp schedules another catch-up after a Store failure.
+// retryCatchUp schedules another catch-up after a Store failure, unless
+// one is scheduled already. Until it runs, live frames past a gap are left
+// to it (see handle).
 func (c *client) retryCatchUp(err error) {
-	if c.stopping.Load() {
+	if c.stopping.Load() || c.cur.retrying {
 		return
 	}
 	c.cur.retry = min(max(2*c.cur.retry, time.Second), maxRetry)
+	c.cur.retrying = true
 	c.hub.log.Warn("notify: catch-up from the store failed; retrying", "user_id", c.userID, "err", err, "after", c.cur.retry)
-	time.AfterFunc(c.cur.retry, func() { c.enqueue(c.hub.catchUp) })
+	time.AfterFunc(c.cur.retry, func() { c.enqueue(c.hub.retryCatchUp) })
 }

@@ -10,10 +10,16 @@ import (
 // implements it over the database, and cmd proves the fit with
 // var _ notify.Store = (*service.Notifications)(nil) or similar.
 //
-// Notifications returned carry Actor filled in. For one user, notifications
-// must commit in id order (see model.Notification): the hub's exactly-once
+// Notifications returned carry Actor and Seq filled in. For one user,
+// notifications must commit in id order and in seq order, with no seq
+// skipped (see model.Notification): the hub's ordered, exactly-once
 // delivery rests on it.
 type Store interface {
+	// NotificationHead returns where the user's notifications stand now,
+	// its figures taken at one instant.
+	NotificationHead(ctx context.Context, userID int64) (model.NotificationHead, error)
+	// NotificationSeqs returns the current sequence number of each user.
+	NotificationSeqs(ctx context.Context, userIDs []int64) (map[int64]int64, error)
 	// NotificationsAfter returns the user's notifications with id > afterID, oldest first, at most limit.
 	NotificationsAfter(ctx context.Context, userID, afterID int64, limit int) ([]*model.Notification, error)
 	// UnreadNotifications returns the user's unread notifications, oldest first, at most limit.

@@ -23,6 +23,8 @@ const (
 	publishTimeout = 5 * time.Second
 	// deleteChunk bounds the IN lists of deletions by comment id.
 	deleteChunk = 500
+	// lookupChunk bounds the IN lists of lookups by user id.
+	lookupChunk = 500
 	// publishStripes is how many locks serialise publishing per user; see
 	// Notifications.stripes.
 	publishStripes = 64
@@ -148,8 +150,12 @@ func (s *Notifications) planComment(tx *gorm.DB, actor *model.User, post *model.
 }
 
 func lockPlan(tx *gorm.DB, actor *model.User, to []recipient) (notifyPlan, error) {
-	if _, err := lockUsers(tx, append(recipientIDs(to), actor.ID)); err != nil {
+	seqs, err := lockUsers(tx, append(recipientIDs(to), actor.ID))
+	if err != nil {
 		return nil, err
+	}
+	for i := range to {
+		to[i].seq = seqs[to[i].userID]
 	}
 	return to, nil
 }
@@ -306,6 +312,8 @@ func (r recipients) pick() []recipient {
 type recipient struct {
 	userID int64
 	typ    string
+	// seq is the user's notification_seq, read under the row's lock.
+	seq int64
 }
 
 func recipientIDs(to []recipient) []int64 {
@@ -317,7 +325,7 @@ func recipientIDs(to []recipient) []int64 {
 }
 
 // write inserts, inside tx, one notification per recipient of plan, made
-// by build.
+// by build, and gives each the next number of its user's sequence.
 //
 // The plan holds the recipients' user rows locked since the start of the
 // transaction, and that lock is what lets a client resume from the largest
@@ -326,13 +334,15 @@ func recipientIDs(to []recipient) []int64 {
 // commit out of id order, and a client that saw the larger id first would
 // skip the smaller one forever. Holding the user's row from before the
 // insert until commit means a second writer for that user allocates its id
-// only after the first has committed. SQLite takes a database-wide write
-// lock at BEGIN (see OpenDB), which orders writers already; its dialect
-// drops FOR UPDATE.
+// and its seq only after the first has committed, so one user's
+// notifications commit in id order and in seq order, with no seq skipped.
+// SQLite takes a database-wide write lock at BEGIN (see OpenDB), which
+// orders writers already; its dialect drops FOR UPDATE.
 //
 // Rows are inserted one at a time: MySQL reports only the first id of a
 // multi-row insert, and with innodb_autoinc_lock_mode=2 (MySQL 8's
-// default) the others need not follow it.
+// default) the others need not follow it. A plan names each user once, so
+// one statement moves every recipient's sequence on by one.
 func (s *Notifications) write(tx *gorm.DB, to notifyPlan, build func(userID int64, typ string) *model.Notification) (Outbox, error) {
 	if len(to) == 0 {
 		return Outbox{}, nil
@@ -342,24 +352,37 @@ func (s *Notifications) write(tx *gorm.DB, to notifyPlan, build func(userID int6
 	for _, r := range to {
 		n := build(r.userID, r.typ)
 		n.CreatedAt = now
+		n.Seq = r.seq + 1
 		if err := tx.Create(n).Error; err != nil {
 			return Outbox{}, dbError(err)
 		}
 		out.notifications = append(out.notifications, n)
 	}
+	err := tx.Model(&model.User{}).Where("id IN ?", recipientIDs(to)).
+		UpdateColumn("notification_seq", gorm.Expr("notification_seq + 1")).Error
+	if err != nil {
+		return Outbox{}, dbError(err)
+	}
 	return out, nil
 }
 
 // lockUsers takes the write locks of the given users' rows, ascending by id
-// (see write). It returns the ids that exist.
-func lockUsers(tx *gorm.DB, ids []int64) ([]int64, error) {
-	var locked []int64
+// (see write). It returns the notification_seq of each user that exists.
+func lockUsers(tx *gorm.DB, ids []int64) (map[int64]int64, error) {
+	var rows []struct {
+		ID              int64
+		NotificationSeq int64
+	}
 	err := tx.Model(&model.User{}).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
-		Where("id IN ?", ids).Order("id").Pluck("id", &locked).Error
+		Select("id", "notification_seq").Where("id IN ?", ids).Order("id").Find(&rows).Error
 	if err != nil {
 		return nil, dbError(err)
 	}
-	return locked, nil
+	seqs := make(map[int64]int64, len(rows))
+	for _, r := range rows {
+		seqs[r.ID] = r.NotificationSeq
+	}
+	return seqs, nil
 }
 
 // Publish tells clients about what a committed transaction wrote. Publish
@@ -441,6 +464,43 @@ func (s *Notifications) NotificationsAfter(ctx context.Context, userID, afterID 
 		return nil, dbError(err)
 	}
 	return s.withActors(ctx, list)
+}
+
+// NotificationHead returns where userID's notifications stand, in one
+// statement so that its three figures agree with each other: the hub
+// starts a connection's cursor from it. An unknown user has a zero head.
+func (s *Notifications) NotificationHead(ctx context.Context, userID int64) (model.NotificationHead, error) {
+	var head model.NotificationHead
+	err := s.db.WithContext(ctx).Raw(`SELECT u.notification_seq AS seq,
+		(SELECT COALESCE(MAX(n.id), 0) FROM notifications n WHERE n.user_id = u.id) AS last_id,
+		(SELECT COUNT(*) FROM notifications n WHERE n.user_id = u.id AND n.is_read = ?) AS unread
+		FROM users u WHERE u.id = ?`, false, userID).Scan(&head).Error
+	if err != nil {
+		return model.NotificationHead{}, dbError(err)
+	}
+	return head, nil
+}
+
+// NotificationSeqs returns the notification_seq of each of the users that
+// exists: the hub compares them with what its connections have sent to
+// find, after a broker outage, the few that missed something.
+func (s *Notifications) NotificationSeqs(ctx context.Context, userIDs []int64) (map[int64]int64, error) {
+	seqs := make(map[int64]int64, len(userIDs))
+	for chunk := range slices.Chunk(userIDs, lookupChunk) {
+		var rows []struct {
+			ID              int64
+			NotificationSeq int64
+		}
+		err := s.db.WithContext(ctx).Model(&model.User{}).Select("id", "notification_seq").
+			Where("id IN ?", chunk).Find(&rows).Error
+		if err != nil {
+			return nil, dbError(err)
+		}
+		for _, r := range rows {
+			seqs[r.ID] = r.NotificationSeq
+		}
+	}
+	return seqs, nil
 }
 
 // UnreadNotifications returns userID's unread notifications, oldest first,
@@ -665,15 +725,16 @@ func (s *Notifications) SendSystem(ctx context.Context, userID int64, message st
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		// The lock orders the user's notifications (see write), and finding
 		// no row gives a clean 404.
-		found, err := lockUsers(tx, []int64{userID})
+		seqs, err := lockUsers(tx, []int64{userID})
 		if err != nil {
 			return err
 		}
-		if len(found) == 0 {
+		seq, found := seqs[userID]
+		if !found {
 			return model.Errorf(model.ENOTFOUND, "user %d not found", userID)
 		}
 		actorID := actor.ID
-		out, err = s.write(tx, []recipient{{userID: userID, typ: model.NotifySystem}}, func(userID int64, typ string) *model.Notification {
+		out, err = s.write(tx, []recipient{{userID: userID, typ: model.NotifySystem, seq: seq}}, func(userID int64, typ string) *model.Notification {
 			return &model.Notification{UserID: userID, Type: typ, ActorID: &actorID, Excerpt: message, Actor: model.AuthorOf(actor)}
 		})
 		return err

@@ -87,7 +87,8 @@ export async function apiRequest(method, path, { token, body, baseURL = "", sign
 const CLOSE_NORMAL = 1000; // we closed it ourselves
 const CLOSE_POLICY = 1008; // the server refuses this client (its token)
 const CLOSE_REPLACED = 4000; // the user opened more connections than allowed; this was the oldest
-const CLOSE_PONG_TIMEOUT = 4001; // ours: the server stopped answering pings
+const CLOSE_TOKEN_EXPIRED = 4001; // the token the socket was opened with has expired
+const CLOSE_PONG_TIMEOUT = 4100; // ours: the server stopped answering pings
 
 /** Defaults, in milliseconds; the constructor takes any of them as an option. */
 const DEFAULTS = {
@@ -111,7 +112,8 @@ const DEFAULTS = {
  *   onStatus(state, detail)   "connecting", "open", "waiting" (to reconnect; detail.delay ms),
  *                             "offline" (disconnect() was called), "replaced" (closed by a
  *                             newer connection of this user), "stopped" (auth error or stop())
- *   onAuthError()             the token was refused; the client stopped
+ *   onAuthError()             the token was refused or expired and no fresh one could be had;
+ *                             the client stopped
  *   onFrame(frame)            every frame received, before it is handled (for debugging)
  */
 export class DiscussClient {
@@ -121,10 +123,15 @@ export class DiscussClient {
    *   cannot set headers on a WebSocket. The server redacts it in its logs.
    * @param {string} [options.url] The socket URL; by default /ws on the page's host.
    * @param {number|null} [options.since] The largest notification id already shown.
+   * @param {(() => Promise<string|null>)|null} [options.refreshToken] Called when the
+   *   server closes the socket because its token expired (4001): resolve to a fresh
+   *   token and the client reconnects with it and since; resolve to null (or omit
+   *   the option) and the client stops with onAuthError, for the user to sign in.
    */
-  constructor({ token, url, since = null, ...rest }) {
+  constructor({ token, url, since = null, refreshToken = null, ...rest }) {
     if (!token) throw new Error("DiscussClient: a token is required");
     this.token = token;
+    this.refreshToken = refreshToken;
     this.url = url ?? defaultSocketURL();
     this.opts = { ...DEFAULTS };
     this.handlers = {};
@@ -136,9 +143,9 @@ export class DiscussClient {
     /** The largest notification id seen; the next connection resumes after it. */
     this.lastId = since;
     // Ids already handed to onNotification, oldest first (a Set keeps
-    // insertion order), bounded by seenLimit. Ids only grow, but a reply
-    // committed a moment before another can still be published after it, so
-    // deduplication by id is exact where "id <= lastId" would not be.
+    // insertion order), bounded by seenLimit. The server sends each
+    // connection its notifications in increasing id order, so lastId is a
+    // safe since; the set also drops what remember() was given from REST.
     this.seen = new Set();
 
     this.ws = null;
@@ -294,6 +301,10 @@ export class DiscussClient {
       this.authFailed();
       return;
     }
+    if (code === CLOSE_TOKEN_EXPIRED) {
+      this.renewToken();
+      return;
+    }
     if (code === CLOSE_REPLACED) {
       // This user opened too many connections and this one was the oldest.
       // Reconnecting would close another tab, which would reconnect and
@@ -328,6 +339,26 @@ export class DiscussClient {
       // Only a definite 401 stops the client; anything else may pass.
       return !(err instanceof DiscussAPIError && err.status === 401);
     }
+  }
+
+  // renewToken asks the application for a fresh token after a 4001 and
+  // reconnects with it at once, resuming with since; without one the user
+  // has to sign in again.
+  async renewToken() {
+    const generation = this.generation;
+    let token = null;
+    try {
+      token = this.refreshToken ? await this.refreshToken() : null;
+    } catch {
+      token = null;
+    }
+    if (generation !== this.generation || this.state === "offline" || this.state === "stopped") return;
+    if (!token) {
+      this.authFailed();
+      return;
+    }
+    this.token = token;
+    this.open();
   }
 
   authFailed() {

@@ -47,7 +47,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	// missed notifications through the service: build one, then the other.
 	pub := &deferredPublisher{}
 	notes := service.NewNotifications(db, pub).WithLogger(log)
-	hub := notify.New(hubOptions(cfg.WebSocket), notes, broker, log, registry)
+	hub := notify.New(hubOptions(cfg.WebSocket, cfg.Database), notes, broker, log, registry)
 	pub.Publisher = hub
 	srv, err := api.New(api.Deps{
 		Config:        cfg,
@@ -191,8 +191,11 @@ func newBroker(cfg configs.Broker, log *slog.Logger) (notify.Broker, func(), err
 	return b, func() { _ = b.Close() }, nil
 }
 
-func hubOptions(ws configs.WebSocket) notify.Options {
+// hubOptions copies the WebSocket settings. The hub's Store calls get half
+// of the database pool, so that a reconnect storm leaves the rest to REST.
+func hubOptions(ws configs.WebSocket, db configs.Database) notify.Options {
 	return notify.Options{
+		StoreConcurrency:      max(db.MaxOpenConns/2, 1),
 		AllowedOrigins:        ws.AllowedOrigins,
 		PingInterval:          ws.PingInterval,
 		PongTimeout:           ws.PongTimeout,

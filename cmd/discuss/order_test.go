@@ -1,0 +1,389 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/quizsite/discuss/service/dbtest"
+)
+
+// The ordered-delivery scenario: writers comment on a reader's posts as
+// fast as they can while the reader's socket drops every few milliseconds
+// and comes back with since = the largest id it has seen, as the contract
+// tells clients to. Every notification must arrive exactly once, and the
+// ids must grow across every connection in turn: one out of order would
+// make the next since skip its predecessor for good.
+const (
+	orderWriters       = 64
+	orderNotifications = 2048 // orderWriters * 32
+)
+
+// buildBinary builds the discuss binary into a temporary folder.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "discuss")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// orderEnv is the environment of a server for the scenario: limits that
+// let the writers through, on the database databaseEnv chose.
+func orderEnv(t *testing.T) map[string]string {
+	env := databaseEnv(t)
+	env["DISCUSS_AUTH_SECRET"] = strings.Repeat("k", 32)
+	env["DISCUSS_LOG_LEVEL"] = "error"
+	env["DISCUSS_LIMITS_COMMENTS_PER_MINUTE"] = "1000000"
+	env["DISCUSS_LIMITS_REGISTER_PER_MINUTE"] = "1000000"
+	env["DISCUSS_NOTIFICATIONS_KEEP_PER_USER"] = "1000000"
+	return env
+}
+
+// orderedReader is one user's client that drops and resumes its socket
+// again and again, keeping every notification id in the order received.
+type orderedReader struct {
+	t     *testing.T
+	token string
+	base  func() string // the instance to connect to, which may change
+
+	mu         sync.Mutex
+	got        []int64 // every id received, in order, over every connection
+	last       int64   // the largest id received: the next since
+	violations []string
+	conns      int
+}
+
+// run connects, reads for 1-40 ms, drops the connection without a close
+// frame, as a phone losing its network would, and does it again until ctx
+// ends. Refused connections (an instance restarting) are retried.
+func (r *orderedReader) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		r.mu.Lock()
+		since := r.last
+		r.mu.Unlock()
+		u := wsURL(r.base(), url.QueryEscape(r.token)) + fmt.Sprintf("&since=%d", since)
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		conn, _, err := websocket.DefaultDialer.DialContext(dctx, u, nil)
+		cancel()
+		if err != nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(20 * time.Millisecond): // retry interval while the server is away
+			}
+			continue
+		}
+		r.mu.Lock()
+		r.conns++
+		r.mu.Unlock()
+		_ = conn.SetReadDeadline(time.Now().Add(time.Duration(1+rand.IntN(40)) * time.Millisecond))
+		for {
+			id, err := nextNotification(conn)
+			if err != nil {
+				break
+			}
+			r.record(id)
+		}
+		_ = conn.NetConn().Close()
+	}
+}
+
+func (r *orderedReader) record(id int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if id <= r.last {
+		r.violations = append(r.violations, fmt.Sprintf("notification %d after %d", id, r.last))
+		return
+	}
+	r.got = append(r.got, id)
+	r.last = id
+}
+
+func (r *orderedReader) received() []int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]int64(nil), r.got...)
+}
+
+// listAll returns every notification id of the token's user over REST,
+// oldest first.
+func listAll(t *testing.T, base, token string) []int64 {
+	t.Helper()
+	var ids []int64
+	cursor := ""
+	for {
+		var page struct {
+			Items []struct {
+				ID int64 `json:"id"`
+			} `json:"items"`
+			NextCursor *string `json:"next_cursor"`
+		}
+		path := "/api/v1/notifications?limit=100"
+		if cursor != "" {
+			path += "&cursor=" + url.QueryEscape(cursor)
+		}
+		code, err := callJSON(base, "GET", path, token, nil, &page)
+		if err != nil || code != 200 {
+			t.Fatalf("listing notifications: %d %v", code, err)
+		}
+		for _, n := range page.Items {
+			ids = append(ids, n.ID)
+		}
+		if page.NextCursor == nil {
+			break
+		}
+		cursor = *page.NextCursor
+	}
+	for i, j := 0, len(ids)-1; i < j; i, j = i+1, j-1 {
+		ids[i], ids[j] = ids[j], ids[i]
+	}
+	return ids
+}
+
+// orderScenario is where the writers and the reader go, and what happens
+// to the system in the middle of the run.
+type orderScenario struct {
+	writerBase func() string
+	readerBase func() string
+	// midway, when set, runs on the test's goroutine once half of the
+	// comments are acknowledged, while the load goes on.
+	midway func()
+}
+
+// runOrderScenario registers a reader with four posts and the writers,
+// makes orderNotifications comments on the reader's posts from
+// orderWriters writers at once while the reader drops and resumes, and
+// checks that the reader received every notification the database holds,
+// once each, in increasing id order.
+func runOrderScenario(t *testing.T, sc orderScenario) {
+	wb := sc.writerBase()
+	readerToken, _ := registerUser(t, &server{base: wb}, "reader")
+	var posts []int64
+	for i := range 4 {
+		var post struct {
+			ID int64 `json:"id"`
+		}
+		code, err := callJSON(wb, "POST", "/api/v1/posts", readerToken, map[string]string{"title": fmt.Sprintf("Q%d", i), "body": "how?"}, &post)
+		if err != nil || code != 201 {
+			t.Fatalf("post: %d %v", code, err)
+		}
+		posts = append(posts, post.ID)
+	}
+	tokens := make([]string, orderWriters)
+	for i := range tokens {
+		tokens[i], _ = registerUser(t, &server{base: wb}, fmt.Sprintf("writer%d", i))
+	}
+
+	reader := &orderedReader{t: t, token: readerToken, base: sc.readerBase}
+	ctx, stopReader := context.WithCancel(context.Background())
+	defer stopReader()
+	var reading sync.WaitGroup
+	reading.Go(func() { reader.run(ctx) })
+
+	var acked atomic.Int64
+	halfway := make(chan struct{})
+	var load sync.WaitGroup
+	for w := range orderWriters {
+		load.Go(func() {
+			for i := range orderNotifications / orderWriters {
+				path := fmt.Sprintf("/api/v1/posts/%d/comments", posts[(w+i)%len(posts)])
+				body := map[string]string{"body": fmt.Sprintf("answer %d from %d", i, w)}
+				deadline := time.Now().Add(60 * time.Second)
+				for {
+					code, err := callJSON(sc.writerBase(), "POST", path, tokens[w], body, nil)
+					if err == nil && code == 201 {
+						break
+					}
+					// The instance is away (killed) or answers 503 while it
+					// comes back: try again. A retried comment whose first
+					// try committed is one more notification, which the
+					// final comparison with the database accounts for.
+					if time.Now().After(deadline) {
+						t.Errorf("writer %d: comment not accepted: %d %v", w, code, err)
+						return
+					}
+					time.Sleep(20 * time.Millisecond) // retry interval
+				}
+				if acked.Add(1) == orderNotifications/2 {
+					close(halfway)
+				}
+			}
+		})
+	}
+	loaded := make(chan struct{})
+	go func() { load.Wait(); close(loaded) }()
+	select {
+	case <-halfway:
+		if sc.midway != nil {
+			sc.midway()
+		}
+	case <-loaded:
+	}
+	<-loaded
+	if t.Failed() {
+		return
+	}
+
+	want := listAll(t, sc.writerBase(), readerToken)
+	if len(want) < orderNotifications {
+		t.Fatalf("the database holds %d notifications for %d comments", len(want), orderNotifications)
+	}
+	// The reader keeps dropping and resuming until it has them all.
+	deadline := time.Now().Add(30 * time.Second)
+	for len(reader.received()) < len(want) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+	stopReader()
+	reading.Wait()
+
+	got := reader.received()
+	reader.mu.Lock()
+	violations, conns := reader.violations, reader.conns
+	reader.mu.Unlock()
+	t.Logf("%d notifications over %d connections", len(got), conns)
+	if len(violations) > 0 {
+		t.Errorf("%d frames out of order or repeated, first: %s", len(violations), violations[0])
+	}
+	if missing := difference(want, got); len(missing) > 0 {
+		t.Errorf("%d of %d notifications never arrived: %v", len(missing), len(want), head(missing, 10))
+	}
+	if extra := difference(got, want); len(extra) > 0 {
+		t.Errorf("%d received notifications are not in the database: %v", len(extra), head(extra, 10))
+	}
+}
+
+// difference returns the ids of a that are not in b.
+func difference(a, b []int64) []int64 {
+	in := make(map[int64]bool, len(b))
+	for _, id := range b {
+		in[id] = true
+	}
+	var out []int64
+	for _, id := range a {
+		if !in[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func head(ids []int64, n int) []int64 { return ids[:min(n, len(ids))] }
+
+// TestOrderedDeliveryOneInstance runs the scenario on one instance, on
+// MySQL when configured, else SQLite.
+func TestOrderedDeliveryOneInstance(t *testing.T) {
+	bin := buildBinary(t)
+	p := startProcess(t, bin, freeAddr(t), orderEnv(t))
+	base := func() string { return p.base }
+	runOrderScenario(t, orderScenario{writerBase: base, readerBase: base})
+}
+
+// twoInstances starts two instances of the binary on one MySQL database
+// and one Redis channel; the second reaches Redis through a proxy that the
+// test can cut.
+func twoInstances(t *testing.T) (bin string, envA map[string]string, a, b *process, proxyB *dbtest.Proxy) {
+	t.Helper()
+	redisAddr := os.Getenv("DISCUSS_TEST_REDIS_ADDR")
+	if redisAddr == "" || dbtest.MySQLRootDSN(t) == "" {
+		t.Skip("needs MySQL and Redis: set DISCUSS_TEST_MYSQL_DSN and DISCUSS_TEST_REDIS_ADDR")
+	}
+	bin = buildBinary(t)
+	envA = orderEnv(t)
+	envA["DISCUSS_BROKER_KIND"] = "redis"
+	envA["DISCUSS_BROKER_REDIS_ADDR"] = redisAddr
+	envA["DISCUSS_BROKER_CHANNEL"] = fmt.Sprintf("discuss_test_%s_%d", strings.ReplaceAll(t.Name(), "/", "_"), time.Now().UnixNano())
+	proxyB = dbtest.NewProxy(t, redisAddr)
+	envB := make(map[string]string, len(envA))
+	for k, v := range envA {
+		envB[k] = v
+	}
+	envB["DISCUSS_BROKER_REDIS_ADDR"] = proxyB.Addr()
+	a = startProcess(t, bin, freeAddr(t), envA)
+	b = startProcess(t, bin, freeAddr(t), envB)
+	return bin, envA, a, b, proxyB
+}
+
+// TestOrderedDeliveryTwoInstances: writers on one instance, the reader on
+// the other, over Redis.
+func TestOrderedDeliveryTwoInstances(t *testing.T) {
+	_, _, a, b, _ := twoInstances(t)
+	runOrderScenario(t, orderScenario{
+		writerBase: func() string { return a.base },
+		readerBase: func() string { return b.base },
+	})
+}
+
+// TestOrderedDeliveryRedisOutage cuts the reader's instance off from Redis
+// halfway through the run and gives it back a moment later.
+func TestOrderedDeliveryRedisOutage(t *testing.T) {
+	_, _, a, b, proxyB := twoInstances(t)
+	runOrderScenario(t, orderScenario{
+		writerBase: func() string { return a.base },
+		readerBase: func() string { return b.base },
+		midway: func() {
+			proxyB.Cut()
+			go func() {
+				time.Sleep(500 * time.Millisecond) // the length of the outage
+				proxyB.Restore()
+			}()
+		},
+	})
+}
+
+// TestOrderedDeliveryWriterKilled kills the writers' instance with SIGKILL
+// halfway through the run and starts it again on the same address.
+func TestOrderedDeliveryWriterKilled(t *testing.T) {
+	bin, envA, a, b, _ := twoInstances(t)
+	addr := strings.TrimPrefix(a.base, "http://")
+	var mu sync.Mutex
+	writer := a
+	runOrderScenario(t, orderScenario{
+		writerBase: func() string {
+			mu.Lock()
+			defer mu.Unlock()
+			return writer.base
+		},
+		readerBase: func() string { return b.base },
+		midway: func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if err := writer.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Error(err)
+				return
+			}
+			_ = writer.cmd.Wait()
+			waitPortFree(t, addr)
+			writer = startProcess(t, bin, addr, envA)
+		},
+	})
+}
+
+// waitPortFree waits until nothing listens on addr any more.
+func waitPortFree(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err != nil {
+			return
+		}
+		_ = c.Close()
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+	t.Fatalf("%s still accepts connections", addr)
+}
