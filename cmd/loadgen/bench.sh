@@ -4,6 +4,10 @@
 #   cmd/loadgen/bench.sh setup                  build, create the database, seed 15,000 users
 #   cmd/loadgen/bench.sh run SCENARIO [FLAGS]   fresh server, one loadgen run, server stopped
 #
+# The resubscribe scenario starts two servers on Redis: the one under load
+# reaches Redis through loadgen's proxy (which the scenario cuts), the
+# other sends the notifications meanwhile.
+#
 # Every run starts its own server (so that resident memory is measured from
 # a fresh process) and stops it afterwards, whatever happens. Files go to
 # $BENCH_DIR (default /tmp/discuss-bench). Loads only 127.0.0.1.
@@ -19,8 +23,7 @@ export DISCUSS_DATABASE_DRIVER=mysql
 export DISCUSS_DATABASE_DSN=${BENCH_DSN:-'root@tcp(127.0.0.1:3306)/discuss_load'}
 export DISCUSS_AUTH_SECRET=load-test-secret-0123456789abcdef0123
 export DISCUSS_DATABASE_AUTO_MIGRATE=true
-export DISCUSS_SERVER_ADDR=127.0.0.1:$PORT
-export DISCUSS_SERVER_DEBUG_ADDR=127.0.0.1:$((PORT + 1))
+REDIS=${BENCH_REDIS:-127.0.0.1:6379}
 # The load comes from a few thousand users at most a few times a second
 # each; the per-user limits would refuse the admin's notifications.
 export DISCUSS_LIMITS_COMMENTS_PER_MINUTE=1000000
@@ -43,18 +46,24 @@ setup() {
 	awk 'NR == 1 { print $4 }' "$DIR/users.txt" >"$DIR/thread.id"
 }
 
-# serve starts a server in the background and waits until it answers.
+# serve PORT [VAR=VALUE...] starts a server on 127.0.0.1:PORT in the
+# background with the extra environment, and waits until it answers. The
+# last one started is $SERVER; every one is stopped on exit.
+SERVERS=()
+trap 'for s in "${SERVERS[@]}"; do kill "$s" 2>/dev/null; wait "$s" 2>/dev/null || true; done' EXIT
 serve() {
-	if curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null; then
-		echo "something already serves 127.0.0.1:$PORT; stop it first" >&2
+	local port=$1
+	shift
+	if curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; then
+		echo "something already serves 127.0.0.1:$port; stop it first" >&2
 		return 1
 	fi
-	"$DIR/discuss" serve 2>>"$DIR/server.log" &
+	env "$@" DISCUSS_SERVER_ADDR="127.0.0.1:$port" "$DIR/discuss" serve 2>>"$DIR/server.log" &
 	SERVER=$!
-	trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
+	SERVERS+=("$SERVER")
 	for _ in $(seq 100); do
 		kill -0 "$SERVER" 2>/dev/null || break
-		curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && return 0
+		curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0
 		sleep 0.1
 	done
 	echo "server did not start; see $DIR/server.log" >&2
@@ -67,13 +76,27 @@ admin_token() {
 		sed -E 's/.*"token":"([^"]+)".*/\1/' >"$DIR/admin.token"
 }
 
+loadgen() {
+	"$DIR/loadgen" -url "http://127.0.0.1:$PORT" -users "$DIR/users.txt" -pid "$SERVER" \
+		-admin-token-file "$DIR/admin.token" -post "$(cat "$DIR/thread.id")" "$@"
+}
+
 run() {
 	local scenario=$1
 	shift
-	serve
+	if [ "$scenario" = resubscribe ]; then
+		local proxy=127.0.0.1:$((PORT + 3))
+		serve $((PORT + 2)) DISCUSS_BROKER_KIND=redis DISCUSS_BROKER_REDIS_ADDR="$REDIS"
+		serve "$PORT" DISCUSS_SERVER_DEBUG_ADDR="127.0.0.1:$((PORT + 1))" \
+			DISCUSS_BROKER_KIND=redis DISCUSS_BROKER_REDIS_ADDR="$proxy"
+		admin_token
+		loadgen -scenario resubscribe -writer-url "http://127.0.0.1:$((PORT + 2))" \
+			-broker-proxy "$proxy=$REDIS" "$@"
+		return
+	fi
+	serve "$PORT" DISCUSS_SERVER_DEBUG_ADDR="127.0.0.1:$((PORT + 1))"
 	admin_token
-	"$DIR/loadgen" -url "http://127.0.0.1:$PORT" -scenario "$scenario" -users "$DIR/users.txt" \
-		-pid "$SERVER" -admin-token-file "$DIR/admin.token" -post "$(cat "$DIR/thread.id")" "$@"
+	loadgen -scenario "$scenario" "$@"
 }
 
 case "${1:-}" in

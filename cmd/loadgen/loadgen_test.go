@@ -1,6 +1,10 @@
 package main
 
 import (
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -149,5 +153,82 @@ func TestHistogram(t *testing.T) {
 	}
 	if _, err := parseHistogram("other 1\n", deliveryHistogram); err == nil {
 		t.Fatal("a missing histogram parsed")
+	}
+}
+
+func TestBrokerProxy(t *testing.T) {
+	echo, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer echo.Close()
+	go func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(c, c); _ = c.Close() }()
+		}
+	}()
+	p, err := newBrokerProxy("127.0.0.1:0=" + echo.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	// roundTrip reports whether a line sent through the proxy comes back.
+	roundTrip := func(c net.Conn) bool {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write([]byte("hi\n")); err != nil {
+			return false
+		}
+		buf := make([]byte, 3)
+		_, err := io.ReadFull(c, buf)
+		return err == nil && string(buf) == "hi\n"
+	}
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", p.ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+
+	before := dial()
+	if !roundTrip(before) {
+		t.Fatal("no echo through the proxy")
+	}
+	p.setCut(true)
+	if roundTrip(before) {
+		t.Error("a connection made before the cut still works")
+	}
+	if roundTrip(dial()) {
+		t.Error("a connection made during the cut works")
+	}
+	p.setCut(false)
+	if !roundTrip(dial()) {
+		t.Error("no echo after the cut ended")
+	}
+
+	for _, bad := range []string{"127.0.0.1:1", "10.0.0.1:1=127.0.0.1:6379", "127.0.0.1:0=example.com:6379", "=127.0.0.1:1"} {
+		if _, err := newBrokerProxy(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+func TestScrapeCounter(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "# TYPE discuss_broker_resubscribes_total counter\n"+
+			"discuss_broker_resubscribes_total_other 9\ndiscuss_broker_resubscribes_total 3\n")
+	}))
+	defer srv.Close()
+	a := newAPIClient(srv.URL, 1, time.Second)
+	if n, err := a.scrapeCounter(t.Context(), resubscribesCounter); err != nil || n != 3 {
+		t.Fatalf("got %v, %v; want 3", n, err)
+	}
+	if _, err := a.scrapeCounter(t.Context(), "discuss_missing_total"); err == nil {
+		t.Fatal("a missing counter gave no error")
 	}
 }

@@ -9,6 +9,8 @@
 //	reconnect   everyone leaves, replies arrive, everyone returns with since
 //	broadcast   admin broadcasts; the last connection's receipt
 //	thread-read GET /posts/{id}/comments on a long thread at a fixed rate
+//	resubscribe the server loses Redis while notifications are made on
+//	            another instance; every one arrives after it is back
 //
 // It exits 1 when any delivery is lost or duplicated, a request or
 // connection fails, or the server drops a connection; 2 on a usage error.
@@ -58,6 +60,8 @@ type config struct {
 	settle           time.Duration
 	progress         time.Duration
 	maxRun           time.Duration
+	writerURL        *url.URL
+	brokerProxy      string
 }
 
 // scenario returns the scenario called name, or nil.
@@ -75,6 +79,8 @@ func scenario(name string) func(*runner, context.Context) error {
 		return (*runner).broadcast
 	case "thread-read":
 		return (*runner).threadRead
+	case "resubscribe":
+		return (*runner).resubscribe
 	}
 	return nil
 }
@@ -84,12 +90,12 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.SetOutput(stderr)
 	var c config
 	rawURL := fs.String("url", "http://127.0.0.1:8080", "the server's base `URL`; a loopback address")
-	fs.StringVar(&c.scenario, "scenario", "", "idle, push, reply, reconnect, broadcast or thread-read")
+	fs.StringVar(&c.scenario, "scenario", "", "idle, push, reply, reconnect, broadcast, thread-read or resubscribe")
 	fs.StringVar(&c.usersFile, "users", "", "the `file` of `discuss seed` (id username token post_id per line)")
 	fs.IntVar(&c.conns, "conns", 0, "WebSocket `connections` to hold, one per user; 0: every user of the shard")
 	fs.Float64Var(&c.rate, "rate", 0, "events per `second` (push, reply, reconnect replies, thread-read); 0: the scenario's default")
 	fs.DurationVar(&c.duration, "duration", 30*time.Second, "how long to send (push, reply, thread-read) or hold (idle)")
-	fs.IntVar(&c.count, "count", 0, "broadcasts to send, or missed replies per user for reconnect; 0: the default (5, 1)")
+	fs.IntVar(&c.count, "count", 0, "broadcasts to send, or missed replies (reconnect) or notifications (resubscribe) per user; 0: the default (5, 1, 1)")
 	fs.IntVar(&c.pid, "pid", 0, "the server's process `id`, to read its resident memory from /proc")
 	fs.StringVar(&c.adminToken, "admin-token", "", "an admin's `token` (push, broadcast; elsewhere it makes connects skip old notifications)")
 	tokenFile := fs.String("admin-token-file", "", "read the admin token from this `file`")
@@ -103,6 +109,8 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.timeout, "timeout", 15*time.Second, "how long to wait for outstanding deliveries, and for each request")
 	fs.DurationVar(&c.settle, "settle", 5*time.Second, "pause after connecting, before reading resident memory and measuring")
 	fs.DurationVar(&c.progress, "progress", 5*time.Second, "progress line interval on stderr; 0: none")
+	writerURL := fs.String("writer-url", "", "resubscribe: the `URL` of the instance that sends while the server at --url is cut off from Redis")
+	fs.StringVar(&c.brokerProxy, "broker-proxy", "", "resubscribe: `LISTEN=UPSTREAM`, a proxy to Redis for the server at --url, which the scenario cuts")
 	fs.DurationVar(&c.maxRun, "max-run", 15*time.Minute, "stop the whole run after this long, whatever happens")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -111,7 +119,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if scenario(c.scenario) == nil {
-		return nil, fmt.Errorf("--scenario must be one of idle, push, reply, reconnect, broadcast, thread-read")
+		return nil, fmt.Errorf("--scenario must be one of idle, push, reply, reconnect, broadcast, thread-read, resubscribe")
 	}
 	if c.usersFile == "" {
 		return nil, errors.New("--users is required: the output of `discuss seed`")
@@ -119,6 +127,11 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	var err error
 	if c.base, err = loopbackURL(*rawURL); err != nil {
 		return nil, err
+	}
+	if *writerURL != "" {
+		if c.writerURL, err = loopbackURL(*writerURL); err != nil {
+			return nil, err
+		}
 	}
 	if c.shard, c.shards, err = parseShard(*shard); err != nil {
 		return nil, err
@@ -135,10 +148,12 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("--sources must be 1 to 254")
 	case c.conns < 0, c.rate < 0, c.count < 0, c.duration <= 0, c.inflight < 1, c.dialConcurrency < 1, c.stormConcurrency < 1:
 		return nil, errors.New("--conns, --rate and --count cannot be negative; --duration, --inflight and the concurrencies must be positive")
-	case (c.scenario == "push" || c.scenario == "broadcast") && c.adminToken == "":
+	case (c.scenario == "push" || c.scenario == "broadcast" || c.scenario == "resubscribe") && c.adminToken == "":
 		return nil, fmt.Errorf("--scenario %s needs --admin-token", c.scenario)
 	case c.scenario == "thread-read" && c.postID <= 0:
 		return nil, errors.New("--scenario thread-read needs --post")
+	case c.scenario == "resubscribe" && (c.writerURL == nil || c.brokerProxy == ""):
+		return nil, errors.New("--scenario resubscribe needs --writer-url and --broker-proxy")
 	}
 	return &c, nil
 }

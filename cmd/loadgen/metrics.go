@@ -99,31 +99,52 @@ func (h histogram) atMost(bound float64) (float64, bool) {
 
 // scrapeHistogram reads histogram name from the server's /metrics.
 func (a *apiClient) scrapeHistogram(ctx context.Context, name string) (histogram, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+"/metrics", nil)
+	text, err := a.scrape(ctx, name)
 	if err != nil {
 		return histogram{}, err
+	}
+	return parseHistogram(text, name)
+}
+
+// scrapeCounter reads counter name, one without labels, from the server's
+// /metrics.
+func (a *apiClient) scrapeCounter(ctx context.Context, name string) (float64, error) {
+	text, err := a.scrape(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(text) {
+		if value, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
+			return strconv.ParseFloat(value, 64)
+		}
+	}
+	return 0, fmt.Errorf("the server exports no counter %s", name)
+}
+
+// scrape returns the lines of the server's /metrics that start with prefix.
+func (a *apiClient) scrape(ctx context.Context, prefix string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+"/metrics", nil)
+	if err != nil {
+		return "", err
 	}
 	res, err := a.hc.Do(req)
 	if err != nil {
-		return histogram{}, err
+		return "", err
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return histogram{}, fmt.Errorf("GET /metrics: %d", res.StatusCode)
+		return "", fmt.Errorf("GET /metrics: %d", res.StatusCode)
 	}
 	var b strings.Builder
 	sc := bufio.NewScanner(res.Body)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), name) {
+		if strings.HasPrefix(sc.Text(), prefix) {
 			b.WriteString(sc.Text())
 			b.WriteByte('\n')
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return histogram{}, err
-	}
-	return parseHistogram(b.String(), name)
+	return b.String(), sc.Err()
 }
 
 // seconds turns a bucket bound into a duration; +Inf stays unbounded.

@@ -17,10 +17,14 @@ type runner struct {
 	cfg *config
 	log io.Writer
 	api *apiClient
-	all []user // every user of the file: the actors of requests
-	sw  *swarm // this shard's connections
-	rep *report
-	d   *deliveries
+	// writer is the instance that sends while the one at api is cut off
+	// from Redis, and proxy is that cut (resubscribe only; else nil).
+	writer *apiClient
+	proxy  *brokerProxy
+	all    []user // every user of the file: the actors of requests
+	sw     *swarm // this shard's connections
+	rep    *report
+	d      *deliveries
 	// recovered counts the server's drops that a client answered by
 	// reconnecting with since, as the close code asked.
 	recovered int
@@ -50,7 +54,7 @@ func newRunner(cfg *config, log io.Writer) (*runner, error) {
 		}
 		mine = mine[:cfg.conns]
 	}
-	return &runner{
+	r := &runner{
 		cfg: cfg,
 		log: log,
 		api: newAPIClient(cfg.base.String(), cfg.inflight+8, cfg.timeout),
@@ -58,11 +62,25 @@ func newRunner(cfg *config, log io.Writer) (*runner, error) {
 		sw:  newSwarm(cfg.base, mine, cfg.sources, cfg.timeout),
 		rep: &report{scenario: cfg.scenario, conns: len(mine)},
 		d:   newDeliveries(),
-	}, nil
+	}
+	if cfg.writerURL != nil {
+		r.writer = newAPIClient(cfg.writerURL.String(), cfg.inflight+8, cfg.timeout)
+	}
+	if cfg.brokerProxy != "" {
+		if r.proxy, err = newBrokerProxy(cfg.brokerProxy); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
-// close ends every connection still open.
-func (r *runner) close() { r.sw.closeAll() }
+// close ends every connection still open, and the broker proxy.
+func (r *runner) close() {
+	r.sw.closeAll()
+	if r.proxy != nil {
+		_ = r.proxy.close()
+	}
+}
 
 // finish adds the counts every scenario reports.
 func (r *runner) finish() {

@@ -273,6 +273,13 @@ func (s *swarm) pingAll(timeout time.Duration) int {
 	}
 }
 
+// closedWith counts the server's drops with close code.
+func (s *swarm) closedWith(code int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closeCodes[code]
+}
+
 // drops describes the connections the server closed, by close code.
 func (s *swarm) drops() string {
 	s.mu.Lock()
