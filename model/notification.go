@@ -42,3 +42,21 @@ type NotificationHead struct {
 	LastID int64
 	Unread int64
 }
+
+// NotificationRange names one user's notifications with an id above
+// AfterID and a sequence number up to UpToSeq: what a hub's connections of
+// that user missed while its broker was away, read for many users at once.
+type NotificationRange struct {
+	UserID  int64
+	AfterID int64
+	UpToSeq int64
+}
+
+// MissedNotifications is what a NotificationRange found: List, oldest
+// first, and Head, where the user stood at UpToSeq (Head.Seq is UpToSeq,
+// Head.LastID the largest id in List, or 0).
+type MissedNotifications struct {
+	UserID int64
+	Head   NotificationHead
+	List   []*Notification
+}

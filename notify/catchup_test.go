@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"testing"
+
+	"github.com/quizsite/discuss/model"
 )
 
 func TestCatchUpAfterBrokerGap(t *testing.T) {
@@ -85,8 +87,95 @@ func TestResubscribeReadsOnlyForConnectionsBehind(t *testing.T) {
 	for _, c := range quiet {
 		c.expectQuiet()
 	}
-	if calls := e.store.afterCalls.Load() - before; calls != 1 {
-		t.Fatalf("%d Store reads after the resubscribe, want 1 (the connection that missed one)", calls)
+	if calls := e.store.afterCalls.Load() - before; calls != 0 {
+		t.Fatalf("%d connections read the Store for themselves after the resubscribe, want 0", calls)
+	}
+	if calls, ranges := e.store.missedCalls.Load(), e.store.missedRanges.Load(); calls != 1 || ranges != 1 {
+		t.Fatalf("%d batch reads for %d users after the resubscribe, want 1 for 1 (the user who missed one)", calls, ranges)
+	}
+}
+
+func TestResubscribeReadsMissedInBatches(t *testing.T) {
+	// Every user missed one while the broker was away: the hub reads them
+	// a batch of users at a time, not a read per connection, and each of
+	// a user's connections, however far it had sent, gets what it lacks
+	// once, in order.
+	const users = catchUpBatchUsers + 10
+	fb := newFlakyBroker()
+	e := newEnv(t, envConfig{broker: fb})
+	first := make([]*model.Notification, users+1)
+	var clients []*wsClient
+	for user := int64(1); user <= users; user++ {
+		first[user] = e.store.addAndPublish(t, e.hub, user)
+		c := e.dial(user, dialOpts{since: ptr[int64](0)})
+		if _, replayed := c.hello(); len(replayed) != 1 {
+			t.Fatalf("user %d: %d frames replayed on connect, want 1", user, len(replayed))
+		}
+		clients = append(clients, c)
+	}
+	// User 1 has a second connection, which resumed from 0 too.
+	behind := e.dial(1, dialOpts{since: ptr[int64](0)})
+	behind.hello()
+
+	before := e.store.afterCalls.Load()
+	fb.cut()
+	missed := make([]*model.Notification, users+1)
+	for user := int64(1); user <= users; user++ {
+		missed[user] = e.store.addAndPublish(t, e.hub, user)
+	}
+	fb.restore()
+	for i, c := range clients {
+		c.expectNotification(missed[i+1].ID, true)
+	}
+	behind.expectNotification(missed[1].ID, true)
+	for _, c := range append(clients, behind) {
+		c.expectQuiet()
+	}
+	if calls := e.store.afterCalls.Load() - before; calls != 0 {
+		t.Fatalf("%d connections read the Store for themselves, want 0", calls)
+	}
+	if calls, ranges := e.store.missedCalls.Load(), e.store.missedRanges.Load(); calls != 2 || ranges != users {
+		t.Fatalf("%d batch reads for %d users, want 2 for %d", calls, ranges, users)
+	}
+}
+
+func TestResubscribeFarBehindResyncs(t *testing.T) {
+	// A user who missed more than the replay limit is not read in a batch:
+	// the connection reads for itself, sends the limit and resync.
+	fb := newFlakyBroker()
+	e := newEnv(t, envConfig{broker: fb, opts: Options{ReplayLimit: 3}})
+	c := e.dial(1, dialOpts{since: ptr[int64](0)})
+	c.hello()
+	fb.cut()
+	var ids []int64
+	for range 5 {
+		ids = append(ids, e.store.addAndPublish(t, e.hub, 1).ID)
+	}
+	fb.restore()
+	for _, id := range ids[:3] {
+		c.expectNotification(id, true)
+	}
+	c.expect("resync")
+	if calls := e.store.missedCalls.Load(); calls != 0 {
+		t.Fatalf("%d batch reads, want 0", calls)
+	}
+}
+
+func TestResubscribeBatchFailureCatchesUpOneByOne(t *testing.T) {
+	// When the batch read fails, each connection behind reads for itself,
+	// retrying with backoff until the Store answers.
+	fb := newFlakyBroker()
+	e := newEnv(t, envConfig{broker: fb})
+	c := e.dial(1, dialOpts{since: ptr[int64](0)})
+	c.hello()
+	fb.cut()
+	n := e.store.addAndPublish(t, e.hub, 1)
+	e.store.failMissed.Store(true)
+	fb.restore()
+	c.expectNotification(n.ID, true)
+	c.expectQuiet()
+	if calls := e.store.missedCalls.Load(); calls != 1 {
+		t.Fatalf("%d batch reads, want 1", calls)
 	}
 }
 

@@ -178,6 +178,9 @@ func (c *client) handle(f *frame) error {
 		if f == c.hub.retryCatchUp {
 			c.cur.retrying = false
 		}
+		if f.missed != nil {
+			return c.sendMissed(f.missed)
+		}
 		return c.catchUp(f.seq)
 	case kindNotification:
 		switch {

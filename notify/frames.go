@@ -34,7 +34,8 @@ const (
 	// kindCatchUp is never written: it asks the writer to read what the
 	// connection missed from the Store (after a broker outage); its seq is
 	// the user's sequence number at the time, so that a connection that
-	// has sent that far need not read, or -1 to read regardless.
+	// has sent that far need not read, or -1 to read regardless. When the
+	// hub has read it already for many users at once, missed carries it.
 	kindCatchUp
 	numKinds
 )
@@ -74,6 +75,9 @@ type frame struct {
 	// 0 for everything else.
 	publishedAt int64
 	data        []byte
+	// missed is what a catch-up frame's user missed, read by the hub; nil
+	// on every other frame.
+	missed *model.MissedNotifications
 }
 
 // The server frames of the contract. Every frame is one JSON text message

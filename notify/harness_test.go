@@ -43,6 +43,10 @@ type fakeStore struct {
 	fail atomic.Bool
 
 	afterCalls atomic.Int64
+	// missedCalls counts MissedNotifications calls, and missedRanges the
+	// ranges they asked for; failMissed makes those calls alone fail.
+	missedCalls, missedRanges atomic.Int64
+	failMissed                atomic.Bool
 	// failed counts the calls that failed because of fail.
 	failed atomic.Int64
 }
@@ -177,6 +181,28 @@ func (s *fakeStore) NotificationSeqs(_ context.Context, userIDs []int64) (map[in
 func (s *fakeStore) NotificationsAfter(_ context.Context, userID, afterID int64, limit int) ([]*model.Notification, error) {
 	s.afterCalls.Add(1)
 	return s.list(userID, limit, func(n *model.Notification) bool { return n.ID > afterID })
+}
+
+func (s *fakeStore) MissedNotifications(_ context.Context, ranges []model.NotificationRange) ([]model.MissedNotifications, error) {
+	s.missedCalls.Add(1)
+	s.missedRanges.Add(int64(len(ranges)))
+	if s.down() || s.failMissed.Load() {
+		return nil, errStoreDown
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]model.MissedNotifications, 0, len(ranges))
+	for _, r := range ranges {
+		m := model.MissedNotifications{UserID: r.UserID, Head: model.NotificationHead{Seq: r.UpToSeq, Unread: s.unreadLocked(r.UserID)}}
+		for _, n := range s.byUser[r.UserID] {
+			if n.ID > r.AfterID && n.Seq <= r.UpToSeq {
+				m.List = append(m.List, clone(n))
+				m.Head.LastID = n.ID
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
 
 func (s *fakeStore) UnreadNotifications(_ context.Context, userID int64, limit int) ([]*model.Notification, error) {

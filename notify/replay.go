@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/quizsite/discuss/model"
@@ -34,6 +35,11 @@ type cursor struct {
 	// retrying is set while a retry is scheduled, so that a failing Store
 	// gets one retry per connection, not one per frame that arrives.
 	retrying bool
+	// shownSeq and shownID copy seq and id for the hub, which reads them
+	// from its own goroutines to find the connections behind after a
+	// resubscription (see Hub.catchUpAll). Both only grow, so a copy read
+	// late is lower than the truth: the hub then reads more, never less.
+	shownSeq, shownID atomic.Int64
 }
 
 // maxRetry bounds the wait between catch-up attempts of a connection.
@@ -52,6 +58,15 @@ func (cu *cursor) next(seq int64) bool { return seq > 0 && seq == cu.seq+1 }
 func (cu *cursor) settle(id, seq int64) {
 	cu.id = max(cu.id, id)
 	cu.seq = max(cu.seq, seq)
+	cu.shownID.Store(cu.id)
+	cu.shownSeq.Store(cu.seq)
+}
+
+// shown is the cursor as other goroutines may read it: a point at or
+// below the cursor. seq is read first, so that id is no older than it.
+func (cu *cursor) shown() (seq, id int64) {
+	seq = cu.shownSeq.Load()
+	return seq, cu.shownID.Load()
 }
 
 // withStore runs read with one of the hub's StoreConcurrency turns at the
@@ -185,6 +200,17 @@ func (c *client) catchUp(seq int64) error {
 	}
 	h.m.replayCatchUp.Observe(float64(len(list)))
 	return c.sendReplay(list, head, truncated)
+}
+
+// sendMissed sends what the hub read for the user after a resubscription:
+// every notification above the lowest cursor of the user's connections up
+// to m.Head.Seq, of which this connection sends those it has not.
+func (c *client) sendMissed(m *model.MissedNotifications) error {
+	if m.Head.Seq <= c.cur.seq {
+		return nil
+	}
+	c.hub.m.replayCatchUp.Observe(float64(len(m.List)))
+	return c.sendReplay(m.List, m.Head, false)
 }
 
 // retryCatchUp schedules another catch-up after a Store failure, unless

@@ -20,6 +20,10 @@ type Store interface {
 	NotificationHead(ctx context.Context, userID int64) (model.NotificationHead, error)
 	// NotificationSeqs returns the current sequence number of each user.
 	NotificationSeqs(ctx context.Context, userIDs []int64) (map[int64]int64, error)
+	// MissedNotifications reads many users' ranges at once, in a few
+	// statements: for each range with notifications or not, the user's
+	// notifications in it, oldest first, with the user's unread count.
+	MissedNotifications(ctx context.Context, ranges []model.NotificationRange) ([]model.MissedNotifications, error)
 	// NotificationsAfter returns the user's notifications with id > afterID, oldest first, at most limit.
 	NotificationsAfter(ctx context.Context, userID, afterID int64, limit int) ([]*model.Notification, error)
 	// UnreadNotifications returns the user's unread notifications, oldest first, at most limit.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -501,6 +502,66 @@ func (s *Notifications) NotificationSeqs(ctx context.Context, userIDs []int64) (
 		}
 	}
 	return seqs, nil
+}
+
+// MissedNotifications reads what many users' connections missed while the
+// hub's broker was away: for each range, the user's notifications with an
+// id above AfterID and a seq up to UpToSeq, oldest first, and the user's
+// unread count; one range per user. It makes three statements however many ranges there are
+// (the counts, the rows, their actors), where reading each user's on its
+// own would make thousands after one broker blip. The hub keeps ranges few
+// and short (see notify.Hub.catchUpAll).
+func (s *Notifications) MissedNotifications(ctx context.Context, ranges []model.NotificationRange) ([]model.MissedNotifications, error) {
+	if len(ranges) == 0 {
+		return nil, nil
+	}
+	if len(ranges) > lookupChunk {
+		return nil, model.Errorf(model.EINVALID, "at most %d ranges at once", lookupChunk)
+	}
+	users := make([]int64, len(ranges))
+	var where strings.Builder
+	args := make([]any, 0, 3*len(ranges))
+	for i, r := range ranges {
+		users[i] = r.UserID
+		if i > 0 {
+			where.WriteString(" OR ")
+		}
+		// Each disjunct is a range of the (user_id, id) index.
+		where.WriteString("(user_id = ? AND id > ? AND seq <= ?)")
+		args = append(args, r.UserID, r.AfterID, r.UpToSeq)
+	}
+	var counts []struct {
+		UserID int64
+		Unread int64
+	}
+	err := s.db.WithContext(ctx).Model(&model.Notification{}).Select("user_id", "COUNT(*) AS unread").
+		Where("user_id IN ? AND is_read = ?", users, false).Group("user_id").Find(&counts).Error
+	if err != nil {
+		return nil, dbError(err)
+	}
+	var list []*model.Notification
+	if err := s.db.WithContext(ctx).Where(where.String(), args...).Order("user_id, id").Find(&list).Error; err != nil {
+		return nil, dbError(err)
+	}
+	if list, err = s.withActors(ctx, list); err != nil {
+		return nil, err
+	}
+
+	out := make([]model.MissedNotifications, len(ranges))
+	at := make(map[int64]*model.MissedNotifications, len(ranges))
+	for i, r := range ranges {
+		out[i] = model.MissedNotifications{UserID: r.UserID, Head: model.NotificationHead{Seq: r.UpToSeq}}
+		at[r.UserID] = &out[i]
+	}
+	for _, c := range counts {
+		at[c.UserID].Head.Unread = c.Unread
+	}
+	for _, n := range list {
+		m := at[n.UserID]
+		m.List = append(m.List, n)
+		m.Head.LastID = n.ID
+	}
+	return out, nil
 }
 
 // UnreadNotifications returns userID's unread notifications, oldest first,

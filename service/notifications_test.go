@@ -1105,3 +1105,64 @@ func TestPublishWithoutCount(t *testing.T) {
 		t.Errorf("the failed count was not logged:\n%s", f.logs.String())
 	}
 }
+
+// TestMissedNotifications reads several users' ranges at once: each range
+// gets its user's notifications above AfterID up to UpToSeq, oldest first,
+// with actors and the user's unread count; a range with nothing in it
+// still gets its head, and a hole left by a deleted comment is skipped.
+func TestMissedNotifications(t *testing.T) {
+	t.Parallel()
+	f := newNotesFixture(t)
+	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
+	aliceID, bobID, carolID := model.UserFrom(alice).ID, model.UserFrom(bob).ID, model.UserFrom(carol).ID
+	alicePost, bobPost := f.post(t, alice, "alice's"), f.post(t, bob, "bob's")
+	f.comment(t, carol, alicePost.ID, nil, "a1")
+	a2 := f.comment(t, carol, alicePost.ID, nil, "a2")
+	f.comment(t, carol, alicePost.ID, nil, "a3")
+	f.comment(t, carol, alicePost.ID, nil, "a4") // seq 4: beyond the range
+	f.comment(t, carol, bobPost.ID, nil, "b1")
+	if err := f.comments.Delete(carol, a2.ID); err != nil {
+		t.Fatal(err)
+	}
+	aliceRows := f.rowsOf(t, aliceID) // seqs 1, 3, 4 remain
+
+	got, err := f.notes.MissedNotifications(context.Background(), []model.NotificationRange{
+		{UserID: aliceID, AfterID: 0, UpToSeq: 3},
+		{UserID: bobID, AfterID: 0, UpToSeq: 1},
+		{UserID: carolID, AfterID: 0, UpToSeq: 0},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].UserID != aliceID || got[1].UserID != bobID || got[2].UserID != carolID {
+		t.Fatalf("got %+v, want one answer per range, in order", got)
+	}
+	var ids []int64
+	for _, n := range got[0].List {
+		ids = append(ids, n.ID)
+		if n.Actor == nil || n.Actor.ID != carolID {
+			t.Errorf("notification %d: actor %+v, want carol", n.ID, n.Actor)
+		}
+	}
+	if want := []int64{aliceRows[0].ID, aliceRows[1].ID}; !slices.Equal(ids, want) {
+		t.Fatalf("alice's missed ids = %v, want %v (seq 1 and 3; 2 deleted, 4 past the range)", ids, want)
+	}
+	if h := got[0].Head; h.Seq != 3 || h.LastID != aliceRows[1].ID || h.Unread != 3 {
+		t.Fatalf("alice's head = %+v, want seq 3, last id %d, unread 3", h, aliceRows[1].ID)
+	}
+	if len(got[1].List) != 1 || got[1].Head.Unread != 1 {
+		t.Fatalf("bob's = %+v, want one notification, unread 1", got[1])
+	}
+	if len(got[2].List) != 0 || got[2].Head != (model.NotificationHead{}) {
+		t.Fatalf("carol's = %+v, want nothing", got[2])
+	}
+
+	// AfterID cuts the front of a range.
+	got, err = f.notes.MissedNotifications(context.Background(), []model.NotificationRange{{UserID: aliceID, AfterID: aliceRows[0].ID, UpToSeq: 4}})
+	if err != nil || len(got) != 1 || len(got[0].List) != 2 || got[0].List[0].ID != aliceRows[1].ID {
+		t.Fatalf("after the first: %+v, %v; want seq 3 and 4", got, err)
+	}
+	if none, err := f.notes.MissedNotifications(context.Background(), nil); err != nil || none != nil {
+		t.Fatalf("no ranges: %v, %v", none, err)
+	}
+}
