@@ -82,8 +82,9 @@ func (r *runner) resubscribe(ctx context.Context) error {
 	done, incomplete := r.d.completions(resubscribed)
 	r.rep.rows = append(r.rep.rows,
 		row{name: "outage: POST /admin/notify (writer)", sum: post.summary(), elapsed: away},
-		row{name: "restore to re-subscribed", elapsed: resubscribed.Sub(restored)},
 		row{name: "re-subscribed to all missed received", sum: summarize(done), note: "per client"})
+	r.rep.notes = append(r.rep.notes, fmt.Sprintf("the server re-subscribed %s after Redis came back (its retry backoff)",
+		resubscribed.Sub(restored).Round(time.Millisecond)))
 	if incomplete > 0 {
 		r.rep.notes = append(r.rep.notes, fmt.Sprintf("%d clients were still missing notifications %s after the resubscription", incomplete, r.cfg.timeout))
 	}
