@@ -430,7 +430,13 @@ func (s *Comments) Delete(ctx context.Context, id int64) error {
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
 		var post model.Post
 		if err := lockLivePost(tx, c.PostID, &post); err != nil {
-			return model.Errorf(model.ENOTFOUND, "comment %d not found", id)
+			// The post went away since the read above, and the comment
+			// with it; any other error is the database's, and a deadlock
+			// must reach transact to be retried.
+			if model.ErrorCode(err) == model.ENOTFOUND {
+				return model.Errorf(model.ENOTFOUND, "comment %d not found", id)
+			}
+			return err
 		}
 		res := tx.Model(&model.Comment{}).Where("id = ? AND deleted_at IS NULL", id).
 			UpdateColumn("deleted_at", Now())

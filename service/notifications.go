@@ -783,7 +783,7 @@ func (s *Notifications) SendSystem(ctx context.Context, userID int64, message st
 		return nil, err
 	}
 	var out Outbox
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = transact(ctx, s.db, func(tx *gorm.DB) error {
 		// The lock orders the user's notifications (see write), and finding
 		// no row gives a clean 404.
 		seqs, err := lockUsers(tx, []int64{userID})
@@ -801,7 +801,7 @@ func (s *Notifications) SendSystem(ctx context.Context, userID int64, message st
 		return err
 	})
 	if err != nil {
-		return nil, dbError(err)
+		return nil, err
 	}
 	s.Publish(ctx, out)
 	return out.notifications[0], nil

@@ -1,0 +1,96 @@
+package service_test
+
+import (
+	"context"
+	"database/sql/driver"
+	"sync/atomic"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+	"gorm.io/gorm"
+
+	"github.com/quizsite/discuss/model"
+)
+
+// failOnce makes the next statement of kind (query or create) on table
+// that locks rows (for a query) fail with err, once; it returns how many
+// times it failed one.
+func failOnce(t *testing.T, db *gorm.DB, kind, table string, err error) *atomic.Int64 {
+	t.Helper()
+	var armed atomic.Bool
+	armed.Store(true)
+	failed := new(atomic.Int64)
+	hook := func(tx *gorm.DB) {
+		if tx.Statement.Table != table {
+			return
+		}
+		if _, locks := tx.Statement.Clauses["FOR"]; kind == "query" && !locks {
+			return
+		}
+		if armed.CompareAndSwap(true, false) {
+			failed.Add(1)
+			_ = tx.AddError(err)
+		}
+	}
+	var regErr error
+	name := "test:fail_once_" + t.Name()
+	switch kind {
+	case "query":
+		regErr = db.Callback().Query().Before("gorm:query").Register(name, hook)
+	case "create":
+		regErr = db.Callback().Create().Before("gorm:create").Register(name, hook)
+	}
+	if regErr != nil {
+		t.Fatal(regErr)
+	}
+	return failed
+}
+
+// deadlock is the error MySQL returns to the victim of a deadlock.
+var deadlock = &mysql.MySQLError{Number: 1213, Message: "Deadlock found when trying to get lock"}
+
+func TestCommentDeleteLockErrors(t *testing.T) {
+	t.Run("DeadlockRetried", func(t *testing.T) {
+		f := newFixture(t)
+		alice := f.user(t, "alice", model.RoleUser)
+		c := f.comment(t, alice, f.post(t, alice, "p").ID, nil, "bye")
+		failed := failOnce(t, f.db.DB, "query", "posts", deadlock)
+		if err := f.comments.Delete(alice, c.ID); err != nil {
+			t.Fatalf("delete after one deadlock: %v, want it retried", err)
+		}
+		if failed.Load() != 1 {
+			t.Fatalf("the post lock failed %d times, want 1", failed.Load())
+		}
+		_, err := f.comments.Get(alice, c.ID)
+		wantCode(t, err, model.ENOTFOUND, "")
+	})
+	t.Run("ErrUnavailable", func(t *testing.T) {
+		f := newFixture(t)
+		alice := f.user(t, "alice", model.RoleUser)
+		c := f.comment(t, alice, f.post(t, alice, "p").ID, nil, "stays")
+		failOnce(t, f.db.DB, "query", "posts", driver.ErrBadConn)
+		err := f.comments.Delete(alice, c.ID)
+		wantCode(t, err, model.EUNAVAILABLE, "")
+		if _, err := f.comments.Get(alice, c.ID); err != nil {
+			t.Fatalf("the comment is gone after a failed delete: %v", err)
+		}
+	})
+}
+
+func TestSendSystemRetriesDeadlock(t *testing.T) {
+	f := newNotesFixture(t)
+	admin := model.WithUser(context.Background(), f.user(t, "root", model.RoleAdmin))
+	f.as(t, "bob")
+	bobID := f.users["bob"].ID
+	failed := failOnce(t, f.db.DB, "create", "notifications", deadlock)
+	n, err := f.notes.SendSystem(admin, bobID, "hello")
+	if err != nil {
+		t.Fatalf("send after one deadlock: %v, want it retried", err)
+	}
+	if failed.Load() != 1 || n.UserID != bobID {
+		t.Fatalf("failed %d times, sent %+v", failed.Load(), n)
+	}
+	if rows := f.rowsOf(t, bobID); len(rows) != 1 || rows[0].Seq != 1 {
+		t.Fatalf("bob's notifications %+v, want one with seq 1", rows)
+	}
+}
