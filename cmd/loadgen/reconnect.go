@@ -100,7 +100,7 @@ func (r *runner) comeBack(ctx context.Context, deadline time.Time, since func(*c
 			}
 		}
 		for _, c := range again {
-			if c.dropCode.Load() != 0 {
+			if c.takeDrop() {
 				r.recovered++
 			}
 		}

@@ -32,7 +32,7 @@ type client struct {
 	hello   chan struct{}   // closed by the reader when hello arrives
 	ended   chan struct{}   // closed by the reader when it returns
 	closing atomic.Bool     // we are closing it: its end is no drop
-	up      atomic.Bool     // hello received and the reader still running
+	up      atomic.Bool     // hello received and the reader still running; set by the reader
 	// dropCode is the close code of the server's last drop of this
 	// connection (-1 without a close frame), 0 when it did not drop it.
 	dropCode atomic.Int64
@@ -152,8 +152,6 @@ func (s *swarm) connect(ctx context.Context, c *client, since int64) error {
 	defer timer.Stop()
 	select {
 	case <-c.hello:
-		s.connected.Add(1)
-		c.up.Store(true)
 		return nil
 	case <-c.ended:
 		if code := c.dropCode.Load(); code != 0 {
@@ -208,8 +206,12 @@ func (s *swarm) read(c *client) {
 		}
 		switch f.Type {
 		case "hello":
+			// Only the reader marks the client up, as only it marks it
+			// down: a close right after hello must find it up already.
 			if !gotHello {
 				gotHello = true
+				s.connected.Add(1)
+				c.up.Store(true)
 				close(hello)
 			}
 			continue
@@ -272,6 +274,11 @@ func (s *swarm) pingAll(timeout time.Duration) int {
 		time.Sleep(50 * time.Millisecond) // polling interval
 	}
 }
+
+// takeDrop reports whether the server dropped c since the last call, so
+// that a drop is counted as recovered once, however many reconnects it
+// takes.
+func (c *client) takeDrop() bool { return c.dropCode.Swap(0) != 0 }
 
 // closedWith counts the server's drops with close code.
 func (s *swarm) closedWith(code int) int {
