@@ -12,11 +12,12 @@ import (
 	"github.com/quizsite/discuss/model"
 )
 
-// serveWS authenticates and checks the Origin before upgrading, so that a
-// refused client gets a plain HTTP answer in the contract's shape, then
-// hands the connection to the hub, which closes it with 4001 when the token
-// expires. Browsers cannot set headers on a
-// WebSocket, so the token may come in the query; the access log redacts it.
+// serveWS authenticates, checks the Origin and takes one of the client
+// address's socket slots before upgrading, so that a refused client gets a
+// plain HTTP answer in the contract's shape, then hands the connection to
+// the hub, which closes it with 4001 when the token expires. Browsers
+// cannot set headers on a WebSocket, so the token may come in the query;
+// the access log redacts it.
 func (s *Server) serveWS(c *gin.Context) {
 	if !s.hub.CheckOrigin(c.Request) {
 		writeError(c, s.log, model.Errorf(model.EPERMISSION, "origin %s may not open a WebSocket here", c.GetHeader("Origin")))

@@ -20,7 +20,12 @@ export DISCUSS_DATABASE_DSN=${BENCH_DSN:-'root@tcp(127.0.0.1:3306)/discuss_load'
 export DISCUSS_AUTH_SECRET=load-test-secret-0123456789abcdef0123
 export DISCUSS_DATABASE_AUTO_MIGRATE=true
 export DISCUSS_SERVER_ADDR=127.0.0.1:$PORT
-export DISCUSS_SERVER_DEBUG_ADDR=127.0.0.1:$((PORT + 1))
+# /metrics (which loadgen scrapes), /debug/pprof and /healthz live there.
+INTERNAL=127.0.0.1:$((PORT + 1))
+export DISCUSS_SERVER_INTERNAL_ADDR=$INTERNAL
+# loadgen opens up to 15,000 sockets from 127.0.0.1-127.0.0.8, past the
+# default cap of 1,000 per address.
+export DISCUSS_WEBSOCKET_EXEMPT_ADDRESSES=127.0.0.0/8
 # The load comes from a few thousand users at most a few times a second
 # each; the per-user limits would refuse the admin's notifications.
 export DISCUSS_LIMITS_COMMENTS_PER_MINUTE=1000000
@@ -45,8 +50,8 @@ setup() {
 
 # serve starts a server in the background and waits until it answers.
 serve() {
-	if curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null; then
-		echo "something already serves 127.0.0.1:$PORT; stop it first" >&2
+	if curl -sf "http://$INTERNAL/healthz" >/dev/null; then
+		echo "something already serves $INTERNAL; stop it first" >&2
 		return 1
 	fi
 	"$DIR/discuss" serve 2>>"$DIR/server.log" &
@@ -54,7 +59,7 @@ serve() {
 	trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
 	for _ in $(seq 100); do
 		kill -0 "$SERVER" 2>/dev/null || break
-		curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && return 0
+		curl -sf "http://$INTERNAL/healthz" >/dev/null && return 0
 		sleep 0.1
 	done
 	echo "server did not start; see $DIR/server.log" >&2
@@ -72,7 +77,7 @@ run() {
 	shift
 	serve
 	admin_token
-	"$DIR/loadgen" -url "http://127.0.0.1:$PORT" -scenario "$scenario" -users "$DIR/users.txt" \
+	"$DIR/loadgen" -url "http://127.0.0.1:$PORT" -metrics-url "http://$INTERNAL" -scenario "$scenario" -users "$DIR/users.txt" \
 		-pid "$SERVER" -admin-token-file "$DIR/admin.token" -post "$(cat "$DIR/thread.id")" "$@"
 }
 

@@ -99,7 +99,7 @@ func (h histogram) atMost(bound float64) (float64, bool) {
 
 // scrapeHistogram reads histogram name from the server's /metrics.
 func (a *apiClient) scrapeHistogram(ctx context.Context, name string) (histogram, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.metrics+"/metrics", nil)
 	if err != nil {
 		return histogram{}, err
 	}

@@ -53,7 +53,7 @@ func newRunner(cfg *config, log io.Writer) (*runner, error) {
 	return &runner{
 		cfg: cfg,
 		log: log,
-		api: newAPIClient(cfg.base.String(), cfg.inflight+8, cfg.timeout),
+		api: newAPIClient(cfg.base.String(), cfg.metricsBase.String(), cfg.inflight+8, cfg.timeout),
 		all: all,
 		sw:  newSwarm(cfg.base, mine, cfg.sources, cfg.timeout),
 		rep: &report{scenario: cfg.scenario, conns: len(mine)},
