@@ -231,6 +231,13 @@ func TestHeaderTooLarge(t *testing.T) {
 			t.Errorf("GET %s with a head over the limit: %d %s %s", path, res.Status, res.Header.Get("Content-Type"), res.Body)
 		}
 	}
+	// A page of an allowed origin may read the answer.
+	h := big(limit)
+	h.Set("Origin", "http://localhost:8080")
+	if res := ts.doWithHeader(t, "GET", "/api/v1/me", h, nil); res.Status != http.StatusRequestHeaderFieldsTooLarge ||
+		res.Header.Get("Access-Control-Allow-Origin") != "http://localhost:8080" {
+		t.Errorf("431 to an allowed origin: %d, Access-Control-Allow-Origin %q", res.Status, res.Header.Get("Access-Control-Allow-Origin"))
+	}
 }
 
 // TestInternalRoutes: with server.internal_addr set, metrics, profiles and

@@ -19,7 +19,8 @@ func (s *Server) routes() (*gin.Engine, error) {
 	if err := trustProxies(r, s.cfg.Server.TrustedProxies); err != nil {
 		return nil, err
 	}
-	r.Use(requestIDMiddleware(), s.accessLog(), s.headerLimit(), s.metrics.middleware(), s.recoverMiddleware(), s.cors())
+	// headerLimit comes after cors, so that a browser may read its answer.
+	r.Use(requestIDMiddleware(), s.accessLog(), s.metrics.middleware(), s.recoverMiddleware(), s.cors(), s.headerLimit())
 	r.NoRoute(s.noRoute)
 
 	// Operations, unless the internal listener serves them.

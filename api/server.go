@@ -51,8 +51,9 @@ type Server struct {
 	hub           *notify.Hub
 	upgrader      *websocket.Upgrader
 
-	// public serves every route; internal, the operations routes when
-	// server.internal_addr is set (see routes.go).
+	// public serves the API, and the operations routes unless
+	// server.internal_addr is set; internal serves those and the
+	// profiler (see routes.go).
 	public, internal *gin.Engine
 }
 
