@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"unicode/utf8"
 
@@ -24,6 +25,10 @@ func decodeJSON(c *gin.Context, v any) error {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			return model.Errorf(model.ETOOLARGE, "request body is larger than %d bytes", tooLarge.Limit)
+		}
+		// server.read_timeout passed while the body was still arriving.
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return model.Errorf(model.EINVALID, "request body arrived too slowly")
 		}
 		return model.Errorf(model.EINVALID, "could not read the request body")
 	}

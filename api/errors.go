@@ -20,6 +20,7 @@ var statusOf = map[string]int{
 	model.ENOTFOUND:        http.StatusNotFound,
 	model.ECONFLICT:        http.StatusConflict,
 	model.ETOOLARGE:        http.StatusRequestEntityTooLarge,
+	model.EHEADERTOOLARGE:  http.StatusRequestHeaderFieldsTooLarge,
 	model.ERATELIMITED:     http.StatusTooManyRequests,
 	model.EUNAVAILABLE:     http.StatusServiceUnavailable,
 	model.EINTERNAL:        http.StatusInternalServerError,

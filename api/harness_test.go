@@ -94,16 +94,22 @@ func buildDeps(cfg *configs.Config, db *dbtest.DB, logger *slog.Logger) (Deps, e
 	if err != nil {
 		return Deps{}, err
 	}
+	exempt, err := configs.Prefixes(cfg.WebSocket.ExemptAddresses)
+	if err != nil {
+		return Deps{}, err
+	}
 	registry := prometheus.NewRegistry()
 	pub := &deferredPublisher{}
 	notes := service.NewNotifications(db.DB, pub).WithLogger(logger)
 	hub := notify.New(notify.Options{
-		AllowedOrigins:        cfg.WebSocket.AllowedOrigins,
-		MaxConnectionsPerUser: cfg.WebSocket.MaxConnectionsPerUser,
-		SendQueueSize:         cfg.WebSocket.SendQueueSize,
-		MaxMessageBytes:       cfg.WebSocket.MaxMessageBytes,
-		ReplayLimit:           cfg.WebSocket.ReplayLimit,
-		UnreadReplayLimit:     cfg.WebSocket.UnreadReplayLimit,
+		AllowedOrigins:           cfg.WebSocket.AllowedOrigins,
+		MaxConnectionsPerUser:    cfg.WebSocket.MaxConnectionsPerUser,
+		SendQueueSize:            cfg.WebSocket.SendQueueSize,
+		MaxMessageBytes:          cfg.WebSocket.MaxMessageBytes,
+		ReplayLimit:              cfg.WebSocket.ReplayLimit,
+		UnreadReplayLimit:        cfg.WebSocket.UnreadReplayLimit,
+		MaxConnectionsPerAddress: cfg.WebSocket.MaxConnectionsPerAddress,
+		ExemptAddresses:          exempt,
 	}, notes, notify.NewMemoryBroker(), logger, registry)
 	pub.Publisher = hub
 	return Deps{

@@ -2,19 +2,22 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/quizsite/discuss/model"
 )
 
-// serveWS authenticates and checks the Origin before upgrading, so that a
-// refused client gets a plain HTTP answer in the contract's shape, then
-// hands the connection to the hub, which closes it with 4001 when the token
-// expires. Browsers cannot set headers on a
-// WebSocket, so the token may come in the query; the access log redacts it.
+// serveWS authenticates, checks the Origin and takes one of the client
+// address's socket slots before upgrading, so that a refused client gets a
+// plain HTTP answer in the contract's shape, then hands the connection to
+// the hub, which closes it with 4001 when the token expires. Browsers
+// cannot set headers on a WebSocket, so the token may come in the query;
+// the access log redacts it.
 func (s *Server) serveWS(c *gin.Context) {
 	if !s.hub.CheckOrigin(c.Request) {
 		writeError(c, s.log, model.Errorf(model.EPERMISSION, "origin %s may not open a WebSocket here", c.GetHeader("Origin")))
@@ -40,16 +43,33 @@ func (s *Server) serveWS(c *gin.Context) {
 	}
 	// For the access log's user_id.
 	c.Request = c.Request.WithContext(model.WithUser(c.Request.Context(), user))
+	// One address may hold only so many sockets, whatever users it signs
+	// in as; the slot is given back when the socket ends.
+	release, ok := s.hub.ReserveAddress(clientAddr(c))
+	if !ok {
+		writeError(c, s.log, &model.Error{
+			Code:       model.ERATELIMITED,
+			Message:    fmt.Sprintf("your address holds %d connections already; close one first", s.cfg.WebSocket.MaxConnectionsPerAddress),
+			RetryAfter: wsAddressRetryAfter,
+		})
+		return
+	}
 	// The upgrader answers a failed handshake itself (through its Error
 	// hook, in the contract's shape).
 	conn, err := s.upgrader.Upgrade(c.Writer, c.Request, nil)
 	if err != nil {
+		release()
 		return
 	}
-	if err := s.hub.Serve(conn, user, since, s.auth.TokenExpiry(token)); err != nil {
+	if err := s.hub.Serve(conn, user, since, s.auth.TokenExpiry(token), release); err != nil {
 		s.log.Info("websocket refused", "user_id", user.ID, "reason", err.Error())
 	}
 }
+
+// wsAddressRetryAfter is the Retry-After of a socket refused because its
+// address holds too many: a slot frees only when one of them closes, at no
+// time the server can tell, so this is a polite pace for retrying.
+const wsAddressRetryAfter = 10 * time.Second
 
 // upgradeError writes a failed WebSocket handshake in the contract's shape.
 func (s *Server) upgradeError(w http.ResponseWriter, _ *http.Request, status int, reason error) {

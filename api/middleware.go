@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/quizsite/discuss/configs"
 	"github.com/quizsite/discuss/model"
 )
 
@@ -78,6 +80,68 @@ func redactQuery(raw string) string {
 		}
 	}
 	return q.Encode()
+}
+
+// trustProxies sets how r finds the client's address (c.ClientIP, which
+// the per-address limits and the access log use). Gin's default trusts
+// every peer's X-Forwarded-For and X-Real-IP, so any client could claim any
+// address with a header. Here the client is the TCP peer, unless the peer
+// is one of the trusted proxies: then it is the rightmost address of
+// X-Forwarded-For that is not a trusted proxy, as each proxy appends the
+// address it received the request from. X-Real-IP is never read: a proxy
+// that appends to X-Forwarded-For makes it redundant, and one that does not
+// leaves the client's own X-Forwarded-For in place, which X-Real-IP could
+// not make safe.
+func trustProxies(r *gin.Engine, proxies []string) error {
+	prefixes, err := configs.Prefixes(proxies)
+	if err != nil {
+		return fmt.Errorf("server.trusted_proxies: %w", err)
+	}
+	// Gin reads the canonical forms that Prefixes returns, so whatever
+	// the configuration validated is what Gin trusts.
+	var cidrs []string
+	for _, p := range prefixes {
+		cidrs = append(cidrs, p.String())
+	}
+	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	return r.SetTrustedProxies(cidrs)
+}
+
+// clientAddr is the client's address as c.ClientIP finds it (see
+// trustProxies). It is the zero Addr, shared by every such request, in the
+// one case it cannot be parsed: a listener whose peers have no IP address.
+func clientAddr(c *gin.Context) netip.Addr {
+	a, _ := netip.ParseAddr(c.ClientIP())
+	return a.Unmap()
+}
+
+// headerLimit refuses a request whose request line and headers are larger
+// than server.max_header_bytes, in the contract's shape. net/http stops
+// reading a head past its own limit (configs.MaxHeaderBytesLimit, which
+// serve sets) and answers that with a fixed plain-text 431 before any
+// handler runs; this check answers every head between the two in JSON.
+func (s *Server) headerLimit() gin.HandlerFunc {
+	limit := s.cfg.Server.MaxHeaderBytes
+	return func(c *gin.Context) {
+		if headerSize(c.Request) > limit {
+			writeError(c, s.log, model.Errorf(model.EHEADERTOOLARGE, "request line and headers are larger than %d bytes", limit))
+			return
+		}
+		c.Next()
+	}
+}
+
+// headerSize is the size of r's request line and headers as HTTP/1.1 sends
+// them, give or take optional whitespace.
+func headerSize(r *http.Request) int {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2
+	n += len("Host: ") + len(r.Host) + 2
+	for name, values := range r.Header {
+		for _, v := range values {
+			n += len(name) + 2 + len(v) + 2
+		}
+	}
+	return n + 2 // the empty line
 }
 
 // recoverMiddleware turns a panic into the contract's internal error and

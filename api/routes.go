@@ -1,28 +1,32 @@
 package api
 
 import (
+	"net/http/pprof"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/quizsite/discuss/model"
 )
 
-// routes is the whole URL space in one place: operations, then the public,
-// user and admin groups of /api/v1, then the WebSocket. Every /api/v1
-// handler is a jsonHandler wrapped by s.handle (handler.go); the operations
-// routes and /ws write their own answers.
-func (s *Server) routes() *gin.Engine {
+// routes is the whole URL space of the public listener in one place:
+// operations, then the public, user and admin groups of /api/v1, then the
+// WebSocket. Every /api/v1 handler is a jsonHandler wrapped by s.handle
+// (handler.go); the operations routes and /ws write their own answers.
+func (s *Server) routes() (*gin.Engine, error) {
 	r := gin.New()
 	r.ContextWithFallback = true
 	r.HandleMethodNotAllowed = false
-	r.Use(requestIDMiddleware(), s.accessLog(), s.metrics.middleware(), s.recoverMiddleware(), s.cors())
-	r.NoRoute(func(c *gin.Context) {
-		writeError(c, s.log, model.Errorf(model.ENOTFOUND, "no route %s %s", c.Request.Method, c.Request.URL.Path))
-	})
+	if err := trustProxies(r, s.cfg.Server.TrustedProxies); err != nil {
+		return nil, err
+	}
+	// headerLimit comes after cors, so that a browser may read its answer.
+	r.Use(requestIDMiddleware(), s.accessLog(), s.metrics.middleware(), s.recoverMiddleware(), s.cors(), s.headerLimit())
+	r.NoRoute(s.noRoute)
 
-	// Operations.
-	r.GET("/healthz", s.healthz)
-	r.GET("/readyz", s.readyz)
-	r.GET("/metrics", s.metricsHandler())
+	// Operations, unless the internal listener serves them.
+	if s.cfg.Server.InternalAddr == "" {
+		s.operations(r)
+	}
 	r.GET("/openapi.json", s.openAPI)
 	r.GET("/", s.index)
 	r.GET("/static/*filepath", s.static)
@@ -73,5 +77,37 @@ func (s *Server) routes() *gin.Engine {
 	// Live notifications; the token is checked before the upgrade.
 	r.GET("/ws", s.serveWS)
 
+	return r, nil
+}
+
+// internalRoutes is the URL space of the internal listener: the operations
+// routes and the Go profiler, which is never on the public listener (a
+// profile shows the code paths, and taking one costs CPU). No access log:
+// probes and scrapes would fill it.
+func (s *Server) internalRoutes() *gin.Engine {
+	r := gin.New()
+	r.HandleMethodNotAllowed = false
+	r.Use(s.recoverMiddleware())
+	r.NoRoute(s.noRoute)
+	s.operations(r)
+	prof := r.Group("/debug/pprof")
+	prof.GET("/", gin.WrapF(pprof.Index))
+	prof.GET("/cmdline", gin.WrapF(pprof.Cmdline))
+	prof.GET("/profile", gin.WrapF(pprof.Profile))
+	prof.GET("/symbol", gin.WrapF(pprof.Symbol))
+	prof.POST("/symbol", gin.WrapF(pprof.Symbol))
+	prof.GET("/trace", gin.WrapF(pprof.Trace))
+	prof.GET("/:profile", gin.WrapF(pprof.Index)) // heap, goroutine, allocs...
 	return r
+}
+
+// operations are the routes of probes and monitoring.
+func (s *Server) operations(r *gin.Engine) {
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", s.metricsHandler())
+}
+
+func (s *Server) noRoute(c *gin.Context) {
+	writeError(c, s.log, model.Errorf(model.ENOTFOUND, "no route %s %s", c.Request.Method, c.Request.URL.Path))
 }

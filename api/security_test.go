@@ -28,7 +28,7 @@ func TestEveryRouteNeedsToken(t *testing.T) {
 	alice := ts.register(t, "alice")
 	forged := alice.Token[:len(alice.Token)-3] + "abc"
 	n := 0
-	for _, r := range ts.Srv.routes().Routes() {
+	for _, r := range ts.Srv.public.Routes() {
 		if !strings.HasPrefix(r.Path, "/api/v1/") || public[r.Method+" "+r.Path] {
 			continue
 		}
@@ -55,7 +55,7 @@ func TestAdminRoutesNeedAdmin(t *testing.T) {
 	}
 	admin := ts.withRole(t, "the_admin", model.RoleAdmin)
 	n := 0
-	for _, r := range ts.Srv.routes().Routes() {
+	for _, r := range ts.Srv.public.Routes() {
 		if !strings.HasPrefix(r.Path, "/api/v1/admin/") {
 			continue
 		}

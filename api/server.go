@@ -50,6 +50,11 @@ type Server struct {
 	announcements *service.Announcements
 	hub           *notify.Hub
 	upgrader      *websocket.Upgrader
+
+	// public serves the API, and the operations routes unless
+	// server.internal_addr is set; internal serves those and the
+	// profiler (see routes.go).
+	public, internal *gin.Engine
 }
 
 // New returns the server. It registers the HTTP metrics on d.Registry.
@@ -75,11 +80,18 @@ func New(d Deps) (*Server, error) {
 		upgrader:      d.Hub.Upgrader(),
 	}
 	s.upgrader.Error = s.upgradeError
+	gin.SetMode(gin.ReleaseMode)
+	if s.public, err = s.routes(); err != nil {
+		return nil, err
+	}
+	s.internal = s.internalRoutes()
 	return s, nil
 }
 
-// Handler returns the HTTP handler of every route.
-func (s *Server) Handler() http.Handler {
-	gin.SetMode(gin.ReleaseMode)
-	return s.routes()
-}
+// Handler returns the HTTP handler of the public listener.
+func (s *Server) Handler() http.Handler { return s.public }
+
+// InternalHandler returns the HTTP handler of the internal listener
+// (server.internal_addr): metrics, profiles and health, for the operators'
+// network only.
+func (s *Server) InternalHandler() http.Handler { return s.internal }

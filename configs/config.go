@@ -35,14 +35,25 @@ type Config struct {
 	Log           Log           `yaml:"log"`
 }
 
-// Server configures the HTTP listener.
+// Server configures the HTTP listeners.
 type Server struct {
-	Addr              string        `yaml:"addr"`
-	TLSCertFile       string        `yaml:"tls_cert_file"`
-	TLSKeyFile        string        `yaml:"tls_key_file"`
-	DebugAddr         string        `yaml:"debug_addr"`
+	Addr        string `yaml:"addr"`
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	// InternalAddr, when set, is a second listener for /metrics,
+	// /debug/pprof, /healthz and /readyz, which then leave the public one.
+	InternalAddr string `yaml:"internal_addr"`
+	// TrustedProxies lists the addresses (IPs or CIDRs) of the proxies
+	// whose X-Forwarded-For names the client; empty trusts none.
+	TrustedProxies    []string      `yaml:"trusted_proxies"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, headers and body.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// IdleTimeout closes a keep-alive connection idle for this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxHeaderBytes bounds the request line and headers together.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
 }
 
 // TLS reports whether the server terminates TLS itself.
@@ -93,6 +104,11 @@ type WebSocket struct {
 	MaxMessageBytes       int64         `yaml:"max_message_bytes"`
 	ReplayLimit           int           `yaml:"replay_limit"`
 	UnreadReplayLimit     int           `yaml:"unread_replay_limit"`
+	// MaxConnectionsPerAddress caps the sockets of one client address
+	// (IPv6: one /64) on this instance; 0 means no cap.
+	MaxConnectionsPerAddress int `yaml:"max_connections_per_address"`
+	// ExemptAddresses lists the IPs or CIDRs the cap does not apply to.
+	ExemptAddresses []string `yaml:"exempt_addresses"`
 }
 
 // Broker configures how instances tell each other about notifications.
@@ -149,6 +165,11 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		if _, err := decode(cfg, data, path); err != nil {
 			return nil, err
 		}
+	}
+	// server.debug_addr became server.internal_addr. A file still naming it
+	// fails as an unknown key; its variable would be ignored silently.
+	if getenv("DISCUSS_SERVER_DEBUG_ADDR") != "" {
+		return nil, errors.New("config: DISCUSS_SERVER_DEBUG_ADDR: server.debug_addr is replaced by server.internal_addr (DISCUSS_SERVER_INTERNAL_ADDR)")
 	}
 	if err := applyEnv(reflect.ValueOf(cfg).Elem(), "DISCUSS", getenv); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package configs
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,12 @@ func TestDefaultIsValid(t *testing.T) {
 	if cfg.Server.Addr != ":8080" || cfg.Database.Driver != "sqlite" || cfg.WebSocket.PingInterval != 25*time.Second {
 		t.Errorf("unexpected defaults: %+v", cfg)
 	}
+	// Trust no proxy, keep operations on the public listener, and cap the
+	// sockets of every address, loopback included, unless configured.
+	if len(cfg.Server.TrustedProxies) != 0 || cfg.Server.InternalAddr != "" ||
+		cfg.WebSocket.MaxConnectionsPerAddress != 1000 || len(cfg.WebSocket.ExemptAddresses) != 0 {
+		t.Errorf("unexpected security defaults: %+v %+v", cfg.Server, cfg.WebSocket)
+	}
 }
 
 func TestLoadOverlays(t *testing.T) {
@@ -41,6 +48,7 @@ func TestLoadOverlays(t *testing.T) {
 		"DISCUSS_WEBSOCKET_ALLOWED_ORIGINS":          "https://a.example.com, https://b.example.com",
 		"DISCUSS_NOTIFICATIONS_CLEANUP_INTERVAL":     "5m",
 		"DISCUSS_WEBSOCKET_MAX_CONNECTIONS_PER_USER": "3",
+		"DISCUSS_SERVER_TRUSTED_PROXIES":             "10.0.0.0/8, 192.168.1.7",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +66,7 @@ func TestLoadOverlays(t *testing.T) {
 		{"duration from env", cfg.Notifications.CleanupInterval, 5 * time.Minute},
 		{"default kept", cfg.Auth.TokenTTL, 24 * time.Hour},
 		{"int with underscores", cfg.WebSocket.MaxConnectionsPerUser, 3},
+		{"trusted proxies from env", strings.Join(cfg.Server.TrustedProxies, "|"), "10.0.0.0/8|192.168.1.7"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -87,6 +96,8 @@ func TestLoadErrors(t *testing.T) {
 		{"ErrBadDuration", "", map[string]string{"DISCUSS_WEBSOCKET_PING_INTERVAL": "soon"}, "DISCUSS_WEBSOCKET_PING_INTERVAL"},
 		{"ErrBadInt", "", map[string]string{"DISCUSS_LIMITS_BODY_BYTES": "big"}, "DISCUSS_LIMITS_BODY_BYTES"},
 		{"ErrBadBool", "", map[string]string{"DISCUSS_DATABASE_AUTO_MIGRATE": "maybe"}, "DISCUSS_DATABASE_AUTO_MIGRATE"},
+		{"ErrRemovedDebugAddrFile", write("debug.yaml", "server:\n  debug_addr: 127.0.0.1:6060\n"), nil, "debug_addr"},
+		{"ErrRemovedDebugAddrEnv", "", map[string]string{"DISCUSS_SERVER_DEBUG_ADDR": "127.0.0.1:6060"}, "server.internal_addr"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,8 +122,16 @@ func TestValidate(t *testing.T) {
 	}{
 		{"server.addr", func(c *Config) { c.Server.Addr = "8080" }},
 		{"server.tls_cert_file", func(c *Config) { c.Server.TLSCertFile = "cert.pem" }},
-		{"server.debug_addr", func(c *Config) { c.Server.DebugAddr = "nowhere" }},
+		{"server.internal_addr", func(c *Config) { c.Server.InternalAddr = "nowhere" }},
+		{"server.internal_addr", func(c *Config) { c.Server.InternalAddr = c.Server.Addr }},
+		{"server.trusted_proxies", func(c *Config) { c.Server.TrustedProxies = []string{"10.0.0.0/8", "10.0.0.0/33"} }},
+		{"server.trusted_proxies", func(c *Config) { c.Server.TrustedProxies = []string{"proxy.example.com"} }},
+		{"server.trusted_proxies", func(c *Config) { c.Server.TrustedProxies = []string{"fe80::1%eth0"} }},
 		{"server.shutdown_timeout", func(c *Config) { c.Server.ShutdownTimeout = 0 }},
+		{"server.read_timeout", func(c *Config) { c.Server.ReadTimeout = time.Second }},
+		{"server.idle_timeout", func(c *Config) { c.Server.IdleTimeout = 0 }},
+		{"server.max_header_bytes", func(c *Config) { c.Server.MaxHeaderBytes = 2 << 20 }},
+		{"server.max_header_bytes", func(c *Config) { c.Server.MaxHeaderBytes = 100 }},
 		{"database.driver", func(c *Config) { c.Database.Driver = "postgres" }},
 		{"database.dsn", func(c *Config) { c.Database.Driver = "mysql"; c.Auth.Secret = strings.Repeat("s", 32) }},
 		{"database.max_open_conns", func(c *Config) { c.Database.MaxOpenConns = 0 }},
@@ -135,6 +154,8 @@ func TestValidate(t *testing.T) {
 		{"websocket.max_connections_per_user", func(c *Config) { c.WebSocket.MaxConnectionsPerUser = 0 }},
 		{"websocket.send_queue_size", func(c *Config) { c.WebSocket.SendQueueSize = 0 }},
 		{"websocket.max_message_bytes", func(c *Config) { c.WebSocket.MaxMessageBytes = 10 }},
+		{"websocket.max_connections_per_address", func(c *Config) { c.WebSocket.MaxConnectionsPerAddress = -1 }},
+		{"websocket.exempt_addresses", func(c *Config) { c.WebSocket.ExemptAddresses = []string{"127.0.0.0/8", "localhost"} }},
 		{"broker.kind", func(c *Config) { c.Broker.Kind = "kafka" }},
 		{"broker.redis_addr", func(c *Config) { c.Broker.Kind = "redis" }},
 		{"limits.body_bytes", func(c *Config) { c.Limits.BodyBytes = 10 }},
@@ -157,5 +178,19 @@ func TestValidate(t *testing.T) {
 				t.Errorf("message %q does not name %s", err, tt.setting)
 			}
 		})
+	}
+}
+
+func TestPrefixes(t *testing.T) {
+	got, err := Prefixes([]string{"10.1.2.3/8", "192.168.1.7", "::1", "::ffff:127.0.0.1", "2001:db8::/32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "[10.0.0.0/8 192.168.1.7/32 ::1/128 127.0.0.1/32 2001:db8::/32]"
+	if fmt.Sprint(got) != want {
+		t.Fatalf("got %v, want %s", got, want)
+	}
+	if _, err := Prefixes([]string{"10.0.0.0/8", "not-an-ip"}); err == nil || !strings.Contains(err.Error(), "not-an-ip") {
+		t.Fatalf("got %v, want an error naming not-an-ip", err)
 	}
 }

@@ -3,6 +3,7 @@ package configs
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -18,9 +19,13 @@ func (c *Config) Validate() error {
 	}{
 		{!validAddr(c.Server.Addr), "server.addr", "must be host:port, such as :8080"},
 		{(c.Server.TLSCertFile == "") != (c.Server.TLSKeyFile == ""), "server.tls_cert_file", "and server.tls_key_file must be set together"},
-		{c.Server.DebugAddr != "" && !validAddr(c.Server.DebugAddr), "server.debug_addr", "must be host:port, such as 127.0.0.1:6060"},
+		{c.Server.InternalAddr != "" && !validAddr(c.Server.InternalAddr), "server.internal_addr", "must be host:port, such as 127.0.0.1:9090"},
+		{c.Server.InternalAddr != "" && c.Server.InternalAddr == c.Server.Addr, "server.internal_addr", "must differ from server.addr"},
 		{c.Server.ShutdownTimeout <= 0, "server.shutdown_timeout", "must be positive"},
 		{c.Server.ReadHeaderTimeout <= 0, "server.read_header_timeout", "must be positive"},
+		{c.Server.ReadTimeout < c.Server.ReadHeaderTimeout, "server.read_timeout", "must be at least server.read_header_timeout"},
+		{c.Server.IdleTimeout <= 0, "server.idle_timeout", "must be positive"},
+		{c.Server.MaxHeaderBytes < 4096 || c.Server.MaxHeaderBytes > MaxHeaderBytesLimit, "server.max_header_bytes", "must be between 4096 and 1048576"},
 
 		{c.Database.Driver != "sqlite" && c.Database.Driver != "mysql", "database.driver", "must be sqlite or mysql"},
 		{c.Database.Driver == "mysql" && c.Database.DSN == "", "database.dsn", "is required with the mysql driver"},
@@ -46,6 +51,7 @@ func (c *Config) Validate() error {
 		{c.WebSocket.MaxMessageBytes < 64, "websocket.max_message_bytes", "must be at least 64"},
 		{c.WebSocket.ReplayLimit < 1, "websocket.replay_limit", "must be at least 1"},
 		{c.WebSocket.UnreadReplayLimit < 1, "websocket.unread_replay_limit", "must be at least 1"},
+		{c.WebSocket.MaxConnectionsPerAddress < 0, "websocket.max_connections_per_address", "must not be negative (0: no cap)"},
 
 		{c.Broker.Kind != "memory" && c.Broker.Kind != "redis", "broker.kind", "must be memory or redis"},
 		{c.Broker.Kind == "redis" && !validAddr(c.Broker.RedisAddr), "broker.redis_addr", "must be host:port with the redis broker"},
@@ -69,6 +75,14 @@ func (c *Config) Validate() error {
 			return &InvalidError{Setting: ch.setting, Problem: ch.problem}
 		}
 	}
+	for _, l := range []struct {
+		setting string
+		list    []string
+	}{{"server.trusted_proxies", c.Server.TrustedProxies}, {"websocket.exempt_addresses", c.WebSocket.ExemptAddresses}} {
+		if _, err := Prefixes(l.list); err != nil {
+			return &InvalidError{Setting: l.setting, Problem: err.Error()}
+		}
+	}
 	for _, o := range c.WebSocket.AllowedOrigins {
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
@@ -86,6 +100,31 @@ type InvalidError struct {
 
 func (e *InvalidError) Error() string {
 	return "invalid configuration: " + e.Setting + " " + e.Problem
+}
+
+// MaxHeaderBytesLimit is the largest server.max_header_bytes. It is also
+// net/http's own limit, http.DefaultMaxHeaderBytes: a request head between
+// server.max_header_bytes and it is refused in the API's JSON shape, one
+// past it by net/http in plain text.
+const MaxHeaderBytesLimit = 1 << 20
+
+// Prefixes parses a list of IP addresses and CIDR prefixes, such as
+// 10.0.0.0/8 and ::1; an address stands for itself alone.
+func Prefixes(list []string) ([]netip.Prefix, error) {
+	prefixes := make([]netip.Prefix, 0, len(list))
+	for _, s := range list {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			prefixes = append(prefixes, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return nil, fmt.Errorf("%q is neither an IP address nor a CIDR prefix such as 10.0.0.0/8", s)
+		}
+		a = a.Unmap()
+		prefixes = append(prefixes, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return prefixes, nil
 }
 
 func validAddr(addr string) bool {

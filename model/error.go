@@ -19,6 +19,7 @@ const (
 	ENOTFOUND        = "not_found"
 	ECONFLICT        = "conflict"
 	ETOOLARGE        = "payload_too_large"
+	EHEADERTOOLARGE  = "header_too_large"
 	ERATELIMITED     = "rate_limited"
 	EUNAVAILABLE     = "unavailable"
 	EINTERNAL        = "internal"

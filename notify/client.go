@@ -23,6 +23,8 @@ type client struct {
 	// expiry closes the connection with 4001 when its token expires; nil
 	// for a token without expiry.
 	expiry *time.Timer
+	// release gives back the connection's address slot when it ends.
+	release func()
 
 	// send is the bounded queue of frames for writeLoop; it is never
 	// closed, so enqueue cannot panic on a stopping client.
@@ -40,11 +42,12 @@ type client struct {
 	cur cursor
 }
 
-func newClient(h *Hub, conn *websocket.Conn, userID int64, since *int64) *client {
+func newClient(h *Hub, conn *websocket.Conn, userID int64, since *int64, release func()) *client {
 	c := &client{
 		hub:        h,
 		conn:       conn,
 		userID:     userID,
+		release:    release,
 		send:       make(chan *frame, h.opts.SendQueueSize),
 		quit:       make(chan struct{}),
 		writerDone: make(chan struct{}),
@@ -303,6 +306,7 @@ func (c *client) finish(err error) {
 	}
 	_ = c.conn.Close()
 	<-c.writerDone
+	c.release()
 	c.hub.active.Done()
 }
 

@@ -339,7 +339,7 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 		if err != nil {
 			return
 		}
-		_ = h.Serve(conn, &model.User{ID: userID}, since, expires)
+		_ = h.Serve(conn, &model.User{ID: userID}, since, expires, nil)
 	}))
 	if cfg.listener != nil {
 		e.srv.Listener = cfg.listener(e.srv.Listener)

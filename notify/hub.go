@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,7 @@ type Hub struct {
 	// connection so that an idle one holds no write buffer.
 	writeBuffers *sync.Pool
 	origins      map[string]struct{}
+	addresses    *addressSlots
 
 	// life bounds Store calls made for connections; it ends at shutdown.
 	life    context.Context
@@ -77,6 +79,7 @@ func New(opts Options, store Store, broker Broker, logger *slog.Logger, reg prom
 		m:            newMetrics(reg),
 		writeBuffers: &sync.Pool{},
 		origins:      originSet(opts.AllowedOrigins),
+		addresses:    newAddressSlots(opts.MaxConnectionsPerAddress, opts.ExemptAddresses),
 		life:         life,
 		endLife:      endLife,
 		ready:        make(chan struct{}),
@@ -150,26 +153,41 @@ func (h *Hub) shutdown() {
 	}
 }
 
+// ReserveAddress takes one of the connections the client address addr may
+// hold (Options.MaxConnectionsPerAddress), or reports false when it holds
+// them all. Call it before the upgrade, so that a refused client gets an
+// HTTP answer, and hand release to Serve, which calls it when the
+// connection ends; call release yourself when the connection is not served.
+func (h *Hub) ReserveAddress(addr netip.Addr) (release func(), ok bool) {
+	return h.addresses.reserve(addr)
+}
+
 // Serve takes over a connection upgraded for user (see Upgrader): it
 // registers the connection for live delivery, then sends hello, the replay
 // (unread notifications, or those after *since when since is not nil) and
 // live frames. When expires is not zero (the expiry of the token the
 // connection was opened with) the connection is closed with 4001 then.
-// Serve returns at once; the connection then lives on its own goroutines
-// until it or the hub closes, independent of the HTTP request, which the
-// caller should let go of (returning from the handler frees the request
-// and the buffers of the hijacked connection).
-func (h *Hub) Serve(conn *websocket.Conn, user *model.User, since *int64, expires time.Time) error {
+// release, when not nil, is called once the connection has ended (see
+// ReserveAddress). Serve returns at once; the connection then lives on its
+// own goroutines until it or the hub closes, independent of the HTTP
+// request, which the caller should let go of (returning from the handler
+// frees the request and the buffers of the hijacked connection).
+func (h *Hub) Serve(conn *websocket.Conn, user *model.User, since *int64, expires time.Time, release func()) error {
+	if release == nil {
+		release = func() {}
+	}
 	if user == nil {
 		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseInternalServerErr, ""), time.Now().Add(time.Second))
 		_ = conn.Close()
+		release()
 		return errors.New("notify: Serve needs a user")
 	}
-	c := newClient(h, conn, user.ID, since)
+	c := newClient(h, conn, user.ID, since, release)
 	kicked, ok := h.register(c)
 	if !ok {
 		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, closeText(websocket.CloseGoingAway)), time.Now().Add(time.Second))
 		_ = conn.Close()
+		release()
 		return ErrClosed
 	}
 	if kicked != nil {

@@ -3,6 +3,7 @@ package notify
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"net/netip"
 	"time"
 )
 
@@ -34,6 +35,13 @@ type Options struct {
 	// UnreadReplayLimit is the most unread notifications replayed to a
 	// connection without since. Default 100.
 	UnreadReplayLimit int
+	// MaxConnectionsPerAddress is the number of connections one client
+	// address (IPv6: one /64) may hold, whatever its users; see
+	// ReserveAddress. Zero means no cap.
+	MaxConnectionsPerAddress int
+	// ExemptAddresses are the client addresses MaxConnectionsPerAddress
+	// does not apply to.
+	ExemptAddresses []netip.Prefix
 
 	// CloseGrace is how long the server waits for the client to answer its
 	// close frame before it drops the TCP connection. Default 2s.

@@ -61,8 +61,9 @@ type server struct {
 }
 
 // startServe runs `discuss serve` with env until the test ends, and waits
-// until /healthz answers. It serves on env's DISCUSS_SERVER_ADDR when set
-// (a restart on the same address), else on a free port it records there.
+// until /healthz answers (on the internal listener when env sets one). It
+// serves on env's DISCUSS_SERVER_ADDR when set (a restart on the same
+// address), else on a free port it records there.
 func startServe(t *testing.T, env map[string]string) *server {
 	t.Helper()
 	addr := env["DISCUSS_SERVER_ADDR"]
@@ -74,7 +75,11 @@ func startServe(t *testing.T, env map[string]string) *server {
 	s := &server{base: "http://" + addr, stderr: &syncBuffer{}, done: make(chan error, 1), cancel: cancel}
 	go func() { s.done <- run(ctx, []string{"serve"}, envOf(env), &syncBuffer{}, s.stderr) }()
 	t.Cleanup(func() { s.stop(t) })
-	waitHealthy(t, "serve", s.base, 20*time.Second, s.stderr, s.done)
+	health := s.base
+	if internal := env["DISCUSS_SERVER_INTERNAL_ADDR"]; internal != "" {
+		health = "http://" + internal
+	}
+	waitHealthy(t, "serve", health, 20*time.Second, s.stderr, s.done)
 	return s
 }
 

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -47,7 +46,11 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	// missed notifications through the service: build one, then the other.
 	pub := &deferredPublisher{}
 	notes := service.NewNotifications(db, pub).WithLogger(log)
-	hub := notify.New(hubOptions(cfg.WebSocket, cfg.Database), notes, broker, log, registry)
+	opts, err := hubOptions(cfg.WebSocket, cfg.Database)
+	if err != nil {
+		return err
+	}
+	hub := notify.New(opts, notes, broker, log, registry)
 	pub.Publisher = hub
 	srv, err := api.New(api.Deps{
 		Config:        cfg,
@@ -66,8 +69,15 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 
+	// Listen before anything starts, so that an address in use stops
+	// start-up with nothing left running.
+	listeners, err := listen(cfg.Server, srv, log)
+	if err != nil {
+		return err
+	}
+
 	// The hub and the background jobs live until shutdown, which cancels
-	// their context only after the HTTP server has stopped taking requests.
+	// their context only after the HTTP servers have stopped taking requests.
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	defer stopHub()
 	var hubDone sync.WaitGroup
@@ -82,38 +92,16 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		})
 	})
 
-	ln, err := net.Listen("tcp", cfg.Server.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
-	}
-	httpServer := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-
+	// Either listener failing stops both, and everything else, in order.
 	var wg sync.WaitGroup
-	errc := make(chan error, 2)
-	wg.Go(func() {
-		scheme := "http"
-		if cfg.Server.TLS() {
-			scheme = "https"
-		}
-		log.Info("serving", "addr", ln.Addr().String(), "scheme", scheme, "database", cfg.Database.Driver)
-		var err error
-		if cfg.Server.TLS() {
-			err = httpServer.ServeTLS(ln, cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile)
-		} else {
-			err = httpServer.Serve(ln)
-		}
-		if !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("serve: %w", err)
-		}
-	})
-	debugServer, err := startDebugServer(cfg.Server.DebugAddr, log, errc, &wg)
-	if err != nil {
-		_ = httpServer.Close()
-		return err
+	errc := make(chan error, len(listeners))
+	for _, l := range listeners {
+		wg.Go(func() {
+			log.Info("serving", "listener", l.name, "addr", l.ln.Addr().String(), "scheme", l.scheme(), "database", cfg.Database.Driver)
+			if err := l.serve(); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serve %s: %w", l.name, err)
+			}
+		})
 	}
 
 	var runErr error
@@ -128,12 +116,11 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	// finish, then close the remaining connections, then the database.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
 	defer cancel()
-	if err := httpServer.Shutdown(shutdownCtx); err != nil {
-		log.Warn("http shutdown", "error", err)
-		_ = httpServer.Close()
-	}
-	if debugServer != nil {
-		_ = debugServer.Shutdown(shutdownCtx)
+	for _, l := range listeners {
+		if err := l.srv.Shutdown(shutdownCtx); err != nil {
+			log.Warn("http shutdown", "listener", l.name, "error", err)
+			_ = l.srv.Close()
+		}
 	}
 	wg.Wait()
 	// Then the sockets, which the HTTP server does not track once upgraded:
@@ -142,6 +129,73 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	hubDone.Wait()
 	log.Info("stopped")
 	return runErr
+}
+
+// listener is an HTTP server and the socket it serves.
+type listener struct {
+	name              string
+	srv               *http.Server
+	ln                net.Listener
+	certFile, keyFile string // set when it serves TLS
+}
+
+func (l *listener) scheme() string {
+	if l.certFile != "" {
+		return "https"
+	}
+	return "http"
+}
+
+func (l *listener) serve() error {
+	if l.certFile != "" {
+		return l.srv.ServeTLS(l.ln, l.certFile, l.keyFile)
+	}
+	return l.srv.Serve(l.ln)
+}
+
+// listen opens the public listener and, with server.internal_addr, the
+// internal one; when the second fails the first is closed again.
+func listen(cfg configs.Server, srv *api.Server, log *slog.Logger) ([]*listener, error) {
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on server.addr %s: %w", cfg.Addr, err)
+	}
+	listeners := []*listener{{
+		name: "public", srv: newHTTPServer(srv.Handler(), cfg, log), ln: ln,
+		certFile: cfg.TLSCertFile, keyFile: cfg.TLSKeyFile,
+	}}
+	if cfg.InternalAddr == "" {
+		return listeners, nil
+	}
+	iln, err := net.Listen("tcp", cfg.InternalAddr)
+	if err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("listen on server.internal_addr %s: %w", cfg.InternalAddr, err)
+	}
+	// The internal listener speaks plain HTTP: it belongs on a private
+	// network, which is also why it holds the profiler.
+	return append(listeners, &listener{name: "internal", srv: newHTTPServer(srv.InternalHandler(), cfg, log), ln: iln}), nil
+}
+
+// newHTTPServer returns a server for h with the limits that keep slow and
+// idle clients from holding connections and memory. ReadTimeout bounds
+// reading each request, body included, so a body trickled in byte by byte
+// is cut; it does not reach WebSocket connections, as net/http clears the
+// read deadline once a request's body is read (an upgrade has none),
+// gorilla clears the deadlines of the connection it takes over, and the
+// hub then sets its own. IdleTimeout closes keep-alive connections that
+// send nothing. MaxHeaderBytes is net/http's own limit, which answers in
+// plain text; server.max_header_bytes, below it, is checked by the API and
+// answered in JSON.
+func newHTTPServer(h http.Handler, cfg configs.Server, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    configs.MaxHeaderBytesLimit,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // requireSchema makes sure the schema is current. SQLite, the embedded
@@ -193,19 +247,25 @@ func newBroker(cfg configs.Broker, log *slog.Logger) (notify.Broker, func(), err
 
 // hubOptions copies the WebSocket settings. The hub's Store calls get half
 // of the database pool, so that a reconnect storm leaves the rest to REST.
-func hubOptions(ws configs.WebSocket, db configs.Database) notify.Options {
-	return notify.Options{
-		StoreConcurrency:      max(db.MaxOpenConns/2, 1),
-		AllowedOrigins:        ws.AllowedOrigins,
-		PingInterval:          ws.PingInterval,
-		PongTimeout:           ws.PongTimeout,
-		WriteTimeout:          ws.WriteTimeout,
-		MaxConnectionsPerUser: ws.MaxConnectionsPerUser,
-		SendQueueSize:         ws.SendQueueSize,
-		MaxMessageBytes:       ws.MaxMessageBytes,
-		ReplayLimit:           ws.ReplayLimit,
-		UnreadReplayLimit:     ws.UnreadReplayLimit,
+func hubOptions(ws configs.WebSocket, db configs.Database) (notify.Options, error) {
+	exempt, err := configs.Prefixes(ws.ExemptAddresses)
+	if err != nil {
+		return notify.Options{}, &usageError{err: fmt.Errorf("websocket.exempt_addresses: %w", err)}
 	}
+	return notify.Options{
+		StoreConcurrency:         max(db.MaxOpenConns/2, 1),
+		AllowedOrigins:           ws.AllowedOrigins,
+		PingInterval:             ws.PingInterval,
+		PongTimeout:              ws.PongTimeout,
+		WriteTimeout:             ws.WriteTimeout,
+		MaxConnectionsPerUser:    ws.MaxConnectionsPerUser,
+		SendQueueSize:            ws.SendQueueSize,
+		MaxMessageBytes:          ws.MaxMessageBytes,
+		ReplayLimit:              ws.ReplayLimit,
+		UnreadReplayLimit:        ws.UnreadReplayLimit,
+		MaxConnectionsPerAddress: ws.MaxConnectionsPerAddress,
+		ExemptAddresses:          exempt,
+	}, nil
 }
 
 func pinger(db *gorm.DB) func(context.Context) error {
@@ -216,30 +276,4 @@ func pinger(db *gorm.DB) func(context.Context) error {
 		}
 		return sqlDB.PingContext(ctx)
 	}
-}
-
-// startDebugServer serves /debug/pprof on its own listener when addr is
-// set, so profiles are never exposed on the public port.
-func startDebugServer(addr string, log *slog.Logger, errc chan<- error, wg *sync.WaitGroup) (*http.Server, error) {
-	if addr == "" {
-		return nil, nil
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on server.debug_addr %s: %w", addr, err)
-	}
-	s := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	wg.Go(func() {
-		log.Info("serving pprof", "addr", ln.Addr().String())
-		if err := s.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("debug server: %w", err)
-		}
-	})
-	return s, nil
 }

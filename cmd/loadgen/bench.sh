@@ -24,6 +24,9 @@ export DISCUSS_DATABASE_DSN=${BENCH_DSN:-'root@tcp(127.0.0.1:3306)/discuss_load'
 export DISCUSS_AUTH_SECRET=load-test-secret-0123456789abcdef0123
 export DISCUSS_DATABASE_AUTO_MIGRATE=true
 REDIS=${BENCH_REDIS:-127.0.0.1:6379}
+# loadgen opens up to 15,000 sockets from 127.0.0.1-127.0.0.8, past the
+# default cap of 1,000 per address.
+export DISCUSS_WEBSOCKET_EXEMPT_ADDRESSES=127.0.0.0/8
 # The load comes from a few thousand users at most a few times a second
 # each; the per-user limits would refuse the admin's notifications.
 export DISCUSS_LIMITS_COMMENTS_PER_MINUTE=1000000
@@ -46,24 +49,27 @@ setup() {
 	awk 'NR == 1 { print $4 }' "$DIR/users.txt" >"$DIR/thread.id"
 }
 
-# serve PORT [VAR=VALUE...] starts a server on 127.0.0.1:PORT in the
-# background with the extra environment, and waits until it answers. The
-# last one started is $SERVER; every one is stopped on exit.
+# serve PORT [VAR=VALUE...] starts a server on 127.0.0.1:PORT, with its
+# internal listener (/metrics, which loadgen scrapes, /debug/pprof and
+# /healthz) on PORT+1, in the background with the extra environment, and
+# waits until it answers. The last one started is $SERVER; every one is
+# stopped on exit.
 SERVERS=()
 trap 'for s in "${SERVERS[@]}"; do kill "$s" 2>/dev/null; wait "$s" 2>/dev/null || true; done' EXIT
 serve() {
-	local port=$1
+	local port=$1 internal=127.0.0.1:$(($1 + 1))
 	shift
-	if curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; then
-		echo "something already serves 127.0.0.1:$port; stop it first" >&2
+	if curl -sf "http://$internal/healthz" >/dev/null; then
+		echo "something already serves $internal; stop it first" >&2
 		return 1
 	fi
-	env "$@" DISCUSS_SERVER_ADDR="127.0.0.1:$port" "$DIR/discuss" serve 2>>"$DIR/server.log" &
+	env "$@" DISCUSS_SERVER_ADDR="127.0.0.1:$port" DISCUSS_SERVER_INTERNAL_ADDR="$internal" \
+		"$DIR/discuss" serve 2>>"$DIR/server.log" &
 	SERVER=$!
 	SERVERS+=("$SERVER")
 	for _ in $(seq 100); do
 		kill -0 "$SERVER" 2>/dev/null || break
-		curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0
+		curl -sf "http://$internal/healthz" >/dev/null && return 0
 		sleep 0.1
 	done
 	echo "server did not start; see $DIR/server.log" >&2
@@ -77,24 +83,24 @@ admin_token() {
 }
 
 loadgen() {
-	"$DIR/loadgen" -url "http://127.0.0.1:$PORT" -users "$DIR/users.txt" -pid "$SERVER" \
-		-admin-token-file "$DIR/admin.token" -post "$(cat "$DIR/thread.id")" "$@"
+	"$DIR/loadgen" -url "http://127.0.0.1:$PORT" -metrics-url "http://127.0.0.1:$((PORT + 1))" \
+		-users "$DIR/users.txt" -pid "$SERVER" -admin-token-file "$DIR/admin.token" \
+		-post "$(cat "$DIR/thread.id")" "$@"
 }
 
 run() {
 	local scenario=$1
 	shift
 	if [ "$scenario" = resubscribe ]; then
-		local proxy=127.0.0.1:$((PORT + 3))
+		local proxy=127.0.0.1:$((PORT + 4))
 		serve $((PORT + 2)) DISCUSS_BROKER_KIND=redis DISCUSS_BROKER_REDIS_ADDR="$REDIS"
-		serve "$PORT" DISCUSS_SERVER_DEBUG_ADDR="127.0.0.1:$((PORT + 1))" \
-			DISCUSS_BROKER_KIND=redis DISCUSS_BROKER_REDIS_ADDR="$proxy"
+		serve "$PORT" DISCUSS_BROKER_KIND=redis DISCUSS_BROKER_REDIS_ADDR="$proxy"
 		admin_token
 		loadgen -scenario resubscribe -writer-url "http://127.0.0.1:$((PORT + 2))" \
 			-broker-proxy "$proxy=$REDIS" "$@"
 		return
 	fi
-	serve "$PORT" DISCUSS_SERVER_DEBUG_ADDR="127.0.0.1:$((PORT + 1))"
+	serve "$PORT"
 	admin_token
 	loadgen -scenario "$scenario" "$@"
 }

@@ -224,7 +224,7 @@ func TestScrapeCounter(t *testing.T) {
 			"discuss_broker_resubscribes_total_other 9\ndiscuss_broker_resubscribes_total 3\n")
 	}))
 	defer srv.Close()
-	a := newAPIClient(srv.URL, 1, time.Second)
+	a := newAPIClient(srv.URL, srv.URL, 1, time.Second)
 	if n, err := a.scrapeCounter(t.Context(), resubscribesCounter); err != nil || n != 3 {
 		t.Fatalf("got %v, %v; want 3", n, err)
 	}

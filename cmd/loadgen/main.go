@@ -41,6 +41,7 @@ func main() {
 // config is the command line.
 type config struct {
 	base             *url.URL
+	metricsBase      *url.URL
 	scenario         string
 	usersFile        string
 	conns            int
@@ -90,6 +91,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.SetOutput(stderr)
 	var c config
 	rawURL := fs.String("url", "http://127.0.0.1:8080", "the server's base `URL`; a loopback address")
+	rawMetricsURL := fs.String("metrics-url", "", "base `URL` of the server's /metrics: its internal listener (server.internal_addr) when it has one; default --url")
 	fs.StringVar(&c.scenario, "scenario", "", "idle, push, reply, reconnect, broadcast, thread-read or resubscribe")
 	fs.StringVar(&c.usersFile, "users", "", "the `file` of `discuss seed` (id username token post_id per line)")
 	fs.IntVar(&c.conns, "conns", 0, "WebSocket `connections` to hold, one per user; 0: every user of the shard")
@@ -126,11 +128,17 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	}
 	var err error
 	if c.base, err = loopbackURL(*rawURL); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--url: %w", err)
+	}
+	c.metricsBase = c.base
+	if *rawMetricsURL != "" {
+		if c.metricsBase, err = loopbackURL(*rawMetricsURL); err != nil {
+			return nil, fmt.Errorf("--metrics-url: %w", err)
+		}
 	}
 	if *writerURL != "" {
 		if c.writerURL, err = loopbackURL(*writerURL); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--writer-url: %w", err)
 		}
 	}
 	if c.shard, c.shards, err = parseShard(*shard); err != nil {
@@ -164,7 +172,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 func loopbackURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--url %q: want http://127.0.0.1:PORT", raw)
+		return nil, fmt.Errorf("%q: want http://127.0.0.1:PORT", raw)
 	}
 	host := u.Hostname()
 	if host == "localhost" {
@@ -173,7 +181,7 @@ func loopbackURL(raw string) (*url.URL, error) {
 	}
 	ip := net.ParseIP(host)
 	if ip == nil || ip.To4() == nil || !ip.IsLoopback() {
-		return nil, fmt.Errorf("--url %q: only IPv4 loopback addresses (127.0.0.0/8) may be loaded", raw)
+		return nil, fmt.Errorf("%q: only IPv4 loopback addresses (127.0.0.0/8) may be loaded", raw)
 	}
 	u.Path, u.RawQuery = "", ""
 	return u, nil

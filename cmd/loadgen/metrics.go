@@ -123,7 +123,7 @@ func (a *apiClient) scrapeCounter(ctx context.Context, name string) (float64, er
 
 // scrape returns the lines of the server's /metrics that start with prefix.
 func (a *apiClient) scrape(ctx context.Context, prefix string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.metrics+"/metrics", nil)
 	if err != nil {
 		return "", err
 	}

@@ -14,20 +14,25 @@ import (
 
 // apiClient speaks the REST half of the contract.
 type apiClient struct {
-	base string // http://host:port, no trailing slash
-	hc   *http.Client
+	base    string // http://host:port, no trailing slash
+	metrics string // where /metrics is: base, or the server's internal listener
+	hc      *http.Client
 }
 
 // newAPIClient keeps up to conns keep-alive connections, so that a paced
 // run reuses them instead of opening one per request.
-func newAPIClient(base string, conns int, timeout time.Duration) *apiClient {
+func newAPIClient(base, metrics string, conns int, timeout time.Duration) *apiClient {
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: timeout}).DialContext,
 		MaxIdleConns:        conns,
 		MaxIdleConnsPerHost: conns,
 		IdleConnTimeout:     90 * time.Second,
 	}
-	return &apiClient{base: strings.TrimRight(base, "/"), hc: &http.Client{Transport: tr, Timeout: timeout}}
+	return &apiClient{
+		base:    strings.TrimRight(base, "/"),
+		metrics: strings.TrimRight(metrics, "/"),
+		hc:      &http.Client{Transport: tr, Timeout: timeout},
+	}
 }
 
 // statusError is an answer outside 2xx.

@@ -57,14 +57,14 @@ func newRunner(cfg *config, log io.Writer) (*runner, error) {
 	r := &runner{
 		cfg: cfg,
 		log: log,
-		api: newAPIClient(cfg.base.String(), cfg.inflight+8, cfg.timeout),
+		api: newAPIClient(cfg.base.String(), cfg.metricsBase.String(), cfg.inflight+8, cfg.timeout),
 		all: all,
 		sw:  newSwarm(cfg.base, mine, cfg.sources, cfg.timeout),
 		rep: &report{scenario: cfg.scenario, conns: len(mine)},
 		d:   newDeliveries(),
 	}
 	if cfg.writerURL != nil {
-		r.writer = newAPIClient(cfg.writerURL.String(), cfg.inflight+8, cfg.timeout)
+		r.writer = newAPIClient(cfg.writerURL.String(), cfg.writerURL.String(), cfg.inflight+8, cfg.timeout)
 	}
 	if cfg.brokerProxy != "" {
 		if r.proxy, err = newBrokerProxy(cfg.brokerProxy); err != nil {
