@@ -18,7 +18,8 @@ import (
 // decodeJSON reads the request body into v. The body was already limited by
 // the bodyLimit middleware; every failure is an *model.Error naming what is
 // wrong: ETOOLARGE past the limit, EINVALID for an empty body, invalid
-// UTF-8, malformed JSON, trailing data or a field of the wrong type.
+// UTF-8, malformed JSON, trailing data, a field of the wrong type or an
+// escape that is not text (half a surrogate pair).
 func decodeJSON(c *gin.Context, v any) error {
 	data, err := io.ReadAll(c.Request.Body)
 	if err != nil {
@@ -51,6 +52,15 @@ func DecodeJSON(data []byte, v any) error {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return model.Errorf(model.EINVALID, "request body must hold one JSON value")
+	}
+	// An escape of half a surrogate pair ("\ud800") is not text either, and
+	// the decoder has just turned it into U+FFFD in v; refuse it too. The
+	// scan comes after decoding, which proved the body well-formed.
+	if field, r, found := model.LoneSurrogate(data); found {
+		if field == "" {
+			field = "request body"
+		}
+		return model.Errorf(model.EINVALID, "%s is not valid text: \\u%04x is half of a UTF-16 surrogate pair", field, r)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/quizsite/discuss/model"
 )
@@ -159,7 +160,9 @@ type clientFrame struct {
 // Errors of parseClientFrame.
 var (
 	// errMalformedFrame is a frame that is not a JSON object with a string
-	// type; the connection is closed with 1007 (invalid payload data).
+	// type, or not text: invalid UTF-8, which RFC 6455 (section 8.1) says
+	// fails the connection, or an escape of half a UTF-16 surrogate pair.
+	// The connection is closed with 1007 (invalid frame payload data).
 	errMalformedFrame = errors.New("notify: malformed client frame")
 	// errInvalidRead is a read frame without usable ids or up_to_id; it is
 	// ignored, as the REST call would refuse it with invalid_argument.
@@ -174,11 +177,19 @@ const maxReadIDs = 1000
 // speak a frame this server does not know yet.
 func parseClientFrame(data []byte) (clientFrame, error) {
 	var f clientFrame
+	// gorilla/websocket does not check that a text frame is UTF-8, and
+	// encoding/json would read invalid bytes as U+FFFD.
+	if !utf8.Valid(data) {
+		return clientFrame{}, errMalformedFrame
+	}
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || data[0] != '{' {
 		return clientFrame{}, errMalformedFrame
 	}
 	if err := json.Unmarshal(data, &f); err != nil || f.Type == "" {
+		return clientFrame{}, errMalformedFrame
+	}
+	if _, _, found := model.LoneSurrogate(data); found {
 		return clientFrame{}, errMalformedFrame
 	}
 	if f.Type != clientRead {

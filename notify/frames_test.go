@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/quizsite/discuss/model"
 )
@@ -26,6 +27,9 @@ func TestParseClientFrame(t *testing.T) {
 		{"NoType", `{}`, clientFrame{}, errMalformedFrame},
 		{"TypeNotString", `{"type":1}`, clientFrame{}, errMalformedFrame},
 		{"Truncated", `{"type":"ping"`, clientFrame{}, errMalformedFrame},
+		{"InvalidUTF8", "{\"type\":\"ping\",\"note\":\"\xff\"}", clientFrame{}, errMalformedFrame},
+		{"LoneSurrogate", `{"type":"ping","note":"\udc00"}`, clientFrame{}, errMalformedFrame},
+		{"SurrogatePair", `{"type":"ping","note":"\ud83d\ude00"}`, clientFrame{Type: "ping"}, nil},
 		{"ReadNothing", `{"type":"read"}`, clientFrame{}, errInvalidRead},
 		{"ReadZeroUpTo", `{"type":"read","up_to_id":0}`, clientFrame{}, errInvalidRead},
 		{"ReadNegativeUpTo", `{"type":"read","up_to_id":-4}`, clientFrame{}, errInvalidRead},
@@ -61,6 +65,9 @@ func FuzzParseClientFrame(f *testing.F) {
 		}
 		if got.Type == "" {
 			t.Fatalf("accepted a frame without a type: %q", data)
+		}
+		if _, _, lone := model.LoneSurrogate(data); !utf8.Valid(data) || lone {
+			t.Fatalf("accepted a frame that is not text: %q", data)
 		}
 		if got.Type == clientRead {
 			if (len(got.IDs) > 0) == (got.UpToID > 0) || len(got.IDs) > maxReadIDs {

@@ -234,6 +234,19 @@ func TestMaxSizeFrameAccepted(t *testing.T) {
 	c.expect("pong")
 }
 
+// TestTextFrameAccepted: what is valid text stays accepted next to the
+// frames TestMalformedFrames closes with 1007: an escaped surrogate pair, an
+// escaped backslash before what looks like a lone surrogate, U+FFFD itself.
+func TestTextFrameAccepted(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	c := e.dial(1, dialOpts{})
+	c.hello()
+	for _, note := range []string{`\ud83d\ude00`, `\\ud800`, "\uFFFD", `\ufffd`} {
+		c.send(`{"type":"ping","note":"` + note + `"}`)
+		c.expect("pong")
+	}
+}
+
 func TestMalformedFrames(t *testing.T) {
 	tests := []struct {
 		name string
@@ -244,6 +257,9 @@ func TestMalformedFrames(t *testing.T) {
 		{"NoType", text(`{"ids":[1]}`), websocket.CloseInvalidFramePayloadData},
 		{"WrongFieldType", text(`{"type":"read","ids":"1"}`), websocket.CloseInvalidFramePayloadData},
 		{"Array", text(`[{"type":"ping"}]`), websocket.CloseInvalidFramePayloadData},
+		{"InvalidUTF8", text("{\"type\":\"ping\",\"note\":\"\xff\"}"), websocket.CloseInvalidFramePayloadData},
+		{"InvalidUTF8Type", text("{\"type\":\"ping\xc3\"}"), websocket.CloseInvalidFramePayloadData},
+		{"LoneSurrogate", text(`{"type":"ping","note":"\ud800"}`), websocket.CloseInvalidFramePayloadData},
 		{"Binary", func(c *websocket.Conn) error {
 			return c.WriteMessage(websocket.BinaryMessage, []byte(`{"type":"ping"}`))
 		}, websocket.CloseUnsupportedData},

@@ -51,7 +51,7 @@ func (s *Announcements) List(ctx context.Context, cursorText string, limit int) 
 	if err != nil {
 		return nil, err
 	}
-	after, err := decodeCursor(cursorText, "announcements")
+	after, err := decodeCursor(cursorText, "announcements", noKey)
 	if err != nil {
 		return nil, err
 	}

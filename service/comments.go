@@ -222,7 +222,11 @@ func (s *Comments) List(ctx context.Context, postID int64, q CommentQuery) (*Pag
 	if err != nil {
 		return nil, err
 	}
-	after, err := decodeCursor(q.Cursor, q.Sort)
+	key := noKey
+	if q.Sort == CommentsTop {
+		key = countKey
+	}
+	after, err := decodeCursor(q.Cursor, q.Sort, key)
 	if err != nil {
 		return nil, err
 	}
@@ -334,7 +338,7 @@ func (s *Comments) Replies(ctx context.Context, id int64, limit int, cursorText 
 	if err != nil {
 		return nil, err
 	}
-	after, err := decodeCursor(cursorText, CommentsOld)
+	after, err := decodeCursor(cursorText, CommentsOld, noKey)
 	if err != nil {
 		return nil, err
 	}

@@ -26,17 +26,48 @@ type Page[T any] struct {
 // strictly after that position, so rows inserted while a client walks a list
 // never shift what it has still to see, the way an offset would.
 //
-// Key holds a count (likes) or a time in Unix microseconds (the stored
-// precision), and is 0 for lists sorted by id alone. Sort names the order
-// the cursor was made for, so a cursor of one order is refused by another
-// instead of silently skipping rows.
+// Key holds what keyKind says, and is 0 for lists sorted by id alone. Sort
+// names the order the cursor was made for, so a cursor of one order is
+// refused by another instead of silently skipping rows.
 type cursor struct {
 	Sort string `json:"s,omitempty"`
 	Key  int64  `json:"k,omitempty"`
 	ID   int64  `json:"i"`
 }
 
-// keyTime returns Key read as a time.
+// keyKind is what the Key of an order's cursors holds, and so which keys a
+// cursor of that order may carry. decodeCursor refuses every other key: a
+// client can write any cursor it likes, and an impossible key must be a 400
+// there, not a query that fails (the MySQL driver refuses to send a time
+// outside years 1 to 9999, which was a 500 and an error in the log).
+type keyKind uint8
+
+const (
+	noKey    keyKind = iota // sorted by id alone: Key is 0
+	countKey                // a count, such as like_count: 0 or more
+	timeKey                 // a time in Unix microseconds (the stored precision), minTimeKey to maxTimeKey
+)
+
+// The range of a timeKey: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z,
+// the years a DATETIME column holds and the MySQL driver writes.
+const (
+	minTimeKey = -62135596800 * 1_000_000
+	maxTimeKey = 253402300800*1_000_000 - 1
+)
+
+// holds reports whether key is a possible Key of this kind.
+func (k keyKind) holds(key int64) bool {
+	switch k {
+	case countKey:
+		return key >= 0
+	case timeKey:
+		return key >= minTimeKey && key <= maxTimeKey
+	}
+	return key == 0
+}
+
+// keyTime returns Key read as a time; for a cursor of a timeKey order it is
+// always within years 1 to 9999.
 func (c cursor) keyTime() time.Time { return time.UnixMicro(c.Key).UTC() }
 
 // encodeCursor returns c as an opaque, URL-safe string. Clients must treat
@@ -47,10 +78,12 @@ func encodeCursor(c cursor) string {
 	return base64.RawURLEncoding.EncodeToString(data)
 }
 
-// decodeCursor parses a cursor made by encodeCursor for the order sort. The
-// empty string means the first page and yields nil. Errors: EINVALID naming
-// the cursor field, for anything not made by encodeCursor for this order.
-func decodeCursor(s, sort string) (*cursor, error) {
+// decodeCursor parses a cursor made by encodeCursor for the order sort,
+// whose key is of kind key. The empty string means the first page and
+// yields nil. Every field is checked, so what it returns is a position the
+// order can hold: the sort, a key that key holds, an id of 1 or more.
+// Errors: EINVALID naming the cursor field, for anything else.
+func decodeCursor(s, sort string, key keyKind) (*cursor, error) {
 	if s == "" {
 		return nil, nil
 	}
@@ -63,7 +96,7 @@ func decodeCursor(s, sort string) (*cursor, error) {
 		return nil, invalid
 	}
 	var c cursor
-	if err := json.Unmarshal(data, &c); err != nil || c.ID <= 0 || c.Sort != sort {
+	if err := json.Unmarshal(data, &c); err != nil || c.Sort != sort || !key.holds(c.Key) || c.ID <= 0 {
 		return nil, invalid
 	}
 	return &c, nil

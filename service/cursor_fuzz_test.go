@@ -6,33 +6,56 @@ import (
 	"github.com/quizsite/discuss/model"
 )
 
-// FuzzDecodeCursor feeds arbitrary cursors to the decoder: it never panics,
-// refuses what encodeCursor did not make with EINVALID, and what it accepts
-// encodes back to a cursor that decodes to the same position.
+// FuzzDecodeCursor feeds arbitrary cursors to the decoder, as an order of
+// each key kind: it never panics, refuses what encodeCursor did not make
+// with EINVALID, accepts only keys of the kind (a count is not negative, a
+// time lies in years 1 to 9999, an id-only order has no key) and positive
+// ids, and what it accepts encodes back to a cursor that decodes to the
+// same position.
 func FuzzDecodeCursor(f *testing.F) {
 	f.Add("", "new")
 	f.Add(encodeCursor(cursor{Sort: "new", ID: 42}), "new")
 	f.Add(encodeCursor(cursor{Sort: "top", Key: 7, ID: 3}), "top")
 	f.Add(encodeCursor(cursor{Sort: "top", Key: 7, ID: 3}), "new")
+	f.Add(encodeCursor(cursor{Sort: "active", Key: maxTimeKey, ID: 3}), "active")
 	f.Add("eyJpIjotMX0", "")
 	f.Add("!!!", "old")
 	f.Fuzz(func(t *testing.T, s, sort string) {
-		c, err := decodeCursor(s, sort)
-		if err != nil {
-			if code := model.ErrorCode(err); code != "invalid_argument" {
-				t.Fatalf("decodeCursor(%q) failed with %v, want invalid_argument", s, err)
+		for _, key := range []keyKind{noKey, countKey, timeKey} {
+			c, err := decodeCursor(s, sort, key)
+			if err != nil {
+				if code := model.ErrorCode(err); code != "invalid_argument" {
+					t.Fatalf("decodeCursor(%q, %d) failed with %v, want invalid_argument", s, key, err)
+				}
+				continue
 			}
-			return
-		}
-		if c == nil {
-			if s != "" {
-				t.Fatalf("decodeCursor(%q) = nil, nil", s)
+			if c == nil {
+				if s != "" {
+					t.Fatalf("decodeCursor(%q, %d) = nil, nil", s, key)
+				}
+				continue
 			}
-			return
-		}
-		again, err := decodeCursor(encodeCursor(*c), sort)
-		if err != nil || *again != *c {
-			t.Fatalf("round trip of %+v: %+v, %v", *c, again, err)
+			if c.ID <= 0 {
+				t.Fatalf("decodeCursor(%q, %d) accepted id %d", s, key, c.ID)
+			}
+			switch key {
+			case noKey:
+				if c.Key != 0 {
+					t.Fatalf("decodeCursor(%q) accepted key %d for an id-only order", s, c.Key)
+				}
+			case countKey:
+				if c.Key < 0 {
+					t.Fatalf("decodeCursor(%q) accepted count %d", s, c.Key)
+				}
+			case timeKey:
+				if y := c.keyTime().Year(); y < 1 || y > 9999 {
+					t.Fatalf("decodeCursor(%q) accepted a time in year %d", s, y)
+				}
+			}
+			again, err := decodeCursor(encodeCursor(*c), sort, key)
+			if err != nil || *again != *c {
+				t.Fatalf("round trip of %+v: %+v, %v", *c, again, err)
+			}
 		}
 	})
 }

@@ -685,7 +685,7 @@ func (s *Notifications) List(ctx context.Context, q ListNotifications) (*Notific
 	if err != nil {
 		return nil, err
 	}
-	after, err := decodeCursor(q.Cursor, notificationsSort)
+	after, err := decodeCursor(q.Cursor, notificationsSort, noKey)
 	if err != nil {
 		return nil, err
 	}

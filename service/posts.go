@@ -140,12 +140,13 @@ func (s *Posts) List(ctx context.Context, q PostQuery) (*Page[*model.Post], erro
 		q.Sort = PostsNew
 	}
 	var keyCol string
+	var key keyKind
 	switch q.Sort {
 	case PostsNew:
 	case PostsActive:
-		keyCol = "last_activity_at"
+		keyCol, key = "last_activity_at", timeKey
 	case PostsTop:
-		keyCol = "like_count"
+		keyCol, key = "like_count", countKey
 	default:
 		return nil, model.Errorf(model.EINVALID, "sort must be new, active or top")
 	}
@@ -153,7 +154,7 @@ func (s *Posts) List(ctx context.Context, q PostQuery) (*Page[*model.Post], erro
 	if err != nil {
 		return nil, err
 	}
-	after, err := decodeCursor(q.Cursor, q.Sort)
+	after, err := decodeCursor(q.Cursor, q.Sort, key)
 	if err != nil {
 		return nil, err
 	}
@@ -176,11 +177,11 @@ func (s *Posts) List(ctx context.Context, q PostQuery) (*Page[*model.Post], erro
 	} else {
 		query = query.Order(keyCol + " DESC").Order("id DESC")
 		if after != nil {
-			var key any = after.Key
-			if q.Sort == PostsActive {
-				key = after.keyTime()
+			var at any = after.Key
+			if key == timeKey {
+				at = after.keyTime()
 			}
-			query = query.Where(keysetBefore(keyCol), key, key, after.ID)
+			query = query.Where(keysetBefore(keyCol), at, at, after.ID)
 		}
 	}
 	var rows []*model.Post
