@@ -37,7 +37,7 @@ func TestBrowserLiveNotifications(t *testing.T) {
 	bobToken, _ := registerUser(t, s, "bob")
 	aliceToken, aliceID := registerUser(t, s, "alice")
 	var out syncBuffer
-	if err := run(context.Background(), []string{"user", "create", "--username", "root", "--password", "password123", "--role", "admin"}, envOf(env), &out, &out); err != nil {
+	if err := run(context.Background(), []string{"user", "create", "--username", "root", "--role", "admin"}, envOf(withUserPassword(env, "password123")), &out, &out); err != nil {
 		t.Fatalf("user create: %v\n%s", err, out.String())
 	}
 	var admin struct {
