@@ -169,10 +169,8 @@ func (a *Auth) Login(ctx context.Context, username, password, clientAddr string)
 	key := model.UsernameKey(name)
 	userKey, pairKey := "user:"+key, "user:"+key+" addr:"+clientAddr
 	spent := check(a.cfg.LoginLimiter, userKey)
-	if spent != nil {
-		if check(a.loginRetries, pairKey) != nil {
-			return nil, spent
-		}
+	if spent != nil && check(a.loginRetries, pairKey) != nil {
+		return nil, spent
 	}
 	u, err := a.checkPassword(ctx, key, password)
 	if model.ErrorCode(err) == model.EUNAUTHENTICATED {
