@@ -16,14 +16,19 @@ FUZZ_TARGETS = ./api:FuzzRequestBodies ./service:FuzzParseMentions ./service:Fuz
 run:
 	$(GO) run ./cmd/discuss serve
 
-## build: build the binaries into ./bin
+## build: build the binaries into ./bin (discuss without `seed`: see cmd/loadgen/bench.sh)
 build:
 	$(GO) build -o bin/discuss ./cmd/discuss
 	$(GO) build -o bin/loadgen ./cmd/loadgen
 
+# The load-test build of cmd/discuss adds `discuss seed`; its tests run
+# in that build only.
+LOADTEST_FLAGS = -tags loadtest -run 'Seed'
+
 ## test: every test (MySQL when DISCUSS_TEST_MYSQL_DSN is set, else SQLite), then a short fuzz run
 test:
 	$(GO) test $(TEST_FLAGS) ./...
+	$(GO) test $(TEST_FLAGS) $(LOADTEST_FLAGS) ./cmd/discuss
 	$(MAKE) --no-print-directory fuzz
 
 ## fuzz: run every fuzz target briefly (FUZZ_TIME each); seeds live in testdata/fuzz
@@ -38,12 +43,15 @@ fuzz:
 test-mysql:
 	DISCUSS_TEST_MYSQL_DSN='$(MYSQL_TEST_DSN)' DISCUSS_TEST_REDIS_ADDR='$(REDIS_TEST_ADDR)' \
 		$(GO) test $(TEST_FLAGS) ./...
+	DISCUSS_TEST_MYSQL_DSN='$(MYSQL_TEST_DSN)' $(GO) test $(TEST_FLAGS) $(LOADTEST_FLAGS) ./cmd/discuss
 
 ## lint: gofmt, go vet and staticcheck must all be clean
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags loadtest ./cmd/discuss
 	$(GO) tool staticcheck ./...
+	$(GO) tool staticcheck -tags loadtest ./cmd/discuss
 
 ## migrate: run a migration command, e.g. `make migrate ARGS=status`
 ARGS ?= status

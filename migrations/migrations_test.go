@@ -2,6 +2,7 @@ package migrations_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 
 	"github.com/quizsite/discuss/migrations"
@@ -99,4 +100,45 @@ func TestUnknownDriver(t *testing.T) {
 
 func TestSQLiteUpDownUp(t *testing.T) {
 	upDownUp(t, dbtest.OpenEmptySQLite(t))
+}
+
+// TestUsersCompareExactly: after the migrations, users are found by
+// username_key, which tells apart what MariaDB's utf8mb4_unicode_ci (and
+// the PAD SPACE of utf8mb4_bin) folded together, and keeps one account per
+// name regardless of ASCII case; the external issuer's subjects are
+// compared byte for byte.
+func TestUsersCompareExactly(t *testing.T) {
+	db := dbtest.Open(t)
+	insert := func(username string, subject any) error {
+		return db.Exec("INSERT INTO users (username, display_name, role, issuer, subject, created_at) VALUES (?, ?, 'user', ?, ?, ?)",
+			username, username, "https://quiz.example.com", subject, "2026-01-02 03:04:05").Error
+	}
+	if err := insert("Bob_Vict2", "abc"); err != nil {
+		t.Fatal(err)
+	}
+	count := func(where string, arg string) int64 {
+		var n int64
+		if err := db.Raw("SELECT COUNT(*) FROM users WHERE "+where, arg).Scan(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for key, want := range map[string]int64{"bob_vict2": 1, "bob_vict2 ": 0, "bób_vict2": 0, "ｂｏｂ_ｖｉｃｔ２": 0, "Bob_Vict2": 0} {
+		if got := count("username_key = ?", key); got != want {
+			t.Errorf("username_key = %q: %d users, want %d", key, got, want)
+		}
+	}
+	for subject, want := range map[string]int64{"abc": 1, "ABC": 0, "abc ": 0, "àbc": 0} {
+		if got := count("subject = ?", subject); got != want {
+			t.Errorf("subject = %q: %d users, want %d", subject, got, want)
+		}
+	}
+	if err := insert("BOB_VICT2", nil); err == nil {
+		t.Error("BOB_VICT2 registered beside Bob_Vict2")
+	}
+	for i, subject := range []string{"ABC", "abc "} {
+		if err := insert("other_"+strconv.Itoa(i), subject); err != nil {
+			t.Errorf("subject %q beside abc: %v", subject, err)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package model
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -52,9 +53,57 @@ func Username(s string) (string, error) {
 	return s, nil
 }
 
+// UsernameKey returns the form of a valid username that accounts are unique
+// and looked up by: usernames are told apart regardless of ASCII case, so
+// that "Bob" cannot register beside "bob" and pass for him. The database
+// keeps the same key in users.username_key as LOWER(username); usernames
+// are ASCII, where Go and both databases lower-case alike.
+func UsernameKey(name string) string { return strings.ToLower(name) }
+
 // IsUsernameRune reports whether r may appear in a username.
 func IsUsernameRune(r rune) bool {
 	return r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
+}
+
+// DisplayName validates a display name as Text does, and refuses the
+// characters hiddenRune names: a name is shown beside other people's
+// text, and those would let it pass for another name or rearrange what
+// follows it.
+func DisplayName(s string) (string, error) {
+	s, err := Text("display_name", s, 0, DisplayNameMax)
+	if err != nil {
+		return "", err
+	}
+	if strings.ContainsFunc(s, hiddenRune) {
+		return "", Errorf(EINVALID, "display_name may not contain control or invisible formatting characters")
+	}
+	return s, nil
+}
+
+// SanitizeDisplayName removes from s the characters DisplayName refuses;
+// it is for names we take as given, such as the quiz site's name claim.
+func SanitizeDisplayName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if hiddenRune(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// hiddenRune reports whether r is a control character (NUL, BEL, newlines:
+// Unicode Cc), a line or paragraph separator, or an invisible format
+// character (Cf: the bidirectional overrides and isolates U+202A-U+202E
+// and U+2066-U+2069, the marks U+200E and U+200F, zero-width spaces, the
+// byte order mark, soft hyphens, tag characters). The zero-width joiner
+// and non-joiner are format characters too, but emoji sequences and
+// scripts such as Persian and Devanagari need them, and they cannot
+// reorder text.
+func hiddenRune(r rune) bool {
+	if r == '\u200c' || r == '\u200d' {
+		return false
+	}
+	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp)
 }
 
 // Password validates a password. Unlike other text it is not trimmed: the

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
 
 	"github.com/quizsite/discuss/model"
@@ -25,8 +24,9 @@ type AuthConfig struct {
 	// External, when not nil, is the quiz site's own issuer, whose tokens
 	// are accepted too.
 	External *ExternalIssuer
-	// LoginLimiter and RegisterLimiter throttle attempts per username and
-	// per client address; nil means unlimited.
+	// LoginLimiter throttles logins per client address (every attempt)
+	// and per username (failed attempts; see Login). RegisterLimiter
+	// throttles registrations per client address. nil means unlimited.
 	LoginLimiter    *RateLimiter
 	RegisterLimiter *RateLimiter
 }
@@ -54,7 +54,11 @@ type Auth struct {
 	db        *gorm.DB
 	cfg       AuthConfig
 	now       func() time.Time
-	dummyHash []byte // compared against when a username is unknown, so timing does not tell
+	dummyHash string // compared against when a username is unknown, so timing does not tell
+	// loginRetries allows each (username, address) pair one failed login
+	// per period of LoginLimiter, for when the username's own budget of
+	// failures is spent; nil when logins are unlimited.
+	loginRetries *RateLimiter
 }
 
 // NewAuth returns the auth service.
@@ -62,11 +66,15 @@ func NewAuth(db *gorm.DB, cfg AuthConfig) (*Auth, error) {
 	if len(cfg.Secret) < 32 {
 		return nil, errors.New("auth: the signing secret must be at least 32 bytes")
 	}
-	dummy, err := bcrypt.GenerateFromPassword([]byte("not a real password"), cfg.BcryptCost)
+	dummy, err := HashPassword("not a real password", cfg.BcryptCost)
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	return &Auth{db: db, cfg: cfg, now: time.Now, dummyHash: dummy}, nil
+	a := &Auth{db: db, cfg: cfg, now: time.Now, dummyHash: dummy}
+	if cfg.LoginLimiter != nil {
+		a.loginRetries = NewRateLimiter(1, cfg.LoginLimiter.burst)
+	}
+	return a, nil
 }
 
 // RegisterInput is a new local account.
@@ -108,19 +116,18 @@ func (a *Auth) createLocalUser(ctx context.Context, username, password, displayN
 	if err := model.Password(password); err != nil {
 		return nil, err
 	}
-	displayName, err = model.Text("display_name", displayName, 0, model.DisplayNameMax)
+	displayName, err = model.DisplayName(displayName)
 	if err != nil {
 		return nil, err
 	}
 	if displayName == "" {
 		displayName = username
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), a.cfg.BcryptCost)
+	hash, err := HashPassword(password, a.cfg.BcryptCost)
 	if err != nil {
-		return nil, fmt.Errorf("hash password: %w", err)
+		return nil, err
 	}
-	h := string(hash)
-	u := &model.User{Username: username, DisplayName: displayName, PasswordHash: &h, Role: role, CreatedAt: Now()}
+	u := &model.User{Username: username, DisplayName: displayName, PasswordHash: &hash, Role: role, CreatedAt: Now()}
 	if err := a.db.WithContext(ctx).Create(u).Error; err != nil {
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
 			return nil, model.Errorf(model.ECONFLICT, "username %s is taken", username)
@@ -137,32 +144,71 @@ func errBadCredentials() error {
 	return model.Errorf(model.EUNAUTHENTICATED, "wrong username or password")
 }
 
-// Login checks a password and issues a token. Attempts are limited per
-// username and per client address. Errors: EUNAUTHENTICATED, ERATELIMITED.
+// Login checks a password and issues a token. Every attempt counts against
+// the client address's limit, and every failure against the username's.
+// A username whose failures are spent still lets each address that has
+// not failed for it within the limiter's period try once: the owner, at
+// their usual address, is not locked out by someone guessing from others,
+// while each guessing address waits. Its right password signs in; a wrong
+// one answers 429 like any other refusal. Errors: EUNAUTHENTICATED,
+// ERATELIMITED.
 func (a *Auth) Login(ctx context.Context, username, password, clientAddr string) (*Session, error) {
 	if err := allow(a.cfg.LoginLimiter, "addr:"+clientAddr); err != nil {
 		return nil, err
 	}
-	if err := allow(a.cfg.LoginLimiter, "user:"+strings.ToLower(username)); err != nil {
+	name, err := model.Username(username)
+	if err != nil {
+		// No account has this name. It is refused like a wrong password,
+		// after the same bcrypt work, so that the answer and its timing
+		// tell nothing that the public rules for names do not.
+		_ = passwordMatches(a.dummyHash, password)
+		return nil, errBadCredentials()
+	}
+	// The limiter keys on the name as accounts are looked up, so that
+	// " Bob" and "bob" share one budget.
+	key := model.UsernameKey(name)
+	userKey, pairKey := "user:"+key, "user:"+key+" addr:"+clientAddr
+	spent := check(a.cfg.LoginLimiter, userKey)
+	if spent != nil && check(a.loginRetries, pairKey) != nil {
+		return nil, spent
+	}
+	u, err := a.checkPassword(ctx, key, password)
+	if model.ErrorCode(err) == model.EUNAUTHENTICATED {
+		// Concurrent failures may pass the checks above together and go
+		// slightly over the budget; each address's own limit bounds that.
+		_ = allow(a.cfg.LoginLimiter, userKey)
+		_ = allow(a.loginRetries, pairKey)
+		if spent != nil {
+			return nil, spent
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
+	return a.session(u)
+}
+
+// checkPassword returns the local user whose username key is key when
+// password is theirs. Errors: EUNAUTHENTICATED, the same for an unknown
+// user, a user without a password here and a wrong password, after the
+// same bcrypt work; EUNAVAILABLE.
+func (a *Auth) checkPassword(ctx context.Context, key, password string) (*model.User, error) {
 	var u model.User
-	err := a.db.WithContext(ctx).Where("username = ?", username).Take(&u).Error
+	err := a.db.WithContext(ctx).Where("username_key = ?", key).Take(&u).Error
 	switch {
 	case errors.Is(err, gorm.ErrRecordNotFound):
-		_ = bcrypt.CompareHashAndPassword(a.dummyHash, []byte(password))
+		_ = passwordMatches(a.dummyHash, password)
 		return nil, errBadCredentials()
 	case err != nil:
 		return nil, dbError(err)
 	case u.PasswordHash == nil:
 		// Users of the external issuer have no password here.
-		_ = bcrypt.CompareHashAndPassword(a.dummyHash, []byte(password))
+		_ = passwordMatches(a.dummyHash, password)
+		return nil, errBadCredentials()
+	case !passwordMatches(*u.PasswordHash, password):
 		return nil, errBadCredentials()
 	}
-	if bcrypt.CompareHashAndPassword([]byte(*u.PasswordHash), []byte(password)) != nil {
-		return nil, errBadCredentials()
-	}
-	return a.session(&u)
+	return &u, nil
 }
 
 func (a *Auth) session(u *model.User) (*Session, error) {
@@ -289,10 +335,10 @@ func (a *Auth) externalUser(ctx context.Context, issuer string, claims *external
 	if !errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, dbError(err)
 	}
-	display := strings.TrimSpace(claims.Name)
-	if d, err := model.Text("display_name", display, 0, model.DisplayNameMax); err == nil {
-		display = d
-	} else {
+	// The quiz site's name is taken as given, less the characters a
+	// display name may not hold; one still too long is not used.
+	display, err := model.DisplayName(model.SanitizeDisplayName(claims.Name))
+	if err != nil {
 		display = ""
 	}
 	base := externalUsername(claims)
@@ -342,11 +388,16 @@ func externalUsername(c *externalClaims) string {
 	return truncateRunes(b.String(), model.UsernameMax)
 }
 
+// truncateRunes returns s cut to at most n runes, never inside one.
 func truncateRunes(s string, n int) string {
-	if len(s) <= n { // usernames are ASCII
-		return s
+	count := 0
+	for i := range s {
+		if count == n {
+			return s[:i]
+		}
+		count++
 	}
-	return s[:n]
+	return s
 }
 
 // tokenError turns a jwt parse error into the client's message, telling an
@@ -367,4 +418,11 @@ func allow(l *RateLimiter, key string) error {
 		return nil
 	}
 	return l.Allow(key)
+}
+
+func check(l *RateLimiter, key string) error {
+	if l == nil {
+		return nil
+	}
+	return l.Check(key)
 }

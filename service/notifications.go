@@ -266,17 +266,20 @@ func (r recipients) dropMuted(tx *gorm.DB, postID int64) error {
 	return nil
 }
 
-// addMentions adds a mention for every existing user named in body. The
-// username column compares case-insensitively on both databases
-// (utf8mb4_unicode_ci, COLLATE NOCASE), so "@Alice" finds alice; unknown
-// names are ignored.
+// addMentions adds a mention for every existing user named in body. Users
+// are found by their username key, so "@Alice" finds alice; unknown names
+// are ignored.
 func (r recipients) addMentions(tx *gorm.DB, body string) error {
 	names := ParseMentions(body)
 	if len(names) == 0 {
 		return nil
 	}
+	keys := make([]string, len(names))
+	for i, name := range names {
+		keys[i] = model.UsernameKey(name)
+	}
 	var ids []int64
-	if err := tx.Model(&model.User{}).Where("username IN ?", names).Pluck("id", &ids).Error; err != nil {
+	if err := tx.Model(&model.User{}).Where("username_key IN ?", keys).Pluck("id", &ids).Error; err != nil {
 		return dbError(err)
 	}
 	for _, id := range ids {

@@ -38,7 +38,13 @@ const sweepEvery = 1024
 
 // Allow records one event for key. When the key is over its limit it records
 // nothing and returns an ERATELIMITED error saying when to retry.
-func (l *RateLimiter) Allow(key string) error {
+func (l *RateLimiter) Allow(key string) error { return l.take(key, true) }
+
+// Check returns the error Allow would return now, without recording an
+// event.
+func (l *RateLimiter) Check(key string) error { return l.take(key, false) }
+
+func (l *RateLimiter) take(key string, record bool) error {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -63,6 +69,8 @@ func (l *RateLimiter) Allow(key string) error {
 			RetryAfter: wait,
 		}
 	}
-	l.tat[key] = next
+	if record {
+		l.tat[key] = next
+	}
 	return nil
 }

@@ -106,9 +106,16 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// nameOf shows an author as their display name with the @username beside
+// it: a display name is free text and may copy another user's name, the
+// username is unique. The display name is isolated (U+2068 ... U+2069), so
+// that bidirectional controls in a name stored before the server refused
+// them cannot reorder the @username or the text around it.
 function nameOf(author) {
   if (!author) return "[deleted]";
-  return author.display_name || author.username;
+  const handle = `@${author.username}`;
+  if (!author.display_name || author.display_name === author.username) return handle;
+  return `\u2068${author.display_name}\u2069 ${handle}`;
 }
 
 function when(ts) {

@@ -34,10 +34,18 @@ func TestBrowserLiveNotifications(t *testing.T) {
 
 	// B, and an administrator who can ask the server how many sockets are
 	// open: that proves A's socket was really closed, not just forgotten.
-	bobToken, _ := registerUser(t, s, "bob")
+	// B calls himself "alice": display names are free text, so the page
+	// shows each beside its @username.
+	var bob struct {
+		Token string `json:"token"`
+	}
+	if code := s.call(t, "POST", "/api/v1/auth/register", "", map[string]string{"username": "bob", "password": "password123", "display_name": "alice"}, &bob); code != http.StatusCreated {
+		t.Fatalf("register bob: %d", code)
+	}
+	bobToken := bob.Token
 	aliceToken, aliceID := registerUser(t, s, "alice")
 	var out syncBuffer
-	if err := run(context.Background(), []string{"user", "create", "--username", "root", "--password", "password123", "--role", "admin"}, envOf(env), &out, &out); err != nil {
+	if err := run(context.Background(), []string{"user", "create", "--username", "root", "--role", "admin"}, envOf(withUserPassword(env, "password123")), &out, &out); err != nil {
 		t.Fatalf("user create: %v\n%s", err, out.String())
 	}
 	var admin struct {
@@ -95,6 +103,9 @@ func TestBrowserLiveNotifications(t *testing.T) {
 		chromedp.Click(chromedp.ID("bell")),
 		chromedp.WaitVisible(chromedp.ID("notification-list")),
 		b.until(`document.querySelectorAll('#notification-list [data-testid="notification"]').length === 1`),
+		b.until(`document.querySelector('li[data-comment-id="%d"] .replies li[data-comment-id="%d"]').textContent.includes("\u2068alice\u2069 @bob")`, commentID, reply1),
+		b.until(`document.querySelector('#notification-list [data-testid="notification"]').textContent.includes("\u2068alice\u2069 @bob")`),
+		b.until(`document.getElementById("whoami").textContent === "Signed in as @alice"`),
 	)
 
 	// A goes offline: the page closes its socket, and the server sees it go.

@@ -14,10 +14,11 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// TestExternalIssuerThroughServe configures the quiz site's issuer the way
-// an operator does, through the environment, and signs in with its tokens:
-// the first one creates the local user, later ones find it.
-func TestExternalIssuerThroughServe(t *testing.T) {
+// externalServer serves with the quiz site's RS256 issuer configured the
+// way an operator does, through the environment. It returns the server,
+// the issuer's private key and the PEM of its public key.
+func externalServer(t *testing.T) (*server, *rsa.PrivateKey, []byte) {
+	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -26,46 +27,96 @@ func TestExternalIssuerThroughServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 	keyFile := filepath.Join(t.TempDir(), "quiz.pub.pem")
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
+	if err := os.WriteFile(keyFile, pubPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	env := databaseEnv(t)
-	env["DISCUSS_AUTH_EXTERNAL_ISSUER"] = "https://quiz.example.com"
+	env["DISCUSS_AUTH_EXTERNAL_ISSUER"] = quizIssuer
 	env["DISCUSS_AUTH_EXTERNAL_ALGORITHM"] = "RS256"
 	env["DISCUSS_AUTH_EXTERNAL_RS256_PUBLIC_KEY_FILE"] = keyFile
-	s := startServe(t, env)
+	return startServe(t, env), key, pubPEM
+}
 
+const quizIssuer = "https://quiz.example.com"
+
+// signQuiz signs a token valid for an hour with claims over iss, sub, iat
+// and exp.
+func signQuiz(t *testing.T, method jwt.SigningMethod, key any, iss, sub string, claims jwt.MapClaims) string {
+	t.Helper()
+	now := time.Now()
+	all := jwt.MapClaims{"iss": iss, "sub": sub, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	for k, v := range claims {
+		all[k] = v
+	}
+	tok, err := jwt.NewWithClaims(method, all).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// externalMe is the part of GET /me these tests read.
+type externalMe struct {
+	ID          int64  `json:"id"`
+	Username    string `json:"username"`
+	DisplayName string `json:"display_name"`
+}
+
+// TestExternalIssuerThroughServe signs in with the quiz site's tokens: the
+// first one creates the local user, later ones find it.
+func TestExternalIssuerThroughServe(t *testing.T) {
+	s, key, pubPEM := externalServer(t)
+	names := jwt.MapClaims{"preferred_username": "quiz_fan", "name": "Quiz Fan"}
 	sign := func(method jwt.SigningMethod, k any, iss string) string {
-		now := time.Now()
-		tok, err := jwt.NewWithClaims(method, jwt.MapClaims{
-			"iss": iss, "sub": "quiz-77", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-			"preferred_username": "quiz_fan", "name": "Quiz Fan",
-		}).SignedString(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok
+		return signQuiz(t, method, k, iss, "quiz-77", names)
 	}
-	token := sign(jwt.SigningMethodRS256, key, "https://quiz.example.com")
-	var first, second struct {
-		ID       int64  `json:"id"`
-		Username string `json:"username"`
-	}
+	token := sign(jwt.SigningMethodRS256, key, quizIssuer)
+	var first, second externalMe
 	if code := s.call(t, "GET", "/api/v1/me", token, nil, &first); code != 200 || first.Username != "quiz_fan" {
 		t.Fatalf("first sight: %d %+v", code, first)
 	}
-	if code := s.call(t, "GET", "/api/v1/me", sign(jwt.SigningMethodRS256, key, "https://quiz.example.com"), nil, &second); code != 200 || second.ID != first.ID {
+	if code := s.call(t, "GET", "/api/v1/me", sign(jwt.SigningMethodRS256, key, quizIssuer), nil, &second); code != 200 || second.ID != first.ID {
 		t.Fatalf("second sight: %d %+v, want user %d again", code, second, first.ID)
 	}
 	refused := map[string]string{
 		"foreign issuer":      sign(jwt.SigningMethodRS256, key, "https://other.example.com"),
-		"public key as HMAC":  sign(jwt.SigningMethodHS256, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), "https://quiz.example.com"),
-		"unsigned (alg none)": strings.TrimSuffix(sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "https://quiz.example.com"), "."),
+		"public key as HMAC":  sign(jwt.SigningMethodHS256, pubPEM, quizIssuer),
+		"unsigned (alg none)": strings.TrimSuffix(sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, quizIssuer), "."),
 	}
 	for name, tok := range refused {
 		if code := s.call(t, "GET", "/api/v1/me", tok, nil, nil); code != 401 {
 			t.Errorf("%s: %d, want 401", name, code)
 		}
+	}
+}
+
+// TestExternalSubjectsAndNames: the quiz site's subjects are compared
+// exactly (a JWT's sub is case-sensitive: on MariaDB's old collation "u-1",
+// "U-1" and "u-1 " were one local account, so one person signed in as
+// another), and the name claim is taken without the control and
+// invisible formatting characters a display name may not hold.
+func TestExternalSubjectsAndNames(t *testing.T) {
+	s, key, _ := externalServer(t)
+	me := func(sub, name string) externalMe {
+		t.Helper()
+		var u externalMe
+		tok := signQuiz(t, jwt.SigningMethodRS256, key, quizIssuer, sub, jwt.MapClaims{"name": name})
+		if code := s.call(t, "GET", "/api/v1/me", tok, nil, &u); code != 200 {
+			t.Fatalf("sub %q: %d", sub, code)
+		}
+		return u
+	}
+	seen := map[int64]string{}
+	for _, sub := range []string{"u-1", "U-1", "u-1 ", "ù-1"} {
+		u := me(sub, "Quiz User")
+		if other, ok := seen[u.ID]; ok {
+			t.Errorf("subjects %q and %q share the local user %d", other, sub, u.ID)
+		}
+		seen[u.ID] = sub
+	}
+	if u := me("u-2", "Eve\u202Egnp.exe\x00\a\u200B"); u.DisplayName != "Evegnp.exe" {
+		t.Errorf("display name %q, want the name claim without its controls", u.DisplayName)
 	}
 }

@@ -14,14 +14,16 @@ const usage = `usage: discuss <command> [flags]
 commands:
   serve                          serve the API and live notifications
   migrate up|down|status         apply, roll back one, or list the migrations
-  user create --username NAME --password PASS [--role user|moderator|admin]
-  seed --users N [--posts M] [--thread-comments K] [--out FILE]   load-test users and tokens
-  version                        print the version
+  user create --username NAME [--role user|moderator|admin]
+                                 the password from standard input or DISCUSS_USER_PASSWORD
+` + seedUsage + `  version                        print the version
 
 Every command takes --config FILE; DISCUSS_* variables override it.`
 
 // run is the whole program: main only adds the process's signals,
 // arguments, environment and standard streams, so tests call run directly.
+// Only `user create` reads standard input, os.Stdin itself, when no
+// password is in the environment.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)

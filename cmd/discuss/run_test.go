@@ -7,15 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/quizsite/discuss/service"
 	"github.com/quizsite/discuss/service/dbtest"
 )
 
@@ -262,7 +265,10 @@ func TestMigrateCommands(t *testing.T) {
 		{"status", "00001 00001_init.sql pending"},
 		{"up", "applied 00001 00001_init.sql"},
 		{"status", "00001 00001_init.sql applied"},
+		{"status", "00003 00003_username_binary.sql applied"},
 		{"up", "schema is up to date"},
+		{"down", "rolled back 00003 00003_username_binary.sql"},
+		{"down", "rolled back 00002 00002_notification_seq.sql"},
 		{"down", "rolled back 00001 00001_init.sql"},
 		{"down", "nothing to roll back"},
 		{"up", "applied 00001 00001_init.sql"},
@@ -275,11 +281,19 @@ func TestMigrateCommands(t *testing.T) {
 	}
 }
 
+// withUserPassword returns env with the password `user create` reads
+// from DISCUSS_USER_PASSWORD.
+func withUserPassword(env map[string]string, password string) map[string]string {
+	env = maps.Clone(env)
+	env[userPasswordEnv] = password
+	return env
+}
+
 func TestUserCreate(t *testing.T) {
 	db := dbtest.Open(t)
 	env := map[string]string{"DISCUSS_DATABASE_DRIVER": db.Driver, "DISCUSS_DATABASE_DSN": db.DSN, "DISCUSS_AUTH_SECRET": strings.Repeat("k", 32), "DISCUSS_AUTH_BCRYPT_COST": "4"}
 	var out syncBuffer
-	err := run(context.Background(), []string{"user", "create", "--username", "root_admin", "--password", "password123", "--role", "admin"}, envOf(env), &out, &syncBuffer{})
+	err := run(context.Background(), []string{"user", "create", "--username", "root_admin", "--role", "admin"}, envOf(withUserPassword(env, "password123")), &out, &syncBuffer{})
 	if err != nil || !strings.Contains(out.String(), "root_admin (admin)") {
 		t.Fatalf("user create: %v %q", err, out.String())
 	}
@@ -288,9 +302,41 @@ func TestUserCreate(t *testing.T) {
 	if role != "admin" {
 		t.Fatalf("role %q", role)
 	}
-	err = run(context.Background(), []string{"user", "create", "--username", "root_admin", "--password", "password123"}, envOf(env), &out, &syncBuffer{})
+	err = run(context.Background(), []string{"user", "create", "--username", "root_admin"}, envOf(withUserPassword(env, "password123")), &out, &syncBuffer{})
 	if err == nil || !strings.Contains(err.Error(), "taken") {
 		t.Fatalf("duplicate user: %v", err)
+	}
+}
+
+// TestUserCreatePasswordFromStdin runs the binary as an operator would,
+// with the password piped in: it keeps the line's spaces, drops its line
+// ending, and the user signs in with it. Nothing on standard input is a
+// usage error.
+func TestUserCreatePasswordFromStdin(t *testing.T) {
+	bin := buildBinary(t)
+	db := dbtest.Open(t)
+	create := func(username, stdin string) (string, error) {
+		cmd := exec.Command(bin, "user", "create", "--username", username, "--role", "admin")
+		cmd.Env = append(os.Environ(), "DISCUSS_DATABASE_DRIVER="+db.Driver, "DISCUSS_DATABASE_DSN="+db.DSN,
+			"DISCUSS_AUTH_SECRET="+strings.Repeat("k", 32), "DISCUSS_AUTH_BCRYPT_COST=4", userPasswordEnv+"=")
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := create("root_admin", " pass word 123 \r\nnot the password\n"); err != nil || !strings.Contains(out, "root_admin (admin)") {
+		t.Fatalf("user create: %v\n%s", err, out)
+	}
+	auth, err := service.NewAuth(db.DB, service.AuthConfig{Secret: []byte(strings.Repeat("k", 32)), Issuer: "discuss", TokenTTL: time.Hour, BcryptCost: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := auth.Login(context.Background(), "root_admin", " pass word 123 ", "127.0.0.1"); err != nil {
+		t.Fatalf("login with the piped password: %v", err)
+	}
+	out, err := create("other_admin", "")
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(out, "no password: pipe it on standard input or set DISCUSS_USER_PASSWORD") {
+		t.Fatalf("empty standard input: %v\n%s", err, out)
 	}
 }
 
@@ -314,7 +360,10 @@ func TestCommandErrors(t *testing.T) {
 			"DISCUSS_DATABASE_DRIVER": "mysql", "DISCUSS_DATABASE_DSN": "root@tcp(" + closed + ")/x", "DISCUSS_AUTH_SECRET": strings.Repeat("k", 32),
 		}, 1, "database mysql unreachable"},
 		{"ErrMigrateAction", []string{"migrate", "sideways"}, nil, 2, `unknown migrate action "sideways"`},
-		{"ErrUserCreateFlags", []string{"user", "create"}, nil, 2, "--username and --password are required"},
+		{"ErrUserCreateFlags", []string{"user", "create"}, nil, 2, "--username is required"},
+		// The password given on the command line is refused, and not
+		// repeated in the message.
+		{"ErrUserCreatePasswordFlag", []string{"user", "create", "--username", "root_admin", "--password", "hunter2hunter2"}, nil, 2, "--password is refused: the command line shows in ps and shell history; pipe the password on standard input or set DISCUSS_USER_PASSWORD"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -37,11 +37,12 @@ export DISCUSS_LOG_LEVEL=warn
 ulimit -n 20000
 
 setup() {
-	go build -o "$DIR/discuss" ./cmd/discuss
+	# The loadtest tag adds `discuss seed`, which production binaries lack.
+	go build -tags loadtest -o "$DIR/discuss" ./cmd/discuss
 	go build -o "$DIR/loadgen" ./cmd/loadgen
 	mariadb -uroot -e 'CREATE DATABASE IF NOT EXISTS discuss_load'
 	"$DIR/discuss" migrate up
-	"$DIR/discuss" user create --username load_admin --password load-admin-password --role admin || true
+	DISCUSS_USER_PASSWORD=load-admin-password "$DIR/discuss" user create --username load_admin --role admin || true
 	# One post per user (for the reply scenarios), then a 10,000-comment
 	# thread by the first user; its id is the first user's post.
 	"$DIR/discuss" seed --users "$USERS" --posts "$USERS" --out "$DIR/users.txt"

@@ -1,7 +1,8 @@
 // Command loadgen measures the discuss server against the performance
 // targets of DESIGN.md. It speaks only the public API (REST and /ws) to a
 // server on this machine's loopback addresses, with users made by
-// `discuss seed`, and prints a table per scenario:
+// `discuss seed` (in binaries built with -tags loadtest), and prints a table
+// per scenario:
 //
 //	idle        hold connections; resident memory per connection
 //	push        admin notifications to random connected users; commit to frame
