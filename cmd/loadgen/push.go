@@ -27,17 +27,23 @@ func (r *runner) push(ctx context.Context) error {
 	var post latencies
 	_, sent := r.paced(ctx, "push", rate, n, true, func(ctx context.Context, seq int, due time.Time) {
 		c := r.sw.clients[rand.IntN(len(r.sw.clients))]
-		note, err := r.api.adminNotify(ctx, r.cfg.adminToken, c.user.id, fmt.Sprintf("loadgen push %d", seq))
+		r.notify(ctx, r.api, c, fmt.Sprintf("loadgen push %d", seq))
 		post.add(time.Since(due))
-		if err != nil {
-			r.failed(err)
-			return
-		}
-		r.d.started(note.ID, note.CreatedAt)
-		r.d.expect(c.idx, note.ID)
 	})
 	r.deliveryRows(ctx, "push", "push: created_at to frame", "POST /admin/notify", &post, sent, before, herr)
 	return errContext(ctx.Err())
+}
+
+// notify sends c's user a system notification through the instance at a
+// and expects it on c.
+func (r *runner) notify(ctx context.Context, a *apiClient, c *client, message string) {
+	note, err := a.adminNotify(ctx, r.cfg.adminToken, c.user.id, message)
+	if err != nil {
+		r.failed(err)
+		return
+	}
+	r.d.started(note.ID, note.CreatedAt)
+	r.d.expect(c.idx, note.ID)
 }
 
 // serverHistogramRow adds a row of the server's delivery histogram since
