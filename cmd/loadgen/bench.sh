@@ -3,6 +3,8 @@
 #
 #   cmd/loadgen/bench.sh setup                  build, create the database, seed 15,000 users
 #   cmd/loadgen/bench.sh run SCENARIO [FLAGS]   fresh server, one loadgen run, server stopped
+#   cmd/loadgen/bench.sh compare reply|thread-read [FLAGS]
+#                                               db-ceiling, then the server's run, and the ratio
 #
 # The resubscribe scenario starts two servers on Redis: the one under load
 # reaches Redis through loadgen's proxy (which the scenario cuts), the
@@ -106,14 +108,50 @@ run() {
 	loadgen -scenario "$scenario" "$@"
 }
 
+# rate FILE ROW prints the "per s" column of the first row of a loadgen
+# report whose name contains ROW.
+rate() {
+	grep -F -- "$2" "$1" | head -1 | awk '{ print $(NF - 4) }'
+}
+
+# compare runs the server's statements for SCENARIO through database/sql
+# alone (db-ceiling, $CEILING_WORKERS workers for $CEILING_DURATION), then
+# the scenario against a fresh server, and prints the server's rate as a
+# share of the ceiling's, both measured in the same run.
+compare() {
+	local scenario=$1 row ceiling status=0
+	shift
+	case "$scenario" in
+	reply) row='POST /posts/{id}/comments' ceiling='db-ceiling: reply' ;;
+	thread-read) row='GET /api/v1/posts/' ceiling='db-ceiling: thread page' ;;
+	*)
+		echo "compare: reply or thread-read" >&2
+		return 2
+		;;
+	esac
+	"$DIR/loadgen" -scenario db-ceiling -users "$DIR/users.txt" -dsn "$DISCUSS_DATABASE_DSN" \
+		-post "$(cat "$DIR/thread.id")" -workers "${CEILING_WORKERS:-8}" \
+		-duration "${CEILING_DURATION:-20s}" >"$DIR/compare-ceiling.txt"
+	cat "$DIR/compare-ceiling.txt"
+	run "$scenario" "$@" >"$DIR/compare-server.txt" || status=$?
+	cat "$DIR/compare-server.txt"
+	awk -v s="$(rate "$DIR/compare-server.txt" "$row")" -v c="$(rate "$DIR/compare-ceiling.txt" "$ceiling")" -v n="$scenario" \
+		'BEGIN { printf "compare %s: server %.1f/s, db-ceiling %.1f/s: %.0f%% of the ceiling\n", n, s, c, (c > 0 ? 100 * s / c : 0) }'
+	return "$status"
+}
+
 case "${1:-}" in
 setup) setup ;;
 run)
 	shift
 	run "$@"
 	;;
+compare)
+	shift
+	compare "$@"
+	;;
 *)
-	echo "usage: $0 setup | run SCENARIO [loadgen flags]" >&2
+	echo "usage: $0 setup | run SCENARIO [loadgen flags] | compare reply|thread-read [loadgen flags]" >&2
 	exit 2
 	;;
 esac

@@ -232,3 +232,20 @@ func TestScrapeCounter(t *testing.T) {
 		t.Fatal("a missing counter gave no error")
 	}
 }
+
+func TestOpenCeilingDB(t *testing.T) {
+	for _, bad := range []string{"root@tcp(10.0.0.1:3306)/x", "root@tcp(db.example.com:3306)/x", "root@udp(127.0.0.1:3306)/x", "not a dsn("} {
+		if db, err := openCeilingDB(bad, 1); err == nil {
+			_ = db.Close()
+			t.Errorf("%q: no error", bad)
+		}
+	}
+	db, err := openCeilingDB("root@tcp(127.0.0.1:3306)/test", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close() // opening does not connect
+	if got := placeholders(3); got != "?,?,?" {
+		t.Errorf("placeholders(3) = %q", got)
+	}
+}

@@ -1,0 +1,311 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// dbCeiling runs the statements the server makes for a reply and for a
+// thread page straight through database/sql: no HTTP, no JSON, no ORM, no
+// authentication beyond the user lookup the server makes too. --workers
+// goroutines run each as fast as the database answers, for --duration
+// each. The rates are the most the database could give the server on this
+// machine; set beside the server's own scenarios (bench.sh compare), they
+// say how much of the cost is the server's.
+//
+// The SQL is the server's as MariaDB's general log shows it for one
+// POST /posts/{id}/comments on another user's post (eleven statements,
+// eight of them in the transaction) and one GET /posts/{id}/comments
+// (six). Keep the two in step when the server's statements change.
+func (r *runner) dbCeiling(ctx context.Context) error {
+	r.rep.conns = 0 // no sockets: the database alone
+	db, err := openCeilingDB(r.cfg.dsn, r.cfg.workers)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	targets := make([]user, 0, len(r.all))
+	for _, u := range r.all {
+		if u.postID != 0 && u.postID != r.cfg.postID {
+			targets = append(targets, u)
+		}
+	}
+	if len(targets) == 0 {
+		return errors.New("no seeded user has a post of their own: seed with --posts")
+	}
+
+	reply := func(ctx context.Context) error {
+		target := targets[rand.IntN(len(targets))]
+		return replyStatements(ctx, db, r.randomUserBut(target.id).id, target)
+	}
+	r.rep.rows = append(r.rep.rows, r.ceilingPhase(ctx, "db-ceiling: reply (11 statements)", reply))
+	if r.cfg.postID > 0 {
+		page := func(ctx context.Context) error {
+			return threadPageStatements(ctx, db, r.all[rand.IntN(len(r.all))].id, r.cfg.postID)
+		}
+		r.rep.rows = append(r.rep.rows, r.ceilingPhase(ctx, "db-ceiling: thread page (6 statements)", page))
+	}
+	r.rep.notes = append(r.rep.notes, fmt.Sprintf("%d workers, %s each, through database/sql", r.cfg.workers, r.cfg.duration))
+	return errContext(ctx.Err())
+}
+
+// openCeilingDB opens the database at dsn as the server does: client-side
+// argument interpolation (one round trip a statement) and times parsed. The
+// address must be on this machine's loopback, as every target of this tool.
+func openCeilingDB(dsn string, workers int) (*sql.DB, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("--dsn: %w", err)
+	}
+	if cfg.Net == "tcp" {
+		host, _, err := net.SplitHostPort(cfg.Addr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			return nil, fmt.Errorf("--dsn: %s is not a loopback address", cfg.Addr)
+		}
+	} else if cfg.Net != "unix" {
+		return nil, fmt.Errorf("--dsn: network %q: want tcp on the loopback, or unix", cfg.Net)
+	}
+	cfg.InterpolateParams = true
+	cfg.ParseTime = true
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("--dsn: %w", err)
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(workers)
+	db.SetMaxIdleConns(workers)
+	return db, nil
+}
+
+// ceilingPhase runs op on --workers goroutines until --duration has passed
+// and returns its row: how many completed, at what rate and latency.
+// Failed runs are counted as errors and not timed.
+func (r *runner) ceilingPhase(ctx context.Context, name string, op func(context.Context) error) row {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.duration)
+	defer cancel()
+	var lat latencies
+	p := startProgress(r.log, r.cfg.progress, "ceiling", func() string {
+		return fmt.Sprintf("%s: %d done, %d errors", name, lat.len(), r.errCount.Load())
+	})
+	defer p.end()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range r.cfg.workers {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				t := time.Now()
+				if err := op(ctx); err != nil {
+					if ctx.Err() == nil {
+						r.failed(err)
+					}
+					continue
+				}
+				lat.add(time.Since(t))
+			}
+		})
+	}
+	wg.Wait()
+	return row{name: name, sum: lat.summary(), elapsed: time.Since(start)}
+}
+
+// replyStatements is one reply by actorID on target's post, as the server
+// makes it: the signed-in user, then one transaction that locks the post
+// and both users, inserts the comment, moves the post's counters, inserts
+// the post author's notification and moves their sequence, then the unread
+// count that goes out with the push.
+func replyStatements(ctx context.Context, db *sql.DB, actorID int64, target user) error {
+	if err := scanAll(ctx, db, "SELECT * FROM `users` WHERE `users`.`id` = ? LIMIT 1", actorID); err != nil {
+		return err
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	now := time.Now().UTC()
+	body := "db-ceiling reply"
+	var seq int64
+	steps := []func() error{
+		func() error {
+			return scanAll(ctx, tx, "SELECT * FROM `posts` WHERE deleted_at IS NULL AND `posts`.`id` = ? LIMIT 1 FOR UPDATE", target.postID)
+		},
+		func() error {
+			return scanAll(ctx, tx, "SELECT `user_id` FROM `post_mutes` WHERE post_id = ? AND user_id IN (?)", target.postID, target.id)
+		},
+		func() error {
+			rows, err := tx.QueryContext(ctx, "SELECT `id`,notification_seq FROM `users` WHERE id IN (?,?) ORDER BY id FOR UPDATE",
+				min(actorID, target.id), max(actorID, target.id))
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var id, s int64
+				if err := rows.Scan(&id, &s); err != nil {
+					return err
+				}
+				if id == target.id {
+					seq = s
+				}
+			}
+			return rows.Err()
+		},
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	res, err := tx.ExecContext(ctx, "INSERT INTO `comments` (`post_id`,`parent_id`,`root_id`,`author_id`,`reply_to_user_id`,`body`,`like_count`,`reply_count`,`created_at`,`edited_at`,`deleted_at`) VALUES (?,NULL,NULL,?,NULL,?,0,0,?,NULL,NULL)",
+		target.postID, actorID, body, now)
+	if err != nil {
+		return err
+	}
+	commentID, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE posts SET comment_count = comment_count + 1, last_activity_at = ? WHERE id = ?", now, target.postID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO `notifications` (`user_id`,`seq`,`type`,`actor_id`,`post_id`,`comment_id`,`excerpt`,`is_read`,`created_at`) VALUES (?,?,'post_comment',?,?,?,?,0,?)",
+		target.id, seq+1, actorID, target.postID, commentID, body, now); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE `users` SET `notification_seq`=notification_seq + 1 WHERE id IN (?)", target.id); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	var unread int64
+	return db.QueryRowContext(ctx, "SELECT count(*) FROM `notifications` WHERE user_id = ? AND is_read = 0", target.id).Scan(&unread)
+}
+
+// threadPageStatements is one first page of postID's comments as viewerID
+// reads it: the signed-in user, the post's existence, 20 top-level
+// comments (and one more to know whether a next page exists), the first
+// three replies of each in one UNION, their authors, and which the viewer
+// liked.
+func threadPageStatements(ctx context.Context, db *sql.DB, viewerID, postID int64) error {
+	if err := scanAll(ctx, db, "SELECT * FROM `users` WHERE `users`.`id` = ? LIMIT 1", viewerID); err != nil {
+		return err
+	}
+	if err := scanAll(ctx, db, "SELECT `id` FROM `posts` WHERE deleted_at IS NULL AND `posts`.`id` = ? LIMIT 1", postID); err != nil {
+		return err
+	}
+	top, authors, err := commentRows(ctx, db, "SELECT * FROM `comments` WHERE post_id = ? AND root_id IS NULL AND (comments.deleted_at IS NULL OR (comments.root_id IS NULL AND comments.reply_count > 0)) ORDER BY id LIMIT 21", postID)
+	if err != nil || len(top) == 0 {
+		return err
+	}
+	top = top[:min(len(top), 20)]
+	members := make([]string, len(top))
+	args := make([]any, len(top))
+	for i, id := range top {
+		members[i] = "(SELECT * FROM comments WHERE root_id = ? AND deleted_at IS NULL ORDER BY id LIMIT 3)"
+		args[i] = id
+	}
+	replies, replyAuthors, err := commentRows(ctx, db, strings.Join(members, " UNION ALL "), args...)
+	if err != nil {
+		return err
+	}
+	// Like the server, look each author up once.
+	authors = append(authors, replyAuthors...)
+	slices.Sort(authors)
+	if authors = slices.Compact(authors); len(authors) > 0 {
+		if err := scanAll(ctx, db, "SELECT `id`,`username`,`display_name` FROM `users` WHERE id IN ("+placeholders(len(authors))+")", asArgs(authors)...); err != nil {
+			return err
+		}
+	}
+	ids := append(top, replies...)
+	return scanAll(ctx, db, "SELECT `comment_id` FROM `comment_likes` WHERE user_id = ? AND comment_id IN ("+placeholders(len(ids))+")",
+		append([]any{viewerID}, asArgs(ids)...)...)
+}
+
+// placeholders returns n comma-separated question marks, n > 0.
+func placeholders(n int) string { return "?" + strings.Repeat(",?", n-1) }
+
+// querier is what scanAll reads through: the pool or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// scanAll runs query and reads every column of every row into raw bytes,
+// as cheap as reading a row gets.
+func scanAll(ctx context.Context, q querier, query string, args ...any) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	raw := make([]sql.RawBytes, len(cols))
+	dest := make([]any, len(cols))
+	for i := range raw {
+		dest[i] = &raw[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// commentRows runs a query of whole comment rows and returns their ids and
+// authors, reading every column as scanAll does.
+func commentRows(ctx context.Context, db *sql.DB, query string, args ...any) (ids, authors []int64, err error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, nil, err
+	}
+	raw := make([]sql.RawBytes, len(cols))
+	dest := make([]any, len(cols))
+	var id, author sql.NullInt64
+	for i, c := range cols {
+		switch c {
+		case "id":
+			dest[i] = &id
+		case "author_id":
+			dest[i] = &author
+		default:
+			dest[i] = &raw[i]
+		}
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, nil, err
+		}
+		ids = append(ids, id.Int64)
+		if author.Valid {
+			authors = append(authors, author.Int64)
+		}
+	}
+	return ids, authors, rows.Err()
+}
+
+func asArgs(ids []int64) []any {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return args
+}
