@@ -121,7 +121,7 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 	if err != nil {
 		return nil, err
 	}
-	s.notes.Publish(ctx, out)
+	s.notes.publish(ctx, out)
 	// Nobody has liked it yet, and its author is the actor: only reply_to
 	// may need a query.
 	c.Author = model.AuthorOf(actor)
@@ -238,7 +238,7 @@ func (s *Comments) Delete(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	s.notes.Publish(ctx, out)
+	s.notes.publish(ctx, out)
 	return nil
 }
 

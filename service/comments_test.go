@@ -14,25 +14,12 @@ import (
 	"github.com/quizsite/discuss/service"
 )
 
-func (f *fixture) comment(t testing.TB, ctx context.Context, postID int64, parent *model.Comment, body string) *model.Comment {
-	t.Helper()
-	in := service.CommentInput{Body: body}
-	if parent != nil {
-		in.ParentID = &parent.ID
-	}
-	c, err := f.comments.Create(ctx, postID, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 func TestCommentsCreate(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.user(t, "alice", model.RoleUser)
-	bob := f.user(t, "bob", model.RoleUser)
-	carol := f.user(t, "carol", model.RoleUser)
+	alice := f.as(t, "alice")
+	bob := f.as(t, "bob")
+	carol := f.as(t, "carol")
 	p := f.post(t, alice, "p")
 	other := f.post(t, alice, "other")
 
@@ -94,7 +81,7 @@ func TestCommentsCreate(t *testing.T) {
 		wantCode(t, err, model.ENOTFOUND, "comment")
 	})
 	t.Run("ErrRateLimited", func(t *testing.T) {
-		comments := service.NewComments(f.db.DB, service.NewNotifications(f.db.DB, service.NopPublisher{}),
+		comments := service.NewComments(f.db.DB, f.notes,
 			service.NewRateLimiter(1, time.Hour))
 		if _, err := comments.Create(carol, p.ID, service.CommentInput{Body: "b"}); err != nil {
 			t.Fatal(err)
@@ -141,9 +128,9 @@ func (f *fixture) thread(t *testing.T, alice, bob, carol context.Context) thread
 func TestCommentsList(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.user(t, "alice", model.RoleUser)
-	bob := f.user(t, "bob", model.RoleUser)
-	carol := f.user(t, "carol", model.RoleUser)
+	alice := f.as(t, "alice")
+	bob := f.as(t, "bob")
+	carol := f.as(t, "carol")
 	th := f.thread(t, alice, bob, carol)
 	// Likes: t2 has 2, t1 has 1.
 	for _, l := range []struct {
@@ -183,7 +170,7 @@ func TestCommentsList(t *testing.T) {
 			for i, c := range got {
 				ids[i] = c.ID
 			}
-			if !equalIDs(ids, tc.want) {
+			if !slices.Equal(ids, tc.want) {
 				t.Fatalf("got %v, want %v", ids, tc.want)
 			}
 			for _, c := range got {
@@ -241,9 +228,9 @@ func checkListed(t *testing.T, th thread, c *model.Comment) {
 func TestCommentsGet(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.user(t, "alice", model.RoleUser)
-	bob := f.user(t, "bob", model.RoleUser)
-	carol := f.user(t, "carol", model.RoleUser)
+	alice := f.as(t, "alice")
+	bob := f.as(t, "bob")
+	carol := f.as(t, "carol")
 	th := f.thread(t, alice, bob, carol)
 
 	t.Run("OK", func(t *testing.T) {
@@ -269,9 +256,9 @@ func TestCommentsGet(t *testing.T) {
 func TestCommentsReplies(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.user(t, "alice", model.RoleUser)
-	bob := f.user(t, "bob", model.RoleUser)
-	carol := f.user(t, "carol", model.RoleUser)
+	alice := f.as(t, "alice")
+	bob := f.as(t, "bob")
+	carol := f.as(t, "carol")
 	th := f.thread(t, alice, bob, carol)
 	if err := f.comments.Delete(alice, th.replies[3].ID); err != nil {
 		t.Fatal(err)
@@ -297,7 +284,7 @@ func TestCommentsReplies(t *testing.T) {
 			cursor = *page.NextCursor
 		}
 		want := []int64{th.replies[0].ID, th.replies[1].ID, th.replies[2].ID, th.replies[4].ID}
-		if !equalIDs(got, want) {
+		if !slices.Equal(got, want) {
 			t.Errorf("got %v, want %v", got, want)
 		}
 	})
@@ -324,9 +311,9 @@ func TestCommentsReplies(t *testing.T) {
 func TestCommentsUpdate(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.user(t, "alice", model.RoleUser)
-	bob := f.user(t, "bob", model.RoleUser)
-	mod := f.user(t, "mod", model.RoleModerator)
+	alice := f.as(t, "alice")
+	bob := f.as(t, "bob")
+	mod := f.asRole(t, "mod", model.RoleModerator)
 	p := f.post(t, alice, "p")
 	c := f.comment(t, bob, p.ID, nil, "before")
 
@@ -359,8 +346,8 @@ func TestCommentsUpdate(t *testing.T) {
 func TestCommentsDelete(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.user(t, "alice", model.RoleUser)
-	bob := f.user(t, "bob", model.RoleUser)
+	alice := f.as(t, "alice")
+	bob := f.as(t, "bob")
 	p := f.post(t, alice, "p")
 	top := f.comment(t, bob, p.ID, nil, "top")
 	r1 := f.comment(t, alice, p.ID, top, "r1")
@@ -442,8 +429,8 @@ func TestCommentsDelete(t *testing.T) {
 func TestCommentsLike(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.user(t, "alice", model.RoleUser)
-	bob := f.user(t, "bob", model.RoleUser)
+	alice := f.as(t, "alice")
+	bob := f.as(t, "bob")
 	p := f.post(t, alice, "p")
 	c := f.comment(t, bob, p.ID, nil, "c")
 	steps := []struct {
@@ -480,7 +467,7 @@ func TestCommentsLike(t *testing.T) {
 func TestCommentsWalkWhileInserting(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.user(t, "alice", model.RoleUser)
+	alice := f.as(t, "alice")
 	p := f.post(t, alice, "busy")
 	const n = 1000
 	tops := make([]*model.Comment, n)
@@ -564,14 +551,14 @@ func TestCommentsWalkWhileInserting(t *testing.T) {
 	// Oldest-first walks see the originals first, then some of the new
 	// comments; newest-first walks may start with comments added before
 	// they began, then see the originals. No walk repeats or reorders.
-	if len(gotOld) < n || !equalIDs(gotOld[:n], wantOld) || !ascending(gotOld) {
-		t.Errorf("old walk: %d ids, originals in order: %v", len(gotOld), len(gotOld) >= n && equalIDs(gotOld[:n], wantOld))
+	if len(gotOld) < n || !slices.Equal(gotOld[:n], wantOld) || !ascending(gotOld) {
+		t.Errorf("old walk: %d ids, originals in order: %v", len(gotOld), len(gotOld) >= n && slices.Equal(gotOld[:n], wantOld))
 	}
-	if len(gotNew) < n || !equalIDs(gotNew[len(gotNew)-n:], wantNew) || !ascending(reversed(gotNew)) {
-		t.Errorf("new walk: %d ids, originals in order: %v", len(gotNew), len(gotNew) >= n && equalIDs(gotNew[len(gotNew)-n:], wantNew))
+	if len(gotNew) < n || !slices.Equal(gotNew[len(gotNew)-n:], wantNew) || !ascending(reversed(gotNew)) {
+		t.Errorf("new walk: %d ids, originals in order: %v", len(gotNew), len(gotNew) >= n && slices.Equal(gotNew[len(gotNew)-n:], wantNew))
 	}
-	if len(gotReplies) < n || !equalIDs(gotReplies[:n], wantReplies) || !ascending(gotReplies) {
-		t.Errorf("replies walk: %d ids, originals in order: %v", len(gotReplies), len(gotReplies) >= n && equalIDs(gotReplies[:n], wantReplies))
+	if len(gotReplies) < n || !slices.Equal(gotReplies[:n], wantReplies) || !ascending(gotReplies) {
+		t.Errorf("replies walk: %d ids, originals in order: %v", len(gotReplies), len(gotReplies) >= n && slices.Equal(gotReplies[:n], wantReplies))
 	}
 }
 
@@ -598,9 +585,9 @@ func TestCountersUnderConcurrency(t *testing.T) {
 	f := newFixture(t)
 	users := make([]context.Context, 8)
 	for i := range users {
-		users[i] = f.user(t, fmt.Sprintf("user%d", i), model.RoleUser)
+		users[i] = f.as(t, fmt.Sprintf("user%d", i))
 	}
-	mod := f.user(t, "mod", model.RoleModerator)
+	mod := f.asRole(t, "mod", model.RoleModerator)
 	p := f.post(t, users[0], "hot")
 	var seed []*model.Comment
 	for i := range 10 {

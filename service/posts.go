@@ -96,7 +96,7 @@ func (s *Posts) Create(ctx context.Context, in PostInput) (*model.Post, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.notes.Publish(ctx, out)
+	s.notes.publish(ctx, out)
 	p.Author = model.AuthorOf(actor)
 	return p, nil
 }
@@ -259,7 +259,7 @@ func (s *Posts) Delete(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	s.notes.Publish(ctx, out)
+	s.notes.publish(ctx, out)
 	return nil
 }
 
