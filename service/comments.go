@@ -26,6 +26,7 @@ import (
 // model (they have no replies of their own), so a deleted reply is always
 // gone. Everything under a deleted post is gone.
 type Comments struct {
+	likes // Like and Unlike
 	db    *gorm.DB
 	notes *Notifications
 	limit *RateLimiter
@@ -35,7 +36,12 @@ type Comments struct {
 // of a new comment in its transaction; limit throttles comment creation per
 // user (nil: unlimited).
 func NewComments(db *gorm.DB, notes *Notifications, limit *RateLimiter) *Comments {
-	return &Comments{db: db, notes: notes, limit: limit}
+	return &Comments{
+		likes: likes{db: db, counter: commentLikes, row: newCommentLike, lock: lockCommentToLike},
+		db:    db,
+		notes: notes,
+		limit: limit,
+	}
 }
 
 // CommentInput is a new comment: top-level without ParentID, else a reply to
@@ -242,48 +248,37 @@ func (s *Comments) Delete(ctx context.Context, id int64) error {
 	return nil
 }
 
-// Like records that the signed-in user likes comment id; liking twice
-// changes nothing. Placeholders cannot be liked. Errors: ENOTFOUND.
-func (s *Comments) Like(ctx context.Context, id int64) (*model.LikeState, error) {
-	return s.setLike(ctx, id, true)
+// newCommentLike returns the like of comment id by userID.
+func newCommentLike(id, userID int64) any {
+	return &model.CommentLike{CommentID: id, UserID: userID, CreatedAt: Now()}
 }
 
-// Unlike removes the signed-in user's like of comment id, if any.
-// Errors: ENOTFOUND.
-func (s *Comments) Unlike(ctx context.Context, id int64) (*model.LikeState, error) {
-	return s.setLike(ctx, id, false)
-}
-
-func (s *Comments) setLike(ctx context.Context, id int64, like bool) (*model.LikeState, error) {
-	actor, err := signedIn(ctx)
-	if err != nil {
-		return nil, err
+// lockCommentToLike locks, for a like of comment id by actor, actor's user
+// row and then the comment, and returns its like count. Placeholders
+// cannot be liked. Errors: ENOTFOUND.
+//
+// The user row comes first, then the comment, in the package's lock order:
+// the like's insert share-locks both, and a new reply in this thread locks
+// its author's and recipients' rows before the comment it answers. The
+// comment is locked for update before the insert share-locks it, so two
+// likers do not deadlock on the counter. Likes do not lock the post: they
+// never wait in a thread's queue.
+func lockCommentToLike(tx *gorm.DB, id int64, actor *model.User) (int64, error) {
+	forUpdate := clause.Locking{Strength: clause.LockingStrengthUpdate}
+	if err := tx.Clauses(forUpdate).Select("id").Take(&model.User{}, actor.ID).Error; err != nil {
+		return 0, dbError(err)
 	}
-	row := &model.CommentLike{CommentID: id, UserID: actor.ID, CreatedAt: Now()}
-	return changeLike(ctx, s.db, commentLikes, id, row, like, func(tx *gorm.DB) (int64, error) {
-		// The user row first, then the comment, in the package's lock
-		// order: the like's insert share-locks both, and a new reply in
-		// this thread locks its author's and recipients' rows before the
-		// comment it answers. The comment is locked for update before the
-		// insert share-locks it, so two likers do not deadlock on the
-		// counter. Likes do not lock the post: they never wait in a
-		// thread's queue.
-		forUpdate := clause.Locking{Strength: clause.LockingStrengthUpdate}
-		if err := tx.Clauses(forUpdate).Select("id").Take(&model.User{}, actor.ID).Error; err != nil {
-			return 0, dbError(err)
-		}
-		var c model.Comment
-		err := tx.Clauses(forUpdate).Select("id", "post_id", "like_count").Where("deleted_at IS NULL").Take(&c, id).Error
-		if err != nil {
-			return 0, notFound(err, "comment %d not found", id)
-		}
-		var livePost int64
-		if err := tx.Model(&model.Post{}).Where("id = ? AND deleted_at IS NULL", c.PostID).Count(&livePost).Error; err != nil {
-			return 0, dbError(err)
-		}
-		if livePost == 0 {
-			return 0, model.Errorf(model.ENOTFOUND, "comment %d not found", id)
-		}
-		return c.LikeCount, nil
-	})
+	var c model.Comment
+	err := tx.Clauses(forUpdate).Select("id", "post_id", "like_count").Where("deleted_at IS NULL").Take(&c, id).Error
+	if err != nil {
+		return 0, notFound(err, "comment %d not found", id)
+	}
+	var livePost int64
+	if err := tx.Model(&model.Post{}).Where("id = ? AND deleted_at IS NULL", c.PostID).Count(&livePost).Error; err != nil {
+		return 0, dbError(err)
+	}
+	if livePost == 0 {
+		return 0, model.Errorf(model.ENOTFOUND, "comment %d not found", id)
+	}
+	return c.LikeCount, nil
 }

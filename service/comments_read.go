@@ -194,6 +194,7 @@ func firstReplies(db *gorm.DB, tops []*model.Comment) (map[int64][]*model.Commen
 // every reply that existed when it began is seen once.
 // Errors: ENOTFOUND; EINVALID when id is a reply, or naming limit or cursor.
 func (s *Comments) Replies(ctx context.Context, id int64, limit int, cursorText string) (*Page[*model.Comment], error) {
+	db := s.db.WithContext(ctx)
 	limit, err := pageLimit(limit)
 	if err != nil {
 		return nil, err
@@ -202,7 +203,6 @@ func (s *Comments) Replies(ctx context.Context, id int64, limit int, cursorText 
 	if err != nil {
 		return nil, err
 	}
-	db := s.db.WithContext(ctx)
 	root, err := commentOfLivePost(db, id, visible)
 	if err != nil {
 		return nil, err
@@ -250,7 +250,7 @@ func fillComments(db *gorm.DB, viewer *model.User, comments []*model.Comment) er
 	}
 	var liked map[int64]bool
 	if viewer != nil {
-		if liked, err = viewerRows(db, commentLikesBy, viewer.ID, ids); err != nil {
+		if liked, err = viewerRows(db, &model.CommentLike{}, viewer.ID, ids); err != nil {
 			return err
 		}
 	}

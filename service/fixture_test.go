@@ -82,6 +82,14 @@ func (f *fixture) post(t testing.TB, ctx context.Context, body string) *model.Po
 	return p
 }
 
+// alicePost signs in alice and bob and has alice write a post with body,
+// where most notification tests begin.
+func (f *fixture) alicePost(t testing.TB, body string) (alice, bob context.Context, p *model.Post) {
+	t.Helper()
+	alice, bob = f.as(t, "alice"), f.as(t, "bob")
+	return alice, bob, f.post(t, alice, body)
+}
+
 func (f *fixture) comment(t testing.TB, ctx context.Context, postID int64, parent *model.Comment, body string) *model.Comment {
 	t.Helper()
 	in := service.CommentInput{Body: body}

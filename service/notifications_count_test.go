@@ -10,7 +10,38 @@ import (
 	"github.com/quizsite/discuss/service"
 )
 
-// Unread counts under concurrent writers and readers.
+// Unread counts and sequences under concurrent writers and readers.
+
+// checkSequence checks that the user's notifications, in id order, are
+// numbered 1, 2, 3... with none skipped (nothing was deleted), and that the
+// user's head agrees with the rows.
+func checkSequence(t *testing.T, f *fixture, userID int64) {
+	t.Helper()
+	var rows []struct{ ID, Seq int64 }
+	if err := f.db.Raw("SELECT id, seq FROM notifications WHERE user_id = ? ORDER BY id", userID).Scan(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rows {
+		if r.Seq != int64(i+1) {
+			t.Fatalf("user %d: notification %d has seq %d, want %d", userID, r.ID, r.Seq, i+1)
+		}
+	}
+	head, err := f.store.NotificationHead(context.Background(), userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := model.NotificationHead{Seq: int64(len(rows)), Unread: recountOf(f.db.DB, userID)}
+	if len(rows) > 0 {
+		want.LastID = rows[len(rows)-1].ID
+	}
+	if head != want {
+		t.Fatalf("user %d: head %+v, want %+v", userID, head, want)
+	}
+	seqs, err := f.store.NotificationSeqs(context.Background(), []int64{userID, 1 << 40})
+	if err != nil || len(seqs) != 1 || seqs[userID] != want.Seq {
+		t.Fatalf("user %d: NotificationSeqs = %v, %v; want {%d: %d}", userID, seqs, err, userID, want.Seq)
+	}
+}
 
 // TestUnreadCountsUnderConcurrency has 50 goroutines comment, reply,
 // mention and mark read at once, then checks that every way of reading an

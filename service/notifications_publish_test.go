@@ -22,9 +22,8 @@ func TestPublishAfterCommitOnly(t *testing.T) {
 
 	t.Run("OK", func(t *testing.T) {
 		f := newFixture(t)
-		alice, bob := f.as(t, "alice"), f.as(t, "bob")
+		_, bob, p := f.alicePost(t, "post")
 		f.as(t, "carol")
-		p := f.post(t, alice, "post")
 		f.pub.take()
 		f.comment(t, bob, p.ID, nil, "hi @carol")
 		got := f.pub.take()
@@ -41,8 +40,7 @@ func TestPublishAfterCommitOnly(t *testing.T) {
 	t.Run("ErrPublisherDown", func(t *testing.T) {
 		// A failing publisher is logged and fails nothing.
 		f := newFixture(t)
-		alice, bob := f.as(t, "alice"), f.as(t, "bob")
-		p := f.post(t, alice, "post")
+		_, bob, p := f.alicePost(t, "post")
 		f.pub.setErr(errors.New("broker down"))
 		f.comment(t, bob, p.ID, nil, "hi")
 		if n := recountOf(f.db.DB, f.users["alice"].ID); n != 1 {
@@ -60,9 +58,8 @@ func TestPublishAfterCommitOnly(t *testing.T) {
 		// When the transaction fails after the hook ran, nothing is
 		// published and neither the comment nor its notification remains.
 		f := newFixture(t)
-		alice, bob := f.as(t, "alice"), f.as(t, "bob")
+		_, bob, p := f.alicePost(t, "post")
 		f.as(t, "carol")
-		p := f.post(t, alice, "post")
 		top := f.comment(t, f.as(t, "carol"), p.ID, nil, "top")
 		f.pub.take()
 		failNotificationInserts(t, f.db.DB)
@@ -116,8 +113,7 @@ func failNotificationInserts(t *testing.T, db *gorm.DB) {
 // dropping the live push.
 func TestPublishWithoutCount(t *testing.T) {
 	f := newFixture(t)
-	alice, bob := f.as(t, "alice"), f.as(t, "bob")
-	p := f.post(t, alice, "post")
+	_, bob, p := f.alicePost(t, "post")
 	f.pub.take()
 
 	var failCounts atomic.Bool
@@ -187,9 +183,8 @@ func TestCommentDeletedRemovesNotifications(t *testing.T) {
 func TestPostDeletedHook(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice, bob := f.as(t, "alice"), f.as(t, "bob")
+	alice, bob, p := f.alicePost(t, "hello @bob")
 	f.as(t, "carol")
-	p := f.post(t, alice, "hello @bob")
 	f.comment(t, bob, p.ID, nil, "hi @carol")
 	other := f.post(t, alice, "and @bob again")
 	f.pub.take()

@@ -163,8 +163,7 @@ func TestMarkOneRead(t *testing.T) {
 func TestListNotifications(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice, bob := f.as(t, "alice"), f.as(t, "bob")
-	p := f.post(t, alice, "post")
+	alice, bob, p := f.alicePost(t, "post")
 	for i := range 5 {
 		f.comment(t, bob, p.ID, nil, fmt.Sprintf("comment %d", i))
 	}

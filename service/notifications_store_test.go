@@ -16,9 +16,9 @@ import (
 
 func TestReplayQueries(t *testing.T) {
 	t.Parallel()
+	ctx := context.Background()
 	f := newFixture(t)
 	n := threeFor(t, f, "alice")
-	ctx := context.Background()
 	alice := f.users["alice"].ID
 	if _, err := f.store.MarkRead(ctx, alice, []int64{n[1].ID}, 0); err != nil {
 		t.Fatal(err)
@@ -67,45 +67,14 @@ func TestReplayQueries(t *testing.T) {
 	})
 }
 
-// checkSequence checks that the user's notifications, in id order, are
-// numbered 1, 2, 3... with none skipped (nothing was deleted), and that the
-// user's head agrees with the rows.
-func checkSequence(t *testing.T, f *fixture, userID int64) {
-	t.Helper()
-	var rows []struct{ ID, Seq int64 }
-	if err := f.db.Raw("SELECT id, seq FROM notifications WHERE user_id = ? ORDER BY id", userID).Scan(&rows).Error; err != nil {
-		t.Fatal(err)
-	}
-	for i, r := range rows {
-		if r.Seq != int64(i+1) {
-			t.Fatalf("user %d: notification %d has seq %d, want %d", userID, r.ID, r.Seq, i+1)
-		}
-	}
-	head, err := f.store.NotificationHead(context.Background(), userID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := model.NotificationHead{Seq: int64(len(rows)), Unread: recountOf(f.db.DB, userID)}
-	if len(rows) > 0 {
-		want.LastID = rows[len(rows)-1].ID
-	}
-	if head != want {
-		t.Fatalf("user %d: head %+v, want %+v", userID, head, want)
-	}
-	seqs, err := f.store.NotificationSeqs(context.Background(), []int64{userID, 1 << 40})
-	if err != nil || len(seqs) != 1 || seqs[userID] != want.Seq {
-		t.Fatalf("user %d: NotificationSeqs = %v, %v; want {%d: %d}", userID, seqs, err, userID, want.Seq)
-	}
-}
-
 // TestSequenceSurvivesDeletion: deleting a comment deletes its
 // notification, leaving a hole in the user's sequence that is never
 // filled; the next notification takes the next number.
 func TestSequenceSurvivesDeletion(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice, bob := f.as(t, "alice"), f.as(t, "bob")
-	post := f.post(t, alice, "my post")
+	alice, bob, post := f.alicePost(t, "my post")
+	aliceID := model.UserFrom(alice).ID
 	c1 := f.comment(t, bob, post.ID, nil, "one")
 	f.comment(t, bob, post.ID, nil, "two")
 	if err := f.comments.Delete(bob, c1.ID); err != nil {
@@ -113,7 +82,6 @@ func TestSequenceSurvivesDeletion(t *testing.T) {
 	}
 	f.comment(t, bob, post.ID, nil, "three")
 	var seqs []int64
-	aliceID := model.UserFrom(alice).ID
 	if err := f.db.Raw("SELECT seq FROM notifications WHERE user_id = ? ORDER BY id", aliceID).Scan(&seqs).Error; err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,28 @@ import (
 
 // Who a change notifies, with which type and what content.
 
+// typesFor returns, by recipient username, the types of the notifications
+// of comment c.
+func (f *fixture) typesFor(t testing.TB, c *model.Comment) map[string]string {
+	t.Helper()
+	var rows []*model.Notification
+	if err := f.db.Where("comment_id = ?", c.ID).Find(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, n := range rows {
+		for name, u := range f.users {
+			if u.ID == n.UserID {
+				if got[name] != "" {
+					t.Errorf("%s notified twice of comment %d", name, c.ID)
+				}
+				got[name] = n.Type
+			}
+		}
+	}
+	return got
+}
+
 func TestNotificationTypes(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -69,33 +91,10 @@ func TestNotificationTypes(t *testing.T) {
 	}
 }
 
-// typesFor returns, by recipient username, the types of the notifications
-// of comment c.
-func (f *fixture) typesFor(t testing.TB, c *model.Comment) map[string]string {
-	t.Helper()
-	var rows []*model.Notification
-	if err := f.db.Where("comment_id = ?", c.ID).Find(&rows).Error; err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]string{}
-	for _, n := range rows {
-		for name, u := range f.users {
-			if u.ID == n.UserID {
-				if got[name] != "" {
-					t.Errorf("%s notified twice of comment %d", name, c.ID)
-				}
-				got[name] = n.Type
-			}
-		}
-	}
-	return got
-}
-
 func TestNotificationContent(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice, bob := f.as(t, "alice"), f.as(t, "bob")
-	p := f.post(t, alice, "a question")
+	_, bob, p := f.alicePost(t, "a question")
 	f.pub.take()
 
 	body := strings.Repeat("é", 100) + strings.Repeat("ü", 100) // 200 runes, 400 bytes
@@ -152,8 +151,7 @@ func TestHookOnDeletedParent(t *testing.T) {
 	// A reply to a deleted comment does not notify its author.
 	t.Parallel()
 	f := newFixture(t)
-	alice, bob := f.as(t, "alice"), f.as(t, "bob")
-	p := f.post(t, alice, "post")
+	alice, bob, p := f.alicePost(t, "post")
 	parent := f.comment(t, alice, p.ID, nil, "withdrawn")
 	now := service.Now()
 	parent.DeletedAt = &now

@@ -12,6 +12,7 @@ import (
 // Posts creates, lists, edits and deletes posts, and keeps likes and mutes.
 // Its writers keep the package's lock order (see the package doc).
 type Posts struct {
+	likes // Like and Unlike
 	db    *gorm.DB
 	notes *Notifications
 	limit *RateLimiter
@@ -21,7 +22,12 @@ type Posts struct {
 // notifications of a new post in its transaction; limit throttles post
 // creation per user (nil: unlimited).
 func NewPosts(db *gorm.DB, notes *Notifications, limit *RateLimiter) *Posts {
-	return &Posts{db: db, notes: notes, limit: limit}
+	return &Posts{
+		likes: likes{db: db, counter: postLikes, row: newPostLike, lock: lockPostToLike},
+		db:    db,
+		notes: notes,
+		limit: limit,
+	}
 }
 
 // Post list orders.
@@ -272,29 +278,17 @@ func mayModify(actor *model.User, p *model.Post, verb string) error {
 	return nil
 }
 
-// Like records that the signed-in user likes post id. Liking twice changes
-// nothing. Errors: ENOTFOUND.
-func (s *Posts) Like(ctx context.Context, id int64) (*model.LikeState, error) {
-	return s.setLike(ctx, id, true)
+// newPostLike returns the like of post id by userID.
+func newPostLike(id, userID int64) any {
+	return &model.PostLike{PostID: id, UserID: userID, CreatedAt: Now()}
 }
 
-// Unlike removes the signed-in user's like of post id, if any.
-// Errors: ENOTFOUND.
-func (s *Posts) Unlike(ctx context.Context, id int64) (*model.LikeState, error) {
-	return s.setLike(ctx, id, false)
-}
-
-func (s *Posts) setLike(ctx context.Context, id int64, like bool) (*model.LikeState, error) {
-	actor, err := signedIn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	row := &model.PostLike{PostID: id, UserID: actor.ID, CreatedAt: Now()}
-	return changeLike(ctx, s.db, postLikes, id, row, like, func(tx *gorm.DB) (int64, error) {
-		var p model.Post
-		err := lockLivePost(tx, id, &p)
-		return p.LikeCount, err
-	})
+// lockPostToLike locks post id, the first lock of the lock order, and
+// returns its like count. Errors: ENOTFOUND.
+func lockPostToLike(tx *gorm.DB, id int64, _ *model.User) (int64, error) {
+	var p model.Post
+	err := lockLivePost(tx, id, &p)
+	return p.LikeCount, err
 }
 
 // Mute stops post_comment and comment_reply notifications of post id for
@@ -335,10 +329,10 @@ func fillPosts(db *gorm.DB, viewer *model.User, posts []*model.Post) error {
 	}
 	var liked, muted map[int64]bool
 	if viewer != nil {
-		if liked, err = viewerRows(db, postLikesBy, viewer.ID, ids); err != nil {
+		if liked, err = viewerRows(db, &model.PostLike{}, viewer.ID, ids); err != nil {
 			return err
 		}
-		if muted, err = viewerRows(db, postMutesBy, viewer.ID, ids); err != nil {
+		if muted, err = viewerRows(db, &model.PostMute{}, viewer.ID, ids); err != nil {
 			return err
 		}
 	}

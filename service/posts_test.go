@@ -77,9 +77,7 @@ func TestPostsCreate(t *testing.T) {
 func TestPostsGet(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.as(t, "alice")
-	bob := f.as(t, "bob")
-	p := f.post(t, alice, "p")
+	alice, bob, p := f.alicePost(t, "p")
 	if _, err := f.posts.Like(bob, p.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -292,9 +290,19 @@ func TestPostsDelete(t *testing.T) {
 func TestPostsLike(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.as(t, "alice")
-	bob := f.as(t, "bob")
-	p := f.post(t, alice, "p")
+	alice, bob, p := f.alicePost(t, "p")
+	likeSteps(t, alice, bob, p.ID, f.posts.Like, f.posts.Unlike)
+	t.Run("ErrNotFound", func(t *testing.T) {
+		_, err := f.posts.Like(alice, p.ID+1000)
+		wantCode(t, err, model.ENOTFOUND, "post")
+	})
+}
+
+// likeSteps has alice and bob like and unlike item id in turn, each way
+// twice, through a service's like and unlike, and checks the count and the
+// flag of every answer.
+func likeSteps(t *testing.T, alice, bob context.Context, id int64, like, unlike func(context.Context, int64) (*model.LikeState, error)) {
+	t.Helper()
 	steps := []struct {
 		ctx   context.Context
 		like  bool
@@ -303,19 +311,15 @@ func TestPostsLike(t *testing.T) {
 		{alice, true, 1}, {alice, true, 1}, {bob, true, 2}, {alice, false, 1}, {alice, false, 1}, {bob, false, 0}, {bob, false, 0},
 	}
 	for i, s := range steps {
-		set := f.posts.Unlike
+		set := unlike
 		if s.like {
-			set = f.posts.Like
+			set = like
 		}
-		st, err := set(s.ctx, p.ID)
+		st, err := set(s.ctx, id)
 		if err != nil || st.LikeCount != s.count || st.Liked != s.like {
 			t.Fatalf("step %d: %+v, %v; want count %d liked %v", i, st, err, s.count, s.like)
 		}
 	}
-	t.Run("ErrNotFound", func(t *testing.T) {
-		_, err := f.posts.Like(alice, p.ID+1000)
-		wantCode(t, err, model.ENOTFOUND, "post")
-	})
 }
 
 func TestPostsMute(t *testing.T) {

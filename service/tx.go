@@ -86,33 +86,6 @@ func setRow(tx *gorm.DB, row any, exist bool) (int64, error) {
 	return -res.RowsAffected, nil
 }
 
-// changeLike makes the like row exist or not and moves counter c of the
-// liked row id with it, in one transaction. lock runs first: it takes the
-// locks the like needs, in the lock order, and returns the liked row's like
-// count before the change. Errors: lock's, or a dbError.
-func changeLike(ctx context.Context, db *gorm.DB, c counter, id int64, row any, like bool, lock func(tx *gorm.DB) (int64, error)) (*model.LikeState, error) {
-	var state model.LikeState
-	err := transact(ctx, db, func(tx *gorm.DB) error {
-		count, err := lock(tx)
-		if err != nil {
-			return err
-		}
-		delta, err := setRow(tx, row, like)
-		if err != nil {
-			return err
-		}
-		if err := bumpCounter(tx, c, id, delta); err != nil {
-			return err
-		}
-		state = model.LikeState{LikeCount: max(count+delta, 0), Liked: like}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &state, nil
-}
-
 // counter is a counter column kept with atomic SQL. Its only values are the
 // constants below, so the statements bumpCounter builds name no column but
 // these.
@@ -165,38 +138,22 @@ func bumpCounter(tx *gorm.DB, c counter, id, delta int64, also ...clause.Assignm
 	return dbError(q.UpdateColumns(set).Error)
 }
 
-// viewerTable is a table of one user's marks on posts or comments, keyed by
-// (the item's id, user_id). Its only values are the constants below, so the
-// query viewerRows builds names no table but these.
-type viewerTable uint8
-
-const (
-	postLikesBy    viewerTable = iota + 1 // post_likes
-	postMutesBy                           // post_mutes
-	commentLikesBy                        // comment_likes
-)
-
-// table returns the model of t and the column of the item's id.
-func (t viewerTable) table() (any, string, error) {
-	switch t {
-	case postLikesBy:
-		return &model.PostLike{}, "post_id", nil
-	case postMutesBy:
-		return &model.PostMute{}, "post_id", nil
-	case commentLikesBy:
-		return &model.CommentLike{}, "comment_id", nil
-	}
-	return nil, "", fmt.Errorf("service: unknown viewer table %d", t)
-}
-
-// viewerRows returns which of ids have a row of userID in t, in one query.
-func viewerRows(db *gorm.DB, t viewerTable, userID int64, ids []int64) (map[int64]bool, error) {
-	table, idCol, err := t.table()
-	if err != nil {
-		return nil, err
+// viewerRows returns which of ids have a row of userID in the table of
+// marks: a *model.PostLike or *model.PostMute for post ids, a
+// *model.CommentLike for comment ids. The table and its columns come from
+// that type, never from text, in one query.
+func viewerRows(db *gorm.DB, marks any, userID int64, ids []int64) (map[int64]bool, error) {
+	var idCol string
+	switch marks.(type) {
+	case *model.PostLike, *model.PostMute:
+		idCol = "post_id"
+	case *model.CommentLike:
+		idCol = "comment_id"
+	default:
+		return nil, fmt.Errorf("service: no viewer rows in %T", marks)
 	}
 	var found []int64
-	err = db.Model(table).Where("user_id = ? AND ? IN ?", userID, clause.Column{Name: idCol}, uniqueIDs(ids)).
+	err := db.Model(marks).Where("user_id = ? AND ? IN ?", userID, clause.Column{Name: idCol}, uniqueIDs(ids)).
 		Pluck(idCol, &found).Error
 	if err != nil {
 		return nil, dbError(err)
