@@ -33,20 +33,22 @@
 //     atomic SQL (bumpCounter) in the transaction of the change that moves
 //     them; unread counts are not stored but counted, and each user's
 //     counts are published in the order they were taken.
-//   - Errors are returned, not logged (but by publishing and retention):
-//     a *model.Error whose code says what the caller did wrong (EINVALID
+//   - Errors are returned, not logged; only publishing and retention, which
+//     run after or outside a request, log theirs. An error is a
+//     *model.Error whose code says what the caller did wrong (EINVALID
 //     naming the field, ENOTFOUND, EPERMISSION...), EUNAVAILABLE when the
-//     database cannot be reached (dbError), anything else an internal
-//     error. No method answers (nil, nil); each says which codes it returns.
+//     database cannot be reached (dbError), or else an internal error. No
+//     method answers (nil, nil); each says which codes it returns.
 //
 // # Where to look
 //
-// tx.go holds the transaction and row plumbing every service uses. Posts and
-// comments are in posts.go, comments.go (writes) and comments_read.go
-// (reads). Notifications are divided by step: notifications_plan.go works
-// out and locks who a change notifies, notifications_write.go writes the
-// rows inside the change's transaction, notifications_publish.go tells the
-// hub after commit, notifications_store.go is the hub's NotificationStore
-// (per-user reads and marks), notifications.go the REST calls of the
-// signed-in user, and retention.go the cleanup job.
+// tx.go holds the transaction and row plumbing every service uses. Posts
+// and comments are in posts.go, comments.go (writes) and comments_read.go
+// (reads); likes.go is the Like and Unlike they share. Notifications are
+// divided by step: notifications_plan.go works out and locks who a change
+// notifies, notifications_write.go writes the rows inside the change's
+// transaction, notifications_publish.go tells the hub after commit,
+// notifications_store.go is the hub's NotificationStore (per-user reads and
+// marks), notifications.go the REST calls of the signed-in user, and
+// retention.go the cleanup job.
 package service
