@@ -110,7 +110,7 @@ func buildDeps(cfg *configs.Config, db *dbtest.DB, logger *slog.Logger) (Deps, e
 		UnreadReplayLimit:        cfg.WebSocket.UnreadReplayLimit,
 		MaxConnectionsPerAddress: cfg.WebSocket.MaxConnectionsPerAddress,
 		ExemptAddresses:          exempt,
-	}, notes, notify.NewMemoryBroker(), logger, registry)
+	}, notes.Store(), notify.NewMemoryBroker(), logger, registry)
 	pub.Publisher = hub
 	return Deps{
 		Config:        cfg,

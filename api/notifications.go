@@ -44,7 +44,7 @@ func (s *Server) listNotifications(c *gin.Context) (int, any, error) {
 }
 
 func (s *Server) unreadCount(c *gin.Context) (int, any, error) {
-	return unreadCountAnswer(s.notes.CountUnread(ctx(c)))
+	return unreadCountAnswer(s.notes.UnreadCount(ctx(c)))
 }
 
 // markRead answers POST /notifications/read. Ids that are not the caller's
@@ -74,7 +74,7 @@ func (s *Server) markRead(c *gin.Context) (int, any, error) {
 	default:
 		return 0, nil, model.Errorf(model.EINVALID, "ids or up_to_id is required")
 	}
-	return unreadCountAnswer(s.notes.MarkMineRead(ctx(c), ids, upToID))
+	return unreadCountAnswer(s.notes.MarkRead(ctx(c), model.ReadSelection{IDs: ids, UpToID: upToID}))
 }
 
 // markOneRead answers POST /notifications/{id}/read; another user's id is

@@ -2,9 +2,11 @@ package service
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"math/big"
 	"strconv"
 	"strings"
 	"time"
@@ -400,6 +402,21 @@ func truncateRunes(s string, n int) string {
 	return s
 }
 
+// randomDigits returns n random decimal digits: the suffix that makes a
+// taken username free. It needs no secrecy, only spread; should the system's
+// random source fail, a zero digit still yields a name.
+func randomDigits(n int) string {
+	var b strings.Builder
+	for range n {
+		d, err := rand.Int(rand.Reader, big.NewInt(10))
+		if err != nil {
+			d = big.NewInt(0)
+		}
+		b.WriteByte(byte('0' + d.Int64()))
+	}
+	return b.String()
+}
+
 // tokenError turns a jwt parse error into the client's message, telling an
 // expired token apart so that clients know to sign in again.
 func tokenError(err error) error {
@@ -411,18 +428,4 @@ func tokenError(err error) error {
 	default:
 		return model.Errorf(model.EUNAUTHENTICATED, "invalid token")
 	}
-}
-
-func allow(l *RateLimiter, key string) error {
-	if l == nil {
-		return nil
-	}
-	return l.Allow(key)
-}
-
-func check(l *RateLimiter, key string) error {
-	if l == nil {
-		return nil
-	}
-	return l.Check(key)
 }

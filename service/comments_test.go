@@ -14,26 +14,11 @@ import (
 	"github.com/quizsite/discuss/service"
 )
 
-func (f *fixture) comment(t testing.TB, ctx context.Context, postID int64, parent *model.Comment, body string) *model.Comment {
-	t.Helper()
-	in := service.CommentInput{Body: body}
-	if parent != nil {
-		in.ParentID = &parent.ID
-	}
-	c, err := f.comments.Create(ctx, postID, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 func TestCommentsCreate(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.user(t, "alice", model.RoleUser)
-	bob := f.user(t, "bob", model.RoleUser)
-	carol := f.user(t, "carol", model.RoleUser)
-	p := f.post(t, alice, "p")
+	alice, bob, p := f.alicePost(t, "p")
+	carol := f.as(t, "carol")
 	other := f.post(t, alice, "other")
 
 	t.Run("OK", func(t *testing.T) {
@@ -94,7 +79,7 @@ func TestCommentsCreate(t *testing.T) {
 		wantCode(t, err, model.ENOTFOUND, "comment")
 	})
 	t.Run("ErrRateLimited", func(t *testing.T) {
-		comments := service.NewComments(f.db.DB, service.NewNotifications(f.db.DB, service.NopPublisher{}),
+		comments := service.NewComments(f.db.DB, f.notes,
 			service.NewRateLimiter(1, time.Hour))
 		if _, err := comments.Create(carol, p.ID, service.CommentInput{Body: "b"}); err != nil {
 			t.Fatal(err)
@@ -104,18 +89,21 @@ func TestCommentsCreate(t *testing.T) {
 	})
 }
 
-// thread makes, on a new post by alice: top-level comments t0..t4 by bob;
+// thread signs in alice, bob and carol and makes, on a new post by alice:
+// top-level comments t0..t4 by bob;
 // t1 has replies r0..r4 (by carol, then alternating); t3 is a placeholder
 // (deleted, one live reply); t4 is deleted without replies.
 type thread struct {
-	post    *model.Post
-	tops    []*model.Comment
-	replies []*model.Comment
+	alice, bob, carol context.Context
+	post              *model.Post
+	tops              []*model.Comment
+	replies           []*model.Comment
 }
 
-func (f *fixture) thread(t *testing.T, alice, bob, carol context.Context) thread {
+func (f *fixture) thread(t *testing.T) thread {
 	t.Helper()
-	th := thread{post: f.post(t, alice, "thread")}
+	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
+	th := thread{alice: alice, bob: bob, carol: carol, post: f.post(t, alice, "thread")}
 	for i := range 5 {
 		th.tops = append(th.tops, f.comment(t, bob, th.post.ID, nil, fmt.Sprintf("t%d", i)))
 	}
@@ -141,15 +129,12 @@ func (f *fixture) thread(t *testing.T, alice, bob, carol context.Context) thread
 func TestCommentsList(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.user(t, "alice", model.RoleUser)
-	bob := f.user(t, "bob", model.RoleUser)
-	carol := f.user(t, "carol", model.RoleUser)
-	th := f.thread(t, alice, bob, carol)
+	th := f.thread(t)
 	// Likes: t2 has 2, t1 has 1.
 	for _, l := range []struct {
 		ctx context.Context
 		c   *model.Comment
-	}{{alice, th.tops[2]}, {carol, th.tops[2]}, {carol, th.tops[1]}} {
+	}{{th.alice, th.tops[2]}, {th.carol, th.tops[2]}, {th.carol, th.tops[1]}} {
 		if _, err := f.comments.Like(l.ctx, l.c.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +154,7 @@ func TestCommentsList(t *testing.T) {
 			var got []*model.Comment
 			q := service.CommentQuery{Sort: tc.sort, Limit: 3}
 			for {
-				page, err := f.comments.List(carol, th.post.ID, q)
+				page, err := f.comments.List(th.carol, th.post.ID, q)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -183,7 +168,7 @@ func TestCommentsList(t *testing.T) {
 			for i, c := range got {
 				ids[i] = c.ID
 			}
-			if !equalIDs(ids, tc.want) {
+			if !slices.Equal(ids, tc.want) {
 				t.Fatalf("got %v, want %v", ids, tc.want)
 			}
 			for _, c := range got {
@@ -200,12 +185,12 @@ func TestCommentsList(t *testing.T) {
 			{service.CommentQuery{Limit: 1000}, "limit"},
 			{service.CommentQuery{Cursor: "%%%"}, "cursor"},
 		} {
-			_, err := f.comments.List(carol, th.post.ID, tc.q)
+			_, err := f.comments.List(th.carol, th.post.ID, tc.q)
 			wantCode(t, err, model.EINVALID, tc.field)
 		}
 	})
 	t.Run("ErrNotFound", func(t *testing.T) {
-		_, err := f.comments.List(carol, th.post.ID+1000, service.CommentQuery{})
+		_, err := f.comments.List(th.carol, th.post.ID+1000, service.CommentQuery{})
 		wantCode(t, err, model.ENOTFOUND, "post")
 	})
 }
@@ -241,26 +226,23 @@ func checkListed(t *testing.T, th thread, c *model.Comment) {
 func TestCommentsGet(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.user(t, "alice", model.RoleUser)
-	bob := f.user(t, "bob", model.RoleUser)
-	carol := f.user(t, "carol", model.RoleUser)
-	th := f.thread(t, alice, bob, carol)
+	th := f.thread(t)
 
 	t.Run("OK", func(t *testing.T) {
-		got, err := f.comments.Get(alice, th.replies[1].ID)
+		got, err := f.comments.Get(th.alice, th.replies[1].ID)
 		if err != nil || got.Body != "r1" || got.ReplyTo.Username != "carol" || got.Author.Username != "alice" || got.Replies != nil {
 			t.Errorf("reply: %+v, %v", got, err)
 		}
 	})
 	t.Run("Placeholder", func(t *testing.T) {
-		got, err := f.comments.Get(alice, th.tops[3].ID)
+		got, err := f.comments.Get(th.alice, th.tops[3].ID)
 		if err != nil || !got.Deleted || got.Body != "" || got.Author != nil {
 			t.Errorf("placeholder: %+v, %v", got, err)
 		}
 	})
 	t.Run("ErrNotFound", func(t *testing.T) {
 		for _, id := range []int64{th.tops[4].ID, th.tops[4].ID + 1000} {
-			_, err := f.comments.Get(alice, id)
+			_, err := f.comments.Get(th.alice, id)
 			wantCode(t, err, model.ENOTFOUND, "comment")
 		}
 	})
@@ -269,11 +251,8 @@ func TestCommentsGet(t *testing.T) {
 func TestCommentsReplies(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.user(t, "alice", model.RoleUser)
-	bob := f.user(t, "bob", model.RoleUser)
-	carol := f.user(t, "carol", model.RoleUser)
-	th := f.thread(t, alice, bob, carol)
-	if err := f.comments.Delete(alice, th.replies[3].ID); err != nil {
+	th := f.thread(t)
+	if err := f.comments.Delete(th.alice, th.replies[3].ID); err != nil {
 		t.Fatal(err)
 	}
 
@@ -281,7 +260,7 @@ func TestCommentsReplies(t *testing.T) {
 		var got []int64
 		cursor := ""
 		for {
-			page, err := f.comments.Replies(carol, th.tops[1].ID, 2, cursor)
+			page, err := f.comments.Replies(th.carol, th.tops[1].ID, 2, cursor)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -297,26 +276,26 @@ func TestCommentsReplies(t *testing.T) {
 			cursor = *page.NextCursor
 		}
 		want := []int64{th.replies[0].ID, th.replies[1].ID, th.replies[2].ID, th.replies[4].ID}
-		if !equalIDs(got, want) {
+		if !slices.Equal(got, want) {
 			t.Errorf("got %v, want %v", got, want)
 		}
 	})
 	t.Run("Placeholder", func(t *testing.T) {
-		page, err := f.comments.Replies(carol, th.tops[3].ID, 0, "")
+		page, err := f.comments.Replies(th.carol, th.tops[3].ID, 0, "")
 		if err != nil || len(page.Items) != 1 || page.NextCursor != nil {
 			t.Errorf("replies of a placeholder: %+v, %v", page, err)
 		}
 	})
 	t.Run("ErrInvalid", func(t *testing.T) {
-		_, err := f.comments.Replies(carol, th.replies[0].ID, 0, "")
+		_, err := f.comments.Replies(th.carol, th.replies[0].ID, 0, "")
 		wantCode(t, err, model.EINVALID, "reply")
-		_, err = f.comments.Replies(carol, th.tops[1].ID, 101, "")
+		_, err = f.comments.Replies(th.carol, th.tops[1].ID, 101, "")
 		wantCode(t, err, model.EINVALID, "limit")
-		_, err = f.comments.Replies(carol, th.tops[1].ID, 0, "e30")
+		_, err = f.comments.Replies(th.carol, th.tops[1].ID, 0, "e30")
 		wantCode(t, err, model.EINVALID, "cursor")
 	})
 	t.Run("ErrNotFound", func(t *testing.T) {
-		_, err := f.comments.Replies(carol, th.tops[4].ID, 0, "")
+		_, err := f.comments.Replies(th.carol, th.tops[4].ID, 0, "")
 		wantCode(t, err, model.ENOTFOUND, "comment")
 	})
 }
@@ -324,10 +303,8 @@ func TestCommentsReplies(t *testing.T) {
 func TestCommentsUpdate(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.user(t, "alice", model.RoleUser)
-	bob := f.user(t, "bob", model.RoleUser)
-	mod := f.user(t, "mod", model.RoleModerator)
-	p := f.post(t, alice, "p")
+	alice, bob, p := f.alicePost(t, "p")
+	mod := f.asRole(t, "mod", model.RoleModerator)
 	c := f.comment(t, bob, p.ID, nil, "before")
 
 	t.Run("OK", func(t *testing.T) {
@@ -359,9 +336,7 @@ func TestCommentsUpdate(t *testing.T) {
 func TestCommentsDelete(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.user(t, "alice", model.RoleUser)
-	bob := f.user(t, "bob", model.RoleUser)
-	p := f.post(t, alice, "p")
+	alice, bob, p := f.alicePost(t, "p")
 	top := f.comment(t, bob, p.ID, nil, "top")
 	r1 := f.comment(t, alice, p.ID, top, "r1")
 	r2 := f.comment(t, alice, p.ID, r1, "r2")
@@ -442,27 +417,9 @@ func TestCommentsDelete(t *testing.T) {
 func TestCommentsLike(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.user(t, "alice", model.RoleUser)
-	bob := f.user(t, "bob", model.RoleUser)
-	p := f.post(t, alice, "p")
+	alice, bob, p := f.alicePost(t, "p")
 	c := f.comment(t, bob, p.ID, nil, "c")
-	steps := []struct {
-		ctx   context.Context
-		like  bool
-		count int64
-	}{
-		{alice, true, 1}, {alice, true, 1}, {bob, true, 2}, {alice, false, 1}, {alice, false, 1}, {bob, false, 0}, {bob, false, 0},
-	}
-	for i, s := range steps {
-		set := f.comments.Unlike
-		if s.like {
-			set = f.comments.Like
-		}
-		st, err := set(s.ctx, c.ID)
-		if err != nil || st.LikeCount != s.count || st.Liked != s.like {
-			t.Fatalf("step %d: %+v, %v; want count %d liked %v", i, st, err, s.count, s.like)
-		}
-	}
+	likeSteps(t, alice, bob, c.ID, f.comments.Like, f.comments.Unlike)
 	t.Run("ErrNotFound", func(t *testing.T) {
 		f.comment(t, alice, p.ID, c, "keeps c as a placeholder")
 		if err := f.comments.Delete(bob, c.ID); err != nil {
@@ -480,7 +437,7 @@ func TestCommentsLike(t *testing.T) {
 func TestCommentsWalkWhileInserting(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.user(t, "alice", model.RoleUser)
+	alice := f.as(t, "alice")
 	p := f.post(t, alice, "busy")
 	const n = 1000
 	tops := make([]*model.Comment, n)
@@ -564,14 +521,14 @@ func TestCommentsWalkWhileInserting(t *testing.T) {
 	// Oldest-first walks see the originals first, then some of the new
 	// comments; newest-first walks may start with comments added before
 	// they began, then see the originals. No walk repeats or reorders.
-	if len(gotOld) < n || !equalIDs(gotOld[:n], wantOld) || !ascending(gotOld) {
-		t.Errorf("old walk: %d ids, originals in order: %v", len(gotOld), len(gotOld) >= n && equalIDs(gotOld[:n], wantOld))
+	if len(gotOld) < n || !slices.Equal(gotOld[:n], wantOld) || !ascending(gotOld) {
+		t.Errorf("old walk: %d ids, originals in order: %v", len(gotOld), len(gotOld) >= n && slices.Equal(gotOld[:n], wantOld))
 	}
-	if len(gotNew) < n || !equalIDs(gotNew[len(gotNew)-n:], wantNew) || !ascending(reversed(gotNew)) {
-		t.Errorf("new walk: %d ids, originals in order: %v", len(gotNew), len(gotNew) >= n && equalIDs(gotNew[len(gotNew)-n:], wantNew))
+	if len(gotNew) < n || !slices.Equal(gotNew[len(gotNew)-n:], wantNew) || !ascending(reversed(gotNew)) {
+		t.Errorf("new walk: %d ids, originals in order: %v", len(gotNew), len(gotNew) >= n && slices.Equal(gotNew[len(gotNew)-n:], wantNew))
 	}
-	if len(gotReplies) < n || !equalIDs(gotReplies[:n], wantReplies) || !ascending(gotReplies) {
-		t.Errorf("replies walk: %d ids, originals in order: %v", len(gotReplies), len(gotReplies) >= n && equalIDs(gotReplies[:n], wantReplies))
+	if len(gotReplies) < n || !slices.Equal(gotReplies[:n], wantReplies) || !ascending(gotReplies) {
+		t.Errorf("replies walk: %d ids, originals in order: %v", len(gotReplies), len(gotReplies) >= n && slices.Equal(gotReplies[:n], wantReplies))
 	}
 }
 
@@ -598,9 +555,9 @@ func TestCountersUnderConcurrency(t *testing.T) {
 	f := newFixture(t)
 	users := make([]context.Context, 8)
 	for i := range users {
-		users[i] = f.user(t, fmt.Sprintf("user%d", i), model.RoleUser)
+		users[i] = f.as(t, fmt.Sprintf("user%d", i))
 	}
-	mod := f.user(t, "mod", model.RoleModerator)
+	mod := f.asRole(t, "mod", model.RoleModerator)
 	p := f.post(t, users[0], "hot")
 	var seed []*model.Comment
 	for i := range 10 {

@@ -1,12 +1,10 @@
 package service
 
 import (
-	"crypto/rand"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"strings"
 	"syscall"
@@ -57,16 +55,4 @@ func unavailable(err error) bool {
 	// SQLite reports a writer that waited out its busy timeout only in text.
 	msg := err.Error()
 	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY")
-}
-
-func randomDigits(n int) string {
-	var b strings.Builder
-	for range n {
-		d, err := rand.Int(rand.Reader, big.NewInt(10))
-		if err != nil {
-			d = big.NewInt(0)
-		}
-		b.WriteByte(byte('0' + d.Int64()))
-	}
-	return b.String()
 }

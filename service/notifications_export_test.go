@@ -1,6 +1,8 @@
 package service
 
 import (
+	"context"
+
 	"gorm.io/gorm"
 
 	"github.com/quizsite/discuss/model"
@@ -22,6 +24,9 @@ func (s *Notifications) CommentCreatedHook(tx *gorm.DB, actor *model.User, post 
 func (s *Notifications) PostDeletedHook(tx *gorm.DB, postID int64) (Outbox, error) {
 	return s.postDeleted(tx, postID)
 }
+
+// Publish publishes out, as the services do after commit.
+func (s *Notifications) Publish(ctx context.Context, out Outbox) { s.publish(ctx, out) }
 
 // SetRetentionBatch makes retention delete n rows per statement.
 func (s *Notifications) SetRetentionBatch(n int) { s.retentionBatch = n }

@@ -2,29 +2,17 @@ package service
 
 import (
 	"context"
-	"errors"
 	"strconv"
 
-	"github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/quizsite/discuss/model"
 )
 
 // Posts creates, lists, edits and deletes posts, and keeps likes and mutes.
-//
-// Locking. Every transaction here and in Comments takes its row locks in
-// one order: the post, then user rows, then comment rows. Writers of one
-// thread therefore queue on the post row (SELECT ... FOR UPDATE) instead of
-// deadlocking, and the notifications hooks can lock the user rows of the
-// people they notify (see Notifications.write) without closing a cycle with
-// a like. Where an insert's foreign key check would take a shared lock on a
-// row that the transaction later updates, the row is locked for update
-// first, since two holders of a shared lock that both want to upgrade it
-// deadlock. Counters move with atomic SQL (like_count = like_count + 1) in
-// the transaction of the change that moves them.
+// Its writers keep the package's lock order (see the package doc).
 type Posts struct {
+	likes // Like and Unlike
 	db    *gorm.DB
 	notes *Notifications
 	limit *RateLimiter
@@ -34,7 +22,12 @@ type Posts struct {
 // notifications of a new post in its transaction; limit throttles post
 // creation per user (nil: unlimited).
 func NewPosts(db *gorm.DB, notes *Notifications, limit *RateLimiter) *Posts {
-	return &Posts{db: db, notes: notes, limit: limit}
+	return &Posts{
+		likes: likes{db: db, counter: postLikes, row: newPostLike, lock: lockPostToLike},
+		db:    db,
+		notes: notes,
+		limit: limit,
+	}
 }
 
 // Post list orders.
@@ -109,7 +102,7 @@ func (s *Posts) Create(ctx context.Context, in PostInput) (*model.Post, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.notes.Publish(ctx, out)
+	s.notes.publish(ctx, out)
 	p.Author = model.AuthorOf(actor)
 	return p, nil
 }
@@ -181,7 +174,7 @@ func (s *Posts) List(ctx context.Context, q PostQuery) (*Page[*model.Post], erro
 			if key == timeKey {
 				at = after.keyTime()
 			}
-			query = query.Where(keysetBefore(keyCol), at, at, after.ID)
+			query = query.Where(keysetBefore(keyCol, at, after.ID))
 		}
 	}
 	var rows []*model.Post
@@ -272,7 +265,7 @@ func (s *Posts) Delete(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	s.notes.Publish(ctx, out)
+	s.notes.publish(ctx, out)
 	return nil
 }
 
@@ -285,43 +278,17 @@ func mayModify(actor *model.User, p *model.Post, verb string) error {
 	return nil
 }
 
-// Like records that the signed-in user likes post id. Liking twice changes
-// nothing. Errors: ENOTFOUND.
-func (s *Posts) Like(ctx context.Context, id int64) (*model.LikeState, error) {
-	return s.setLike(ctx, id, true)
+// newPostLike returns the like of post id by userID.
+func newPostLike(id, userID int64) any {
+	return &model.PostLike{PostID: id, UserID: userID, CreatedAt: Now()}
 }
 
-// Unlike removes the signed-in user's like of post id, if any.
-// Errors: ENOTFOUND.
-func (s *Posts) Unlike(ctx context.Context, id int64) (*model.LikeState, error) {
-	return s.setLike(ctx, id, false)
-}
-
-func (s *Posts) setLike(ctx context.Context, id int64, like bool) (*model.LikeState, error) {
-	actor, err := signedIn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var state model.LikeState
-	err = transact(ctx, s.db, func(tx *gorm.DB) error {
-		var p model.Post
-		if err := lockLivePost(tx, id, &p); err != nil {
-			return err
-		}
-		delta, err := setRow(tx, &model.PostLike{PostID: id, UserID: actor.ID, CreatedAt: Now()}, like)
-		if err != nil {
-			return err
-		}
-		if err := bumpCounter(tx, "posts", "like_count", id, delta); err != nil {
-			return err
-		}
-		state = model.LikeState{LikeCount: max(p.LikeCount+delta, 0), Liked: like}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &state, nil
+// lockPostToLike locks post id, the first lock of the lock order, and
+// returns its like count. Errors: ENOTFOUND.
+func lockPostToLike(tx *gorm.DB, id int64, _ *model.User) (int64, error) {
+	var p model.Post
+	err := lockLivePost(tx, id, &p)
+	return p.LikeCount, err
 }
 
 // Mute stops post_comment and comment_reply notifications of post id for
@@ -362,10 +329,10 @@ func fillPosts(db *gorm.DB, viewer *model.User, posts []*model.Post) error {
 	}
 	var liked, muted map[int64]bool
 	if viewer != nil {
-		if liked, err = viewerRows(db, "post_likes", "post_id", viewer.ID, ids); err != nil {
+		if liked, err = viewerRows(db, &model.PostLike{}, viewer.ID, ids); err != nil {
 			return err
 		}
-		if muted, err = viewerRows(db, "post_mutes", "post_id", viewer.ID, ids); err != nil {
+		if muted, err = viewerRows(db, &model.PostMute{}, viewer.ID, ids); err != nil {
 			return err
 		}
 	}
@@ -374,140 +341,4 @@ func fillPosts(db *gorm.DB, viewer *model.User, posts []*model.Post) error {
 		p.Liked, p.Muted = liked[p.ID], muted[p.ID]
 	}
 	return nil
-}
-
-// fetchAuthors returns the author objects of the users ids, by id, in one
-// query. Ids may repeat.
-func fetchAuthors(db *gorm.DB, ids []int64) (map[int64]*model.Author, error) {
-	authors := make(map[int64]*model.Author, len(ids))
-	if len(ids) == 0 {
-		return authors, nil
-	}
-	var rows []model.Author
-	err := db.Model(&model.User{}).Select("id", "username", "display_name").
-		Where("id IN ?", uniqueIDs(ids)).Find(&rows).Error
-	if err != nil {
-		return nil, dbError(err)
-	}
-	for i := range rows {
-		authors[rows[i].ID] = &rows[i]
-	}
-	return authors, nil
-}
-
-// viewerRows returns which of ids have a row of userID in table (a likes or
-// mutes table keyed by (idCol, user_id)), in one query.
-func viewerRows(db *gorm.DB, table, idCol string, userID int64, ids []int64) (map[int64]bool, error) {
-	var found []int64
-	err := db.Table(table).Where("user_id = ? AND "+idCol+" IN ?", userID, uniqueIDs(ids)).
-		Pluck(idCol, &found).Error
-	if err != nil {
-		return nil, dbError(err)
-	}
-	set := make(map[int64]bool, len(found))
-	for _, id := range found {
-		set[id] = true
-	}
-	return set, nil
-}
-
-func uniqueIDs(ids []int64) []int64 {
-	seen := make(map[int64]bool, len(ids))
-	out := make([]int64, 0, len(ids))
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
-}
-
-// lockLivePost reads post id into p and locks its row until the transaction
-// ends; see Posts for why every writer of a thread starts here. SQLite has
-// no row locks, but its write transactions start with the database's write
-// lock, which serialises writers all the same. Errors: ENOTFOUND.
-func lockLivePost(tx *gorm.DB, id int64, p *model.Post) error {
-	err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
-		Where("deleted_at IS NULL").Take(p, id).Error
-	return notFound(err, "post %d not found", id)
-}
-
-// setRow makes row (a like or mute, keyed by its primary key) exist or not
-// and returns +1 when it inserted the row, -1 when it deleted it and 0 when
-// there was nothing to do. The insert ignores a duplicate key rather than
-// failing, so two racing requests of one user both succeed and only the one
-// that changed something moves a counter.
-func setRow(tx *gorm.DB, row any, exist bool) (int64, error) {
-	if exist {
-		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(row)
-		if res.Error != nil {
-			return 0, dbError(res.Error)
-		}
-		return res.RowsAffected, nil
-	}
-	res := tx.Delete(row)
-	if res.Error != nil {
-		return 0, dbError(res.Error)
-	}
-	return -res.RowsAffected, nil
-}
-
-// bumpCounter adds delta to a counter column of one row with atomic SQL.
-// A decrement never takes a counter below zero.
-func bumpCounter(tx *gorm.DB, table, column string, id, delta int64) error {
-	var err error
-	switch {
-	case delta > 0:
-		err = tx.Exec("UPDATE "+table+" SET "+column+" = "+column+" + ? WHERE id = ?", delta, id).Error
-	case delta < 0:
-		err = tx.Exec("UPDATE "+table+" SET "+column+" = "+column+" - ? WHERE id = ? AND "+column+" >= ?", -delta, id, -delta).Error
-	}
-	return dbError(err)
-}
-
-// keysetBefore is the condition "strictly before the cursor" in an order by
-// (col DESC, id DESC); its arguments are the cursor's key twice and its id.
-// Spelt out rather than as a row comparison (col, id) < (?, ?), which not
-// every MySQL version turns into an index range.
-func keysetBefore(col string) string {
-	return "(" + col + " < ? OR (" + col + " = ? AND id < ?))"
-}
-
-// signedIn returns the user of ctx. The API puts one there for every route
-// that reaches a service; a missing user is EUNAUTHENTICATED.
-func signedIn(ctx context.Context) (*model.User, error) {
-	if u := model.UserFrom(ctx); u != nil {
-		return u, nil
-	}
-	return nil, model.Errorf(model.EUNAUTHENTICATED, "sign in first")
-}
-
-// notFound turns gorm.ErrRecordNotFound into ENOTFOUND with the message and
-// passes any other error through dbError; nil stays nil.
-func notFound(err error, format string, args ...any) error {
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return model.Errorf(model.ENOTFOUND, format, args...)
-	}
-	return dbError(err)
-}
-
-// txAttempts is how often transact runs a transaction that MySQL keeps
-// choosing as a deadlock victim.
-const txAttempts = 3
-
-// transact runs fn in a transaction and retries it when MySQL rolled it back
-// to break a deadlock (error 1213), which InnoDB's gap locks can cause even
-// between writers that lock rows in one order. fn must be safe to run again:
-// it must set its results afresh on each run. The error is fn's, or a
-// dbError.
-func transact(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
-	for attempt := 1; ; attempt++ {
-		err := db.WithContext(ctx).Transaction(fn)
-		var me *mysql.MySQLError
-		if err == nil || attempt == txAttempts || ctx.Err() != nil ||
-			!errors.As(err, &me) || me.Number != 1213 {
-			return dbError(err)
-		}
-	}
 }

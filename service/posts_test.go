@@ -2,70 +2,19 @@ package service_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/quizsite/discuss/model"
 	"github.com/quizsite/discuss/service"
-	"github.com/quizsite/discuss/service/dbtest"
 )
-
-// fixture is the posts and comments services over a fresh database.
-type fixture struct {
-	db       *dbtest.DB
-	posts    *service.Posts
-	comments *service.Comments
-}
-
-func newFixture(t *testing.T) *fixture {
-	t.Helper()
-	db := dbtest.Open(t)
-	notes := service.NewNotifications(db.DB, service.NopPublisher{})
-	return &fixture{
-		db:       db,
-		posts:    service.NewPosts(db.DB, notes, nil),
-		comments: service.NewComments(db.DB, notes, nil),
-	}
-}
-
-// user creates a user with role and returns a context signed in as them.
-func (f *fixture) user(t testing.TB, name, role string) context.Context {
-	t.Helper()
-	u := &model.User{Username: name, DisplayName: "The " + name, Role: role, CreatedAt: service.Now()}
-	if err := f.db.Create(u).Error; err != nil {
-		t.Fatal(err)
-	}
-	return model.WithUser(context.Background(), u)
-}
-
-func (f *fixture) post(t testing.TB, ctx context.Context, title string) *model.Post {
-	t.Helper()
-	p, err := f.posts.Create(ctx, service.PostInput{Title: title, Body: "body of " + title})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// wantCode fails the test unless err has the code and, when field is not
-// empty, a message naming field.
-func wantCode(t testing.TB, err error, code, field string) {
-	t.Helper()
-	if model.ErrorCode(err) != code {
-		t.Fatalf("error %v, want code %s", err, code)
-	}
-	if field != "" && !strings.Contains(model.ErrorMessage(err), field) {
-		t.Fatalf("error message %q does not name %s", model.ErrorMessage(err), field)
-	}
-}
-
-func ptr[T any](v T) *T { return &v }
 
 func TestPostsCreate(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.user(t, "alice", model.RoleUser)
+	alice := f.as(t, "alice")
 
 	t.Run("OK", func(t *testing.T) {
 		p, err := f.posts.Create(alice, service.PostInput{Title: "  Hello  ", Body: "\tworld\n", ProblemID: ptr(int64(7))})
@@ -108,9 +57,9 @@ func TestPostsCreate(t *testing.T) {
 		wantCode(t, err, model.EUNAUTHENTICATED, "")
 	})
 	t.Run("ErrRateLimited", func(t *testing.T) {
-		posts := service.NewPosts(f.db.DB, service.NewNotifications(f.db.DB, service.NopPublisher{}),
+		posts := service.NewPosts(f.db.DB, f.notes,
 			service.NewRateLimiter(2, time.Hour))
-		bob := f.user(t, "bob", model.RoleUser)
+		bob := f.as(t, "bob")
 		for range 2 {
 			if _, err := posts.Create(bob, service.PostInput{Title: "t", Body: "b"}); err != nil {
 				t.Fatal(err)
@@ -128,9 +77,7 @@ func TestPostsCreate(t *testing.T) {
 func TestPostsGet(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.user(t, "alice", model.RoleUser)
-	bob := f.user(t, "bob", model.RoleUser)
-	p := f.post(t, alice, "p")
+	alice, bob, p := f.alicePost(t, "p")
 	if _, err := f.posts.Like(bob, p.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -158,8 +105,8 @@ func TestPostsGet(t *testing.T) {
 func TestPostsList(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.user(t, "alice", model.RoleUser)
-	bob := f.user(t, "bob", model.RoleUser)
+	alice := f.as(t, "alice")
+	bob := f.as(t, "bob")
 	var ps []*model.Post
 	for i := range 7 {
 		ctx := alice
@@ -234,7 +181,7 @@ func TestPostsList(t *testing.T) {
 				}
 				q.Cursor = *page.NextCursor
 			}
-			if !equalIDs(got, tc.want) {
+			if !slices.Equal(got, tc.want) {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
@@ -261,22 +208,10 @@ func TestPostsList(t *testing.T) {
 	})
 }
 
-func equalIDs(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func TestPostsUpdate(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.user(t, "alice", model.RoleUser)
+	alice := f.as(t, "alice")
 	p := f.post(t, alice, "p")
 
 	t.Run("OK", func(t *testing.T) {
@@ -307,15 +242,15 @@ func TestPostsUpdate(t *testing.T) {
 func TestPostsDelete(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.user(t, "alice", model.RoleUser)
-	admin := f.user(t, "root", model.RoleAdmin)
+	alice := f.as(t, "alice")
+	admin := f.asRole(t, "root", model.RoleAdmin)
 	p := f.post(t, alice, "p")
 	c, err := f.comments.Create(admin, p.ID, service.CommentInput{Body: "c"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Run("ErrPermission", func(t *testing.T) {
-		wantCode(t, f.posts.Delete(f.user(t, "bob", model.RoleUser), p.ID), model.EPERMISSION, "")
+		wantCode(t, f.posts.Delete(f.as(t, "bob"), p.ID), model.EPERMISSION, "")
 	})
 	if err := f.posts.Delete(alice, p.ID); err != nil {
 		t.Fatal(err)
@@ -355,9 +290,19 @@ func TestPostsDelete(t *testing.T) {
 func TestPostsLike(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.user(t, "alice", model.RoleUser)
-	bob := f.user(t, "bob", model.RoleUser)
-	p := f.post(t, alice, "p")
+	alice, bob, p := f.alicePost(t, "p")
+	likeSteps(t, alice, bob, p.ID, f.posts.Like, f.posts.Unlike)
+	t.Run("ErrNotFound", func(t *testing.T) {
+		_, err := f.posts.Like(alice, p.ID+1000)
+		wantCode(t, err, model.ENOTFOUND, "post")
+	})
+}
+
+// likeSteps has alice and bob like and unlike item id in turn, each way
+// twice, through a service's like and unlike, and checks the count and the
+// flag of every answer.
+func likeSteps(t *testing.T, alice, bob context.Context, id int64, like, unlike func(context.Context, int64) (*model.LikeState, error)) {
+	t.Helper()
 	steps := []struct {
 		ctx   context.Context
 		like  bool
@@ -366,25 +311,21 @@ func TestPostsLike(t *testing.T) {
 		{alice, true, 1}, {alice, true, 1}, {bob, true, 2}, {alice, false, 1}, {alice, false, 1}, {bob, false, 0}, {bob, false, 0},
 	}
 	for i, s := range steps {
-		set := f.posts.Unlike
+		set := unlike
 		if s.like {
-			set = f.posts.Like
+			set = like
 		}
-		st, err := set(s.ctx, p.ID)
+		st, err := set(s.ctx, id)
 		if err != nil || st.LikeCount != s.count || st.Liked != s.like {
 			t.Fatalf("step %d: %+v, %v; want count %d liked %v", i, st, err, s.count, s.like)
 		}
 	}
-	t.Run("ErrNotFound", func(t *testing.T) {
-		_, err := f.posts.Like(alice, p.ID+1000)
-		wantCode(t, err, model.ENOTFOUND, "post")
-	})
 }
 
 func TestPostsMute(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	alice := f.user(t, "alice", model.RoleUser)
+	alice := f.as(t, "alice")
 	p := f.post(t, alice, "p")
 	for i, mute := range []bool{true, true, false, false, true} {
 		set := f.posts.Unmute

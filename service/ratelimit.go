@@ -74,3 +74,19 @@ func (l *RateLimiter) take(key string, record bool) error {
 	}
 	return nil
 }
+
+// allow is l.Allow for limiters that may be nil, which means unlimited.
+func allow(l *RateLimiter, key string) error {
+	if l == nil {
+		return nil
+	}
+	return l.Allow(key)
+}
+
+// check is l.Check for limiters that may be nil, which means unlimited.
+func check(l *RateLimiter, key string) error {
+	if l == nil {
+		return nil
+	}
+	return l.Check(key)
+}

@@ -54,7 +54,7 @@ func (s *Notifications) Prune(ctx context.Context, policy Retention) (int64, err
 		for u := range recount {
 			out.recounts = append(out.recounts, u)
 		}
-		s.Publish(ctx, out)
+		s.publish(ctx, out)
 	}()
 
 	if policy.MaxAge > 0 {

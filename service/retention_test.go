@@ -13,7 +13,7 @@ import (
 // seed writes notifications for user straight into the table, oldest
 // first: one per entry of ages, which says how old each is; the first
 // unread of them are unread. It returns their ids.
-func (f *notesFixture) seed(t *testing.T, user string, unread int, ages ...time.Duration) []int64 {
+func (f *fixture) seed(t *testing.T, user string, unread int, ages ...time.Duration) []int64 {
 	t.Helper()
 	u := f.user(t, user, model.RoleUser)
 	now := service.Now()
@@ -28,7 +28,7 @@ func (f *notesFixture) seed(t *testing.T, user string, unread int, ages ...time.
 	return ids
 }
 
-func (f *notesFixture) idsOf(t *testing.T, user string) []int64 {
+func (f *fixture) idsOf(t *testing.T, user string) []int64 {
 	t.Helper()
 	var ids []int64
 	for _, n := range f.rowsOf(t, f.users[user].ID) {
@@ -51,7 +51,7 @@ func TestPrune(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("OK/MaxAge", func(t *testing.T) {
-		f := newNotesFixture(t)
+		f := newFixture(t)
 		f.notes.SetRetentionBatch(2)
 		alice := f.seed(t, "alice", 3, append(repeat(100*day, 5), repeat(time.Hour, 3)...)...)
 		f.seed(t, "bob", 0, 95*day, 91*day)
@@ -78,7 +78,7 @@ func TestPrune(t *testing.T) {
 	})
 
 	t.Run("OK/KeepPerUser", func(t *testing.T) {
-		f := newNotesFixture(t)
+		f := newFixture(t)
 		f.notes.SetRetentionBatch(2) // pages through users and rows
 		keep := 4
 		want := map[string][]int64{}
@@ -103,7 +103,7 @@ func TestPrune(t *testing.T) {
 	})
 
 	t.Run("OK/Both", func(t *testing.T) {
-		f := newNotesFixture(t)
+		f := newFixture(t)
 		ids := f.seed(t, "alice", 0, 40*day, 20*day, 3*day, 2*day, 1*day)
 		deleted, err := f.notes.Prune(ctx, service.Retention{MaxAge: 30 * day, KeepPerUser: 3})
 		if err != nil || deleted != 2 {
@@ -115,7 +115,7 @@ func TestPrune(t *testing.T) {
 	})
 
 	t.Run("OK/Disabled", func(t *testing.T) {
-		f := newNotesFixture(t)
+		f := newFixture(t)
 		f.seed(t, "alice", 1, 1000*day, 500*day)
 		if deleted, err := f.notes.Prune(ctx, service.Retention{}); err != nil || deleted != 0 {
 			t.Errorf("Prune = %d, %v; want nothing deleted", deleted, err)
@@ -125,7 +125,7 @@ func TestPrune(t *testing.T) {
 
 func TestRunRetention(t *testing.T) {
 	t.Parallel()
-	f := newNotesFixture(t)
+	f := newFixture(t)
 	f.pub.counts = make(chan published, 1)
 	f.seed(t, "alice", 1, 48*time.Hour)
 	ctx, cancel := context.WithCancel(context.Background())

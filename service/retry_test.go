@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"context"
 	"database/sql/driver"
 	"sync/atomic"
 	"testing"
@@ -52,7 +51,7 @@ var deadlock = &mysql.MySQLError{Number: 1213, Message: "Deadlock found when try
 func TestCommentDeleteLockErrors(t *testing.T) {
 	t.Run("DeadlockRetried", func(t *testing.T) {
 		f := newFixture(t)
-		alice := f.user(t, "alice", model.RoleUser)
+		alice := f.as(t, "alice")
 		c := f.comment(t, alice, f.post(t, alice, "p").ID, nil, "bye")
 		failed := failOnce(t, f.db.DB, "query", "posts", deadlock)
 		if err := f.comments.Delete(alice, c.ID); err != nil {
@@ -66,7 +65,7 @@ func TestCommentDeleteLockErrors(t *testing.T) {
 	})
 	t.Run("ErrUnavailable", func(t *testing.T) {
 		f := newFixture(t)
-		alice := f.user(t, "alice", model.RoleUser)
+		alice := f.as(t, "alice")
 		c := f.comment(t, alice, f.post(t, alice, "p").ID, nil, "stays")
 		failOnce(t, f.db.DB, "query", "posts", driver.ErrBadConn)
 		err := f.comments.Delete(alice, c.ID)
@@ -78,8 +77,8 @@ func TestCommentDeleteLockErrors(t *testing.T) {
 }
 
 func TestSendSystemRetriesDeadlock(t *testing.T) {
-	f := newNotesFixture(t)
-	admin := model.WithUser(context.Background(), f.user(t, "root", model.RoleAdmin))
+	f := newFixture(t)
+	admin := f.asRole(t, "root", model.RoleAdmin)
 	f.as(t, "bob")
 	bobID := f.users["bob"].ID
 	failed := failOnce(t, f.db.DB, "create", "notifications", deadlock)

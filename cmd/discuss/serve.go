@@ -50,7 +50,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	hub := notify.New(opts, notes, broker, log, registry)
+	hub := notify.New(opts, notes.Store(), broker, log, registry)
 	pub.Publisher = hub
 	srv, err := api.New(api.Deps{
 		Config:        cfg,
@@ -228,7 +228,7 @@ type deferredPublisher struct{ service.Publisher }
 // each side declares the small interface it needs, and here they meet.
 var (
 	_ service.Publisher = (*notify.Hub)(nil)
-	_ notify.Store      = (*service.Notifications)(nil)
+	_ notify.Store      = (*service.NotificationStore)(nil)
 )
 
 // newBroker returns the configured broker and how to close it.

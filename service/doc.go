@@ -1,0 +1,54 @@
+// Package service holds the business rules of discuss: accounts and tokens,
+// posts, comments, notifications and announcements. Services take ctx first
+// and the signed-in user from it (model.UserFrom); they import model and
+// nothing else of ours, and call the hub only through the small Publisher
+// interface declared here.
+//
+// # Invariants
+//
+// Every writer keeps these; a change that breaks one breaks the others'
+// guarantees.
+//
+//   - Lock order. A transaction takes its row locks in one order: the post
+//     (lockLivePost), then user rows in ascending id (lockUsers, taken all
+//     at once by a notification plan before anything is inserted), then
+//     comment rows. Writers of one thread therefore queue on the post row
+//     instead of deadlocking, and a transaction that notifies users cannot
+//     close a cycle with one that notifies it back. Where an insert's
+//     foreign key check would share-lock a row that the transaction updates
+//     later, that row is locked for update first: two holders of a shared
+//     lock that both want to upgrade it deadlock. What InnoDB's gap locks
+//     still cause, transact retries.
+//   - Write in one transaction, publish after commit. A change writes its
+//     notification rows and moves its counters in its own transaction and
+//     gets back an Outbox; the Outbox is published only after commit and
+//     dropped on rollback. Publishing never fails a request: the rows are
+//     the truth, and a client that missed a message reads it back by id.
+//   - One sequence per user, under the user's lock. Each user's
+//     notifications are numbered 1, 2, 3... from users.notification_seq,
+//     read and moved while the user's row is locked, so that one user's
+//     notifications commit in id order and in seq order with no seq
+//     skipped. The hub's ordered, exactly-once delivery rests on it.
+//   - Counts are exact. Counters (likes, comments, replies) move with
+//     atomic SQL (bumpCounter) in the transaction of the change that moves
+//     them; unread counts are not stored but counted, and each user's
+//     counts are published in the order they were taken.
+//   - Errors are returned, not logged; only publishing and retention, which
+//     run after or outside a request, log theirs. An error is a
+//     *model.Error whose code says what the caller did wrong (EINVALID
+//     naming the field, ENOTFOUND, EPERMISSION...), EUNAVAILABLE when the
+//     database cannot be reached (dbError), or else an internal error. No
+//     method answers (nil, nil); each says which codes it returns.
+//
+// # Where to look
+//
+// tx.go holds the transaction and row plumbing every service uses. Posts
+// and comments are in posts.go, comments.go (writes) and comments_read.go
+// (reads); likes.go is the Like and Unlike they share. Notifications are
+// divided by step: notifications_plan.go works out and locks who a change
+// notifies, notifications_write.go writes the rows inside the change's
+// transaction, notifications_publish.go tells the hub after commit,
+// notifications_store.go is the hub's NotificationStore (per-user reads and
+// marks), notifications.go the REST calls of the signed-in user, and
+// retention.go the cleanup job.
+package service

@@ -1,0 +1,195 @@
+package service_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+
+	"gorm.io/gorm"
+
+	"github.com/quizsite/discuss/model"
+	"github.com/quizsite/discuss/service"
+	"github.com/quizsite/discuss/service/dbtest"
+)
+
+// fixture is the services over a fresh database, wired as cmd wires them,
+// with a recording publisher and a captured log.
+type fixture struct {
+	db       *dbtest.DB
+	pub      *recorder
+	notes    *service.Notifications
+	store    *service.NotificationStore
+	posts    *service.Posts
+	comments *service.Comments
+	users    map[string]*model.User
+	// logs is written through slog's TextHandler, which serialises its
+	// writes; tests read it only after the calls that log have returned.
+	logs *bytes.Buffer
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	db := dbtest.Open(t)
+	pub := &recorder{db: db.DB}
+	logs := &bytes.Buffer{}
+	notes := service.NewNotifications(db.DB, pub).WithLogger(slog.New(slog.NewTextHandler(logs, nil)))
+	return &fixture{
+		db: db, pub: pub, logs: logs, notes: notes, store: notes.Store(),
+		posts:    service.NewPosts(db.DB, notes, nil),
+		comments: service.NewComments(db.DB, notes, nil),
+		users:    map[string]*model.User{},
+	}
+}
+
+// as returns a context signed in as name, creating the user with role user
+// the first time.
+func (f *fixture) as(t testing.TB, name string) context.Context {
+	t.Helper()
+	return f.asRole(t, name, model.RoleUser)
+}
+
+// asRole returns a context signed in as name, creating the user with role
+// the first time.
+func (f *fixture) asRole(t testing.TB, name, role string) context.Context {
+	t.Helper()
+	return model.WithUser(context.Background(), f.user(t, name, role))
+}
+
+// user returns the user called name, creating them with role the first
+// time.
+func (f *fixture) user(t testing.TB, name, role string) *model.User {
+	t.Helper()
+	if u := f.users[name]; u != nil {
+		return u
+	}
+	u := &model.User{Username: name, DisplayName: "The " + name, Role: role, CreatedAt: service.Now()}
+	if err := f.db.Create(u).Error; err != nil {
+		t.Fatal(err)
+	}
+	f.users[name] = u
+	return u
+}
+
+func (f *fixture) post(t testing.TB, ctx context.Context, body string) *model.Post {
+	t.Helper()
+	p, err := f.posts.Create(ctx, service.PostInput{Title: "a post", Body: body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// alicePost signs in alice and bob and has alice write a post with body,
+// where most notification tests begin.
+func (f *fixture) alicePost(t testing.TB, body string) (alice, bob context.Context, p *model.Post) {
+	t.Helper()
+	alice, bob = f.as(t, "alice"), f.as(t, "bob")
+	return alice, bob, f.post(t, alice, body)
+}
+
+func (f *fixture) comment(t testing.TB, ctx context.Context, postID int64, parent *model.Comment, body string) *model.Comment {
+	t.Helper()
+	in := service.CommentInput{Body: body}
+	if parent != nil {
+		in.ParentID = &parent.ID
+	}
+	c, err := f.comments.Create(ctx, postID, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// rowsOf returns every notification row of user, oldest first.
+func (f *fixture) rowsOf(t testing.TB, userID int64) []*model.Notification {
+	t.Helper()
+	var rows []*model.Notification
+	if err := f.db.Where("user_id = ?", userID).Order("id").Find(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// recountOf counts a user's unread notifications straight from the table.
+func recountOf(db *gorm.DB, userID int64) int64 {
+	var n int64
+	db.Raw("SELECT COUNT(*) FROM notifications WHERE user_id = ? AND is_read = ?", userID, false).Scan(&n)
+	return n
+}
+
+// wantCode fails the test unless err has the code and, when field is not
+// empty, a message naming field.
+func wantCode(t testing.TB, err error, code, field string) {
+	t.Helper()
+	if model.ErrorCode(err) != code {
+		t.Fatalf("error %v, want code %s", err, code)
+	}
+	if field != "" && !strings.Contains(model.ErrorMessage(err), field) {
+		t.Fatalf("error message %q does not name %s", model.ErrorMessage(err), field)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// published is one call the recorder received.
+type published struct {
+	kind   string // "notification" or "unread_count"
+	userID int64
+	n      *model.Notification
+	unread int64
+	// committed says whether, at the time of the call, the notification
+	// row (or, for a count, the recount) was already visible to a reader
+	// outside the writer's transaction.
+	committed bool
+}
+
+// recorder is a Publisher that remembers every call, in order.
+type recorder struct {
+	db  *gorm.DB
+	mu  sync.Mutex
+	all []published
+	err error // returned by every call when set
+	// counts, when set, receives every unread_count call.
+	counts chan published
+}
+
+func (r *recorder) PublishNotification(ctx context.Context, n *model.Notification, unread int64) error {
+	var rows int64
+	r.db.Model(&model.Notification{}).Where("id = ?", n.ID).Count(&rows)
+	return r.add(published{kind: "notification", userID: n.UserID, n: n, unread: unread, committed: rows == 1})
+}
+
+func (r *recorder) PublishUnreadCount(ctx context.Context, userID, unread int64) error {
+	return r.add(published{kind: "unread_count", userID: userID, unread: unread, committed: recountOf(r.db, userID) == unread})
+}
+
+func (r *recorder) PublishBroadcast(context.Context, *model.Announcement) error { return nil }
+
+func (r *recorder) add(p published) error {
+	r.mu.Lock()
+	r.all = append(r.all, p)
+	err := r.err
+	r.mu.Unlock()
+	if p.kind == "unread_count" && r.counts != nil {
+		r.counts <- p
+	}
+	return err
+}
+
+// take returns the calls so far and forgets them.
+func (r *recorder) take() []published {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	all := r.all
+	r.all = nil
+	return all
+}
+
+func (r *recorder) setErr(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.err = err
+}

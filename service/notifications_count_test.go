@@ -1,0 +1,131 @@
+package service_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/quizsite/discuss/model"
+	"github.com/quizsite/discuss/service"
+)
+
+// Unread counts and sequences under concurrent writers and readers.
+
+// checkSequence checks that the user's notifications, in id order, are
+// numbered 1, 2, 3... with none skipped (nothing was deleted), and that the
+// user's head agrees with the rows.
+func checkSequence(t *testing.T, f *fixture, userID int64) {
+	t.Helper()
+	var rows []struct{ ID, Seq int64 }
+	if err := f.db.Raw("SELECT id, seq FROM notifications WHERE user_id = ? ORDER BY id", userID).Scan(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rows {
+		if r.Seq != int64(i+1) {
+			t.Fatalf("user %d: notification %d has seq %d, want %d", userID, r.ID, r.Seq, i+1)
+		}
+	}
+	head, err := f.store.NotificationHead(context.Background(), userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := model.NotificationHead{Seq: int64(len(rows)), Unread: recountOf(f.db.DB, userID)}
+	if len(rows) > 0 {
+		want.LastID = rows[len(rows)-1].ID
+	}
+	if head != want {
+		t.Fatalf("user %d: head %+v, want %+v", userID, head, want)
+	}
+	seqs, err := f.store.NotificationSeqs(context.Background(), []int64{userID, 1 << 40})
+	if err != nil || len(seqs) != 1 || seqs[userID] != want.Seq {
+		t.Fatalf("user %d: NotificationSeqs = %v, %v; want {%d: %d}", userID, seqs, err, userID, want.Seq)
+	}
+}
+
+// TestUnreadCountsUnderConcurrency has 50 goroutines comment, reply,
+// mention and mark read at once, then checks that every way of reading an
+// unread count agrees with a recount, and that the last count published to
+// each user is that recount.
+func TestUnreadCountsUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	const users, workers, rounds = 10, 50, 3
+	ctxs := make([]context.Context, users)
+	posts := make([]*model.Post, users)
+	for i := range users {
+		ctxs[i] = f.as(t, fmt.Sprintf("user%02d", i))
+	}
+	for i := range users {
+		posts[i] = f.post(t, ctxs[i], fmt.Sprintf("post of user%02d", i))
+	}
+	tops := make([]*model.Comment, users)
+	for i := range users {
+		tops[i] = f.comment(t, ctxs[(i+1)%users], posts[i].ID, nil, "first")
+	}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*rounds*2)
+	for w := range workers {
+		wg.Go(func() {
+			me := w % users
+			for r := range rounds {
+				target := (w + r + 1) % users
+				in := service.CommentInput{Body: fmt.Sprintf("w%d r%d @user%02d", w, r, (w+2*r)%users)}
+				if r%2 == 1 {
+					in.ParentID = &tops[target].ID
+				}
+				if _, err := f.comments.Create(ctxs[me], posts[target].ID, in); err != nil {
+					errs <- fmt.Errorf("worker %d comment: %w", w, err)
+				}
+				uid := model.UserFrom(ctxs[me]).ID
+				var err error
+				switch r % 3 {
+				case 0:
+					_, err = f.store.MarkRead(context.Background(), uid, nil, 1<<40)
+				case 1:
+					var page *service.NotificationPage
+					if page, err = f.notes.List(ctxs[me], service.ListNotifications{UnreadOnly: true, Limit: 3}); err == nil && len(page.Items) > 0 {
+						_, err = f.notes.MarkOneRead(ctxs[me], page.Items[0].ID)
+					}
+				case 2:
+					_, err = f.notes.UnreadCount(ctxs[me])
+				}
+				if err != nil {
+					errs <- fmt.Errorf("worker %d read: %w", w, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+
+	last := map[int64]int64{}
+	for _, e := range f.pub.take() {
+		last[e.userID] = e.unread
+	}
+	var total int64
+	for i := range users {
+		u := model.UserFrom(ctxs[i])
+		want := recountOf(f.db.DB, u.ID)
+		total += int64(len(f.rowsOf(t, u.ID)))
+		got, err := f.notes.UnreadCount(ctxs[i])
+		if err != nil || got != want {
+			t.Errorf("%s: UnreadCount = %d, %v; recount %d", u.Username, got, err, want)
+		}
+		page, err := f.notes.List(ctxs[i], service.ListNotifications{Limit: 1})
+		if err != nil || page.UnreadCount != want {
+			t.Errorf("%s: list unread_count = %+v, %v; recount %d", u.Username, page, err, want)
+		}
+		if pub, ok := last[u.ID]; ok && pub != want {
+			t.Errorf("%s: last published count %d, recount %d", u.Username, pub, want)
+		}
+		checkSequence(t, f, u.ID)
+	}
+	if total < workers*rounds {
+		t.Errorf("only %d notifications for %d comments", total, workers*rounds)
+	}
+}

@@ -1,0 +1,103 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/quizsite/discuss/model"
+)
+
+// Publishing: after commit, what a transaction wrote reaches the hub
+// through Publisher, each user's unread count with it, in per-user order.
+
+const (
+	// publishTimeout bounds the publishing of one transaction's outbox,
+	// which runs after the request's own work is done.
+	publishTimeout = 5 * time.Second
+	// publishStripes is how many locks serialise publishing per user; see
+	// notificationCore.stripes.
+	publishStripes = 64
+)
+
+// publish tells clients about what a committed transaction wrote. Publish
+// errors are logged, never returned: the rows are the truth, and clients
+// that miss a message recover it from the database by id.
+//
+// publish runs on after the request's context ends (the client that caused
+// the change is not the one being told), bounded by its own timeout. The
+// Publisher must not call back into the notifications services
+// synchronously.
+func (s *notificationCore) publish(ctx context.Context, out Outbox) {
+	if len(out.notifications) == 0 && len(out.recounts) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+	defer cancel()
+
+	byUser := map[int64][]*model.Notification{}
+	var users []int64
+	for _, n := range out.notifications {
+		if byUser[n.UserID] == nil {
+			users = append(users, n.UserID)
+		}
+		byUser[n.UserID] = append(byUser[n.UserID], n)
+	}
+	for _, u := range users {
+		// Without a count the notifications still go out, marked as such,
+		// and the hub has the user's connections read them from the
+		// database (see Publisher): a live push is never just dropped.
+		s.publishCount(ctx, u, true, func(unread int64) error {
+			var errs []error
+			for _, n := range byUser[u] {
+				errs = append(errs, s.pub.PublishNotification(ctx, n, unread))
+			}
+			return errors.Join(errs...)
+		})
+	}
+	for _, u := range out.recounts {
+		if byUser[u] != nil {
+			continue // the notification carried the new count
+		}
+		byUser[u] = []*model.Notification{} // and each user hears it once
+		s.publishCount(ctx, u, false, func(unread int64) error { return s.pub.PublishUnreadCount(ctx, u, unread) })
+	}
+}
+
+// readStateChanged publishes userID's new unread count, after some of their
+// notifications were marked read, and returns it.
+func (s *notificationCore) readStateChanged(ctx context.Context, userID int64) (int64, error) {
+	pubCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+	defer cancel()
+	unread := s.publishCount(pubCtx, userID, false, func(unread int64) error {
+		return s.pub.PublishUnreadCount(pubCtx, userID, unread)
+	})
+	if unread < 0 {
+		// The marking committed; only the count failed. Ask once more so
+		// the caller gets a real error if the database is gone.
+		return s.unreadCount(ctx, userID)
+	}
+	return unread, nil
+}
+
+// publishCount counts userID's unread notifications and passes the count
+// to send, holding the user's stripe throughout (see
+// notificationCore.stripes). It returns the count, or -1 when it could not
+// be taken; then it calls send with -1 only when sendUnknown is set.
+func (s *notificationCore) publishCount(ctx context.Context, userID int64, sendUnknown bool, send func(unread int64) error) int64 {
+	mu := &s.stripes[uint64(userID)%publishStripes]
+	mu.Lock()
+	defer mu.Unlock()
+	unread, err := s.unreadCount(ctx, userID)
+	if err != nil {
+		s.log.WarnContext(ctx, "notifications: unread count for publishing", "user_id", userID, "error", err.Error())
+		if !sendUnknown {
+			return -1
+		}
+		unread = -1
+	}
+	if err := send(unread); err != nil {
+		s.log.WarnContext(ctx, "notifications: publish", "user_id", userID, "error", err.Error())
+	}
+	return unread
+}

@@ -1,0 +1,218 @@
+package service_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"gorm.io/gorm"
+
+	"github.com/quizsite/discuss/model"
+	"github.com/quizsite/discuss/service"
+)
+
+// What is published, when: after commit only, with the unread count, and
+// when notifications are removed.
+
+func TestPublishAfterCommitOnly(t *testing.T) {
+	t.Parallel()
+
+	t.Run("OK", func(t *testing.T) {
+		f := newFixture(t)
+		_, bob, p := f.alicePost(t, "post")
+		f.as(t, "carol")
+		f.pub.take()
+		f.comment(t, bob, p.ID, nil, "hi @carol")
+		got := f.pub.take()
+		if len(got) != 2 {
+			t.Fatalf("published %+v, want alice's and carol's", got)
+		}
+		for _, e := range got {
+			if e.kind != "notification" || !e.committed || e.unread != 1 {
+				t.Errorf("published %+v, want a committed notification with unread 1", e)
+			}
+		}
+	})
+
+	t.Run("ErrPublisherDown", func(t *testing.T) {
+		// A failing publisher is logged and fails nothing.
+		f := newFixture(t)
+		_, bob, p := f.alicePost(t, "post")
+		f.pub.setErr(errors.New("broker down"))
+		f.comment(t, bob, p.ID, nil, "hi")
+		if n := recountOf(f.db.DB, f.users["alice"].ID); n != 1 {
+			t.Errorf("alice has %d unread, want 1", n)
+		}
+		if n, err := f.store.MarkRead(context.Background(), f.users["alice"].ID, nil, 1<<40); err != nil || n != 0 {
+			t.Errorf("MarkRead = %d, %v", n, err)
+		}
+		if !strings.Contains(f.logs.String(), "broker down") {
+			t.Errorf("the publish error was not logged: %s", f.logs.String())
+		}
+	})
+
+	t.Run("ErrRolledBack", func(t *testing.T) {
+		// When the transaction fails after the hook ran, nothing is
+		// published and neither the comment nor its notification remains.
+		f := newFixture(t)
+		_, bob, p := f.alicePost(t, "post")
+		f.as(t, "carol")
+		top := f.comment(t, f.as(t, "carol"), p.ID, nil, "top")
+		f.pub.take()
+		failNotificationInserts(t, f.db.DB)
+
+		for _, parent := range []*model.Comment{nil, top} {
+			in := service.CommentInput{Body: "hi @carol"}
+			if parent != nil {
+				in.ParentID = &parent.ID
+			}
+			_, err := f.comments.Create(bob, p.ID, in)
+			if err == nil {
+				t.Fatal("Create succeeded although its notification insert failed")
+			}
+		}
+		if got := f.pub.take(); len(got) != 0 {
+			t.Errorf("published %+v for rolled-back transactions", got)
+		}
+		var comments, notes int64
+		f.db.Model(&model.Comment{}).Where("post_id = ?", p.ID).Count(&comments)
+		f.db.Model(&model.Notification{}).Where("post_id = ?", p.ID).Count(&notes)
+		if comments != 1 || notes != 1 { // the top comment and its post_comment, from before
+			t.Errorf("%d comments and %d notifications remain, want 1 and 1", comments, notes)
+		}
+		var post model.Post
+		f.db.Take(&post, p.ID)
+		var root model.Comment
+		f.db.Take(&root, top.ID)
+		if post.CommentCount != 1 || root.ReplyCount != 0 {
+			t.Errorf("counters moved: comment_count %d, reply_count %d", post.CommentCount, root.ReplyCount)
+		}
+	})
+}
+
+// failNotificationInserts makes every insert into notifications on db fail,
+// as a database that breaks after the comment insert would.
+func failNotificationInserts(t *testing.T, db *gorm.DB) {
+	t.Helper()
+	err := db.Callback().Create().Before("gorm:create").Register("test:fail_notifications", func(tx *gorm.DB) {
+		if tx.Statement.Table == "notifications" {
+			_ = tx.AddError(errors.New("injected failure"))
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPublishWithoutCount: when the unread count cannot be read after the
+// commit, the notification is still published, with -1 for the count, so
+// that the hub has the connections read it from the database rather than
+// dropping the live push.
+func TestPublishWithoutCount(t *testing.T) {
+	f := newFixture(t)
+	_, bob, p := f.alicePost(t, "post")
+	f.pub.take()
+
+	var failCounts atomic.Bool
+	err := f.db.Callback().Query().After("gorm:query").Register("test:fail_unread_counts", func(tx *gorm.DB) {
+		if failCounts.Load() && tx.Statement.Table == "notifications" && strings.Contains(tx.Statement.SQL.String(), "is_read") {
+			_ = tx.AddError(errors.New("injected failure"))
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failCounts.Store(true)
+	c := f.comment(t, bob, p.ID, nil, "first!")
+	failCounts.Store(false)
+
+	got := f.pub.take()
+	if len(got) != 1 || got[0].kind != "notification" || got[0].n.CommentID == nil || *got[0].n.CommentID != c.ID || got[0].unread != -1 {
+		t.Fatalf("published %+v, want the notification of comment %d with unread -1", got, c.ID)
+	}
+	if !strings.Contains(f.logs.String(), "unread count for publishing") {
+		t.Errorf("the failed count was not logged:\n%s", f.logs.String())
+	}
+}
+
+func TestCommentDeletedRemovesNotifications(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
+	p := f.post(t, alice, "post")
+	keep := f.comment(t, carol, p.ID, nil, "stays")
+	gone := f.comment(t, bob, p.ID, nil, "goes, @carol")
+	aliceID, carolID := f.users["alice"].ID, f.users["carol"].ID
+	if recountOf(f.db.DB, aliceID) != 2 || recountOf(f.db.DB, carolID) != 1 {
+		t.Fatal("setup: wrong unread counts")
+	}
+	// Carol has read hers: it must leave her list all the same.
+	if _, err := f.store.MarkRead(context.Background(), carolID, nil, 1<<40); err != nil {
+		t.Fatal(err)
+	}
+	f.pub.take()
+
+	if err := f.comments.Delete(bob, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	var left int64
+	f.db.Model(&model.Notification{}).Where("comment_id = ?", gone.ID).Count(&left)
+	if left != 0 {
+		t.Errorf("%d notifications of the deleted comment remain", left)
+	}
+	if rows := f.rowsOf(t, aliceID); len(rows) != 1 || *rows[0].CommentID != keep.ID {
+		t.Errorf("alice's notifications after the delete: %+v", rows)
+	}
+	page, err := f.notes.List(alice, service.ListNotifications{})
+	if err != nil || len(page.Items) != 1 || page.UnreadCount != 1 {
+		t.Errorf("alice's list %+v, %v", page, err)
+	}
+	after, err := f.store.NotificationsAfter(context.Background(), carolID, 0, 100)
+	if err != nil || len(after) != 0 {
+		t.Errorf("carol replays %+v, %v", after, err)
+	}
+	got := f.pub.take()
+	if len(got) != 1 || got[0].kind != "unread_count" || got[0].userID != aliceID || got[0].unread != 1 || !got[0].committed {
+		t.Errorf("published %+v, want alice's committed unread count 1 (carol's read one changes no count)", got)
+	}
+}
+
+func TestPostDeletedHook(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	alice, bob, p := f.alicePost(t, "hello @bob")
+	f.as(t, "carol")
+	f.comment(t, bob, p.ID, nil, "hi @carol")
+	other := f.post(t, alice, "and @bob again")
+	f.pub.take()
+
+	var out service.Outbox
+	err := f.db.Transaction(func(tx *gorm.DB) error {
+		var err error
+		out, err = f.notes.PostDeletedHook(tx, p.ID)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.notes.Publish(context.Background(), out)
+	var left []*model.Notification
+	f.db.Find(&left)
+	if len(left) != 1 || *left[0].PostID != other.ID {
+		t.Errorf("left %+v, want only the mention of the other post", left)
+	}
+	got := f.pub.take()
+	slices.SortFunc(got, func(a, b published) int { return int(a.userID - b.userID) })
+	want := []int64{f.users["alice"].ID, f.users["bob"].ID, f.users["carol"].ID}
+	if len(got) != 3 {
+		t.Fatalf("published %+v", got)
+	}
+	for i, e := range got {
+		if e.kind != "unread_count" || e.userID != want[i] || e.unread != recountOf(f.db.DB, want[i]) {
+			t.Errorf("published %+v", e)
+		}
+	}
+}

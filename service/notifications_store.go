@@ -1,0 +1,222 @@
+package service
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/quizsite/discuss/model"
+)
+
+// Reading and marking one user's notifications: the hub's
+// NotificationStore, and the per-user core that it and the signed-in calls
+// of Notifications share.
+
+// lookupChunk bounds the IN lists of lookups by user id.
+const lookupChunk = 500
+
+// NotificationStore is what the hub reads and marks notifications through,
+// for any user it names (it implements notify.Store; cmd proves the fit).
+// Get it from Notifications.Store: the two share one publisher, so the
+// counts each publishes for a user reach clients in the order they were
+// taken.
+type NotificationStore struct {
+	*notificationCore
+}
+
+// NotificationsAfter returns userID's notifications with an id above
+// afterID, oldest first, at most limit, with their actors. It is how a
+// client resumes from the largest id it has seen. Errors: EINVALID for a
+// limit below 1.
+func (s *NotificationStore) NotificationsAfter(ctx context.Context, userID, afterID int64, limit int) ([]*model.Notification, error) {
+	return s.oldestFirst(ctx, limit, "user_id = ? AND id > ?", userID, afterID)
+}
+
+// UnreadNotifications returns userID's unread notifications, oldest first,
+// at most limit, with their actors. Errors: EINVALID for a limit below 1.
+func (s *NotificationStore) UnreadNotifications(ctx context.Context, userID int64, limit int) ([]*model.Notification, error) {
+	return s.oldestFirst(ctx, limit, "user_id = ? AND is_read = ?", userID, false)
+}
+
+// oldestFirst returns at most limit notifications matching the condition,
+// oldest first, with their actors.
+func (s *NotificationStore) oldestFirst(ctx context.Context, limit int, cond string, args ...any) ([]*model.Notification, error) {
+	if limit <= 0 {
+		return nil, model.Errorf(model.EINVALID, "limit must be positive")
+	}
+	var list []*model.Notification
+	if err := s.db.WithContext(ctx).Where(cond, args...).Order("id").Limit(limit).Find(&list).Error; err != nil {
+		return nil, dbError(err)
+	}
+	return s.withActors(ctx, list)
+}
+
+// NotificationHead returns where userID's notifications stand, in one
+// statement so that its three figures agree with each other: the hub
+// starts a connection's cursor from it. An unknown user has a zero head.
+func (s *NotificationStore) NotificationHead(ctx context.Context, userID int64) (model.NotificationHead, error) {
+	var head model.NotificationHead
+	err := s.db.WithContext(ctx).Raw(`SELECT u.notification_seq AS seq,
+		(SELECT COALESCE(MAX(n.id), 0) FROM notifications n WHERE n.user_id = u.id) AS last_id,
+		(SELECT COUNT(*) FROM notifications n WHERE n.user_id = u.id AND n.is_read = ?) AS unread
+		FROM users u WHERE u.id = ?`, false, userID).Scan(&head).Error
+	if err != nil {
+		return model.NotificationHead{}, dbError(err)
+	}
+	return head, nil
+}
+
+// NotificationSeqs returns the notification_seq of each of the users that
+// exists: the hub compares them with what its connections have sent to
+// find, after a broker outage, the few that missed something.
+func (s *NotificationStore) NotificationSeqs(ctx context.Context, userIDs []int64) (map[int64]int64, error) {
+	seqs := make(map[int64]int64, len(userIDs))
+	for chunk := range slices.Chunk(userIDs, lookupChunk) {
+		var rows []struct {
+			ID              int64
+			NotificationSeq int64
+		}
+		err := s.db.WithContext(ctx).Model(&model.User{}).Select("id", "notification_seq").
+			Where("id IN ?", chunk).Find(&rows).Error
+		if err != nil {
+			return nil, dbError(err)
+		}
+		for _, r := range rows {
+			seqs[r.ID] = r.NotificationSeq
+		}
+	}
+	return seqs, nil
+}
+
+// MissedNotifications reads what many users' connections missed while the
+// hub's broker was away: for each range, the user's notifications with an
+// id above AfterID and a seq up to UpToSeq, oldest first, and the user's
+// unread count; one range per user. It makes three statements however many ranges there are
+// (the counts, the rows, their actors), where reading each user's on its
+// own would make thousands after one broker blip. The hub keeps ranges few
+// and short (see notify.Hub.catchUpAll).
+func (s *NotificationStore) MissedNotifications(ctx context.Context, ranges []model.NotificationRange) ([]model.MissedNotifications, error) {
+	if len(ranges) == 0 {
+		return nil, nil
+	}
+	if len(ranges) > lookupChunk {
+		return nil, model.Errorf(model.EINVALID, "at most %d ranges at once", lookupChunk)
+	}
+	users := make([]int64, len(ranges))
+	var where strings.Builder
+	args := make([]any, 0, 3*len(ranges))
+	for i, r := range ranges {
+		users[i] = r.UserID
+		if i > 0 {
+			where.WriteString(" OR ")
+		}
+		// Each disjunct is a range of the (user_id, id) index.
+		where.WriteString("(user_id = ? AND id > ? AND seq <= ?)")
+		args = append(args, r.UserID, r.AfterID, r.UpToSeq)
+	}
+	var counts []struct {
+		UserID int64
+		Unread int64
+	}
+	err := s.db.WithContext(ctx).Model(&model.Notification{}).Select("user_id", "COUNT(*) AS unread").
+		Where("user_id IN ? AND is_read = ?", users, false).Group("user_id").Find(&counts).Error
+	if err != nil {
+		return nil, dbError(err)
+	}
+	var list []*model.Notification
+	if err := s.db.WithContext(ctx).Where(where.String(), args...).Order("user_id, id").Find(&list).Error; err != nil {
+		return nil, dbError(err)
+	}
+	if list, err = s.withActors(ctx, list); err != nil {
+		return nil, err
+	}
+
+	out := make([]model.MissedNotifications, len(ranges))
+	at := make(map[int64]*model.MissedNotifications, len(ranges))
+	for i, r := range ranges {
+		out[i] = model.MissedNotifications{UserID: r.UserID, Head: model.NotificationHead{Seq: r.UpToSeq}}
+		at[r.UserID] = &out[i]
+	}
+	for _, c := range counts {
+		at[c.UserID].Head.Unread = c.Unread
+	}
+	for _, n := range list {
+		m := at[n.UserID]
+		m.List = append(m.List, n)
+		m.Head.LastID = n.ID
+	}
+	return out, nil
+}
+
+// UnreadCount returns how many of userID's notifications are unread.
+func (s *NotificationStore) UnreadCount(ctx context.Context, userID int64) (int64, error) {
+	return s.unreadCount(ctx, userID)
+}
+
+// MarkRead marks read the notifications of userID that ids or upToID
+// select, the fields of a model.ReadSelection (the hub's read frame); see
+// markRead. Errors: EINVALID for a bad selection.
+func (s *NotificationStore) MarkRead(ctx context.Context, userID int64, ids []int64, upToID int64) (int64, error) {
+	return s.markRead(ctx, userID, model.ReadSelection{IDs: ids, UpToID: upToID})
+}
+
+// unreadCount returns how many of userID's notifications are unread.
+func (s *notificationCore) unreadCount(ctx context.Context, userID int64) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&model.Notification{}).
+		Where("user_id = ? AND is_read = ?", userID, false).Count(&n).Error
+	if err != nil {
+		return 0, dbError(err)
+	}
+	return n, nil
+}
+
+// markRead marks read userID's notifications with the ids of sel, or, with
+// its UpToID, every one with an id up to it (never a newer one, which the
+// client has not seen). Ids that are not userID's, or no longer exist, are
+// ignored: notifications vanish when their comment is deleted, and one
+// vanished id must not stop the rest being marked; ignoring them also tells
+// nothing about other users' ids. It publishes and returns the new unread
+// count. Errors: EINVALID for a bad selection (model.ReadSelection.Validate).
+func (s *notificationCore) markRead(ctx context.Context, userID int64, sel model.ReadSelection) (int64, error) {
+	if err := sel.Validate(); err != nil {
+		return 0, err
+	}
+	q := s.db.WithContext(ctx).Model(&model.Notification{}).Where("user_id = ? AND is_read = ?", userID, false)
+	if sel.UpToID > 0 {
+		q = q.Where("id <= ?", sel.UpToID)
+	} else {
+		q = q.Where("id IN ?", sel.IDs)
+	}
+	res := q.Update("is_read", true)
+	if res.Error != nil {
+		return 0, dbError(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return s.unreadCount(ctx, userID) // nothing changed, nothing to tell
+	}
+	return s.readStateChanged(ctx, userID)
+}
+
+// withActors fills the Actor of each notification, in one query.
+func (s *notificationCore) withActors(ctx context.Context, list []*model.Notification) ([]*model.Notification, error) {
+	if list == nil {
+		list = []*model.Notification{}
+	}
+	var ids []int64
+	for _, n := range list {
+		if n.ActorID != nil {
+			ids = append(ids, *n.ActorID)
+		}
+	}
+	actors, err := fetchAuthors(s.db.WithContext(ctx), ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range list {
+		if n.ActorID != nil {
+			n.Actor = actors[*n.ActorID]
+		}
+	}
+	return list, nil
+}

@@ -1,0 +1,224 @@
+package service_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/quizsite/discuss/model"
+	"github.com/quizsite/discuss/service"
+)
+
+// The hub's store: replay queries, each user's sequence, catching up after
+// a broker outage.
+
+func TestReplayQueries(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	n := threeFor(t, f, "alice")
+	alice := f.users["alice"].ID
+	if _, err := f.store.MarkRead(ctx, alice, []int64{n[1].ID}, 0); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(list []*model.Notification) []int64 {
+		var out []int64
+		for _, n := range list {
+			if n.Actor == nil || n.Actor.Username != "bob" {
+				t.Errorf("notification %d without its actor", n.ID)
+			}
+			out = append(out, n.ID)
+		}
+		return out
+	}
+
+	t.Run("OK/After", func(t *testing.T) {
+		list, err := f.store.NotificationsAfter(ctx, alice, n[0].ID, 500)
+		if err != nil || !slices.Equal(ids(list), []int64{n[1].ID, n[2].ID}) {
+			t.Errorf("NotificationsAfter = %v, %v", ids(list), err)
+		}
+		list, err = f.store.NotificationsAfter(ctx, alice, 0, 2)
+		if err != nil || !slices.Equal(ids(list), []int64{n[0].ID, n[1].ID}) {
+			t.Errorf("NotificationsAfter limit 2 = %v, %v", ids(list), err)
+		}
+	})
+	t.Run("OK/Unread", func(t *testing.T) {
+		list, err := f.store.UnreadNotifications(ctx, alice, 100)
+		if err != nil || !slices.Equal(ids(list), []int64{n[0].ID, n[2].ID}) {
+			t.Errorf("UnreadNotifications = %v, %v", ids(list), err)
+		}
+		if c, err := f.store.UnreadCount(ctx, alice); err != nil || c != 2 {
+			t.Errorf("UnreadCount = %d, %v", c, err)
+		}
+	})
+	t.Run("OK/OtherUser", func(t *testing.T) {
+		list, err := f.store.NotificationsAfter(ctx, f.users["bob"].ID, 0, 500)
+		if err != nil || len(list) != 0 || list == nil {
+			t.Errorf("bob replays %v, %v", list, err)
+		}
+	})
+	t.Run("ErrInvalid", func(t *testing.T) {
+		_, err := f.store.NotificationsAfter(ctx, alice, 0, 0)
+		wantCode(t, err, model.EINVALID, "limit")
+		_, err = f.store.UnreadNotifications(ctx, alice, -1)
+		wantCode(t, err, model.EINVALID, "limit")
+	})
+}
+
+// TestSequenceSurvivesDeletion: deleting a comment deletes its
+// notification, leaving a hole in the user's sequence that is never
+// filled; the next notification takes the next number.
+func TestSequenceSurvivesDeletion(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	alice, bob, post := f.alicePost(t, "my post")
+	aliceID := model.UserFrom(alice).ID
+	c1 := f.comment(t, bob, post.ID, nil, "one")
+	f.comment(t, bob, post.ID, nil, "two")
+	if err := f.comments.Delete(bob, c1.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.comment(t, bob, post.ID, nil, "three")
+	var seqs []int64
+	if err := f.db.Raw("SELECT seq FROM notifications WHERE user_id = ? ORDER BY id", aliceID).Scan(&seqs).Error; err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(seqs) != "[2 3]" {
+		t.Fatalf("seqs after deleting the first comment = %v, want [2 3]", seqs)
+	}
+	head, err := f.store.NotificationHead(context.Background(), aliceID)
+	if err != nil || head.Seq != 3 || head.Unread != 2 {
+		t.Fatalf("head = %+v, %v; want seq 3, unread 2", head, err)
+	}
+}
+
+// TestResumeNeverSkips has writers on different posts notify one user at
+// once while a reader resumes by id as a reconnecting client does. Every
+// notification must be seen: none may commit after a larger id was read.
+func TestResumeNeverSkips(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.as(t, "target")
+	target := f.users["target"].ID
+	writers, each := 12, 10
+	if f.db.Driver == "sqlite" {
+		// SQLite runs one writer at a time, so the interleaving this test
+		// hunts cannot happen there; a short run checks the plumbing.
+		writers, each = 4, 5
+	}
+	ctxs := make([]context.Context, writers)
+	posts := make([]*model.Post, writers)
+	for i := range writers {
+		ctxs[i] = f.as(t, fmt.Sprintf("writer%02d", i))
+		posts[i] = f.post(t, ctxs[i], "own post")
+	}
+
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	for i := range writers {
+		wg.Go(func() {
+			for k := range each {
+				// Each writer comments on its own post, so only the
+				// recipient's lock orders these transactions.
+				if _, err := f.comments.Create(ctxs[i], posts[i].ID, service.CommentInput{Body: fmt.Sprintf("@target %d", k)}); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	go func() { wg.Wait(); close(done) }()
+
+	seen := map[int64]bool{}
+	var after int64
+	read := func() {
+		list, err := f.store.NotificationsAfter(context.Background(), target, after, 500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range list {
+			seen[n.ID] = true
+			after = n.ID
+		}
+	}
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		read()
+	}
+	read()
+	rows := f.rowsOf(t, target)
+	if len(rows) != writers*each {
+		t.Fatalf("%d notifications, want %d", len(rows), writers*each)
+	}
+	for _, n := range rows {
+		if !seen[n.ID] {
+			t.Errorf("notification %d was skipped by a reader resuming by id", n.ID)
+		}
+	}
+}
+
+// TestMissedNotifications reads several users' ranges at once: each range
+// gets its user's notifications above AfterID up to UpToSeq, oldest first,
+// with actors and the user's unread count; a range with nothing in it
+// still gets its head, and a hole left by a deleted comment is skipped.
+func TestMissedNotifications(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
+	aliceID, bobID, carolID := model.UserFrom(alice).ID, model.UserFrom(bob).ID, model.UserFrom(carol).ID
+	alicePost, bobPost := f.post(t, alice, "alice's"), f.post(t, bob, "bob's")
+	f.comment(t, carol, alicePost.ID, nil, "a1")
+	a2 := f.comment(t, carol, alicePost.ID, nil, "a2")
+	f.comment(t, carol, alicePost.ID, nil, "a3")
+	f.comment(t, carol, alicePost.ID, nil, "a4") // seq 4: beyond the range
+	f.comment(t, carol, bobPost.ID, nil, "b1")
+	if err := f.comments.Delete(carol, a2.ID); err != nil {
+		t.Fatal(err)
+	}
+	aliceRows := f.rowsOf(t, aliceID) // seqs 1, 3, 4 remain
+
+	got, err := f.store.MissedNotifications(context.Background(), []model.NotificationRange{
+		{UserID: aliceID, AfterID: 0, UpToSeq: 3},
+		{UserID: bobID, AfterID: 0, UpToSeq: 1},
+		{UserID: carolID, AfterID: 0, UpToSeq: 0},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].UserID != aliceID || got[1].UserID != bobID || got[2].UserID != carolID {
+		t.Fatalf("got %+v, want one answer per range, in order", got)
+	}
+	var ids []int64
+	for _, n := range got[0].List {
+		ids = append(ids, n.ID)
+		if n.Actor == nil || n.Actor.ID != carolID {
+			t.Errorf("notification %d: actor %+v, want carol", n.ID, n.Actor)
+		}
+	}
+	if want := []int64{aliceRows[0].ID, aliceRows[1].ID}; !slices.Equal(ids, want) {
+		t.Fatalf("alice's missed ids = %v, want %v (seq 1 and 3; 2 deleted, 4 past the range)", ids, want)
+	}
+	if h := got[0].Head; h.Seq != 3 || h.LastID != aliceRows[1].ID || h.Unread != 3 {
+		t.Fatalf("alice's head = %+v, want seq 3, last id %d, unread 3", h, aliceRows[1].ID)
+	}
+	if len(got[1].List) != 1 || got[1].Head.Unread != 1 {
+		t.Fatalf("bob's = %+v, want one notification, unread 1", got[1])
+	}
+	if len(got[2].List) != 0 || got[2].Head != (model.NotificationHead{}) {
+		t.Fatalf("carol's = %+v, want nothing", got[2])
+	}
+
+	// AfterID cuts the front of a range.
+	got, err = f.store.MissedNotifications(context.Background(), []model.NotificationRange{{UserID: aliceID, AfterID: aliceRows[0].ID, UpToSeq: 4}})
+	if err != nil || len(got) != 1 || len(got[0].List) != 2 || got[0].List[0].ID != aliceRows[1].ID {
+		t.Fatalf("after the first: %+v, %v; want seq 3 and 4", got, err)
+	}
+	if none, err := f.store.MissedNotifications(context.Background(), nil); err != nil || none != nil {
+		t.Fatalf("no ranges: %v, %v", none, err)
+	}
+}

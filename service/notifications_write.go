@@ -1,0 +1,153 @@
+package service
+
+import (
+	"slices"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/quizsite/discuss/model"
+)
+
+// Writing: the notification rows of a change, inserted or removed inside the
+// change's transaction, and the Outbox that notifications_publish.go sends
+// after commit.
+
+// deleteChunk bounds the IN lists of deletions by comment id.
+const deleteChunk = 500
+
+// Outbox is what a transaction wrote that clients must hear of once it
+// commits. The caller publishes it after commit (see publish) and drops it
+// on rollback.
+type Outbox struct {
+	notifications []*model.Notification
+	// recounts are users whose unread count changed without a new
+	// notification (some of theirs were removed).
+	recounts []int64
+}
+
+// postCreated writes, inside tx, the mention notifications of a new post,
+// to the recipients planPost found.
+func (s *Notifications) postCreated(tx *gorm.DB, plan notifyPlan, actor *model.User, p *model.Post) (Outbox, error) {
+	actorID, postID := actor.ID, p.ID
+	return s.write(tx, plan, func(userID int64, typ string) *model.Notification {
+		return &model.Notification{
+			UserID: userID, Type: typ, ActorID: &actorID, PostID: &postID,
+			Excerpt: model.Excerpt(p.Body), Actor: model.AuthorOf(actor),
+		}
+	})
+}
+
+// commentCreated writes, inside tx, the notifications that the new comment c
+// on post causes, to the recipients planComment found.
+func (s *Notifications) commentCreated(tx *gorm.DB, plan notifyPlan, actor *model.User, post *model.Post, c *model.Comment) (Outbox, error) {
+	actorID, postID, commentID := actor.ID, post.ID, c.ID
+	return s.write(tx, plan, func(userID int64, typ string) *model.Notification {
+		return &model.Notification{
+			UserID: userID, Type: typ, ActorID: &actorID, PostID: &postID, CommentID: &commentID,
+			Excerpt: model.Excerpt(c.Body), Actor: model.AuthorOf(actor),
+		}
+	})
+}
+
+// commentsDeleted removes, inside tx, the notifications of the deleted
+// comments, so they leave every list and unread count. The users who lose
+// unread ones hear their new count after commit.
+func (s *Notifications) commentsDeleted(tx *gorm.DB, commentIDs []int64) (Outbox, error) {
+	var out Outbox
+	for chunk := range slices.Chunk(commentIDs, deleteChunk) {
+		users, err := removeWhere(tx, "comment_id IN ?", chunk)
+		if err != nil {
+			return Outbox{}, err
+		}
+		out.recounts = append(out.recounts, users...)
+	}
+	return out, nil
+}
+
+// postDeleted removes, inside tx, every notification that points into a
+// deleted post: the mentions of its body and those of its comments, which
+// would otherwise lead their readers to a 404.
+func (s *Notifications) postDeleted(tx *gorm.DB, postID int64) (Outbox, error) {
+	users, err := removeWhere(tx, "post_id = ?", postID)
+	if err != nil {
+		return Outbox{}, err
+	}
+	return Outbox{recounts: users}, nil
+}
+
+// removeWhere deletes the notifications matching the condition and returns
+// the users who had unread ones among them.
+func removeWhere(tx *gorm.DB, cond string, args ...any) ([]int64, error) {
+	var users []int64
+	err := tx.Model(&model.Notification{}).Where(cond, args...).Where("is_read = ?", false).
+		Distinct().Pluck("user_id", &users).Error
+	if err != nil {
+		return nil, dbError(err)
+	}
+	if err := tx.Where(cond, args...).Delete(&model.Notification{}).Error; err != nil {
+		return nil, dbError(err)
+	}
+	return users, nil
+}
+
+// write inserts, inside tx, one notification per recipient of plan, made
+// by build, and gives each the next number of its user's sequence.
+//
+// The plan holds the recipients' user rows locked since the start of the
+// transaction, and that lock is what lets a client resume from the largest
+// id it has seen: ids are allocated at insert time but become visible at
+// commit, so without it two transactions notifying the same user could
+// commit out of id order, and a client that saw the larger id first would
+// skip the smaller one forever. Holding the user's row from before the
+// insert until commit means a second writer for that user allocates its id
+// and its seq only after the first has committed, so one user's
+// notifications commit in id order and in seq order, with no seq skipped.
+// SQLite takes a database-wide write lock at BEGIN (see OpenDB), which
+// orders writers already; its dialect drops FOR UPDATE.
+//
+// Rows are inserted one at a time: MySQL reports only the first id of a
+// multi-row insert, and with innodb_autoinc_lock_mode=2 (MySQL 8's
+// default) the others need not follow it. A plan names each user once, so
+// one statement moves every recipient's sequence on by one.
+func (s *Notifications) write(tx *gorm.DB, to notifyPlan, build func(userID int64, typ string) *model.Notification) (Outbox, error) {
+	if len(to) == 0 {
+		return Outbox{}, nil
+	}
+	now := Now()
+	out := Outbox{notifications: make([]*model.Notification, 0, len(to))}
+	for _, r := range to {
+		n := build(r.userID, r.typ)
+		n.CreatedAt = now
+		n.Seq = r.seq + 1
+		if err := tx.Create(n).Error; err != nil {
+			return Outbox{}, dbError(err)
+		}
+		out.notifications = append(out.notifications, n)
+	}
+	err := tx.Model(&model.User{}).Where("id IN ?", recipientIDs(to)).
+		UpdateColumn("notification_seq", gorm.Expr("notification_seq + 1")).Error
+	if err != nil {
+		return Outbox{}, dbError(err)
+	}
+	return out, nil
+}
+
+// lockUsers takes the write locks of the given users' rows, ascending by id
+// (see write). It returns the notification_seq of each user that exists.
+func lockUsers(tx *gorm.DB, ids []int64) (map[int64]int64, error) {
+	var rows []struct {
+		ID              int64
+		NotificationSeq int64
+	}
+	err := tx.Model(&model.User{}).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
+		Select("id", "notification_seq").Where("id IN ?", ids).Order("id").Find(&rows).Error
+	if err != nil {
+		return nil, dbError(err)
+	}
+	seqs := make(map[int64]int64, len(rows))
+	for _, r := range rows {
+		seqs[r.ID] = r.NotificationSeq
+	}
+	return seqs, nil
+}

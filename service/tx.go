@@ -1,0 +1,208 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/go-sql-driver/mysql"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/quizsite/discuss/model"
+)
+
+// The transaction and row plumbing every service uses: running a
+// transaction, taking the post lock that opens the lock order (see the
+// package doc), turning "no row" into ENOTFOUND, and the few statements
+// posts and comments share.
+
+// txAttempts is how often transact runs a transaction that MySQL keeps
+// choosing as a deadlock victim.
+const txAttempts = 3
+
+// transact runs fn in a transaction and retries it when MySQL rolled it back
+// to break a deadlock (error 1213), which InnoDB's gap locks can cause even
+// between writers that lock rows in one order. fn must be safe to run again:
+// it must set its results afresh on each run. The error is fn's, or a
+// dbError.
+func transact(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
+	for attempt := 1; ; attempt++ {
+		err := db.WithContext(ctx).Transaction(fn)
+		var me *mysql.MySQLError
+		if err == nil || attempt == txAttempts || ctx.Err() != nil ||
+			!errors.As(err, &me) || me.Number != 1213 {
+			return dbError(err)
+		}
+	}
+}
+
+// signedIn returns the user of ctx. The API puts one there for every route
+// that reaches a service; a missing user is EUNAUTHENTICATED.
+func signedIn(ctx context.Context) (*model.User, error) {
+	if u := model.UserFrom(ctx); u != nil {
+		return u, nil
+	}
+	return nil, model.Errorf(model.EUNAUTHENTICATED, "sign in first")
+}
+
+// notFound turns gorm.ErrRecordNotFound into ENOTFOUND with the message and
+// passes any other error through dbError; nil stays nil.
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return model.Errorf(model.ENOTFOUND, format, args...)
+	}
+	return dbError(err)
+}
+
+// lockLivePost reads post id into p and locks its row until the transaction
+// ends: the first lock of the lock order (see the package doc), so every
+// writer of a thread starts here. SQLite has no row locks, but its write
+// transactions start with the database's write lock, which serialises
+// writers all the same. Errors: ENOTFOUND.
+func lockLivePost(tx *gorm.DB, id int64, p *model.Post) error {
+	err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
+		Where("deleted_at IS NULL").Take(p, id).Error
+	return notFound(err, "post %d not found", id)
+}
+
+// setRow makes row (a like or mute, keyed by its primary key) exist or not
+// and returns +1 when it inserted the row, -1 when it deleted it and 0 when
+// there was nothing to do. The insert ignores a duplicate key rather than
+// failing, so two racing requests of one user both succeed and only the one
+// that changed something moves a counter.
+func setRow(tx *gorm.DB, row any, exist bool) (int64, error) {
+	if exist {
+		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(row)
+		if res.Error != nil {
+			return 0, dbError(res.Error)
+		}
+		return res.RowsAffected, nil
+	}
+	res := tx.Delete(row)
+	if res.Error != nil {
+		return 0, dbError(res.Error)
+	}
+	return -res.RowsAffected, nil
+}
+
+// counter is a counter column kept with atomic SQL. Its only values are the
+// constants below, so the statements bumpCounter builds name no column but
+// these.
+type counter uint8
+
+const (
+	postLikes      counter = iota + 1 // posts.like_count
+	postComments                      // posts.comment_count: live comments and replies
+	commentLikes                      // comments.like_count
+	commentReplies                    // comments.reply_count: a top-level comment's live replies
+)
+
+// column returns the model of c's table and c's column.
+func (c counter) column() (any, string, error) {
+	switch c {
+	case postLikes:
+		return &model.Post{}, "like_count", nil
+	case postComments:
+		return &model.Post{}, "comment_count", nil
+	case commentLikes:
+		return &model.Comment{}, "like_count", nil
+	case commentReplies:
+		return &model.Comment{}, "reply_count", nil
+	}
+	return nil, "", fmt.Errorf("service: unknown counter %d", c)
+}
+
+// bumpCounter adds delta to counter c of row id with atomic SQL; a
+// decrement never takes a counter below zero. The same statement makes the
+// assignments of also, so that a change that moves a counter and stamps its
+// row (a new comment and its post's last activity) costs one round trip.
+func bumpCounter(tx *gorm.DB, c counter, id, delta int64, also ...clause.Assignment) error {
+	if delta == 0 {
+		return nil
+	}
+	table, name, err := c.column()
+	if err != nil {
+		return err
+	}
+	col := clause.Column{Name: name}
+	q := tx.Model(table).Where("id = ?", id)
+	set := map[string]any{name: gorm.Expr("? + ?", col, delta)}
+	if delta < 0 {
+		q = q.Where("? >= ?", col, -delta)
+		set[name] = gorm.Expr("? - ?", col, -delta)
+	}
+	for _, a := range also {
+		set[a.Column.Name] = a.Value
+	}
+	return dbError(q.UpdateColumns(set).Error)
+}
+
+// viewerRows returns which of ids have a row of userID in the table of
+// marks: a *model.PostLike or *model.PostMute for post ids, a
+// *model.CommentLike for comment ids. The table and its columns come from
+// that type, never from text, in one query.
+func viewerRows(db *gorm.DB, marks any, userID int64, ids []int64) (map[int64]bool, error) {
+	var idCol string
+	switch marks.(type) {
+	case *model.PostLike, *model.PostMute:
+		idCol = "post_id"
+	case *model.CommentLike:
+		idCol = "comment_id"
+	default:
+		return nil, fmt.Errorf("service: no viewer rows in %T", marks)
+	}
+	var found []int64
+	err := db.Model(marks).Where("user_id = ? AND ? IN ?", userID, clause.Column{Name: idCol}, uniqueIDs(ids)).
+		Pluck(idCol, &found).Error
+	if err != nil {
+		return nil, dbError(err)
+	}
+	set := make(map[int64]bool, len(found))
+	for _, id := range found {
+		set[id] = true
+	}
+	return set, nil
+}
+
+// fetchAuthors returns the author objects of the users ids, by id, in one
+// query. Ids may repeat.
+func fetchAuthors(db *gorm.DB, ids []int64) (map[int64]*model.Author, error) {
+	authors := make(map[int64]*model.Author, len(ids))
+	if len(ids) == 0 {
+		return authors, nil
+	}
+	var rows []model.Author
+	err := db.Model(&model.User{}).Select("id", "username", "display_name").
+		Where("id IN ?", uniqueIDs(ids)).Find(&rows).Error
+	if err != nil {
+		return nil, dbError(err)
+	}
+	for i := range rows {
+		authors[rows[i].ID] = &rows[i]
+	}
+	return authors, nil
+}
+
+// uniqueIDs returns ids without repeats, in their first order, so that IN
+// lists stay as short as they can.
+func uniqueIDs(ids []int64) []int64 {
+	seen := make(map[int64]bool, len(ids))
+	out := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// keysetBefore is the condition "strictly before the cursor (key, id)" in
+// an order by (col DESC, id DESC). Spelt out rather than as a row
+// comparison (col, id) < (?, ?), which not every MySQL version turns into
+// an index range.
+func keysetBefore(col string, key any, id int64) clause.Expr {
+	c := clause.Column{Name: col}
+	return gorm.Expr("(? < ? OR (? = ? AND id < ?))", c, key, c, key, id)
+}
