@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -175,7 +174,8 @@ func (s *Server) bodyLimit() gin.HandlerFunc {
 }
 
 // cors lets pages from the allowed origins call the API. Other origins get
-// no CORS headers at all, so the browser keeps their pages out.
+// no CORS headers at all, so the browser keeps their pages out. The
+// allow-list and its matcher are those of /ws (model.Origins).
 func (s *Server) cors() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		origin := c.GetHeader("Origin")
@@ -184,7 +184,7 @@ func (s *Server) cors() gin.HandlerFunc {
 			return
 		}
 		c.Writer.Header().Add("Vary", "Origin")
-		if !s.originAllowed(origin) {
+		if !s.origins.Allows(origin) {
 			if c.Request.Method == http.MethodOptions {
 				c.AbortWithStatus(http.StatusNoContent)
 				return
@@ -204,14 +204,6 @@ func (s *Server) cors() gin.HandlerFunc {
 		}
 		c.Next()
 	}
-}
-
-// originAllowed reports whether origin is in the configured allow-list; the
-// comparison ignores case, as browsers send scheme and host in lower case.
-func (s *Server) originAllowed(origin string) bool {
-	return slices.ContainsFunc(s.cfg.WebSocket.AllowedOrigins, func(o string) bool {
-		return strings.EqualFold(strings.TrimSuffix(o, "/"), origin)
-	})
 }
 
 // bearerToken returns the token of an "Authorization: Bearer" header.

@@ -175,6 +175,14 @@ func TestCORS(t *testing.T) {
 			t.Fatalf("preflight: %d %v", res.StatusCode, h)
 		}
 	})
+	// The matcher is the one /ws uses: an origin spelled with its scheme's
+	// default port is the same origin.
+	t.Run("OKDefaultPort", func(t *testing.T) {
+		res := preflight("https://quiz.example.com:443")
+		if res.StatusCode != 204 || res.Header.Get("Access-Control-Allow-Origin") != "https://quiz.example.com:443" {
+			t.Fatalf("preflight: %d %v", res.StatusCode, res.Header)
+		}
+	})
 	t.Run("ErrForeignOrigin", func(t *testing.T) {
 		res := preflight("https://evil.example.com")
 		if v := res.Header.Get("Access-Control-Allow-Origin"); v != "" {

@@ -33,7 +33,7 @@ type Hub struct {
 	// writeBuffers is gorilla's write buffer pool, shared by every
 	// connection so that an idle one holds no write buffer.
 	writeBuffers *sync.Pool
-	origins      map[string]struct{}
+	origins      model.Origins
 	addresses    *addressSlots
 
 	// life bounds Store calls made for connections; it ends at shutdown.
@@ -78,7 +78,7 @@ func New(opts Options, store Store, broker Broker, logger *slog.Logger, reg prom
 		log:          logger,
 		m:            newMetrics(reg),
 		writeBuffers: &sync.Pool{},
-		origins:      originSet(opts.AllowedOrigins),
+		origins:      model.NewOrigins(opts.AllowedOrigins),
 		addresses:    newAddressSlots(opts.MaxConnectionsPerAddress, opts.ExemptAddresses),
 		life:         life,
 		endLife:      endLife,

@@ -450,8 +450,10 @@ func TestStoreDownOnConnectCloses1011(t *testing.T) {
 	}
 }
 
+// TestOriginCheck checks the handshake against the allow-list; the
+// matcher's cases are model's (TestOriginsAllows).
 func TestOriginCheck(t *testing.T) {
-	e := newEnv(t, envConfig{opts: Options{AllowedOrigins: []string{"https://quiz.example.com", "http://localhost:8080/", "HTTPS://Caps.Example.com:443"}}})
+	e := newEnv(t, envConfig{opts: Options{AllowedOrigins: []string{"https://quiz.example.com"}}})
 	tests := []struct {
 		origin string
 		ok     bool
@@ -459,15 +461,8 @@ func TestOriginCheck(t *testing.T) {
 		{"", true},
 		{"https://quiz.example.com", true},
 		{"https://QUIZ.example.com:443", true},
-		{"http://localhost:8080", true},
-		{"https://caps.example.com", true},
-		{"http://quiz.example.com", false},
-		{"https://quiz.example.com:8443", false},
 		{"https://evil.example.com", false},
-		{"https://quiz.example.com.evil.com", false},
 		{"null", false},
-		{"file://", false},
-		{"not a url", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.origin, func(t *testing.T) {
