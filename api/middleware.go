@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -143,17 +145,29 @@ func headerSize(r *http.Request) int {
 	return n + 2 // the empty line
 }
 
-// recoverMiddleware turns a panic into the contract's internal error and
-// logs it with its stack, instead of dropping the connection.
+// recoverMiddleware answers a handler's panic with the contract's internal
+// error instead of dropping the connection, and logs the panic with its
+// stack and the request id. http.ErrAbortHandler, net/http's way to abort
+// a response on purpose, is left to net/http.
 func (s *Server) recoverMiddleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		defer func() {
-			if r := recover(); r != nil {
-				if r == http.ErrAbortHandler {
-					panic(r)
-				}
-				writeError(c, s.log, fmt.Errorf("panic: %v", r))
+			r := recover()
+			if r == nil {
+				return
 			}
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			s.log.ErrorContext(c.Request.Context(), "handler panicked",
+				"request_id", requestID(c), "route", c.FullPath(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			if c.Writer.Written() {
+				// Too late for another answer; end this one.
+				c.Abort()
+				return
+			}
+			status, body := ErrorResponse(errors.New("handler panicked"))
+			c.AbortWithStatusJSON(status, body)
 		}()
 		c.Next()
 	}

@@ -2,11 +2,15 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/quizsite/discuss/configs"
 	"github.com/quizsite/discuss/model"
@@ -256,5 +260,37 @@ func TestRequestID(t *testing.T) {
 	}
 	if got := ts.do(t, "GET", "/healthz", "", nil).Header.Get("X-Request-ID"); len(got) != 16 {
 		t.Fatalf("generated request id %q", got)
+	}
+}
+
+// TestPanickingHandler adds a route that panics to the real router: the
+// client gets the contract's internal error, and the log the panic with
+// its stack and the request's id.
+func TestPanickingHandler(t *testing.T) {
+	ts := newTestServer(t)
+	ts.Srv.public.GET("/panics", func(*gin.Context) { panic("boom") })
+	// Served on the test's goroutine: a route added while the httptest
+	// server runs would race with its handlers.
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/panics", nil)
+	req.Header.Set("X-Request-ID", "panic-1")
+	ts.Srv.Handler().ServeHTTP(rec, req)
+	res := response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+	wantError(t, res, http.StatusInternalServerError, model.EINTERNAL, "internal error")
+
+	var entry struct {
+		RequestID string `json:"request_id"`
+		Panic     string `json:"panic"`
+		Stack     string `json:"stack"`
+	}
+	for line := range strings.Lines(ts.Logs.String()) {
+		if strings.Contains(line, `"panic"`) {
+			if err := json.Unmarshal([]byte(line), &entry); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if entry.RequestID != "panic-1" || entry.Panic != "boom" || !strings.Contains(entry.Stack, "TestPanickingHandler") {
+		t.Fatalf("panic logged as %+v; logs:\n%s", entry, ts.Logs.String())
 	}
 }
