@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -214,6 +215,23 @@ func TestRedisPublishFailsFastWhenDown(t *testing.T) {
 	}
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("publish took %v", took)
+	}
+}
+
+// TestRedisRefusalIsFinal: a setting Redis refuses (here a database
+// number past its last) ends Subscribe with the reason, rather than
+// retrying for ever while the instance looks healthy.
+func TestRedisRefusalIsFinal(t *testing.T) {
+	b, err := NewRedisBroker(RedisConfig{Addr: redisAddr(t), DB: 1 << 20, MaxBackoff: 100 * time.Millisecond}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	err = b.Subscribe(ctx, func([]byte) {}, func() { t.Error("subscribed to a database Redis does not have") })
+	if ctx.Err() != nil || err == nil || !strings.Contains(err.Error(), "DB index") {
+		t.Fatalf("Subscribe returned %v (context: %v), want Redis's refusal", err, ctx.Err())
 	}
 }
 

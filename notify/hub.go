@@ -96,23 +96,30 @@ func New(opts Options, store Store, broker Broker, logger *slog.Logger, reg prom
 // everything published reaches its connections.
 func (h *Hub) Ready() <-chan struct{} { return h.ready }
 
-// Run subscribes to the broker and delivers until ctx ends. Then it closes
-// every connection with 1001 (going away), waits for them to end (at most
-// WriteTimeout plus CloseGrace), and returns nil. Run may be called once.
+// Run subscribes to the broker and delivers until ctx ends, or until the
+// broker subscription fails for good. Then it closes every connection with
+// 1001 (going away) and waits for them to end (at most WriteTimeout plus
+// CloseGrace). It returns nil when ctx ended, else the broker's error: the
+// hub then delivers nothing more, and its caller should stop serving. Run
+// may be called once.
 func (h *Hub) Run(ctx context.Context) error {
 	if !h.running.CompareAndSwap(false, true) {
 		return errors.New("notify: Run called twice")
 	}
+	// The presence reports end with the subscription, whichever ends it.
+	running, stop := context.WithCancel(ctx)
+	defer stop()
 	var presence sync.WaitGroup
-	presence.Go(func() { h.reportPresenceLoop(ctx) })
-	err := h.broker.Subscribe(ctx, h.deliver, h.subscribed)
-	if err != nil && ctx.Err() == nil {
-		h.log.Error("notify: broker subscription ended", "err", err)
-	}
+	presence.Go(func() { h.reportPresenceLoop(running) })
+	err := h.broker.Subscribe(running, h.deliver, h.subscribed)
+	stop()
 	h.shutdown()
 	presence.Wait()
 	if ctx.Err() != nil {
 		return nil
+	}
+	if err == nil {
+		err = errors.New("notify: the broker subscription ended")
 	}
 	return err
 }

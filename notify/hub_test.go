@@ -356,6 +356,57 @@ func TestShutdownCloses1001(t *testing.T) {
 	}
 }
 
+// TestBrokerRefusalEndsRun: when the subscription fails for good, Run
+// closes every connection with 1001 and returns the broker's error, so
+// that the process stops instead of serving sockets nothing feeds.
+func TestBrokerRefusalEndsRun(t *testing.T) {
+	b := &refusingBroker{MemoryBroker: NewMemoryBroker(), refused: make(chan struct{})}
+	e := newEnv(t, envConfig{broker: b})
+	c := e.dial(1, dialOpts{})
+	c.hello()
+	close(b.refused)
+	select {
+	case err := <-e.done:
+		close(e.done)
+		if !errors.Is(err, errRefused) {
+			t.Fatalf("Run returned %v, want %v", err, errRefused)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("Run did not return after the broker refused")
+	}
+	if code := c.closeCode(); code != websocket.CloseGoingAway {
+		t.Fatalf("close code = %d (%v), want 1001", code, c.err)
+	}
+}
+
+var errRefused = errors.New("broker refused the subscription")
+
+// refusingBroker is a MemoryBroker whose subscription fails for good once
+// refused is closed, as Redis refusing the instance's password does.
+type refusingBroker struct {
+	*MemoryBroker
+	refused chan struct{}
+}
+
+func (b *refusingBroker) Subscribe(ctx context.Context, deliver func([]byte), subscribed func()) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-b.refused:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	_ = b.MemoryBroker.Subscribe(ctx, deliver, subscribed)
+	select {
+	case <-b.refused:
+		return errRefused
+	default:
+		return nil
+	}
+}
+
 func TestSlowReaderCloses1013(t *testing.T) {
 	// Small socket buffers on both sides, so that a client that does not
 	// read blocks the writer after a few frames and its queue fills.
