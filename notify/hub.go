@@ -213,7 +213,13 @@ func (h *Hub) register(c *client) (kicked *client, ok bool) {
 	if h.closed {
 		return nil, false
 	}
-	list := append(h.users[c.userID], c)
+	list := h.users[c.userID]
+	if len(list) > 0 {
+		c.reads = list[0].reads
+	} else {
+		c.reads = &readPacer{}
+	}
+	list = append(list, c)
 	if len(list) > h.opts.MaxConnectionsPerUser {
 		kicked = list[0]
 		kicked.registered = false

@@ -176,6 +176,51 @@ func TestReadFrameMarksRead(t *testing.T) {
 	}
 }
 
+// TestReadFramesPaced: past a burst, the read frames of one user's
+// connections are acted on one per interval, whichever connection sends
+// them; each waits its turn and none is dropped. Other users have their
+// own turns.
+func TestReadFramesPaced(t *testing.T) {
+	const interval = 300 * time.Millisecond
+	e := newEnv(t, envConfig{opts: Options{ReadFrameBurst: 2, ReadFrameInterval: interval}})
+	e.store.addN(1, 5)
+	e.store.addN(2, 1)
+	a1, a2, b := e.dial(1, dialOpts{}), e.dial(1, dialOpts{}), e.dial(2, dialOpts{})
+	for _, c := range []*wsClient{a1, a2, b} {
+		c.hello()
+	}
+
+	start := time.Now()
+	for id := range 3 {
+		a1.send(`{"type":"read","ids":[` + itoa(int64(id+1)) + `]}`)
+	}
+	a2.send(`{"type":"read","ids":[4]}`)
+	b.send(`{"type":"read","up_to_id":6}`)
+	if f := b.expect("unread_count"); f.UnreadCount != 0 {
+		t.Fatalf("user 2's unread_count = %d, want 0", f.UnreadCount)
+	}
+	e.hub.mu.RLock()
+	shared, own := e.hub.users[1][0].reads == e.hub.users[1][1].reads, e.hub.users[1][0].reads != e.hub.users[2][0].reads
+	e.hub.mu.RUnlock()
+	if !shared || !own {
+		t.Fatal("read frames are not paced per user")
+	}
+	// Two frames go at once, the third after one interval, the fourth
+	// after two. Each unread_count follows a MarkRead.
+	for i := range 4 {
+		a2.expect("unread_count")
+		if turn := time.Duration(max(i-1, 0)) * interval; time.Since(start) < turn {
+			t.Fatalf("read %d acted on after %v, before its turn at %v", i+1, time.Since(start), turn)
+		}
+	}
+	if calls := e.store.markCalls(); len(calls) != 5 {
+		t.Fatalf("MarkRead calls = %+v, want 5", calls)
+	}
+	if n, _ := e.store.UnreadCount(context.Background(), 1); n != 1 {
+		t.Fatalf("user 1 has %d unread, want 1", n)
+	}
+}
+
 func TestPingPongFrame(t *testing.T) {
 	e := newEnv(t, envConfig{})
 	c := e.dial(1, dialOpts{})
