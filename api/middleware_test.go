@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -54,17 +53,13 @@ func TestAuthRejectionsOverHTTP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest("GET", ts.URL+"/api/v1/me", nil)
+			header := http.Header{}
 			if tt.header != "" {
-				req.Header.Set("Authorization", tt.header)
+				header.Set("Authorization", tt.header)
 			}
-			res, err := ts.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer res.Body.Close()
-			if res.StatusCode != http.StatusUnauthorized {
-				t.Fatalf("status %d", res.StatusCode)
+			res := ts.doWithHeader(t, "GET", "/api/v1/me", header, nil)
+			if res.Status != http.StatusUnauthorized {
+				t.Fatalf("status %d", res.Status)
 			}
 			if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 				t.Errorf("content type %q", ct)
@@ -130,14 +125,12 @@ func TestTooLargeStreamed(t *testing.T) {
 		_, _ = pw.Write([]byte(`{"username":"` + strings.Repeat("a", 3000) + `"}`))
 		_ = pw.Close()
 	}()
-	req, _ := http.NewRequest("POST", ts.URL+"/api/v1/auth/login", pr)
-	res, err := ts.Client().Do(req)
+	req, err := http.NewRequest("POST", ts.URL+"/api/v1/auth/login", pr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusRequestEntityTooLarge {
-		t.Fatalf("status %d", res.StatusCode)
+	if res := send(t, ts.Client(), req); res.Status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d", res.Status)
 	}
 }
 
@@ -157,34 +150,29 @@ func TestRateLimitedLogin(t *testing.T) {
 
 func TestCORS(t *testing.T) {
 	ts := newTestServer(t, func(c *configs.Config) { c.WebSocket.AllowedOrigins = []string{"https://quiz.example.com"} })
-	preflight := func(origin string) *http.Response {
-		req, _ := http.NewRequest("OPTIONS", ts.URL+"/api/v1/posts", nil)
-		req.Header.Set("Origin", origin)
-		req.Header.Set("Access-Control-Request-Method", "POST")
-		req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
-		res, err := ts.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		return res
+	preflight := func(origin string) response {
+		return ts.doWithHeader(t, "OPTIONS", "/api/v1/posts", http.Header{
+			"Origin":                         {origin},
+			"Access-Control-Request-Method":  {"POST"},
+			"Access-Control-Request-Headers": {"authorization, content-type"},
+		}, nil)
 	}
 	t.Run("OK", func(t *testing.T) {
 		res := preflight("https://quiz.example.com")
 		h := res.Header
-		if res.StatusCode != 204 || h.Get("Access-Control-Allow-Origin") != "https://quiz.example.com" ||
+		if res.Status != 204 || h.Get("Access-Control-Allow-Origin") != "https://quiz.example.com" ||
 			!strings.Contains(h.Get("Access-Control-Allow-Headers"), "Authorization") ||
 			!strings.Contains(h.Get("Access-Control-Allow-Headers"), "Content-Type") ||
 			!strings.Contains(h.Get("Access-Control-Allow-Methods"), "PATCH") {
-			t.Fatalf("preflight: %d %v", res.StatusCode, h)
+			t.Fatalf("preflight: %d %v", res.Status, h)
 		}
 	})
 	// The matcher is the one /ws uses: an origin spelled with its scheme's
 	// default port is the same origin.
 	t.Run("OKDefaultPort", func(t *testing.T) {
 		res := preflight("https://quiz.example.com:443")
-		if res.StatusCode != 204 || res.Header.Get("Access-Control-Allow-Origin") != "https://quiz.example.com:443" {
-			t.Fatalf("preflight: %d %v", res.StatusCode, res.Header)
+		if res.Status != 204 || res.Header.Get("Access-Control-Allow-Origin") != "https://quiz.example.com:443" {
+			t.Fatalf("preflight: %d %v", res.Status, res.Header)
 		}
 	})
 	t.Run("ErrForeignOrigin", func(t *testing.T) {
@@ -194,13 +182,7 @@ func TestCORS(t *testing.T) {
 		}
 	})
 	t.Run("OKSimpleRequest", func(t *testing.T) {
-		req, _ := http.NewRequest("GET", ts.URL+"/healthz", nil)
-		req.Header.Set("Origin", "https://quiz.example.com")
-		res, err := ts.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
+		res := ts.doWithHeader(t, "GET", "/healthz", http.Header{"Origin": {"https://quiz.example.com"}}, nil)
 		if res.Header.Get("Access-Control-Allow-Origin") != "https://quiz.example.com" {
 			t.Fatalf("headers %v", res.Header)
 		}
@@ -248,13 +230,7 @@ func TestTokenNotLogged(t *testing.T) {
 
 func TestRequestID(t *testing.T) {
 	ts := newTestServer(t)
-	req, _ := http.NewRequestWithContext(context.Background(), "GET", ts.URL+"/healthz", nil)
-	req.Header.Set("X-Request-ID", "abc-123")
-	res, err := ts.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
+	res := ts.doWithHeader(t, "GET", "/healthz", http.Header{"X-Request-Id": {"abc-123"}}, nil)
 	if res.Header.Get("X-Request-ID") != "abc-123" {
 		t.Fatalf("request id %q", res.Header.Get("X-Request-ID"))
 	}
