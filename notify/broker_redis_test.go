@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"io"
 	"net"
 	"os"
@@ -49,13 +50,8 @@ func TestRedisTwoInstances(t *testing.T) {
 	a := newEnv(t, envConfig{broker: newTestRedisBroker(t, addr, ch), store: store, opts: opts})
 	b := newEnv(t, envConfig{broker: newTestRedisBroker(t, addr, ch), store: store, opts: opts})
 
-	onB1 := b.dial(1, dialOpts{})
-	onA2 := a.dial(2, dialOpts{})
-	onB2 := b.dial(2, dialOpts{})
+	onB1, onA2, onB2 := b.connect(1, dialOpts{}), a.connect(2, dialOpts{}), b.connect(2, dialOpts{})
 	all := []*wsClient{onB1, onA2, onB2}
-	for _, c := range all {
-		c.hello()
-	}
 
 	// A reply committed through instance A reaches the client on B.
 	n := store.addAndPublish(t, a.hub, 1)
@@ -113,8 +109,7 @@ func TestRedisOutageReplaysWithoutReconnect(t *testing.T) {
 	a := newEnv(t, envConfig{broker: newTestRedisBroker(t, addr, ch), store: store})
 	b := newEnv(t, envConfig{broker: newTestRedisBroker(t, proxy.addr(), ch), store: store})
 
-	c := b.dial(1, dialOpts{since: ptr[int64](0)})
-	c.hello()
+	c := b.connect(1, dialOpts{since: ptr[int64](0)})
 	n := store.addAndPublish(t, a.hub, 1)
 	c.expectNotification(n.ID, false)
 
@@ -159,7 +154,7 @@ func TestRedisOutageReplaysWithoutReconnect(t *testing.T) {
 		t.Fatalf("the client was disconnected: %v", c.err)
 	default:
 	}
-	if got := b.metricValue("discuss_broker_resubscribes_total"); got < 1 {
+	if got := testutil.ToFloat64(b.hub.m.resubscribes); got < 1 {
 		t.Fatalf("resubscribes = %v, want at least 1", got)
 	}
 }

@@ -52,11 +52,8 @@ const (
 // and retries with backoff; so are all users when the numbers cannot be
 // read at all.
 func (h *Hub) catchUpAll(users []int64) {
-	var seqs map[int64]int64
-	err := h.withStore(h.life, func(ctx context.Context) error {
-		var err error
-		seqs, err = h.store.NotificationSeqs(ctx, users)
-		return err
+	seqs, err := readStore(h, func(ctx context.Context) (map[int64]int64, error) {
+		return h.store.NotificationSeqs(ctx, users)
 	})
 	if err != nil {
 		if h.life.Err() == nil {
@@ -114,11 +111,8 @@ func (h *Hub) shownBy(userID int64) (seq, id int64, connected bool) {
 // catchUpBatch reads one batch of ranges and queues each user's part to
 // the user's connections.
 func (h *Hub) catchUpBatch(ranges []model.NotificationRange) {
-	var missed []model.MissedNotifications
-	err := h.withStore(h.life, func(ctx context.Context) error {
-		var err error
-		missed, err = h.store.MissedNotifications(ctx, ranges)
-		return err
+	missed, err := readStore(h, func(ctx context.Context) ([]model.MissedNotifications, error) {
+		return h.store.MissedNotifications(ctx, ranges)
 	})
 	if err != nil {
 		if h.life.Err() == nil {
