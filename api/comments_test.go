@@ -30,12 +30,7 @@ func (ts *testServer) commentWith(t *testing.T, token string, postID, parentID i
 		req["parent_id"] = parentID
 	}
 	res := ts.doChecked(t, "POST", fmt.Sprintf("/api/v1/posts/%d/comments", postID), token, req)
-	if res.Status != http.StatusCreated {
-		t.Fatalf("create comment: %d %s", res.Status, res.Body)
-	}
-	var c model.Comment
-	res.JSON(t, &c)
-	return c
+	return decodeAs[model.Comment](t, res, http.StatusCreated, "create comment")
 }
 
 // commentPage is a list of comments as the API answers it.
@@ -114,10 +109,7 @@ func TestCreateComment(t *testing.T) {
 
 func TestListComments(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t)
-	alice := ts.register(t, "alice")
-	bob := ts.register(t, "bob")
-	p := ts.createPost(t, alice.Token, "p")
+	ts, alice, bob, p := newServerWithPost(t)
 	c1 := ts.createComment(t, bob.Token, p.ID, nil)
 	c2 := ts.createComment(t, bob.Token, p.ID, nil)
 	c3 := ts.createComment(t, alice.Token, p.ID, nil)
@@ -182,10 +174,7 @@ func TestListComments(t *testing.T) {
 
 func TestGetCommentAndReplies(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t)
-	alice := ts.register(t, "alice")
-	bob := ts.register(t, "bob")
-	p := ts.createPost(t, alice.Token, "p")
+	ts, alice, bob, p := newServerWithPost(t)
 	top := ts.createComment(t, bob.Token, p.ID, nil)
 	var replies []model.Comment
 	parent := top
@@ -245,10 +234,7 @@ func TestGetCommentAndReplies(t *testing.T) {
 
 func TestUpdateComment(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t)
-	alice := ts.register(t, "alice")
-	bob := ts.register(t, "bob")
-	p := ts.createPost(t, alice.Token, "p")
+	ts, alice, bob, p := newServerWithPost(t)
 	c := ts.createComment(t, bob.Token, p.ID, nil)
 	path := fmt.Sprintf("/api/v1/comments/%d", c.ID)
 
@@ -274,10 +260,7 @@ func TestUpdateComment(t *testing.T) {
 
 func TestLikeComment(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t)
-	alice := ts.register(t, "alice")
-	bob := ts.register(t, "bob")
-	p := ts.createPost(t, alice.Token, "p")
+	ts, alice, bob, p := newServerWithPost(t)
 	c := ts.createComment(t, bob.Token, p.ID, nil)
 	path := fmt.Sprintf("/api/v1/comments/%d/like", c.ID)
 	ts.wantLikeSteps(t, path, []likeStep{

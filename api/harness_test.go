@@ -32,7 +32,7 @@ type testServer struct {
 	DB     *dbtest.DB
 	Config *configs.Config
 	Auth   *service.Auth
-	Logs   *lockedWriter
+	Logs   *syncBuffer
 	Srv    *Server
 }
 
@@ -55,7 +55,7 @@ func newTestServer(t testing.TB, edit ...func(*configs.Config)) *testServer {
 		t.Fatal(err)
 	}
 	db := dbtest.Open(t)
-	logs := &lockedWriter{w: &bytes.Buffer{}}
+	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	d, err := buildDeps(cfg, db, logger)
 	if err != nil {
@@ -164,9 +164,28 @@ func (r response) ErrorCode(t *testing.T) string {
 	return e.Error.Code
 }
 
-// do sends a request; body may be nil, a string (sent as is) or a value
-// (sent as JSON). token, when not empty, goes in the Authorization header.
+// do sends a request; body may be nil, a string or []byte (sent as is) or
+// a value (sent as JSON). token, when not empty, goes in the Authorization
+// header.
 func (ts *testServer) do(t testing.TB, method, path, token string, body any) response {
+	t.Helper()
+	header := http.Header{}
+	if token != "" {
+		header.Set("Authorization", "Bearer "+token)
+	}
+	return ts.doWithHeader(t, method, path, header, body)
+}
+
+// doWithHeader sends a request with header and body (as do takes it) and
+// reads the answer whole.
+func (ts *testServer) doWithHeader(t testing.TB, method, path string, header http.Header, body any) response {
+	t.Helper()
+	return send(t, ts.Client(), ts.newRequest(t, method, path, header, body))
+}
+
+// newRequest builds a request to path with a copy of header and body as
+// do takes it, marked as JSON when there is one.
+func (ts *testServer) newRequest(t testing.TB, method, path string, header http.Header, body any) *http.Request {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -186,13 +205,20 @@ func (ts *testServer) do(t testing.TB, method, path, token string, body any) res
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.Header = header.Clone()
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := ts.Client().Do(req)
+	return req
+}
+
+// send sends req with client and reads the answer whole.
+func send(t testing.TB, client *http.Client, req *http.Request) response {
+	t.Helper()
+	res, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,6 +228,42 @@ func (ts *testServer) do(t testing.TB, method, path, token string, body any) res
 		t.Fatal(err)
 	}
 	return response{Status: res.StatusCode, Header: res.Header, Body: data}
+}
+
+// decodeAs fails the test unless res has status, and returns its body
+// decoded as T; what names the call in the failure.
+func decodeAs[T any](t testing.TB, res response, status int, what string) T {
+	t.Helper()
+	if res.Status != status {
+		t.Fatalf("%s: %d %s, want %d", what, res.Status, res.Body, status)
+	}
+	var v T
+	res.JSON(t, &v)
+	return v
+}
+
+// wantError fails the test unless res is an error of status and code whose
+// message contains text.
+func wantError(t *testing.T, res response, status int, code, text string) {
+	t.Helper()
+	if res.Status != status {
+		t.Fatalf("status %d %s, want %d", res.Status, res.Body, status)
+	}
+	var e ErrorBody
+	res.JSON(t, &e)
+	if e.Error.Code != code || !strings.Contains(e.Error.Message, text) {
+		t.Fatalf("error %+v, want code %s and a message with %q", e.Error, code, text)
+	}
+}
+
+// wantRateLimited fails the test unless res is a 429 rate_limited error
+// whose Retry-After says when to try again (in whole seconds, at least 1).
+func wantRateLimited(t *testing.T, res response) {
+	t.Helper()
+	wantError(t, res, http.StatusTooManyRequests, model.ERATELIMITED, "")
+	if ra := res.Header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Errorf("429 with Retry-After %q", ra)
+	}
 }
 
 // errorCase is a request that must fail with status and a body in the
@@ -288,12 +350,7 @@ type session struct {
 func (ts *testServer) register(t testing.TB, username string) session {
 	t.Helper()
 	res := ts.do(t, "POST", "/api/v1/auth/register", "", map[string]string{"username": username, "password": "password123"})
-	if res.Status != http.StatusCreated {
-		t.Fatalf("register %s: %d %s", username, res.Status, res.Body)
-	}
-	var s session
-	res.JSON(t, &s)
-	return s
+	return decodeAs[session](t, res, http.StatusCreated, "register "+username)
 }
 
 // withRole signs up a user and gives it role directly in the database.
@@ -307,21 +364,21 @@ func (ts *testServer) withRole(t testing.TB, username, role string) session {
 	return s
 }
 
-// lockedWriter serialises writes of concurrent handlers to one buffer.
-type lockedWriter struct {
+// syncBuffer is a bytes.Buffer that the server's goroutines may write
+// while the test reads it.
+type syncBuffer struct {
 	mu sync.Mutex
-	w  io.Writer
+	b  bytes.Buffer
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
 }
 
-// String returns what was logged so far.
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.(*bytes.Buffer).String()
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -1,9 +1,6 @@
 package api
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -20,20 +17,7 @@ func (ts *testServer) loginFrom(t *testing.T, ip, username, password string) res
 	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
 	client := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}
 	defer client.CloseIdleConnections()
-	body, err := json.Marshal(map[string]string{"username": username, "password": password})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := client.Post(ts.URL+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{Status: res.StatusCode, Header: res.Header, Body: data}
+	return send(t, client, ts.newRequest(t, "POST", "/api/v1/auth/login", nil, map[string]string{"username": username, "password": password}))
 }
 
 // loginLimit is the login limit of these tests, the default.
@@ -241,11 +225,7 @@ func TestDisplayNameCharacters(t *testing.T) {
 		for i, display := range []string{"👩\u200d💻 Ada", "می\u200cخواهم", "Zoë 🏳\ufe0f\u200d🌈", "עִברִית"} {
 			username := "joiner_" + string(rune('a'+i))
 			res := ts.do(t, "POST", "/api/v1/auth/register", "", map[string]string{"username": username, "password": "password123", "display_name": display})
-			var s session
-			if res.Status != http.StatusCreated {
-				t.Fatalf("%q: %d %s", display, res.Status, res.Body)
-			}
-			res.JSON(t, &s)
+			s := decodeAs[session](t, res, http.StatusCreated, "register "+display)
 			if s.User.DisplayName != display {
 				t.Fatalf("display name %q, want %q", s.User.DisplayName, display)
 			}

@@ -4,12 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"net/url"
-	"slices"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -144,17 +145,29 @@ func headerSize(r *http.Request) int {
 	return n + 2 // the empty line
 }
 
-// recoverMiddleware turns a panic into the contract's internal error and
-// logs it with its stack, instead of dropping the connection.
+// recoverMiddleware answers a handler's panic with the contract's internal
+// error instead of dropping the connection, and logs the panic with its
+// stack and the request id. http.ErrAbortHandler, net/http's way to abort
+// a response on purpose, is left to net/http.
 func (s *Server) recoverMiddleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		defer func() {
-			if r := recover(); r != nil {
-				if r == http.ErrAbortHandler {
-					panic(r)
-				}
-				writeError(c, s.log, fmt.Errorf("panic: %v", r))
+			r := recover()
+			if r == nil {
+				return
 			}
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			s.log.ErrorContext(c.Request.Context(), "handler panicked",
+				"request_id", requestID(c), "route", c.FullPath(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			if c.Writer.Written() {
+				// Too late for another answer; end this one.
+				c.Abort()
+				return
+			}
+			status, body := ErrorResponse(errors.New("handler panicked"))
+			c.AbortWithStatusJSON(status, body)
 		}()
 		c.Next()
 	}
@@ -175,7 +188,8 @@ func (s *Server) bodyLimit() gin.HandlerFunc {
 }
 
 // cors lets pages from the allowed origins call the API. Other origins get
-// no CORS headers at all, so the browser keeps their pages out.
+// no CORS headers at all, so the browser keeps their pages out. The
+// allow-list and its matcher are those of /ws (model.Origins).
 func (s *Server) cors() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		origin := c.GetHeader("Origin")
@@ -184,7 +198,7 @@ func (s *Server) cors() gin.HandlerFunc {
 			return
 		}
 		c.Writer.Header().Add("Vary", "Origin")
-		if !s.originAllowed(origin) {
+		if !s.origins.Allows(origin) {
 			if c.Request.Method == http.MethodOptions {
 				c.AbortWithStatus(http.StatusNoContent)
 				return
@@ -204,14 +218,6 @@ func (s *Server) cors() gin.HandlerFunc {
 		}
 		c.Next()
 	}
-}
-
-// originAllowed reports whether origin is in the configured allow-list; the
-// comparison ignores case, as browsers send scheme and host in lower case.
-func (s *Server) originAllowed(origin string) bool {
-	return slices.ContainsFunc(s.cfg.WebSocket.AllowedOrigins, func(o string) bool {
-		return strings.EqualFold(strings.TrimSuffix(o, "/"), origin)
-	})
 }
 
 // bearerToken returns the token of an "Authorization: Bearer" header.

@@ -1,12 +1,15 @@
 package api
 
 import (
-	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/quizsite/discuss/configs"
 	"github.com/quizsite/discuss/model"
@@ -50,17 +53,13 @@ func TestAuthRejectionsOverHTTP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest("GET", ts.URL+"/api/v1/me", nil)
+			header := http.Header{}
 			if tt.header != "" {
-				req.Header.Set("Authorization", tt.header)
+				header.Set("Authorization", tt.header)
 			}
-			res, err := ts.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer res.Body.Close()
-			if res.StatusCode != http.StatusUnauthorized {
-				t.Fatalf("status %d", res.StatusCode)
+			res := ts.doWithHeader(t, "GET", "/api/v1/me", header, nil)
+			if res.Status != http.StatusUnauthorized {
+				t.Fatalf("status %d", res.Status)
 			}
 			if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 				t.Errorf("content type %q", ct)
@@ -126,14 +125,12 @@ func TestTooLargeStreamed(t *testing.T) {
 		_, _ = pw.Write([]byte(`{"username":"` + strings.Repeat("a", 3000) + `"}`))
 		_ = pw.Close()
 	}()
-	req, _ := http.NewRequest("POST", ts.URL+"/api/v1/auth/login", pr)
-	res, err := ts.Client().Do(req)
+	req, err := http.NewRequest("POST", ts.URL+"/api/v1/auth/login", pr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusRequestEntityTooLarge {
-		t.Fatalf("status %d", res.StatusCode)
+	if res := send(t, ts.Client(), req); res.Status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d", res.Status)
 	}
 }
 
@@ -153,26 +150,29 @@ func TestRateLimitedLogin(t *testing.T) {
 
 func TestCORS(t *testing.T) {
 	ts := newTestServer(t, func(c *configs.Config) { c.WebSocket.AllowedOrigins = []string{"https://quiz.example.com"} })
-	preflight := func(origin string) *http.Response {
-		req, _ := http.NewRequest("OPTIONS", ts.URL+"/api/v1/posts", nil)
-		req.Header.Set("Origin", origin)
-		req.Header.Set("Access-Control-Request-Method", "POST")
-		req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
-		res, err := ts.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		return res
+	preflight := func(origin string) response {
+		return ts.doWithHeader(t, "OPTIONS", "/api/v1/posts", http.Header{
+			"Origin":                         {origin},
+			"Access-Control-Request-Method":  {"POST"},
+			"Access-Control-Request-Headers": {"authorization, content-type"},
+		}, nil)
 	}
 	t.Run("OK", func(t *testing.T) {
 		res := preflight("https://quiz.example.com")
 		h := res.Header
-		if res.StatusCode != 204 || h.Get("Access-Control-Allow-Origin") != "https://quiz.example.com" ||
+		if res.Status != 204 || h.Get("Access-Control-Allow-Origin") != "https://quiz.example.com" ||
 			!strings.Contains(h.Get("Access-Control-Allow-Headers"), "Authorization") ||
 			!strings.Contains(h.Get("Access-Control-Allow-Headers"), "Content-Type") ||
 			!strings.Contains(h.Get("Access-Control-Allow-Methods"), "PATCH") {
-			t.Fatalf("preflight: %d %v", res.StatusCode, h)
+			t.Fatalf("preflight: %d %v", res.Status, h)
+		}
+	})
+	// The matcher is the one /ws uses: an origin spelled with its scheme's
+	// default port is the same origin.
+	t.Run("OKDefaultPort", func(t *testing.T) {
+		res := preflight("https://quiz.example.com:443")
+		if res.Status != 204 || res.Header.Get("Access-Control-Allow-Origin") != "https://quiz.example.com:443" {
+			t.Fatalf("preflight: %d %v", res.Status, res.Header)
 		}
 	})
 	t.Run("ErrForeignOrigin", func(t *testing.T) {
@@ -182,13 +182,7 @@ func TestCORS(t *testing.T) {
 		}
 	})
 	t.Run("OKSimpleRequest", func(t *testing.T) {
-		req, _ := http.NewRequest("GET", ts.URL+"/healthz", nil)
-		req.Header.Set("Origin", "https://quiz.example.com")
-		res, err := ts.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
+		res := ts.doWithHeader(t, "GET", "/healthz", http.Header{"Origin": {"https://quiz.example.com"}}, nil)
 		if res.Header.Get("Access-Control-Allow-Origin") != "https://quiz.example.com" {
 			t.Fatalf("headers %v", res.Header)
 		}
@@ -236,17 +230,43 @@ func TestTokenNotLogged(t *testing.T) {
 
 func TestRequestID(t *testing.T) {
 	ts := newTestServer(t)
-	req, _ := http.NewRequestWithContext(context.Background(), "GET", ts.URL+"/healthz", nil)
-	req.Header.Set("X-Request-ID", "abc-123")
-	res, err := ts.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
+	res := ts.doWithHeader(t, "GET", "/healthz", http.Header{"X-Request-Id": {"abc-123"}}, nil)
 	if res.Header.Get("X-Request-ID") != "abc-123" {
 		t.Fatalf("request id %q", res.Header.Get("X-Request-ID"))
 	}
 	if got := ts.do(t, "GET", "/healthz", "", nil).Header.Get("X-Request-ID"); len(got) != 16 {
 		t.Fatalf("generated request id %q", got)
+	}
+}
+
+// TestPanickingHandler adds a route that panics to the real router: the
+// client gets the contract's internal error, and the log the panic with
+// its stack and the request's id.
+func TestPanickingHandler(t *testing.T) {
+	ts := newTestServer(t)
+	ts.Srv.public.GET("/panics", func(*gin.Context) { panic("boom") })
+	// Served on the test's goroutine: a route added while the httptest
+	// server runs would race with its handlers.
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/panics", nil)
+	req.Header.Set("X-Request-ID", "panic-1")
+	ts.Srv.Handler().ServeHTTP(rec, req)
+	res := response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+	wantError(t, res, http.StatusInternalServerError, model.EINTERNAL, "internal error")
+
+	var entry struct {
+		RequestID string `json:"request_id"`
+		Panic     string `json:"panic"`
+		Stack     string `json:"stack"`
+	}
+	for line := range strings.Lines(ts.Logs.String()) {
+		if strings.Contains(line, `"panic"`) {
+			if err := json.Unmarshal([]byte(line), &entry); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if entry.RequestID != "panic-1" || entry.Panic != "boom" || !strings.Contains(entry.Stack, "TestPanickingHandler") {
+		t.Fatalf("panic logged as %+v; logs:\n%s", entry, ts.Logs.String())
 	}
 }

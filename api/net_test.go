@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,38 +15,6 @@ import (
 	"github.com/quizsite/discuss/configs"
 	"github.com/quizsite/discuss/model"
 )
-
-// doWithHeader sends body as JSON with the extra header and reads the
-// answer whole.
-func (ts *testServer) doWithHeader(t *testing.T, method, path string, header http.Header, body any) response {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, ts.URL+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header = header.Clone()
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := ts.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{Status: res.StatusCode, Header: res.Header, Body: data}
-}
 
 // TestClientAddressFromProxies: the per-address limits count the TCP peer,
 // whatever X-Forwarded-For or X-Real-IP say, unless the peer is a trusted

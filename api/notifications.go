@@ -14,13 +14,6 @@ type unreadCountResponse struct {
 	UnreadCount int64 `json:"unread_count"`
 }
 
-// markReadRequest selects notifications by ids or by up_to_id. Pointers
-// tell a field that is absent from one sent empty or zero.
-type markReadRequest struct {
-	IDs    *[]int64 `json:"ids"`
-	UpToID *int64   `json:"up_to_id"`
-}
-
 type adminNotifyRequest struct {
 	UserID  int64  `json:"user_id"`
 	Message string `json:"message"`
@@ -52,29 +45,12 @@ func (s *Server) unreadCount(c *gin.Context) (int, any, error) {
 // its comment is deleted, and one such id must not keep the others unread.
 // Only the caller's notifications are ever marked.
 func (s *Server) markRead(c *gin.Context) (int, any, error) {
-	var req markReadRequest
-	if err := decodeJSON(c, &req); err != nil {
+	var sel model.ReadSelection
+	if err := decodeJSON(c, &sel); err != nil {
 		return 0, nil, err
 	}
-	var ids []int64
-	var upToID int64
-	switch {
-	case req.IDs != nil && req.UpToID != nil:
-		return 0, nil, model.Errorf(model.EINVALID, "give either ids or up_to_id, not both")
-	case req.IDs != nil:
-		if len(*req.IDs) == 0 {
-			return 0, nil, model.Errorf(model.EINVALID, "ids must not be empty")
-		}
-		ids = *req.IDs
-	case req.UpToID != nil:
-		if *req.UpToID <= 0 {
-			return 0, nil, model.Errorf(model.EINVALID, "up_to_id must be a positive integer")
-		}
-		upToID = *req.UpToID
-	default:
-		return 0, nil, model.Errorf(model.EINVALID, "ids or up_to_id is required")
-	}
-	return unreadCountAnswer(s.notes.MarkRead(ctx(c), model.ReadSelection{IDs: ids, UpToID: upToID}))
+	// The service validates the selection (model.ReadSelection.Validate).
+	return unreadCountAnswer(s.notes.MarkRead(ctx(c), sel))
 }
 
 // markOneRead answers POST /notifications/{id}/read; another user's id is

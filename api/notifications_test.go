@@ -344,11 +344,7 @@ func TestAdminNotify(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
 		msg := strings.Repeat("ж", model.MessageMax)
 		res := ts.doChecked(t, "POST", "/api/v1/admin/notify", admin.Token, map[string]any{"user_id": alice.User.ID, "message": "  " + msg + "\n"})
-		if res.Status != http.StatusCreated {
-			t.Fatalf("notify: %d %s", res.Status, res.Body)
-		}
-		var n model.Notification
-		res.JSON(t, &n)
+		n := decodeAs[model.Notification](t, res, http.StatusCreated, "notify")
 		if n.ID == 0 || n.Type != model.NotifySystem || n.Excerpt != msg || n.Read || n.PostID != nil || n.CommentID != nil ||
 			n.Actor == nil || n.Actor.ID != admin.User.ID {
 			t.Errorf("created %+v", n)

@@ -17,37 +17,16 @@ func (ts *testServer) createPost(t *testing.T, token, title string, problemID ..
 	if len(problemID) > 0 {
 		body["problem_id"] = problemID[0]
 	}
-	res := ts.doChecked(t, "POST", "/api/v1/posts", token, body)
-	if res.Status != http.StatusCreated {
-		t.Fatalf("create post: %d %s", res.Status, res.Body)
-	}
-	var p model.Post
-	res.JSON(t, &p)
-	return p
+	return decodeAs[model.Post](t, ts.doChecked(t, "POST", "/api/v1/posts", token, body), http.StatusCreated, "create post")
 }
 
-// wantError fails the test unless res is an error of status and code whose
-// message contains text.
-func wantError(t *testing.T, res response, status int, code, text string) {
+// newServerWithPost starts a test server on which alice has written post
+// "p" and bob has signed up: where most tests of posts and comments begin.
+func newServerWithPost(t *testing.T) (ts *testServer, alice, bob session, p model.Post) {
 	t.Helper()
-	if res.Status != status {
-		t.Fatalf("status %d %s, want %d", res.Status, res.Body, status)
-	}
-	var e ErrorBody
-	res.JSON(t, &e)
-	if e.Error.Code != code || !strings.Contains(e.Error.Message, text) {
-		t.Fatalf("error %+v, want code %s and a message with %q", e.Error, code, text)
-	}
-}
-
-// wantRateLimited fails the test unless res is a 429 rate_limited error
-// whose Retry-After says when to try again (in whole seconds, at least 1).
-func wantRateLimited(t *testing.T, res response) {
-	t.Helper()
-	wantError(t, res, http.StatusTooManyRequests, model.ERATELIMITED, "")
-	if ra := res.Header.Get("Retry-After"); ra == "" || ra == "0" {
-		t.Errorf("429 with Retry-After %q", ra)
-	}
+	ts = newTestServer(t)
+	alice, bob = ts.register(t, "alice"), ts.register(t, "bob")
+	return ts, alice, bob, ts.createPost(t, alice.Token, "p")
 }
 
 func TestCreatePost(t *testing.T) {
@@ -57,11 +36,7 @@ func TestCreatePost(t *testing.T) {
 
 	t.Run("OK", func(t *testing.T) {
 		res := ts.doChecked(t, "POST", "/api/v1/posts", alice.Token, map[string]any{"title": " Hi ", "body": "there", "problem_id": 12})
-		if res.Status != http.StatusCreated {
-			t.Fatalf("%d %s", res.Status, res.Body)
-		}
-		var p map[string]any
-		res.JSON(t, &p)
+		p := decodeAs[map[string]any](t, res, http.StatusCreated, "create post")
 		author, _ := p["author"].(map[string]any)
 		if p["title"] != "Hi" || p["problem_id"] != 12.0 || p["liked"] != false || p["muted"] != false ||
 			p["comment_count"] != 0.0 || author["username"] != "alice" {
@@ -110,10 +85,7 @@ func TestCreatePost(t *testing.T) {
 
 func TestGetPost(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t)
-	alice := ts.register(t, "alice")
-	bob := ts.register(t, "bob")
-	p := ts.createPost(t, alice.Token, "p")
+	ts, alice, bob, p := newServerWithPost(t)
 	ts.doChecked(t, "PUT", fmt.Sprintf("/api/v1/posts/%d/like", p.ID), bob.Token, nil)
 	ts.doChecked(t, "PUT", fmt.Sprintf("/api/v1/posts/%d/mute", p.ID), bob.Token, nil)
 
@@ -197,10 +169,7 @@ func TestListPosts(t *testing.T) {
 
 func TestUpdatePost(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t)
-	alice := ts.register(t, "alice")
-	bob := ts.register(t, "bob")
-	p := ts.createPost(t, alice.Token, "p")
+	ts, alice, bob, p := newServerWithPost(t)
 	path := fmt.Sprintf("/api/v1/posts/%d", p.ID)
 
 	t.Run("OK", func(t *testing.T) {
@@ -255,10 +224,7 @@ func TestDeletePost(t *testing.T) {
 
 func TestLikeAndMutePost(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t)
-	alice := ts.register(t, "alice")
-	bob := ts.register(t, "bob")
-	p := ts.createPost(t, alice.Token, "p")
+	ts, alice, bob, p := newServerWithPost(t)
 	like := fmt.Sprintf("/api/v1/posts/%d/like", p.ID)
 	mute := fmt.Sprintf("/api/v1/posts/%d/mute", p.ID)
 

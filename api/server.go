@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/quizsite/discuss/configs"
+	"github.com/quizsite/discuss/model"
 	"github.com/quizsite/discuss/notify"
 	"github.com/quizsite/discuss/service"
 )
@@ -46,6 +47,8 @@ type Server struct {
 	comments *service.Comments
 	notes    *service.Notifications
 	ready    func(context.Context) error
+	// origins may call the API from a browser (CORS), as they may open /ws.
+	origins model.Origins
 
 	announcements *service.Announcements
 	hub           *notify.Hub
@@ -74,6 +77,7 @@ func New(d Deps) (*Server, error) {
 		comments: d.Comments,
 		notes:    d.Notifications,
 		ready:    d.Ready,
+		origins:  model.NewOrigins(d.Config.WebSocket.AllowedOrigins),
 
 		announcements: d.Announcements,
 		hub:           d.Hub,

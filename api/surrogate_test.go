@@ -55,11 +55,7 @@ func TestSurrogateEscapes(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				res := ts.doChecked(t, "POST", "/api/v1/posts", alice.Token, `{"title":"t","body":"x`+tc.sent+`"}`)
-				if res.Status != http.StatusCreated {
-					t.Fatalf("create: %d %s", res.Status, res.Body)
-				}
-				var p model.Post
-				res.JSON(t, &p)
+				p := decodeAs[model.Post](t, res, http.StatusCreated, "create")
 				ts.doChecked(t, "GET", fmt.Sprintf("/api/v1/posts/%d", p.ID), alice.Token, nil).JSON(t, &p)
 				if p.Body != "x"+tc.stored {
 					t.Fatalf("stored %q, want %q", p.Body, "x"+tc.stored)

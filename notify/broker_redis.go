@@ -106,7 +106,9 @@ func (b *RedisBroker) Publish(ctx context.Context, msg []byte) error {
 // Subscribe keeps a subscription to the channel until ctx ends. Rather than
 // lean on go-redis's silent reconnection, each failure closes the PubSub
 // and a new one is made after a backoff, so that every loss is seen and
-// every re-subscription reported through subscribed.
+// every re-subscription reported through subscribed. Redis being away is
+// waited out; Redis refusing the settings (see refusedForGood) is not,
+// and Subscribe returns that error.
 func (b *RedisBroker) Subscribe(ctx context.Context, deliver func([]byte), subscribed func()) error {
 	const minBackoff = 50 * time.Millisecond
 	backoff := minBackoff
@@ -114,6 +116,9 @@ func (b *RedisBroker) Subscribe(ctx context.Context, deliver func([]byte), subsc
 		ok, err := b.subscribeOnce(ctx, deliver, subscribed)
 		if ctx.Err() != nil {
 			break
+		}
+		if refusedForGood(err) {
+			return fmt.Errorf("notify: redis refused the subscription: %w", err)
 		}
 		if ok {
 			backoff = minBackoff // It worked for a while; retry at once-ish.
@@ -128,6 +133,20 @@ func (b *RedisBroker) Subscribe(ctx context.Context, deliver func([]byte), subsc
 		backoff = min(2*backoff, b.maxBackoff)
 	}
 	return nil
+}
+
+// refusedForGood reports whether err is Redis refusing the connection's
+// settings, which retrying cannot change: the password (NOAUTH,
+// WRONGPASS), the rights on the channel (NOPERM) or the database number.
+// An instance that cannot subscribe delivers nothing from the others, so
+// it had better stop than look healthy.
+func refusedForGood(err error) bool {
+	var reply redis.Error
+	if !errors.As(err, &reply) {
+		return false
+	}
+	return redis.IsAuthError(err) || redis.IsPermissionError(err) ||
+		strings.HasPrefix(reply.Error(), "ERR DB index is out of range")
 }
 
 // subscribeOnce runs one PubSub until it fails or ctx ends; ok reports

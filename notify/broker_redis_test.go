@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -48,13 +50,8 @@ func TestRedisTwoInstances(t *testing.T) {
 	a := newEnv(t, envConfig{broker: newTestRedisBroker(t, addr, ch), store: store, opts: opts})
 	b := newEnv(t, envConfig{broker: newTestRedisBroker(t, addr, ch), store: store, opts: opts})
 
-	onB1 := b.dial(1, dialOpts{})
-	onA2 := a.dial(2, dialOpts{})
-	onB2 := b.dial(2, dialOpts{})
+	onB1, onA2, onB2 := b.connect(1, dialOpts{}), a.connect(2, dialOpts{}), b.connect(2, dialOpts{})
 	all := []*wsClient{onB1, onA2, onB2}
-	for _, c := range all {
-		c.hello()
-	}
 
 	// A reply committed through instance A reaches the client on B.
 	n := store.addAndPublish(t, a.hub, 1)
@@ -112,8 +109,7 @@ func TestRedisOutageReplaysWithoutReconnect(t *testing.T) {
 	a := newEnv(t, envConfig{broker: newTestRedisBroker(t, addr, ch), store: store})
 	b := newEnv(t, envConfig{broker: newTestRedisBroker(t, proxy.addr(), ch), store: store})
 
-	c := b.dial(1, dialOpts{since: ptr[int64](0)})
-	c.hello()
+	c := b.connect(1, dialOpts{since: ptr[int64](0)})
 	n := store.addAndPublish(t, a.hub, 1)
 	c.expectNotification(n.ID, false)
 
@@ -158,7 +154,7 @@ func TestRedisOutageReplaysWithoutReconnect(t *testing.T) {
 		t.Fatalf("the client was disconnected: %v", c.err)
 	default:
 	}
-	if got := b.metricValue("discuss_broker_resubscribes_total"); got < 1 {
+	if got := testutil.ToFloat64(b.hub.m.resubscribes); got < 1 {
 		t.Fatalf("resubscribes = %v, want at least 1", got)
 	}
 }
@@ -214,6 +210,23 @@ func TestRedisPublishFailsFastWhenDown(t *testing.T) {
 	}
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("publish took %v", took)
+	}
+}
+
+// TestRedisRefusalIsFinal: a setting Redis refuses (here a database
+// number past its last) ends Subscribe with the reason, rather than
+// retrying for ever while the instance looks healthy.
+func TestRedisRefusalIsFinal(t *testing.T) {
+	b, err := NewRedisBroker(RedisConfig{Addr: redisAddr(t), DB: 1 << 20, MaxBackoff: 100 * time.Millisecond}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	err = b.Subscribe(ctx, func([]byte) {}, func() { t.Error("subscribed to a database Redis does not have") })
+	if ctx.Err() != nil || err == nil || !strings.Contains(err.Error(), "DB index") {
+		t.Fatalf("Subscribe returned %v (context: %v), want Redis's refusal", err, ctx.Err())
 	}
 }
 

@@ -2,19 +2,31 @@ package notify
 
 import (
 	"context"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/quizsite/discuss/model"
 )
 
+// newCutEnv returns an env over a flaky broker, a connection of user 1
+// resumed from since 0, and the broker, cut: what is published now is
+// lost until the test restores it.
+func newCutEnv(t *testing.T, opts Options) (*env, *flakyBroker, *wsClient) {
+	t.Helper()
+	fb := newFlakyBroker()
+	e := newEnv(t, envConfig{broker: fb, opts: opts})
+	c := e.connect(1, dialOpts{since: ptr[int64](0)})
+	fb.cut()
+	return e, fb, c
+}
+
 func TestCatchUpAfterBrokerGap(t *testing.T) {
 	fb := newFlakyBroker()
 	e := newEnv(t, envConfig{broker: fb})
-	resumed := e.dial(1, dialOpts{since: ptr[int64](0)})
-	resumed.hello()
-	unread := e.dial(1, dialOpts{})
-	unread.hello()
+	resumed := e.connect(1, dialOpts{since: ptr[int64](0)})
+	unread := e.connect(1, dialOpts{})
 	clients := []*wsClient{resumed, unread}
 
 	n1 := e.store.addAndPublish(t, e.hub, 1)
@@ -42,7 +54,7 @@ func TestCatchUpAfterBrokerGap(t *testing.T) {
 	for _, c := range clients {
 		c.expectNotification(n4.ID, false)
 	}
-	if got := e.metricValue("discuss_broker_resubscribes_total"); got != 1 {
+	if got := testutil.ToFloat64(e.hub.m.resubscribes); got != 1 {
 		t.Fatalf("resubscribes = %v, want 1", got)
 	}
 }
@@ -57,8 +69,7 @@ func TestCatchUpSkipsHistoryOfUnreadConnection(t *testing.T) {
 	if _, err := store.MarkRead(context.Background(), 1, nil, 10); err != nil {
 		t.Fatal(err)
 	}
-	c := e.dial(1, dialOpts{})
-	c.hello()
+	c := e.connect(1, dialOpts{})
 	fb.cut()
 	n := e.store.addAndPublish(t, e.hub, 1)
 	fb.restore()
@@ -73,12 +84,9 @@ func TestResubscribeReadsOnlyForConnectionsBehind(t *testing.T) {
 	e := newEnv(t, envConfig{broker: fb})
 	var quiet []*wsClient
 	for user := int64(1); user <= 20; user++ {
-		c := e.dial(user, dialOpts{since: ptr[int64](0)})
-		c.hello()
-		quiet = append(quiet, c)
+		quiet = append(quiet, e.connect(user, dialOpts{since: ptr[int64](0)}))
 	}
-	missed := e.dial(21, dialOpts{since: ptr[int64](0)})
-	missed.hello()
+	missed := e.connect(21, dialOpts{since: ptr[int64](0)})
 	before := e.store.afterCalls.Load()
 	fb.cut()
 	n := e.store.addAndPublish(t, e.hub, 21)
@@ -114,8 +122,7 @@ func TestResubscribeReadsMissedInBatches(t *testing.T) {
 		clients = append(clients, c)
 	}
 	// User 1 has a second connection, which resumed from 0 too.
-	behind := e.dial(1, dialOpts{since: ptr[int64](0)})
-	behind.hello()
+	behind := e.connect(1, dialOpts{since: ptr[int64](0)})
 
 	before := e.store.afterCalls.Load()
 	fb.cut()
@@ -142,11 +149,7 @@ func TestResubscribeReadsMissedInBatches(t *testing.T) {
 func TestResubscribeFarBehindResyncs(t *testing.T) {
 	// A user who missed more than the replay limit is not read in a batch:
 	// the connection reads for itself, sends the limit and resync.
-	fb := newFlakyBroker()
-	e := newEnv(t, envConfig{broker: fb, opts: Options{ReplayLimit: 3}})
-	c := e.dial(1, dialOpts{since: ptr[int64](0)})
-	c.hello()
-	fb.cut()
+	e, fb, c := newCutEnv(t, Options{ReplayLimit: 3})
 	var ids []int64
 	for range 5 {
 		ids = append(ids, e.store.addAndPublish(t, e.hub, 1).ID)
@@ -161,37 +164,42 @@ func TestResubscribeFarBehindResyncs(t *testing.T) {
 	}
 }
 
-func TestResubscribeBatchFailureCatchesUpOneByOne(t *testing.T) {
-	// When the batch read fails, each connection behind reads for itself,
-	// retrying with backoff until the Store answers.
-	fb := newFlakyBroker()
-	e := newEnv(t, envConfig{broker: fb})
-	c := e.dial(1, dialOpts{since: ptr[int64](0)})
-	c.hello()
-	fb.cut()
-	n := e.store.addAndPublish(t, e.hub, 1)
-	e.store.failMissed.Store(true)
-	fb.restore()
-	c.expectNotification(n.ID, true)
-	c.expectQuiet()
-	if calls := e.store.missedCalls.Load(); calls != 1 {
-		t.Fatalf("%d batch reads, want 1", calls)
+// TestCatchUpWhenStoreFails: the catch-up after a resubscribe delivers what
+// was missed, once, though the Store fails. When the batch read fails,
+// each connection behind reads for itself; when every read fails, the
+// connection retries with backoff until the Store answers.
+func TestCatchUpWhenStoreFails(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		// failing is the switch that makes the Store fail.
+		failing func(*fakeStore) *atomic.Bool
+		// failed reports that a read has failed.
+		failed func(*fakeStore) bool
+		// batchReads is how many batch reads are tried: none when the
+		// sequence numbers cannot be read either.
+		batchReads int64
+	}{
+		{"BatchReadFails",
+			func(s *fakeStore) *atomic.Bool { return &s.failMissed },
+			func(s *fakeStore) bool { return s.missedCalls.Load() > 0 }, 1},
+		{"StoreDown",
+			func(s *fakeStore) *atomic.Bool { return &s.fail },
+			func(s *fakeStore) bool { return s.failed.Load() > 0 }, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e, fb, c := newCutEnv(t, Options{})
+			n := e.store.addAndPublish(t, e.hub, 1)
+			tt.failing(e.store).Store(true)
+			fb.restore()
+			waitFor(t, "a failed read", func() bool { return tt.failed(e.store) })
+			tt.failing(e.store).Store(false)
+			c.expectNotification(n.ID, true)
+			c.expectQuiet()
+			if calls := e.store.missedCalls.Load(); calls != tt.batchReads {
+				t.Fatalf("%d batch reads, want %d", calls, tt.batchReads)
+			}
+		})
 	}
-}
-
-func TestCatchUpRetriesWhenStoreFails(t *testing.T) {
-	fb := newFlakyBroker()
-	e := newEnv(t, envConfig{broker: fb})
-	c := e.dial(1, dialOpts{since: ptr[int64](0)})
-	c.hello()
-	fb.cut()
-	n := e.store.addAndPublish(t, e.hub, 1)
-	e.store.fail.Store(true)
-	fb.restore()
-	waitFor(t, "a failed catch-up", func() bool { return e.store.failed.Load() > 0 })
-	e.store.fail.Store(false)
-	c.expectNotification(n.ID, true) // retried after a second
-	c.expectQuiet()
 }
 
 func TestOutOfOrderPublishArrivesInOrder(t *testing.T) {
@@ -199,8 +207,7 @@ func TestOutOfOrderPublishArrivesInOrder(t *testing.T) {
 	// second shows a gap, which the connection fills from the Store before
 	// it sends anything newer, and the first then finds itself settled.
 	e := newEnv(t, envConfig{})
-	c := e.dial(1, dialOpts{since: ptr[int64](0)})
-	c.hello()
+	c := e.connect(1, dialOpts{since: ptr[int64](0)})
 	n1, u1 := e.store.add(1)
 	n2, u2 := e.store.add(1)
 	if err := e.hub.PublishNotification(context.Background(), n2, u2); err != nil {
@@ -214,7 +221,7 @@ func TestOutOfOrderPublishArrivesInOrder(t *testing.T) {
 	n3 := e.store.addAndPublish(t, e.hub, 1)
 	c.expectNotification(n3.ID, false)
 	c.expectQuiet()
-	if got := e.metricValue("discuss_ws_sequence_gaps_total"); got != 1 {
+	if got := testutil.ToFloat64(e.hub.m.gaps); got != 1 {
 		t.Fatalf("gaps = %v, want 1", got)
 	}
 }
@@ -224,8 +231,7 @@ func TestGapOfDeletedNotificationIsSettled(t *testing.T) {
 	// connection read the gap: the read settles it, and what follows
 	// comes live without another read.
 	e := newEnv(t, envConfig{})
-	c := e.dial(1, dialOpts{since: ptr[int64](0)})
-	c.hello()
+	c := e.connect(1, dialOpts{since: ptr[int64](0)})
 	n1, _ := e.store.add(1)
 	e.store.remove(n1)
 	n2 := e.store.addAndPublish(t, e.hub, 1)
@@ -244,10 +250,7 @@ func TestConcurrentPublishesArriveInIDOrder(t *testing.T) {
 	// every connection still sees each id once, in increasing order.
 	// Publishes in sequence cost no Store read.
 	e := newEnv(t, envConfig{opts: Options{SendQueueSize: 1024}})
-	clients := []*wsClient{e.dial(1, dialOpts{since: ptr[int64](0)}), e.dial(1, dialOpts{})}
-	for _, c := range clients {
-		c.hello()
-	}
+	clients := []*wsClient{e.connect(1, dialOpts{since: ptr[int64](0)}), e.connect(1, dialOpts{})}
 	before := e.store.afterCalls.Load()
 	for range 50 {
 		n := e.store.addAndPublish(t, e.hub, 1)

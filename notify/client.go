@@ -37,6 +37,9 @@ type client struct {
 	closeCode  atomic.Int32
 
 	registered bool // guarded by hub.mu
+	// reads paces the read frames of all the user's connections; set at
+	// registration.
+	reads *readPacer
 
 	// cur belongs to whichever goroutine writes: open, then writeLoop.
 	cur cursor
@@ -280,6 +283,9 @@ func (c *client) handleClientFrame(data []byte) {
 	case f.Type == clientPing:
 		c.enqueue(c.hub.pong)
 	case f.Type == clientRead:
+		if !c.awaitReadTurn() {
+			return
+		}
 		wait, cancel := context.WithTimeout(c.hub.life, c.hub.opts.StoreTimeout)
 		defer cancel()
 		// MarkRead publishes the new unread count to every connection of

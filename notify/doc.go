@@ -52,6 +52,19 @@
 // storm or a resubscribe with thousands of connections queues at the hub
 // instead of timing out in the database pool.
 //
+// # Read frames
+//
+// A read frame marks notifications read through the Store: an UPDATE, a
+// COUNT and a publish, on the connection's reader. The read frames of one
+// user's connections share one pace (readPacer): Options.ReadFrameBurst at
+// once, then one every Options.ReadFrameInterval (5, then 10 a second, by
+// default). A faster frame waits its turn, and the reader with it, so the
+// client is slowed down (TCP holds what it sends meanwhile), not refused,
+// and the database does at most that much for one account however many
+// frames and sockets it sends them on. Ignoring the excess would leave a
+// client believing in marks never made; closing the socket (1008) would
+// cost a reconnect and a replay, dearer than the reads it spares.
+//
 // A connection ends with the token that opened it: when the token expires,
 // the hub closes it with 4001 and the client reconnects with a fresh one.
 package notify

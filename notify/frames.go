@@ -150,31 +150,24 @@ const (
 )
 
 // clientFrame is a frame sent by a client: {"type":"ping"}, or
-// {"type":"read","ids":[...]} / {"type":"read","up_to_id":N}.
+// {"type":"read","ids":[...]} / {"type":"read","up_to_id":N}, whose
+// selection is the body of POST /notifications/read.
 type clientFrame struct {
-	Type   string  `json:"type"`
-	IDs    []int64 `json:"ids"`
-	UpToID int64   `json:"up_to_id"`
+	Type string `json:"type"`
+	model.ReadSelection
 }
 
-// Errors of parseClientFrame.
-var (
-	// errMalformedFrame is a frame that is not a JSON object with a string
-	// type, or not text: invalid UTF-8, which RFC 6455 (section 8.1) says
-	// fails the connection, or an escape of half a UTF-16 surrogate pair.
-	// The connection is closed with 1007 (invalid frame payload data).
-	errMalformedFrame = errors.New("notify: malformed client frame")
-	// errInvalidRead is a read frame without usable ids or up_to_id; it is
-	// ignored, as the REST call would refuse it with invalid_argument.
-	errInvalidRead = errors.New("notify: read frame needs ids or up_to_id")
-)
-
-// maxReadIDs bounds the ids of one read frame; 4 KiB cannot hold many more.
-const maxReadIDs = 1000
+// errMalformedFrame is a frame that is not a JSON object with a string
+// type, or not text: invalid UTF-8, which RFC 6455 (section 8.1) says
+// fails the connection, or an escape of half a UTF-16 surrogate pair. The
+// connection is closed with 1007 (invalid frame payload data).
+var errMalformedFrame = errors.New("notify: malformed client frame")
 
 // parseClientFrame decodes and checks a client frame. Unknown types are
 // returned without error, for the caller to ignore: a newer client may
-// speak a frame this server does not know yet.
+// speak a frame this server does not know yet. A read frame whose
+// selection the REST call would refuse returns that call's EINVALID error;
+// the caller ignores the frame.
 func parseClientFrame(data []byte) (clientFrame, error) {
 	var f clientFrame
 	// gorilla/websocket does not check that a text frame is UTF-8, and
@@ -195,14 +188,5 @@ func parseClientFrame(data []byte) (clientFrame, error) {
 	if f.Type != clientRead {
 		return f, nil
 	}
-	switch {
-	case len(f.IDs) > 0 && f.UpToID != 0, len(f.IDs) == 0 && f.UpToID <= 0, len(f.IDs) > maxReadIDs:
-		return f, errInvalidRead
-	}
-	for _, id := range f.IDs {
-		if id <= 0 {
-			return f, errInvalidRead
-		}
-	}
-	return f, nil
+	return f, f.ReadSelection.Validate()
 }

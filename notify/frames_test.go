@@ -2,12 +2,18 @@ package notify
 
 import (
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/quizsite/discuss/model"
 )
+
+// errInvalidRead stands in the table below for the EINVALID error that
+// model.ReadSelection.Validate returns.
+var errInvalidRead = errors.New("invalid read selection")
 
 func TestParseClientFrame(t *testing.T) {
 	tests := []struct {
@@ -17,8 +23,8 @@ func TestParseClientFrame(t *testing.T) {
 		err  error
 	}{
 		{"Ping", `{"type":"ping"}`, clientFrame{Type: "ping"}, nil},
-		{"ReadIDs", `{"type":"read","ids":[3,1]}`, clientFrame{Type: "read", IDs: []int64{3, 1}}, nil},
-		{"ReadUpTo", `{"type":"read","up_to_id":9}`, clientFrame{Type: "read", UpToID: 9}, nil},
+		{"ReadIDs", `{"type":"read","ids":[3,1]}`, clientFrame{Type: "read", ReadSelection: model.ReadSelection{IDs: []int64{3, 1}}}, nil},
+		{"ReadUpTo", `{"type":"read","up_to_id":9}`, clientFrame{Type: "read", ReadSelection: model.ReadSelection{UpToID: 9}}, nil},
 		{"Unknown", `{"type":"later"}`, clientFrame{Type: "later"}, nil},
 		{"Spaces", " \n{\"type\":\"ping\"}\t", clientFrame{Type: "ping"}, nil},
 		{"Empty", ``, clientFrame{}, errMalformedFrame},
@@ -35,10 +41,14 @@ func TestParseClientFrame(t *testing.T) {
 		{"ReadNegativeUpTo", `{"type":"read","up_to_id":-4}`, clientFrame{}, errInvalidRead},
 		{"ReadZeroID", `{"type":"read","ids":[0]}`, clientFrame{}, errInvalidRead},
 		{"ReadBoth", `{"type":"read","ids":[1],"up_to_id":2}`, clientFrame{}, errInvalidRead},
+		{"ReadTooMany", `{"type":"read","ids":[` + strings.Repeat("1,", model.MaxReadIDs) + `1]}`, clientFrame{}, errInvalidRead},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := parseClientFrame([]byte(tt.in))
+			if model.ErrorCode(err) == model.EINVALID {
+				err = errInvalidRead
+			}
 			if err != tt.err {
 				t.Fatalf("err = %v, want %v", err, tt.err)
 			}
@@ -70,7 +80,7 @@ func FuzzParseClientFrame(f *testing.F) {
 			t.Fatalf("accepted a frame that is not text: %q", data)
 		}
 		if got.Type == clientRead {
-			if (len(got.IDs) > 0) == (got.UpToID > 0) || len(got.IDs) > maxReadIDs {
+			if (len(got.IDs) > 0) == (got.UpToID > 0) || len(got.IDs) > model.MaxReadIDs {
 				t.Fatalf("accepted read frame %+v from %q", got, data)
 			}
 			for _, id := range got.IDs {

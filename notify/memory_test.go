@@ -3,6 +3,7 @@ package notify
 import (
 	"bufio"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"net"
 	"net/http"
 	"os"
@@ -44,7 +45,7 @@ func TestIdleMemoryPerConnection(t *testing.T) {
 	})
 	// Let the replays finish and the openers exit.
 	waitFor(t, "hello to be written everywhere", func() bool {
-		return e.metricValue("discuss_ws_frames_sent_total", "type", "hello") == float64(n)
+		return testutil.ToFloat64(e.hub.m.framesSent[kindHello]) == float64(n)
 	})
 	after := settledMemory()
 	per := func(a, b uint64) float64 { return float64(int64(a)-int64(b)) / float64(n) / 1024 }

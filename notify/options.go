@@ -42,6 +42,11 @@ type Options struct {
 	// ExemptAddresses are the client addresses MaxConnectionsPerAddress
 	// does not apply to.
 	ExemptAddresses []netip.Prefix
+	// ReadFrameBurst read frames of one user's connections are acted on at
+	// once, then one every ReadFrameInterval; faster ones wait their turn
+	// (see readPacer). Defaults 5 and 100ms.
+	ReadFrameBurst    int
+	ReadFrameInterval time.Duration
 
 	// CloseGrace is how long the server waits for the client to answer its
 	// close frame before it drops the TCP connection. Default 2s.
@@ -83,11 +88,13 @@ func (o Options) withDefaults() Options {
 	setDur(&o.StoreTimeout, 5*time.Second)
 	setDur(&o.PublishTimeout, time.Second)
 	setDur(&o.PresenceInterval, 5*time.Second)
+	setDur(&o.ReadFrameInterval, 100*time.Millisecond)
 	setInt(&o.MaxConnectionsPerUser, 8)
 	setInt(&o.SendQueueSize, 64)
 	setInt(&o.ReplayLimit, 500)
 	setInt(&o.UnreadReplayLimit, 100)
 	setInt(&o.StoreConcurrency, 16)
+	setInt(&o.ReadFrameBurst, 5)
 	if o.MaxMessageBytes <= 0 {
 		o.MaxMessageBytes = 4096
 	}

@@ -2,8 +2,6 @@ package notify
 
 import (
 	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/gorilla/websocket"
 )
@@ -32,53 +30,9 @@ func (h *Hub) Upgrader() *websocket.Upgrader {
 }
 
 // CheckOrigin reports whether r may open a connection: its Origin header
-// is absent (a non-browser client) or in Options.AllowedOrigins, compared
-// as scheme://host[:port] without case and without default ports.
+// is absent (a non-browser client) or in Options.AllowedOrigins, matched as
+// the API's CORS matches it (model.Origins).
 func (h *Hub) CheckOrigin(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	key := normalizeOrigin(origin)
-	if key == "" {
-		return false
-	}
-	_, ok := h.origins[key]
-	return ok
-}
-
-func originSet(allowed []string) map[string]struct{} {
-	set := make(map[string]struct{}, len(allowed))
-	for _, o := range allowed {
-		if key := normalizeOrigin(o); key != "" {
-			set[key] = struct{}{}
-		}
-	}
-	return set
-}
-
-// normalizeOrigin returns origin as lower-case scheme://host[:port], the
-// port dropped when it is the scheme's default, or "" when origin is not an
-// http(s) origin (such as the "null" origin of sandboxed pages).
-func normalizeOrigin(origin string) string {
-	u, err := url.Parse(strings.TrimSpace(origin))
-	if err != nil || u.Host == "" || u.User != nil {
-		return ""
-	}
-	scheme := strings.ToLower(u.Scheme)
-	if scheme != "http" && scheme != "https" {
-		return ""
-	}
-	host := strings.ToLower(u.Hostname())
-	port := u.Port()
-	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
-		port = ""
-	}
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]" // IPv6 literal
-	}
-	if port != "" {
-		host += ":" + port
-	}
-	return scheme + "://" + host
+	return origin == "" || h.origins.Allows(origin)
 }

@@ -88,6 +88,18 @@ func (h *Hub) withStore(wait context.Context, read func(ctx context.Context) err
 	return read(ctx)
 }
 
+// readStore is withStore for one read that returns a value, waiting for
+// its turn until shutdown.
+func readStore[T any](h *Hub, read func(ctx context.Context) (T, error)) (T, error) {
+	var v T
+	err := h.withStore(h.life, func(ctx context.Context) error {
+		var err error
+		v, err = read(ctx)
+		return err
+	})
+	return v, err
+}
+
 // replayOnConnect sends hello, then the unread notifications (at most
 // UnreadReplayLimit) or, with since, every notification after it (at most
 // ReplayLimit, then resync). The connection is registered already, so

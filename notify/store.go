@@ -8,7 +8,7 @@ import (
 
 // Store is what the hub reads missed notifications through; the service
 // implements it over the database, and cmd proves the fit with
-// var _ notify.Store = (*service.Notifications)(nil) or similar.
+// var _ notify.Store = (*service.NotificationStore)(nil) or similar.
 //
 // Notifications returned carry Actor and Seq filled in. For one user,
 // notifications must commit in id order and in seq order, with no seq

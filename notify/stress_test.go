@@ -3,6 +3,7 @@ package notify
 import (
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -155,7 +156,7 @@ func runStress(t *testing.T, gaps bool) {
 	done.Store(true)
 	clients.Wait()
 	t.Logf("%d notifications, %d connections", e.store.maxID(), connections.Load())
-	if got := e.metricValue("discuss_ws_queue_overflows_total"); got != 0 {
+	if got := testutil.ToFloat64(e.hub.m.overflows); got != 0 {
 		t.Errorf("%v queue overflows", got)
 	}
 }
@@ -171,6 +172,7 @@ func stressConnection(e *env, user int64, since *int64) ([]int64, error) {
 		return nil, err
 	}
 	c := newWSClient(e.t, conn)
+	go c.readLoop()
 	defer c.closeNormally()
 
 	f, ok, err := c.tryNext(waitTimeout)

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -214,4 +217,32 @@ func TestGracefulShutdown(t *testing.T) {
 			t.Errorf("a socket ended with %v, want close 1001", err)
 		}
 	}
+}
+
+// TestServeStopsWhenBrokerRefuses: a Redis that refuses the broker's
+// settings (here a database number it does not have) would leave sockets
+// that nothing feeds; serve shuts down in order and exits with the reason.
+func TestServeStopsWhenBrokerRefuses(t *testing.T) {
+	redisAddr := os.Getenv("DISCUSS_TEST_REDIS_ADDR")
+	if redisAddr == "" {
+		t.Skip("DISCUSS_TEST_REDIS_ADDR is not set")
+	}
+	env := databaseEnv(t)
+	env["DISCUSS_SERVER_ADDR"] = freeAddr(t)
+	env["DISCUSS_BROKER_KIND"] = "redis"
+	env["DISCUSS_BROKER_REDIS_ADDR"] = redisAddr
+	env["DISCUSS_BROKER_REDIS_DB"] = "1048576"
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	stderr := &syncBuffer{}
+	err := run(ctx, []string{"serve"}, envOf(env), &syncBuffer{}, stderr)
+	if ctx.Err() != nil || err == nil || !strings.Contains(err.Error(), "DB index") {
+		t.Fatalf("serve returned %v (context: %v), want Redis's refusal\n%s", err, ctx.Err(), stderr)
+	}
+	// It shut down: nothing is left listening on its address.
+	ln, err := net.Listen("tcp", env["DISCUSS_SERVER_ADDR"])
+	if err != nil {
+		t.Fatalf("the address is still taken: %v", err)
+	}
+	ln.Close()
 }

@@ -77,15 +77,15 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	// The hub and the background jobs live until shutdown, which cancels
-	// their context only after the HTTP servers have stopped taking requests.
+	// their context only after the HTTP servers have stopped taking
+	// requests, and is waited for before the broker and the database close.
+	// A hub that stops by itself (the broker refused it for good) delivers
+	// nothing more: that stops the process, as a failing listener does.
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	defer stopHub()
+	hubErr := make(chan error, 1)
 	var hubDone sync.WaitGroup
-	hubDone.Go(func() {
-		if err := hub.Run(hubCtx); err != nil {
-			log.Error("hub stopped", "error", err)
-		}
-	})
+	hubDone.Go(func() { hubErr <- hub.Run(hubCtx) })
 	hubDone.Go(func() {
 		notes.RunRetention(hubCtx, cfg.Notifications.CleanupInterval, service.Retention{
 			MaxAge: cfg.Notifications.Retention, KeepPerUser: cfg.Notifications.KeepPerUser,
@@ -109,6 +109,10 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	case <-ctx.Done():
 		log.Info("shutting down")
 	case runErr = <-errc:
+	case err := <-hubErr:
+		runErr = fmt.Errorf("live notifications stopped: %w", err)
+	}
+	if runErr != nil {
 		log.Error("server failed; shutting down", "error", runErr)
 	}
 

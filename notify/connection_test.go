@@ -1,0 +1,248 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/quizsite/discuss/model"
+)
+
+// TestOriginCheck checks the handshake against the allow-list; the
+// matcher's cases are model's (TestOriginsAllows).
+func TestOriginCheck(t *testing.T) {
+	e := newEnv(t, envConfig{opts: Options{AllowedOrigins: []string{"https://quiz.example.com"}}})
+	tests := []struct {
+		origin string
+		ok     bool
+	}{
+		{"", true},
+		{"https://quiz.example.com", true},
+		{"https://QUIZ.example.com:443", true},
+		{"https://evil.example.com", false},
+		{"null", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.origin, func(t *testing.T) {
+			conn, resp, err := e.dialErr(1, dialOpts{origin: tt.origin})
+			if tt.ok {
+				if err != nil {
+					t.Fatalf("dial: %v", err)
+				}
+				_ = conn.Close()
+				return
+			}
+			if err == nil {
+				_ = conn.Close()
+				t.Fatal("foreign origin accepted")
+			}
+			if resp == nil || resp.StatusCode != 403 {
+				t.Fatalf("dial: %v, want 403", err)
+			}
+		})
+	}
+}
+
+func TestConnectionLimitClosesOldest4000(t *testing.T) {
+	e := newEnv(t, envConfig{opts: Options{MaxConnectionsPerUser: 2}})
+	c1 := e.connect(1, dialOpts{})
+	c2 := e.connect(1, dialOpts{})
+	other := e.connect(2, dialOpts{})
+	c3 := e.connect(1, dialOpts{})
+	if code := c1.closeCode(); code != CloseReplaced {
+		t.Fatalf("oldest closed with %d (%v), want 4000", code, c1.err)
+	}
+	n := e.store.addAndPublish(t, e.hub, 1)
+	c2.expectNotification(n.ID, false)
+	c3.expectNotification(n.ID, false)
+	other.expectQuiet()
+	if users, conns := e.hub.LocalCounts(); users != 2 || conns != 3 {
+		t.Fatalf("LocalCounts = %d, %d; want 2, 3", users, conns)
+	}
+}
+
+func TestTokenExpiryCloses4001(t *testing.T) {
+	// The connection lives while its token does: it is closed with 4001
+	// when the expiry passes, and one without expiry stays.
+	e := newEnv(t, envConfig{})
+	expiring := e.connect(1, dialOpts{expires: time.Now().Add(300 * time.Millisecond)})
+	lasting := e.connect(1, dialOpts{})
+	if code := expiring.closeCode(); code != CloseTokenExpired {
+		t.Fatalf("close code = %d (%v), want 4001", code, expiring.err)
+	}
+	n := e.store.addAndPublish(t, e.hub, 1)
+	lasting.expectNotification(n.ID, false)
+	waitFor(t, "the expired connection to be removed", func() bool {
+		_, conns := e.hub.LocalCounts()
+		return conns == 1
+	})
+}
+
+func TestWebSocketPings(t *testing.T) {
+	e := newEnv(t, envConfig{opts: Options{PingInterval: 20 * time.Millisecond}})
+	c := e.dial(1, dialOpts{noRead: true})
+	var mu sync.Mutex
+	pings := 0
+	c.conn.SetPingHandler(func(data string) error {
+		mu.Lock()
+		pings++
+		mu.Unlock()
+		return c.conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+	})
+	go c.readLoop()
+	c.expect("hello")
+	waitFor(t, "three pings", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return pings >= 3
+	})
+}
+
+func TestSilentClientDropped(t *testing.T) {
+	// A client that answers no ping is dropped after PongTimeout, without
+	// a close frame (nobody would read it).
+	e := newEnv(t, envConfig{opts: Options{PingInterval: 20 * time.Millisecond, PongTimeout: 200 * time.Millisecond}})
+	c := e.dial(1, dialOpts{noRead: true})
+	c.conn.SetPingHandler(func(string) error { return nil })
+	go c.readLoop()
+	c.expect("hello")
+	if code := c.closeCode(); code != -1 && code != websocket.CloseAbnormalClosure {
+		t.Fatalf("close code = %d (%v), want none", code, c.err)
+	}
+	waitFor(t, "the connection to be unregistered", func() bool {
+		_, conns := e.hub.LocalCounts()
+		return conns == 0
+	})
+}
+
+func TestSlowReaderCloses1013(t *testing.T) {
+	// Small socket buffers on both sides, so that a client that does not
+	// read blocks the writer after a few frames and its queue fills.
+	small := func(ln net.Listener) net.Listener { return smallBufListener{ln} }
+	e := newEnv(t, envConfig{opts: Options{SendQueueSize: 4}, listener: small})
+	slow := e.dial(1, dialOpts{noRead: true, smallBuffer: true})
+	fast := e.connect(2, dialOpts{})
+	big := &model.Announcement{Message: strings.Repeat("m", 8<<10), CreatedAt: time.Now()}
+	sent := 0
+	for testutil.ToFloat64(e.hub.m.overflows) == 0 {
+		if sent++; sent > 10000 {
+			t.Fatal("the queue never overflowed")
+		}
+		if err := e.hub.PublishBroadcast(context.Background(), big); err != nil {
+			t.Fatal(err)
+		}
+		// The fast reader keeps up with every frame.
+		fast.expect("broadcast")
+	}
+	// Now the slow client reads: what was written, then 1013.
+	go slow.readLoop()
+	for {
+		select {
+		case <-slow.frames:
+			continue
+		case <-slow.done:
+		case <-time.After(waitTimeout):
+			t.Fatal("slow client never closed")
+		}
+		break
+	}
+	if code := slow.closeCode(); code != websocket.CloseTryAgainLater {
+		t.Fatalf("close code = %d (%v), want 1013", code, slow.err)
+	}
+	fast.expectQuiet()
+}
+
+type smallBufListener struct{ net.Listener }
+
+func (l smallBufListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(4096)
+	}
+	return c, err
+}
+
+func TestStoreDownOnConnectCloses1011(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	e.store.fail.Store(true)
+	c := e.dial(1, dialOpts{})
+	if code := c.closeCode(); code != websocket.CloseInternalServerErr {
+		t.Fatalf("close code = %d (%v), want 1011", code, c.err)
+	}
+}
+
+func TestShutdownCloses1001(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	var clients []*wsClient
+	for _, user := range []int64{1, 1, 2} {
+		clients = append(clients, e.connect(user, dialOpts{}))
+	}
+	e.stop()
+	for _, c := range clients {
+		if code := c.closeCode(); code != websocket.CloseGoingAway {
+			t.Fatalf("close code = %d (%v), want 1001", code, c.err)
+		}
+	}
+	// A connection arriving after shutdown is closed at once.
+	late := e.dial(1, dialOpts{})
+	if code := late.closeCode(); code != websocket.CloseGoingAway {
+		t.Fatalf("late connection: close code = %d (%v), want 1001", code, late.err)
+	}
+}
+
+// TestBrokerRefusalEndsRun: when the subscription fails for good, Run
+// closes every connection with 1001 and returns the broker's error, so
+// that the process stops instead of serving sockets nothing feeds.
+func TestBrokerRefusalEndsRun(t *testing.T) {
+	b := &refusingBroker{MemoryBroker: NewMemoryBroker(), refused: make(chan struct{})}
+	e := newEnv(t, envConfig{broker: b})
+	c := e.connect(1, dialOpts{})
+	close(b.refused)
+	select {
+	case err := <-e.done:
+		close(e.done)
+		if !errors.Is(err, errRefused) {
+			t.Fatalf("Run returned %v, want %v", err, errRefused)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("Run did not return after the broker refused")
+	}
+	if code := c.closeCode(); code != websocket.CloseGoingAway {
+		t.Fatalf("close code = %d (%v), want 1001", code, c.err)
+	}
+}
+
+var errRefused = errors.New("broker refused the subscription")
+
+// refusingBroker is a MemoryBroker whose subscription fails for good once
+// refused is closed, as Redis refusing the instance's password does.
+type refusingBroker struct {
+	*MemoryBroker
+	refused chan struct{}
+}
+
+func (b *refusingBroker) Subscribe(ctx context.Context, deliver func([]byte), subscribed func()) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-b.refused:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	_ = b.MemoryBroker.Subscribe(ctx, deliver, subscribed)
+	select {
+	case <-b.refused:
+		return errRefused
+	default:
+		return nil
+	}
+}

@@ -1,0 +1,153 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/quizsite/discuss/model"
+)
+
+// Broker messages. One message is one change for one user (a notification,
+// an unread count, or a request to catch up from the Store) or for everyone
+// (a broadcast), carrying the frame already encoded so that each instance
+// decodes it once and shares it between connections.
+type envelope struct {
+	Kind   string `json:"k"`
+	UserID int64  `json:"u,omitempty"`
+	// ID and Seq are the notification's id and its number in the user's
+	// sequence, for ordered, exactly-once delivery; a catch-up carries
+	// them too when it stands for one notification.
+	ID  int64 `json:"id,omitempty"`
+	Seq int64 `json:"s,omitempty"`
+	// PublishedAt is when a notification was published, in Unix ns.
+	PublishedAt int64           `json:"t,omitempty"`
+	Frame       json.RawMessage `json:"f"`
+}
+
+const (
+	envNotification = "n"
+	envUnreadCount  = "u"
+	envBroadcast    = "b"
+	envCatchUp      = "c"
+)
+
+// PublishNotification tells every connection of n.UserID, on every
+// instance, about n; unread is the user's unread count with n included.
+// While the broker is unreachable it still delivers to this instance's
+// connections, returns the broker's error after at most PublishTimeout, and
+// the other instances recover n from the Store when the broker is back.
+//
+// A negative unread means the publisher could not take the count (its
+// database was too slow or away just after the commit). The frame cannot be
+// built then, so the user's connections read what they are owed from the
+// Store instead, retrying with backoff until it answers: the notification
+// arrives late, with its true count, and once.
+func (h *Hub) PublishNotification(ctx context.Context, n *model.Notification, unread int64) error {
+	if n == nil || n.ID <= 0 || n.UserID <= 0 {
+		return errors.New("notify: PublishNotification needs a stored notification with a recipient")
+	}
+	if unread < 0 {
+		return h.publish(ctx, envelope{Kind: envCatchUp, UserID: n.UserID, ID: n.ID, Seq: n.Seq}, true)
+	}
+	f, err := newNotificationFrame(n, unread, false)
+	if err != nil {
+		return err
+	}
+	return h.publish(ctx, envelope{Kind: envNotification, UserID: n.UserID, ID: n.ID, Seq: n.Seq, PublishedAt: time.Now().UnixNano(), Frame: f.data}, true)
+}
+
+// PublishUnreadCount tells every connection of the user their unread count.
+func (h *Hub) PublishUnreadCount(ctx context.Context, userID, unread int64) error {
+	f, err := newUnreadCountFrame(unread)
+	if err != nil {
+		return err
+	}
+	return h.publish(ctx, envelope{Kind: envUnreadCount, UserID: userID, Frame: f.data}, true)
+}
+
+// PublishBroadcast sends a to every connection on every instance. Unlike
+// the others it has no local fallback: a broadcast delivered locally and
+// then again through a broker that did get it would show twice.
+func (h *Hub) PublishBroadcast(ctx context.Context, a *model.Announcement) error {
+	if a == nil {
+		return errors.New("notify: PublishBroadcast needs an announcement")
+	}
+	f, err := newBroadcastFrame(a)
+	if err != nil {
+		return err
+	}
+	return h.publish(ctx, envelope{Kind: envBroadcast, Frame: f.data}, false)
+}
+
+// publish hands env to the broker. The caller's cancellation is ignored:
+// publishing follows a commit, and a client hanging up on its request is
+// no reason for others not to hear of it.
+func (h *Hub) publish(ctx context.Context, env envelope, localFallback bool) error {
+	msg, err := json.Marshal(env)
+	if err != nil {
+		return fmt.Errorf("notify: encoding broker message: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.PublishTimeout)
+	defer cancel()
+	if err := h.broker.Publish(ctx, msg); err != nil {
+		h.m.publishErrors.Inc()
+		if localFallback {
+			h.deliver(msg)
+		}
+		return err
+	}
+	return nil
+}
+
+// deliver routes one broker message to this instance's connections.
+func (h *Hub) deliver(msg []byte) {
+	var env envelope
+	if err := json.Unmarshal(msg, &env); err != nil || (len(env.Frame) == 0 && env.Kind != envCatchUp) {
+		h.log.Warn("notify: dropping malformed broker message", "err", err)
+		return
+	}
+	f := &frame{data: env.Frame}
+	switch env.Kind {
+	case envCatchUp:
+		if env.Seq <= 0 {
+			h.toUser(env.UserID, h.catchUp)
+		} else {
+			h.toUser(env.UserID, &frame{kind: kindCatchUp, seq: env.Seq})
+		}
+	case envNotification:
+		if env.ID <= 0 || env.Seq < 0 {
+			return
+		}
+		f.kind, f.id, f.seq, f.publishedAt = kindNotification, env.ID, env.Seq, env.PublishedAt
+		h.toUser(env.UserID, f)
+	case envUnreadCount:
+		f.kind = kindUnreadCount
+		h.toUser(env.UserID, f)
+	case envBroadcast:
+		f.kind = kindBroadcast
+		h.toAll(f)
+	default:
+		// A newer instance during a rolling upgrade; nothing to do here.
+	}
+}
+
+func (h *Hub) toUser(userID int64, f *frame) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, c := range h.users[userID] {
+		c.enqueue(f)
+	}
+}
+
+func (h *Hub) toAll(f *frame) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, list := range h.users {
+		for _, c := range list {
+			c.enqueue(f)
+		}
+	}
+}
