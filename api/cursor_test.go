@@ -21,9 +21,7 @@ import (
 // and the extremes a real cursor may hold answer 200.
 func TestTamperedCursors(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t)
-	alice := ts.register(t, "alice")
-	post := ts.createPost(t, alice.Token, "a post")
+	ts, alice, _, post := newServerWithPost(t)
 	top := ts.createComment(t, alice.Token, post.ID, nil)
 
 	// The keys of each kind of order that a cursor may and may not hold.

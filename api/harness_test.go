@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,7 +31,7 @@ type testServer struct {
 	DB     *dbtest.DB
 	Config *configs.Config
 	Auth   *service.Auth
-	Logs   *syncBuffer
+	Logs   *dbtest.SyncBuffer
 	Srv    *Server
 }
 
@@ -55,7 +54,7 @@ func newTestServer(t testing.TB, edit ...func(*configs.Config)) *testServer {
 		t.Fatal(err)
 	}
 	db := dbtest.Open(t)
-	logs := &syncBuffer{}
+	logs := &dbtest.SyncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	d, err := buildDeps(cfg, db, logger)
 	if err != nil {
@@ -362,23 +361,4 @@ func (ts *testServer) withRole(t testing.TB, username, role string) session {
 	}
 	s.User.Role = role
 	return s
-}
-
-// syncBuffer is a bytes.Buffer that the server's goroutines may write
-// while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

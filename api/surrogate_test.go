@@ -15,9 +15,7 @@ import (
 // stored as sent.
 func TestSurrogateEscapes(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t)
-	alice := ts.register(t, "alice")
-	post := ts.createPost(t, alice.Token, "a post")
+	ts, alice, _, post := newServerWithPost(t)
 	comments := fmt.Sprintf("/api/v1/posts/%d/comments", post.ID)
 
 	t.Run("ErrInvalid", func(t *testing.T) {

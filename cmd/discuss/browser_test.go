@@ -15,6 +15,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
+
+	"github.com/quizsite/discuss/service/dbtest"
 )
 
 // TestBrowserLiveNotifications drives the demo page in headless Chromium
@@ -44,7 +46,7 @@ func TestBrowserLiveNotifications(t *testing.T) {
 	}
 	bobToken := bob.Token
 	aliceToken, aliceID := registerUser(t, s, "alice")
-	var out syncBuffer
+	var out dbtest.SyncBuffer
 	if err := run(context.Background(), []string{"user", "create", "--username", "root", "--role", "admin"}, envOf(withUserPassword(env, "password123")), &out, &out); err != nil {
 		t.Fatalf("user create: %v\n%s", err, out.String())
 	}

@@ -33,7 +33,7 @@ func startProcess(t *testing.T, bin, addr string, env map[string]string) *proces
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &process{server: &server{base: "http://" + addr, stderr: &syncBuffer{}}, cmd: cmd}
+	p := &process{server: &server{base: "http://" + addr, stderr: &dbtest.SyncBuffer{}}, cmd: cmd}
 	cmd.Stdout, cmd.Stderr = p.stderr, p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -234,8 +234,8 @@ func TestServeStopsWhenBrokerRefuses(t *testing.T) {
 	env["DISCUSS_BROKER_REDIS_DB"] = "1048576"
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	stderr := &syncBuffer{}
-	err := run(ctx, []string{"serve"}, envOf(env), &syncBuffer{}, stderr)
+	stderr := &dbtest.SyncBuffer{}
+	err := run(ctx, []string{"serve"}, envOf(env), &dbtest.SyncBuffer{}, stderr)
 	if ctx.Err() != nil || err == nil || !strings.Contains(err.Error(), "DB index") {
 		t.Fatalf("serve returned %v (context: %v), want Redis's refusal\n%s", err, ctx.Err(), stderr)
 	}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/quizsite/discuss/service/dbtest"
 )
 
 // rawConn dials the server at base over plain TCP, for requests no HTTP
@@ -201,7 +203,7 @@ func TestServeInternalListener(t *testing.T) {
 		env["DISCUSS_SERVER_INTERNAL_ADDR"] = busy.Addr().String()
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		err = run(ctx, []string{"serve"}, envOf(env), &syncBuffer{}, &syncBuffer{})
+		err = run(ctx, []string{"serve"}, envOf(env), &dbtest.SyncBuffer{}, &dbtest.SyncBuffer{})
 		if ctx.Err() != nil || err == nil || !strings.Contains(err.Error(), "server.internal_addr") {
 			t.Fatalf("got %v (context: %v), want a start-up error naming server.internal_addr", err, ctx.Err())
 		}

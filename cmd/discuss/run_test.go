@@ -14,32 +14,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/quizsite/discuss/service"
 	"github.com/quizsite/discuss/service/dbtest"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines to write
-// while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func envOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
@@ -58,7 +38,7 @@ func freeAddr(t *testing.T) string {
 // server is a running `discuss serve`.
 type server struct {
 	base   string
-	stderr *syncBuffer
+	stderr *dbtest.SyncBuffer
 	done   chan error
 	cancel context.CancelFunc
 }
@@ -75,8 +55,8 @@ func startServe(t *testing.T, env map[string]string) *server {
 		env["DISCUSS_SERVER_ADDR"] = addr
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{base: "http://" + addr, stderr: &syncBuffer{}, done: make(chan error, 1), cancel: cancel}
-	go func() { s.done <- run(ctx, []string{"serve"}, envOf(env), &syncBuffer{}, s.stderr) }()
+	s := &server{base: "http://" + addr, stderr: &dbtest.SyncBuffer{}, done: make(chan error, 1), cancel: cancel}
+	go func() { s.done <- run(ctx, []string{"serve"}, envOf(env), &dbtest.SyncBuffer{}, s.stderr) }()
 	t.Cleanup(func() { s.stop(t) })
 	health := s.base
 	if internal := env["DISCUSS_SERVER_INTERNAL_ADDR"]; internal != "" {
@@ -238,13 +218,13 @@ func TestServeRefusesUnmigratedMySQL(t *testing.T) {
 		t.Skip("needs MySQL: set DISCUSS_TEST_MYSQL_DSN")
 	}
 	db := dbtest.OpenEmpty(t)
-	var stderr syncBuffer
+	var stderr dbtest.SyncBuffer
 	err := run(context.Background(), []string{"serve"}, envOf(map[string]string{
 		"DISCUSS_DATABASE_DRIVER": "mysql",
 		"DISCUSS_DATABASE_DSN":    db.DSN,
 		"DISCUSS_AUTH_SECRET":     strings.Repeat("k", 32),
 		"DISCUSS_SERVER_ADDR":     freeAddr(t),
-	}), &syncBuffer{}, &stderr)
+	}), &dbtest.SyncBuffer{}, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "discuss migrate up") || exitCode(err) != 1 {
 		t.Fatalf("got %v (exit %d), want a refusal naming `discuss migrate up`", err, exitCode(err))
 	}
@@ -255,8 +235,8 @@ func TestMigrateCommands(t *testing.T) {
 	env := map[string]string{"DISCUSS_DATABASE_DRIVER": db.Driver, "DISCUSS_DATABASE_DSN": db.DSN, "DISCUSS_AUTH_SECRET": strings.Repeat("k", 32)}
 	migrate := func(action string) string {
 		t.Helper()
-		var out syncBuffer
-		if err := run(context.Background(), []string{"migrate", action}, envOf(env), &out, &syncBuffer{}); err != nil {
+		var out dbtest.SyncBuffer
+		if err := run(context.Background(), []string{"migrate", action}, envOf(env), &out, &dbtest.SyncBuffer{}); err != nil {
 			t.Fatalf("migrate %s: %v", action, err)
 		}
 		return out.String()
@@ -292,8 +272,8 @@ func withUserPassword(env map[string]string, password string) map[string]string 
 func TestUserCreate(t *testing.T) {
 	db := dbtest.Open(t)
 	env := map[string]string{"DISCUSS_DATABASE_DRIVER": db.Driver, "DISCUSS_DATABASE_DSN": db.DSN, "DISCUSS_AUTH_SECRET": strings.Repeat("k", 32), "DISCUSS_AUTH_BCRYPT_COST": "4"}
-	var out syncBuffer
-	err := run(context.Background(), []string{"user", "create", "--username", "root_admin", "--role", "admin"}, envOf(withUserPassword(env, "password123")), &out, &syncBuffer{})
+	var out dbtest.SyncBuffer
+	err := run(context.Background(), []string{"user", "create", "--username", "root_admin", "--role", "admin"}, envOf(withUserPassword(env, "password123")), &out, &dbtest.SyncBuffer{})
 	if err != nil || !strings.Contains(out.String(), "root_admin (admin)") {
 		t.Fatalf("user create: %v %q", err, out.String())
 	}
@@ -302,7 +282,7 @@ func TestUserCreate(t *testing.T) {
 	if role != "admin" {
 		t.Fatalf("role %q", role)
 	}
-	err = run(context.Background(), []string{"user", "create", "--username", "root_admin"}, envOf(withUserPassword(env, "password123")), &out, &syncBuffer{})
+	err = run(context.Background(), []string{"user", "create", "--username", "root_admin"}, envOf(withUserPassword(env, "password123")), &out, &dbtest.SyncBuffer{})
 	if err == nil || !strings.Contains(err.Error(), "taken") {
 		t.Fatalf("duplicate user: %v", err)
 	}
@@ -367,7 +347,7 @@ func TestCommandErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := run(context.Background(), tt.args, envOf(tt.env), &syncBuffer{}, &syncBuffer{})
+			err := run(context.Background(), tt.args, envOf(tt.env), &dbtest.SyncBuffer{}, &dbtest.SyncBuffer{})
 			if err == nil || exitCode(err) != tt.exit || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got %v (exit %d), want exit %d naming %q", err, exitCode(err), tt.exit, tt.want)
 			}
@@ -379,8 +359,8 @@ func TestCommandErrors(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
-	var out syncBuffer
-	if err := run(context.Background(), []string{"version"}, envOf(nil), &out, &syncBuffer{}); err != nil || !strings.HasPrefix(out.String(), "discuss ") {
+	var out dbtest.SyncBuffer
+	if err := run(context.Background(), []string{"version"}, envOf(nil), &out, &dbtest.SyncBuffer{}); err != nil || !strings.HasPrefix(out.String(), "discuss ") {
 		t.Fatalf("version: %v %q", err, out.String())
 	}
 	if code := exitCode(fmt.Errorf("wrapped: %w", usagef("bad flag"))); code != 2 {

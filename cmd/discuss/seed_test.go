@@ -46,7 +46,7 @@ func TestSeed(t *testing.T) {
 	}
 	seed := func(args ...string) string {
 		t.Helper()
-		var out, errOut syncBuffer
+		var out, errOut dbtest.SyncBuffer
 		if err := run(context.Background(), append([]string{"seed"}, args...), envOf(env), &out, &errOut); err != nil {
 			t.Fatalf("seed %v: %v\n%s", args, err, errOut.String())
 		}
@@ -126,7 +126,7 @@ func TestSeedErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := run(context.Background(), append([]string{"seed"}, tt.args...), envOf(nil), &syncBuffer{}, &syncBuffer{})
+			err := run(context.Background(), append([]string{"seed"}, tt.args...), envOf(nil), &dbtest.SyncBuffer{}, &dbtest.SyncBuffer{})
 			if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got %v (exit %d), want a usage error naming %q", err, exitCode(err), tt.want)
 			}
