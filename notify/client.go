@@ -4,16 +4,18 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
 )
 
-// client is one WebSocket connection. After open it runs two goroutines:
-// readLoop, which reads client frames, and writeLoop, the only one to write
-// data frames, which also sends the pings. Others reach it through enqueue
-// and stop, which never block.
+// client is one WebSocket connection. After open it runs readLoop, which
+// reads client frames, for its whole life, and a writer (writeQueued) only
+// while there is something to write: an idle connection costs one
+// goroutine, not two. Others reach it through enqueue and stop, which never
+// block; the hub's ping loop enqueues its pings.
 type client struct {
 	hub    *Hub
 	conn   *websocket.Conn
@@ -26,11 +28,17 @@ type client struct {
 	// release gives back the connection's address slot when it ends.
 	release func()
 
-	// send is the bounded queue of frames for writeLoop; it is never
-	// closed, so enqueue cannot panic on a stopping client.
-	send chan *frame
-	// quit is closed by the first stop; writeLoop then sends closeCode (if
-	// any) and ends.
+	// queue holds the frames waiting for the writer, at most
+	// Options.SendQueueSize, and is nil while empty. writing is set while a
+	// writer runs (open, then one started by enqueue or stop), so that one
+	// goroutine writes at a time. Both are guarded by queueMu.
+	queueMu sync.Mutex
+	queue   []*frame
+	writing bool
+	// pingSlot is which of the hub's ping rounds pings this connection.
+	pingSlot int
+	// quit is closed by the first stop; the writer then sends closeCode
+	// (if any) instead of the rest of the queue, and no writer runs again.
 	quit       chan struct{}
 	writerDone chan struct{}
 	stopping   atomic.Bool
@@ -41,7 +49,8 @@ type client struct {
 	// registration.
 	reads *readPacer
 
-	// cur belongs to whichever goroutine writes: open, then writeLoop.
+	// cur belongs to whichever goroutine writes: open, then each writer
+	// in turn (queueMu orders them).
 	cur cursor
 }
 
@@ -51,7 +60,8 @@ func newClient(h *Hub, conn *websocket.Conn, userID int64, since *int64, release
 		conn:       conn,
 		userID:     userID,
 		release:    release,
-		send:       make(chan *frame, h.opts.SendQueueSize),
+		writing:    true, // open writes first
+		pingSlot:   int(h.pingSlots.Add(1) % pingRounds),
 		quit:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
@@ -71,30 +81,39 @@ func (c *client) expireAt(at time.Time) {
 	c.expiry = time.AfterFunc(time.Until(at), func() { c.stop(CloseTokenExpired) })
 }
 
-// open sends hello and the replay, then starts the two goroutines that
-// serve the connection. It runs on a goroutine of its own that ends here,
-// so that the stack it grew in Store calls is not kept for the life of an
-// idle connection.
+// open sends hello and the replay, starts the reader, and writes what was
+// queued meanwhile. It runs on a goroutine of its own that ends when the
+// queue is empty, so that neither the stack it grew in Store calls nor a
+// writer is kept for the life of an idle connection.
 func (c *client) open() {
 	if err := c.replayOnConnect(); err != nil && !c.stopping.Load() {
 		c.stop(websocket.CloseInternalServerErr)
 	}
-	go c.writeLoop()
 	go c.readLoop()
+	c.writeQueued()
 }
 
-// enqueue queues f for writeLoop. A client whose queue is full is too slow
-// to keep: it is closed with 1013 and recovers by reconnecting with since.
+// enqueue queues f for the writer, starting one if none runs. A client
+// whose queue is full is too slow to keep: it is closed with 1013 and
+// recovers by reconnecting with since.
 func (c *client) enqueue(f *frame) {
 	if c.stopping.Load() {
 		return
 	}
-	select {
-	case c.send <- f:
-	default:
+	c.queueMu.Lock()
+	if len(c.queue) >= c.hub.opts.SendQueueSize {
+		c.queueMu.Unlock()
 		c.hub.m.overflows.Inc()
 		c.hub.log.Info("notify: send queue full; closing connection", "user_id", c.userID)
 		c.stop(websocket.CloseTryAgainLater)
+		return
+	}
+	c.queue = append(c.queue, f)
+	start := !c.writing
+	c.writing = true
+	c.queueMu.Unlock()
+	if start {
+		go c.writeQueued()
 	}
 }
 
@@ -109,6 +128,16 @@ func (c *client) stop(code int) {
 	}
 	c.closeCode.Store(int32(code))
 	close(c.quit)
+	// A writer must send the close frame: the running one sees stopping
+	// before its next frame (it checks under queueMu, which this takes
+	// after setting stopping), or a new one starts.
+	c.queueMu.Lock()
+	start := !c.writing
+	c.writing = true
+	c.queueMu.Unlock()
+	if start {
+		go c.writeQueued()
+	}
 	if code != 0 {
 		time.AfterFunc(c.hub.opts.WriteTimeout+c.hub.opts.CloseGrace, func() { _ = c.conn.Close() })
 	}
@@ -135,38 +164,34 @@ func closeText(code int) string {
 	return ""
 }
 
-// writeLoop writes queued frames and pings until stopped or a write fails.
-func (c *client) writeLoop() {
-	defer close(c.writerDone)
-	ping := time.NewTicker(c.hub.opts.PingInterval)
-	defer ping.Stop()
+// writeQueued writes queued frames until the queue is empty, then ends. A
+// stopped client gets its close frame next, not the rest of its queue, and
+// after it, or after a failed write, no writer runs again: writing stays
+// set, and writerDone is closed.
+func (c *client) writeQueued() {
 	for {
-		// A stopped client gets its close frame next, not the rest of
-		// its queue.
-		select {
-		case <-c.quit:
+		c.queueMu.Lock()
+		if c.stopping.Load() {
+			c.queue = nil
+			c.queueMu.Unlock()
 			c.writeClose()
+			close(c.writerDone)
 			return
-		default:
 		}
-		var err error
-		select {
-		case <-c.quit:
-			c.writeClose()
+		if len(c.queue) == 0 {
+			c.queue, c.writing = nil, false
+			c.queueMu.Unlock()
 			return
-		case f := <-c.send:
-			err = c.handle(f)
-		case <-ping.C:
-			// WriteMessage, unlike WriteControl, allocates no frame buffer
-			// or timer per ping; writeLoop is the only data writer, so it
-			// may use it.
-			_ = c.conn.SetWriteDeadline(time.Now().Add(c.hub.opts.WriteTimeout))
-			err = c.conn.WriteMessage(websocket.PingMessage, nil)
 		}
-		if err != nil {
+		f := c.queue[0]
+		c.queue[0] = nil
+		c.queue = c.queue[1:]
+		c.queueMu.Unlock()
+		if err := c.handle(f); err != nil {
 			// The client is gone, or did not take a frame within
 			// WriteTimeout: drop the connection, which ends readLoop too.
 			_ = c.conn.Close()
+			close(c.writerDone)
 			return
 		}
 	}
@@ -180,6 +205,12 @@ func (c *client) writeLoop() {
 // for every frame.
 func (c *client) handle(f *frame) error {
 	switch f.kind {
+	case kindPing:
+		// WriteMessage, unlike WriteControl, allocates no frame buffer or
+		// timer per ping; the writer is the only data writer, so it may
+		// use it.
+		_ = c.conn.SetWriteDeadline(time.Now().Add(c.hub.opts.WriteTimeout))
+		return c.conn.WriteMessage(websocket.PingMessage, nil)
 	case kindCatchUp:
 		if f == c.hub.retryCatchUp {
 			c.cur.retrying = false

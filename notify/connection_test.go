@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -245,4 +246,20 @@ func (b *refusingBroker) Subscribe(ctx context.Context, deliver func([]byte), su
 	default:
 		return nil
 	}
+}
+
+func TestIdleConnectionsHaveNoWriter(t *testing.T) {
+	// An idle connection costs the server one goroutine, its reader: a
+	// writer runs only while there is something to write, and pings come
+	// from the hub's one ping loop. Each connection here also has this
+	// test's client reader.
+	e := newEnv(t, envConfig{})
+	const n = 40
+	before := runtime.NumGoroutine()
+	for user := range int64(n) {
+		e.dial(user+1, dialOpts{}).hello()
+	}
+	waitFor(t, "idle connections to hold two goroutines each", func() bool {
+		return runtime.NumGoroutine()-before <= 2*n+2
+	})
 }

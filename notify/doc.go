@@ -67,4 +67,13 @@
 //
 // A connection ends with the token that opened it: when the token expires,
 // the hub closes it with 4001 and the client reconnects with a fresh one.
+//
+// Most connections are idle most of the time, so an idle one holds as
+// little as it can: its reader goroutine (gorilla's reads block), a 256-byte
+// read buffer, and no writer. A writer goroutine runs only while the queue
+// has frames, and one at a time (client.writing); the hub's one ping loop
+// queues each connection's ping once a PingInterval, in 25 rounds spread
+// over it. gorilla's chat example keeps a writer and a ticker per
+// connection instead; at 15,000 idle connections that was 19.9 KiB each,
+// against 11.7 KiB now.
 package notify

@@ -38,6 +38,9 @@ const (
 	// has sent that far need not read, or -1 to read regardless. When the
 	// hub has read it already for many users at once, missed carries it.
 	kindCatchUp
+	// kindPing is the hub's turn to ping a connection: the writer sends a
+	// WebSocket ping (a control frame, not a data frame).
+	kindPing
 	numKinds
 )
 
@@ -58,6 +61,8 @@ func (k frameKind) String() string {
 		return "pong"
 	case kindCatchUp:
 		return "catch_up"
+	case kindPing:
+		return "ping"
 	}
 	return "unknown"
 }

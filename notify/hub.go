@@ -56,8 +56,13 @@ type Hub struct {
 
 	// Frames without a body are encoded once. retryCatchUp is the
 	// catch-up a connection schedules after a Store failure; catchUp
-	// asks for one unconditionally.
-	pong, resync, catchUp, retryCatchUp *frame
+	// asks for one unconditionally; ping is the pingLoop's.
+	pong, resync, catchUp, retryCatchUp, ping *frame
+
+	// pingSlots deals connections into ping rounds; pingOnce starts the
+	// pingLoop with the first connection.
+	pingSlots atomic.Int64
+	pingOnce  sync.Once
 }
 
 // New returns a hub reading missed notifications from store and exchanging
@@ -87,6 +92,7 @@ func New(opts Options, store Store, broker Broker, logger *slog.Logger, reg prom
 		storeTurns:   make(chan struct{}, opts.StoreConcurrency),
 		catchUp:      &frame{kind: kindCatchUp, seq: -1},
 		retryCatchUp: &frame{kind: kindCatchUp, seq: -1},
+		ping:         &frame{kind: kindPing},
 	}
 }
 
@@ -227,6 +233,7 @@ func (h *Hub) register(c *client) (kicked *client, ok bool) {
 	h.users[c.userID] = list
 	h.conns++
 	c.registered = true
+	h.pingOnce.Do(func() { go h.pingLoop() })
 	h.active.Add(1)
 	h.setGaugesLocked()
 	return kicked, true
@@ -256,4 +263,34 @@ func (h *Hub) unregister(c *client) {
 func (h *Hub) setGaugesLocked() {
 	h.m.connections.Set(float64(h.conns))
 	h.m.users.Set(float64(len(h.users)))
+}
+
+// pingRounds is how many rounds the connections are pinged in, one round
+// every PingInterval/pingRounds, so that each connection is pinged once an
+// interval and the pings of thousands are spread over it, not sent at once.
+const pingRounds = 25
+
+// pingLoop has the writer of every connection send a WebSocket ping once a
+// PingInterval, each in its round, until the hub shuts down. One timer for
+// the hub, rather than a ticker and a waiting goroutine per connection, is
+// what lets an idle connection have no writer.
+func (h *Hub) pingLoop() {
+	t := time.NewTicker(max(h.opts.PingInterval/pingRounds, time.Millisecond))
+	defer t.Stop()
+	for round := 0; ; round = (round + 1) % pingRounds {
+		select {
+		case <-h.life.Done():
+			return
+		case <-t.C:
+		}
+		h.mu.RLock()
+		for _, list := range h.users {
+			for _, c := range list {
+				if c.pingSlot == round {
+					c.enqueue(h.ping)
+				}
+			}
+		}
+		h.mu.RUnlock()
+	}
 }

@@ -60,7 +60,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5},
 		}),
 	}
-	// kindCatchUp is never written, so it gets no series.
+	// kindCatchUp is never written and kindPing is a control frame, so
+	// neither gets a series.
 	for k := range kindCatchUp {
 		m.framesSent[k] = frames.WithLabelValues(k.String())
 	}

@@ -6,11 +6,13 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// Buffer sizes of the upgrader. Server frames are a few hundred bytes and
-// client frames smaller; a larger message is simply written or read in
-// several pieces. Small buffers are what keeps an idle connection cheap.
+// Buffer sizes of the upgrader. Server frames are a few hundred bytes; the
+// read buffer, which every connection holds for its whole life, is sized
+// for the frames clients send ({"type":"ping"}, a read frame naming a few
+// ids), and a larger message is simply read in several pieces. Small
+// buffers are what keeps an idle connection cheap.
 const (
-	readBufferSize  = 1024
+	readBufferSize  = 256
 	writeBufferSize = 1024
 )
 
