@@ -77,6 +77,23 @@ func TestHelloThenReplay(t *testing.T) {
 	}
 }
 
+func TestResumeAtHeadReadsOnce(t *testing.T) {
+	// A client resuming from the newest id it has gets hello from the head
+	// alone: nothing is listed, and what commits next arrives live.
+	e := newEnv(t, envConfig{})
+	e.store.addN(1, 3)
+	c := e.dial(1, dialOpts{since: ptr(e.store.maxID())})
+	if got := c.expect("hello").UnreadCount; got != 3 {
+		t.Fatalf("hello unread_count = %d, want 3", got)
+	}
+	c.expectQuiet()
+	if calls := e.store.afterCalls.Load(); calls != 0 {
+		t.Fatalf("%d list reads for a resume with nothing after since, want 0", calls)
+	}
+	n := e.store.addAndPublish(t, e.hub, 1)
+	c.expectNotification(n.ID, false)
+}
+
 func TestLiveSkipsWhatReplaySent(t *testing.T) {
 	// A notification committed before the connection registers but
 	// published after it comes both in the replay and live: sent once.

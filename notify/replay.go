@@ -121,9 +121,13 @@ func (c *client) replayOnConnect() error {
 		if head, err = h.store.NotificationHead(ctx, c.userID); err != nil {
 			return err
 		}
-		if c.resume {
+		// The head tells when there is nothing to list (a client resuming
+		// from the newest id it has, one with nothing unread): one round
+		// trip instead of two. What commits after the head arrives live.
+		switch {
+		case c.resume && head.LastID > c.cur.id:
 			list, err = h.store.NotificationsAfter(ctx, c.userID, c.cur.id, h.opts.ReplayLimit+1)
-		} else {
+		case !c.resume && head.Unread > 0:
 			list, err = h.store.UnreadNotifications(ctx, c.userID, h.opts.UnreadReplayLimit)
 		}
 		return err
