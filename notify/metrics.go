@@ -27,31 +27,25 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Help:    "Notifications replayed from the database to one connection, on connect or to catch up after a broker outage.",
 		Buckets: []float64{0, 1, 5, 10, 25, 50, 100, 250, 500},
 	}, []string{"reason"})
+	gauge := func(name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+	}
+	counter := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	}
 	m := &metrics{
-		connections: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "discuss_ws_connections",
-			Help: "WebSocket connections open on this instance.",
-		}),
-		users: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "discuss_ws_users",
-			Help: "Distinct users with a WebSocket connection open on this instance.",
-		}),
-		overflows: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "discuss_ws_queue_overflows_total",
-			Help: "Connections closed with 1013 because their send queue was full.",
-		}),
-		publishErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "discuss_broker_publish_errors_total",
-			Help: "Publishes the broker refused or timed out; clients recover them from the database.",
-		}),
-		resubscribes: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "discuss_broker_resubscribes_total",
-			Help: "Times the broker subscription was re-established after a loss, each followed by a catch-up for the connections that missed something.",
-		}),
-		gaps: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "discuss_ws_sequence_gaps_total",
-			Help: "Live notifications that arrived before one of their user's earlier ones, so that the connection read the gap from the database first.",
-		}),
+		connections: gauge("discuss_ws_connections",
+			"WebSocket connections open on this instance."),
+		users: gauge("discuss_ws_users",
+			"Distinct users with a WebSocket connection open on this instance."),
+		overflows: counter("discuss_ws_queue_overflows_total",
+			"Connections closed with 1013 because their send queue was full."),
+		publishErrors: counter("discuss_broker_publish_errors_total",
+			"Publishes the broker refused or timed out; clients recover them from the database."),
+		resubscribes: counter("discuss_broker_resubscribes_total",
+			"Times the broker subscription was re-established after a loss, each followed by a catch-up for the connections that missed something."),
+		gaps: counter("discuss_ws_sequence_gaps_total",
+			"Live notifications that arrived before one of their user's earlier ones, so that the connection read the gap from the database first."),
 		replayConnect: replay.WithLabelValues("connect"),
 		replayCatchUp: replay.WithLabelValues("catch_up"),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
