@@ -41,5 +41,8 @@ func (s *Server) login(c *gin.Context) (int, any, error) {
 }
 
 func (s *Server) me(c *gin.Context) (int, any, error) {
-	return http.StatusOK, model.UserFrom(ctx(c)), nil
+	// The row, not the copy the token's check may have taken from the
+	// user cache: /me is how a client learns its account as it is now.
+	u, err := s.users.Get(ctx(c), model.UserFrom(ctx(c)).ID)
+	return http.StatusOK, u, err
 }

@@ -116,7 +116,7 @@ func buildDeps(cfg *configs.Config, db *dbtest.DB, logger *slog.Logger) (Deps, e
 		Logger:        logger,
 		Registry:      registry,
 		Auth:          auth,
-		Users:         service.NewUsers(db.DB),
+		Users:         service.NewUsers(db.DB, hub),
 		Posts:         service.NewPosts(db.DB, notes, service.NewRateLimiter(cfg.Limits.PostsPerMinute, time.Minute)),
 		Comments:      service.NewComments(db.DB, notes, service.NewRateLimiter(cfg.Limits.CommentsPerMinute, time.Minute)),
 		Notifications: notes,

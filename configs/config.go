@@ -78,7 +78,10 @@ type Auth struct {
 	Issuer     string        `yaml:"issuer"`
 	TokenTTL   time.Duration `yaml:"token_ttl"`
 	BcryptCost int           `yaml:"bcrypt_cost"`
-	External   External      `yaml:"external"`
+	// UserCacheTTL is how long the user a token names is reused before it
+	// is read again; role changes made through the API apply at once.
+	UserCacheTTL time.Duration `yaml:"user_cache_ttl"`
+	External     External      `yaml:"external"`
 }
 
 // External describes the quiz site's own token issuer.

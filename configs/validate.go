@@ -38,6 +38,7 @@ func (c *Config) Validate() error {
 		{c.Auth.Issuer == "", "auth.issuer", "is required"},
 		{c.Auth.TokenTTL < time.Minute, "auth.token_ttl", "must be at least 1m"},
 		{c.Auth.BcryptCost < 4 || c.Auth.BcryptCost > 31, "auth.bcrypt_cost", "must be between 4 and 31"},
+		{c.Auth.UserCacheTTL < 0 || c.Auth.UserCacheTTL > time.Minute, "auth.user_cache_ttl", "must be between 0 and 1m"},
 		{c.Auth.External.Enabled() && c.Auth.External.Issuer == c.Auth.Issuer, "auth.external.issuer", "must differ from auth.issuer"},
 		{c.Auth.External.Enabled() && c.Auth.External.Algorithm != "HS256" && c.Auth.External.Algorithm != "RS256", "auth.external.algorithm", "must be HS256 or RS256"},
 		{c.Auth.External.Algorithm == "HS256" && len(c.Auth.External.HS256Secret) < 32, "auth.external.hs256_secret", "must be at least 32 bytes with HS256"},

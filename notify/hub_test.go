@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -208,4 +209,27 @@ func TestUnknownCountCatchesUpFromStore(t *testing.T) {
 		c.expectQuiet()
 	}
 	b.expectQuiet()
+}
+
+func TestUserChangedReachesEveryHub(t *testing.T) {
+	// A user changed on one instance is announced to every hub, the one
+	// that changed it included, and a hub whose subscription came back
+	// hears that it may have missed such announcements.
+	var changed, resubscribed atomic.Int64
+	opts := Options{
+		OnUserChanged:  func(id int64) { changed.Store(id) },
+		OnResubscribed: func() { resubscribed.Add(1) },
+	}
+	fb := newFlakyBroker()
+	e := newEnv(t, envConfig{broker: fb, opts: opts})
+	if err := e.hub.PublishUserChanged(context.Background(), 42); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the change to be announced", func() bool { return changed.Load() == 42 })
+	if resubscribed.Load() != 0 {
+		t.Fatal("OnResubscribed ran on the first subscription")
+	}
+	fb.cut()
+	fb.restore()
+	waitFor(t, "the resubscription to be reported", func() bool { return resubscribed.Load() == 1 })
 }

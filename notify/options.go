@@ -47,6 +47,12 @@ type Options struct {
 	// (see readPacer). Defaults 5 and 100ms.
 	ReadFrameBurst    int
 	ReadFrameInterval time.Duration
+	// OnUserChanged, when set, is called with the id of a user whose row
+	// some instance changed (PublishUserChanged), and OnResubscribed when
+	// the broker subscription comes back after a loss, as such changes may
+	// have been missed meanwhile; cmd has them drop cached users.
+	OnUserChanged  func(userID int64)
+	OnResubscribed func()
 
 	// CloseGrace is how long the server waits for the client to answer its
 	// close frame before it drops the TCP connection. Default 2s.

@@ -11,8 +11,8 @@ import (
 )
 
 // Broker messages. One message is one change for one user (a notification,
-// an unread count, or a request to catch up from the Store) or for everyone
-// (a broadcast), carrying the frame already encoded so that each instance
+// an unread count, a request to catch up from the Store, or a change of the
+// user's own row) or for everyone (a broadcast), carrying the frame already encoded so that each instance
 // decodes it once and shares it between connections.
 type envelope struct {
 	Kind   string `json:"k"`
@@ -32,6 +32,7 @@ const (
 	envUnreadCount  = "u"
 	envBroadcast    = "b"
 	envCatchUp      = "c"
+	envUserChanged  = "x"
 )
 
 // PublishNotification tells every connection of n.UserID, on every
@@ -102,10 +103,21 @@ func (h *Hub) publish(ctx context.Context, env envelope, localFallback bool) err
 	return nil
 }
 
+// PublishUserChanged tells every instance, this one included, that the
+// user's row changed, so that each calls Options.OnUserChanged (and drops
+// its cached copy). While the broker is unreachable it still reaches this
+// instance; the others forget every user when their subscription returns
+// (Options.OnResubscribed).
+func (h *Hub) PublishUserChanged(ctx context.Context, userID int64) error {
+	return h.publish(ctx, envelope{Kind: envUserChanged, UserID: userID}, true)
+}
+
 // deliver routes one broker message to this instance's connections.
 func (h *Hub) deliver(msg []byte) {
 	var env envelope
-	if err := json.Unmarshal(msg, &env); err != nil || (len(env.Frame) == 0 && env.Kind != envCatchUp) {
+	err := json.Unmarshal(msg, &env)
+	frameless := env.Kind == envCatchUp || env.Kind == envUserChanged
+	if err != nil || (len(env.Frame) == 0 && !frameless) {
 		h.log.Warn("notify: dropping malformed broker message", "err", err)
 		return
 	}
@@ -129,6 +141,10 @@ func (h *Hub) deliver(msg []byte) {
 	case envBroadcast:
 		f.kind = kindBroadcast
 		h.toAll(f)
+	case envUserChanged:
+		if h.opts.OnUserChanged != nil {
+			h.opts.OnUserChanged(env.UserID)
+		}
 	default:
 		// A newer instance during a rolling upgrade; nothing to do here.
 	}

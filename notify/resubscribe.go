@@ -13,6 +13,10 @@ func (h *Hub) subscribed() {
 	select {
 	case <-h.ready:
 		h.m.resubscribes.Inc()
+		// Changes of users announced meanwhile were lost too.
+		if h.opts.OnResubscribed != nil {
+			h.opts.OnResubscribed()
+		}
 	default:
 	}
 	h.mu.RLock()

@@ -31,6 +31,9 @@ type AuthConfig struct {
 	// throttles registrations per client address. nil means unlimited.
 	LoginLimiter    *RateLimiter
 	RegisterLimiter *RateLimiter
+	// UserCacheTTL is how long the user a token names is kept after it
+	// was read (see userCache); 0 reads it on every request.
+	UserCacheTTL time.Duration
 }
 
 // ExternalIssuer is a trusted issuer other than ourselves. Exactly one
@@ -61,6 +64,8 @@ type Auth struct {
 	// per period of LoginLimiter, for when the username's own budget of
 	// failures is spent; nil when logins are unlimited.
 	loginRetries *RateLimiter
+	// users caches the users tokens name; nil when UserCacheTTL is 0.
+	users *userCache
 }
 
 // NewAuth returns the auth service.
@@ -73,6 +78,9 @@ func NewAuth(db *gorm.DB, cfg AuthConfig) (*Auth, error) {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	a := &Auth{db: db, cfg: cfg, now: time.Now, dummyHash: dummy}
+	if cfg.UserCacheTTL > 0 {
+		a.users = newUserCache(cfg.UserCacheTTL, func() time.Time { return a.now() })
+	}
 	if cfg.LoginLimiter != nil {
 		a.loginRetries = NewRateLimiter(1, cfg.LoginLimiter.burst)
 	}
@@ -292,14 +300,7 @@ func (a *Auth) authenticateOwn(ctx context.Context, token string) (*model.User, 
 	if err != nil || id <= 0 {
 		return nil, model.Errorf(model.EUNAUTHENTICATED, "invalid token subject")
 	}
-	var u model.User
-	if err := a.db.WithContext(ctx).Take(&u, id).Error; err != nil {
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return nil, model.Errorf(model.EUNAUTHENTICATED, "the token's user does not exist")
-		}
-		return nil, dbError(err)
-	}
-	return &u, nil
+	return a.user(ctx, id)
 }
 
 func (a *Auth) authenticateExternal(ctx context.Context, token string) (*model.User, error) {

@@ -280,7 +280,7 @@ func TestSetRole(t *testing.T) {
 	ctx := context.Background()
 	admin, _ := a.CreateUser(ctx, "root_admin", "password123", model.RoleAdmin)
 	bob, _ := a.CreateUser(ctx, "bob", "password123", model.RoleUser)
-	users := service.NewUsers(db.DB)
+	users := service.NewUsers(db.DB, service.NopPublisher{})
 	tests := []struct {
 		name  string
 		actor *model.User

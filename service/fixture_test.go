@@ -167,6 +167,7 @@ func (r *recorder) PublishUnreadCount(ctx context.Context, userID, unread int64)
 }
 
 func (r *recorder) PublishBroadcast(context.Context, *model.Announcement) error { return nil }
+func (r *recorder) PublishUserChanged(context.Context, int64) error             { return nil }
 
 func (r *recorder) add(p published) error {
 	r.mu.Lock()

@@ -20,6 +20,9 @@ type Publisher interface {
 	PublishUnreadCount(ctx context.Context, userID, unread int64) error
 	// PublishBroadcast sends an announcement to every connection everywhere.
 	PublishBroadcast(ctx context.Context, a *model.Announcement) error
+	// PublishUserChanged tells every instance, this one included, that a
+	// user's row changed (their role), so that none goes on using a copy.
+	PublishUserChanged(ctx context.Context, userID int64) error
 }
 
 // NopPublisher publishes nothing; clients then learn of changes when they
@@ -33,3 +36,4 @@ func (NopPublisher) PublishNotification(context.Context, *model.Notification, in
 }
 func (NopPublisher) PublishUnreadCount(context.Context, int64, int64) error      { return nil }
 func (NopPublisher) PublishBroadcast(context.Context, *model.Announcement) error { return nil }
+func (NopPublisher) PublishUserChanged(context.Context, int64) error             { return nil }

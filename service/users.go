@@ -10,11 +10,13 @@ import (
 
 // Users reads accounts and changes roles.
 type Users struct {
-	db *gorm.DB
+	db  *gorm.DB
+	pub Publisher
 }
 
-// NewUsers returns the users service.
-func NewUsers(db *gorm.DB) *Users { return &Users{db: db} }
+// NewUsers returns the users service; pub is told of every role change, so
+// that no instance goes on authorising with a cached copy of the user.
+func NewUsers(db *gorm.DB, pub Publisher) *Users { return &Users{db: db, pub: pub} }
 
 // Get returns the user with the given id. Errors: ENOTFOUND.
 func (s *Users) Get(ctx context.Context, id int64) (*model.User, error) {
@@ -42,6 +44,12 @@ func (s *Users) SetRole(ctx context.Context, id int64, role string) (*model.User
 	res := s.db.WithContext(ctx).Model(&model.User{}).Where("id = ?", id).Update("role", role)
 	if res.Error != nil {
 		return nil, dbError(res.Error)
+	}
+	if res.RowsAffected > 0 {
+		// A failed publish still reached this instance (the hub delivers
+		// locally when the broker refuses); the others apply the change
+		// when their cached copy expires.
+		_ = s.pub.PublishUserChanged(context.WithoutCancel(ctx), id)
 	}
 	return s.Get(ctx, id)
 }

@@ -50,6 +50,8 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	// A user changed on any instance is read afresh on this one.
+	opts.OnUserChanged, opts.OnResubscribed = auth.ForgetUser, auth.ForgetUsers
 	hub := notify.New(opts, notes.Store(), broker, log, registry)
 	pub.Publisher = hub
 	srv, err := api.New(api.Deps{
@@ -57,7 +59,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		Logger:        log,
 		Registry:      registry,
 		Auth:          auth,
-		Users:         service.NewUsers(db),
+		Users:         service.NewUsers(db, hub),
 		Posts:         service.NewPosts(db, notes, service.NewRateLimiter(cfg.Limits.PostsPerMinute, time.Minute)),
 		Comments:      service.NewComments(db, notes, service.NewRateLimiter(cfg.Limits.CommentsPerMinute, time.Minute)),
 		Notifications: notes,

@@ -171,6 +171,7 @@ func authConfig(cfg *configs.Config, secret []byte) (service.AuthConfig, error) 
 		Issuer:          cfg.Auth.Issuer,
 		TokenTTL:        cfg.Auth.TokenTTL,
 		BcryptCost:      cfg.Auth.BcryptCost,
+		UserCacheTTL:    cfg.Auth.UserCacheTTL,
 		LoginLimiter:    service.NewRateLimiter(cfg.Limits.LoginPerMinute, time.Minute),
 		RegisterLimiter: service.NewRateLimiter(cfg.Limits.RegisterPerMinute, time.Minute),
 	}

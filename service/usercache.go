@@ -1,0 +1,131 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/quizsite/discuss/model"
+)
+
+// maxCachedUsers bounds the user cache; past it, expired entries are
+// swept, and if that is not enough the cache starts again empty.
+const maxCachedUsers = 100_000
+
+// userCache keeps the users that tokens name for a short while, so that a
+// user's requests and socket connects do not each read the users table.
+// A change of role forgets the user on every instance at once: Users.SetRole
+// publishes it, and each instance's hub calls Auth.ForgetUser. ttl bounds
+// how long a change the server was not told of (made by hand in the
+// database, or announced while the broker was away) takes to apply; the
+// hub also forgets every user when its broker subscription comes back.
+type userCache struct {
+	ttl time.Duration
+	now func() time.Time
+
+	mu    sync.Mutex
+	users map[int64]cachedUser
+	// gen counts forgets. A user read from the database is kept only if
+	// no forget happened while it was read, so that a read that began
+	// before a change cannot put the old row back after the change was
+	// announced.
+	gen uint64
+}
+
+type cachedUser struct {
+	user    model.User
+	expires time.Time
+}
+
+func newUserCache(ttl time.Duration, now func() time.Time) *userCache {
+	return &userCache{ttl: ttl, now: now, users: make(map[int64]cachedUser)}
+}
+
+// get returns a copy of user id if it is cached and fresh, and else the
+// generation to pass to put with the user read from the database.
+func (c *userCache) get(id int64) (*model.User, uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.users[id]; ok && c.now().Before(e.expires) {
+		u := e.user
+		return &u, c.gen
+	}
+	return nil, c.gen
+}
+
+// put keeps a copy of u, read when the generation was gen.
+func (c *userCache) put(u *model.User, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	now := c.now()
+	if len(c.users) >= maxCachedUsers {
+		for id, e := range c.users {
+			if !now.Before(e.expires) {
+				delete(c.users, id)
+			}
+		}
+		if len(c.users) >= maxCachedUsers {
+			clear(c.users)
+		}
+	}
+	c.users[u.ID] = cachedUser{user: *u, expires: now.Add(c.ttl)}
+}
+
+// forget drops user id; forgetAll drops everyone.
+func (c *userCache) forget(id int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	delete(c.users, id)
+}
+
+func (c *userCache) forgetAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.users)
+}
+
+// user returns user id, from the cache when it holds it.
+func (a *Auth) user(ctx context.Context, id int64) (*model.User, error) {
+	var gen uint64
+	if a.users != nil {
+		var u *model.User
+		if u, gen = a.users.get(id); u != nil {
+			return u, nil
+		}
+	}
+	var u model.User
+	if err := a.db.WithContext(ctx).Take(&u, id).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, model.Errorf(model.EUNAUTHENTICATED, "the token's user does not exist")
+		}
+		return nil, dbError(err)
+	}
+	if a.users != nil {
+		a.users.put(&u, gen)
+	}
+	return &u, nil
+}
+
+// ForgetUser drops user id from the cache, so that the next request reads
+// the changed row; the hub calls it when any instance changed the user.
+func (a *Auth) ForgetUser(id int64) {
+	if a.users != nil {
+		a.users.forget(id)
+	}
+}
+
+// ForgetUsers drops every cached user; the hub calls it when its broker
+// subscription comes back, as changes announced meanwhile were lost.
+func (a *Auth) ForgetUsers() {
+	if a.users != nil {
+		a.users.forgetAll()
+	}
+}
