@@ -15,8 +15,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
-
-	"github.com/quizsite/discuss/service/dbtest"
 )
 
 // TestBrowserLiveNotifications drives the demo page in headless Chromium
@@ -46,16 +44,7 @@ func TestBrowserLiveNotifications(t *testing.T) {
 	}
 	bobToken := bob.Token
 	aliceToken, aliceID := registerUser(t, s, "alice")
-	var out dbtest.SyncBuffer
-	if err := run(context.Background(), []string{"user", "create", "--username", "root", "--role", "admin"}, envOf(withUserPassword(env, "password123")), &out, &out); err != nil {
-		t.Fatalf("user create: %v\n%s", err, out.String())
-	}
-	var admin struct {
-		Token string `json:"token"`
-	}
-	if code := s.call(t, "POST", "/api/v1/auth/login", "", map[string]string{"username": "root", "password": "password123"}, &admin); code != http.StatusOK {
-		t.Fatalf("admin login: %d", code)
-	}
+	adminToken := createAdmin(t, s, env)
 
 	b := newBrowser(t, chrome, s)
 	b.step("open the page", 15*time.Second,
@@ -116,7 +105,7 @@ func TestBrowserLiveNotifications(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`window.discuss.disconnect()`),
 		b.until(`document.getElementById("live-status").dataset.state === "offline"`),
 	)
-	waitSockets(t, s, admin.Token, 0)
+	waitSockets(t, s, adminToken, 0)
 
 	reply2 := replyTo(t, s, bobToken, postID, commentID, "Or compare with <=.")
 	reply3 := replyTo(t, s, bobToken, postID, commentID, "Either works.")
@@ -207,7 +196,7 @@ func TestBrowserLiveNotifications(t *testing.T) {
 	// A opens as many sockets elsewhere as a user may hold: the page's, the
 	// oldest, is closed with 4000, and the page stays closed rather than
 	// closing another one in turn, until the user asks.
-	waitSockets(t, s, admin.Token, 1)
+	waitSockets(t, s, adminToken, 1)
 	others := make([]*websocket.Conn, 0, 8)
 	for range 8 {
 		others = append(others, dialHello(t, s, aliceToken))
@@ -219,7 +208,7 @@ func TestBrowserLiveNotifications(t *testing.T) {
 	for _, c := range others {
 		_ = c.Close()
 	}
-	waitSockets(t, s, admin.Token, 0)
+	waitSockets(t, s, adminToken, 0)
 	b.step("the user resumes", 10*time.Second,
 		chromedp.Click(chromedp.ID("reconnect")),
 		b.until(`document.getElementById("live-status").dataset.state === "open"`),
