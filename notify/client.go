@@ -120,7 +120,7 @@ func (c *client) enqueue(f *frame) {
 // stop asks the connection to end, with a close frame of code unless code
 // is 0 (the reader saw the connection end already). Only the first call
 // counts. The TCP connection is dropped after WriteTimeout+CloseGrace even
-// if the client never answers the close frame, or writeLoop is stuck
+// if the client never answers the close frame, or the writer is stuck
 // writing to a client that does not read.
 func (c *client) stop(code int) {
 	if !c.stopping.CompareAndSwap(false, true) {
