@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"gorm.io/gorm"
+
 	"github.com/quizsite/discuss/model"
 )
 
@@ -29,26 +31,52 @@ type NotificationStore struct {
 // client resumes from the largest id it has seen. Errors: EINVALID for a
 // limit below 1.
 func (s *NotificationStore) NotificationsAfter(ctx context.Context, userID, afterID int64, limit int) ([]*model.Notification, error) {
-	return s.oldestFirst(ctx, limit, "user_id = ? AND id > ?", userID, afterID)
+	return s.oldestFirst(ctx, limit, "n.user_id = ? AND n.id > ?", userID, afterID)
 }
 
 // UnreadNotifications returns userID's unread notifications, oldest first,
 // at most limit, with their actors. Errors: EINVALID for a limit below 1.
 func (s *NotificationStore) UnreadNotifications(ctx context.Context, userID int64, limit int) ([]*model.Notification, error) {
-	return s.oldestFirst(ctx, limit, "user_id = ? AND is_read = ?", userID, false)
+	return s.oldestFirst(ctx, limit, "n.user_id = ? AND n.is_read = ?", userID, false)
 }
 
-// oldestFirst returns at most limit notifications matching the condition,
-// oldest first, with their actors.
+// oldestFirst returns at most limit notifications matching the condition
+// (on n, the notifications), oldest first, with their actors.
 func (s *NotificationStore) oldestFirst(ctx context.Context, limit int, cond string, args ...any) ([]*model.Notification, error) {
 	if limit <= 0 {
 		return nil, model.Errorf(model.EINVALID, "limit must be positive")
 	}
-	var list []*model.Notification
-	if err := s.db.WithContext(ctx).Where(cond, args...).Order("id").Limit(limit).Find(&list).Error; err != nil {
+	return s.findWithActors(ctx, s.db.WithContext(ctx).Where(cond, args...).Order("n.id").Limit(limit))
+}
+
+// findWithActors runs q, a query of notifications n, and returns them with
+// their actors, read in the same statement: the hub reads notifications for
+// every socket that connects or catches up, and a join costs less than a
+// second round trip for the actors.
+func (s *NotificationStore) findWithActors(ctx context.Context, q *gorm.DB) ([]*model.Notification, error) {
+	var rows []struct {
+		model.Notification `gorm:"embedded"`
+		ActorUsername      *string
+		ActorDisplayName   *string
+	}
+	err := q.Table("notifications AS n").
+		Select("n.*, a.username AS actor_username, a.display_name AS actor_display_name").
+		Joins("LEFT JOIN users AS a ON a.id = n.actor_id").Scan(&rows).Error
+	if err != nil {
 		return nil, dbError(err)
 	}
-	return s.withActors(ctx, list)
+	list := make([]*model.Notification, len(rows))
+	for i := range rows {
+		n := rows[i].Notification
+		if n.ActorID != nil && rows[i].ActorUsername != nil {
+			n.Actor = &model.Author{ID: *n.ActorID, Username: *rows[i].ActorUsername}
+			if rows[i].ActorDisplayName != nil {
+				n.Actor.DisplayName = *rows[i].ActorDisplayName
+			}
+		}
+		list[i] = &n
+	}
+	return list, nil
 }
 
 // NotificationHead returns where userID's notifications stand, in one
@@ -111,7 +139,7 @@ func (s *NotificationStore) MissedNotifications(ctx context.Context, ranges []mo
 			where.WriteString(" OR ")
 		}
 		// Each disjunct is a range of the (user_id, id) index.
-		where.WriteString("(user_id = ? AND id > ? AND seq <= ?)")
+		where.WriteString("(n.user_id = ? AND n.id > ? AND n.seq <= ?)")
 		args = append(args, r.UserID, r.AfterID, r.UpToSeq)
 	}
 	var counts []struct {
@@ -123,11 +151,8 @@ func (s *NotificationStore) MissedNotifications(ctx context.Context, ranges []mo
 	if err != nil {
 		return nil, dbError(err)
 	}
-	var list []*model.Notification
-	if err := s.db.WithContext(ctx).Where(where.String(), args...).Order("user_id, id").Find(&list).Error; err != nil {
-		return nil, dbError(err)
-	}
-	if list, err = s.withActors(ctx, list); err != nil {
+	list, err := s.findWithActors(ctx, s.db.WithContext(ctx).Where(where.String(), args...).Order("n.user_id, n.id"))
+	if err != nil {
 		return nil, err
 	}
 

@@ -26,8 +26,8 @@ func TestReplayQueries(t *testing.T) {
 	ids := func(list []*model.Notification) []int64 {
 		var out []int64
 		for _, n := range list {
-			if n.Actor == nil || n.Actor.Username != "bob" {
-				t.Errorf("notification %d without its actor", n.ID)
+			if n.Actor == nil || *n.Actor != (model.Author{ID: f.users["bob"].ID, Username: "bob", DisplayName: "The bob"}) {
+				t.Errorf("notification %d: actor %+v, want bob", n.ID, n.Actor)
 			}
 			out = append(out, n.ID)
 		}
