@@ -59,9 +59,11 @@ type Hub struct {
 	// asks for one unconditionally; ping is the pingLoop's.
 	pong, resync, catchUp, retryCatchUp, ping *frame
 
-	// pingSlots deals connections into ping rounds; pingOnce starts the
-	// pingLoop with the first connection.
+	// pingSlots deals connections into ping rounds; rounds holds each
+	// round's connections (guarded by mu), so that a round visits only
+	// its own; pingOnce starts the pingLoop with the first connection.
 	pingSlots atomic.Int64
+	rounds    [pingRounds]map[*client]struct{}
 	pingOnce  sync.Once
 }
 
@@ -74,7 +76,7 @@ func New(opts Options, store Store, broker Broker, logger *slog.Logger, reg prom
 	}
 	opts = opts.withDefaults()
 	life, endLife := context.WithCancel(context.Background())
-	return &Hub{
+	h := &Hub{
 		opts:         opts,
 		store:        store,
 		broker:       broker,
@@ -94,6 +96,10 @@ func New(opts Options, store Store, broker Broker, logger *slog.Logger, reg prom
 		retryCatchUp: &frame{kind: kindCatchUp, seq: -1},
 		ping:         &frame{kind: kindPing},
 	}
+	for i := range h.rounds {
+		h.rounds[i] = make(map[*client]struct{})
+	}
+	return h
 }
 
 // Ready is closed once the hub is subscribed to the broker, from when
@@ -228,11 +234,13 @@ func (h *Hub) register(c *client) (kicked *client, ok bool) {
 		kicked = list[0]
 		kicked.registered = false
 		list = slices.Delete(list, 0, 1)
+		delete(h.rounds[kicked.pingSlot], kicked)
 		h.conns--
 	}
 	h.users[c.userID] = list
 	h.conns++
 	c.registered = true
+	h.rounds[c.pingSlot][c] = struct{}{}
 	h.pingOnce.Do(func() { go h.pingLoop() })
 	h.active.Add(1)
 	h.setGaugesLocked()
@@ -247,6 +255,7 @@ func (h *Hub) unregister(c *client) {
 		return
 	}
 	c.registered = false
+	delete(h.rounds[c.pingSlot], c)
 	list := h.users[c.userID]
 	if i := slices.Index(list, c); i >= 0 {
 		list = slices.Delete(list, i, i+1)
@@ -277,20 +286,24 @@ const pingRounds = 25
 func (h *Hub) pingLoop() {
 	t := time.NewTicker(max(h.opts.PingInterval/pingRounds, time.Millisecond))
 	defer t.Stop()
+	var due []*client
 	for round := 0; ; round = (round + 1) % pingRounds {
 		select {
 		case <-h.life.Done():
 			return
 		case <-t.C:
 		}
+		// Enqueue outside the lock: it may start writers, and
+		// registrations need not wait for that.
 		h.mu.RLock()
-		for _, list := range h.users {
-			for _, c := range list {
-				if c.pingSlot == round {
-					c.enqueue(h.ping)
-				}
-			}
+		due = due[:0]
+		for c := range h.rounds[round] {
+			due = append(due, c)
 		}
 		h.mu.RUnlock()
+		for _, c := range due {
+			c.enqueue(h.ping)
+		}
+		clear(due)
 	}
 }

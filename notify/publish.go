@@ -103,13 +103,20 @@ func (h *Hub) publish(ctx context.Context, env envelope, localFallback bool) err
 	return nil
 }
 
-// PublishUserChanged tells every instance, this one included, that the
-// user's row changed, so that each calls Options.OnUserChanged (and drops
-// its cached copy). While the broker is unreachable it still reaches this
-// instance; the others forget every user when their subscription returns
-// (Options.OnResubscribed).
+// PublishUserChanged tells every instance that the user's row changed, so
+// that each calls Options.OnUserChanged (and drops its cached copy). This
+// instance calls it at once, before the broker's echo, so that the next
+// request here sees the change; while the broker is unreachable the others
+// forget every user when their subscription returns (OnResubscribed).
 func (h *Hub) PublishUserChanged(ctx context.Context, userID int64) error {
-	return h.publish(ctx, envelope{Kind: envUserChanged, UserID: userID}, true)
+	h.userChanged(userID)
+	return h.publish(ctx, envelope{Kind: envUserChanged, UserID: userID}, false)
+}
+
+func (h *Hub) userChanged(userID int64) {
+	if h.opts.OnUserChanged != nil && userID > 0 {
+		h.opts.OnUserChanged(userID)
+	}
 }
 
 // deliver routes one broker message to this instance's connections.
@@ -142,9 +149,7 @@ func (h *Hub) deliver(msg []byte) {
 		f.kind = kindBroadcast
 		h.toAll(f)
 	case envUserChanged:
-		if h.opts.OnUserChanged != nil {
-			h.opts.OnUserChanged(env.UserID)
-		}
+		h.userChanged(env.UserID)
 	default:
 		// A newer instance during a rolling upgrade; nothing to do here.
 	}

@@ -100,23 +100,20 @@ func (s *Notifications) List(ctx context.Context, q ListNotifications) (*Notific
 	if err != nil {
 		return nil, err
 	}
-	db := s.db.WithContext(ctx).Where("user_id = ?", u.ID)
+	db := s.db.WithContext(ctx).Where("n.user_id = ?", u.ID)
 	if q.UnreadOnly {
-		db = db.Where("is_read = ?", false)
+		db = db.Where("n.is_read = ?", false)
 	}
 	if after != nil {
-		db = db.Where("id < ?", after.ID)
+		db = db.Where("n.id < ?", after.ID)
 	}
-	var rows []*model.Notification
-	if err := db.Order("id DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
-		return nil, dbError(err)
+	rows, err := s.findWithActors(ctx, db.Order("n.id DESC").Limit(limit+1))
+	if err != nil {
+		return nil, err
 	}
 	page := newPage(rows, limit, func(n *model.Notification) cursor {
 		return cursor{Sort: notificationsSort, ID: n.ID}
 	})
-	if _, err := s.withActors(ctx, page.Items); err != nil {
-		return nil, err
-	}
 	unread, err := s.unreadCount(ctx, u.ID)
 	if err != nil {
 		return nil, err

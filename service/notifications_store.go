@@ -50,10 +50,10 @@ func (s *NotificationStore) oldestFirst(ctx context.Context, limit int, cond str
 }
 
 // findWithActors runs q, a query of notifications n, and returns them with
-// their actors, read in the same statement: the hub reads notifications for
-// every socket that connects or catches up, and a join costs less than a
-// second round trip for the actors.
-func (s *NotificationStore) findWithActors(ctx context.Context, q *gorm.DB) ([]*model.Notification, error) {
+// their actors, read in the same statement: a join costs less than a second
+// round trip for the actors, on the hub's reads for every socket that
+// connects or catches up as on the REST list.
+func (s *notificationCore) findWithActors(ctx context.Context, q *gorm.DB) ([]*model.Notification, error) {
 	var rows []struct {
 		model.Notification `gorm:"embedded"`
 		ActorUsername      *string
@@ -119,10 +119,10 @@ func (s *NotificationStore) NotificationSeqs(ctx context.Context, userIDs []int6
 // MissedNotifications reads what many users' connections missed while the
 // hub's broker was away: for each range, the user's notifications with an
 // id above AfterID and a seq up to UpToSeq, oldest first, and the user's
-// unread count; one range per user. It makes three statements however many ranges there are
-// (the counts, the rows, their actors), where reading each user's on its
-// own would make thousands after one broker blip. The hub keeps ranges few
-// and short (see notify.Hub.catchUpAll).
+// unread count; one range per user. It makes two statements however many
+// ranges there are (the counts, the rows with their actors), where reading
+// each user's on its own would make thousands after one broker blip. The
+// hub keeps ranges few and short (see notify.Hub.catchUpAll).
 func (s *NotificationStore) MissedNotifications(ctx context.Context, ranges []model.NotificationRange) ([]model.MissedNotifications, error) {
 	if len(ranges) == 0 {
 		return nil, nil
@@ -221,27 +221,4 @@ func (s *notificationCore) markRead(ctx context.Context, userID int64, sel model
 		return s.unreadCount(ctx, userID) // nothing changed, nothing to tell
 	}
 	return s.readStateChanged(ctx, userID)
-}
-
-// withActors fills the Actor of each notification, in one query.
-func (s *notificationCore) withActors(ctx context.Context, list []*model.Notification) ([]*model.Notification, error) {
-	if list == nil {
-		list = []*model.Notification{}
-	}
-	var ids []int64
-	for _, n := range list {
-		if n.ActorID != nil {
-			ids = append(ids, *n.ActorID)
-		}
-	}
-	actors, err := fetchAuthors(s.db.WithContext(ctx), ids)
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range list {
-		if n.ActorID != nil {
-			n.Actor = actors[*n.ActorID]
-		}
-	}
-	return list, nil
 }

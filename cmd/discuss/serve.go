@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -122,7 +123,10 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	// finish, then close the remaining connections, then the database.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
 	defer cancel()
-	for _, l := range listeners {
+	// The internal listener (the last) goes first: its /readyz must stop
+	// answering before the public port drains, so that a load balancer's
+	// probes take the instance out instead of sending it more requests.
+	for _, l := range slices.Backward(listeners) {
 		if err := l.srv.Shutdown(shutdownCtx); err != nil {
 			log.Warn("http shutdown", "listener", l.name, "error", err)
 			_ = l.srv.Close()

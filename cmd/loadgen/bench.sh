@@ -94,17 +94,19 @@ loadgen() {
 run() {
 	local scenario=$1
 	shift
+	# Each step returns on failure itself: compare calls run in a ||
+	# list, where set -e does not apply.
 	if [ "$scenario" = resubscribe ]; then
 		local proxy=127.0.0.1:$((PORT + 4))
-		serve $((PORT + 2)) DISCUSS_BROKER_KIND=redis DISCUSS_BROKER_REDIS_ADDR="$REDIS"
-		serve "$PORT" DISCUSS_BROKER_KIND=redis DISCUSS_BROKER_REDIS_ADDR="$proxy"
-		admin_token
+		serve $((PORT + 2)) DISCUSS_BROKER_KIND=redis DISCUSS_BROKER_REDIS_ADDR="$REDIS" || return
+		serve "$PORT" DISCUSS_BROKER_KIND=redis DISCUSS_BROKER_REDIS_ADDR="$proxy" || return
+		admin_token || return
 		loadgen -scenario resubscribe -writer-url "http://127.0.0.1:$((PORT + 2))" \
 			-broker-proxy "$proxy=$REDIS" "$@"
 		return
 	fi
-	serve "$PORT"
-	admin_token
+	serve "$PORT" || return
+	admin_token || return
 	loadgen -scenario "$scenario" "$@"
 }
 

@@ -35,15 +35,17 @@ func (r *runner) push(ctx context.Context) error {
 }
 
 // notify sends c's user a system notification through the instance at a
-// and expects it on c.
-func (r *runner) notify(ctx context.Context, a *apiClient, c *client, message string) {
+// and expects it on c. It reports whether the instance took it; a refusal
+// is counted as a failed request.
+func (r *runner) notify(ctx context.Context, a *apiClient, c *client, message string) bool {
 	note, err := a.adminNotify(ctx, r.cfg.adminToken, c.user.id, message)
 	if err != nil {
 		r.failed(err)
-		return
+		return false
 	}
 	r.d.started(note.ID, note.CreatedAt)
 	r.d.expect(c.idx, note.ID)
+	return true
 }
 
 // serverHistogramRow adds a row of the server's delivery histogram since
