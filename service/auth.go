@@ -322,7 +322,19 @@ func (a *Auth) authenticateExternal(ctx context.Context, token string) (*model.U
 	if claims.Subject == "" || len(claims.Subject) > 255 {
 		return nil, model.Errorf(model.EUNAUTHENTICATED, "invalid token subject")
 	}
-	return a.externalUser(ctx, ext.Issuer, &claims)
+	if a.users == nil {
+		return a.externalUser(ctx, ext.Issuer, &claims)
+	}
+	// Once the subject's local user is known, it is read like ours,
+	// through the user cache.
+	if id, ok := a.users.idOf(ext.Issuer, claims.Subject); ok {
+		return a.user(ctx, id)
+	}
+	u, err := a.externalUser(ctx, ext.Issuer, &claims)
+	if err == nil {
+		a.users.setSubject(ext.Issuer, claims.Subject, u.ID)
+	}
+	return u, err
 }
 
 // externalUser finds the local user of (issuer, sub), creating it on first

@@ -28,6 +28,11 @@ type userCache struct {
 
 	mu    sync.Mutex
 	users map[int64]cachedUser
+	// subjects maps an external issuer's (issuer, sub) to its local user
+	// id. The pair names one user for good (a unique key; users are never
+	// deleted), so it needs no expiry: the user it names is then read
+	// through users like any other.
+	subjects map[subjectKey]int64
 	// gen counts forgets. A user read from the database is kept only if
 	// no forget happened while it was read, so that a read that began
 	// before a change cannot put the old row back after the change was
@@ -35,13 +40,15 @@ type userCache struct {
 	gen uint64
 }
 
+type subjectKey struct{ issuer, subject string }
+
 type cachedUser struct {
 	user    model.User
 	expires time.Time
 }
 
 func newUserCache(ttl time.Duration, now func() time.Time) *userCache {
-	return &userCache{ttl: ttl, now: now, users: make(map[int64]cachedUser)}
+	return &userCache{ttl: ttl, now: now, users: make(map[int64]cachedUser), subjects: make(map[subjectKey]int64)}
 }
 
 // get returns a copy of user id if it is cached and fresh, and else the
@@ -75,6 +82,24 @@ func (c *userCache) put(u *model.User, gen uint64) {
 		}
 	}
 	c.users[u.ID] = cachedUser{user: *u, expires: now.Add(c.ttl)}
+}
+
+// idOf returns the local user id of (issuer, subject), if known.
+func (c *userCache) idOf(issuer, subject string) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id, ok := c.subjects[subjectKey{issuer, subject}]
+	return id, ok
+}
+
+// setSubject records that (issuer, subject) is user id.
+func (c *userCache) setSubject(issuer, subject string, id int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.subjects) >= maxCachedUsers {
+		clear(c.subjects)
+	}
+	c.subjects[subjectKey{issuer, subject}] = id
 }
 
 // forget drops user id; forgetAll drops everyone.

@@ -56,6 +56,26 @@ func TestUserCache(t *testing.T) {
 			t.Fatalf("a row read before the change was kept: %+v", u)
 		}
 	})
+	t.Run("Subjects", func(t *testing.T) {
+		if _, ok := c.idOf("https://quiz.example.com", "u-1"); ok {
+			t.Fatal("an unknown subject has an id")
+		}
+		c.setSubject("https://quiz.example.com", "u-1", 7)
+		c.forgetAll() // forgets users, not who a subject is
+		for _, tt := range []struct {
+			issuer, subject string
+			id              int64
+			ok              bool
+		}{
+			{"https://quiz.example.com", "u-1", 7, true},
+			{"https://quiz.example.com", "U-1", 0, false},
+			{"https://other.example.com", "u-1", 0, false},
+		} {
+			if id, ok := c.idOf(tt.issuer, tt.subject); id != tt.id || ok != tt.ok {
+				t.Errorf("idOf(%q, %q) = %d, %v; want %d, %v", tt.issuer, tt.subject, id, ok, tt.id, tt.ok)
+			}
+		}
+	})
 	t.Run("Bounded", func(t *testing.T) {
 		b := newUserCache(time.Second, func() time.Time { return now })
 		for id := range int64(maxCachedUsers + 10) {
