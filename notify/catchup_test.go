@@ -2,10 +2,12 @@ package notify
 
 import (
 	"context"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/quizsite/discuss/model"
 )
@@ -223,6 +225,80 @@ func TestOutOfOrderPublishArrivesInOrder(t *testing.T) {
 	c.expectQuiet()
 	if got := testutil.ToFloat64(e.hub.m.gaps); got != 1 {
 		t.Fatalf("gaps = %v, want 1", got)
+	}
+}
+
+func TestReplayStopsAtHead(t *testing.T) {
+	// Two notifications commit between the head and the list read of a
+	// connection's replay, and the list shows the second without the
+	// first, as a MariaDB read may while the first commits. Sending the
+	// second would settle the first, and lose it; both must arrive live,
+	// in order.
+	for _, since := range []int64{0, 1} {
+		e := newEnv(t, envConfig{})
+		e.store.addN(1, 3)
+		type committed struct {
+			n      *model.Notification
+			unread int64
+		}
+		late := make(chan committed, 2)
+		e.store.afterHead.Store(ptr(func() {
+			for range 2 {
+				n, unread := e.store.add(1)
+				late <- committed{n, unread}
+			}
+			e.store.hide(4, true)
+		}))
+		c := e.dial(1, dialOpts{since: ptr(since)})
+		_, replay := c.hello()
+		var got []int64
+		for _, f := range replay {
+			got = append(got, f.Notification.ID)
+		}
+		if want := []int64{1, 2, 3}[since:]; !slices.Equal(got, want) {
+			t.Fatalf("since %d: replayed %v, want %v", since, got, want)
+		}
+		e.store.hide(4, false)
+		for range 2 {
+			l := <-late
+			if err := e.hub.PublishNotification(context.Background(), l.n, l.unread); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.expectNotification(4, false)
+		c.expectNotification(5, false)
+		c.expectQuiet()
+
+		// The same in the catch-up that a gap starts: 7 is published
+		// before 6, the catch-up's list shows 9 but not 8.
+		n6, u6 := e.store.add(1)
+		n7, u7 := e.store.add(1)
+		e.store.afterHead.Store(ptr(func() {
+			for range 2 {
+				n, unread := e.store.add(1)
+				late <- committed{n, unread}
+			}
+			e.store.hide(8, true)
+		}))
+		if err := e.hub.PublishNotification(context.Background(), n7, u7); err != nil {
+			t.Fatal(err)
+		}
+		c.expectNotification(6, true)
+		c.expectNotification(7, true)
+		c.expectQuiet()
+		e.store.hide(8, false)
+		for range 2 {
+			l := <-late
+			if err := e.hub.PublishNotification(context.Background(), l.n, l.unread); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := e.hub.PublishNotification(context.Background(), n6, u6); err != nil {
+			t.Fatal(err)
+		}
+		c.expectNotification(8, false)
+		c.expectNotification(9, false)
+		c.expectQuiet()
 	}
 }
 

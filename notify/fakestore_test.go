@@ -34,6 +34,14 @@ type fakeStore struct {
 	failMissed                atomic.Bool
 	// failed counts the calls that failed because of fail.
 	failed atomic.Int64
+
+	// afterHead, when set, runs once after the next NotificationHead:
+	// what it commits lands between a head and the list read after it.
+	afterHead atomic.Pointer[func()]
+	// hidden holds ids that list reads leave out until they are shown
+	// again, as a MariaDB read can leave out a transaction that commits
+	// while the read takes its snapshot yet show the one after it.
+	hidden map[int64]bool
 }
 
 type markCall struct {
@@ -54,7 +62,14 @@ func (s *fakeStore) down() bool {
 }
 
 func newFakeStore() *fakeStore {
-	return &fakeStore{seqs: make(map[int64]int64), byUser: make(map[int64][]*model.Notification)}
+	return &fakeStore{seqs: make(map[int64]int64), byUser: make(map[int64][]*model.Notification), hidden: make(map[int64]bool)}
+}
+
+// hide has list reads leave out id (true) or show it again (false).
+func (s *fakeStore) hide(id int64, hidden bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hidden[id] = hidden
 }
 
 // add commits a new unread notification for userID and returns a copy of
@@ -147,6 +162,11 @@ func (s *fakeStore) NotificationHead(_ context.Context, userID int64) (model.Not
 	if list := s.byUser[userID]; len(list) > 0 {
 		head.LastID = list[len(list)-1].ID
 	}
+	if f := s.afterHead.Swap(nil); f != nil {
+		s.mu.Unlock()
+		(*f)()
+		s.mu.Lock()
+	}
 	return head, nil
 }
 
@@ -204,7 +224,7 @@ func (s *fakeStore) list(userID int64, limit int, keep func(*model.Notification)
 	defer s.mu.Unlock()
 	var out []*model.Notification
 	for _, n := range s.byUser[userID] {
-		if keep(n) && len(out) < limit {
+		if keep(n) && !s.hidden[n.ID] && len(out) < limit {
 			out = append(out, clone(n))
 		}
 	}

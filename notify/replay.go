@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -23,8 +24,9 @@ import (
 // cursor.seq+1 is the next one, and goes out at once. A frame with a larger
 // number shows a gap: the ones between committed before it (it was
 // published after its own commit) but their messages are late or lost, so
-// the writer reads them from the Store, by id above cursor.id, and sends
-// them in order before anything newer. A late message then finds its
+// the writer reads them from the Store, by id above cursor.id up to a head
+// read just before (see upToHead), and sends them in order before anything
+// newer. A late message then finds its
 // notification settled and is skipped.
 type cursor struct {
 	seq int64
@@ -143,12 +145,30 @@ func (c *client) replayOnConnect() error {
 	if err := c.write(hello); err != nil {
 		return err
 	}
+	list = upToHead(list, head)
 	truncated := len(list) > h.opts.ReplayLimit
 	if truncated {
 		list = list[:h.opts.ReplayLimit]
 	}
 	h.m.replayConnect.Observe(float64(len(list)))
 	return c.sendReplay(list, head, truncated)
+}
+
+// upToHead returns the notifications of list, oldest first, that head
+// covers. A list read after its head may also return some that committed
+// in between, and those may come with a hole: MariaDB takes a read's
+// snapshot of running transactions one by one, so a transaction that
+// commits while the snapshot is taken can be left out of it while the
+// next of the user, which waited for the first's lock, is in. Sending
+// the second would settle the first for good. Everything up to the head
+// committed before the list read began, so the list holds all of it; what
+// came after arrives live (the connection was registered before the
+// head was read), in its turn.
+func upToHead(list []*model.Notification, head model.NotificationHead) []*model.Notification {
+	if i := slices.IndexFunc(list, func(n *model.Notification) bool { return n.ID > head.LastID }); i >= 0 {
+		return list[:i]
+	}
+	return list
 }
 
 // sendReplay writes notifications read from the Store that are not settled
@@ -210,6 +230,7 @@ func (c *client) catchUp(seq int64) error {
 		return nil
 	}
 	c.cur.retry = 0
+	list = upToHead(list, head)
 	truncated := len(list) > h.opts.ReplayLimit
 	if truncated {
 		list = list[:h.opts.ReplayLimit]

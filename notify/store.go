@@ -13,7 +13,11 @@ import (
 // Notifications returned carry Actor and Seq filled in. For one user,
 // notifications must commit in id order and in seq order, with no seq
 // skipped (see model.Notification): the hub's ordered, exactly-once
-// delivery rests on it.
+// delivery rests on it. A read need not see them so: one that starts while
+// a notification commits may miss it yet hold the user's next (MariaDB
+// does this), but everything that had committed when an earlier read
+// returned must be in a later one. The hub relies on no more (see
+// upToHead).
 type Store interface {
 	// NotificationHead returns where the user's notifications stand now,
 	// its figures taken at one instant.

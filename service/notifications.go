@@ -100,7 +100,16 @@ func (s *Notifications) List(ctx context.Context, q ListNotifications) (*Notific
 	if err != nil {
 		return nil, err
 	}
-	db := s.db.WithContext(ctx).Where("n.user_id = ?", u.ID)
+	// The page ends at the head, read first: a notification that commits
+	// while the page is read may be left out of it on MariaDB while the
+	// user's next one is in (see notify.Store), and a client taking the
+	// page's newest id as its since would never be sent the one left out.
+	// All that the head counts committed before the page is read.
+	head, err := s.store.NotificationHead(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	db := s.db.WithContext(ctx).Where("n.user_id = ? AND n.id <= ?", u.ID, head.LastID)
 	if q.UnreadOnly {
 		db = db.Where("n.is_read = ?", false)
 	}
@@ -114,11 +123,7 @@ func (s *Notifications) List(ctx context.Context, q ListNotifications) (*Notific
 	page := newPage(rows, limit, func(n *model.Notification) cursor {
 		return cursor{Sort: notificationsSort, ID: n.ID}
 	})
-	unread, err := s.unreadCount(ctx, u.ID)
-	if err != nil {
-		return nil, err
-	}
-	return &NotificationPage{Page: *page, UnreadCount: unread}, nil
+	return &NotificationPage{Page: *page, UnreadCount: head.Unread}, nil
 }
 
 // UnreadCount returns the signed-in user's unread count.

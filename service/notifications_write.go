@@ -103,7 +103,9 @@ func removeWhere(tx *gorm.DB, cond string, args ...any) ([]int64, error) {
 // insert until commit means a second writer for that user allocates its id
 // and its seq only after the first has committed, so one user's
 // notifications commit in id order and in seq order, with no seq skipped.
-// SQLite takes a database-wide write lock at BEGIN (see OpenDB), which
+// (A read may still see them otherwise for a moment: MariaDB can leave out
+// of a read's snapshot a transaction that commits while it is taken, yet
+// include the next one; the hub reads with that in mind.) SQLite takes a database-wide write lock at BEGIN (see OpenDB), which
 // orders writers already; its dialect drops FOR UPDATE.
 //
 // Rows are inserted one at a time: MySQL reports only the first id of a

@@ -28,19 +28,29 @@ func readNotification(t *testing.T, conn *websocket.Conn, within time.Duration) 
 // its id, skipping hello, unread_count and the like.
 func nextNotification(conn *websocket.Conn) (int64, error) {
 	for {
-		var f struct {
-			Type         string `json:"type"`
-			Notification struct {
-				ID int64 `json:"id"`
-			} `json:"notification"`
-		}
-		if err := conn.ReadJSON(&f); err != nil {
+		f, err := readFrame(conn)
+		if err != nil {
 			return 0, err
 		}
 		if f.Type == "notification" {
 			return f.Notification.ID, nil
 		}
 	}
+}
+
+// seenFrame is what the tests read of a server frame.
+type seenFrame struct {
+	Type         string `json:"type"`
+	Replayed     bool   `json:"replayed"`
+	Notification struct {
+		ID int64 `json:"id"`
+	} `json:"notification"`
+}
+
+func readFrame(conn *websocket.Conn) (seenFrame, error) {
+	var f seenFrame
+	err := conn.ReadJSON(&f)
+	return f, err
 }
 
 // TestTwoInstances runs two servers on one MariaDB and one Redis, each with

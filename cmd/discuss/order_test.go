@@ -67,6 +67,16 @@ type orderedReader struct {
 	last       int64   // the largest id received: the next since
 	violations []string
 	conns      int
+	// trace is what each connection was sent, for explaining a failure.
+	trace []connTrace
+}
+
+// connTrace is one connection of the reader: the since it resumed from
+// and the frames it read, "n123" for a live notification, "r123" for a
+// replayed one, and the type of any other frame but hello.
+type connTrace struct {
+	since  int64
+	frames []string
 }
 
 // run connects, reads for 1-40 ms, drops the connection without a close
@@ -90,22 +100,36 @@ func (r *orderedReader) run(ctx context.Context) {
 		}
 		r.mu.Lock()
 		r.conns++
+		r.trace = append(r.trace, connTrace{since: since})
 		r.mu.Unlock()
 		_ = conn.SetReadDeadline(time.Now().Add(time.Duration(1+rand.IntN(40)) * time.Millisecond))
 		for {
-			id, err := nextNotification(conn)
+			f, err := readFrame(conn)
 			if err != nil {
 				break
 			}
-			r.record(id)
+			r.record(f)
 		}
 		_ = conn.NetConn().Close()
 	}
 }
 
-func (r *orderedReader) record(id int64) {
+func (r *orderedReader) record(f seenFrame) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	tr := &r.trace[len(r.trace)-1]
+	switch {
+	case f.Type == "hello":
+		return
+	case f.Type != "notification":
+		tr.frames = append(tr.frames, f.Type)
+		return
+	case f.Replayed:
+		tr.frames = append(tr.frames, fmt.Sprintf("r%d", f.Notification.ID))
+	default:
+		tr.frames = append(tr.frames, fmt.Sprintf("n%d", f.Notification.ID))
+	}
+	id := f.Notification.ID
 	if id <= r.last {
 		r.violations = append(r.violations, fmt.Sprintf("notification %d after %d", id, r.last))
 		return
@@ -118,6 +142,30 @@ func (r *orderedReader) received() []int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]int64(nil), r.got...)
+}
+
+// explain describes the connection that skipped id: the first that
+// resumed from below id and was sent a larger one, with the connections
+// before it.
+func (r *orderedReader) explain(id int64) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, tr := range r.trace {
+		if tr.since >= id {
+			break
+		}
+		for _, f := range tr.frames {
+			var n int64
+			if _, err := fmt.Sscanf(f[1:], "%d", &n); err == nil && n > id {
+				var b strings.Builder
+				for _, p := range r.trace[max(0, i-3) : i+1] {
+					fmt.Fprintf(&b, "\n  since=%d: %s", p.since, strings.Join(p.frames, " "))
+				}
+				return b.String()
+			}
+		}
+	}
+	return " (no connection was sent a larger id)"
 }
 
 // listAll returns every notification id of the token's user over REST,
@@ -260,11 +308,22 @@ func runOrderScenario(t *testing.T, sc orderScenario) {
 		t.Errorf("%d frames out of order or repeated, first: %s", len(violations), violations[0])
 	}
 	if missing := difference(want, got); len(missing) > 0 {
-		t.Errorf("%d of %d notifications never arrived: %v", len(missing), len(want), head(missing, 10))
+		t.Errorf("%d of %d notifications never arrived: %v; the connection that skipped %d and those before it:%s",
+			len(missing), len(want), head(missing, 10), missing[0], reader.explain(missing[0]))
 	}
 	if extra := difference(got, want); len(extra) > 0 {
 		t.Errorf("%d received notifications are not in the database: %v", len(extra), head(extra, 10))
 	}
+}
+
+// logOnFailure has a failed test show what the server logged (errors only,
+// at the scenario's log level).
+func logOnFailure(t *testing.T, p *process) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the server logged:\n%s", p.stderr.String())
+		}
+	})
 }
 
 // difference returns the ids of a that are not in b.
@@ -289,6 +348,7 @@ func head(ids []int64, n int) []int64 { return ids[:min(n, len(ids))] }
 func TestOrderedDeliveryOneInstance(t *testing.T) {
 	bin := buildBinary(t)
 	p := startProcess(t, bin, freeAddr(t), orderEnv(t))
+	logOnFailure(t, p)
 	base := func() string { return p.base }
 	runOrderScenario(t, orderScenario{writerBase: base, readerBase: base})
 }
@@ -315,6 +375,7 @@ func twoInstances(t *testing.T) (bin string, envA map[string]string, a, b *proce
 	envB["DISCUSS_BROKER_REDIS_ADDR"] = proxyB.Addr()
 	a = startProcess(t, bin, freeAddr(t), envA)
 	b = startProcess(t, bin, freeAddr(t), envB)
+	logOnFailure(t, b) // the reader's instance
 	return bin, envA, a, b, proxyB
 }
 
