@@ -91,7 +91,8 @@ func (s *Comments) List(ctx context.Context, postID int64, q CommentQuery) (*Pag
 		return nil, err
 	}
 	db := s.db.WithContext(ctx)
-	if err := db.Select("id").Where("deleted_at IS NULL").Take(&model.Post{}, postID).Error; err != nil {
+	var live int
+	if err := db.Raw("SELECT 1 FROM posts WHERE id = ? AND deleted_at IS NULL", postID).Row().Scan(&live); err != nil {
 		return nil, notFound(err, "post %d not found", postID)
 	}
 
