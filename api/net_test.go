@@ -264,9 +264,12 @@ func TestInternalRoutes(t *testing.T) {
 		if _, body := get(t, internal.URL, "/metrics"); !strings.Contains(body, `discuss_http_requests_total{method="GET",route="unmatched",status="404"}`) {
 			t.Errorf("internal /metrics does not count the public requests:\n%s", body)
 		}
-		// The API is not on the internal listener.
-		if code, body := get(t, internal.URL, "/api/v1/me"); code != http.StatusNotFound || !strings.Contains(body, model.ENOTFOUND) {
-			t.Errorf("internal GET /api/v1/me: %d %s", code, body)
+		// The API is not on the internal listener, and a stray slash is
+		// not found either, not redirected.
+		for _, path := range []string{"/api/v1/me", "/healthz/"} {
+			if code, body := get(t, internal.URL, path); code != http.StatusNotFound || !strings.Contains(body, model.ENOTFOUND) {
+				t.Errorf("internal GET %s: %d %s", path, code, body)
+			}
 		}
 	})
 	t.Run("OKPublicWithoutInternal", func(t *testing.T) {
