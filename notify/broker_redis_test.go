@@ -4,15 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"io"
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
-	"github.com/quizsite/discuss/service/dbtest"
 )
 
 // redisAddr returns the Redis to test against, or skips the test.
@@ -105,16 +104,16 @@ func TestRedisTwoInstances(t *testing.T) {
 func TestRedisOutageReplaysWithoutReconnect(t *testing.T) {
 	addr := redisAddr(t)
 	ch := testChannel()
-	proxy := dbtest.NewProxy(t, addr)
+	proxy := newTCPProxy(t, addr)
 	store := newFakeStore()
 	a := newEnv(t, envConfig{broker: newTestRedisBroker(t, addr, ch), store: store})
-	b := newEnv(t, envConfig{broker: newTestRedisBroker(t, proxy.Addr(), ch), store: store})
+	b := newEnv(t, envConfig{broker: newTestRedisBroker(t, proxy.addr(), ch), store: store})
 
 	c := b.connect(1, dialOpts{since: ptr[int64](0)})
 	n := store.addAndPublish(t, a.hub, 1)
 	c.expectNotification(n.ID, false)
 
-	proxy.Cut()
+	proxy.cut()
 	// Replies keep being committed and published through A; B hears nothing.
 	var missed []int64
 	for range 3 {
@@ -141,7 +140,7 @@ func TestRedisOutageReplaysWithoutReconnect(t *testing.T) {
 		missed = append(missed, store.addAndPublish(t, a.hub, 1).ID)
 	}
 
-	proxy.Restore()
+	proxy.restore()
 	// B re-subscribes by itself and replays what its client missed since,
 	// on the same connection, each once.
 	for _, id := range missed[3:] {
@@ -229,4 +228,83 @@ func TestRedisRefusalIsFinal(t *testing.T) {
 	if ctx.Err() != nil || err == nil || !strings.Contains(err.Error(), "DB index") {
 		t.Fatalf("Subscribe returned %v (context: %v), want Redis's refusal", err, ctx.Err())
 	}
+}
+
+// tcpProxy forwards TCP connections to a target until cut: then it drops
+// every connection it carries and refuses new ones until restored.
+type tcpProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	down   bool
+	conns  map[net.Conn]struct{}
+}
+
+func newTCPProxy(t *testing.T, target string) *tcpProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{ln: ln, target: target, conns: make(map[net.Conn]struct{})}
+	go p.serve()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		p.cut()
+	})
+	return p
+}
+
+func (p *tcpProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *tcpProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		go p.forward(c)
+	}
+}
+
+func (p *tcpProxy) forward(c net.Conn) {
+	up, err := net.Dial("tcp", p.target)
+	if err != nil {
+		_ = c.Close()
+		return
+	}
+	p.mu.Lock()
+	if p.down {
+		p.mu.Unlock()
+		_ = c.Close()
+		_ = up.Close()
+		return
+	}
+	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+	p.mu.Unlock()
+	go func() {
+		_, _ = io.Copy(up, c)
+		_ = up.Close()
+	}()
+	_, _ = io.Copy(c, up)
+	_ = c.Close()
+	p.mu.Lock()
+	delete(p.conns, c)
+	delete(p.conns, up)
+	p.mu.Unlock()
+}
+
+func (p *tcpProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for c := range p.conns {
+		_ = c.Close()
+	}
+	clear(p.conns)
+}
+
+func (p *tcpProxy) restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = false
 }
