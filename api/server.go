@@ -31,7 +31,9 @@ type Deps struct {
 	Notifications *service.Notifications
 	Announcements *service.Announcements
 	Hub           *notify.Hub
-	// Ready reports whether the database answers; /readyz calls it.
+	// Ready reports whether the server can serve: the database answers
+	// (and its schema is current); /readyz calls it. An EUNAVAILABLE
+	// model.Error it returns is shown to the prober as it is.
 	Ready func(context.Context) error
 }
 
