@@ -55,6 +55,7 @@ type Server struct {
 	announcements *service.Announcements
 	hub           *notify.Hub
 	upgrader      *websocket.Upgrader
+	refused       refusedOrigins
 
 	// public serves the API, and the operations routes unless
 	// server.internal_addr is set; internal serves those and the

@@ -101,7 +101,8 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
 		wg.Go(func() {
-			log.Info("serving", "listener", l.name, "addr", l.ln.Addr().String(), "scheme", l.scheme(), "database", cfg.Database.Driver)
+			log.Info("serving", "listener", l.name, "addr", l.ln.Addr().String(), "scheme", l.scheme(), "database", cfg.Database.Driver,
+				"allowed_origins", cfg.WebSocket.AllowedOrigins)
 			if err := l.serve(); !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("serve %s: %w", l.name, err)
 			}
