@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func env(m map[string]string) func(string) string {
@@ -215,5 +217,55 @@ func TestPrefixes(t *testing.T) {
 	}
 	if _, err := Prefixes([]string{"10.0.0.0/8", "not-an-ip"}); err == nil || !strings.Contains(err.Error(), "not-an-ip") {
 		t.Fatalf("got %v, want an error naming not-an-ip", err)
+	}
+}
+
+// TestExampleConfiguration: configs/example.yaml, the operator's starting
+// point, loads and validates (with the secret and DSN given as variables,
+// as it says), and names every setting that default.yaml has, so that a
+// new setting cannot be left out of it.
+func TestExampleConfiguration(t *testing.T) {
+	cfg, err := Load("example.yaml", env(map[string]string{
+		"DISCUSS_AUTH_SECRET":  strings.Repeat("s", 32),
+		"DISCUSS_DATABASE_DSN": "discuss:password@tcp(db.internal:3306)/discuss",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.RequireSecret(); err != nil {
+		t.Fatal(err)
+	}
+	keys := func(name string) map[string]bool {
+		t.Helper()
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tree map[string]any
+		if err := yaml.Unmarshal(data, &tree); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		var walk func(prefix string, m map[string]any)
+		walk = func(prefix string, m map[string]any) {
+			for k, v := range m {
+				if sub, ok := v.(map[string]any); ok {
+					walk(prefix+k+".", sub)
+					continue
+				}
+				out[prefix+k] = true
+			}
+		}
+		walk("", tree)
+		return out
+	}
+	example := keys("example.yaml")
+	for key := range keys("default.yaml") {
+		if !example[key] {
+			t.Errorf("example.yaml does not name %s", key)
+		}
 	}
 }
