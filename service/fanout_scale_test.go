@@ -2,10 +2,8 @@ package service_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -51,30 +49,6 @@ func (c *threadCounter) of(id int64) (users, twice int) {
 	return users, twice
 }
 
-// seedWatchers inserts n users straight into the database, all watching
-// post postID, and returns their ids.
-func seedWatchers(t testing.TB, db *dbtest.DB, postID int64, n int) {
-	t.Helper()
-	now := service.Now()
-	for start := 0; start < n; start += 1000 {
-		var values []string
-		var args []any
-		for i := start; i < min(start+1000, n); i++ {
-			values = append(values, "(?, ?, 'user', ?)")
-			args = append(args, fmt.Sprintf("watcher_%05d", i), "Watcher", now)
-		}
-		err := db.Exec("INSERT INTO users (username, display_name, role, created_at) VALUES "+strings.Join(values, ", "), args...).Error
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	err := db.Exec("INSERT INTO post_subscriptions (post_id, user_id, level, explicit, updated_at) "+
-		"SELECT ?, id, 'watching', TRUE, ? FROM users WHERE username LIKE 'watcher!_%' ESCAPE '!'", postID, now).Error
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestFanoutTenThousandWatchers: a comment on a post watched by 10,000
 // users (seeded with SQL) costs its request no more than twice what a comment on an
 // unwatched post does (medians of 20; Comments.Create is all of the POST
@@ -105,7 +79,7 @@ func TestFanoutTenThousandWatchers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seedWatchers(t, db, busy.ID, watchers)
+	dbtest.SeedWatchers(t, db.DB, busy.ID, watchers)
 
 	// Timed without the worker, which would compete for the database: what
 	// is measured is the request's own work. The comments on the busy post
