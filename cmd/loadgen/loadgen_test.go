@@ -249,3 +249,17 @@ func TestOpenCeilingDB(t *testing.T) {
 		t.Errorf("placeholders(3) = %q", got)
 	}
 }
+
+// TestFanoutConfig: the fanout scenario takes --watchers and runs in one
+// process, where every watcher's frames are counted.
+func TestFanoutConfig(t *testing.T) {
+	c, err := parseConfig([]string{"-scenario", "fanout", "-users", "u.txt", "-watchers", "500"}, io.Discard)
+	if err != nil || c.watchers != 500 {
+		t.Fatalf("fanout config %+v, %v", c, err)
+	}
+	for _, args := range [][]string{{"-watchers", "0"}, {"-shard", "1/2"}} {
+		if _, err := parseConfig(append([]string{"-scenario", "fanout", "-users", "u.txt"}, args...), io.Discard); err == nil {
+			t.Errorf("fanout accepts %v", args)
+		}
+	}
+}

@@ -9,6 +9,8 @@
 //	reply       comments on connected users' posts; REST POST to frame, throughput
 //	reconnect   everyone leaves, replies arrive, everyone returns with since
 //	broadcast   admin broadcasts; the last connection's receipt
+//	fanout      comments on a post that --watchers connected users watch;
+//	            POST to the last watcher's frame
 //	thread-read GET /posts/{id}/comments on a long thread at a fixed rate
 //	resubscribe the server loses Redis while notifications are made on
 //	            another instance; every one arrives after it is back
@@ -68,6 +70,7 @@ type config struct {
 	brokerProxy      string
 	dsn              string
 	workers          int
+	watchers         int
 }
 
 // scenario returns the scenario called name, or nil.
@@ -83,6 +86,8 @@ func scenario(name string) func(*runner, context.Context) error {
 		return (*runner).reconnect
 	case "broadcast":
 		return (*runner).broadcast
+	case "fanout":
+		return (*runner).fanout
 	case "thread-read":
 		return (*runner).threadRead
 	case "resubscribe":
@@ -99,11 +104,11 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	var c config
 	rawURL := fs.String("url", "http://127.0.0.1:8080", "the server's base `URL`; a loopback address")
 	rawMetricsURL := fs.String("metrics-url", "", "base `URL` of the server's /metrics: its internal listener (server.internal_addr) when it has one; default --url")
-	fs.StringVar(&c.scenario, "scenario", "", "idle, push, reply, reconnect, broadcast, thread-read, resubscribe or db-ceiling")
+	fs.StringVar(&c.scenario, "scenario", "", "idle, push, reply, reconnect, broadcast, fanout, thread-read, resubscribe or db-ceiling")
 	fs.StringVar(&c.usersFile, "users", "", "the `file` of `discuss seed` (id username token post_id per line)")
 	fs.IntVar(&c.conns, "conns", 0, "WebSocket `connections` to hold, one per user; 0: every user of the shard")
-	fs.Float64Var(&c.rate, "rate", 0, "events per `second` (push, reply, reconnect replies, thread-read); 0: the scenario's default")
-	fs.DurationVar(&c.duration, "duration", 30*time.Second, "how long to send (push, reply, thread-read), hold (idle) or run each phase (db-ceiling)")
+	fs.Float64Var(&c.rate, "rate", 0, "events per `second` (push, reply, reconnect replies, fanout, thread-read); 0: the scenario's default")
+	fs.DurationVar(&c.duration, "duration", 30*time.Second, "how long to send (push, reply, fanout, thread-read), hold (idle) or run each phase (db-ceiling)")
 	fs.IntVar(&c.count, "count", 0, "broadcasts to send, or missed replies (reconnect) or notifications (resubscribe) per user; 0: the default (5, 1, 1)")
 	fs.IntVar(&c.pid, "pid", 0, "the server's process `id`, to read its resident memory from /proc")
 	fs.StringVar(&c.adminToken, "admin-token", "", "an admin's `token` (push, broadcast; elsewhere it makes connects skip old notifications)")
@@ -121,6 +126,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	writerURL := fs.String("writer-url", "", "resubscribe: the `URL` of the instance that sends while the server at --url is cut off from Redis")
 	fs.StringVar(&c.brokerProxy, "broker-proxy", "", "resubscribe: `LISTEN=UPSTREAM`, a proxy to Redis for the server at --url, which the scenario cuts")
 	fs.StringVar(&c.dsn, "dsn", "", "db-ceiling: the server's MySQL `DSN` (database.dsn), on the loopback")
+	fs.IntVar(&c.watchers, "watchers", 10000, "fanout: connected `users` who watch the post commented on")
 	fs.IntVar(&c.workers, "workers", 8, "db-ceiling: `goroutines` running the statements, each with its own database connection")
 	fs.DurationVar(&c.maxRun, "max-run", 15*time.Minute, "stop the whole run after this long, whatever happens")
 	if err := fs.Parse(args); err != nil {
@@ -130,7 +136,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if scenario(c.scenario) == nil {
-		return nil, fmt.Errorf("--scenario must be one of idle, push, reply, reconnect, broadcast, thread-read, resubscribe, db-ceiling")
+		return nil, fmt.Errorf("--scenario must be one of idle, push, reply, reconnect, broadcast, fanout, thread-read, resubscribe, db-ceiling")
 	}
 	if c.usersFile == "" {
 		return nil, errors.New("--users is required: the output of `discuss seed`")
@@ -171,6 +177,8 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("--scenario thread-read needs --post")
 	case c.scenario == "db-ceiling" && (c.dsn == "" || c.workers < 1):
 		return nil, errors.New("--scenario db-ceiling needs --dsn and a positive --workers")
+	case c.scenario == "fanout" && (c.watchers < 1 || c.shards > 1):
+		return nil, errors.New("--scenario fanout needs a positive --watchers and runs in one process (--shard 1/1)")
 	case c.scenario == "resubscribe" && (c.writerURL == nil || c.brokerProxy == ""):
 		return nil, errors.New("--scenario resubscribe needs --writer-url and --broker-proxy")
 	}
