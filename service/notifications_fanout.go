@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -87,9 +88,18 @@ func (s *Notifications) RunFanout(ctx context.Context, cfg Fanout) {
 	}
 	t := time.NewTicker(cfg.Poll)
 	defer t.Stop()
+	// A batch is published while the next one is written, and before the
+	// next one is published: publishes of a user's notifications keep the
+	// order of their commits.
+	var publishing sync.WaitGroup
+	defer publishing.Wait()
 	for {
 		for ctx.Err() == nil {
-			found, err := s.FanoutBatch(context.WithoutCancel(ctx), cfg.BatchSize)
+			found, notes, err := s.fanoutBatch(context.WithoutCancel(ctx), cfg.BatchSize)
+			publishing.Wait()
+			if len(notes) > 0 {
+				publishing.Go(func() { s.publishMany(ctx, notes) })
+			}
 			if err != nil {
 				s.log.ErrorContext(ctx, "notifications: fan-out", "error", err.Error())
 				break
@@ -111,8 +121,16 @@ func (s *Notifications) RunFanout(ctx context.Context, cfg Fanout) {
 // watchers of the oldest outbox row no other worker holds, and publishes
 // them after commit. It reports whether it found an outbox row.
 func (s *Notifications) FanoutBatch(ctx context.Context, size int) (bool, error) {
+	found, notes, err := s.fanoutBatch(ctx, size)
+	s.publishMany(ctx, notes)
+	return found, err
+}
+
+// fanoutBatch is FanoutBatch without the publishing: it returns what it
+// committed, for the caller to publish.
+func (s *Notifications) fanoutBatch(ctx context.Context, size int) (bool, []*model.Notification, error) {
 	if size <= 0 {
-		return false, model.Errorf(model.EINVALID, "size must be positive")
+		return false, nil, model.Errorf(model.EINVALID, "size must be positive")
 	}
 	var found bool
 	var out Outbox
@@ -129,10 +147,9 @@ func (s *Notifications) FanoutBatch(ctx context.Context, size int) (bool, error)
 		return err
 	})
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
-	s.publishMany(ctx, out.notifications)
-	return found, nil
+	return found, out.notifications, nil
 }
 
 // fanoutStep does one batch of the claimed outbox row ob, inside tx.
