@@ -302,6 +302,11 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		{"GET", "/", "", nil, 200},
 		{"GET", "/static/discuss-client.js", "", nil, 200},
 		{"GET", "/static/nothing.js", "", nil, 404},
+		{"HEAD", "/healthz", "", nil, 200},
+		{"HEAD", "/readyz", "", nil, 200},
+		{"HEAD", "/", "", nil, 200},
+		{"HEAD", "/static/discuss-client.js", "", nil, 200},
+		{"HEAD", "/static/nothing.js", "", nil, 404},
 	}
 	spec := openAPI(t)
 	called := map[*openapi3.Operation]bool{}

@@ -136,7 +136,11 @@ func TestValidate(t *testing.T) {
 		{"database.dsn", func(c *Config) { c.Database.Driver = "mysql"; c.Auth.Secret = strings.Repeat("s", 32) }},
 		{"database.max_open_conns", func(c *Config) { c.Database.MaxOpenConns = 0 }},
 		{"database.max_idle_conns", func(c *Config) { c.Database.MaxIdleConns = 100 }},
-		{"auth.secret", func(c *Config) { c.Database.Driver = "mysql"; c.Database.DSN = "root@/x" }},
+		{"database.dsn", func(c *Config) {
+			c.Database.Driver = "mysql"
+			c.Database.DSN = "root@tcp(127.0.0.1:3306"
+			c.Auth.Secret = strings.Repeat("s", 32)
+		}},
 		{"auth.secret", func(c *Config) { c.Auth.Secret = "short" }},
 		{"auth.token_ttl", func(c *Config) { c.Auth.TokenTTL = time.Second }},
 		{"auth.bcrypt_cost", func(c *Config) { c.Auth.BcryptCost = 40 }},
@@ -180,6 +184,25 @@ func TestValidate(t *testing.T) {
 				t.Errorf("message %q does not name %s", err, tt.setting)
 			}
 		})
+	}
+}
+
+func TestRequireSecret(t *testing.T) {
+	cfg := Default()
+	if err := cfg.RequireSecret(); err != nil {
+		t.Fatalf("sqlite without a secret: %v", err)
+	}
+	cfg.Database.Driver, cfg.Database.DSN = "mysql", "root@/x"
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("mysql without a secret fails Validate, which migrate runs: %v", err)
+	}
+	var inv *InvalidError
+	if err := cfg.RequireSecret(); !errors.As(err, &inv) || inv.Setting != "auth.secret" {
+		t.Fatalf("mysql without a secret: %v, want an error naming auth.secret", err)
+	}
+	cfg.Auth.Secret = strings.Repeat("s", 32)
+	if err := cfg.RequireSecret(); err != nil {
+		t.Fatalf("mysql with a secret: %v", err)
 	}
 }
 
