@@ -48,6 +48,7 @@ func (s *Server) routes() (*gin.Engine, error) {
 	// Any signed-in user.
 	user := v1.Group("", s.authenticate())
 	user.GET("/me", s.handle(s.me))
+	user.GET("/me/subscriptions", s.handle(s.listSubscriptions))
 
 	user.POST("/posts", s.handle(s.createPost))
 	user.GET("/posts", s.handle(s.listPosts))
@@ -58,6 +59,9 @@ func (s *Server) routes() (*gin.Engine, error) {
 	user.DELETE("/posts/:id/like", s.handle(s.unlikePost))
 	user.PUT("/posts/:id/mute", s.handle(s.mutePost))
 	user.DELETE("/posts/:id/mute", s.handle(s.unmutePost))
+	user.GET("/posts/:id/subscription", s.handle(s.getSubscription))
+	user.PUT("/posts/:id/subscription", s.handle(s.putSubscription))
+	user.DELETE("/posts/:id/subscription", s.handle(s.deleteSubscription))
 
 	user.POST("/posts/:id/comments", s.handle(s.createComment))
 	user.GET("/posts/:id/comments", s.handle(s.listComments))

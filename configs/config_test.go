@@ -168,6 +168,8 @@ func TestValidate(t *testing.T) {
 		{"limits.login_per_minute", func(c *Config) { c.Limits.LoginPerMinute = 0 }},
 		{"notifications.keep_per_user", func(c *Config) { c.Notifications.KeepPerUser = 0 }},
 		{"notifications.retention", func(c *Config) { c.Notifications.Retention = time.Minute }},
+		{"notifications.fanout_batch_size", func(c *Config) { c.Notifications.FanoutBatchSize = 0 }},
+		{"notifications.fanout_poll_interval", func(c *Config) { c.Notifications.FanoutPollInterval = time.Millisecond }},
 		{"log.level", func(c *Config) { c.Log.Level = "loud" }},
 		{"log.format", func(c *Config) { c.Log.Format = "xml" }},
 	}

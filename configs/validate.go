@@ -69,6 +69,8 @@ func (c *Config) Validate() error {
 		{c.Notifications.Retention < time.Hour, "notifications.retention", "must be at least 1h"},
 		{c.Notifications.KeepPerUser < 1, "notifications.keep_per_user", "must be at least 1"},
 		{c.Notifications.CleanupInterval < time.Second, "notifications.cleanup_interval", "must be at least 1s"},
+		{c.Notifications.FanoutBatchSize < 1 || c.Notifications.FanoutBatchSize > 5000, "notifications.fanout_batch_size", "must be 1 to 5000"},
+		{c.Notifications.FanoutPollInterval < 10*time.Millisecond, "notifications.fanout_poll_interval", "must be at least 10ms"},
 
 		{!oneOf(c.Log.Level, "debug", "info", "warn", "error"), "log.level", "must be debug, info, warn or error"},
 		{!oneOf(c.Log.Format, "json", "text"), "log.format", "must be json or text"},

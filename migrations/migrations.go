@@ -69,6 +69,18 @@ func (m *Migrator) Up(ctx context.Context) ([]Step, error) {
 	return steps, nil
 }
 
+// UpTo applies the pending migrations up to and including version, in
+// order, and returns what it applied; tests use it to put data in an older
+// schema before migrating it.
+func (m *Migrator) UpTo(ctx context.Context, version int64) ([]Step, error) {
+	results, err := m.provider.UpTo(ctx, version)
+	steps := stepsOf(results)
+	if err != nil {
+		return steps, fmt.Errorf("migrate up to %d: %w", version, err)
+	}
+	return steps, nil
+}
+
 // Down rolls back the most recent migration. It returns ok false when there
 // was nothing to roll back.
 func (m *Migrator) Down(ctx context.Context) (step Step, ok bool, err error) {

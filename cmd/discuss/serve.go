@@ -87,6 +87,15 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	// nothing more: that stops the process, as a failing listener does.
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	defer stopHub()
+	// The fan-out worker publishes through the hub, so it stops first.
+	fanoutCtx, stopFanout := context.WithCancel(context.Background())
+	defer stopFanout()
+	var fanoutDone sync.WaitGroup
+	fanoutDone.Go(func() {
+		notes.RunFanout(fanoutCtx, service.Fanout{
+			BatchSize: cfg.Notifications.FanoutBatchSize, Poll: cfg.Notifications.FanoutPollInterval,
+		})
+	})
 	hubErr := make(chan error, 1)
 	var hubDone sync.WaitGroup
 	hubDone.Go(func() { hubErr <- hub.Run(hubCtx) })
@@ -135,6 +144,10 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 	wg.Wait()
+	// Then the fan-out, which ends the batch under way; another instance
+	// (or this one, restarted) takes up the rest.
+	stopFanout()
+	fanoutDone.Wait()
 	// Then the sockets, which the HTTP server does not track once upgraded:
 	// the hub closes each with 1001 (going away) and waits for them.
 	stopHub()
