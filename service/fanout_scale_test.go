@@ -59,12 +59,17 @@ func TestFanoutTenThousandWatchers(t *testing.T) {
 		t.Skip("seeds 10,000 users")
 	}
 	db := dbtest.Open(t)
-	// 10,000 watchers, told within 5 s; SQLite under the race detector,
-	// whose pure-Go driver it slows some twentyfold, gets 1,000 and a
-	// minute: there the test checks the plumbing, not the speed.
+	// 10,000 watchers, told within 5 s. The race detector slows the
+	// worker several times over (and SQLite's pure-Go driver some
+	// twentyfold), so under it the test checks the plumbing, not the
+	// speed: a minute, and 1,000 watchers on SQLite. `make test` runs
+	// this test once more without it, where the 5 s bound holds.
 	watchers, bound := 10_000, 5*time.Second
-	if db.Driver == "sqlite" && raceDetector {
-		watchers, bound = 1_000, time.Minute
+	if raceDetector {
+		bound = time.Minute
+		if db.Driver == "sqlite" {
+			watchers = 1_000
+		}
 	}
 	pub := &threadCounter{seen: map[int64]map[int64]int{}}
 	notes := service.NewNotifications(db.DB, pub).WithLogger(slog.New(slog.NewTextHandler(t.Output(), nil)))
