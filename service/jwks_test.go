@@ -233,16 +233,16 @@ func TestJWKSServerDown(t *testing.T) {
 	known, unknown := mustRSA(t), mustRSA(t)
 	for _, down := range []struct {
 		name string
-		cut  func(*jwksServer)
+		cut  func(*testing.T, *jwksServer)
 	}{
-		{"closed", func(s *jwksServer) { s.Close() }},
-		{"hanging", func(s *jwksServer) {
+		{"closed", func(_ *testing.T, s *jwksServer) { s.Close() }},
+		{"hanging", func(t *testing.T, s *jwksServer) {
 			s.mu.Lock()
 			s.hang = make(chan struct{})
 			s.mu.Unlock()
 			t.Cleanup(func() { close(s.hang) })
 		}},
-		{"answering 503", func(s *jwksServer) {
+		{"answering 503", func(_ *testing.T, s *jwksServer) {
 			s.mu.Lock()
 			s.status = http.StatusServiceUnavailable
 			s.mu.Unlock()
@@ -257,7 +257,7 @@ func TestJWKSServerDown(t *testing.T) {
 				c.UnknownKeyInterval = time.Nanosecond // every unknown kid tries the URL
 			})
 			authenticates(t, a, signKid(t, jwt.SigningMethodRS256, known, "k1", "q-1"), "q-1")
-			down.cut(s)
+			down.cut(t, s)
 			for range 3 {
 				authenticates(t, a, signKid(t, jwt.SigningMethodRS256, known, "k1", "q-1"), "q-1")
 				start := time.Now()
