@@ -371,7 +371,8 @@ func (a *Auth) externalUser(ctx context.Context, issuer string, claims *external
 		}
 		iss, sub := issuer, claims.Subject
 		u = model.User{Username: name, DisplayName: display, Role: model.RoleUser, Issuer: &iss, Subject: &sub, CreatedAt: Now()}
-		err := db.Create(&u).Error
+		// Concurrent first inserts can deadlock on MySQL: retry the victim.
+		err := transact(ctx, a.db, func(tx *gorm.DB) error { return tx.Create(&u).Error })
 		if err == nil {
 			return &u, nil
 		}
