@@ -75,8 +75,8 @@ func NewJWKS(ctx context.Context, cfg JWKSConfig) (*JWKS, error) {
 		Transport: limitedTransport{base: http.DefaultTransport, maxBytes: cfg.MaxBytes},
 	}
 	logFailure := func(url string) func(context.Context, error) {
-		return func(ctx context.Context, err error) {
-			if errors.Is(ctx.Err(), context.Canceled) {
+		return func(_ context.Context, err error) {
+			if errors.Is(err, context.Canceled) {
 				return // shutting down, or the client went away
 			}
 			cfg.Logger.Warn("fetching the external issuer's key set failed; the keys fetched before stay in use", "url", url, "error", err)

@@ -273,6 +273,23 @@ func TestJWKSServerDown(t *testing.T) {
 	}
 }
 
+// TestJWKSUnreachableAtStart: a key set that cannot be fetched at start
+// does not stop the server; the first token needing a key fetches it.
+func TestJWKSUnreachableAtStart(t *testing.T) {
+	key := mustRSA(t)
+	s := newJWKSServer(t)
+	s.publish(t, publishedKey{"k1", jwkset.AlgRS256, &key.PublicKey})
+	s.status = http.StatusBadGateway
+	a, logs := newJWKSAuth(t, s, nil)
+	if !strings.Contains(logs.String(), "502") {
+		t.Errorf("failed first fetch not logged: %s", logs.String())
+	}
+	s.mu.Lock()
+	s.status = 0
+	s.mu.Unlock()
+	authenticates(t, a, signKid(t, jwt.SigningMethodRS256, key, "k1", "q-1"), "q-1")
+}
+
 // TestJWKSDocumentTooLarge: a key set over MaxBytes is not read to its end
 // and not used.
 func TestJWKSDocumentTooLarge(t *testing.T) {
