@@ -24,12 +24,18 @@ build:
 # The load-test build of cmd/discuss adds `discuss seed`; its tests run
 # in that build only.
 LOADTEST_FLAGS = -tags loadtest -run 'Seed'
+# Tests with a time bound, run again without the race detector, which
+# slows them several times over: under it they check only the plumbing.
+TIMED_FLAGS = -count=1 -timeout 5m -run 'TestFanoutTenThousandWatchers'
 
-## test: every test (MySQL when DISCUSS_TEST_MYSQL_DSN is set, else SQLite), then a short fuzz run
+## test: every test (MySQL when DISCUSS_TEST_MYSQL_DSN is set, else SQLite); the fuzz
+## targets run their seed corpora as plain tests. Timed fuzzing is `make fuzz` (CI runs both):
+## each target builds its package again with coverage instrumentation, a minute apiece on a
+## fresh machine.
 test:
 	$(GO) test $(TEST_FLAGS) ./...
 	$(GO) test $(TEST_FLAGS) $(LOADTEST_FLAGS) ./cmd/discuss
-	$(MAKE) --no-print-directory fuzz
+	$(GO) test $(TIMED_FLAGS) ./service
 
 ## fuzz: run every fuzz target briefly (FUZZ_TIME each); seeds live in testdata/fuzz
 fuzz:
@@ -44,6 +50,7 @@ test-mysql:
 	DISCUSS_TEST_MYSQL_DSN='$(MYSQL_TEST_DSN)' DISCUSS_TEST_REDIS_ADDR='$(REDIS_TEST_ADDR)' \
 		$(GO) test $(TEST_FLAGS) ./...
 	DISCUSS_TEST_MYSQL_DSN='$(MYSQL_TEST_DSN)' $(GO) test $(TEST_FLAGS) $(LOADTEST_FLAGS) ./cmd/discuss
+	DISCUSS_TEST_MYSQL_DSN='$(MYSQL_TEST_DSN)' $(GO) test $(TIMED_FLAGS) ./service
 
 ## lint: gofmt, go vet and staticcheck must all be clean
 lint:

@@ -66,7 +66,18 @@ func newTestServer(t testing.TB, edit ...func(*configs.Config)) *testServer {
 		defer close(hubDone)
 		_ = d.Hub.Run(hubCtx)
 	}()
+	// The fan-out worker publishes through the hub: it stops first, as in cmd.
+	fanoutCtx, stopFanout := context.WithCancel(context.Background())
+	fanoutDone := make(chan struct{})
+	go func() {
+		defer close(fanoutDone)
+		d.Notifications.RunFanout(fanoutCtx, service.Fanout{
+			BatchSize: cfg.Notifications.FanoutBatchSize, Poll: cfg.Notifications.FanoutPollInterval,
+		})
+	}()
 	t.Cleanup(func() {
+		stopFanout()
+		<-fanoutDone
 		stopHub()
 		<-hubDone
 	})
@@ -310,7 +321,8 @@ func (ts *testServer) wantLikeSteps(t *testing.T, path string, steps []likeStep)
 
 // pageIDs walks a list from target, whose query already has at least a
 // limit, through next_cursor to the last page, and returns the ids of the
-// items in the order listed. Every page must answer 200.
+// items (a subscription's: its post's) in the order listed. Every page must
+// answer 200.
 func (ts *testServer) pageIDs(t *testing.T, token, target string) []int64 {
 	t.Helper()
 	var ids []int64
@@ -322,12 +334,18 @@ func (ts *testServer) pageIDs(t *testing.T, token, target string) []int64 {
 		}
 		var page struct {
 			Items []struct {
-				ID int64 `json:"id"`
+				ID   int64 `json:"id"`
+				Post *struct {
+					ID int64 `json:"id"`
+				} `json:"post"`
 			} `json:"items"`
 			NextCursor *string `json:"next_cursor"`
 		}
 		res.JSON(t, &page)
 		for _, it := range page.Items {
+			if it.Post != nil {
+				it.ID = it.Post.ID
+			}
 			ids = append(ids, it.ID)
 		}
 		if page.NextCursor == nil {

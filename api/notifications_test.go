@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -90,32 +91,45 @@ func TestNotificationsEndToEnd(t *testing.T) {
 		t.Errorf("carol's page %+v", page)
 	}
 
-	// carol replies to bob's comment: bob is told, alice is not.
+	// carol replies to bob's comment: bob is told; alice, who watches her
+	// post, hears of it from the fan-out, after the reply's commit.
 	reply := ts.commentWith(t, carol.Token, post.ID, c.ID, "agreed")
 	bobs := ts.notifications(t, bob.Token, "")
 	if len(bobs.Items) != 1 || bobs.Items[0].Type != model.NotifyCommentReply || *bobs.Items[0].CommentID != reply.ID {
 		t.Errorf("bob's page %+v", bobs)
 	}
-	if got := ts.unread(t, "GET", "/api/v1/notifications/unread_count", alice.Token, nil); got != 1 {
-		t.Errorf("alice's unread_count %d, want 1", got)
+	deadline := time.Now().Add(5 * time.Second)
+	for page = ts.notifications(t, alice.Token, ""); len(page.Items) < 2; page = ts.notifications(t, alice.Token, "") {
+		if time.Now().After(deadline) {
+			t.Fatalf("alice's thread_comment not listed within 5 s: %+v", page)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+	if th := page.Items[0]; th.Type != model.NotifyThreadComment || *th.CommentID != reply.ID || th.Actor == nil || th.Actor.ID != carol.User.ID {
+		t.Errorf("alice's newest notification %+v, want carol's thread_comment", th)
+	}
+	if got := ts.unread(t, "GET", "/api/v1/notifications/unread_count", alice.Token, nil); got != 2 {
+		t.Errorf("alice's unread_count %d, want 2", got)
 	}
 
-	// alice reads hers.
-	if got := ts.unread(t, "POST", fmt.Sprintf("/api/v1/notifications/%d/read", n.ID), alice.Token, nil); got != 0 {
+	// alice reads the first.
+	if got := ts.unread(t, "POST", fmt.Sprintf("/api/v1/notifications/%d/read", n.ID), alice.Token, nil); got != 1 {
 		t.Errorf("after marking, unread_count %d", got)
 	}
-	if page := ts.notifications(t, alice.Token, ""); !page.Items[0].Read || page.UnreadCount != 0 {
+	if page := ts.notifications(t, alice.Token, ""); !page.Items[1].Read || page.UnreadCount != 1 {
 		t.Errorf("alice's page after marking %+v", page)
 	}
 
-	// bob deletes his comment: its notifications leave every list.
+	// bob deletes his comment: its notifications leave every list; those
+	// of the reply under it stay.
 	if res := ts.do(t, "DELETE", fmt.Sprintf("/api/v1/comments/%d", c.ID), bob.Token, nil); res.Status != http.StatusNoContent {
 		t.Fatalf("delete comment: %d %s", res.Status, res.Body)
 	}
-	for _, s := range []session{alice, carol} {
-		if page := ts.notifications(t, s.Token, ""); len(page.Items) != 0 || page.UnreadCount != 0 {
-			t.Errorf("%s still lists %+v", s.User.Username, page)
-		}
+	if page := ts.notifications(t, carol.Token, ""); len(page.Items) != 0 || page.UnreadCount != 0 {
+		t.Errorf("carol still lists %+v", page)
+	}
+	if page := ts.notifications(t, alice.Token, ""); len(page.Items) != 1 || *page.Items[0].CommentID != reply.ID || page.UnreadCount != 1 {
+		t.Errorf("alice lists %+v, want only the reply's thread_comment", page)
 	}
 	if page := ts.notifications(t, bob.Token, ""); len(page.Items) != 1 || page.UnreadCount != 1 {
 		t.Errorf("bob's reply notification went too: %+v", page)

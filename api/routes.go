@@ -1,6 +1,7 @@
 package api
 
 import (
+	"net/http"
 	"net/http/pprof"
 
 	"github.com/gin-gonic/gin"
@@ -32,8 +33,11 @@ func (s *Server) routes() (*gin.Engine, error) {
 		s.operations(r)
 	}
 	r.GET("/openapi.json", s.openAPI)
-	r.GET("/", s.index)
-	r.GET("/static/*filepath", s.static)
+	// HEAD too: uptime checkers and link checkers use it.
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		r.Handle(method, "/", s.index)
+		r.Handle(method, "/static/*filepath", s.static)
+	}
 
 	v1 := r.Group("/api/v1", s.bodyLimit())
 
@@ -44,6 +48,7 @@ func (s *Server) routes() (*gin.Engine, error) {
 	// Any signed-in user.
 	user := v1.Group("", s.authenticate())
 	user.GET("/me", s.handle(s.me))
+	user.GET("/me/subscriptions", s.handle(s.listSubscriptions))
 
 	user.POST("/posts", s.handle(s.createPost))
 	user.GET("/posts", s.handle(s.listPosts))
@@ -54,6 +59,9 @@ func (s *Server) routes() (*gin.Engine, error) {
 	user.DELETE("/posts/:id/like", s.handle(s.unlikePost))
 	user.PUT("/posts/:id/mute", s.handle(s.mutePost))
 	user.DELETE("/posts/:id/mute", s.handle(s.unmutePost))
+	user.GET("/posts/:id/subscription", s.handle(s.getSubscription))
+	user.PUT("/posts/:id/subscription", s.handle(s.putSubscription))
+	user.DELETE("/posts/:id/subscription", s.handle(s.deleteSubscription))
 
 	user.POST("/posts/:id/comments", s.handle(s.createComment))
 	user.GET("/posts/:id/comments", s.handle(s.listComments))
@@ -108,8 +116,10 @@ func (s *Server) internalRoutes() *gin.Engine {
 
 // operations are the routes of probes and monitoring.
 func (s *Server) operations(r *gin.Engine) {
-	r.GET("/healthz", s.healthz)
-	r.GET("/readyz", s.readyz)
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		r.Handle(method, "/healthz", s.healthz)
+		r.Handle(method, "/readyz", s.readyz)
+	}
 	r.GET("/metrics", s.metricsHandler())
 }
 

@@ -135,11 +135,14 @@ type Limits struct {
 	CommentsPerMinute int   `yaml:"comments_per_minute"`
 }
 
-// Notifications configures retention of the notifications table.
+// Notifications configures retention of the notifications table and the
+// fan-out of thread_comment notifications to a post's watchers.
 type Notifications struct {
-	Retention       time.Duration `yaml:"retention"`
-	KeepPerUser     int           `yaml:"keep_per_user"`
-	CleanupInterval time.Duration `yaml:"cleanup_interval"`
+	Retention          time.Duration `yaml:"retention"`
+	KeepPerUser        int           `yaml:"keep_per_user"`
+	CleanupInterval    time.Duration `yaml:"cleanup_interval"`
+	FanoutBatchSize    int           `yaml:"fanout_batch_size"`
+	FanoutPollInterval time.Duration `yaml:"fanout_poll_interval"`
 }
 
 // Log configures the structured logger.

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // Validate checks every setting and returns the first problem, naming the
@@ -30,11 +32,11 @@ func (c *Config) Validate() error {
 
 		{c.Database.Driver != "sqlite" && c.Database.Driver != "mysql", "database.driver", "must be sqlite or mysql"},
 		{c.Database.Driver == "mysql" && c.Database.DSN == "", "database.dsn", "is required with the mysql driver"},
+		{c.Database.Driver == "mysql" && !validMySQLDSN(c.Database.DSN), "database.dsn", "is not a MySQL DSN such as user:password@tcp(host:3306)/discuss"},
 		{c.Database.MaxOpenConns < 1, "database.max_open_conns", "must be at least 1"},
 		{c.Database.MaxIdleConns < 0 || c.Database.MaxIdleConns > c.Database.MaxOpenConns, "database.max_idle_conns", "must be between 0 and database.max_open_conns"},
 		{c.Database.ConnMaxLifetime < 0, "database.conn_max_lifetime", "must not be negative"},
 
-		{c.Database.Driver == "mysql" && c.Auth.Secret == "", "auth.secret", "is required with the mysql driver (at least 32 bytes)"},
 		{c.Auth.Secret != "" && len(c.Auth.Secret) < 32, "auth.secret", "must be at least 32 bytes"},
 		{c.Auth.Issuer == "", "auth.issuer", "is required"},
 		{c.Auth.TokenTTL < time.Minute, "auth.token_ttl", "must be at least 1m"},
@@ -72,6 +74,8 @@ func (c *Config) Validate() error {
 		{c.Notifications.Retention < time.Hour, "notifications.retention", "must be at least 1h"},
 		{c.Notifications.KeepPerUser < 1, "notifications.keep_per_user", "must be at least 1"},
 		{c.Notifications.CleanupInterval < time.Second, "notifications.cleanup_interval", "must be at least 1s"},
+		{c.Notifications.FanoutBatchSize < 1 || c.Notifications.FanoutBatchSize > 5000, "notifications.fanout_batch_size", "must be 1 to 5000"},
+		{c.Notifications.FanoutPollInterval < 10*time.Millisecond, "notifications.fanout_poll_interval", "must be at least 10ms"},
 
 		{!oneOf(c.Log.Level, "debug", "info", "warn", "error"), "log.level", "must be debug, info, warn or error"},
 		{!oneOf(c.Log.Format, "json", "text"), "log.format", "must be json or text"},
@@ -151,6 +155,22 @@ func validJWKSURL(u string) bool {
 		return ip.IsLoopback()
 	}
 	return host == "localhost"
+}
+
+// RequireSecret reports the one setting that only the commands that sign
+// or check tokens need: MySQL setups must configure auth.secret (SQLite
+// ones get a generated secret kept beside the database). migrate signs
+// nothing and runs without it.
+func (c *Config) RequireSecret() error {
+	if c.Database.Driver == "mysql" && c.Auth.Secret == "" {
+		return &InvalidError{Setting: "auth.secret", Problem: "is required with the mysql driver (at least 32 bytes)"}
+	}
+	return nil
+}
+
+func validMySQLDSN(dsn string) bool {
+	_, err := mysql.ParseDSN(dsn)
+	return dsn == "" || err == nil
 }
 
 func validAddr(addr string) bool {

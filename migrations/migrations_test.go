@@ -2,6 +2,7 @@ package migrations_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"testing"
 
@@ -11,7 +12,7 @@ import (
 
 // tables is the schema the contract needs; every one must come and go with
 // the migrations.
-var tables = []string{"users", "posts", "comments", "post_likes", "comment_likes", "post_mutes", "notifications", "announcements"}
+var tables = []string{"users", "posts", "comments", "post_likes", "comment_likes", "post_subscriptions", "fanout_outbox", "notifications", "announcements"}
 
 // TestUpDownUp runs on MySQL when DISCUSS_TEST_MYSQL_DSN is set and on
 // SQLite otherwise, so CI covers the MySQL migrations and a plain `go test`
@@ -140,5 +141,67 @@ func TestUsersCompareExactly(t *testing.T) {
 		if err := insert("other_"+strconv.Itoa(i), subject); err != nil {
 			t.Errorf("subject %q beside abc: %v", subject, err)
 		}
+	}
+}
+
+// TestLevelsMigrated puts data in the schema of 00003 (a post, a comment on
+// it by another user, mutes of both kinds of user), migrates up, and
+// checks the levels 00004 made of them: authors and commenters watch by
+// default, mutes are explicit muted levels. Down brings the mutes back.
+func TestLevelsMigrated(t *testing.T) {
+	for name, db := range map[string]*dbtest.DB{"configured": dbtest.OpenEmpty(t), "sqlite": dbtest.OpenEmptySQLite(t)} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			sqlDB, err := db.DB.DB()
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := migrations.New(sqlDB, db.Driver)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.UpTo(ctx, 3); err != nil {
+				t.Fatal(err)
+			}
+			const at = "2026-01-02 03:04:05"
+			for _, stmt := range []string{
+				"INSERT INTO users (id, username, display_name, role, created_at) VALUES (1, 'ann', 'Ann', 'user', '" + at + "'), (2, 'ben', 'Ben', 'user', '" + at + "'), (3, 'cat', 'Cat', 'user', '" + at + "'), (4, 'dan', 'Dan', 'user', '" + at + "')",
+				"INSERT INTO posts (id, author_id, title, body, created_at, updated_at, last_activity_at) VALUES (1, 1, 't', 'b', '" + at + "', '" + at + "', '" + at + "')",
+				"INSERT INTO comments (id, post_id, author_id, body, created_at) VALUES (1, 1, 2, 'c', '" + at + "'), (2, 1, 2, 'd', '" + at + "'), (3, 1, 3, 'e', '" + at + "')",
+				// ann (the author) and cat (a commenter) muted it, and so did
+				// dan, who never took part.
+				"INSERT INTO post_mutes (post_id, user_id, created_at) VALUES (1, 1, '" + at + "'), (1, 3, '" + at + "'), (1, 4, '" + at + "')",
+			} {
+				if err := db.Exec(stmt).Error; err != nil {
+					t.Fatalf("%s: %v", stmt, err)
+				}
+			}
+			if _, err := m.Up(ctx); err != nil {
+				t.Fatal(err)
+			}
+			type level struct {
+				UserID   int64
+				Level    string
+				Explicit bool
+			}
+			var got []level
+			if err := db.Raw("SELECT user_id, level, explicit FROM post_subscriptions WHERE post_id = 1 ORDER BY user_id").Scan(&got).Error; err != nil {
+				t.Fatal(err)
+			}
+			want := []level{{1, "muted", true}, {2, "watching", false}, {3, "muted", true}, {4, "muted", true}}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("levels after up: %v, want %v", got, want)
+			}
+			if _, _, err := m.Down(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var muted []int64
+			if err := db.Raw("SELECT user_id FROM post_mutes WHERE post_id = 1 ORDER BY user_id").Scan(&muted).Error; err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(muted) != "[1 3 4]" {
+				t.Errorf("mutes after down: %v, want [1 3 4]", muted)
+			}
+		})
 	}
 }

@@ -8,6 +8,9 @@ const (
 	NotifyCommentReply = "comment_reply"
 	NotifyMention      = "mention"
 	NotifySystem       = "system"
+	// NotifyThreadComment tells a user watching a post of a new comment or
+	// reply in it; it is written by the fan-out, after the comment commits.
+	NotifyThreadComment = "thread_comment"
 )
 
 // Notification tells one user that something happened. IDs grow

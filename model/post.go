@@ -22,7 +22,10 @@ type Post struct {
 
 	Author *Author `gorm:"-" json:"author"`
 	Liked  bool    `gorm:"-" json:"liked"`
-	Muted  bool    `gorm:"-" json:"muted"`
+	// Muted is Subscription == LevelMuted, kept for the clients of the
+	// mute routes.
+	Muted        bool   `gorm:"-" json:"muted"`
+	Subscription string `gorm:"-" json:"subscription"`
 }
 
 // Comment is a top-level comment on a post (ParentID and RootID nil) or a
@@ -62,14 +65,6 @@ type PostLike struct {
 // CommentLike records that a user likes a comment.
 type CommentLike struct {
 	CommentID int64 `gorm:"primaryKey;autoIncrement:false"`
-	UserID    int64 `gorm:"primaryKey;autoIncrement:false"`
-	CreatedAt time.Time
-}
-
-// PostMute records that a user wants no post_comment or comment_reply
-// notifications from a post.
-type PostMute struct {
-	PostID    int64 `gorm:"primaryKey;autoIncrement:false"`
 	UserID    int64 `gorm:"primaryKey;autoIncrement:false"`
 	CreatedAt time.Time
 }

@@ -110,6 +110,11 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 		if err := tx.Create(c).Error; err != nil {
 			return dbError(err)
 		}
+		// Whoever comments watches the post from then on, unless they
+		// chose a level on it.
+		if err := watchImplicitly(tx, postID, actor.ID); err != nil {
+			return err
+		}
 		activity := clause.Assignment{Column: clause.Column{Name: "last_activity_at"}, Value: now}
 		if err := bumpCounter(tx, postComments, postID, 1, activity); err != nil {
 			return err
@@ -128,6 +133,9 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 		return nil, err
 	}
 	s.notes.publish(ctx, out)
+	if out.fanout {
+		s.notes.wakeFanout()
+	}
 	// Nobody has liked it yet, and its author is the actor: only reply_to
 	// may need a query.
 	c.Author = model.AuthorOf(actor)

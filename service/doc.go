@@ -18,7 +18,10 @@
 //     foreign key check would share-lock a row that the transaction updates
 //     later, that row is locked for update first: two holders of a shared
 //     lock that both want to upgrade it deadlock. What InnoDB's gap locks
-//     still cause, transact retries.
+//     still cause, transact retries. The fan-out's batches take their
+//     fanout_outbox row before their user rows: nothing that holds user
+//     rows waits for an existing outbox row (a new comment inserts a new
+//     one), so this closes no cycle (see notifications_fanout.go).
 //   - Write in one transaction, publish after commit. A change writes its
 //     notification rows and moves its counters in its own transaction and
 //     gets back an Outbox; the Outbox is published only after commit and
@@ -28,7 +31,9 @@
 //     notifications are numbered 1, 2, 3... from users.notification_seq,
 //     read and moved while the user's row is locked, so that one user's
 //     notifications commit in id order and in seq order with no seq
-//     skipped. The hub's ordered, exactly-once delivery rests on it.
+//     skipped. The hub's ordered, exactly-once delivery rests on it. The
+//     fan-out's thread_comment rows, written after the comment commits,
+//     are numbered the same way, a batch of users at a time.
 //   - Counts are exact. Counters (likes, comments, replies) move with
 //     atomic SQL (bumpCounter) in the transaction of the change that moves
 //     them; unread counts are not stored but counted, and each user's
@@ -44,10 +49,12 @@
 //
 // tx.go holds the transaction and row plumbing every service uses. Posts
 // and comments are in posts.go, comments.go (writes) and comments_read.go
-// (reads); likes.go is the Like and Unlike they share. Notifications are
+// (reads); likes.go is the Like and Unlike they share; subscriptions.go
+// keeps each user's notification level on each post. Notifications are
 // divided by step: notifications_plan.go works out and locks who a change
 // notifies, notifications_write.go writes the rows inside the change's
-// transaction, notifications_publish.go tells the hub after commit,
+// transaction, notifications_fanout.go tells a post's watchers from an
+// outbox after it, notifications_publish.go tells the hub after commit,
 // notifications_store.go is the hub's NotificationStore (per-user reads and
 // marks), notifications.go the REST calls of the signed-in user, and
 // retention.go the cleanup job.

@@ -25,6 +25,9 @@ type Notifications struct {
 
 	// retentionBatch is how many rows one retention statement deletes.
 	retentionBatch int
+	// fanoutWake wakes RunFanout when this instance committed an outbox
+	// row; its buffer of one holds a wake-up that comes while it works.
+	fanoutWake chan struct{}
 }
 
 // notificationCore is what Notifications and its NotificationStore share:
@@ -51,7 +54,8 @@ func NewNotifications(db *gorm.DB, pub Publisher) *Notifications {
 		pub = NopPublisher{}
 	}
 	core := &notificationCore{db: db, pub: pub, log: slog.New(slog.DiscardHandler)}
-	return &Notifications{notificationCore: core, store: &NotificationStore{core}, retentionBatch: 1000}
+	return &Notifications{notificationCore: core, store: &NotificationStore{core}, retentionBatch: 1000,
+		fanoutWake: make(chan struct{}, 1)}
 }
 
 // WithLogger makes s and its store log publish and retention failures to

@@ -44,10 +44,14 @@ func (s *Notifications) planPost(tx *gorm.DB, actor *model.User, body string) (n
 // notifies.
 //
 // Each user gets at most one notification for it, by priority comment_reply
-// > mention > post_comment, and the actor none. A user who muted the post
-// gets no post_comment or comment_reply from it, but is still told of a
-// mention: the mute is applied before the priority, so a muted parent
-// author who is also mentioned gets the mention.
+// > mention > post_comment > thread_comment, and the actor none. A user who
+// muted the post gets no post_comment or comment_reply from it, but is
+// still told of a mention: the mute is applied before the priority, so a
+// muted parent author who is also mentioned gets the mention. The plan
+// holds the first three, addressed to someone; thread_comment, for the
+// post's watchers who got none of them, is written after commit by the
+// fan-out (notifications_fanout.go), from the outbox row the comment's
+// transaction writes.
 func (s *Notifications) planComment(tx *gorm.DB, actor *model.User, post *model.Post, parent *model.Comment, body string) (notifyPlan, error) {
 	to, err := commentRecipients(tx, actor, post, parent, body)
 	if err != nil {
@@ -120,7 +124,7 @@ func (r recipients) dropMuted(tx *gorm.DB, postID int64) error {
 		return nil
 	}
 	var muted []int64
-	err := tx.Model(&model.PostMute{}).Where("post_id = ? AND user_id IN ?", postID, r.userIDs()).
+	err := tx.Model(&model.PostSubscription{}).Where("post_id = ? AND level = ? AND user_id IN ?", postID, model.LevelMuted, r.userIDs()).
 		Pluck("user_id", &muted).Error
 	if err != nil {
 		return dbError(err)

@@ -142,14 +142,9 @@ func (s *NotificationStore) MissedNotifications(ctx context.Context, ranges []mo
 		where.WriteString("(n.user_id = ? AND n.id > ? AND n.seq <= ?)")
 		args = append(args, r.UserID, r.AfterID, r.UpToSeq)
 	}
-	var counts []struct {
-		UserID int64
-		Unread int64
-	}
-	err := s.db.WithContext(ctx).Model(&model.Notification{}).Select("user_id", "COUNT(*) AS unread").
-		Where("user_id IN ? AND is_read = ?", users, false).Group("user_id").Find(&counts).Error
+	counts, err := s.unreadCounts(ctx, users)
 	if err != nil {
-		return nil, dbError(err)
+		return nil, err
 	}
 	list, err := s.findWithActors(ctx, s.db.WithContext(ctx).Where(where.String(), args...).Order("n.user_id, n.id"))
 	if err != nil {
@@ -162,8 +157,8 @@ func (s *NotificationStore) MissedNotifications(ctx context.Context, ranges []mo
 		out[i] = model.MissedNotifications{UserID: r.UserID, Head: model.NotificationHead{Seq: r.UpToSeq}}
 		at[r.UserID] = &out[i]
 	}
-	for _, c := range counts {
-		at[c.UserID].Head.Unread = c.Unread
+	for u, n := range counts {
+		at[u].Head.Unread = n
 	}
 	for _, n := range list {
 		m := at[n.UserID]
@@ -194,6 +189,26 @@ func (s *notificationCore) unreadCount(ctx context.Context, userID int64) (int64
 		return 0, dbError(err)
 	}
 	return n, nil
+}
+
+// unreadCounts returns how many of each user's notifications are unread,
+// in one statement; users with none are left out. At most lookupChunk
+// users at once.
+func (s *notificationCore) unreadCounts(ctx context.Context, users []int64) (map[int64]int64, error) {
+	var counts []struct {
+		UserID int64
+		Unread int64
+	}
+	err := s.db.WithContext(ctx).Model(&model.Notification{}).Select("user_id", "COUNT(*) AS unread").
+		Where("user_id IN ? AND is_read = ?", users, false).Group("user_id").Find(&counts).Error
+	if err != nil {
+		return nil, dbError(err)
+	}
+	byUser := make(map[int64]int64, len(counts))
+	for _, c := range counts {
+		byUser[c.UserID] = c.Unread
+	}
+	return byUser, nil
 }
 
 // markRead marks read userID's notifications with the ids of sel, or, with

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"strconv"
 
@@ -9,7 +10,8 @@ import (
 	"github.com/quizsite/discuss/model"
 )
 
-// Posts creates, lists, edits and deletes posts, and keeps likes and mutes.
+// Posts creates, lists, edits and deletes posts, and keeps likes and each
+// user's notification level on each (subscriptions.go).
 // Its writers keep the package's lock order (see the package doc).
 type Posts struct {
 	likes // Like and Unlike
@@ -96,6 +98,9 @@ func (s *Posts) Create(ctx context.Context, in PostInput) (*model.Post, error) {
 		if err := tx.Create(p).Error; err != nil {
 			return dbError(err)
 		}
+		if err := watchImplicitly(tx, p.ID, actor.ID); err != nil {
+			return err
+		}
 		out, err = s.notes.postCreated(tx, plan, actor, p)
 		return err
 	})
@@ -104,6 +109,7 @@ func (s *Posts) Create(ctx context.Context, in PostInput) (*model.Post, error) {
 	}
 	s.notes.publish(ctx, out)
 	p.Author = model.AuthorOf(actor)
+	p.Subscription = model.LevelWatching // its author's default
 	return p, nil
 }
 
@@ -291,29 +297,9 @@ func lockPostToLike(tx *gorm.DB, id int64, _ *model.User) (int64, error) {
 	return p.LikeCount, err
 }
 
-// Mute stops post_comment and comment_reply notifications of post id for
-// the signed-in user. Muting twice changes nothing. Errors: ENOTFOUND.
-func (s *Posts) Mute(ctx context.Context, id int64) error { return s.setMute(ctx, id, true) }
-
-// Unmute undoes Mute. Errors: ENOTFOUND.
-func (s *Posts) Unmute(ctx context.Context, id int64) error { return s.setMute(ctx, id, false) }
-
-func (s *Posts) setMute(ctx context.Context, id int64, mute bool) error {
-	actor, err := signedIn(ctx)
-	if err != nil {
-		return err
-	}
-	db := s.db.WithContext(ctx)
-	var p model.Post
-	if err := db.Select("id").Where("deleted_at IS NULL").Take(&p, id).Error; err != nil {
-		return notFound(err, "post %d not found", id)
-	}
-	_, err = setRow(db, &model.PostMute{PostID: id, UserID: actor.ID, CreatedAt: Now()}, mute)
-	return err
-}
-
-// fillPosts sets the author and the viewer's liked and muted flags of
-// posts: one query for each, whatever the number of posts.
+// fillPosts sets the author, the viewer's liked flag and the viewer's level
+// (subscription, and muted with it) of posts: one query for each, whatever
+// the number of posts.
 func fillPosts(db *gorm.DB, viewer *model.User, posts []*model.Post) error {
 	if len(posts) == 0 {
 		return nil
@@ -327,18 +313,21 @@ func fillPosts(db *gorm.DB, viewer *model.User, posts []*model.Post) error {
 	if err != nil {
 		return err
 	}
-	var liked, muted map[int64]bool
+	var liked map[int64]bool
+	var levels map[int64]string
 	if viewer != nil {
 		if liked, err = viewerRows(db, &model.PostLike{}, viewer.ID, ids); err != nil {
 			return err
 		}
-		if muted, err = viewerRows(db, &model.PostMute{}, viewer.ID, ids); err != nil {
+		if levels, err = viewerLevels(db, viewer.ID, ids); err != nil {
 			return err
 		}
 	}
 	for _, p := range posts {
 		p.Author = authors[p.AuthorID]
-		p.Liked, p.Muted = liked[p.ID], muted[p.ID]
+		p.Liked = liked[p.ID]
+		p.Subscription = cmp.Or(levels[p.ID], model.LevelNormal)
+		p.Muted = p.Subscription == model.LevelMuted
 	}
 	return nil
 }

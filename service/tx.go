@@ -67,7 +67,7 @@ func lockLivePost(tx *gorm.DB, id int64, p *model.Post) error {
 	return notFound(err, "post %d not found", id)
 }
 
-// setRow makes row (a like or mute, keyed by its primary key) exist or not
+// setRow makes row (a like, keyed by its primary key) exist or not
 // and returns +1 when it inserted the row, -1 when it deleted it and 0 when
 // there was nothing to do. The insert ignores a duplicate key rather than
 // failing, so two racing requests of one user both succeed and only the one
@@ -140,13 +140,13 @@ func bumpCounter(tx *gorm.DB, c counter, id, delta int64, also ...clause.Assignm
 }
 
 // viewerRows returns which of ids have a row of userID in the table of
-// marks: a *model.PostLike or *model.PostMute for post ids, a
+// marks: a *model.PostLike for post ids, a
 // *model.CommentLike for comment ids. The table and its columns come from
 // that type, never from text, in one query.
 func viewerRows(db *gorm.DB, marks any, userID int64, ids []int64) (map[int64]bool, error) {
 	var idCol string
 	switch marks.(type) {
-	case *model.PostLike, *model.PostMute:
+	case *model.PostLike:
 		idCol = "post_id"
 	case *model.CommentLike:
 		idCol = "comment_id"

@@ -362,6 +362,13 @@ function renderPost(post) {
     ` · ${post.comment_count} comments · ${post.like_count} likes`,
   );
   $("post-body-view").textContent = post.body;
+  $("post-level").value = post.subscription;
+}
+
+// setLevel sets the user's notification level on the open post.
+async function setLevel() {
+  const sub = await api("PUT", `/api/v1/posts/${state.postId}/subscription`, { level: $("post-level").value });
+  $("post-level").value = sub.level;
 }
 
 async function moreComments() {
@@ -541,6 +548,7 @@ const describe = {
   comment_reply: "replied to your comment",
   mention: "mentioned you",
   system: "sent you a message",
+  thread_comment: "commented on a post you watch",
 };
 
 function renderNotifications() {
@@ -648,6 +656,7 @@ function wire() {
   $("posts-more").addEventListener("click", run($("posts-more"), () => loadPosts(true)));
   $("new-post-form").addEventListener("submit", run($("post-submit"), createPost));
   $("comment-form").addEventListener("submit", run($("comment-submit"), addComment));
+  $("post-level").addEventListener("change", run($("post-level"), setLevel));
   $("comments-more").addEventListener("click", run($("comments-more"), moreComments));
   $("bell").addEventListener("click", () => toggleNotifications());
   $("mark-all-read").addEventListener("click", run($("mark-all-read"), markAllRead));

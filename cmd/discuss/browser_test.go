@@ -78,6 +78,37 @@ func TestBrowserLiveNotifications(t *testing.T) {
 		b.until(`document.getElementById("post-title-view").textContent === "Problem 7: off by one?"`),
 	)
 	postID := b.evalInt(`Number(document.getElementById("post").dataset.postId)`)
+	// The level selector shows her default on her own post and sets another.
+	chooseLevel := func(level string) chromedp.Action[chromedp.Void] {
+		return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(
+			`{ const s = document.getElementById("post-level"); s.value = %q; s.dispatchEvent(new Event("change")); }`, level))
+	}
+	b.step("A's level on her post is watching, and she sets normal", 10*time.Second,
+		b.until(`document.getElementById("post-level").value === "watching"`),
+		chooseLevel("normal"),
+		b.until(`!document.getElementById("post-level").disabled`),
+	)
+	var sub struct {
+		Level    string `json:"level"`
+		Explicit bool   `json:"explicit"`
+	}
+	awaitLevel := func(level string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			s.call(t, "GET", fmt.Sprintf("/api/v1/posts/%d/subscription", postID), aliceToken, nil, &sub)
+			if sub.Level == level && sub.Explicit {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("A's subscription %+v, want %s set explicitly", sub, level)
+			}
+			time.Sleep(20 * time.Millisecond) // polling interval
+		}
+	}
+	awaitLevel("normal")
+	b.step("A watches her post again", 10*time.Second, chooseLevel("watching"))
+	awaitLevel("watching")
 	b.step("A comments", 10*time.Second,
 		chromedp.SendKeys(chromedp.ID("comment-body"), "Here is what I tried."),
 		chromedp.Click(chromedp.ID("comment-submit")),

@@ -235,6 +235,15 @@ func runOrderScenario(t *testing.T, sc orderScenario) {
 	tokens := make([]string, orderWriters)
 	for i := range tokens {
 		tokens[i], _ = registerUser(t, &server{base: wb}, fmt.Sprintf("writer%d", i))
+		// Writers would watch the posts once they comment, and each comment
+		// would tell the other 63: 129,000 thread_comment rows a run, which
+		// is fan-out's load (fanout_test.go), not this test's.
+		for _, post := range posts {
+			code, err := callJSON(wb, "PUT", fmt.Sprintf("/api/v1/posts/%d/subscription", post), tokens[i], map[string]string{"level": "normal"}, nil)
+			if err != nil || code != 200 {
+				t.Fatalf("level: %d %v", code, err)
+			}
+		}
 	}
 
 	reader := &orderedReader{t: t, token: readerToken, base: sc.readerBase}

@@ -48,7 +48,7 @@ func (r *runner) dbCeiling(ctx context.Context) error {
 		target := targets[rand.IntN(len(targets))]
 		return replyStatements(ctx, db, r.randomUserBut(target.id).id, target)
 	}
-	r.rep.rows = append(r.rep.rows, r.ceilingPhase(ctx, "db-ceiling: reply (11 statements)", reply))
+	r.rep.rows = append(r.rep.rows, r.ceilingPhase(ctx, "db-ceiling: reply (13 statements, 14 with an outbox row)", reply))
 	if r.cfg.postID > 0 {
 		page := func(ctx context.Context) error {
 			return threadPageStatements(ctx, db, r.all[rand.IntN(len(r.all))].id, r.cfg.postID)
@@ -120,9 +120,11 @@ func (r *runner) ceilingPhase(ctx context.Context, name string, op func(context.
 
 // replyStatements is one reply by actorID on target's post, as the server
 // makes it: the signed-in user, then one transaction that locks the post
-// and both users, inserts the comment, moves the post's counters, inserts
-// the post author's notification and moves their sequence, then the unread
-// count that goes out with the push.
+// and both users, inserts the comment, makes the actor watch the post,
+// moves the post's counters, inserts the post author's notification and
+// moves their sequence, looks for other watchers and, when there are some,
+// writes the fan-out's outbox row; then the unread count that goes out
+// with the push.
 func replyStatements(ctx context.Context, db *sql.DB, actorID int64, target user) error {
 	if err := scanAll(ctx, db, "SELECT * FROM `users` WHERE `users`.`id` = ? LIMIT 1", actorID); err != nil {
 		return err
@@ -140,7 +142,7 @@ func replyStatements(ctx context.Context, db *sql.DB, actorID int64, target user
 			return scanAll(ctx, tx, "SELECT * FROM `posts` WHERE deleted_at IS NULL AND `posts`.`id` = ? LIMIT 1 FOR UPDATE", target.postID)
 		},
 		func() error {
-			return scanAll(ctx, tx, "SELECT `user_id` FROM `post_mutes` WHERE post_id = ? AND user_id IN (?)", target.postID, target.id)
+			return scanAll(ctx, tx, "SELECT `user_id` FROM `post_subscriptions` WHERE post_id = ? AND level = 'muted' AND user_id IN (?)", target.postID, target.id)
 		},
 		func() error {
 			rows, err := tx.QueryContext(ctx, "SELECT `id`,notification_seq FROM `users` WHERE id IN (?,?) ORDER BY id FOR UPDATE",
@@ -175,6 +177,10 @@ func replyStatements(ctx context.Context, db *sql.DB, actorID int64, target user
 	if err != nil {
 		return err
 	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO `post_subscriptions` (`post_id`,`user_id`,`level`,`explicit`,`updated_at`) VALUES (?,?,'watching',false,?) ON DUPLICATE KEY UPDATE `post_id`=`post_id`",
+		target.postID, actorID, now); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, "UPDATE posts SET comment_count = comment_count + 1, last_activity_at = ? WHERE id = ?", now, target.postID); err != nil {
 		return err
 	}
@@ -184,6 +190,18 @@ func replyStatements(ctx context.Context, db *sql.DB, actorID int64, target user
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE `users` SET `notification_seq`=notification_seq + 1 WHERE id IN (?)", target.id); err != nil {
 		return err
+	}
+	var watcher int64
+	err = tx.QueryRowContext(ctx, "SELECT `user_id` FROM `post_subscriptions` WHERE post_id = ? AND level = 'watching' AND user_id NOT IN (?,?) LIMIT 1",
+		target.postID, target.id, actorID).Scan(&watcher)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if err == nil {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO `fanout_outbox` (`post_id`,`comment_id`,`actor_id`,`skip_user_ids`,`after_user_id`,`created_at`) VALUES (?,?,?,?,0,?)",
+			target.postID, commentID, actorID, fmt.Sprint(target.id), now); err != nil {
+			return err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return err

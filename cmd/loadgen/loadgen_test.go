@@ -274,3 +274,17 @@ func TestCPUTime(t *testing.T) {
 		t.Fatal("no error for a process that does not exist")
 	}
 }
+
+// TestFanoutConfig: the fanout scenario takes --watchers and runs in one
+// process, where every watcher's frames are counted.
+func TestFanoutConfig(t *testing.T) {
+	c, err := parseConfig([]string{"-scenario", "fanout", "-users", "u.txt", "-watchers", "500"}, io.Discard)
+	if err != nil || c.watchers != 500 {
+		t.Fatalf("fanout config %+v, %v", c, err)
+	}
+	for _, args := range [][]string{{"-watchers", "0"}, {"-shard", "1/2"}} {
+		if _, err := parseConfig(append([]string{"-scenario", "fanout", "-users", "u.txt"}, args...), io.Discard); err == nil {
+			t.Errorf("fanout accepts %v", args)
+		}
+	}
+}

@@ -9,11 +9,16 @@
 //	reply       comments on connected users' posts; REST POST to frame, throughput
 //	reconnect   everyone leaves, replies arrive, everyone returns with since
 //	broadcast   admin broadcasts; the last connection's receipt
+//	fanout      comments on a post that --watchers connected users watch;
+//	            POST to the last watcher's frame
 //	thread-read GET /posts/{id}/comments on a long thread at a fixed rate
 //	resubscribe the server loses Redis while notifications are made on
 //	            another instance; every one arrives after it is back
 //	db-ceiling  the server's SQL for a reply and a thread page through
 //	            database/sql alone: what the database allows
+//	snapshot    one user's notifications written as the server writes them
+//	            while readers count holes in what they see, unbounded and
+//	            bounded by an earlier head read (why the hub reads so)
 //
 // It exits 1 when any delivery is lost or duplicated, a request or
 // connection fails, or the server drops a connection; 2 on a usage error.
@@ -68,6 +73,7 @@ type config struct {
 	brokerProxy      string
 	dsn              string
 	workers          int
+	watchers         int
 }
 
 // namedScenario is a scenario and the name --scenario gives it.
@@ -84,9 +90,11 @@ func scenarios() []namedScenario {
 		{"reply", (*runner).reply},
 		{"reconnect", (*runner).reconnect},
 		{"broadcast", (*runner).broadcast},
+		{"fanout", (*runner).fanout},
 		{"thread-read", (*runner).threadRead},
 		{"resubscribe", (*runner).resubscribe},
 		{"db-ceiling", (*runner).dbCeiling},
+		{"snapshot", (*runner).snapshotHoles},
 	}
 }
 
@@ -119,8 +127,8 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.scenario, "scenario", "", strings.Join(names[:len(names)-1], ", ")+" or "+names[len(names)-1])
 	fs.StringVar(&c.usersFile, "users", "", "the `file` of `discuss seed` (id username token post_id per line)")
 	fs.IntVar(&c.conns, "conns", 0, "WebSocket `connections` to hold, one per user; 0: every user of the shard")
-	fs.Float64Var(&c.rate, "rate", 0, "events per `second` (push, reply, reconnect replies, thread-read); 0: the scenario's default")
-	fs.DurationVar(&c.duration, "duration", 30*time.Second, "how long to send (push, reply, thread-read), hold (idle) or run each phase (db-ceiling)")
+	fs.Float64Var(&c.rate, "rate", 0, "events per `second` (push, reply, reconnect replies, fanout, thread-read); 0: the scenario's default")
+	fs.DurationVar(&c.duration, "duration", 30*time.Second, "how long to send (push, reply, fanout, thread-read), hold (idle) or run each phase (db-ceiling)")
 	fs.IntVar(&c.count, "count", 0, "broadcasts to send, or missed replies (reconnect) or notifications (resubscribe) per user; 0: the default (5, 1, 1)")
 	fs.IntVar(&c.pid, "pid", 0, "the server's process `id`, to read its resident memory from /proc")
 	fs.StringVar(&c.adminToken, "admin-token", "", "an admin's `token` (push, broadcast; elsewhere it makes connects skip old notifications)")
@@ -137,8 +145,9 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.progress, "progress", 5*time.Second, "progress line interval on stderr; 0: none")
 	writerURL := fs.String("writer-url", "", "resubscribe: the `URL` of the instance that sends while the server at --url is cut off from Redis")
 	fs.StringVar(&c.brokerProxy, "broker-proxy", "", "resubscribe: `LISTEN=UPSTREAM`, a proxy to Redis for the server at --url, which the scenario cuts")
-	fs.StringVar(&c.dsn, "dsn", "", "db-ceiling: the server's MySQL `DSN` (database.dsn), on the loopback")
-	fs.IntVar(&c.workers, "workers", 8, "db-ceiling: `goroutines` running the statements, each with its own database connection")
+	fs.StringVar(&c.dsn, "dsn", "", "db-ceiling, snapshot: the server's MySQL `DSN` (database.dsn), on the loopback")
+	fs.IntVar(&c.watchers, "watchers", 10000, "fanout: connected `users` who watch the post commented on")
+	fs.IntVar(&c.workers, "workers", 8, "db-ceiling: `goroutines` running the statements, each with its own database connection; snapshot: writers, and as many readers")
 	fs.DurationVar(&c.maxRun, "max-run", 15*time.Minute, "stop the whole run after this long, whatever happens")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -186,8 +195,10 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("--scenario %s needs --admin-token", c.scenario)
 	case c.scenario == "thread-read" && c.postID <= 0:
 		return nil, errors.New("--scenario thread-read needs --post")
-	case c.scenario == "db-ceiling" && (c.dsn == "" || c.workers < 1):
-		return nil, errors.New("--scenario db-ceiling needs --dsn and a positive --workers")
+	case (c.scenario == "db-ceiling" || c.scenario == "snapshot") && (c.dsn == "" || c.workers < 1):
+		return nil, fmt.Errorf("--scenario %s needs --dsn and a positive --workers", c.scenario)
+	case c.scenario == "fanout" && (c.watchers < 1 || c.shards > 1):
+		return nil, errors.New("--scenario fanout needs a positive --watchers and runs in one process (--shard 1/1)")
 	case c.scenario == "resubscribe" && (c.writerURL == nil || c.brokerProxy == ""):
 		return nil, errors.New("--scenario resubscribe needs --writer-url and --broker-proxy")
 	}

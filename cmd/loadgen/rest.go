@@ -86,6 +86,7 @@ func (a *apiClient) call(ctx context.Context, method, path, token string, body, 
 // notificationBody is the part of a notification the load generator reads.
 type notificationBody struct {
 	ID        int64     `json:"id"`
+	Type      string    `json:"type"`
 	CommentID *int64    `json:"comment_id"`
 	CreatedAt time.Time `json:"created_at"`
 }

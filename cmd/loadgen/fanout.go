@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// fanout has the first user of the file comment on their own post at
+// --rate (default one a second) for --duration, while --watchers of the
+// other connected users watch that post: every comment must reach every
+// watcher once, as a thread_comment. Its figures are the POST and, per
+// comment, the time from its due start to the last watcher's frame.
+func (r *runner) fanout(ctx context.Context) error {
+	author := r.all[0]
+	if author.postID == 0 {
+		return errors.New("the first user has no post: seed with --posts at least --users")
+	}
+	var watchers []*client
+	for _, c := range r.sw.clients {
+		if c.user.id != author.id && len(watchers) < r.cfg.watchers {
+			watchers = append(watchers, c)
+		}
+	}
+	if len(watchers) < r.cfg.watchers {
+		return fmt.Errorf("--watchers %d: only %d other users are connected", r.cfg.watchers, len(watchers))
+	}
+	// Fixed before any socket reads: frames from users who watch the post
+	// since an earlier run are not this run's to count.
+	watching := make(map[int]bool, len(watchers))
+	for _, c := range watchers {
+		watching[c.idx] = true
+	}
+	onFrame := func(c *client, f *frame, at time.Time) {
+		if watching[c.idx] && f.Type == "notification" && f.Notification != nil &&
+			f.Notification.Type == "thread_comment" && f.Notification.CommentID != nil {
+			r.d.receive(c.idx, *f.Notification.CommentID, at)
+		}
+	}
+	if _, err := r.connect(ctx, onFrame); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(r.log, "%d users start watching post %d\n", len(watchers), author.postID)
+	path := fmt.Sprintf("/api/v1/posts/%d/subscription", author.postID)
+	var setup latencies
+	start := time.Now()
+	pace(ctx, math.Inf(1), len(watchers), r.cfg.inflight, func(ctx context.Context, seq int, due time.Time) {
+		err := r.api.call(ctx, http.MethodPut, path, watchers[seq].user.token, map[string]string{"level": "watching"}, nil)
+		setup.add(time.Since(due))
+		if err != nil {
+			r.failed(fmt.Errorf("watch: %w", err))
+		}
+	})
+	r.rep.rows = append(r.rep.rows, row{name: "PUT /posts/{id}/subscription", sum: setup.summary(), elapsed: time.Since(start)})
+	if err := ctx.Err(); err != nil {
+		return errContext(err)
+	}
+
+	rate, n := r.events(1)
+	var post latencies
+	var mu sync.Mutex
+	dues := map[int64]time.Time{}
+	sent, elapsed := r.paced(ctx, "fanout", rate, n, true, func(ctx context.Context, seq int, due time.Time) {
+		id, err := r.api.comment(ctx, author.token, author.postID, fmt.Sprintf("loadgen fan-out %d", seq))
+		post.add(time.Since(due))
+		if err != nil {
+			r.failed(err)
+			return
+		}
+		r.d.started(id, due)
+		for _, c := range watchers {
+			r.d.expect(c.idx, id)
+		}
+		mu.Lock()
+		dues[id] = due
+		mu.Unlock()
+	})
+	var last latencies
+	complete := 0
+	for id, due := range dues {
+		at, got := r.d.lastArrival(id)
+		if got == len(watchers) {
+			complete++
+			last.add(at.Sub(due))
+		}
+	}
+	r.rep.rows = append(r.rep.rows,
+		row{name: "fanout: POST to the last watcher's frame", sum: last.summary(), note: "per complete comment"},
+		row{name: "fanout: POST to each frame", sum: summarize(r.d.latencies()), elapsed: elapsed},
+		row{name: "POST /posts/{id}/comments", sum: post.summary(), elapsed: elapsed})
+	r.rep.notes = append(r.rep.notes, fmt.Sprintf("%d of %d comments reached all %d watchers (%d sent)",
+		complete, len(dues), len(watchers), sent))
+	if complete < len(dues) {
+		r.rep.fail("%d comments did not reach every watcher within --timeout", len(dues)-complete)
+	}
+	return errContext(ctx.Err())
+}

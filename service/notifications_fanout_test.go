@@ -1,0 +1,394 @@
+package service_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/quizsite/discuss/model"
+	"github.com/quizsite/discuss/service"
+)
+
+// drainFanout runs fan-out batches of size until the outbox is empty and
+// returns how many batches wrote or finished something.
+func (f *fixture) drainFanout(t testing.TB, size int) int {
+	t.Helper()
+	for n := 0; ; n++ {
+		found, err := f.notes.FanoutBatch(context.Background(), size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !found {
+			return n
+		}
+	}
+}
+
+// outboxRows counts the fan-out's outbox rows.
+func (f *fixture) outboxRows(t testing.TB) int64 {
+	t.Helper()
+	var n int64
+	if err := f.db.Model(&model.FanoutOutbox{}).Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (f *fixture) setLevel(t testing.TB, ctx context.Context, postID int64, level string) {
+	t.Helper()
+	if _, err := f.posts.SetSubscription(ctx, postID, level); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPriorityWithAllFourTypes: two comments on one post whose readers
+// qualify for every type at once. Each user gets one notification per
+// comment, by priority comment_reply > mention > post_comment >
+// thread_comment; the actor none; muted users only their mentions.
+func TestPriorityWithAllFourTypes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	alice, bob, carol, dave := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol"), f.as(t, "dave")
+	erin, frank, gina := f.as(t, "erin"), f.as(t, "frank"), f.as(t, "gina")
+	p := f.post(t, alice, "a question") // alice watches her post
+	f.setLevel(t, carol, p.ID, model.LevelWatching)
+	f.setLevel(t, dave, p.ID, model.LevelWatching)
+	f.setLevel(t, erin, p.ID, model.LevelMuted)
+	f.setLevel(t, frank, p.ID, model.LevelMuted)
+	_ = gina // normal by default: hears only what is addressed to her
+
+	// A top-level comment: alice qualifies for post_comment and
+	// thread_comment, carol for mention and thread_comment, erin (muted)
+	// for mention, dave for thread_comment, bob (the actor, now watching)
+	// for nothing.
+	c1 := f.comment(t, bob, p.ID, nil, "@carol @erin what do you think?")
+	if n := f.drainFanout(t, 2); n == 0 {
+		t.Fatal("no fan-out for a watched post")
+	}
+	want1 := map[string]string{
+		"alice": model.NotifyPostComment, "carol": model.NotifyMention,
+		"erin": model.NotifyMention, "dave": model.NotifyThreadComment,
+	}
+	if got := f.typesFor(t, c1); !maps2equal(got, want1) {
+		t.Errorf("comment 1: %v, want %v", got, want1)
+	}
+
+	// A reply by carol to bob, mentioning alice, bob, frank (muted) and
+	// gina: bob qualifies for all of comment_reply, mention and
+	// thread_comment (he watches since his comment), alice for mention and
+	// thread_comment, gina for mention only.
+	c2 := f.comment(t, carol, p.ID, c1, "@alice @bob @frank @gina yes")
+	f.drainFanout(t, 2)
+	want2 := map[string]string{
+		"bob": model.NotifyCommentReply, "alice": model.NotifyMention, "frank": model.NotifyMention,
+		"gina": model.NotifyMention, "dave": model.NotifyThreadComment,
+	}
+	if got := f.typesFor(t, c2); !maps2equal(got, want2) {
+		t.Errorf("comment 2: %v, want %v", got, want2)
+	}
+
+	// A plain reply by dave: the watchers alice, bob and carol (now a
+	// participant) get thread_comment, except carol, whose comment it
+	// answers.
+	c3 := f.comment(t, dave, p.ID, c2, "indeed")
+	f.drainFanout(t, 1)
+	want3 := map[string]string{
+		"carol": model.NotifyCommentReply, "alice": model.NotifyThreadComment, "bob": model.NotifyThreadComment,
+	}
+	if got := f.typesFor(t, c3); !maps2equal(got, want3) {
+		t.Errorf("comment 3: %v, want %v", got, want3)
+	}
+	if n := f.outboxRows(t); n != 0 {
+		t.Errorf("%d outbox rows left", n)
+	}
+}
+
+func maps2equal(a, b map[string]string) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
+
+// TestLevelsOverrideDefaults: an explicit normal silences a default watcher
+// (author, participant) for thread_comment but not for what is addressed
+// to them; an explicit muted silences post_comment and comment_reply too;
+// going back to the default makes them watch again.
+func TestLevelsOverrideDefaults(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
+	p := f.post(t, alice, "p")
+	c1 := f.comment(t, bob, p.ID, nil, "first")
+	f.drainFanout(t, 10)
+
+	f.setLevel(t, bob, p.ID, model.LevelNormal)
+	c2 := f.comment(t, carol, p.ID, nil, "second")
+	f.drainFanout(t, 10)
+	if got, want := f.typesFor(t, c2), map[string]string{"alice": model.NotifyPostComment}; !maps2equal(got, want) {
+		t.Errorf("bob normal: %v, want %v", got, want)
+	}
+	c3 := f.comment(t, carol, p.ID, c1, "to bob")
+	f.drainFanout(t, 10)
+	if got, want := f.typesFor(t, c3), map[string]string{"bob": model.NotifyCommentReply, "alice": model.NotifyThreadComment}; !maps2equal(got, want) {
+		t.Errorf("bob normal, replied to: %v, want %v", got, want)
+	}
+
+	f.setLevel(t, alice, p.ID, model.LevelMuted)
+	f.setLevel(t, bob, p.ID, model.LevelMuted)
+	c4 := f.comment(t, carol, p.ID, c1, "to bob again")
+	f.drainFanout(t, 10)
+	if got := f.typesFor(t, c4); len(got) != 0 {
+		t.Errorf("alice and bob muted: %v, want nothing", got)
+	}
+
+	for _, ctx := range []context.Context{alice, bob} {
+		sub, err := f.posts.ResetSubscription(ctx, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *sub != (model.Subscription{Level: model.LevelWatching}) {
+			t.Errorf("back to default: %+v, want watching by default", sub)
+		}
+	}
+	c5 := f.comment(t, carol, p.ID, nil, "third")
+	f.drainFanout(t, 10)
+	if got, want := f.typesFor(t, c5), map[string]string{"alice": model.NotifyPostComment, "bob": model.NotifyThreadComment}; !maps2equal(got, want) {
+		t.Errorf("back to defaults: %v, want %v", got, want)
+	}
+}
+
+// TestSubscriptionErrors: every error of the level calls.
+func TestSubscriptionErrors(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	alice, _, p := f.alicePost(t, "p")
+	gone := f.post(t, alice, "gone")
+	if err := f.posts.Delete(alice, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	anon := context.Background()
+	_, err := f.posts.Subscription(anon, p.ID)
+	wantCode(t, err, model.EUNAUTHENTICATED, "")
+	_, err = f.posts.SetSubscription(anon, p.ID, model.LevelMuted)
+	wantCode(t, err, model.EUNAUTHENTICATED, "")
+	_, err = f.posts.ResetSubscription(anon, p.ID)
+	wantCode(t, err, model.EUNAUTHENTICATED, "")
+	_, err = f.posts.Subscriptions(anon, service.SubscriptionQuery{})
+	wantCode(t, err, model.EUNAUTHENTICATED, "")
+	for _, level := range []string{"", "Watching", "loud"} {
+		_, err = f.posts.SetSubscription(alice, p.ID, level)
+		wantCode(t, err, model.EINVALID, "level")
+	}
+	for _, id := range []int64{gone.ID, 999} {
+		_, err = f.posts.Subscription(alice, id)
+		wantCode(t, err, model.ENOTFOUND, "post")
+		_, err = f.posts.SetSubscription(alice, id, model.LevelMuted)
+		wantCode(t, err, model.ENOTFOUND, "post")
+		_, err = f.posts.ResetSubscription(alice, id)
+		wantCode(t, err, model.ENOTFOUND, "post")
+	}
+	_, err = f.posts.Subscriptions(alice, service.SubscriptionQuery{Limit: 101})
+	wantCode(t, err, model.EINVALID, "limit")
+	_, err = f.posts.Subscriptions(alice, service.SubscriptionQuery{Cursor: "eyJpIjoxfQ"})
+	wantCode(t, err, model.EINVALID, "cursor")
+}
+
+// TestFanoutBatches: the watchers' rows are written a batch at a time,
+// each batch committed with the outbox row's progress, each watcher's row
+// taking the next number of their sequence; every row is published once,
+// after commit, with the unread count that includes it.
+func TestFanoutBatches(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	_, bob, p := f.alicePost(t, "p")
+	var watchers []*model.User
+	for i := range 7 {
+		ctx := f.as(t, fmt.Sprint("w", i))
+		f.setLevel(t, ctx, p.ID, model.LevelWatching)
+		watchers = append(watchers, model.UserFrom(ctx))
+	}
+	// One of them has a notification already: their seq goes on from it.
+	f.comment(t, f.as(t, "w0"), p.ID, nil, "earlier @w3")
+	f.drainFanout(t, 100)
+	f.pub.take()
+
+	c := f.comment(t, bob, p.ID, nil, "news")
+	var ob model.FanoutOutbox
+	if err := f.db.Take(&ob).Error; err != nil {
+		t.Fatal(err)
+	}
+	if ob.CommentID != c.ID || ob.AfterUserID != 0 || ob.SkipUserIDs != fmt.Sprint(f.users["alice"].ID) {
+		t.Fatalf("outbox row %+v", ob)
+	}
+	// Watchers: alice (post_comment instead), w0..w6, bob (the actor).
+	found, err := f.notes.FanoutBatch(context.Background(), 3)
+	if err != nil || !found {
+		t.Fatalf("first batch: %v %v", found, err)
+	}
+	var thread []*model.Notification
+	f.db.Where("comment_id = ? AND type = ?", c.ID, model.NotifyThreadComment).Order("user_id").Find(&thread)
+	if err := f.db.Take(&ob).Error; err != nil {
+		t.Fatal(err)
+	}
+	// The first three watchers by id are alice (told by post_comment), bob
+	// (the actor, a participant now) and w0.
+	if len(thread) != 1 || ob.AfterUserID != watchers[0].ID {
+		t.Fatalf("after one batch: %d rows, progress %d (want 1 row, progress %d)", len(thread), ob.AfterUserID, watchers[0].ID)
+	}
+	f.drainFanout(t, 3)
+	if n := f.outboxRows(t); n != 0 {
+		t.Fatalf("%d outbox rows left", n)
+	}
+	thread = nil
+	f.db.Where("comment_id = ? AND type = ?", c.ID, model.NotifyThreadComment).Order("user_id").Find(&thread)
+	if len(thread) != len(watchers) {
+		t.Fatalf("%d thread_comment rows, want %d", len(thread), len(watchers))
+	}
+	published := map[int64]published{}
+	for _, call := range f.pub.take() {
+		if call.kind != "notification" || call.n.Type != model.NotifyThreadComment {
+			continue
+		}
+		if _, dup := published[call.n.ID]; dup {
+			t.Errorf("notification %d published twice", call.n.ID)
+		}
+		published[call.n.ID] = call
+	}
+	for i, n := range thread {
+		w := watchers[i]
+		if n.UserID != w.ID || n.Excerpt != "news" || *n.ActorID != model.UserFrom(bob).ID || *n.PostID != p.ID {
+			t.Errorf("row %+v for watcher %d", n, w.ID)
+		}
+		rows := f.rowsOf(t, w.ID)
+		for j, r := range rows {
+			if r.Seq != int64(j+1) {
+				t.Errorf("watcher %s: seqs %v", w.Username, seqsOf(rows))
+				break
+			}
+		}
+		call, ok := published[n.ID]
+		switch {
+		case !ok:
+			t.Errorf("watcher %s: notification %d not published", w.Username, n.ID)
+		case !call.committed || call.unread != recountOf(f.db.DB, w.ID) || call.n.Actor == nil || call.n.Actor.Username != "bob":
+			t.Errorf("watcher %s: published %+v (actor %+v), unread now %d", w.Username, call, call.n.Actor, recountOf(f.db.DB, w.ID))
+		}
+	}
+	var seq int64
+	f.db.Model(&model.User{}).Where("id = ?", watchers[3].ID).Pluck("notification_seq", &seq)
+	if seq != 2 {
+		t.Errorf("w3's notification_seq %d, want 2 (a mention, then a thread_comment)", seq)
+	}
+}
+
+func seqsOf(rows []*model.Notification) []int64 {
+	seqs := make([]int64, len(rows))
+	for i, r := range rows {
+		seqs[i] = r.Seq
+	}
+	return seqs
+}
+
+// TestFanoutOfDeletedComment: a comment deleted while its watchers are
+// being told takes with it the rows written so far and the rest of the
+// fan-out; so does a deleted post.
+func TestFanoutOfDeletedComment(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	alice, bob, p := f.alicePost(t, "p")
+	for i := range 5 {
+		f.setLevel(t, f.as(t, fmt.Sprint("w", i)), p.ID, model.LevelWatching)
+	}
+	c := f.comment(t, bob, p.ID, nil, "oops")
+	if found, err := f.notes.FanoutBatch(context.Background(), 2); err != nil || !found {
+		t.Fatal(found, err)
+	}
+	if err := f.comments.Delete(bob, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.drainFanout(t, 2)
+	var n int64
+	f.db.Model(&model.Notification{}).Where("comment_id = ?", c.ID).Count(&n)
+	if n != 0 || f.outboxRows(t) != 0 {
+		t.Errorf("after delete: %d notifications, %d outbox rows", n, f.outboxRows(t))
+	}
+
+	f.comment(t, bob, p.ID, nil, "again")
+	if f.outboxRows(t) != 1 {
+		t.Fatal("no outbox row")
+	}
+	if err := f.posts.Delete(alice, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if f.drainFanout(t, 2) != 0 || f.outboxRows(t) != 0 {
+		t.Errorf("the outbox of a deleted post is still worked")
+	}
+}
+
+// TestNoFanoutWithoutWatchers: a comment that leaves no watcher to tell
+// (the author is told anyway, the actor is never told) writes no outbox row.
+func TestNoFanoutWithoutWatchers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	alice, bob, p := f.alicePost(t, "p")
+	f.comment(t, bob, p.ID, nil, "first")
+	f.comment(t, alice, p.ID, nil, "@bob thanks")
+	if n := f.outboxRows(t); n != 0 {
+		t.Errorf("%d outbox rows", n)
+	}
+	f.setLevel(t, f.as(t, "carol"), p.ID, model.LevelWatching)
+	f.comment(t, alice, p.ID, nil, "@bob thanks")
+	if n := f.outboxRows(t); n != 1 {
+		t.Errorf("%d outbox rows with carol watching", n)
+	}
+}
+
+// TestThreadCommentUnique: the database refuses a second thread_comment
+// for one user and comment, and allows any number of other rows.
+func TestThreadCommentUnique(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	u := f.user(t, "alice", model.RoleUser)
+	insert := func(typ string, commentID int64) error {
+		return f.db.Create(&model.Notification{UserID: u.ID, Type: typ, CommentID: &commentID, CreatedAt: service.Now()}).Error
+	}
+	for _, typ := range []string{model.NotifyThreadComment, model.NotifyMention, model.NotifyMention, model.NotifySystem} {
+		if err := insert(typ, 7); err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+	}
+	if err := insert(model.NotifyThreadComment, 7); err == nil {
+		t.Error("a second thread_comment for one user and comment was written")
+	}
+	if err := insert(model.NotifyThreadComment, 8); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestFanoutWorker: RunFanout tells watchers of a comment at once, woken by
+// the comment's commit rather than its poll, and returns when its context
+// ends.
+func TestFanoutWorker(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	_, bob, p := f.alicePost(t, "p")
+	carol := f.as(t, "carol")
+	f.setLevel(t, carol, p.ID, model.LevelWatching)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.notes.RunFanout(ctx, service.Fanout{BatchSize: 10, Poll: time.Hour})
+	}()
+	f.comment(t, bob, p.ID, nil, "hello")
+	deadline := time.Now().Add(5 * time.Second)
+	for len(f.rowsOf(t, model.UserFrom(carol).ID)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("carol's thread_comment not written within 5 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("RunFanout did not return")
+	}
+}
