@@ -84,12 +84,15 @@ type Auth struct {
 	External     External      `yaml:"external"`
 }
 
-// External describes the quiz site's own token issuer.
+// External describes the quiz site's own token issuer. Its keys are one
+// configured key (Algorithm with HS256Secret or RS256PublicKeyFile) or the
+// key set it publishes at JWKSURL.
 type External struct {
 	Issuer             string `yaml:"issuer"`
 	Algorithm          string `yaml:"algorithm"`
 	HS256Secret        string `yaml:"hs256_secret"`
 	RS256PublicKeyFile string `yaml:"rs256_public_key_file"`
+	JWKSURL            string `yaml:"jwks_url"`
 	Audience           string `yaml:"audience"`
 }
 

@@ -222,6 +222,54 @@ func TestPrefixes(t *testing.T) {
 	}
 }
 
+// TestValidateJWKS: the quiz site's key set URL, with the message an
+// operator reads for each mistake.
+func TestValidateJWKS(t *testing.T) {
+	const jwks = "https://quiz.example.com/.well-known/jwks.json"
+	quiz := func(url string) func(*External) {
+		return func(e *External) { e.Issuer = "https://quiz.example.com"; e.JWKSURL = url }
+	}
+	tests := []struct {
+		name string
+		edit func(*External)
+		want string // "" for valid
+	}{
+		{"https", quiz(jwks), ""},
+		{"http on loopback", quiz("http://127.0.0.1:8081/jwks.json"), ""},
+		{"http on localhost", quiz("http://localhost:8081/jwks.json"), ""},
+		{"http on IPv6 loopback", quiz("http://[::1]:8081/jwks.json"), ""},
+		{"with an audience", func(e *External) { quiz(jwks)(e); e.Audience = "discuss" }, ""},
+		{"no issuer", func(e *External) { e.JWKSURL = jwks },
+			"auth.external.issuer is required with auth.external.jwks_url"},
+		{"not a URL", quiz("quiz.example.com/jwks.json"),
+			"auth.external.jwks_url must be an https URL such as https://quiz.example.com/.well-known/jwks.json (http only on a loopback address)"},
+		{"http elsewhere", quiz("http://quiz.example.com/jwks.json"), "auth.external.jwks_url must be an https URL"},
+		{"another scheme", quiz("file:///etc/jwks.json"), "auth.external.jwks_url must be an https URL"},
+		{"credentials in the URL", quiz("https://user:pass@quiz.example.com/jwks.json"), "auth.external.jwks_url must be an https URL"},
+		{"and a public key file", func(e *External) { quiz(jwks)(e); e.RS256PublicKeyFile = "quiz.pem" },
+			"auth.external.jwks_url excludes auth.external.hs256_secret and auth.external.rs256_public_key_file: the issuer's keys come from one place"},
+		{"and an HS256 secret", func(e *External) { quiz(jwks)(e); e.HS256Secret = strings.Repeat("k", 32) },
+			"auth.external.jwks_url excludes auth.external.hs256_secret"},
+		{"and an algorithm", func(e *External) { quiz(jwks)(e); e.Algorithm = "RS256" },
+			"auth.external.algorithm must be empty with auth.external.jwks_url: each published key is used with its own algorithm, RS256 or ES256"},
+		{"neither keys nor a URL", func(e *External) { e.Issuer = "https://quiz.example.com" },
+			"auth.external.algorithm must be HS256 or RS256 (or empty with auth.external.jwks_url)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Default()
+			tt.edit(&cfg.Auth.External)
+			err := cfg.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), "invalid configuration: "+tt.want)):
+				t.Fatalf("got %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
 // TestExampleConfiguration: configs/example.yaml, the operator's starting
 // point, loads and validates (with the secret and DSN given as variables,
 // as it says), and names every setting that default.yaml has, so that a

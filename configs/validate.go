@@ -14,6 +14,7 @@ import (
 // Validate checks every setting and returns the first problem, naming the
 // setting by its YAML path so that an operator knows what to fix.
 func (c *Config) Validate() error {
+	ext := c.Auth.External
 	checks := []struct {
 		bad     bool
 		setting string
@@ -41,10 +42,14 @@ func (c *Config) Validate() error {
 		{c.Auth.TokenTTL < time.Minute, "auth.token_ttl", "must be at least 1m"},
 		{c.Auth.BcryptCost < 4 || c.Auth.BcryptCost > 31, "auth.bcrypt_cost", "must be between 4 and 31"},
 		{c.Auth.UserCacheTTL < 0 || c.Auth.UserCacheTTL > time.Minute, "auth.user_cache_ttl", "must be between 0 and 1m"},
-		{c.Auth.External.Enabled() && c.Auth.External.Issuer == c.Auth.Issuer, "auth.external.issuer", "must differ from auth.issuer"},
-		{c.Auth.External.Enabled() && c.Auth.External.Algorithm != "HS256" && c.Auth.External.Algorithm != "RS256", "auth.external.algorithm", "must be HS256 or RS256"},
-		{c.Auth.External.Algorithm == "HS256" && len(c.Auth.External.HS256Secret) < 32, "auth.external.hs256_secret", "must be at least 32 bytes with HS256"},
-		{c.Auth.External.Algorithm == "RS256" && c.Auth.External.RS256PublicKeyFile == "", "auth.external.rs256_public_key_file", "is required with RS256"},
+		{ext.Enabled() && ext.Issuer == c.Auth.Issuer, "auth.external.issuer", "must differ from auth.issuer"},
+		{ext.JWKSURL != "" && !ext.Enabled(), "auth.external.issuer", "is required with auth.external.jwks_url"},
+		{ext.JWKSURL != "" && !validJWKSURL(ext.JWKSURL), "auth.external.jwks_url", "must be an https URL such as https://quiz.example.com/.well-known/jwks.json (http only on a loopback address)"},
+		{ext.JWKSURL != "" && (ext.HS256Secret != "" || ext.RS256PublicKeyFile != ""), "auth.external.jwks_url", "excludes auth.external.hs256_secret and auth.external.rs256_public_key_file: the issuer's keys come from one place"},
+		{ext.JWKSURL != "" && ext.Algorithm != "", "auth.external.algorithm", "must be empty with auth.external.jwks_url: each published key is used with its own algorithm, RS256 or ES256"},
+		{ext.Enabled() && ext.JWKSURL == "" && ext.Algorithm != "HS256" && ext.Algorithm != "RS256", "auth.external.algorithm", "must be HS256 or RS256 (or empty with auth.external.jwks_url)"},
+		{ext.Algorithm == "HS256" && len(ext.HS256Secret) < 32, "auth.external.hs256_secret", "must be at least 32 bytes with HS256"},
+		{ext.Algorithm == "RS256" && ext.RS256PublicKeyFile == "", "auth.external.rs256_public_key_file", "is required with RS256"},
 
 		{c.WebSocket.PingInterval <= 0, "websocket.ping_interval", "must be positive"},
 		{c.WebSocket.PongTimeout <= c.WebSocket.PingInterval, "websocket.pong_timeout", "must be longer than websocket.ping_interval"},
@@ -130,6 +135,26 @@ func Prefixes(list []string) ([]netip.Prefix, error) {
 		prefixes = append(prefixes, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return prefixes, nil
+}
+
+// validJWKSURL reports whether u can be trusted to serve keys: over https,
+// or over http from this very machine (a sidecar, a test).
+func validJWKSURL(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" || p.User != nil {
+		return false
+	}
+	if p.Scheme == "https" {
+		return true
+	}
+	if p.Scheme != "http" {
+		return false
+	}
+	host := p.Hostname()
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.IsLoopback()
+	}
+	return host == "localhost"
 }
 
 // RequireSecret reports the one setting that only the commands that sign

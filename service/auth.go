@@ -36,14 +36,16 @@ type AuthConfig struct {
 	UserCacheTTL time.Duration
 }
 
-// ExternalIssuer is a trusted issuer other than ourselves. Exactly one
-// algorithm is accepted from it, so that an RS256 public key can never be
-// used as an HS256 secret.
+// ExternalIssuer is a trusted issuer other than ourselves. Its keys are
+// either one configured key or, with JWKS, the set it publishes. Each key
+// is accepted with exactly one algorithm, so that an RS256 public key can
+// never be used as an HS256 secret.
 type ExternalIssuer struct {
 	Issuer    string
-	Algorithm string // "HS256" or "RS256"
+	Algorithm string // "HS256" or "RS256"; unused with JWKS
 	HS256Key  []byte
 	RS256Key  *rsa.PublicKey
+	JWKS      *JWKS  // when not nil, the only source of keys
 	Audience  string // checked when not empty
 }
 
@@ -72,6 +74,9 @@ type Auth struct {
 func NewAuth(db *gorm.DB, cfg AuthConfig) (*Auth, error) {
 	if len(cfg.Secret) < 32 {
 		return nil, errors.New("auth: the signing secret must be at least 32 bytes")
+	}
+	if err := cfg.External.check(); err != nil {
+		return nil, err
 	}
 	dummy, err := HashPassword("not a real password", cfg.BcryptCost)
 	if err != nil {
@@ -279,9 +284,9 @@ func (a *Auth) Authenticate(ctx context.Context, token string) (*model.User, err
 	}
 }
 
-func (a *Auth) parserOptions(alg, issuer string) []jwt.ParserOption {
+func (a *Auth) parserOptions(issuer string, algs ...string) []jwt.ParserOption {
 	return []jwt.ParserOption{
-		jwt.WithValidMethods([]string{alg}),
+		jwt.WithValidMethods(algs),
 		jwt.WithIssuer(issuer),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
@@ -294,7 +299,7 @@ func (a *Auth) authenticateOwn(ctx context.Context, token string) (*model.User, 
 	var claims jwt.RegisteredClaims
 	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) {
 		return a.cfg.Secret, nil
-	}, a.parserOptions("HS256", a.cfg.Issuer)...)
+	}, a.parserOptions(a.cfg.Issuer, "HS256")...)
 	if err != nil {
 		return nil, tokenError(err)
 	}
@@ -307,17 +312,13 @@ func (a *Auth) authenticateOwn(ctx context.Context, token string) (*model.User, 
 
 func (a *Auth) authenticateExternal(ctx context.Context, token string) (*model.User, error) {
 	ext := a.cfg.External
-	opts := a.parserOptions(ext.Algorithm, ext.Issuer)
+	keys, algs := ext.keys(ctx)
+	opts := a.parserOptions(ext.Issuer, algs...)
 	if ext.Audience != "" {
 		opts = append(opts, jwt.WithAudience(ext.Audience))
 	}
 	var claims externalClaims
-	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) {
-		if ext.Algorithm == "RS256" {
-			return ext.RS256Key, nil
-		}
-		return ext.HS256Key, nil
-	}, opts...)
+	_, err := jwt.ParseWithClaims(token, &claims, keys, opts...)
 	if err != nil {
 		return nil, tokenError(err)
 	}
@@ -370,7 +371,8 @@ func (a *Auth) externalUser(ctx context.Context, issuer string, claims *external
 		}
 		iss, sub := issuer, claims.Subject
 		u = model.User{Username: name, DisplayName: display, Role: model.RoleUser, Issuer: &iss, Subject: &sub, CreatedAt: Now()}
-		err := db.Create(&u).Error
+		// Concurrent first inserts can deadlock on MySQL: retry the victim.
+		err := transact(ctx, a.db, func(tx *gorm.DB) error { return tx.Create(&u).Error })
 		if err == nil {
 			return &u, nil
 		}

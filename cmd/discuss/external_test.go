@@ -42,15 +42,19 @@ func externalServer(t *testing.T) (*server, *rsa.PrivateKey, []byte) {
 const quizIssuer = "https://quiz.example.com"
 
 // signQuiz signs a token valid for an hour with claims over iss, sub, iat
-// and exp.
-func signQuiz(t *testing.T, method jwt.SigningMethod, key any, iss, sub string, claims jwt.MapClaims) string {
+// and exp, naming the key kid in its header when kid is not empty.
+func signQuiz(t *testing.T, method jwt.SigningMethod, key any, kid, iss, sub string, claims jwt.MapClaims) string {
 	t.Helper()
 	now := time.Now()
 	all := jwt.MapClaims{"iss": iss, "sub": sub, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 	for k, v := range claims {
 		all[k] = v
 	}
-	tok, err := jwt.NewWithClaims(method, all).SignedString(key)
+	unsigned := jwt.NewWithClaims(method, all)
+	if kid != "" {
+		unsigned.Header["kid"] = kid
+	}
+	tok, err := unsigned.SignedString(key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +74,7 @@ func TestExternalIssuerThroughServe(t *testing.T) {
 	s, key, pubPEM := externalServer(t)
 	names := jwt.MapClaims{"preferred_username": "quiz_fan", "name": "Quiz Fan"}
 	sign := func(method jwt.SigningMethod, k any, iss string) string {
-		return signQuiz(t, method, k, iss, "quiz-77", names)
+		return signQuiz(t, method, k, "", iss, "quiz-77", names)
 	}
 	token := sign(jwt.SigningMethodRS256, key, quizIssuer)
 	var first, second externalMe
@@ -102,7 +106,7 @@ func TestExternalSubjectsAndNames(t *testing.T) {
 	me := func(sub, name string) externalMe {
 		t.Helper()
 		var u externalMe
-		tok := signQuiz(t, jwt.SigningMethodRS256, key, quizIssuer, sub, jwt.MapClaims{"name": name})
+		tok := signQuiz(t, jwt.SigningMethodRS256, key, "", quizIssuer, sub, jwt.MapClaims{"name": name})
 		if code := s.call(t, "GET", "/api/v1/me", tok, nil, &u); code != 200 {
 			t.Fatalf("sub %q: %d", sub, code)
 		}

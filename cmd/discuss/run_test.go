@@ -445,6 +445,9 @@ func TestCommandErrors(t *testing.T) {
 		{"ErrInvalidSetting", []string{"serve"}, map[string]string{"DISCUSS_LOG_LEVEL": "loud"}, 2, "log.level"},
 		{"ErrBadEnvValue", []string{"serve"}, map[string]string{"DISCUSS_SERVER_SHUTDOWN_TIMEOUT": "later"}, 2, "DISCUSS_SERVER_SHUTDOWN_TIMEOUT"},
 		{"ErrMissingConfigFile", []string{"serve", "--config", "/nonexistent/discuss.yaml"}, nil, 2, "/nonexistent/discuss.yaml"},
+		{"ErrJWKSURL", []string{"serve"}, map[string]string{
+			"DISCUSS_AUTH_EXTERNAL_ISSUER": "https://quiz.example.com", "DISCUSS_AUTH_EXTERNAL_JWKS_URL": "http://quiz.example.com/jwks.json",
+		}, 2, "auth.external.jwks_url must be an https URL"},
 		{"ErrMySQLWithoutSecret", []string{"serve"}, map[string]string{"DISCUSS_DATABASE_DRIVER": "mysql", "DISCUSS_DATABASE_DSN": "root@tcp(" + closed + ")/x"}, 2, "auth.secret"},
 		// migrate signs nothing: it goes as far as the database without
 		// auth.secret.

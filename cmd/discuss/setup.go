@@ -69,7 +69,15 @@ func openBase(ctx context.Context, configPath string, getenv func(string) string
 	if err != nil {
 		return nil, nil, err
 	}
-	ac, err := authConfig(cfg, secret)
+	// The external issuer's key set is kept fresh by a goroutine that
+	// lives as long as the base: close ends it.
+	keysCtx, stopKeys := context.WithCancel(ctx)
+	defer func() {
+		if err != nil {
+			stopKeys()
+		}
+	}()
+	ac, err := authConfig(keysCtx, cfg, secret, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -77,7 +85,7 @@ func openBase(ctx context.Context, configPath string, getenv func(string) string
 	if err != nil {
 		return nil, nil, err
 	}
-	return &base{cfg: cfg, log: log, db: db, migrations: m, auth: auth}, func() { closeDB(db) }, nil
+	return &base{cfg: cfg, log: log, db: db, migrations: m, auth: auth}, func() { stopKeys(); closeDB(db) }, nil
 }
 
 // loadConfig reads and validates the configuration. Any problem is a usage
@@ -219,8 +227,9 @@ func newSecret() ([]byte, error) {
 }
 
 // authConfig turns the auth settings into the service's configuration,
-// reading the external issuer's public key when it uses RS256.
-func authConfig(cfg *configs.Config, secret []byte) (service.AuthConfig, error) {
+// reading the external issuer's public key when it uses RS256, or fetching
+// its key set, refreshed until ctx ends, when it publishes one.
+func authConfig(ctx context.Context, cfg *configs.Config, secret []byte, log *slog.Logger) (service.AuthConfig, error) {
 	ac := service.AuthConfig{
 		Secret:          secret,
 		Issuer:          cfg.Auth.Issuer,
@@ -235,10 +244,17 @@ func authConfig(cfg *configs.Config, secret []byte) (service.AuthConfig, error) 
 		return ac, nil
 	}
 	ei := &service.ExternalIssuer{Issuer: ext.Issuer, Algorithm: ext.Algorithm, Audience: ext.Audience}
-	switch ext.Algorithm {
-	case "HS256":
+	switch {
+	case ext.JWKSURL != "":
+		keys, err := service.NewJWKS(ctx, service.JWKSConfig{URL: ext.JWKSURL, Logger: log})
+		if err != nil {
+			return ac, err
+		}
+		log.Info("external tokens are checked against the issuer's published keys", "issuer", ext.Issuer, "jwks_url", ext.JWKSURL)
+		ei.JWKS = keys
+	case ext.Algorithm == "HS256":
 		ei.HS256Key = []byte(ext.HS256Secret)
-	case "RS256":
+	case ext.Algorithm == "RS256":
 		key, err := readRSAPublicKey(ext.RS256PublicKeyFile)
 		if err != nil {
 			return ac, &usageError{err: fmt.Errorf("auth.external.rs256_public_key_file: %w", err)}
