@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -390,5 +391,60 @@ func TestFanoutWorker(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("RunFanout did not return")
+	}
+}
+
+// TestFanoutBesideWriters: twenty users comment on one watched post at once
+// while the fan-out worker tells its watchers, and others delete comments:
+// every request succeeds (no transaction is left a deadlock victim past
+// its retries), and every watcher hears of every live comment once.
+func TestFanoutBesideWriters(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	owner := f.as(t, "owner")
+	p := f.post(t, owner, "a hot thread")
+	const writers, each = 20, 5
+	ctxs := make([]context.Context, writers)
+	for i := range ctxs {
+		ctxs[i] = f.as(t, fmt.Sprintf("w%02d", i))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	worker := make(chan struct{})
+	go func() {
+		defer close(worker)
+		f.notes.RunFanout(ctx, service.Fanout{BatchSize: 7, Poll: 10 * time.Millisecond})
+	}()
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Go(func() {
+			for k := range each {
+				c, err := f.comments.Create(ctxs[i], p.ID, service.CommentInput{Body: fmt.Sprintf("answer %d", k)})
+				if err != nil {
+					t.Errorf("writer %d: %v", i, err)
+					return
+				}
+				if k == each-1 && i%5 == 0 {
+					if err := f.comments.Delete(ctxs[i], c.ID); err != nil {
+						t.Errorf("writer %d deleting: %v", i, err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	deadline := time.Now().Add(30 * time.Second)
+	for f.outboxRows(t) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d outbox rows left", f.outboxRows(t))
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+	cancel()
+	<-worker
+	var dupes int64
+	err := f.db.Raw(`SELECT COUNT(*) FROM (SELECT user_id, comment_id FROM notifications
+		WHERE type = ? GROUP BY user_id, comment_id HAVING COUNT(*) > 1) d`, model.NotifyThreadComment).Scan(&dupes).Error
+	if err != nil || dupes > 0 {
+		t.Fatalf("%d watchers told twice of a comment (%v)", dupes, err)
 	}
 }

@@ -195,10 +195,20 @@ func (s *Notifications) writeThreadComments(tx *gorm.DB, to notifyPlan, commentI
 // bumpSeqs moves on by one the sequence of every recipient of a plan, each
 // of whom has just been given the next number (a plan names each user
 // once).
+//
+// One statement a user, by primary key: the rows are locked already, and a
+// point update locks nothing more. One statement for all of them (id IN
+// ...) let MariaDB scan the table instead, on a small one, and take
+// next-key locks on rows it had not locked, which deadlocked against the
+// transactions holding those (the fan-out against comments on its post).
 func bumpSeqs(tx *gorm.DB, to notifyPlan) error {
-	err := tx.Model(&model.User{}).Where("id IN ?", recipientIDs(to)).
-		UpdateColumn("notification_seq", gorm.Expr("notification_seq + 1")).Error
-	return dbError(err)
+	for _, r := range to {
+		err := tx.Exec("UPDATE users SET notification_seq = notification_seq + 1 WHERE id = ?", r.userID).Error
+		if err != nil {
+			return dbError(err)
+		}
+	}
+	return nil
 }
 
 // lockUsers takes the write locks of the given users' rows, ascending by id
