@@ -258,6 +258,8 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		{"POST", "/api/v1/notifications/read", bob.Token, map[string]any{"up_to_id": 1}, 200},
 		{"POST", "/api/v1/notifications/read", bob.Token, map[string]any{"ids": []int64{1, 2}}, 200},
 		{"POST", "/api/v1/notifications/read", bob.Token, map[string]any{}, 400},
+		{"POST", "/api/v1/notifications/seen", bob.Token, map[string]any{"up_to_id": 1}, 200},
+		{"POST", "/api/v1/notifications/seen", bob.Token, map[string]any{"up_to_id": 0}, 400},
 		// Notification 1 is bob's mention in alice's post.
 		{"POST", "/api/v1/notifications/1/read", bob.Token, nil, 200},
 		{"POST", "/api/v1/notifications/1/read", alice.Token, nil, 404},

@@ -63,6 +63,7 @@ func (s *Server) routes() (*gin.Engine, error) {
 	user.GET("/notifications", s.handle(s.listNotifications))
 	user.GET("/notifications/unread_count", s.handle(s.unreadCount))
 	user.POST("/notifications/read", s.handle(s.markRead))
+	user.POST("/notifications/seen", s.handle(s.markSeen))
 	user.POST("/notifications/:id/read", s.handle(s.markOneRead))
 
 	user.GET("/announcements", s.handle(s.listAnnouncements))

@@ -66,6 +66,20 @@ type CommentLike struct {
 	CreatedAt time.Time
 }
 
+// PostLikeNotice records that the author of a post has been told that a
+// user likes it: a like notifies only when it inserts this row, and unlike
+// keeps it, so each liker notifies the author of each item once, ever.
+type PostLikeNotice struct {
+	PostID int64 `gorm:"primaryKey;autoIncrement:false"`
+	UserID int64 `gorm:"primaryKey;autoIncrement:false"`
+}
+
+// CommentLikeNotice is PostLikeNotice for a comment.
+type CommentLikeNotice struct {
+	CommentID int64 `gorm:"primaryKey;autoIncrement:false"`
+	UserID    int64 `gorm:"primaryKey;autoIncrement:false"`
+}
+
 // PostMute records that a user wants no post_comment or comment_reply
 // notifications from a post.
 type PostMute struct {
