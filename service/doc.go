@@ -47,7 +47,8 @@
 // (reads); likes.go is the Like and Unlike they share. Notifications are
 // divided by step: notifications_plan.go works out and locks who a change
 // notifies, notifications_write.go writes the rows inside the change's
-// transaction, notifications_publish.go tells the hub after commit,
+// transaction, notifications_likes.go does both for a like,
+// notifications_publish.go tells the hub after commit,
 // notifications_store.go is the hub's NotificationStore (per-user reads and
 // marks), notifications.go the REST calls of the signed-in user, and
 // retention.go the cleanup job.
