@@ -41,6 +41,23 @@ func (s *Server) listNotifications(c *gin.Context) (int, any, error) {
 	return http.StatusOK, page, err
 }
 
+// listNotificationGroups answers GET /notifications/grouped: the caller's
+// notifications in groups, newest group first, and their counts.
+func (s *Server) listNotificationGroups(c *gin.Context) (int, any, error) {
+	limit, err := queryLimit(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	unreadOnly, err := queryBool(c, "unread_only")
+	if err != nil {
+		return 0, nil, err
+	}
+	page, err := s.notes.ListGrouped(ctx(c), service.ListNotifications{
+		UnreadOnly: unreadOnly, Limit: limit, Cursor: c.Query("cursor"),
+	})
+	return http.StatusOK, page, err
+}
+
 func (s *Server) unreadCount(c *gin.Context) (int, any, error) {
 	return unreadCountAnswer(s.notes.UnreadCount(ctx(c)))
 }

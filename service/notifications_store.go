@@ -54,29 +54,43 @@ func (s *NotificationStore) oldestFirst(ctx context.Context, limit int, cond str
 // round trip for the actors, on the hub's reads for every socket that
 // connects or catches up as on the REST list.
 func (s *notificationCore) findWithActors(ctx context.Context, q *gorm.DB) ([]*model.Notification, error) {
-	var rows []struct {
-		model.Notification `gorm:"embedded"`
-		ActorUsername      *string
-		ActorDisplayName   *string
-	}
-	err := q.Table("notifications AS n").
-		Select("n.*, a.username AS actor_username, a.display_name AS actor_display_name").
-		Joins("LEFT JOIN users AS a ON a.id = n.actor_id").Scan(&rows).Error
-	if err != nil {
+	var rows []notificationRow
+	if err := withActors(q).Scan(&rows).Error; err != nil {
 		return nil, dbError(err)
 	}
 	list := make([]*model.Notification, len(rows))
 	for i := range rows {
-		n := rows[i].Notification
-		if n.ActorID != nil && rows[i].ActorUsername != nil {
-			n.Actor = &model.Author{ID: *n.ActorID, Username: *rows[i].ActorUsername}
-			if rows[i].ActorDisplayName != nil {
-				n.Actor.DisplayName = *rows[i].ActorDisplayName
-			}
-		}
-		list[i] = &n
+		list[i] = rows[i].notification()
 	}
 	return list, nil
+}
+
+// withActors makes q, a query of notifications n, select them with their
+// actors' names (a notificationRow per row) and the columns also.
+func withActors(q *gorm.DB, also ...string) *gorm.DB {
+	cols := append([]string{"n.*", "a.username AS actor_username", "a.display_name AS actor_display_name"}, also...)
+	return q.Table("notifications AS n").Select(strings.Join(cols, ", ")).
+		Joins("LEFT JOIN users AS a ON a.id = n.actor_id")
+}
+
+// notificationRow is a notification read with its actor's names.
+type notificationRow struct {
+	model.Notification `gorm:"embedded"`
+	ActorUsername      *string
+	ActorDisplayName   *string
+}
+
+// notification returns the row's notification with its actor, or with a
+// nil actor when it has none (or the user is gone).
+func (r *notificationRow) notification() *model.Notification {
+	n := r.Notification
+	if n.ActorID != nil && r.ActorUsername != nil {
+		n.Actor = &model.Author{ID: *n.ActorID, Username: *r.ActorUsername}
+		if r.ActorDisplayName != nil {
+			n.Actor.DisplayName = *r.ActorDisplayName
+		}
+	}
+	return &n
 }
 
 // NotificationHead returns where userID's notifications stand, in one
