@@ -27,34 +27,36 @@ type adminNotifyRequest struct {
 // listNotifications answers GET /notifications: the caller's notifications,
 // newest first, and their unread and unseen counts.
 func (s *Server) listNotifications(c *gin.Context) (int, any, error) {
-	limit, err := queryLimit(c)
+	q, err := notificationsQuery(c)
 	if err != nil {
 		return 0, nil, err
+	}
+	page, err := s.notes.List(ctx(c), q)
+	return http.StatusOK, page, err
+}
+
+// notificationsQuery reads the query of a notification list, plain or
+// grouped: unread_only, limit and cursor.
+func notificationsQuery(c *gin.Context) (service.ListNotifications, error) {
+	limit, err := queryLimit(c)
+	if err != nil {
+		return service.ListNotifications{}, err
 	}
 	unreadOnly, err := queryBool(c, "unread_only")
 	if err != nil {
-		return 0, nil, err
+		return service.ListNotifications{}, err
 	}
-	page, err := s.notes.List(ctx(c), service.ListNotifications{
-		UnreadOnly: unreadOnly, Limit: limit, Cursor: c.Query("cursor"),
-	})
-	return http.StatusOK, page, err
+	return service.ListNotifications{UnreadOnly: unreadOnly, Limit: limit, Cursor: c.Query("cursor")}, nil
 }
 
 // listNotificationGroups answers GET /notifications/grouped: the caller's
 // notifications in groups, newest group first, and their counts.
 func (s *Server) listNotificationGroups(c *gin.Context) (int, any, error) {
-	limit, err := queryLimit(c)
+	q, err := notificationsQuery(c)
 	if err != nil {
 		return 0, nil, err
 	}
-	unreadOnly, err := queryBool(c, "unread_only")
-	if err != nil {
-		return 0, nil, err
-	}
-	page, err := s.notes.ListGrouped(ctx(c), service.ListNotifications{
-		UnreadOnly: unreadOnly, Limit: limit, Cursor: c.Query("cursor"),
-	})
+	page, err := s.notes.ListGrouped(ctx(c), q)
 	return http.StatusOK, page, err
 }
 

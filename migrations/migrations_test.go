@@ -2,6 +2,7 @@ package migrations_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"maps"
 	"slices"
@@ -25,8 +26,9 @@ func TestUpDownUp(t *testing.T) {
 	upDownUp(t, db)
 }
 
-func upDownUp(t *testing.T, db *dbtest.DB) {
-	ctx := context.Background()
+// migrator returns db's connection pool and a Migrator over it.
+func migrator(t *testing.T, db *dbtest.DB) (*sql.DB, *migrations.Migrator) {
+	t.Helper()
 	sqlDB, err := db.DB.DB()
 	if err != nil {
 		t.Fatal(err)
@@ -35,6 +37,12 @@ func upDownUp(t *testing.T, db *dbtest.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return sqlDB, m
+}
+
+func upDownUp(t *testing.T, db *dbtest.DB) {
+	ctx := context.Background()
+	_, m := migrator(t, db)
 	assertTables := func(want bool) {
 		t.Helper()
 		for _, table := range tables {
@@ -154,14 +162,7 @@ func TestUsersCompareExactly(t *testing.T) {
 func TestSeenMarkAndLikeNoticesMigrate(t *testing.T) {
 	ctx := context.Background()
 	db := dbtest.OpenEmpty(t)
-	sqlDB, err := db.DB.DB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := migrations.New(sqlDB, db.Driver)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sqlDB, m := migrator(t, db)
 	if _, err := m.Up(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -87,9 +87,25 @@ type ListNotifications struct {
 // cursors. The id alone is the key: ids grow with time.
 const notificationsSort = "notifications"
 
-// List returns a page of the signed-in user's notifications, newest first.
+// listing is where a page of the signed-in user's notifications starts:
+// the user, the page size, the cursor (nil for the first page) and the
+// user's head.
+type listing struct {
+	user  *model.User
+	limit int
+	after *cursor
+	head  model.NotificationHead
+}
+
+// startListing checks the query of a list of the signed-in user's
+// notifications in the order sort, whose cursors hold key, and reads the
+// user's head. The page ends at the head, read first: a notification that
+// commits while the page is read may be left out of it on MariaDB while
+// the user's next one is in (see notify.Store), and a client taking the
+// page's newest id as its since would never be sent the one left out. All
+// that the head counts committed before the page is read.
 // Errors: EUNAUTHENTICATED, EINVALID for a bad limit or cursor.
-func (s *Notifications) List(ctx context.Context, q ListNotifications) (*NotificationPage, error) {
+func (s *Notifications) startListing(ctx context.Context, q ListNotifications, sort string, key keyKind) (*listing, error) {
 	u, err := signedIn(ctx)
 	if err != nil {
 		return nil, err
@@ -98,19 +114,25 @@ func (s *Notifications) List(ctx context.Context, q ListNotifications) (*Notific
 	if err != nil {
 		return nil, err
 	}
-	after, err := decodeCursor(q.Cursor, notificationsSort, noKey)
+	after, err := decodeCursor(q.Cursor, sort, key)
 	if err != nil {
 		return nil, err
 	}
-	// The page ends at the head, read first: a notification that commits
-	// while the page is read may be left out of it on MariaDB while the
-	// user's next one is in (see notify.Store), and a client taking the
-	// page's newest id as its since would never be sent the one left out.
-	// All that the head counts committed before the page is read.
 	head, err := s.store.NotificationHead(ctx, u.ID)
 	if err != nil {
 		return nil, err
 	}
+	return &listing{user: u, limit: limit, after: after, head: head}, nil
+}
+
+// List returns a page of the signed-in user's notifications, newest first.
+// Errors: EUNAUTHENTICATED, EINVALID for a bad limit or cursor.
+func (s *Notifications) List(ctx context.Context, q ListNotifications) (*NotificationPage, error) {
+	l, err := s.startListing(ctx, q, notificationsSort, noKey)
+	if err != nil {
+		return nil, err
+	}
+	u, limit, after, head := l.user, l.limit, l.after, l.head
 	db := s.db.WithContext(ctx).Where("n.user_id = ? AND n.id <= ?", u.ID, head.LastID)
 	if q.UnreadOnly {
 		db = db.Where("n.is_read = ?", false)

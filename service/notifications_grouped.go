@@ -118,32 +118,20 @@ func (r *groupedRow) target() (t groupTarget, postID, commentID *int64, ok bool)
 // rows one user has.
 // Errors: EUNAUTHENTICATED, EINVALID for a bad limit or cursor.
 func (s *Notifications) ListGrouped(ctx context.Context, q ListNotifications) (*NotificationGroupPage, error) {
-	u, err := signedIn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	limit, err := pageLimit(q.Limit)
-	if err != nil {
-		return nil, err
-	}
-	after, err := decodeCursor(q.Cursor, notificationGroupsSort, idKey)
-	if err != nil {
-		return nil, err
-	}
 	// As List, the walk ends at the head, read first.
-	head, err := s.store.NotificationHead(ctx, u.ID)
+	l, err := s.startListing(ctx, q, notificationGroupsSort, idKey)
 	if err != nil {
 		return nil, err
 	}
-	top, from := head.LastID, int64(0)
-	if after != nil {
-		top, from = after.Key, after.ID
+	top, from := l.head.LastID, int64(0)
+	if l.after != nil {
+		top, from = l.after.Key, l.after.ID
 	}
-	groups, more, err := s.groups(ctx, u.ID, q.UnreadOnly, top, from, limit)
+	groups, more, err := s.groups(ctx, l.user.ID, q.UnreadOnly, top, from, l.limit)
 	if err != nil {
 		return nil, err
 	}
-	page := &NotificationGroupPage{Page: Page[*NotificationGroup]{Items: groups}, NotificationCounts: head.Counts()}
+	page := &NotificationGroupPage{Page: Page[*NotificationGroup]{Items: groups}, NotificationCounts: l.head.Counts()}
 	if more {
 		next := encodeCursor(cursor{Sort: notificationGroupsSort, Key: top, ID: groups[len(groups)-1].Latest.ID})
 		page.NextCursor = &next

@@ -301,29 +301,33 @@ async function openPost(id) {
   }
 }
 
-// refreshOpenPost reloads the open post and its first page of comments.
-// Calls made while a reload runs (several live notifications at once) share
-// it, and make it run once more: the running one may have read the
-// database before their comment was there.
-let refreshing = null;
-let refreshAgain = false;
-function refreshOpenPost() {
-  if (refreshing) {
-    refreshAgain = true;
-    return refreshing;
-  }
-  refreshing = (async () => {
-    try {
-      do {
-        refreshAgain = false;
-        await loadOpenPost();
-      } while (refreshAgain);
-    } finally {
-      refreshing = null;
+// coalesced returns fn made shareable: calls made while it runs (several
+// live notifications at once) share the run, and make it run once more,
+// since the running one may have read the database before their change.
+function coalesced(fn) {
+  let running = null;
+  let again = false;
+  return () => {
+    if (running) {
+      again = true;
+      return running;
     }
-  })();
-  return refreshing;
+    running = (async () => {
+      try {
+        do {
+          again = false;
+          await fn();
+        } while (again);
+      } finally {
+        running = null;
+      }
+    })();
+    return running;
+  };
 }
+
+// refreshOpenPost reloads the open post and its first page of comments.
+const refreshOpenPost = coalesced(loadOpenPost);
 
 async function loadOpenPost() {
   const id = state.postId;
@@ -546,28 +550,8 @@ async function loadNotifications(more = false) {
   renderNotifications();
 }
 
-// reloadNotifications lists the groups again from the first page. Calls
-// made while one runs (a burst of live notifications) share it and make it
-// run once more, as refreshOpenPost does.
-let reloading = null;
-let reloadAgain = false;
-function reloadNotifications() {
-  if (reloading) {
-    reloadAgain = true;
-    return reloading;
-  }
-  reloading = (async () => {
-    try {
-      do {
-        reloadAgain = false;
-        await loadNotifications();
-      } while (reloadAgain);
-    } finally {
-      reloading = null;
-    }
-  })();
-  return reloading;
-}
+// reloadNotifications lists the groups again from the first page.
+const reloadNotifications = coalesced(() => loadNotifications());
 
 // resync: the socket missed more than the server replays. Start over from REST.
 async function resync() {
