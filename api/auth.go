@@ -26,7 +26,7 @@ func (s *Server) register(c *gin.Context) (int, any, error) {
 		return 0, nil, err
 	}
 	sess, err := s.auth.Register(ctx(c), service.RegisterInput{
-		Username: req.Username, Password: req.Password, DisplayName: req.DisplayName, ClientAddr: c.ClientIP(),
+		Username: req.Username, Password: req.Password, DisplayName: req.DisplayName, ClientAddr: clientKey(c),
 	})
 	return http.StatusCreated, sess, err
 }
@@ -36,7 +36,7 @@ func (s *Server) login(c *gin.Context) (int, any, error) {
 	if err := decodeJSON(c, &req); err != nil {
 		return 0, nil, err
 	}
-	sess, err := s.auth.Login(ctx(c), req.Username, req.Password, c.ClientIP())
+	sess, err := s.auth.Login(ctx(c), req.Username, req.Password, clientKey(c))
 	return http.StatusOK, sess, err
 }
 

@@ -116,6 +116,12 @@ func clientAddr(c *gin.Context) netip.Addr {
 	return a.Unmap()
 }
 
+// clientKey is what the per-address limits of the services count the
+// client under (see model.AddressKey).
+func clientKey(c *gin.Context) string {
+	return model.AddressKey(clientAddr(c)).String()
+}
+
 // headerLimit refuses a request whose request line and headers are larger
 // than server.max_header_bytes, in the contract's shape. net/http stops
 // reading a head past its own limit (configs.MaxHeaderBytesLimit, which

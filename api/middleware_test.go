@@ -100,6 +100,8 @@ func TestBadRequests(t *testing.T) {
 		{"ErrMissingField", "POST", "/api/v1/auth/register", `{"password":"password123"}`, 400, "invalid_argument", "username is required"},
 		{"ErrConflict", "POST", "/api/v1/auth/register", map[string]string{"username": "alice", "password": "password123"}, 409, "conflict", "username alice is taken"},
 		{"ErrNoRoute", "GET", "/api/v1/nothing", nil, 404, "not_found", "no route GET /api/v1/nothing"},
+		{"ErrTrailingSlash", "GET", "/api/v1/posts/", nil, 404, "not_found", "no route GET /api/v1/posts/"},
+		{"ErrTrailingSlashPost", "POST", "/api/v1/auth/login/", nil, 404, "not_found", "no route POST /api/v1/auth/login/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

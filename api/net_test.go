@@ -98,6 +98,30 @@ func TestClientAddressFromProxies(t *testing.T) {
 			}
 		}
 	})
+	t.Run("ErrIPv6SameSlash64", func(t *testing.T) {
+		// One IPv6 subscriber holds a /64: a fresh address in it is the
+		// same client, one in another /64 is not.
+		ts := newTestServer(t, func(c *configs.Config) {
+			c.Limits.RegisterPerMinute = 3
+			c.Server.TrustedProxies = []string{"127.0.0.1"}
+		})
+		for i, tt := range []struct {
+			addr string
+			want int
+		}{
+			{"2001:db8:1:2::1", http.StatusCreated},
+			{"2001:db8:1:2::2", http.StatusCreated},
+			{"2001:db8:1:2:ffff:ffff:ffff:ffff", http.StatusCreated},
+			{"2001:db8:1:2::4", http.StatusTooManyRequests},
+			{"2001:db8:1:2:abcd::9", http.StatusTooManyRequests},
+			{"2001:db8:1:3::1", http.StatusCreated},
+		} {
+			res := register(t, ts, fmt.Sprintf("v6_%d", i), http.Header{"X-Forwarded-For": {tt.addr}})
+			if res.Status != tt.want {
+				t.Errorf("registration from %s: %d %s, want %d", tt.addr, res.Status, res.Body, tt.want)
+			}
+		}
+	})
 }
 
 // TestWebSocketAddressCap: one address holds at most
@@ -240,9 +264,12 @@ func TestInternalRoutes(t *testing.T) {
 		if _, body := get(t, internal.URL, "/metrics"); !strings.Contains(body, `discuss_http_requests_total{method="GET",route="unmatched",status="404"}`) {
 			t.Errorf("internal /metrics does not count the public requests:\n%s", body)
 		}
-		// The API is not on the internal listener.
-		if code, body := get(t, internal.URL, "/api/v1/me"); code != http.StatusNotFound || !strings.Contains(body, model.ENOTFOUND) {
-			t.Errorf("internal GET /api/v1/me: %d %s", code, body)
+		// The API is not on the internal listener, and a stray slash is
+		// not found either, not redirected.
+		for _, path := range []string{"/api/v1/me", "/healthz/"} {
+			if code, body := get(t, internal.URL, path); code != http.StatusNotFound || !strings.Contains(body, model.ENOTFOUND) {
+				t.Errorf("internal GET %s: %d %s", path, code, body)
+			}
 		}
 	})
 	t.Run("OKPublicWithoutInternal", func(t *testing.T) {

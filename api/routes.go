@@ -16,6 +16,10 @@ func (s *Server) routes() (*gin.Engine, error) {
 	r := gin.New()
 	r.ContextWithFallback = true
 	r.HandleMethodNotAllowed = false
+	// Gin answers a path with a stray trailing slash with a redirect and an
+	// HTML body (307 for a POST, which clients re-send). A JSON API answers
+	// the contract's 404 instead.
+	r.RedirectTrailingSlash = false
 	if err := trustProxies(r, s.cfg.Server.TrustedProxies); err != nil {
 		return nil, err
 	}
@@ -89,6 +93,7 @@ func (s *Server) routes() (*gin.Engine, error) {
 func (s *Server) internalRoutes() *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = false
+	r.RedirectTrailingSlash = false
 	r.Use(s.recoverMiddleware())
 	r.NoRoute(s.noRoute)
 	s.operations(r)

@@ -54,26 +54,21 @@ func Errorf(code, format string, args ...any) *Error {
 
 // ErrorCode returns the code of the first *Error in err's chain, EINTERNAL
 // for any other non-nil error, and "" for nil.
-func ErrorCode(err error) string {
-	if err == nil {
-		return ""
-	}
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return EINTERNAL
-}
+func ErrorCode(err error) string { return shown(err).Code }
 
 // ErrorMessage returns the message of the first *Error in err's chain and a
 // generic text for any other error.
-func ErrorMessage(err error) string {
+func ErrorMessage(err error) string { return shown(err).Message }
+
+// shown is what err may tell a caller: the first *Error in its chain, an
+// EINTERNAL with a generic message for any other error, and the zero Error
+// for nil.
+func shown(err error) Error {
 	if err == nil {
-		return ""
+		return Error{}
 	}
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Message
+	if e, ok := errors.AsType[*Error](err); ok {
+		return *e
 	}
-	return "internal error"
+	return Error{Code: EINTERNAL, Message: "internal error"}
 }

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+
+	"github.com/quizsite/discuss/model"
 )
 
 // addressSlots counts the connections of each client address, so that one
@@ -29,7 +31,7 @@ func (a *addressSlots) reserve(addr netip.Addr) (release func(), ok bool) {
 	if a.max == 0 || slices.ContainsFunc(a.exempt, func(p netip.Prefix) bool { return p.Contains(addr) }) {
 		return func() {}, true
 	}
-	key := addressKey(addr)
+	key := model.AddressKey(addr)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.held[key] >= a.max {
@@ -43,14 +45,4 @@ func (a *addressSlots) reserve(addr netip.Addr) (release func(), ok bool) {
 			delete(a.held, key)
 		}
 	}), true
-}
-
-// addressKey is what addr is counted under: itself for IPv4, its /64 for
-// IPv6, as one subscriber is usually given a whole /64 and could otherwise
-// take a fresh address for every socket.
-func addressKey(addr netip.Addr) netip.Addr {
-	if addr.Is6() {
-		return netip.PrefixFrom(addr, 64).Masked().Addr()
-	}
-	return addr
 }

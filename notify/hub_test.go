@@ -167,27 +167,59 @@ func TestLiveSkipsWhatReplaySent(t *testing.T) {
 	c2.expectQuiet()
 }
 
-func TestTwoConnectionsBothReceive(t *testing.T) {
-	e := newEnv(t, envConfig{})
-	a1, a2, b := e.connect(1, dialOpts{}), e.connect(1, dialOpts{}), e.connect(2, dialOpts{})
-	n := e.store.addAndPublish(t, e.hub, 1)
-	a1.expectNotification(n.ID, false)
-	a2.expectNotification(n.ID, false)
-	b.expectQuiet()
-}
-
-func TestUnreadCountFansOut(t *testing.T) {
-	e := newEnv(t, envConfig{})
-	a1, a2, b := e.connect(1, dialOpts{}), e.connect(1, dialOpts{}), e.connect(2, dialOpts{})
-	if err := e.hub.PublishUnreadCount(context.Background(), 1, model.NotificationCounts{Unread: 42, Unseen: 7}); err != nil {
-		t.Fatal(err)
+// TestFanOut: what is published for a user reaches every one of the user's
+// connections, and nobody else's.
+func TestFanOut(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// publish publishes for user 1 and checks what each of the user's
+		// connections, mine, receives.
+		publish func(t *testing.T, e *env, mine []*wsClient)
+	}{
+		{"Notification", func(t *testing.T, e *env, mine []*wsClient) {
+			n := e.store.addAndPublish(t, e.hub, 1)
+			for _, c := range mine {
+				c.expectNotification(n.ID, false)
+			}
+		}},
+		{"UnreadCount", func(t *testing.T, e *env, mine []*wsClient) {
+			if err := e.hub.PublishUnreadCount(context.Background(), 1, model.NotificationCounts{Unread: 42, Unseen: 7}); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range mine {
+				if f := c.expect("unread_count"); f.UnreadCount != 42 || f.UnseenCount == nil || *f.UnseenCount != 7 {
+					t.Fatalf("unread_count = %d, unseen_count = %v, want 42 and 7", f.UnreadCount, f.UnseenCount)
+				}
+			}
+		}},
+		// A publisher that could not take the counts publishes an unread
+		// count of -1, and the user's connections read the notification
+		// from the Store instead, once, with its true counts.
+		{"UnknownCountCatchesUpFromStore", func(t *testing.T, e *env, mine []*wsClient) {
+			first := e.store.addAndPublish(t, e.hub, 1)
+			for _, c := range mine {
+				c.expectNotification(first.ID, false)
+			}
+			n, counts := e.store.add(1)
+			if err := e.hub.PublishNotification(context.Background(), n, model.NotificationCounts{Unread: -1}); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range mine {
+				f := c.expectNotification(n.ID, true)
+				if f.UnreadCount != counts.Unread || f.UnseenCount == nil || *f.UnseenCount != counts.Unseen {
+					t.Fatalf("counts %d, %v; want %+v", f.UnreadCount, f.UnseenCount, counts)
+				}
+				c.expectQuiet()
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, envConfig{})
+			a1, a2, b := e.connect(1, dialOpts{}), e.connect(1, dialOpts{}), e.connect(2, dialOpts{})
+			tc.publish(t, e, []*wsClient{a1, a2})
+			b.expectQuiet()
+		})
 	}
-	for _, c := range []*wsClient{a1, a2} {
-		if f := c.expect("unread_count"); f.UnreadCount != 42 || f.UnseenCount == nil || *f.UnseenCount != 7 {
-			t.Fatalf("unread_count = %d, unseen_count = %v, want 42 and 7", f.UnreadCount, f.UnseenCount)
-		}
-	}
-	b.expectQuiet()
 }
 
 func TestBroadcastReachesAll(t *testing.T) {
@@ -236,31 +268,6 @@ func TestPublishFallsBackToLocalWhenBrokerFails(t *testing.T) {
 type failingPublishBroker struct{ *MemoryBroker }
 
 func (failingPublishBroker) Publish(context.Context, []byte) error { return errors.New("broker down") }
-
-// TestUnknownCountCatchesUpFromStore: a publisher that could not take the
-// unread count publishes with -1, and the user's connections read the
-// notification from the Store instead, once, with its true count; other
-// users hear nothing.
-func TestUnknownCountCatchesUpFromStore(t *testing.T) {
-	e := newEnv(t, envConfig{})
-	a1, a2, b := e.connect(1, dialOpts{}), e.connect(1, dialOpts{}), e.connect(2, dialOpts{})
-	first := e.store.addAndPublish(t, e.hub, 1)
-	a1.expectNotification(first.ID, false)
-	a2.expectNotification(first.ID, false)
-
-	n, counts := e.store.add(1)
-	if err := e.hub.PublishNotification(context.Background(), n, model.NotificationCounts{Unread: -1}); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []*wsClient{a1, a2} {
-		f := c.expectNotification(n.ID, true)
-		if f.UnreadCount != counts.Unread || f.UnseenCount == nil || *f.UnseenCount != counts.Unseen {
-			t.Fatalf("counts %d, %v; want %+v", f.UnreadCount, f.UnseenCount, counts)
-		}
-		c.expectQuiet()
-	}
-	b.expectQuiet()
-}
 
 func TestUserChangedReachesEveryHub(t *testing.T) {
 	// A user changed on one instance is announced to every hub, the one

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/quizsite/discuss/model"
 )
 
@@ -145,12 +147,19 @@ func (c *client) replayOnConnect() error {
 	if err := c.write(hello); err != nil {
 		return err
 	}
+	return c.sendRead(list, head, h.m.replayConnect)
+}
+
+// sendRead sends a list read after head: the part head covers (see
+// upToHead), at most ReplayLimit of it, then resync if more was read. The
+// count sent goes to sent.
+func (c *client) sendRead(list []*model.Notification, head model.NotificationHead, sent prometheus.Observer) error {
 	list = upToHead(list, head)
-	truncated := len(list) > h.opts.ReplayLimit
+	truncated := len(list) > c.hub.opts.ReplayLimit
 	if truncated {
-		list = list[:h.opts.ReplayLimit]
+		list = list[:c.hub.opts.ReplayLimit]
 	}
-	h.m.replayConnect.Observe(float64(len(list)))
+	sent.Observe(float64(len(list)))
 	return c.sendReplay(list, head, truncated)
 }
 
@@ -230,13 +239,7 @@ func (c *client) catchUp(seq int64) error {
 		return nil
 	}
 	c.cur.retry = 0
-	list = upToHead(list, head)
-	truncated := len(list) > h.opts.ReplayLimit
-	if truncated {
-		list = list[:h.opts.ReplayLimit]
-	}
-	h.m.replayCatchUp.Observe(float64(len(list)))
-	return c.sendReplay(list, head, truncated)
+	return c.sendRead(list, head, h.m.replayCatchUp)
 }
 
 // sendMissed sends what the hub read for the user after a resubscription:

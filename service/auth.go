@@ -92,7 +92,9 @@ type RegisterInput struct {
 	Username    string
 	Password    string
 	DisplayName string
-	ClientAddr  string
+	// ClientAddr is the client's address as the per-address limits count
+	// it (model.AddressKey: an IPv6 client's /64).
+	ClientAddr string
 }
 
 // Register creates a local user with the role user and signs them in.
@@ -160,8 +162,8 @@ func errBadCredentials() error {
 // not failed for it within the limiter's period try once: the owner, at
 // their usual address, is not locked out by someone guessing from others,
 // while each guessing address waits. Its right password signs in; a wrong
-// one answers 429 like any other refusal. Errors: EUNAUTHENTICATED,
-// ERATELIMITED.
+// one answers 429 like any other refusal. clientAddr is as
+// RegisterInput.ClientAddr. Errors: EUNAUTHENTICATED, ERATELIMITED.
 func (a *Auth) Login(ctx context.Context, username, password, clientAddr string) (*Session, error) {
 	if err := allow(a.cfg.LoginLimiter, "addr:"+clientAddr); err != nil {
 		return nil, err

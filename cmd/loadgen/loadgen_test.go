@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -247,5 +248,29 @@ func TestOpenCeilingDB(t *testing.T) {
 	_ = db.Close() // opening does not connect
 	if got := placeholders(3); got != "?,?,?" {
 		t.Errorf("placeholders(3) = %q", got)
+	}
+}
+
+func TestCPUTime(t *testing.T) {
+	before, err := cpuTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Spin until the process has used a few clock ticks more.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		after, err := cpuTime(os.Getpid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after-before >= 30*time.Millisecond {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("CPU time stayed at %v, then %v, while spinning", before, after)
+		}
+	}
+	if _, err := cpuTime(1 << 30); err == nil {
+		t.Fatal("no error for a process that does not exist")
 	}
 }

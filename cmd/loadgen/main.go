@@ -70,27 +70,43 @@ type config struct {
 	workers          int
 }
 
+// namedScenario is a scenario and the name --scenario gives it.
+type namedScenario struct {
+	name string
+	run  func(*runner, context.Context) error
+}
+
+// scenarios are the scenarios in the order the usage lists them.
+func scenarios() []namedScenario {
+	return []namedScenario{
+		{"idle", (*runner).idle},
+		{"push", (*runner).push},
+		{"reply", (*runner).reply},
+		{"reconnect", (*runner).reconnect},
+		{"broadcast", (*runner).broadcast},
+		{"thread-read", (*runner).threadRead},
+		{"resubscribe", (*runner).resubscribe},
+		{"db-ceiling", (*runner).dbCeiling},
+	}
+}
+
 // scenario returns the scenario called name, or nil.
 func scenario(name string) func(*runner, context.Context) error {
-	switch name {
-	case "idle":
-		return (*runner).idle
-	case "push":
-		return (*runner).push
-	case "reply":
-		return (*runner).reply
-	case "reconnect":
-		return (*runner).reconnect
-	case "broadcast":
-		return (*runner).broadcast
-	case "thread-read":
-		return (*runner).threadRead
-	case "resubscribe":
-		return (*runner).resubscribe
-	case "db-ceiling":
-		return (*runner).dbCeiling
+	for _, s := range scenarios() {
+		if s.name == name {
+			return s.run
+		}
 	}
 	return nil
+}
+
+// scenarioNames lists the scenarios' names, for the usage and its errors.
+func scenarioNames() []string {
+	var names []string
+	for _, s := range scenarios() {
+		names = append(names, s.name)
+	}
+	return names
 }
 
 func parseConfig(args []string, stderr io.Writer) (*config, error) {
@@ -99,7 +115,8 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	var c config
 	rawURL := fs.String("url", "http://127.0.0.1:8080", "the server's base `URL`; a loopback address")
 	rawMetricsURL := fs.String("metrics-url", "", "base `URL` of the server's /metrics: its internal listener (server.internal_addr) when it has one; default --url")
-	fs.StringVar(&c.scenario, "scenario", "", "idle, push, reply, reconnect, broadcast, thread-read, resubscribe or db-ceiling")
+	names := scenarioNames()
+	fs.StringVar(&c.scenario, "scenario", "", strings.Join(names[:len(names)-1], ", ")+" or "+names[len(names)-1])
 	fs.StringVar(&c.usersFile, "users", "", "the `file` of `discuss seed` (id username token post_id per line)")
 	fs.IntVar(&c.conns, "conns", 0, "WebSocket `connections` to hold, one per user; 0: every user of the shard")
 	fs.Float64Var(&c.rate, "rate", 0, "events per `second` (push, reply, reconnect replies, thread-read); 0: the scenario's default")
@@ -130,7 +147,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if scenario(c.scenario) == nil {
-		return nil, fmt.Errorf("--scenario must be one of idle, push, reply, reconnect, broadcast, thread-read, resubscribe, db-ceiling")
+		return nil, fmt.Errorf("--scenario must be one of %s", strings.Join(names, ", "))
 	}
 	if c.usersFile == "" {
 		return nil, errors.New("--users is required: the output of `discuss seed`")

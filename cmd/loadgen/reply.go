@@ -63,9 +63,11 @@ func (r *runner) reply(ctx context.Context) error {
 	before, herr := r.api.scrapeHistogram(ctx, deliveryHistogram)
 	rate, n := r.events(200)
 	var post latencies
+	cpu := r.serverCPU()
 	started, sent := r.paced(ctx, "reply", rate, n, true, func(ctx context.Context, seq int, due time.Time) {
 		r.comment(ctx, targets[rand.IntN(len(targets))], seq, due, &post)
 	})
+	cpu(started, "reply")
 	r.deliveryRows(ctx, "reply", "reply: POST to frame", "POST /posts/{id}/comments", &post, sent, before, herr)
 	r.rep.notes = append(r.rep.notes, fmt.Sprintf("asked for %.0f replies/s; sent %d in %s: %.1f/s",
 		rate, started, sent.Round(time.Millisecond), float64(started)/sent.Seconds()))

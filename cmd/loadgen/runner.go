@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -128,6 +129,26 @@ func (r *runner) resident() int64 {
 		return 0
 	}
 	return rss
+}
+
+// serverCPU starts measuring the server's CPU time; the function it
+// returns notes the time used since, per one of count requests named what.
+// Without --pid it notes nothing.
+func (r *runner) serverCPU() func(count int, what string) {
+	if r.cfg.pid == 0 {
+		return func(int, string) {}
+	}
+	before, err := cpuTime(r.cfg.pid)
+	return func(count int, what string) {
+		after, err2 := cpuTime(r.cfg.pid)
+		if err = cmp.Or(err, err2); err != nil || count == 0 {
+			r.rep.notes = append(r.rep.notes, fmt.Sprintf("server CPU unknown: %v, %d %ss", err, count, what))
+			return
+		}
+		used := after - before
+		r.rep.notes = append(r.rep.notes, fmt.Sprintf("server CPU: %.2f ms per %s (%s over %d)",
+			float64(used)/float64(time.Millisecond)/float64(count), what, used.Round(10*time.Millisecond), count))
+	}
 }
 
 // highWater returns an id at or above every notification committed so

@@ -30,7 +30,8 @@ func (r *runner) threadRead(ctx context.Context) error {
 	}
 	rate, n := r.events(300)
 	var lat latencies
-	_, elapsed := r.paced(ctx, "read", rate, n, false, func(ctx context.Context, seq int, due time.Time) {
+	cpu := r.serverCPU()
+	started, elapsed := r.paced(ctx, "read", rate, n, false, func(ctx context.Context, seq int, due time.Time) {
 		u := r.all[seq%len(r.all)]
 		err := r.api.call(ctx, http.MethodGet, path, u.token, nil, nil)
 		lat.add(time.Since(due))
@@ -38,6 +39,7 @@ func (r *runner) threadRead(ctx context.Context) error {
 			r.failed(err)
 		}
 	})
+	cpu(started, "page")
 	r.rep.rows = append(r.rep.rows, row{name: "GET " + path, sum: lat.summary(), elapsed: elapsed})
 	return errContext(ctx.Err())
 }
