@@ -25,10 +25,7 @@ func (ts *testServer) counts(t *testing.T, token string) model.NotificationCount
 func (ts *testServer) seen(t *testing.T, token string, upToID int64) int64 {
 	t.Helper()
 	res := ts.doChecked(t, "POST", "/api/v1/notifications/seen", token, map[string]any{"up_to_id": upToID})
-	var got struct {
-		UnseenCount int64 `json:"unseen_count"`
-	}
-	got = decodeAs[struct {
+	got := decodeAs[struct {
 		UnseenCount int64 `json:"unseen_count"`
 	}](t, res, http.StatusOK, "seen")
 	if want := fmt.Sprintf(`{"unseen_count":%d}`, got.UnseenCount); string(res.Body) != want {
