@@ -50,6 +50,7 @@
 // transaction, notifications_likes.go does both for a like,
 // notifications_publish.go tells the hub after commit,
 // notifications_store.go is the hub's NotificationStore (per-user reads and
-// marks), notifications.go the REST calls of the signed-in user, and
-// retention.go the cleanup job.
+// marks), notifications.go the REST calls of the signed-in user,
+// notifications_grouped.go their grouped view, and retention.go the
+// cleanup job.
 package service
