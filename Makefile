@@ -25,11 +25,13 @@ build:
 # in that build only.
 LOADTEST_FLAGS = -tags loadtest -run 'Seed'
 
-## test: every test (MySQL when DISCUSS_TEST_MYSQL_DSN is set, else SQLite), then a short fuzz run
+## test: every test (MySQL when DISCUSS_TEST_MYSQL_DSN is set, else SQLite); the fuzz
+## targets run their seed corpora as plain tests. Timed fuzzing is `make fuzz` (CI runs both):
+## each target builds its package again with coverage instrumentation, a minute apiece on a
+## fresh machine.
 test:
 	$(GO) test $(TEST_FLAGS) ./...
 	$(GO) test $(TEST_FLAGS) $(LOADTEST_FLAGS) ./cmd/discuss
-	$(MAKE) --no-print-directory fuzz
 
 ## fuzz: run every fuzz target briefly (FUZZ_TIME each); seeds live in testdata/fuzz
 fuzz:

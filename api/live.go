@@ -20,7 +20,12 @@ import (
 // the access log redacts it.
 func (s *Server) serveWS(c *gin.Context) {
 	if !s.hub.CheckOrigin(c.Request) {
-		writeError(c, s.log, model.Errorf(model.EPERMISSION, "origin %s may not open a WebSocket here", c.GetHeader("Origin")))
+		origin := c.GetHeader("Origin")
+		if s.refused.first(origin) {
+			s.log.Warn("refused a WebSocket from an origin not in websocket.allowed_origins; its page will never go live",
+				"origin", origin, "allowed", s.cfg.WebSocket.AllowedOrigins)
+		}
+		writeError(c, s.log, model.Errorf(model.EPERMISSION, "origin %s may not open a WebSocket here", origin))
 		return
 	}
 	token := c.Query("token")

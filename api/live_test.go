@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -104,6 +105,39 @@ func TestWebSocketHandshake(t *testing.T) {
 				t.Fatalf("body %+v (%v), want code %s", body, err, tt.code)
 			}
 		})
+	}
+}
+
+// TestRefusedOriginLoggedOnce: each origin refused a socket is logged once
+// at WARN, with the allowed ones, however often its page retries.
+func TestRefusedOriginLoggedOnce(t *testing.T) {
+	ts := newTestServer(t, func(c *configs.Config) { c.WebSocket.AllowedOrigins = []string{"https://quiz.example.com"} })
+	alice := ts.register(t, "alice")
+	for _, origin := range []string{"http://localhost:3000", "http://localhost:3000", "https://evil.example.com", "http://localhost:3000"} {
+		conn, res, err := websocket.DefaultDialer.Dial(ts.wsURL("?token="+alice.Token), http.Header{"Origin": {origin}})
+		if err == nil {
+			conn.Close()
+			t.Fatalf("the upgrade from %s succeeded", origin)
+		}
+		if res == nil || res.StatusCode != http.StatusForbidden {
+			t.Fatalf("from %s: %v, want 403", origin, res)
+		}
+	}
+	logs := ts.Logs.String()
+	for origin, want := range map[string]int{"http://localhost:3000": 1, "https://evil.example.com": 1} {
+		line := `"origin":"` + origin + `","allowed":["https://quiz.example.com"]`
+		if got := strings.Count(logs, line); got != want {
+			t.Errorf("%s logged %d times with the allowed origins, want %d:\n%s", origin, got, want, logs)
+		}
+	}
+	var r refusedOrigins
+	for i := range maxLoggedOrigins {
+		if !r.first(fmt.Sprintf("https://o%d.example.com", i)) {
+			t.Fatalf("origin %d not logged", i)
+		}
+	}
+	if r.first("https://one-more.example.com") {
+		t.Error("an origin past the bound would be logged")
 	}
 }
 

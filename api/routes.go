@@ -1,6 +1,7 @@
 package api
 
 import (
+	"net/http"
 	"net/http/pprof"
 
 	"github.com/gin-gonic/gin"
@@ -32,8 +33,11 @@ func (s *Server) routes() (*gin.Engine, error) {
 		s.operations(r)
 	}
 	r.GET("/openapi.json", s.openAPI)
-	r.GET("/", s.index)
-	r.GET("/static/*filepath", s.static)
+	// HEAD too: uptime checkers and link checkers use it.
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		r.Handle(method, "/", s.index)
+		r.Handle(method, "/static/*filepath", s.static)
+	}
 
 	v1 := r.Group("/api/v1", s.bodyLimit())
 
@@ -110,8 +114,10 @@ func (s *Server) internalRoutes() *gin.Engine {
 
 // operations are the routes of probes and monitoring.
 func (s *Server) operations(r *gin.Engine) {
-	r.GET("/healthz", s.healthz)
-	r.GET("/readyz", s.readyz)
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		r.Handle(method, "/healthz", s.healthz)
+		r.Handle(method, "/readyz", s.readyz)
+	}
 	r.GET("/metrics", s.metricsHandler())
 }
 

@@ -31,7 +31,9 @@ type Deps struct {
 	Notifications *service.Notifications
 	Announcements *service.Announcements
 	Hub           *notify.Hub
-	// Ready reports whether the database answers; /readyz calls it.
+	// Ready reports whether the server can serve: the database answers
+	// (and its schema is current); /readyz calls it. An EUNAVAILABLE
+	// model.Error it returns is shown to the prober as it is.
 	Ready func(context.Context) error
 }
 
@@ -53,6 +55,7 @@ type Server struct {
 	announcements *service.Announcements
 	hub           *notify.Hub
 	upgrader      *websocket.Upgrader
+	refused       refusedOrigins
 
 	// public serves the API, and the operations routes unless
 	// server.internal_addr is set; internal serves those and the

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func env(m map[string]string) func(string) string {
@@ -136,7 +138,11 @@ func TestValidate(t *testing.T) {
 		{"database.dsn", func(c *Config) { c.Database.Driver = "mysql"; c.Auth.Secret = strings.Repeat("s", 32) }},
 		{"database.max_open_conns", func(c *Config) { c.Database.MaxOpenConns = 0 }},
 		{"database.max_idle_conns", func(c *Config) { c.Database.MaxIdleConns = 100 }},
-		{"auth.secret", func(c *Config) { c.Database.Driver = "mysql"; c.Database.DSN = "root@/x" }},
+		{"database.dsn", func(c *Config) {
+			c.Database.Driver = "mysql"
+			c.Database.DSN = "root@tcp(127.0.0.1:3306"
+			c.Auth.Secret = strings.Repeat("s", 32)
+		}},
 		{"auth.secret", func(c *Config) { c.Auth.Secret = "short" }},
 		{"auth.token_ttl", func(c *Config) { c.Auth.TokenTTL = time.Second }},
 		{"auth.bcrypt_cost", func(c *Config) { c.Auth.BcryptCost = 40 }},
@@ -181,6 +187,25 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+func TestRequireSecret(t *testing.T) {
+	cfg := Default()
+	if err := cfg.RequireSecret(); err != nil {
+		t.Fatalf("sqlite without a secret: %v", err)
+	}
+	cfg.Database.Driver, cfg.Database.DSN = "mysql", "root@/x"
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("mysql without a secret fails Validate, which migrate runs: %v", err)
+	}
+	var inv *InvalidError
+	if err := cfg.RequireSecret(); !errors.As(err, &inv) || inv.Setting != "auth.secret" {
+		t.Fatalf("mysql without a secret: %v, want an error naming auth.secret", err)
+	}
+	cfg.Auth.Secret = strings.Repeat("s", 32)
+	if err := cfg.RequireSecret(); err != nil {
+		t.Fatalf("mysql with a secret: %v", err)
+	}
+}
+
 func TestPrefixes(t *testing.T) {
 	got, err := Prefixes([]string{"10.1.2.3/8", "192.168.1.7", "::1", "::ffff:127.0.0.1", "2001:db8::/32"})
 	if err != nil {
@@ -192,5 +217,55 @@ func TestPrefixes(t *testing.T) {
 	}
 	if _, err := Prefixes([]string{"10.0.0.0/8", "not-an-ip"}); err == nil || !strings.Contains(err.Error(), "not-an-ip") {
 		t.Fatalf("got %v, want an error naming not-an-ip", err)
+	}
+}
+
+// TestExampleConfiguration: configs/example.yaml, the operator's starting
+// point, loads and validates (with the secret and DSN given as variables,
+// as it says), and names every setting that default.yaml has, so that a
+// new setting cannot be left out of it.
+func TestExampleConfiguration(t *testing.T) {
+	cfg, err := Load("example.yaml", env(map[string]string{
+		"DISCUSS_AUTH_SECRET":  strings.Repeat("s", 32),
+		"DISCUSS_DATABASE_DSN": "discuss:password@tcp(db.internal:3306)/discuss",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.RequireSecret(); err != nil {
+		t.Fatal(err)
+	}
+	keys := func(name string) map[string]bool {
+		t.Helper()
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tree map[string]any
+		if err := yaml.Unmarshal(data, &tree); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		var walk func(prefix string, m map[string]any)
+		walk = func(prefix string, m map[string]any) {
+			for k, v := range m {
+				if sub, ok := v.(map[string]any); ok {
+					walk(prefix+k+".", sub)
+					continue
+				}
+				out[prefix+k] = true
+			}
+		}
+		walk("", tree)
+		return out
+	}
+	example := keys("example.yaml")
+	for key := range keys("default.yaml") {
+		if !example[key] {
+			t.Errorf("example.yaml does not name %s", key)
+		}
 	}
 }

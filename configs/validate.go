@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // Validate checks every setting and returns the first problem, naming the
@@ -29,11 +31,11 @@ func (c *Config) Validate() error {
 
 		{c.Database.Driver != "sqlite" && c.Database.Driver != "mysql", "database.driver", "must be sqlite or mysql"},
 		{c.Database.Driver == "mysql" && c.Database.DSN == "", "database.dsn", "is required with the mysql driver"},
+		{c.Database.Driver == "mysql" && !validMySQLDSN(c.Database.DSN), "database.dsn", "is not a MySQL DSN such as user:password@tcp(host:3306)/discuss"},
 		{c.Database.MaxOpenConns < 1, "database.max_open_conns", "must be at least 1"},
 		{c.Database.MaxIdleConns < 0 || c.Database.MaxIdleConns > c.Database.MaxOpenConns, "database.max_idle_conns", "must be between 0 and database.max_open_conns"},
 		{c.Database.ConnMaxLifetime < 0, "database.conn_max_lifetime", "must not be negative"},
 
-		{c.Database.Driver == "mysql" && c.Auth.Secret == "", "auth.secret", "is required with the mysql driver (at least 32 bytes)"},
 		{c.Auth.Secret != "" && len(c.Auth.Secret) < 32, "auth.secret", "must be at least 32 bytes"},
 		{c.Auth.Issuer == "", "auth.issuer", "is required"},
 		{c.Auth.TokenTTL < time.Minute, "auth.token_ttl", "must be at least 1m"},
@@ -126,6 +128,22 @@ func Prefixes(list []string) ([]netip.Prefix, error) {
 		prefixes = append(prefixes, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return prefixes, nil
+}
+
+// RequireSecret reports the one setting that only the commands that sign
+// or check tokens need: MySQL setups must configure auth.secret (SQLite
+// ones get a generated secret kept beside the database). migrate signs
+// nothing and runs without it.
+func (c *Config) RequireSecret() error {
+	if c.Database.Driver == "mysql" && c.Auth.Secret == "" {
+		return &InvalidError{Setting: "auth.secret", Problem: "is required with the mysql driver (at least 32 bytes)"}
+	}
+	return nil
+}
+
+func validMySQLDSN(dsn string) bool {
+	_, err := mysql.ParseDSN(dsn)
+	return dsn == "" || err == nil
 }
 
 func validAddr(addr string) bool {

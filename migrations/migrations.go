@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"strings"
 
 	"github.com/pressly/goose/v3"
 )
@@ -26,6 +27,7 @@ const (
 // Migrator applies the embedded migrations of one dialect to one database.
 type Migrator struct {
 	provider *goose.Provider
+	dir      fs.FS // the dialect's files
 }
 
 // New returns a Migrator for db, whose driver is MySQL or SQLite.
@@ -47,7 +49,7 @@ func New(db *sql.DB, driver string) (*Migrator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
 	}
-	return &Migrator{provider: p}, nil
+	return &Migrator{provider: p, dir: dir}, nil
 }
 
 // Step is one migration applied or rolled back.
@@ -123,4 +125,40 @@ func stepsOf(results []*goose.MigrationResult) []Step {
 		steps = append(steps, Step{Version: r.Source.Version, Name: path.Base(r.Source.Path), Direction: r.Direction})
 	}
 	return steps
+}
+
+// Last returns the most recent applied migration, the one Down would roll
+// back, with the SQL of its Down section; ok is false when none is
+// applied. `discuss migrate down` shows it before it asks for --yes.
+func (m *Migrator) Last(ctx context.Context) (step Step, downSQL string, ok bool, err error) {
+	version, err := m.provider.GetDBVersion(ctx)
+	if err != nil {
+		return Step{}, "", false, fmt.Errorf("migrate status: %w", err)
+	}
+	if version == 0 {
+		return Step{}, "", false, nil
+	}
+	for _, src := range m.provider.ListSources() {
+		if src.Version != version {
+			continue
+		}
+		text, err := fs.ReadFile(m.dir, path.Base(src.Path))
+		if err != nil {
+			return Step{}, "", false, fmt.Errorf("migrations: %w", err)
+		}
+		return Step{Version: version, Name: path.Base(src.Path), Direction: "down"}, downSection(string(text)), true, nil
+	}
+	return Step{}, "", false, fmt.Errorf("migrations: the database is at version %d, which this binary does not know", version)
+}
+
+// downSection returns the statements after a goose file's Down annotation.
+func downSection(text string) string {
+	_, down, _ := strings.Cut(text, "-- +goose Down")
+	var lines []string
+	for _, l := range strings.Split(down, "\n") {
+		if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "-- +goose") {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "\n")
 }

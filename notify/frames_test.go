@@ -3,10 +3,14 @@ package notify
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/quizsite/discuss/model"
 )
@@ -136,5 +140,37 @@ func TestFramesMatchContract(t *testing.T) {
 	// A time json cannot encode is an error, not a panic.
 	if _, err := newHelloFrame(1, model.NotificationCounts{}, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)); err == nil {
 		t.Error("year 10000 encoded")
+	}
+}
+
+// TestProtocolDocument keeps docs/protocol.md, which clients are written
+// from, in step with the code: it must name every frame type in both
+// directions and every close code the server sends.
+func TestProtocolDocument(t *testing.T) {
+	doc, err := os.ReadFile("../docs/protocol.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(doc)
+	var names []string
+	for k := range kindCatchUp {
+		names = append(names, k.String())
+	}
+	names = append(names, clientPing, clientRead)
+	for _, name := range names {
+		if !strings.Contains(text, "| `"+name+"` |") {
+			t.Errorf("docs/protocol.md has no row for the frame %q", name)
+		}
+	}
+	codes := []int{websocket.CloseMessageTooBig, CloseReplaced} // sent by gorilla, and by register
+	for code := range 5000 {
+		if closeText(code) != "" {
+			codes = append(codes, code)
+		}
+	}
+	for _, code := range codes {
+		if !strings.Contains(text, fmt.Sprintf("| %d |", code)) {
+			t.Errorf("docs/protocol.md has no row for the close code %d", code)
+		}
 	}
 }

@@ -2,20 +2,31 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
 	"time"
+
+	"github.com/quizsite/discuss/migrations"
 )
 
 func migrateCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs, configPath := newFlags("migrate", stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, "usage: discuss migrate up|down|status [--config FILE]") }
+	yes := fs.Bool("yes", false, "roll back without asking (down only)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: discuss migrate up|status [--config FILE]\n       discuss migrate down [--yes] [--config FILE]")
+		fs.PrintDefaults()
+	}
 	if len(args) == 0 {
 		fs.Usage()
 		return usagef("migrate needs up, down or status")
 	}
 	action := args[0]
+	if action == "-h" || action == "-help" || action == "--help" || action == "help" {
+		fs.Usage()
+		return flag.ErrHelp
+	}
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -46,6 +57,9 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 			fmt.Fprintln(stdout, "schema is up to date")
 		}
 	case "down":
+		if !*yes {
+			return describeDown(ctx, m, stdout)
+		}
 		step, ok, err := m.Down(ctx)
 		if err != nil {
 			return err
@@ -72,4 +86,21 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 		return tw.Flush()
 	}
 	return nil
+}
+
+// describeDown says which migration `migrate down` would roll back and the
+// statements it would run, and refuses to go on without --yes: rolling back
+// the first migration drops every table, and a server still running on the
+// database answers 500s until it is migrated up again.
+func describeDown(ctx context.Context, m *migrations.Migrator, stdout io.Writer) error {
+	step, downSQL, ok, err := m.Last(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		fmt.Fprintln(stdout, "nothing to roll back")
+		return nil
+	}
+	fmt.Fprintf(stdout, "migrate down would roll back %05d %s, running:\n\n%s\n\n", step.Version, step.Name, downSQL)
+	return usagef("not rolled back: run again with --yes to do it")
 }

@@ -25,6 +25,14 @@ Every command takes --config FILE; DISCUSS_* variables override it.`
 // Only `user create` reads standard input, os.Stdin itself, when no
 // password is in the environment.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	err := runCommand(ctx, args, getenv, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // The usage asked for is printed.
+	}
+	return err
+}
+
+func runCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return usagef("no command given")
@@ -58,11 +66,12 @@ func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 	return fs, fs.String("config", "", "YAML configuration `file` over the defaults")
 }
 
-// parseFlags parses args, turning a bad flag into a usage error.
+// parseFlags parses args, turning a bad flag into a usage error; -h and
+// --help return flag.ErrHelp, which run answers with success.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return usagef("help requested")
+			return err
 		}
 		return &usageError{err: err}
 	}

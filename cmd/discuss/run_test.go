@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
 	"maps"
 	"net"
 	"net/http"
@@ -17,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quizsite/discuss/configs"
 	"github.com/quizsite/discuss/service"
 	"github.com/quizsite/discuss/service/dbtest"
 )
@@ -198,7 +201,7 @@ func TestZeroConfiguration(t *testing.T) {
 	s := startServe(t, env)
 	token, _ := registerUser(t, s, "alice")
 	s.stop(t)
-	for _, f := range []string{"data/discuss.db", "data/jwt-secret"} {
+	for _, f := range []string{"data/discuss.db", "data/discuss.db.jwt-secret"} {
 		if _, err := os.Stat(f); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
@@ -210,6 +213,79 @@ func TestZeroConfiguration(t *testing.T) {
 	s2 := startServe(t, env)
 	if code := s2.call(t, "GET", "/api/v1/me", token, nil, nil); code != 200 {
 		t.Fatalf("token from the first run: %d", code)
+	}
+}
+
+// TestReadyzFollowsSchema: a schema rolled back under a running server
+// makes /readyz answer 503 naming the cause, and migrating up again makes
+// it ready.
+func TestReadyzFollowsSchema(t *testing.T) {
+	t.Chdir(t.TempDir())
+	env := map[string]string{"DISCUSS_AUTH_BCRYPT_COST": "4"}
+	s := startServe(t, env)
+	migrate := func(args ...string) {
+		t.Helper()
+		if err := run(context.Background(), append([]string{"migrate"}, args...), envOf(env), &dbtest.SyncBuffer{}, &dbtest.SyncBuffer{}); err != nil {
+			t.Fatalf("migrate %v: %v", args, err)
+		}
+	}
+	var body struct {
+		Error struct{ Code, Message string }
+	}
+	if code := s.call(t, "HEAD", "/readyz", "", nil, nil); code != 200 {
+		t.Fatalf("HEAD /readyz: %d", code)
+	}
+	migrate("down", "--yes")
+	if code := s.call(t, "GET", "/readyz", "", nil, &body); code != 503 || body.Error.Code != "unavailable" || !strings.Contains(body.Error.Message, "schema is behind") {
+		t.Fatalf("readyz after migrate down: %d %+v", code, body)
+	}
+	migrate("up")
+	if code := s.call(t, "GET", "/readyz", "", nil, nil); code != 200 {
+		t.Fatalf("readyz after migrate up: %d", code)
+	}
+}
+
+// TestSecretPerDatabase: two SQLite databases in one folder get a secret
+// each, kept beside each file; the folder-wide secret of earlier versions
+// moves to the first database that starts, so its tokens keep working.
+func TestSecretPerDatabase(t *testing.T) {
+	dir := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	secretOf := func(dsn string) string {
+		t.Helper()
+		cfg := configs.Default()
+		cfg.Database.DSN = dsn
+		secret, err := signingSecret(cfg, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(secret)
+	}
+	shared := strings.Repeat("s", 64)
+	if err := os.WriteFile(filepath.Join(dir, "jwt-secret"), []byte(shared+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, b := filepath.Join(dir, "a.db"), filepath.Join(dir, "b.db")
+	if got := secretOf(a); got != shared {
+		t.Fatalf("the first database did not take the folder's secret: %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "jwt-secret")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the folder's secret is still there: %v", err)
+	}
+	other := secretOf("file:" + b + "?_pragma=busy_timeout(5000)")
+	if other == shared || len(other) != 64 {
+		t.Fatalf("the second database's secret %q", other)
+	}
+	if secretOf(a) != shared || secretOf(b) != other {
+		t.Fatal("a kept secret changed on the next start")
+	}
+	for _, f := range []string{a + ".jwt-secret", b + ".jwt-secret"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if m1, m2 := secretOf(":memory:"), secretOf(":memory:"); m1 == m2 {
+		t.Error("in-memory databases share a secret")
 	}
 }
 
@@ -236,7 +312,7 @@ func TestMigrateCommands(t *testing.T) {
 	migrate := func(action string) string {
 		t.Helper()
 		var out dbtest.SyncBuffer
-		if err := run(context.Background(), []string{"migrate", action}, envOf(env), &out, &dbtest.SyncBuffer{}); err != nil {
+		if err := run(context.Background(), append([]string{"migrate"}, strings.Fields(action)...), envOf(env), &out, &dbtest.SyncBuffer{}); err != nil {
 			t.Fatalf("migrate %s: %v", action, err)
 		}
 		return out.String()
@@ -247,10 +323,11 @@ func TestMigrateCommands(t *testing.T) {
 		{"status", "00001 00001_init.sql applied"},
 		{"status", "00005 00005_notification_seen_like_notices.sql applied"},
 		{"up", "schema is up to date"},
-		{"down", "rolled back 00005 00005_notification_seen_like_notices.sql"},
-		{"down", "rolled back 00003 00003_username_binary.sql"},
-		{"down", "rolled back 00002 00002_notification_seq.sql"},
-		{"down", "rolled back 00001 00001_init.sql"},
+		{"down --yes", "rolled back 00005 00005_notification_seen_like_notices.sql"},
+		{"down --yes", "rolled back 00003 00003_username_binary.sql"},
+		{"down --yes", "rolled back 00002 00002_notification_seq.sql"},
+		{"down --yes", "rolled back 00001 00001_init.sql"},
+		{"down --yes", "nothing to roll back"},
 		{"down", "nothing to roll back"},
 		{"up", "applied 00001 00001_init.sql"},
 	}
@@ -258,6 +335,34 @@ func TestMigrateCommands(t *testing.T) {
 		// Compare with the table's padding folded to single spaces.
 		if got := strings.Join(strings.Fields(migrate(s.action)), " "); !strings.Contains(got, s.want) {
 			t.Fatalf("migrate %s printed %q, want %q", s.action, got, s.want)
+		}
+	}
+
+	// Without --yes, down says what it would run and runs nothing.
+	var out dbtest.SyncBuffer
+	err := run(context.Background(), []string{"migrate", "down"}, envOf(env), &out, &dbtest.SyncBuffer{})
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "--yes") {
+		t.Fatalf("migrate down without --yes: %v (exit %d), want exit 2 naming --yes", err, exitCode(err))
+	}
+	for _, want := range []string{"would roll back 00003 00003_username_binary.sql", "DROP COLUMN username_key"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("migrate down without --yes printed %q, want %q in it", out.String(), want)
+		}
+	}
+	if got := strings.Join(strings.Fields(migrate("status")), " "); !strings.Contains(got, "00003 00003_username_binary.sql applied") {
+		t.Fatalf("after migrate down without --yes: %q", got)
+	}
+}
+
+// TestHelp: every command's -h and --help print its usage and succeed.
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"help"}, {"serve", "--help"}, {"serve", "-h"}, {"migrate", "--help"}, {"migrate", "-h"}, {"user", "create", "--help"}} {
+		var stdout, stderr dbtest.SyncBuffer
+		if err := run(context.Background(), args, envOf(nil), &stdout, &stderr); err != nil {
+			t.Errorf("%v: %v (exit %d)", args, err, exitCode(err))
+		}
+		if !strings.Contains(stdout.String()+stderr.String(), "usage") && !strings.Contains(stderr.String(), "Usage") {
+			t.Errorf("%v printed no usage:\n%s%s", args, stdout.String(), stderr.String())
 		}
 	}
 }
@@ -337,9 +442,14 @@ func TestCommandErrors(t *testing.T) {
 		{"ErrBadEnvValue", []string{"serve"}, map[string]string{"DISCUSS_SERVER_SHUTDOWN_TIMEOUT": "later"}, 2, "DISCUSS_SERVER_SHUTDOWN_TIMEOUT"},
 		{"ErrMissingConfigFile", []string{"serve", "--config", "/nonexistent/discuss.yaml"}, nil, 2, "/nonexistent/discuss.yaml"},
 		{"ErrMySQLWithoutSecret", []string{"serve"}, map[string]string{"DISCUSS_DATABASE_DRIVER": "mysql", "DISCUSS_DATABASE_DSN": "root@tcp(" + closed + ")/x"}, 2, "auth.secret"},
+		// migrate signs nothing: it goes as far as the database without
+		// auth.secret.
 		{"ErrUnreachableDatabase", []string{"migrate", "status"}, map[string]string{
-			"DISCUSS_DATABASE_DRIVER": "mysql", "DISCUSS_DATABASE_DSN": "root@tcp(" + closed + ")/x", "DISCUSS_AUTH_SECRET": strings.Repeat("k", 32),
+			"DISCUSS_DATABASE_DRIVER": "mysql", "DISCUSS_DATABASE_DSN": "root@tcp(" + closed + ")/x",
 		}, 1, "database mysql unreachable"},
+		{"ErrMalformedDSN", []string{"migrate", "status"}, map[string]string{
+			"DISCUSS_DATABASE_DRIVER": "mysql", "DISCUSS_DATABASE_DSN": "root@tcp(" + closed + "/x",
+		}, 2, "database.dsn is not a MySQL DSN"},
 		{"ErrMigrateAction", []string{"migrate", "sideways"}, nil, 2, `unknown migrate action "sideways"`},
 		{"ErrUserCreateFlags", []string{"user", "create"}, nil, 2, "--username is required"},
 		// The password given on the command line is refused, and not

@@ -77,7 +77,7 @@ func seedCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return &usageError{err: err}
 	}
 
-	b, closeBase, err := openBase(ctx, *configPath, getenv, stderr)
+	b, closeBase, err := openBase(ctx, *configPath, getenv, stderr, true)
 	if err != nil {
 		return err
 	}

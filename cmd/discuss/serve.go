@@ -19,6 +19,7 @@ import (
 	"github.com/quizsite/discuss/api"
 	"github.com/quizsite/discuss/configs"
 	"github.com/quizsite/discuss/migrations"
+	"github.com/quizsite/discuss/model"
 	"github.com/quizsite/discuss/notify"
 	"github.com/quizsite/discuss/service"
 )
@@ -28,7 +29,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	b, closeBase, err := openBase(ctx, *configPath, getenv, stderr)
+	b, closeBase, err := openBase(ctx, *configPath, getenv, stderr, false)
 	if err != nil {
 		return err
 	}
@@ -66,7 +67,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		Notifications: notes,
 		Announcements: service.NewAnnouncements(db, hub, log),
 		Hub:           hub,
-		Ready:         pinger(db),
+		Ready:         readiness(db, b.migrations),
 	})
 	if err != nil {
 		return err
@@ -100,7 +101,8 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
 		wg.Go(func() {
-			log.Info("serving", "listener", l.name, "addr", l.ln.Addr().String(), "scheme", l.scheme(), "database", cfg.Database.Driver)
+			log.Info("serving", "listener", l.name, "addr", l.ln.Addr().String(), "scheme", l.scheme(), "database", cfg.Database.Driver,
+				"allowed_origins", cfg.WebSocket.AllowedOrigins)
 			if err := l.serve(); !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("serve %s: %w", l.name, err)
 			}
@@ -278,12 +280,25 @@ func hubOptions(ws configs.WebSocket, db configs.Database) (notify.Options, erro
 	}, nil
 }
 
-func pinger(db *gorm.DB) func(context.Context) error {
+// readiness is /readyz's check: the database answers, and its schema has
+// every migration this binary needs. A schema rolled back under a running
+// server (`migrate down`) makes it not ready rather than a source of 500s.
+func readiness(db *gorm.DB, m *migrations.Migrator) func(context.Context) error {
 	return func(ctx context.Context) error {
 		sqlDB, err := db.DB()
 		if err != nil {
 			return err
 		}
-		return sqlDB.PingContext(ctx)
+		if err := sqlDB.PingContext(ctx); err != nil {
+			return err
+		}
+		pending, err := m.Pending(ctx)
+		if err != nil {
+			return err
+		}
+		if pending {
+			return model.Errorf(model.EUNAVAILABLE, "the database schema is behind: run `discuss migrate up`")
+		}
+		return nil
 	}
 }

@@ -25,21 +25,34 @@ import (
 
 // base is what every command that works on the database sets up first.
 type base struct {
-	cfg  *configs.Config
-	log  *slog.Logger
-	db   *gorm.DB
-	auth *service.Auth
+	cfg        *configs.Config
+	log        *slog.Logger
+	db         *gorm.DB
+	migrations *migrations.Migrator
+	auth       *service.Auth
 }
 
 // openBase loads and validates the configuration, opens the database,
 // makes sure its schema is current (see requireSchema) and builds the auth
-// service with the signing secret. The caller must call close.
-func openBase(ctx context.Context, configPath string, getenv func(string) string, stderr io.Writer) (b *base, close func(), err error) {
+// service with the signing secret. The caller must call close. A one-shot
+// command (quiet) logs only warnings and errors, as text: its answer is
+// what it prints, not the server's JSON log lines.
+func openBase(ctx context.Context, configPath string, getenv func(string) string, stderr io.Writer, quiet bool) (b *base, close func(), err error) {
 	cfg, err := loadConfig(configPath, getenv)
 	if err != nil {
 		return nil, nil, err
 	}
-	log := newLogger(cfg.Log, stderr)
+	if err := cfg.RequireSecret(); err != nil {
+		return nil, nil, &usageError{err: err}
+	}
+	logCfg := cfg.Log
+	if quiet {
+		logCfg = configs.Log{Level: "warn", Format: "text"}
+		if strings.EqualFold(cfg.Log.Level, "error") {
+			logCfg.Level = "error"
+		}
+	}
+	log := newLogger(logCfg, stderr)
 	db, m, err := openDB(ctx, cfg.Database)
 	if err != nil {
 		return nil, nil, err
@@ -64,7 +77,7 @@ func openBase(ctx context.Context, configPath string, getenv func(string) string
 	if err != nil {
 		return nil, nil, err
 	}
-	return &base{cfg: cfg, log: log, db: db, auth: auth}, func() { closeDB(db) }, nil
+	return &base{cfg: cfg, log: log, db: db, migrations: m, auth: auth}, func() { closeDB(db) }, nil
 }
 
 // loadConfig reads and validates the configuration. Any problem is a usage
@@ -123,19 +136,23 @@ func closeDB(db *gorm.DB) {
 	}
 }
 
-// secretFile is where the zero-configuration SQLite setup keeps the signing
-// secret it generated, beside the database, so tokens survive restarts.
-const secretFile = "jwt-secret"
-
 // signingSecret returns the configured secret. With SQLite and none
-// configured it reads the one kept beside the database, or makes and keeps
-// one, saying so in the log; MySQL setups must configure it (Validate
-// already refused them otherwise).
+// configured it reads the one kept beside the database file, or makes and
+// keeps one, saying so in the log; MySQL setups must configure it
+// (RequireSecret refused them otherwise). An in-memory database gets one
+// for the life of the process.
 func signingSecret(cfg *configs.Config, log *slog.Logger) ([]byte, error) {
 	if cfg.Auth.Secret != "" {
 		return []byte(cfg.Auth.Secret), nil
 	}
-	path := filepath.Join(filepath.Dir(cfg.Database.DSN), secretFile)
+	path, kept := secretPath(cfg.Database.DSN)
+	if !kept {
+		log.Warn("generated a signing secret for this process only (in-memory database); set auth.secret to keep tokens across restarts")
+		return newSecret()
+	}
+	if err := adoptSharedSecret(path, log); err != nil {
+		return nil, err
+	}
 	data, err := os.ReadFile(path)
 	if err == nil {
 		secret := strings.TrimSpace(string(data))
@@ -148,19 +165,57 @@ func signingSecret(cfg *configs.Config, log *slog.Logger) ([]byte, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read signing secret: %w", err)
 	}
+	secret, err := newSecret()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, append(secret, '\n'), 0o600); err != nil {
+		return nil, fmt.Errorf("keep signing secret: %w", err)
+	}
+	log.Warn("generated a signing secret and kept it beside the database; set auth.secret in production", "path", path)
+	return secret, nil
+}
+
+// secretPath is where the secret of the SQLite database dsn is kept: the
+// database file's name with ".jwt-secret" added, so that two databases in
+// one folder have a secret each. kept is false for an in-memory database.
+func secretPath(dsn string) (path string, kept bool) {
+	file, _, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
+	if file == "" || strings.HasPrefix(file, ":memory:") {
+		return "", false
+	}
+	return file + ".jwt-secret", true
+}
+
+// adoptSharedSecret moves the secret that earlier versions kept for every
+// database of a folder, in its file jwt-secret, to path, the secret of one
+// database, unless that has one already: tokens signed before the upgrade
+// keep working, and the next database made in the folder gets its own.
+func adoptSharedSecret(path string, log *slog.Logger) error {
+	shared := filepath.Join(filepath.Dir(path), "jwt-secret")
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if _, err := os.Stat(shared); err != nil {
+		return nil
+	}
+	if err := os.Rename(shared, path); err != nil {
+		return fmt.Errorf("keep signing secret: %w", err)
+	}
+	log.Info("moved the signing secret kept for the folder to the database's own file", "from", shared, "to", path)
+	return nil
+}
+
+// newSecret returns 32 random bytes, hex-encoded.
+func newSecret() ([]byte, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return nil, err
 	}
-	secret := hex.EncodeToString(b)
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("keep signing secret: %w", err)
-	}
-	log.Warn("generated a signing secret and kept it beside the database; set auth.secret in production", "path", path)
-	return []byte(secret), nil
+	return []byte(hex.EncodeToString(b)), nil
 }
 
 // authConfig turns the auth settings into the service's configuration,

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 
@@ -53,7 +52,7 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	b, closeBase, err := openBase(ctx, *configPath, getenv, stderr)
+	b, closeBase, err := openBase(ctx, *configPath, getenv, stderr, true)
 	if err != nil {
 		return err
 	}
@@ -62,7 +61,6 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	b.log.Info("user created", slog.Int64("id", u.ID), slog.String("username", u.Username), slog.String("role", u.Role))
 	fmt.Fprintf(stdout, "created user %d %s (%s)\n", u.ID, u.Username, u.Role)
 	return nil
 }

@@ -14,6 +14,9 @@
 //	            another instance; every one arrives after it is back
 //	db-ceiling  the server's SQL for a reply and a thread page through
 //	            database/sql alone: what the database allows
+//	snapshot    one user's notifications written as the server writes them
+//	            while readers count holes in what they see, unbounded and
+//	            bounded by an earlier head read (why the hub reads so)
 //
 // It exits 1 when any delivery is lost or duplicated, a request or
 // connection fails, or the server drops a connection; 2 on a usage error.
@@ -87,6 +90,7 @@ func scenarios() []namedScenario {
 		{"thread-read", (*runner).threadRead},
 		{"resubscribe", (*runner).resubscribe},
 		{"db-ceiling", (*runner).dbCeiling},
+		{"snapshot", (*runner).snapshotHoles},
 	}
 }
 
@@ -137,8 +141,8 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.progress, "progress", 5*time.Second, "progress line interval on stderr; 0: none")
 	writerURL := fs.String("writer-url", "", "resubscribe: the `URL` of the instance that sends while the server at --url is cut off from Redis")
 	fs.StringVar(&c.brokerProxy, "broker-proxy", "", "resubscribe: `LISTEN=UPSTREAM`, a proxy to Redis for the server at --url, which the scenario cuts")
-	fs.StringVar(&c.dsn, "dsn", "", "db-ceiling: the server's MySQL `DSN` (database.dsn), on the loopback")
-	fs.IntVar(&c.workers, "workers", 8, "db-ceiling: `goroutines` running the statements, each with its own database connection")
+	fs.StringVar(&c.dsn, "dsn", "", "db-ceiling, snapshot: the server's MySQL `DSN` (database.dsn), on the loopback")
+	fs.IntVar(&c.workers, "workers", 8, "db-ceiling: `goroutines` running the statements, each with its own database connection; snapshot: writers, and as many readers")
 	fs.DurationVar(&c.maxRun, "max-run", 15*time.Minute, "stop the whole run after this long, whatever happens")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -186,8 +190,8 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("--scenario %s needs --admin-token", c.scenario)
 	case c.scenario == "thread-read" && c.postID <= 0:
 		return nil, errors.New("--scenario thread-read needs --post")
-	case c.scenario == "db-ceiling" && (c.dsn == "" || c.workers < 1):
-		return nil, errors.New("--scenario db-ceiling needs --dsn and a positive --workers")
+	case (c.scenario == "db-ceiling" || c.scenario == "snapshot") && (c.dsn == "" || c.workers < 1):
+		return nil, fmt.Errorf("--scenario %s needs --dsn and a positive --workers", c.scenario)
 	case c.scenario == "resubscribe" && (c.writerURL == nil || c.brokerProxy == ""):
 		return nil, errors.New("--scenario resubscribe needs --writer-url and --broker-proxy")
 	}
