@@ -344,12 +344,12 @@ func TestMigrateCommands(t *testing.T) {
 	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "--yes") {
 		t.Fatalf("migrate down without --yes: %v (exit %d), want exit 2 naming --yes", err, exitCode(err))
 	}
-	for _, want := range []string{"would roll back 00003 00003_username_binary.sql", "DROP COLUMN username_key"} {
+	for _, want := range []string{"would roll back 00005 00005_notification_seen_like_notices.sql", "DROP COLUMN notification_seen_id"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("migrate down without --yes printed %q, want %q in it", out.String(), want)
 		}
 	}
-	if got := strings.Join(strings.Fields(migrate("status")), " "); !strings.Contains(got, "00003 00003_username_binary.sql applied") {
+	if got := strings.Join(strings.Fields(migrate("status")), " "); !strings.Contains(got, "00005 00005_notification_seen_like_notices.sql applied") {
 		t.Fatalf("after migrate down without --yes: %q", got)
 	}
 }
