@@ -20,6 +20,7 @@ type frame struct {
 	Type              string          `json:"type"`
 	UserID            int64           `json:"user_id"`
 	UnreadCount       int64           `json:"unread_count"`
+	UnseenCount       *int64          `json:"unseen_count"`
 	Message           string          `json:"message"`
 	Replayed          bool            `json:"replayed"`
 	Notification      json.RawMessage `json:"notification"`

@@ -9,9 +9,14 @@ import (
 	"github.com/quizsite/discuss/service"
 )
 
-// unreadCountResponse answers every call that changes or reads the count.
-type unreadCountResponse struct {
-	UnreadCount int64 `json:"unread_count"`
+// seenRequest is the body of POST /notifications/seen.
+type seenRequest struct {
+	UpToID int64 `json:"up_to_id"`
+}
+
+// seenResponse answers POST /notifications/seen.
+type seenResponse struct {
+	UnseenCount int64 `json:"unseen_count"`
 }
 
 type adminNotifyRequest struct {
@@ -20,19 +25,38 @@ type adminNotifyRequest struct {
 }
 
 // listNotifications answers GET /notifications: the caller's notifications,
-// newest first, and their unread count.
+// newest first, and their unread and unseen counts.
 func (s *Server) listNotifications(c *gin.Context) (int, any, error) {
-	limit, err := queryLimit(c)
+	q, err := notificationsQuery(c)
 	if err != nil {
 		return 0, nil, err
+	}
+	page, err := s.notes.List(ctx(c), q)
+	return http.StatusOK, page, err
+}
+
+// notificationsQuery reads the query of a notification list, plain or
+// grouped: unread_only, limit and cursor.
+func notificationsQuery(c *gin.Context) (service.ListNotifications, error) {
+	limit, err := queryLimit(c)
+	if err != nil {
+		return service.ListNotifications{}, err
 	}
 	unreadOnly, err := queryBool(c, "unread_only")
 	if err != nil {
+		return service.ListNotifications{}, err
+	}
+	return service.ListNotifications{UnreadOnly: unreadOnly, Limit: limit, Cursor: c.Query("cursor")}, nil
+}
+
+// listNotificationGroups answers GET /notifications/grouped: the caller's
+// notifications in groups, newest group first, and their counts.
+func (s *Server) listNotificationGroups(c *gin.Context) (int, any, error) {
+	q, err := notificationsQuery(c)
+	if err != nil {
 		return 0, nil, err
 	}
-	page, err := s.notes.List(ctx(c), service.ListNotifications{
-		UnreadOnly: unreadOnly, Limit: limit, Cursor: c.Query("cursor"),
-	})
+	page, err := s.notes.ListGrouped(ctx(c), q)
 	return http.StatusOK, page, err
 }
 
@@ -63,10 +87,22 @@ func (s *Server) markOneRead(c *gin.Context) (int, any, error) {
 	return unreadCountAnswer(s.notes.MarkOneRead(ctx(c), id))
 }
 
+// markSeen answers POST /notifications/seen: the caller's seen mark moves
+// up to up_to_id, never back, and the answer is the unseen count.
+func (s *Server) markSeen(c *gin.Context) (int, any, error) {
+	var req seenRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return 0, nil, err
+	}
+	// The service checks up_to_id.
+	n, err := s.notes.MarkSeen(ctx(c), req.UpToID)
+	return http.StatusOK, seenResponse{UnseenCount: n}, err
+}
+
 // unreadCountAnswer is the answer of every call that reads or changes the
-// unread count, from the service's count and error.
-func unreadCountAnswer(n int64, err error) (int, any, error) {
-	return http.StatusOK, unreadCountResponse{UnreadCount: n}, err
+// unread count: that count and the unseen one, from the service.
+func unreadCountAnswer(counts model.NotificationCounts, err error) (int, any, error) {
+	return http.StatusOK, counts, err
 }
 
 // adminNotify answers POST /admin/notify with the system notification it

@@ -20,10 +20,12 @@ type notificationPage struct {
 	Items       []model.Notification `json:"items"`
 	NextCursor  *string              `json:"next_cursor"`
 	UnreadCount int64                `json:"unread_count"`
+	UnseenCount *int64               `json:"unseen_count"`
 }
 
 type unreadCount struct {
 	UnreadCount *int64 `json:"unread_count"`
+	UnseenCount *int64 `json:"unseen_count"`
 }
 
 // notifications lists the caller's notifications with query q.
@@ -330,7 +332,7 @@ func TestListNotificationsPages(t *testing.T) {
 	})
 	t.Run("OK/Empty", func(t *testing.T) {
 		res := ts.doChecked(t, "GET", "/api/v1/notifications", bob.Token, nil)
-		if res.Status != http.StatusOK || string(res.Body) != `{"items":[],"next_cursor":null,"unread_count":0}` {
+		if res.Status != http.StatusOK || string(res.Body) != `{"items":[],"next_cursor":null,"unread_count":0,"unseen_count":0}` {
 			t.Errorf("empty list: %d %s", res.Status, res.Body)
 		}
 	})

@@ -73,8 +73,10 @@ func (s *Server) routes() (*gin.Engine, error) {
 	user.DELETE("/comments/:id/like", s.handle(s.unlikeComment))
 
 	user.GET("/notifications", s.handle(s.listNotifications))
+	user.GET("/notifications/grouped", s.handle(s.listNotificationGroups))
 	user.GET("/notifications/unread_count", s.handle(s.unreadCount))
 	user.POST("/notifications/read", s.handle(s.markRead))
+	user.POST("/notifications/seen", s.handle(s.markSeen))
 	user.POST("/notifications/:id/read", s.handle(s.markOneRead))
 
 	user.GET("/announcements", s.handle(s.listAnnouncements))

@@ -2,7 +2,10 @@ package migrations_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -12,7 +15,8 @@ import (
 
 // tables is the schema the contract needs; every one must come and go with
 // the migrations.
-var tables = []string{"users", "posts", "comments", "post_likes", "comment_likes", "post_subscriptions", "fanout_outbox", "notifications", "announcements"}
+var tables = []string{"users", "posts", "comments", "post_likes", "comment_likes", "post_subscriptions", "fanout_outbox", "notifications", "announcements",
+	"post_like_notices", "comment_like_notices"}
 
 // TestUpDownUp runs on MySQL when DISCUSS_TEST_MYSQL_DSN is set and on
 // SQLite otherwise, so CI covers the MySQL migrations and a plain `go test`
@@ -22,8 +26,9 @@ func TestUpDownUp(t *testing.T) {
 	upDownUp(t, db)
 }
 
-func upDownUp(t *testing.T, db *dbtest.DB) {
-	ctx := context.Background()
+// migrator returns db's connection pool and a Migrator over it.
+func migrator(t *testing.T, db *dbtest.DB) (*sql.DB, *migrations.Migrator) {
+	t.Helper()
 	sqlDB, err := db.DB.DB()
 	if err != nil {
 		t.Fatal(err)
@@ -32,6 +37,12 @@ func upDownUp(t *testing.T, db *dbtest.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return sqlDB, m
+}
+
+func upDownUp(t *testing.T, db *dbtest.DB) {
+	ctx := context.Background()
+	_, m := migrator(t, db)
 	assertTables := func(want bool) {
 		t.Helper()
 		for _, table := range tables {
@@ -192,8 +203,11 @@ func TestLevelsMigrated(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("levels after up: %v, want %v", got, want)
 			}
-			if _, _, err := m.Down(ctx); err != nil {
-				t.Fatal(err)
+			// Down to 00003: 00005 first, then 00004.
+			for range 2 {
+				if _, _, err := m.Down(ctx); err != nil {
+					t.Fatal(err)
+				}
 			}
 			var muted []int64
 			if err := db.Raw("SELECT user_id FROM post_mutes WHERE post_id = 1 ORDER BY user_id").Scan(&muted).Error; err != nil {
@@ -203,5 +217,75 @@ func TestLevelsMigrated(t *testing.T) {
 				t.Errorf("mutes after down: %v, want [1 3 4]", muted)
 			}
 		})
+	}
+}
+
+// TestSeenMarkAndLikeNoticesMigrate: migration 5 starts each user's seen
+// mark just below their oldest unread notification (at their newest when
+// none is unread), so the badge shows what it showed before, and counts
+// every existing like but one's own as notified.
+func TestSeenMarkAndLikeNoticesMigrate(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.OpenEmpty(t)
+	sqlDB, m := migrator(t, db)
+	if _, err := m.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if step, ok, err := m.Down(ctx); err != nil || !ok || step.Version != 5 {
+		t.Fatalf("down: %+v %v %v", step, ok, err)
+	}
+	at := "2026-01-02 03:04:05"
+	for _, stmt := range []string{
+		"INSERT INTO users (id, username, display_name, role, created_at) VALUES (1, 'alice', '', 'user', '" + at + "'), (2, 'bob', '', 'user', '" + at + "'), (3, 'carol', '', 'user', '" + at + "')",
+		"INSERT INTO posts (id, author_id, title, body, created_at, updated_at, last_activity_at) VALUES (1, 1, 't', 'b', '" + at + "', '" + at + "', '" + at + "')",
+		"INSERT INTO comments (id, post_id, author_id, body, created_at) VALUES (1, 1, 2, 'c', '" + at + "')",
+		"INSERT INTO post_likes (post_id, user_id, created_at) VALUES (1, 1, '" + at + "'), (1, 2, '" + at + "')",
+		"INSERT INTO comment_likes (comment_id, user_id, created_at) VALUES (1, 1, '" + at + "'), (1, 2, '" + at + "')",
+		"INSERT INTO notifications (id, user_id, type, excerpt, is_read, created_at, seq) VALUES " +
+			"(1, 1, 'post_comment', '', TRUE, '" + at + "', 1), (2, 1, 'post_comment', '', FALSE, '" + at + "', 2), " +
+			"(3, 1, 'post_comment', '', TRUE, '" + at + "', 3), (4, 2, 'mention', '', TRUE, '" + at + "', 1)",
+	} {
+		if err := db.Exec(stmt).Error; err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if _, err := m.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	marks := map[int64]int64{}
+	rows, err := sqlDB.QueryContext(ctx, "SELECT id, notification_seen_id FROM users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rows.Close() }()
+	for rows.Next() {
+		var id, mark int64
+		if err := rows.Scan(&id, &mark); err != nil {
+			t.Fatal(err)
+		}
+		marks[id] = mark
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if want := map[int64]int64{1: 1, 2: 4, 3: 0}; !maps.Equal(marks, want) {
+		t.Errorf("seen marks %v, want %v", marks, want)
+	}
+	pairs := func(query string) []string {
+		var out []string
+		if err := db.Raw(query).Scan(&out).Error; err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	concat := "CONCAT(%s, '/', user_id)"
+	if db.Driver == migrations.SQLite {
+		concat = "%s || '/' || user_id"
+	}
+	if got := pairs("SELECT " + fmt.Sprintf(concat, "post_id") + " FROM post_like_notices"); !slices.Equal(got, []string{"1/2"}) {
+		t.Errorf("post like notices %v, want bob's alone", got)
+	}
+	if got := pairs("SELECT " + fmt.Sprintf(concat, "comment_id") + " FROM comment_like_notices"); !slices.Equal(got, []string{"1/1"}) {
+		t.Errorf("comment like notices %v, want alice's alone", got)
 	}
 }

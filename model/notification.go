@@ -11,6 +11,7 @@ const (
 	// NotifyThreadComment tells a user watching a post of a new comment or
 	// reply in it; it is written by the fan-out, after the comment commits.
 	NotifyThreadComment = "thread_comment"
+	NotifyLike          = "like"
 )
 
 // Notification tells one user that something happened. IDs grow
@@ -36,14 +37,30 @@ type Notification struct {
 	Actor *Author `gorm:"-" json:"actor"`
 }
 
+// NotificationCounts are the two figures of a user's bell: Unread, how many
+// of their notifications are unread (the list shows which), and Unseen, how
+// many are newer than their seen mark (the badge). The mark moves when the
+// user opens the bell, not when they read, so the two differ.
+type NotificationCounts struct {
+	Unread int64 `json:"unread_count"`
+	Unseen int64 `json:"unseen_count"`
+}
+
 // NotificationHead is where one user's notifications stood at one moment:
 // Seq is the largest sequence number given out, LastID the largest id
-// still stored, and Unread how many are unread. Every notification of the
-// user with a larger seq has a larger id than LastID.
+// still stored, Unread how many are unread and Unseen how many are newer
+// than the user's seen mark. Every notification of the user with a larger
+// seq has a larger id than LastID.
 type NotificationHead struct {
 	Seq    int64
 	LastID int64
 	Unread int64
+	Unseen int64
+}
+
+// Counts returns the head's unread and unseen counts.
+func (h NotificationHead) Counts() NotificationCounts {
+	return NotificationCounts{Unread: h.Unread, Unseen: h.Unseen}
 }
 
 // NotificationRange names one user's notifications with an id above

@@ -69,6 +69,20 @@ type CommentLike struct {
 	CreatedAt time.Time
 }
 
+// PostLikeNotice records that the author of a post has been told that a
+// user likes it: a like notifies only when it inserts this row, and unlike
+// keeps it, so each liker notifies the author of each item once, ever.
+type PostLikeNotice struct {
+	PostID int64 `gorm:"primaryKey;autoIncrement:false"`
+	UserID int64 `gorm:"primaryKey;autoIncrement:false"`
+}
+
+// CommentLikeNotice is PostLikeNotice for a comment.
+type CommentLikeNotice struct {
+	CommentID int64 `gorm:"primaryKey;autoIncrement:false"`
+	UserID    int64 `gorm:"primaryKey;autoIncrement:false"`
+}
+
 // Announcement is an admin broadcast, kept so that users who were offline
 // can read it later.
 type Announcement struct {

@@ -239,7 +239,7 @@ func TestReplayStopsAtHead(t *testing.T) {
 		e.store.addN(1, 3)
 		type committed struct {
 			n      *model.Notification
-			unread int64
+			unread model.NotificationCounts
 		}
 		late := make(chan committed, 2)
 		e.store.afterHead.Store(ptr(func() {

@@ -21,8 +21,10 @@ type fakeStore struct {
 	lastID int64
 	seqs   map[int64]int64
 	byUser map[int64][]*model.Notification
-	marks  []markCall
-	// pub receives the unread count after MarkRead, as the service would.
+	// seen is each user's seen mark: the badge counts the ids above it.
+	seen  map[int64]int64
+	marks []markCall
+	// pub receives the counts after MarkRead, as the service would.
 	pub atomic.Pointer[Hub]
 	// fail makes every call fail, as a database that is down.
 	fail atomic.Bool
@@ -62,7 +64,7 @@ func (s *fakeStore) down() bool {
 }
 
 func newFakeStore() *fakeStore {
-	return &fakeStore{seqs: make(map[int64]int64), byUser: make(map[int64][]*model.Notification), hidden: make(map[int64]bool)}
+	return &fakeStore{seqs: make(map[int64]int64), byUser: make(map[int64][]*model.Notification), seen: make(map[int64]int64), hidden: make(map[int64]bool)}
 }
 
 // hide has list reads leave out id (true) or show it again (false).
@@ -73,8 +75,8 @@ func (s *fakeStore) hide(id int64, hidden bool) {
 }
 
 // add commits a new unread notification for userID and returns a copy of
-// it and the user's unread count.
-func (s *fakeStore) add(userID int64) (*model.Notification, int64) {
+// it and the user's counts.
+func (s *fakeStore) add(userID int64) (*model.Notification, model.NotificationCounts) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lastID++
@@ -91,7 +93,15 @@ func (s *fakeStore) add(userID int64) (*model.Notification, int64) {
 		Actor:     &model.Author{ID: 99, Username: "bob", DisplayName: "Bob"},
 	}
 	s.byUser[userID] = append(s.byUser[userID], n)
-	return clone(n), s.unreadLocked(userID)
+	return clone(n), s.countsLocked(userID)
+}
+
+// see moves userID's seen mark up to upToID, as POST /notifications/seen
+// does.
+func (s *fakeStore) see(userID, upToID int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seen[userID] = max(s.seen[userID], upToID)
 }
 
 // addN commits count new unread notifications for userID.
@@ -104,8 +114,8 @@ func (s *fakeStore) addN(userID int64, count int) {
 // addAndPublish commits a notification and publishes it through h, as the
 // service does after commit.
 func (s *fakeStore) addAndPublish(t testing.TB, h *Hub, userID int64) *model.Notification {
-	n, unread := s.add(userID)
-	if err := h.PublishNotification(context.Background(), n, unread); err != nil {
+	n, counts := s.add(userID)
+	if err := h.PublishNotification(context.Background(), n, counts); err != nil {
 		t.Errorf("publish %d: %v", n.ID, err)
 	}
 	return n
@@ -143,10 +153,17 @@ func (s *fakeStore) idsBetween(userID, lo, hi int64) []int64 {
 }
 
 func (s *fakeStore) unreadLocked(userID int64) int64 {
-	var c int64
+	return s.countsLocked(userID).Unread
+}
+
+func (s *fakeStore) countsLocked(userID int64) model.NotificationCounts {
+	var c model.NotificationCounts
 	for _, n := range s.byUser[userID] {
 		if !n.Read {
-			c++
+			c.Unread++
+		}
+		if n.ID > s.seen[userID] {
+			c.Unseen++
 		}
 	}
 	return c
@@ -158,7 +175,8 @@ func (s *fakeStore) NotificationHead(_ context.Context, userID int64) (model.Not
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	head := model.NotificationHead{Seq: s.seqs[userID], Unread: s.unreadLocked(userID)}
+	counts := s.countsLocked(userID)
+	head := model.NotificationHead{Seq: s.seqs[userID], Unread: counts.Unread, Unseen: counts.Unseen}
 	if list := s.byUser[userID]; len(list) > 0 {
 		head.LastID = list[len(list)-1].ID
 	}
@@ -198,7 +216,8 @@ func (s *fakeStore) MissedNotifications(_ context.Context, ranges []model.Notifi
 	defer s.mu.Unlock()
 	out := make([]model.MissedNotifications, 0, len(ranges))
 	for _, r := range ranges {
-		m := model.MissedNotifications{UserID: r.UserID, Head: model.NotificationHead{Seq: r.UpToSeq, Unread: s.unreadLocked(r.UserID)}}
+		counts := s.countsLocked(r.UserID)
+		m := model.MissedNotifications{UserID: r.UserID, Head: model.NotificationHead{Seq: r.UpToSeq, Unread: counts.Unread, Unseen: counts.Unseen}}
 		for _, n := range s.byUser[r.UserID] {
 			if n.ID > r.AfterID && n.Seq <= r.UpToSeq {
 				m.List = append(m.List, clone(n))
@@ -251,12 +270,12 @@ func (s *fakeStore) MarkRead(ctx context.Context, userID int64, ids []int64, upT
 			n.Read = true
 		}
 	}
-	unread := s.unreadLocked(userID)
+	counts := s.countsLocked(userID)
 	s.mu.Unlock()
 	if h := s.pub.Load(); h != nil {
-		_ = h.PublishUnreadCount(ctx, userID, unread)
+		_ = h.PublishUnreadCount(ctx, userID, counts)
 	}
-	return unread, nil
+	return counts.Unread, nil
 }
 
 func (s *fakeStore) markCalls() []markCall {

@@ -89,21 +89,23 @@ type frame struct {
 // The server frames of the contract. Every frame is one JSON text message
 // with a type.
 type (
+	// The counts of the user's bell, unread_count and unseen_count, ride
+	// inline in hello, notification and unread_count frames.
 	helloFrame struct {
-		Type        string    `json:"type"`
-		UserID      int64     `json:"user_id"`
-		UnreadCount int64     `json:"unread_count"`
-		ServerTime  time.Time `json:"server_time"`
+		Type   string `json:"type"`
+		UserID int64  `json:"user_id"`
+		model.NotificationCounts
+		ServerTime time.Time `json:"server_time"`
 	}
 	notificationFrame struct {
 		Type         string              `json:"type"`
 		Notification *model.Notification `json:"notification"`
-		UnreadCount  int64               `json:"unread_count"`
-		Replayed     bool                `json:"replayed"`
+		model.NotificationCounts
+		Replayed bool `json:"replayed"`
 	}
 	unreadCountFrame struct {
-		Type        string `json:"type"`
-		UnreadCount int64  `json:"unread_count"`
+		Type string `json:"type"`
+		model.NotificationCounts
 	}
 	broadcastFrame struct {
 		Type      string    `json:"type"`
@@ -122,12 +124,12 @@ func encodeFrame(kind frameKind, v any) (*frame, error) {
 	return &frame{kind: kind, data: data}, nil
 }
 
-func newHelloFrame(userID, unread int64, now time.Time) (*frame, error) {
-	return encodeFrame(kindHello, helloFrame{Type: "hello", UserID: userID, UnreadCount: unread, ServerTime: now.UTC()})
+func newHelloFrame(userID int64, counts model.NotificationCounts, now time.Time) (*frame, error) {
+	return encodeFrame(kindHello, helloFrame{Type: "hello", UserID: userID, NotificationCounts: counts, ServerTime: now.UTC()})
 }
 
-func newNotificationFrame(n *model.Notification, unread int64, replayed bool) (*frame, error) {
-	f, err := encodeFrame(kindNotification, notificationFrame{Type: "notification", Notification: n, UnreadCount: unread, Replayed: replayed})
+func newNotificationFrame(n *model.Notification, counts model.NotificationCounts, replayed bool) (*frame, error) {
+	f, err := encodeFrame(kindNotification, notificationFrame{Type: "notification", Notification: n, NotificationCounts: counts, Replayed: replayed})
 	if err != nil {
 		return nil, err
 	}
@@ -135,8 +137,8 @@ func newNotificationFrame(n *model.Notification, unread int64, replayed bool) (*
 	return f, nil
 }
 
-func newUnreadCountFrame(unread int64) (*frame, error) {
-	return encodeFrame(kindUnreadCount, unreadCountFrame{Type: "unread_count", UnreadCount: unread})
+func newUnreadCountFrame(counts model.NotificationCounts) (*frame, error) {
+	return encodeFrame(kindUnreadCount, unreadCountFrame{Type: "unread_count", NotificationCounts: counts})
 }
 
 func newBroadcastFrame(a *model.Announcement) (*frame, error) {

@@ -116,9 +116,11 @@ func TestFramesMatchContract(t *testing.T) {
 		make func() (*frame, error)
 		want string
 	}{
-		{func() (*frame, error) { return newHelloFrame(1, 2, at) }, `{"type":"hello","user_id":1,"unread_count":2,"server_time":"2026-01-02T02:04:05Z"}`},
-		{func() (*frame, error) { return newNotificationFrame(n, 3, true) }, `{"type":"notification","notification":{"id":7,"type":"mention","post_id":5,"comment_id":null,"excerpt":"hi @al","read":false,"created_at":"2026-01-02T03:04:05+01:00","actor":null},"unread_count":3,"replayed":true}`},
-		{func() (*frame, error) { return newUnreadCountFrame(4) }, `{"type":"unread_count","unread_count":4}`},
+		{func() (*frame, error) { return newHelloFrame(1, model.NotificationCounts{Unread: 2, Unseen: 1}, at) }, `{"type":"hello","user_id":1,"unread_count":2,"unseen_count":1,"server_time":"2026-01-02T02:04:05Z"}`},
+		{func() (*frame, error) {
+			return newNotificationFrame(n, model.NotificationCounts{Unread: 3, Unseen: 2}, true)
+		}, `{"type":"notification","notification":{"id":7,"type":"mention","post_id":5,"comment_id":null,"excerpt":"hi @al","read":false,"created_at":"2026-01-02T03:04:05+01:00","actor":null},"unread_count":3,"unseen_count":2,"replayed":true}`},
+		{func() (*frame, error) { return newUnreadCountFrame(model.NotificationCounts{Unread: 4, Unseen: 0}) }, `{"type":"unread_count","unread_count":4,"unseen_count":0}`},
 		{func() (*frame, error) { return newBroadcastFrame(&model.Announcement{Message: "m", CreatedAt: at}) }, `{"type":"broadcast","message":"m","created_at":"2026-01-02T02:04:05Z"}`},
 		{func() (*frame, error) { return newTypeOnlyFrame(kindResync), nil }, `{"type":"resync"}`},
 		{func() (*frame, error) { return newTypeOnlyFrame(kindPong), nil }, `{"type":"pong"}`},
@@ -136,7 +138,7 @@ func TestFramesMatchContract(t *testing.T) {
 		}
 	}
 	// A time json cannot encode is an error, not a panic.
-	if _, err := newHelloFrame(1, 0, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)); err == nil {
+	if _, err := newHelloFrame(1, model.NotificationCounts{}, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)); err == nil {
 		t.Error("year 10000 encoded")
 	}
 }

@@ -78,6 +78,57 @@ func TestHelloThenReplay(t *testing.T) {
 	}
 }
 
+// TestFramesCarryUnseenCount: hello, replayed and live notification frames
+// and unread_count frames all carry the unseen count beside the unread one,
+// as the store counts them: unseen is what lies above the seen mark, read
+// or not.
+func TestFramesCarryUnseenCount(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	e.store.addN(1, 5)
+	e.store.see(1, 3)
+	if _, err := e.store.MarkRead(context.Background(), 1, []int64{2, 5}, 0); err != nil {
+		t.Fatal(err)
+	}
+	unseen := func(f serverFrame) int64 {
+		t.Helper()
+		if f.UnseenCount == nil {
+			t.Fatalf("%s frame without unseen_count: %+v", f.Type, f)
+		}
+		return *f.UnseenCount
+	}
+	c := e.dial(1, dialOpts{since: ptr[int64](0)})
+	hello, replay := c.hello()
+	if hello.UnreadCount != 3 || unseen(hello) != 2 {
+		t.Fatalf("hello counts %d, %d; want 3 unread, 2 unseen", hello.UnreadCount, unseen(hello))
+	}
+	if len(replay) != 5 {
+		t.Fatalf("replayed %d, want 5", len(replay))
+	}
+	for _, f := range replay {
+		if f.UnreadCount != 3 || unseen(f) != 2 {
+			t.Fatalf("replayed frame counts %d, %d; want 3, 2", f.UnreadCount, unseen(f))
+		}
+	}
+	n := e.store.addAndPublish(t, e.hub, 1)
+	if f := c.expectNotification(n.ID, false); f.UnreadCount != 4 || unseen(f) != 3 {
+		t.Fatalf("live frame counts %d, %d; want 4, 3", f.UnreadCount, unseen(f))
+	}
+	// A catch-up after a gap reads the counts with the list.
+	e.store.add(1)
+	n8 := e.store.addAndPublish(t, e.hub, 1)
+	c.expectNotification(n8.ID-1, true)
+	if f := c.expectNotification(n8.ID, true); f.UnreadCount != 6 || unseen(f) != 5 {
+		t.Fatalf("caught-up frame counts %d, %d; want 6, 5", f.UnreadCount, unseen(f))
+	}
+	e.store.see(1, n8.ID)
+	if _, err := e.store.MarkRead(context.Background(), 1, []int64{1}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if f := c.expect("unread_count"); f.UnreadCount != 5 || unseen(f) != 0 {
+		t.Fatalf("unread_count frame counts %d, %d; want 5, 0", f.UnreadCount, unseen(f))
+	}
+}
+
 func TestResumeAtHeadReadsOnce(t *testing.T) {
 	// A client resuming from the newest id it has gets hello from the head
 	// alone: nothing is listed, and what commits next arrives live.
@@ -132,31 +183,31 @@ func TestFanOut(t *testing.T) {
 			}
 		}},
 		{"UnreadCount", func(t *testing.T, e *env, mine []*wsClient) {
-			if err := e.hub.PublishUnreadCount(context.Background(), 1, 42); err != nil {
+			if err := e.hub.PublishUnreadCount(context.Background(), 1, model.NotificationCounts{Unread: 42, Unseen: 7}); err != nil {
 				t.Fatal(err)
 			}
 			for _, c := range mine {
-				if f := c.expect("unread_count"); f.UnreadCount != 42 {
-					t.Fatalf("unread_count = %d, want 42", f.UnreadCount)
+				if f := c.expect("unread_count"); f.UnreadCount != 42 || f.UnseenCount == nil || *f.UnseenCount != 7 {
+					t.Fatalf("unread_count = %d, unseen_count = %v, want 42 and 7", f.UnreadCount, f.UnseenCount)
 				}
 			}
 		}},
-		// A publisher that could not take the unread count publishes with
-		// -1, and the user's connections read the notification from the
-		// Store instead, once, with its true count.
+		// A publisher that could not take the counts publishes an unread
+		// count of -1, and the user's connections read the notification
+		// from the Store instead, once, with its true counts.
 		{"UnknownCountCatchesUpFromStore", func(t *testing.T, e *env, mine []*wsClient) {
 			first := e.store.addAndPublish(t, e.hub, 1)
 			for _, c := range mine {
 				c.expectNotification(first.ID, false)
 			}
-			n, unread := e.store.add(1)
-			if err := e.hub.PublishNotification(context.Background(), n, -1); err != nil {
+			n, counts := e.store.add(1)
+			if err := e.hub.PublishNotification(context.Background(), n, model.NotificationCounts{Unread: -1}); err != nil {
 				t.Fatal(err)
 			}
 			for _, c := range mine {
 				f := c.expectNotification(n.ID, true)
-				if f.UnreadCount != unread {
-					t.Fatalf("unread_count %d, want %d", f.UnreadCount, unread)
+				if f.UnreadCount != counts.Unread || f.UnseenCount == nil || *f.UnseenCount != counts.Unseen {
+					t.Fatalf("counts %d, %v; want %+v", f.UnreadCount, f.UnseenCount, counts)
 				}
 				c.expectQuiet()
 			}
@@ -201,7 +252,7 @@ func TestPublishFallsBackToLocalWhenBrokerFails(t *testing.T) {
 		t.Fatal("PublishNotification hid the broker error")
 	}
 	c.expectNotification(n.ID, false)
-	if err := e.hub.PublishUnreadCount(context.Background(), 1, 0); err == nil {
+	if err := e.hub.PublishUnreadCount(context.Background(), 1, model.NotificationCounts{}); err == nil {
 		t.Fatal("PublishUnreadCount hid the broker error")
 	}
 	c.expect("unread_count")

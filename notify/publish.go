@@ -11,7 +11,7 @@ import (
 )
 
 // Broker messages. One message is one change for one user (a notification,
-// an unread count, a request to catch up from the Store, or a change of the
+// the counts of the user's bell, a request to catch up from the Store, or a change of the
 // user's own row) or for everyone (a broadcast), carrying the frame already encoded so that each instance
 // decodes it once and shares it between connections.
 type envelope struct {
@@ -36,33 +36,35 @@ const (
 )
 
 // PublishNotification tells every connection of n.UserID, on every
-// instance, about n; unread is the user's unread count with n included.
+// instance, about n; counts are the user's unread and unseen counts with n
+// included.
 // While the broker is unreachable it still delivers to this instance's
 // connections, returns the broker's error after at most PublishTimeout, and
 // the other instances recover n from the Store when the broker is back.
 //
-// A negative unread means the publisher could not take the count (its
-// database was too slow or away just after the commit). The frame cannot be
-// built then, so the user's connections read what they are owed from the
-// Store instead, retrying with backoff until it answers: the notification
-// arrives late, with its true count, and once.
-func (h *Hub) PublishNotification(ctx context.Context, n *model.Notification, unread int64) error {
+// A negative unread count means the publisher could not take the counts
+// (its database was too slow or away just after the commit). The frame
+// cannot be built then, so the user's connections read what they are owed
+// from the Store instead, retrying with backoff until it answers: the
+// notification arrives late, with its true counts, and once.
+func (h *Hub) PublishNotification(ctx context.Context, n *model.Notification, counts model.NotificationCounts) error {
 	if n == nil || n.ID <= 0 || n.UserID <= 0 {
 		return errors.New("notify: PublishNotification needs a stored notification with a recipient")
 	}
-	if unread < 0 {
+	if counts.Unread < 0 {
 		return h.publish(ctx, envelope{Kind: envCatchUp, UserID: n.UserID, ID: n.ID, Seq: n.Seq}, true)
 	}
-	f, err := newNotificationFrame(n, unread, false)
+	f, err := newNotificationFrame(n, counts, false)
 	if err != nil {
 		return err
 	}
 	return h.publish(ctx, envelope{Kind: envNotification, UserID: n.UserID, ID: n.ID, Seq: n.Seq, PublishedAt: time.Now().UnixNano(), Frame: f.data}, true)
 }
 
-// PublishUnreadCount tells every connection of the user their unread count.
-func (h *Hub) PublishUnreadCount(ctx context.Context, userID, unread int64) error {
-	f, err := newUnreadCountFrame(unread)
+// PublishUnreadCount tells every connection of the user their unread and
+// unseen counts, after either changed.
+func (h *Hub) PublishUnreadCount(ctx context.Context, userID int64, counts model.NotificationCounts) error {
+	f, err := newUnreadCountFrame(counts)
 	if err != nil {
 		return err
 	}

@@ -140,7 +140,7 @@ func (c *client) replayOnConnect() error {
 		h.log.Warn("notify: replay on connect", "user_id", c.userID, "err", err)
 		return err
 	}
-	hello, err := newHelloFrame(c.userID, head.Unread, time.Now())
+	hello, err := newHelloFrame(c.userID, head.Counts(), time.Now())
 	if err != nil {
 		return err
 	}
@@ -192,7 +192,7 @@ func (c *client) sendReplay(list []*model.Notification, head model.NotificationH
 		if c.cur.settled(n.ID, n.Seq) {
 			continue
 		}
-		f, err := newNotificationFrame(n, head.Unread, true)
+		f, err := newNotificationFrame(n, head.Counts(), true)
 		if err != nil {
 			c.hub.log.Error("notify: skipping notification", "id", n.ID, "err", err)
 		} else if err := c.write(f); err != nil {

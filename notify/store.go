@@ -26,7 +26,8 @@ type Store interface {
 	NotificationSeqs(ctx context.Context, userIDs []int64) (map[int64]int64, error)
 	// MissedNotifications reads many users' ranges at once, in a few
 	// statements: for each range with notifications or not, the user's
-	// notifications in it, oldest first, with the user's unread count.
+	// notifications in it, oldest first, with the user's unread and unseen
+	// counts.
 	MissedNotifications(ctx context.Context, ranges []model.NotificationRange) ([]model.MissedNotifications, error)
 	// NotificationsAfter returns the user's notifications with id > afterID, oldest first, at most limit.
 	NotificationsAfter(ctx context.Context, userID, afterID int64, limit int) ([]*model.Notification, error)

@@ -22,6 +22,7 @@ type serverFrame struct {
 	Type         string              `json:"type"`
 	UserID       int64               `json:"user_id"`
 	UnreadCount  int64               `json:"unread_count"`
+	UnseenCount  *int64              `json:"unseen_count"`
 	ServerTime   time.Time           `json:"server_time"`
 	Notification *model.Notification `json:"notification"`
 	Replayed     bool                `json:"replayed"`

@@ -36,12 +36,9 @@ type Comments struct {
 // of a new comment in its transaction; limit throttles comment creation per
 // user (nil: unlimited).
 func NewComments(db *gorm.DB, notes *Notifications, limit *RateLimiter) *Comments {
-	return &Comments{
-		likes: likes{db: db, counter: commentLikes, row: newCommentLike, lock: lockCommentToLike},
-		db:    db,
-		notes: notes,
-		limit: limit,
-	}
+	s := &Comments{db: db, notes: notes, limit: limit}
+	s.likes = likes{db: db, notes: notes, counter: commentLikes, row: newCommentLike, lock: s.lockToLike}
+	return s
 }
 
 // CommentInput is a new comment: top-level without ParentID, else a reply to
@@ -261,32 +258,41 @@ func newCommentLike(id, userID int64) any {
 	return &model.CommentLike{CommentID: id, UserID: userID, CreatedAt: Now()}
 }
 
-// lockCommentToLike locks, for a like of comment id by actor, actor's user
-// row and then the comment, and returns its like count. Placeholders
-// cannot be liked. Errors: ENOTFOUND.
+// lockToLike locks, for a like (or unlike) of comment id by actor, the
+// user rows of actor and, for a like of another's comment, of its author
+// (planLike), then the comment, and returns what the like needs of it.
+// Placeholders cannot be liked. Errors: ENOTFOUND.
 //
-// The user row comes first, then the comment, in the package's lock order:
-// the like's insert share-locks both, and a new reply in this thread locks
-// its author's and recipients' rows before the comment it answers. The
-// comment is locked for update before the insert share-locks it, so two
-// likers do not deadlock on the counter. Likes do not lock the post: they
-// never wait in a thread's queue.
-func lockCommentToLike(tx *gorm.DB, id int64, actor *model.User) (int64, error) {
-	forUpdate := clause.Locking{Strength: clause.LockingStrengthUpdate}
-	if err := tx.Clauses(forUpdate).Select("id").Take(&model.User{}, actor.ID).Error; err != nil {
-		return 0, dbError(err)
-	}
+// The user rows come first, then the comment, in the package's lock order:
+// the like's insert share-locks the actor's row and the comment, and a new
+// reply in this thread locks its author's and recipients' rows before the
+// comment it answers. The comment is locked for update before the insert
+// share-locks it, so two likers do not deadlock on the counter. Its author,
+// which never changes, is read before the locks. Likes do not lock the
+// post: they never wait in a thread's queue.
+func (s *Comments) lockToLike(tx *gorm.DB, id int64, actor *model.User, liking bool) (likeTarget, error) {
 	var c model.Comment
-	err := tx.Clauses(forUpdate).Select("id", "post_id", "like_count").Where("deleted_at IS NULL").Take(&c, id).Error
+	if err := tx.Select("id", "author_id").Where("deleted_at IS NULL").Take(&c, id).Error; err != nil {
+		return likeTarget{}, notFound(err, "comment %d not found", id)
+	}
+	plan, err := s.notes.planLike(tx, actor, c.AuthorID, liking)
 	if err != nil {
-		return 0, notFound(err, "comment %d not found", id)
+		return likeTarget{}, err
+	}
+	forUpdate := clause.Locking{Strength: clause.LockingStrengthUpdate}
+	err = tx.Clauses(forUpdate).Select("id", "post_id", "body", "like_count").Where("deleted_at IS NULL").Take(&c, id).Error
+	if err != nil {
+		return likeTarget{}, notFound(err, "comment %d not found", id)
 	}
 	var livePost int64
 	if err := tx.Model(&model.Post{}).Where("id = ? AND deleted_at IS NULL", c.PostID).Count(&livePost).Error; err != nil {
-		return 0, dbError(err)
+		return likeTarget{}, dbError(err)
 	}
 	if livePost == 0 {
-		return 0, model.Errorf(model.ENOTFOUND, "comment %d not found", id)
+		return likeTarget{}, model.Errorf(model.ENOTFOUND, "comment %d not found", id)
 	}
-	return c.LikeCount, nil
+	return likeTarget{
+		count: c.LikeCount, plan: plan, notice: &model.CommentLikeNotice{CommentID: id, UserID: actor.ID},
+		postID: c.PostID, commentID: &c.ID, excerpt: model.Excerpt(c.Body),
+	}, nil
 }

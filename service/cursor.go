@@ -46,6 +46,7 @@ const (
 	noKey    keyKind = iota // sorted by id alone: Key is 0
 	countKey                // a count, such as like_count: 0 or more
 	timeKey                 // a time in Unix microseconds (the stored precision), minTimeKey to maxTimeKey
+	idKey                   // an id: 1 or more
 )
 
 // The range of a timeKey: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z,
@@ -62,6 +63,8 @@ func (k keyKind) holds(key int64) bool {
 		return key >= 0
 	case timeKey:
 		return key >= minTimeKey && key <= maxTimeKey
+	case idKey:
+		return key >= 1
 	}
 	return key == 0
 }

@@ -18,10 +18,11 @@ func FuzzDecodeCursor(f *testing.F) {
 	f.Add(encodeCursor(cursor{Sort: "top", Key: 7, ID: 3}), "top")
 	f.Add(encodeCursor(cursor{Sort: "top", Key: 7, ID: 3}), "new")
 	f.Add(encodeCursor(cursor{Sort: "active", Key: maxTimeKey, ID: 3}), "active")
+	f.Add(encodeCursor(cursor{Sort: "notification_groups", Key: 9, ID: 4}), "notification_groups")
 	f.Add("eyJpIjotMX0", "")
 	f.Add("!!!", "old")
 	f.Fuzz(func(t *testing.T, s, sort string) {
-		for _, key := range []keyKind{noKey, countKey, timeKey} {
+		for _, key := range []keyKind{noKey, countKey, timeKey, idKey} {
 			c, err := decodeCursor(s, sort, key)
 			if err != nil {
 				if code := model.ErrorCode(err); code != "invalid_argument" {
@@ -50,6 +51,10 @@ func FuzzDecodeCursor(f *testing.F) {
 			case timeKey:
 				if y := c.keyTime().Year(); y < 1 || y > 9999 {
 					t.Fatalf("decodeCursor(%q) accepted a time in year %d", s, y)
+				}
+			case idKey:
+				if c.Key < 1 {
+					t.Fatalf("decodeCursor(%q) accepted id key %d", s, c.Key)
 				}
 			}
 			again, err := decodeCursor(encodeCursor(*c), sort, key)

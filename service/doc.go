@@ -53,9 +53,11 @@
 // keeps each user's notification level on each post. Notifications are
 // divided by step: notifications_plan.go works out and locks who a change
 // notifies, notifications_write.go writes the rows inside the change's
-// transaction, notifications_fanout.go tells a post's watchers from an
-// outbox after it, notifications_publish.go tells the hub after commit,
+// transaction, notifications_likes.go does both for a like,
+// notifications_fanout.go tells a post's watchers from an outbox after it,
+// notifications_publish.go tells the hub after commit,
 // notifications_store.go is the hub's NotificationStore (per-user reads and
-// marks), notifications.go the REST calls of the signed-in user, and
-// retention.go the cleanup job.
+// marks), notifications.go the REST calls of the signed-in user,
+// notifications_grouped.go their grouped view, and retention.go the
+// cleanup job.
 package service

@@ -22,7 +22,7 @@ type threadCounter struct {
 	seen map[int64]map[int64]int // comment id -> user id -> publishes
 }
 
-func (c *threadCounter) PublishNotification(_ context.Context, n *model.Notification, _ int64) error {
+func (c *threadCounter) PublishNotification(_ context.Context, n *model.Notification, _ model.NotificationCounts) error {
 	if n.Type != model.NotifyThreadComment {
 		return nil
 	}

@@ -140,6 +140,7 @@ type published struct {
 	userID int64
 	n      *model.Notification
 	unread int64
+	unseen int64
 	// committed says whether, at the time of the call, the notification
 	// row (or, for a count, the recount) was already visible to a reader
 	// outside the writer's transaction.
@@ -156,14 +157,14 @@ type recorder struct {
 	counts chan published
 }
 
-func (r *recorder) PublishNotification(ctx context.Context, n *model.Notification, unread int64) error {
+func (r *recorder) PublishNotification(ctx context.Context, n *model.Notification, counts model.NotificationCounts) error {
 	var rows int64
 	r.db.Model(&model.Notification{}).Where("id = ?", n.ID).Count(&rows)
-	return r.add(published{kind: "notification", userID: n.UserID, n: n, unread: unread, committed: rows == 1})
+	return r.add(published{kind: "notification", userID: n.UserID, n: n, unread: counts.Unread, unseen: counts.Unseen, committed: rows == 1})
 }
 
-func (r *recorder) PublishUnreadCount(ctx context.Context, userID, unread int64) error {
-	return r.add(published{kind: "unread_count", userID: userID, unread: unread, committed: recountOf(r.db, userID) == unread})
+func (r *recorder) PublishUnreadCount(ctx context.Context, userID int64, counts model.NotificationCounts) error {
+	return r.add(published{kind: "unread_count", userID: userID, unread: counts.Unread, unseen: counts.Unseen, committed: recountOf(r.db, userID) == counts.Unread})
 }
 
 func (r *recorder) PublishBroadcast(context.Context, *model.Announcement) error { return nil }

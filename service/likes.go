@@ -10,17 +10,36 @@ import (
 
 // likes is Like and Unlike for one kind of item, posts or comments, which
 // Posts and Comments embed: one transaction that takes the item's locks,
-// makes the like row exist or not, and moves the item's counter with it.
+// makes the like row exist or not, moves the item's counter with it and,
+// for a new like, tells the item's author (once per liker and item, ever);
+// the notification is published after commit.
 type likes struct {
 	db      *gorm.DB
+	notes   *Notifications
 	counter counter
 	// row returns the like of item id by userID.
 	row func(id, userID int64) any
-	// lock runs first in the transaction: it takes the locks a like of
-	// item id by actor needs, in the lock order, and returns the item's
-	// like count before the change. Errors: ENOTFOUND for an item that
-	// cannot be liked.
-	lock func(tx *gorm.DB, id int64, actor *model.User) (int64, error)
+	// lock runs first in the transaction: it takes the locks a like (liking
+	// true) or unlike of item id by actor needs, in the lock order, and
+	// returns what the change needs of the item. Errors: ENOTFOUND for an
+	// item that cannot be liked.
+	lock func(tx *gorm.DB, id int64, actor *model.User, liking bool) (likeTarget, error)
+}
+
+// likeTarget is what a like needs of the liked item, read under its lock.
+type likeTarget struct {
+	// count is the item's like count before the change.
+	count int64
+	// plan is the author to tell of a new like, their user row locked
+	// (planLike); empty on unlike and for one's own item.
+	plan notifyPlan
+	// notice records that the like was told (a *model.PostLikeNotice or
+	// *model.CommentLikeNotice); liked inserts it.
+	notice any
+	// postID, commentID (nil for a post) and excerpt make the notification.
+	postID    int64
+	commentID *int64
+	excerpt   string
 }
 
 // Like records that the signed-in user likes item id; liking twice changes
@@ -42,8 +61,10 @@ func (l *likes) set(ctx context.Context, id int64, like bool) (*model.LikeState,
 	}
 	row := l.row(id, actor.ID)
 	var state model.LikeState
+	var out Outbox
 	err = transact(ctx, l.db, func(tx *gorm.DB) error {
-		count, err := l.lock(tx, id, actor)
+		out = Outbox{}
+		target, err := l.lock(tx, id, actor, like)
 		if err != nil {
 			return err
 		}
@@ -54,11 +75,17 @@ func (l *likes) set(ctx context.Context, id int64, like bool) (*model.LikeState,
 		if err := bumpCounter(tx, l.counter, id, delta); err != nil {
 			return err
 		}
-		state = model.LikeState{LikeCount: max(count+delta, 0), Liked: like}
+		if delta > 0 {
+			if out, err = l.notes.liked(tx, actor, target); err != nil {
+				return err
+			}
+		}
+		state = model.LikeState{LikeCount: max(target.count+delta, 0), Liked: like}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	l.notes.publish(ctx, out)
 	return &state, nil
 }

@@ -16,9 +16,11 @@ import (
 // their changes cause (notifications_plan.go, notifications_write.go), and
 // runs retention. The hub reads and marks any user's through Store.
 //
-// Unread counts are not stored: every count is a COUNT over the rows, cheap
-// through the (user_id, is_read, id) index, so it is exact whatever runs
-// concurrently and cannot drift from the rows.
+// Unread and unseen counts are not stored: every count is a COUNT over the
+// rows, cheap through the (user_id, is_read, id) and (user_id, id) indexes,
+// so it is exact whatever runs concurrently and cannot drift from the rows.
+// What is stored is each user's seen mark (users.notification_seen_id): the
+// badge counts the notifications above it.
 type Notifications struct {
 	*notificationCore
 	store *NotificationStore
@@ -71,11 +73,11 @@ func (s *Notifications) WithLogger(logger *slog.Logger) *Notifications {
 func (s *Notifications) Store() *NotificationStore { return s.store }
 
 // NotificationPage is one page of a user's notifications, newest first,
-// with the user's unread count whatever the filter, so a client refreshes
-// its badge with the list.
+// with the user's unread and unseen counts whatever the filter, so a client
+// refreshes its badge with the list.
 type NotificationPage struct {
 	Page[*model.Notification]
-	UnreadCount int64 `json:"unread_count"`
+	model.NotificationCounts
 }
 
 // ListNotifications is the query of List.
@@ -89,9 +91,25 @@ type ListNotifications struct {
 // cursors. The id alone is the key: ids grow with time.
 const notificationsSort = "notifications"
 
-// List returns a page of the signed-in user's notifications, newest first.
+// listing is where a page of the signed-in user's notifications starts:
+// the user, the page size, the cursor (nil for the first page) and the
+// user's head.
+type listing struct {
+	user  *model.User
+	limit int
+	after *cursor
+	head  model.NotificationHead
+}
+
+// startListing checks the query of a list of the signed-in user's
+// notifications in the order sort, whose cursors hold key, and reads the
+// user's head. The page ends at the head, read first: a notification that
+// commits while the page is read may be left out of it on MariaDB while
+// the user's next one is in (see notify.Store), and a client taking the
+// page's newest id as its since would never be sent the one left out. All
+// that the head counts committed before the page is read.
 // Errors: EUNAUTHENTICATED, EINVALID for a bad limit or cursor.
-func (s *Notifications) List(ctx context.Context, q ListNotifications) (*NotificationPage, error) {
+func (s *Notifications) startListing(ctx context.Context, q ListNotifications, sort string, key keyKind) (*listing, error) {
 	u, err := signedIn(ctx)
 	if err != nil {
 		return nil, err
@@ -100,19 +118,25 @@ func (s *Notifications) List(ctx context.Context, q ListNotifications) (*Notific
 	if err != nil {
 		return nil, err
 	}
-	after, err := decodeCursor(q.Cursor, notificationsSort, noKey)
+	after, err := decodeCursor(q.Cursor, sort, key)
 	if err != nil {
 		return nil, err
 	}
-	// The page ends at the head, read first: a notification that commits
-	// while the page is read may be left out of it on MariaDB while the
-	// user's next one is in (see notify.Store), and a client taking the
-	// page's newest id as its since would never be sent the one left out.
-	// All that the head counts committed before the page is read.
 	head, err := s.store.NotificationHead(ctx, u.ID)
 	if err != nil {
 		return nil, err
 	}
+	return &listing{user: u, limit: limit, after: after, head: head}, nil
+}
+
+// List returns a page of the signed-in user's notifications, newest first.
+// Errors: EUNAUTHENTICATED, EINVALID for a bad limit or cursor.
+func (s *Notifications) List(ctx context.Context, q ListNotifications) (*NotificationPage, error) {
+	l, err := s.startListing(ctx, q, notificationsSort, noKey)
+	if err != nil {
+		return nil, err
+	}
+	u, limit, after, head := l.user, l.limit, l.after, l.head
 	db := s.db.WithContext(ctx).Where("n.user_id = ? AND n.id <= ?", u.ID, head.LastID)
 	if q.UnreadOnly {
 		db = db.Where("n.is_read = ?", false)
@@ -127,58 +151,98 @@ func (s *Notifications) List(ctx context.Context, q ListNotifications) (*Notific
 	page := newPage(rows, limit, func(n *model.Notification) cursor {
 		return cursor{Sort: notificationsSort, ID: n.ID}
 	})
-	return &NotificationPage{Page: *page, UnreadCount: head.Unread}, nil
+	return &NotificationPage{Page: *page, NotificationCounts: head.Counts()}, nil
 }
 
-// UnreadCount returns the signed-in user's unread count.
+// UnreadCount returns the signed-in user's unread and unseen counts.
 // Errors: EUNAUTHENTICATED.
-func (s *Notifications) UnreadCount(ctx context.Context) (int64, error) {
+func (s *Notifications) UnreadCount(ctx context.Context) (model.NotificationCounts, error) {
 	u, err := signedIn(ctx)
 	if err != nil {
-		return 0, err
+		return model.NotificationCounts{}, err
 	}
-	return s.unreadCount(ctx, u.ID)
+	return s.counts(ctx, u.ID)
 }
 
 // MarkRead marks read the signed-in user's notifications that sel selects,
-// publishes their new unread count and returns it; ids that are not theirs
-// are ignored (see markRead). Errors: EUNAUTHENTICATED, EINVALID for a bad
+// publishes their new counts and returns them; ids that are not theirs are
+// ignored (see markRead). Errors: EUNAUTHENTICATED, EINVALID for a bad
 // selection.
-func (s *Notifications) MarkRead(ctx context.Context, sel model.ReadSelection) (int64, error) {
+func (s *Notifications) MarkRead(ctx context.Context, sel model.ReadSelection) (model.NotificationCounts, error) {
 	u, err := signedIn(ctx)
 	if err != nil {
-		return 0, err
+		return model.NotificationCounts{}, err
 	}
 	return s.markRead(ctx, u.ID, sel)
 }
 
 // MarkOneRead marks one of the signed-in user's notifications read; marking
-// a read one again changes nothing. It returns the new unread count.
+// a read one again changes nothing. It returns the new counts.
 // Errors: EUNAUTHENTICATED, ENOTFOUND when the notification is not the
 // user's (another user's answers the same as a missing one).
-func (s *Notifications) MarkOneRead(ctx context.Context, id int64) (int64, error) {
+func (s *Notifications) MarkOneRead(ctx context.Context, id int64) (model.NotificationCounts, error) {
 	u, err := signedIn(ctx)
 	if err != nil {
-		return 0, err
+		return model.NotificationCounts{}, err
 	}
 	db := s.db.WithContext(ctx)
 	res := db.Model(&model.Notification{}).Where("id = ? AND user_id = ? AND is_read = ?", id, u.ID, false).
 		Update("is_read", true)
 	if res.Error != nil {
-		return 0, dbError(res.Error)
+		return model.NotificationCounts{}, dbError(res.Error)
 	}
 	if res.RowsAffected == 0 {
 		// Either already read, or not this user's.
 		var n int64
 		if err := db.Model(&model.Notification{}).Where("id = ? AND user_id = ?", id, u.ID).Count(&n).Error; err != nil {
-			return 0, dbError(err)
+			return model.NotificationCounts{}, dbError(err)
 		}
 		if n == 0 {
-			return 0, model.Errorf(model.ENOTFOUND, "notification %d not found", id)
+			return model.NotificationCounts{}, model.Errorf(model.ENOTFOUND, "notification %d not found", id)
 		}
-		return s.unreadCount(ctx, u.ID)
+		return s.counts(ctx, u.ID)
 	}
-	return s.readStateChanged(ctx, u.ID)
+	return s.countsChanged(ctx, u.ID)
+}
+
+// MarkSeen moves the signed-in user's seen mark up to upToID: the badge
+// then counts only their notifications with a larger id. The mark never
+// moves back, and never past the user's newest notification up to upToID,
+// so a client that names an id it has not been shown (or a huge one) does
+// not hide notifications still to come. It publishes the new counts when
+// the mark moved, so the user's other tabs and devices clear their badge
+// too, and returns the unseen count.
+// Errors: EUNAUTHENTICATED, EINVALID for an up_to_id below 1.
+func (s *Notifications) MarkSeen(ctx context.Context, upToID int64) (int64, error) {
+	u, err := signedIn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if upToID <= 0 {
+		return 0, model.Errorf(model.EINVALID, "up_to_id must be a positive integer")
+	}
+	db := s.db.WithContext(ctx)
+	// A plain read, then an update by primary key: an UPDATE reading
+	// notifications in a subquery would lock their index range on MySQL,
+	// where writers of the user's notifications insert.
+	var mark int64
+	err = db.Model(&model.Notification{}).Select("COALESCE(MAX(id), 0)").
+		Where("user_id = ? AND id <= ?", u.ID, upToID).Scan(&mark).Error
+	if err != nil {
+		return 0, dbError(err)
+	}
+	res := db.Model(&model.User{}).Where("id = ? AND notification_seen_id < ?", u.ID, mark).
+		UpdateColumn("notification_seen_id", mark)
+	if res.Error != nil {
+		return 0, dbError(res.Error)
+	}
+	var counts model.NotificationCounts
+	if res.RowsAffected == 0 {
+		counts, err = s.counts(ctx, u.ID) // nothing changed, nothing to tell
+	} else {
+		counts, err = s.countsChanged(ctx, u.ID)
+	}
+	return counts.Unseen, err
 }
 
 // SendSystem writes a system notification with message to user userID and

@@ -10,7 +10,8 @@ import (
 )
 
 // Publishing: after commit, what a transaction wrote reaches the hub
-// through Publisher, each user's unread count with it, in per-user order.
+// through Publisher, each user's unread and unseen counts with it, in
+// per-user order.
 
 const (
 	// publishTimeout bounds the publishing of one transaction's outbox,
@@ -48,10 +49,10 @@ func (s *notificationCore) publish(ctx context.Context, out Outbox) {
 		// Without a count the notifications still go out, marked as such,
 		// and the hub has the user's connections read them from the
 		// database (see Publisher): a live push is never just dropped.
-		s.publishCount(ctx, u, true, func(unread int64) error {
+		s.publishCount(ctx, u, true, func(counts model.NotificationCounts) error {
 			var errs []error
 			for _, n := range byUser[u] {
-				errs = append(errs, s.pub.PublishNotification(ctx, n, unread))
+				errs = append(errs, s.pub.PublishNotification(ctx, n, counts))
 			}
 			return errors.Join(errs...)
 		})
@@ -61,13 +62,15 @@ func (s *notificationCore) publish(ctx context.Context, out Outbox) {
 			continue // the notification carried the new count
 		}
 		byUser[u] = []*model.Notification{} // and each user hears it once
-		s.publishCount(ctx, u, false, func(unread int64) error { return s.pub.PublishUnreadCount(ctx, u, unread) })
+		s.publishCount(ctx, u, false, func(counts model.NotificationCounts) error {
+			return s.pub.PublishUnreadCount(ctx, u, counts)
+		})
 	}
 }
 
 // publishMany publishes notifications of distinct users, one each, as
-// publish would, but counts the unread notifications of lookupChunk users
-// in one statement: a fan-out batch publishes to hundreds of users, and
+// publish would, but counts the unread and unseen notifications of
+// lookupChunk users in one statement: a fan-out batch publishes to hundreds of users, and
 // one count each would take longer than writing their rows. Each chunk's
 // users' stripes are held, taken in ascending order, from before their
 // counts are taken until their notifications are published.
@@ -89,17 +92,17 @@ func (s *notificationCore) publishMany(ctx context.Context, notes []*model.Notif
 		for _, i := range stripes {
 			s.stripes[i].Lock()
 		}
-		counts, err := s.unreadCounts(ctx, users)
+		counts, err := s.countsOf(ctx, users)
 		if err != nil {
-			s.log.WarnContext(ctx, "notifications: unread counts for publishing", "users", len(users), "error", err.Error())
+			s.log.WarnContext(ctx, "notifications: counts for publishing", "users", len(users), "error", err.Error())
 		}
 		var errs []error
 		for _, n := range chunk {
-			unread := int64(-1) // unknown: the connections read n from the database
+			c := model.NotificationCounts{Unread: -1} // unknown: the connections read n from the database
 			if err == nil {
-				unread = counts[n.UserID]
+				c = counts[n.UserID]
 			}
-			errs = append(errs, s.pub.PublishNotification(ctx, n, unread))
+			errs = append(errs, s.pub.PublishNotification(ctx, n, c))
 		}
 		for _, i := range slices.Backward(stripes) {
 			s.stripes[i].Unlock()
@@ -110,40 +113,41 @@ func (s *notificationCore) publishMany(ctx context.Context, notes []*model.Notif
 	}
 }
 
-// readStateChanged publishes userID's new unread count, after some of their
-// notifications were marked read, and returns it.
-func (s *notificationCore) readStateChanged(ctx context.Context, userID int64) (int64, error) {
+// countsChanged publishes userID's new counts, after some of their
+// notifications were marked read or their seen mark moved, and returns
+// them.
+func (s *notificationCore) countsChanged(ctx context.Context, userID int64) (model.NotificationCounts, error) {
 	pubCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
 	defer cancel()
-	unread := s.publishCount(pubCtx, userID, false, func(unread int64) error {
-		return s.pub.PublishUnreadCount(pubCtx, userID, unread)
+	counts := s.publishCount(pubCtx, userID, false, func(counts model.NotificationCounts) error {
+		return s.pub.PublishUnreadCount(pubCtx, userID, counts)
 	})
-	if unread < 0 {
-		// The marking committed; only the count failed. Ask once more so
+	if counts.Unread < 0 {
+		// The change committed; only the count failed. Ask once more so
 		// the caller gets a real error if the database is gone.
-		return s.unreadCount(ctx, userID)
+		return s.counts(ctx, userID)
 	}
-	return unread, nil
+	return counts, nil
 }
 
-// publishCount counts userID's unread notifications and passes the count
-// to send, holding the user's stripe throughout (see
-// notificationCore.stripes). It returns the count, or -1 when it could not
-// be taken; then it calls send with -1 only when sendUnknown is set.
-func (s *notificationCore) publishCount(ctx context.Context, userID int64, sendUnknown bool, send func(unread int64) error) int64 {
+// publishCount counts userID's unread and unseen notifications and passes
+// the counts to send, holding the user's stripe throughout (see
+// notificationCore.stripes). It returns the counts, whose Unread is -1 when
+// they could not be taken; then it calls send only when sendUnknown is set.
+func (s *notificationCore) publishCount(ctx context.Context, userID int64, sendUnknown bool, send func(counts model.NotificationCounts) error) model.NotificationCounts {
 	mu := &s.stripes[uint64(userID)%publishStripes]
 	mu.Lock()
 	defer mu.Unlock()
-	unread, err := s.unreadCount(ctx, userID)
+	counts, err := s.counts(ctx, userID)
 	if err != nil {
-		s.log.WarnContext(ctx, "notifications: unread count for publishing", "user_id", userID, "error", err.Error())
+		s.log.WarnContext(ctx, "notifications: counts for publishing", "user_id", userID, "error", err.Error())
+		counts = model.NotificationCounts{Unread: -1, Unseen: -1}
 		if !sendUnknown {
-			return -1
+			return counts
 		}
-		unread = -1
 	}
-	if err := send(unread); err != nil {
+	if err := send(counts); err != nil {
 		s.log.WarnContext(ctx, "notifications: publish", "user_id", userID, "error", err.Error())
 	}
-	return unread
+	return counts
 }

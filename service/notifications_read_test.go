@@ -75,13 +75,13 @@ func TestMarkRead(t *testing.T) {
 		erin := f.as(t, "erin")
 		// erin marks dave's ids, and one that does not exist: nothing of
 		// dave's changes, and erin's answer tells her nothing of them.
-		unread, err := f.notes.MarkRead(erin, model.ReadSelection{IDs: []int64{n[0].ID, n[1].ID, 1 << 40}})
-		if err != nil || unread != 0 {
-			t.Fatalf("MarkRead = %d, %v", unread, err)
+		counts, err := f.notes.MarkRead(erin, model.ReadSelection{IDs: []int64{n[0].ID, n[1].ID, 1 << 40}})
+		if err != nil || counts != (model.NotificationCounts{}) {
+			t.Fatalf("MarkRead = %+v, %v", counts, err)
 		}
-		unread, err = f.notes.MarkRead(erin, model.ReadSelection{UpToID: n[2].ID})
-		if err != nil || unread != 0 {
-			t.Fatalf("MarkRead up_to_id = %d, %v", unread, err)
+		counts, err = f.notes.MarkRead(erin, model.ReadSelection{UpToID: n[2].ID})
+		if err != nil || counts != (model.NotificationCounts{}) {
+			t.Fatalf("MarkRead up_to_id = %+v, %v", counts, err)
 		}
 		if got := recountOf(f.db.DB, f.users["dave"].ID); got != 3 {
 			t.Errorf("dave has %d unread, want 3", got)
@@ -128,19 +128,21 @@ func TestMarkOneRead(t *testing.T) {
 	n := threeFor(t, f, "alice")
 	alice, carol := f.as(t, "alice"), f.as(t, "carol")
 
+	// Reading leaves the seen mark, and so the unseen count, alone.
+	want := model.NotificationCounts{Unread: 2, Unseen: 3}
 	t.Run("OK", func(t *testing.T) {
-		unread, err := f.notes.MarkOneRead(alice, n[1].ID)
-		if err != nil || unread != 2 {
-			t.Fatalf("MarkOneRead = %d, %v; want 2", unread, err)
+		counts, err := f.notes.MarkOneRead(alice, n[1].ID)
+		if err != nil || counts != want {
+			t.Fatalf("MarkOneRead = %+v, %v; want %+v", counts, err, want)
 		}
-		if got := f.pub.take(); len(got) != 1 || got[0].unread != 2 {
+		if got := f.pub.take(); len(got) != 1 || got[0].unread != 2 || got[0].unseen != 3 {
 			t.Errorf("published %+v", got)
 		}
 	})
 	t.Run("OK/AlreadyRead", func(t *testing.T) {
-		unread, err := f.notes.MarkOneRead(alice, n[1].ID)
-		if err != nil || unread != 2 {
-			t.Fatalf("MarkOneRead = %d, %v; want 2", unread, err)
+		counts, err := f.notes.MarkOneRead(alice, n[1].ID)
+		if err != nil || counts != want {
+			t.Fatalf("MarkOneRead = %+v, %v; want %+v", counts, err, want)
 		}
 	})
 	t.Run("ErrNotFound/Foreign", func(t *testing.T) {
@@ -179,8 +181,8 @@ func TestListNotifications(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if page.UnreadCount != 3 {
-				t.Errorf("unread_count %d, want 3", page.UnreadCount)
+			if page.Unread != 3 {
+				t.Errorf("unread_count %d, want 3", page.Unread)
 			}
 			for _, n := range page.Items {
 				if n.Actor == nil || n.Actor.Username != "bob" {
@@ -219,7 +221,7 @@ func TestListNotifications(t *testing.T) {
 	})
 	t.Run("OK/Empty", func(t *testing.T) {
 		page, err := f.notes.List(f.as(t, "carol"), service.ListNotifications{UnreadOnly: true})
-		if err != nil || page.Items == nil || len(page.Items) != 0 || page.NextCursor != nil || page.UnreadCount != 0 {
+		if err != nil || page.Items == nil || len(page.Items) != 0 || page.NextCursor != nil || page.Unread != 0 {
 			t.Errorf("List = %+v, %v", page, err)
 		}
 	})

@@ -54,39 +54,53 @@ func (s *NotificationStore) oldestFirst(ctx context.Context, limit int, cond str
 // round trip for the actors, on the hub's reads for every socket that
 // connects or catches up as on the REST list.
 func (s *notificationCore) findWithActors(ctx context.Context, q *gorm.DB) ([]*model.Notification, error) {
-	var rows []struct {
-		model.Notification `gorm:"embedded"`
-		ActorUsername      *string
-		ActorDisplayName   *string
-	}
-	err := q.Table("notifications AS n").
-		Select("n.*, a.username AS actor_username, a.display_name AS actor_display_name").
-		Joins("LEFT JOIN users AS a ON a.id = n.actor_id").Scan(&rows).Error
-	if err != nil {
+	var rows []notificationRow
+	if err := withActors(q).Scan(&rows).Error; err != nil {
 		return nil, dbError(err)
 	}
 	list := make([]*model.Notification, len(rows))
 	for i := range rows {
-		n := rows[i].Notification
-		if n.ActorID != nil && rows[i].ActorUsername != nil {
-			n.Actor = &model.Author{ID: *n.ActorID, Username: *rows[i].ActorUsername}
-			if rows[i].ActorDisplayName != nil {
-				n.Actor.DisplayName = *rows[i].ActorDisplayName
-			}
-		}
-		list[i] = &n
+		list[i] = rows[i].notification()
 	}
 	return list, nil
 }
 
+// withActors makes q, a query of notifications n, select them with their
+// actors' names (a notificationRow per row) and the columns also.
+func withActors(q *gorm.DB, also ...string) *gorm.DB {
+	cols := append([]string{"n.*", "a.username AS actor_username", "a.display_name AS actor_display_name"}, also...)
+	return q.Table("notifications AS n").Select(strings.Join(cols, ", ")).
+		Joins("LEFT JOIN users AS a ON a.id = n.actor_id")
+}
+
+// notificationRow is a notification read with its actor's names.
+type notificationRow struct {
+	model.Notification `gorm:"embedded"`
+	ActorUsername      *string
+	ActorDisplayName   *string
+}
+
+// notification returns the row's notification with its actor, or with a
+// nil actor when it has none (or the user is gone).
+func (r *notificationRow) notification() *model.Notification {
+	n := r.Notification
+	if n.ActorID != nil && r.ActorUsername != nil {
+		n.Actor = &model.Author{ID: *n.ActorID, Username: *r.ActorUsername}
+		if r.ActorDisplayName != nil {
+			n.Actor.DisplayName = *r.ActorDisplayName
+		}
+	}
+	return &n
+}
+
 // NotificationHead returns where userID's notifications stand, in one
-// statement so that its three figures agree with each other: the hub
+// statement so that its four figures agree with each other: the hub
 // starts a connection's cursor from it. An unknown user has a zero head.
 func (s *NotificationStore) NotificationHead(ctx context.Context, userID int64) (model.NotificationHead, error) {
 	var head model.NotificationHead
 	err := s.db.WithContext(ctx).Raw(`SELECT u.notification_seq AS seq,
 		(SELECT COALESCE(MAX(n.id), 0) FROM notifications n WHERE n.user_id = u.id) AS last_id,
-		(SELECT COUNT(*) FROM notifications n WHERE n.user_id = u.id AND n.is_read = ?) AS unread
+		`+countsColumns+`
 		FROM users u WHERE u.id = ?`, false, userID).Scan(&head).Error
 	if err != nil {
 		return model.NotificationHead{}, dbError(err)
@@ -119,7 +133,7 @@ func (s *NotificationStore) NotificationSeqs(ctx context.Context, userIDs []int6
 // MissedNotifications reads what many users' connections missed while the
 // hub's broker was away: for each range, the user's notifications with an
 // id above AfterID and a seq up to UpToSeq, oldest first, and the user's
-// unread count; one range per user. It makes two statements however many
+// unread and unseen counts; one range per user. It makes two statements however many
 // ranges there are (the counts, the rows with their actors), where reading
 // each user's on its own would make thousands after one broker blip. The
 // hub keeps ranges few and short (see notify.Hub.catchUpAll).
@@ -142,7 +156,7 @@ func (s *NotificationStore) MissedNotifications(ctx context.Context, ranges []mo
 		where.WriteString("(n.user_id = ? AND n.id > ? AND n.seq <= ?)")
 		args = append(args, r.UserID, r.AfterID, r.UpToSeq)
 	}
-	counts, err := s.unreadCounts(ctx, users)
+	counts, err := s.countsOf(ctx, users)
 	if err != nil {
 		return nil, err
 	}
@@ -157,8 +171,8 @@ func (s *NotificationStore) MissedNotifications(ctx context.Context, ranges []mo
 		out[i] = model.MissedNotifications{UserID: r.UserID, Head: model.NotificationHead{Seq: r.UpToSeq}}
 		at[r.UserID] = &out[i]
 	}
-	for u, n := range counts {
-		at[u].Head.Unread = n
+	for u, c := range counts {
+		at[u].Head.Unread, at[u].Head.Unseen = c.Unread, c.Unseen
 	}
 	for _, n := range list {
 		m := at[n.UserID]
@@ -170,43 +184,55 @@ func (s *NotificationStore) MissedNotifications(ctx context.Context, ranges []mo
 
 // UnreadCount returns how many of userID's notifications are unread.
 func (s *NotificationStore) UnreadCount(ctx context.Context, userID int64) (int64, error) {
-	return s.unreadCount(ctx, userID)
+	counts, err := s.counts(ctx, userID)
+	return counts.Unread, err
 }
 
 // MarkRead marks read the notifications of userID that ids or upToID
-// select, the fields of a model.ReadSelection (the hub's read frame); see
-// markRead. Errors: EINVALID for a bad selection.
+// select, the fields of a model.ReadSelection (the hub's read frame), and
+// returns the unread count; see markRead. Errors: EINVALID for a bad
+// selection.
 func (s *NotificationStore) MarkRead(ctx context.Context, userID int64, ids []int64, upToID int64) (int64, error) {
-	return s.markRead(ctx, userID, model.ReadSelection{IDs: ids, UpToID: upToID})
+	counts, err := s.markRead(ctx, userID, model.ReadSelection{IDs: ids, UpToID: upToID})
+	return counts.Unread, err
 }
 
-// unreadCount returns how many of userID's notifications are unread.
-func (s *notificationCore) unreadCount(ctx context.Context, userID int64) (int64, error) {
-	var n int64
-	err := s.db.WithContext(ctx).Model(&model.Notification{}).
-		Where("user_id = ? AND is_read = ?", userID, false).Count(&n).Error
+// countsColumns are the unread and unseen counts of the user u, as columns
+// of a statement over users u that passes false as its first argument. The
+// unread count is a range of the (user_id, is_read, id) index, the unseen
+// count one of (user_id, id): the notifications above the user's seen
+// mark, read or not.
+const countsColumns = `(SELECT COUNT(*) FROM notifications n WHERE n.user_id = u.id AND n.is_read = ?) AS unread,
+		(SELECT COUNT(*) FROM notifications n WHERE n.user_id = u.id AND n.id > u.notification_seen_id) AS unseen`
+
+// counts returns userID's unread and unseen counts, in one statement; an
+// unknown user has none.
+func (s *notificationCore) counts(ctx context.Context, userID int64) (model.NotificationCounts, error) {
+	var c model.NotificationCounts
+	err := s.db.WithContext(ctx).Raw(`SELECT `+countsColumns+` FROM users u WHERE u.id = ?`, false, userID).
+		Scan(&c).Error
 	if err != nil {
-		return 0, dbError(err)
+		return model.NotificationCounts{}, dbError(err)
 	}
-	return n, nil
+	return c, nil
 }
 
-// unreadCounts returns how many of each user's notifications are unread,
-// in one statement; users with none are left out. At most lookupChunk
-// users at once.
-func (s *notificationCore) unreadCounts(ctx context.Context, users []int64) (map[int64]int64, error) {
-	var counts []struct {
-		UserID int64
+// countsOf returns the unread and unseen counts of each of users that
+// exists, in one statement. At most lookupChunk users at once.
+func (s *notificationCore) countsOf(ctx context.Context, users []int64) (map[int64]model.NotificationCounts, error) {
+	var rows []struct {
+		ID     int64
 		Unread int64
+		Unseen int64
 	}
-	err := s.db.WithContext(ctx).Model(&model.Notification{}).Select("user_id", "COUNT(*) AS unread").
-		Where("user_id IN ? AND is_read = ?", users, false).Group("user_id").Find(&counts).Error
+	err := s.db.WithContext(ctx).Raw(`SELECT u.id, `+countsColumns+` FROM users u WHERE u.id IN ?`, false, users).
+		Scan(&rows).Error
 	if err != nil {
 		return nil, dbError(err)
 	}
-	byUser := make(map[int64]int64, len(counts))
-	for _, c := range counts {
-		byUser[c.UserID] = c.Unread
+	byUser := make(map[int64]model.NotificationCounts, len(rows))
+	for _, r := range rows {
+		byUser[r.ID] = model.NotificationCounts{Unread: r.Unread, Unseen: r.Unseen}
 	}
 	return byUser, nil
 }
@@ -216,11 +242,11 @@ func (s *notificationCore) unreadCounts(ctx context.Context, users []int64) (map
 // client has not seen). Ids that are not userID's, or no longer exist, are
 // ignored: notifications vanish when their comment is deleted, and one
 // vanished id must not stop the rest being marked; ignoring them also tells
-// nothing about other users' ids. It publishes and returns the new unread
-// count. Errors: EINVALID for a bad selection (model.ReadSelection.Validate).
-func (s *notificationCore) markRead(ctx context.Context, userID int64, sel model.ReadSelection) (int64, error) {
+// nothing about other users' ids. It publishes and returns the new counts.
+// Errors: EINVALID for a bad selection (model.ReadSelection.Validate).
+func (s *notificationCore) markRead(ctx context.Context, userID int64, sel model.ReadSelection) (model.NotificationCounts, error) {
 	if err := sel.Validate(); err != nil {
-		return 0, err
+		return model.NotificationCounts{}, err
 	}
 	q := s.db.WithContext(ctx).Model(&model.Notification{}).Where("user_id = ? AND is_read = ?", userID, false)
 	if sel.UpToID > 0 {
@@ -230,10 +256,10 @@ func (s *notificationCore) markRead(ctx context.Context, userID int64, sel model
 	}
 	res := q.Update("is_read", true)
 	if res.Error != nil {
-		return 0, dbError(res.Error)
+		return model.NotificationCounts{}, dbError(res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return s.unreadCount(ctx, userID) // nothing changed, nothing to tell
+		return s.counts(ctx, userID) // nothing changed, nothing to tell
 	}
-	return s.readStateChanged(ctx, userID)
+	return s.countsChanged(ctx, userID)
 }

@@ -24,12 +24,9 @@ type Posts struct {
 // notifications of a new post in its transaction; limit throttles post
 // creation per user (nil: unlimited).
 func NewPosts(db *gorm.DB, notes *Notifications, limit *RateLimiter) *Posts {
-	return &Posts{
-		likes: likes{db: db, counter: postLikes, row: newPostLike, lock: lockPostToLike},
-		db:    db,
-		notes: notes,
-		limit: limit,
-	}
+	s := &Posts{db: db, notes: notes, limit: limit}
+	s.likes = likes{db: db, notes: notes, counter: postLikes, row: newPostLike, lock: s.lockToLike}
+	return s
 }
 
 // Post list orders.
@@ -289,12 +286,25 @@ func newPostLike(id, userID int64) any {
 	return &model.PostLike{PostID: id, UserID: userID, CreatedAt: Now()}
 }
 
-// lockPostToLike locks post id, the first lock of the lock order, and
-// returns its like count. Errors: ENOTFOUND.
-func lockPostToLike(tx *gorm.DB, id int64, _ *model.User) (int64, error) {
+// lockToLike locks post id, the first lock of the lock order, then, for a
+// like, the user rows of actor and of the post's author (planLike), and
+// returns what the like needs of the post. Errors: ENOTFOUND.
+func (s *Posts) lockToLike(tx *gorm.DB, id int64, actor *model.User, liking bool) (likeTarget, error) {
 	var p model.Post
-	err := lockLivePost(tx, id, &p)
-	return p.LikeCount, err
+	if err := lockLivePost(tx, id, &p); err != nil {
+		return likeTarget{}, err
+	}
+	t := likeTarget{count: p.LikeCount}
+	if !liking {
+		return t, nil
+	}
+	plan, err := s.notes.planLike(tx, actor, p.AuthorID, liking)
+	if err != nil {
+		return likeTarget{}, err
+	}
+	t.plan, t.notice = plan, &model.PostLikeNotice{PostID: id, UserID: actor.ID}
+	t.postID, t.excerpt = id, model.Excerpt(p.Body)
+	return t, nil
 }
 
 // fillPosts sets the author, the viewer's liked flag and the viewer's level

@@ -11,13 +11,15 @@ import (
 // fails is logged and never fails the request, because clients recover
 // anything they missed from the database by notification id.
 type Publisher interface {
-	// PublishNotification tells the connections of n.UserID about n; unread
-	// is that user's unread count with n included, or -1 when it could not
-	// be taken, in which case the connections read n from the database.
-	PublishNotification(ctx context.Context, n *model.Notification, unread int64) error
-	// PublishUnreadCount tells every connection of a user their unread count
-	// after it changed (marked read on some device, or a notification removed).
-	PublishUnreadCount(ctx context.Context, userID, unread int64) error
+	// PublishNotification tells the connections of n.UserID about n; counts
+	// are that user's unread and unseen counts with n included, or have an
+	// Unread of -1 when they could not be taken, in which case the
+	// connections read n from the database.
+	PublishNotification(ctx context.Context, n *model.Notification, counts model.NotificationCounts) error
+	// PublishUnreadCount tells every connection of a user their counts after
+	// they changed (marked read or seen on some device, or a notification
+	// removed).
+	PublishUnreadCount(ctx context.Context, userID int64, counts model.NotificationCounts) error
 	// PublishBroadcast sends an announcement to every connection everywhere.
 	PublishBroadcast(ctx context.Context, a *model.Announcement) error
 	// PublishUserChanged tells every instance, this one included, that a
@@ -31,9 +33,11 @@ type NopPublisher struct{}
 
 var _ Publisher = NopPublisher{}
 
-func (NopPublisher) PublishNotification(context.Context, *model.Notification, int64) error {
+func (NopPublisher) PublishNotification(context.Context, *model.Notification, model.NotificationCounts) error {
 	return nil
 }
-func (NopPublisher) PublishUnreadCount(context.Context, int64, int64) error      { return nil }
+func (NopPublisher) PublishUnreadCount(context.Context, int64, model.NotificationCounts) error {
+	return nil
+}
 func (NopPublisher) PublishBroadcast(context.Context, *model.Announcement) error { return nil }
 func (NopPublisher) PublishUserChanged(context.Context, int64) error             { return nil }

@@ -23,9 +23,14 @@ const state = {
   commentsCursor: null,
   expanded: new Set(), // threads of the open post shown with all their replies
   highlight: null, // the comment a clicked notification is about
-  notifications: new Map(), // id -> notification, as last known
-  notificationsCursor: null,
+  // The bell lists groups (GET /notifications/grouped); ids are every
+  // notification id the page has been shown, for the socket's resume and
+  // for "mark all read".
+  groups: [],
+  groupsCursor: null,
+  ids: new Set(),
   unread: 0,
+  unseen: 0,
 };
 
 // Frames of the current page's socket, for the browser test and for anyone
@@ -145,8 +150,8 @@ function signOut(message) {
   state.client = null;
   localStorage.removeItem(TOKEN_KEY);
   localStorage.removeItem(USER_KEY);
-  Object.assign(state, { token: null, user: null, postId: null, unread: 0 });
-  state.notifications.clear();
+  Object.assign(state, { token: null, user: null, postId: null, unread: 0, unseen: 0, groups: [] });
+  state.ids.clear();
   $("app").hidden = true;
   $("session").hidden = true;
   $("auth").hidden = false;
@@ -184,10 +189,11 @@ function startLive() {
         unread_count: frame.unread_count,
       });
     },
-    onUnreadCount: setUnread,
+    onUnreadCount: setCounts,
     onNotification: (n) => {
-      state.notifications.set(n.id, n);
-      renderNotifications();
+      state.ids.add(n.id);
+      // Groups are the server's to form: list them again.
+      run(null, reloadNotifications)();
       // A reply on the open post: show it without a reload.
       if (n.post_id === state.postId) run(null, refreshOpenPost)();
     },
@@ -198,7 +204,7 @@ function startLive() {
     onResync: () => run(null, resync)(),
     onAuthError: () => signOut("Your session has expired. Sign in again."),
   });
-  client.remember(state.notifications.keys());
+  client.remember(state.ids);
   state.client = client;
   client.connect();
 }
@@ -295,29 +301,33 @@ async function openPost(id) {
   }
 }
 
-// refreshOpenPost reloads the open post and its first page of comments.
-// Calls made while a reload runs (several live notifications at once) share
-// it, and make it run once more: the running one may have read the
-// database before their comment was there.
-let refreshing = null;
-let refreshAgain = false;
-function refreshOpenPost() {
-  if (refreshing) {
-    refreshAgain = true;
-    return refreshing;
-  }
-  refreshing = (async () => {
-    try {
-      do {
-        refreshAgain = false;
-        await loadOpenPost();
-      } while (refreshAgain);
-    } finally {
-      refreshing = null;
+// coalesced returns fn made shareable: calls made while it runs (several
+// live notifications at once) share the run, and make it run once more,
+// since the running one may have read the database before their change.
+function coalesced(fn) {
+  let running = null;
+  let again = false;
+  return () => {
+    if (running) {
+      again = true;
+      return running;
     }
-  })();
-  return refreshing;
+    running = (async () => {
+      try {
+        do {
+          again = false;
+          await fn();
+        } while (again);
+      } finally {
+        running = null;
+      }
+    })();
+    return running;
+  };
 }
+
+// refreshOpenPost reloads the open post and its first page of comments.
+const refreshOpenPost = coalesced(loadOpenPost);
 
 async function loadOpenPost() {
   const id = state.postId;
@@ -515,27 +525,40 @@ async function addComment() {
 
 // ---- notifications ----
 
-function setUnread(count) {
-  if (typeof count !== "number") return;
-  state.unread = count;
-  const badge = $("unread-count");
-  badge.textContent = String(count);
-  badge.dataset.count = String(count);
-  badge.classList.toggle("zero", count === 0);
+// setCounts shows the unseen count on the bell's badge (what is new since
+// the bell was last opened) and the unread count in the list's head.
+function setCounts(unread, unseen) {
+  if (typeof unread === "number") {
+    state.unread = unread;
+    const u = $("unread-count");
+    u.textContent = `${unread} unread`;
+    u.dataset.count = String(unread);
+  }
+  if (typeof unseen === "number") {
+    state.unseen = unseen;
+    const badge = $("unseen-count");
+    badge.textContent = String(unseen);
+    badge.dataset.count = String(unseen);
+    badge.classList.toggle("zero", unseen === 0);
+  }
 }
 
 async function loadNotifications(more = false) {
   const q = new URLSearchParams({ limit: "20" });
-  if (more && state.notificationsCursor) q.set("cursor", state.notificationsCursor);
-  const page = await api("GET", `/api/v1/notifications?${q}`);
-  if (!more) state.notifications.clear();
-  for (const n of page.items) state.notifications.set(n.id, n);
-  state.notificationsCursor = page.next_cursor;
+  if (more && state.groupsCursor) q.set("cursor", state.groupsCursor);
+  const page = await api("GET", `/api/v1/notifications/grouped?${q}`);
+  if (!more) state.groups = [];
+  state.groups.push(...page.items);
+  for (const g of page.items) for (const id of g.notification_ids) state.ids.add(id);
+  state.groupsCursor = page.next_cursor;
   $("notifications-more").hidden = !page.next_cursor;
-  if (typeof page.unread_count === "number") setUnread(page.unread_count);
-  state.client?.remember(page.items.map((n) => n.id));
+  setCounts(page.unread_count, page.unseen_count);
+  state.client?.remember(state.ids);
   renderNotifications();
 }
+
+// reloadNotifications lists the groups again from the first page.
+const reloadNotifications = coalesced(() => loadNotifications());
 
 // resync: the socket missed more than the server replays. Start over from REST.
 async function resync() {
@@ -543,82 +566,114 @@ async function resync() {
   if (state.postId !== null) await refreshOpenPost();
 }
 
-const describe = {
-  post_comment: "commented on your post",
-  comment_reply: "replied to your comment",
-  mention: "mentioned you",
-  system: "sent you a message",
-  thread_comment: "commented on a post you watch",
-};
-
-function renderNotifications() {
-  const items = [...state.notifications.values()].sort((a, b) => b.id - a.id);
-  $("notification-list").replaceChildren(...items.map(notificationItem));
-  $("notifications-empty").hidden = items.length > 0;
+// What a group's actors did, by type; a like says what was liked.
+function verb(g) {
+  switch (g.type) {
+    case "post_comment":
+      return "commented on your post";
+    case "thread_comment":
+      return "commented on a post you follow";
+    case "comment_reply":
+      return "replied to your comment";
+    case "like":
+      return g.comment_id ? "liked your comment" : "liked your post";
+    case "mention":
+      return "mentioned you";
+    case "system":
+      return "sent you a message";
+  }
+  return g.type;
 }
 
-function notificationItem(n) {
-  const who = n.type === "system" ? "Administrator" : nameOf(n.actor);
+// who names a group's actors: "ana", "ana and bob", "ana and 3 others".
+function who(g) {
+  if (g.type === "system") return "Administrator";
+  const first = nameOf(g.actors[0] ?? g.latest.actor);
+  if (g.actors.length === 2 && g.count === 2) return `${first} and ${nameOf(g.actors[1])}`;
+  if (g.actors.length > 1) return `${first} and ${g.count - 1} others`;
+  return g.count > 1 ? `${first} (${g.count} times)` : first;
+}
+
+function renderNotifications() {
+  $("notification-list").replaceChildren(...state.groups.map(groupItem));
+  $("notifications-empty").hidden = state.groups.length > 0;
+}
+
+function groupItem(g) {
+  const n = g.latest;
   const open = el(
     "button",
     { type: "button", className: "open-notification", dataTestid: "open-notification" },
-    el("strong", { text: who }),
-    ` ${describe[n.type] ?? n.type}`,
+    el("strong", { text: who(g) }),
+    ` ${verb(g)}`,
     n.excerpt ? el("span", { className: "excerpt", text: `“${n.excerpt}”` }) : null,
     when(n.created_at),
   );
-  open.addEventListener("click", run(open, () => openNotification(n)));
+  open.addEventListener("click", run(open, () => openGroup(g)));
   const li = el(
     "li",
     {
-      className: n.read ? "read" : "unread",
-      dataNotificationId: n.id,
-      dataCommentId: n.comment_id ?? "",
-      dataRead: String(n.read),
+      className: g.unread > 0 ? "unread" : "read",
+      dataGroupKey: g.key,
+      dataCount: String(g.count),
+      dataUnread: String(g.unread),
+      dataRead: String(g.unread === 0),
+      dataCommentId: g.comment_id ?? n.comment_id ?? "",
+      dataNotificationIds: g.notification_ids.join(","),
       dataTestid: "notification",
     },
     open,
   );
-  if (!n.read) {
+  if (g.unread > 0) {
     const mark = el("button", { type: "button", className: "secondary mark-read", text: "Mark read", dataTestid: "mark-read" });
-    mark.setAttribute("aria-label", `Mark notification from ${who} read`);
-    mark.addEventListener("click", run(mark, () => markRead(n)));
+    mark.setAttribute("aria-label", `Mark read: ${who(g)} ${verb(g)}`);
+    mark.addEventListener("click", run(mark, () => markGroupRead(g)));
     li.append(mark);
   }
   return li;
 }
 
-// markRead marks one notification read: over the socket when it is open
-// (the server answers with an unread_count frame), else over REST.
-async function markRead(n) {
-  if (n.read) return;
-  if (!state.client?.connected || !state.client.markRead({ ids: [n.id] })) {
-    const res = await api("POST", `/api/v1/notifications/${n.id}/read`);
-    setUnread(res.unread_count);
+// markGroupRead marks a group's notifications read: over the socket when it
+// is open (the server answers with an unread_count frame), else over REST.
+async function markGroupRead(g) {
+  if (g.unread === 0) return;
+  const sel = { ids: g.notification_ids };
+  if (!state.client?.connected || !state.client.markRead(sel)) {
+    const res = await api("POST", "/api/v1/notifications/read", sel);
+    setCounts(res.unread_count, res.unseen_count);
   }
-  n.read = true;
+  g.unread = 0;
   renderNotifications();
 }
 
 // markAllRead marks read what this page has shown, up to the newest id:
 // anything newer that is still on its way stays unread.
 async function markAllRead() {
-  const ids = [...state.notifications.keys()];
-  if (ids.length === 0) return;
-  const upTo = Math.max(...ids);
+  if (state.ids.size === 0) return;
+  const upTo = Math.max(...state.ids);
   const res = await api("POST", "/api/v1/notifications/read", { up_to_id: upTo });
-  setUnread(res.unread_count);
-  for (const n of state.notifications.values()) if (n.id <= upTo) n.read = true;
-  renderNotifications();
+  setCounts(res.unread_count, res.unseen_count);
+  await reloadNotifications();
 }
 
-async function openNotification(n) {
-  await markRead(n);
-  if (n.comment_id) {
-    // Show the comment's whole thread, which may be past the first 3
-    // replies. A comment deleted since answers 404: just open the post.
+// markSeen clears the badge when the bell is opened: the seen mark moves up
+// to the newest notification shown, which reads nothing.
+async function markSeen() {
+  if (state.ids.size === 0 || state.unseen === 0) return;
+  const res = await api("POST", "/api/v1/notifications/seen", { up_to_id: Math.max(...state.ids) });
+  setCounts(undefined, res.unseen_count);
+}
+
+async function openGroup(g) {
+  const n = g.latest;
+  await markGroupRead(g);
+  // Show the thread of the group's comment (the one replied to, or liked),
+  // which may be past the first 3 replies. A comment deleted since answers
+  // 404: just open the post.
+  const commentID = n.comment_id ?? g.comment_id;
+  if (commentID) {
     try {
-      const c = await api("GET", `/api/v1/comments/${n.comment_id}`);
+      const c = await api("GET", `/api/v1/comments/${commentID}`);
       if (n.post_id !== state.postId) state.expanded.clear();
       state.expanded.add(c.root_id ?? c.id);
       state.highlight = c.id;
@@ -638,6 +693,7 @@ function toggleNotifications(show) {
   const open = show ?? panel.hidden;
   panel.hidden = !open;
   $("bell").setAttribute("aria-expanded", String(open));
+  if (open) run(null, markSeen)();
 }
 
 // ---- wiring ----

@@ -18,7 +18,7 @@
 //   const client = new DiscussClient({
 //     token,
 //     onNotification: (n) => showToast(n.excerpt),
-//     onUnreadCount: (count) => setBadge(count),
+//     onUnreadCount: (unread, unseen) => setBadge(unseen),
 //     onResync: () => reloadNotificationsOverREST(),
 //     onAuthError: () => askToSignInAgain(),
 //   });
@@ -105,7 +105,9 @@ const DEFAULTS = {
  *
  *   onHello({user_id, unread_count, server_time})
  *   onNotification(notification, {replayed, unreadCount})  once per id
- *   onUnreadCount(count)      after hello, each notification, and read-state changes
+ *   onUnreadCount(count, unseen)  after hello, each notification, and changes of read
+ *                             state or of the seen mark: the unread count, and the unseen
+ *                             count (newer than the seen mark: what a bell's badge shows)
  *   onBroadcast({message, created_at})
  *   onResync()                more was missed than the server replays: reload over REST,
  *                             then call remember() with what was loaded
@@ -265,7 +267,7 @@ export class DiscussClient {
       case "hello":
         this.setState("open");
         this.emit("onHello", frame);
-        this.emit("onUnreadCount", frame.unread_count);
+        this.emit("onUnreadCount", frame.unread_count, frame.unseen_count);
         break;
       case "notification": {
         const n = frame.notification;
@@ -273,11 +275,11 @@ export class DiscussClient {
           this.markSeen(n.id);
           this.emit("onNotification", n, { replayed: !!frame.replayed, unreadCount: frame.unread_count });
         }
-        this.emit("onUnreadCount", frame.unread_count);
+        this.emit("onUnreadCount", frame.unread_count, frame.unseen_count);
         break;
       }
       case "unread_count":
-        this.emit("onUnreadCount", frame.unread_count);
+        this.emit("onUnreadCount", frame.unread_count, frame.unseen_count);
         break;
       case "broadcast":
         this.emit("onBroadcast", { message: frame.message, created_at: frame.created_at });

@@ -68,6 +68,7 @@ func TestBrowserLiveNotifications(t *testing.T) {
 		b.until(`document.getElementById("whoami").dataset.userId === "%d"`, aliceID),
 		b.until(`document.getElementById("live-status").dataset.state === "open"`),
 		b.until(`document.getElementById("unread-count").dataset.count === "0"`),
+		b.until(`document.getElementById("unseen-count").dataset.count === "0"`),
 	)
 
 	b.step("A writes a post", 10*time.Second,
@@ -119,12 +120,16 @@ func TestBrowserLiveNotifications(t *testing.T) {
 	// B replies over REST: the bell changes without a reload, and the reply
 	// appears under A's comment on the open post.
 	reply1 := replyTo(t, s, bobToken, postID, commentID, "Start the loop at zero.")
+	// Opening the bell clears its badge (the unseen count) and reads nothing.
 	b.step("the bell shows B's reply live", 10*time.Second,
+		b.until(`document.getElementById("unseen-count").dataset.count === "1"`),
 		b.until(`document.getElementById("unread-count").dataset.count === "1"`),
 		b.until(`document.querySelector('li[data-comment-id="%d"] .replies li[data-comment-id="%d"]')`, commentID, reply1),
 		chromedp.Click(chromedp.ID("bell")),
 		chromedp.WaitVisible(chromedp.ID("notification-list")),
 		b.until(`document.querySelectorAll('#notification-list [data-testid="notification"]').length === 1`),
+		b.until(`document.getElementById("unseen-count").dataset.count === "0"`),
+		b.until(`document.getElementById("unread-count").dataset.count === "1"`),
 		b.until(`document.querySelector('li[data-comment-id="%d"] .replies li[data-comment-id="%d"]').textContent.includes("\u2068alice\u2069 @bob")`, commentID, reply1),
 		b.until(`document.querySelector('#notification-list [data-testid="notification"]').textContent.includes("\u2068alice\u2069 @bob")`),
 		b.until(`document.getElementById("whoami").textContent === "Signed in as @alice"`),
@@ -138,19 +143,22 @@ func TestBrowserLiveNotifications(t *testing.T) {
 	)
 	waitSockets(t, s, adminToken, 0)
 
-	reply2 := replyTo(t, s, bobToken, postID, commentID, "Or compare with <=.")
+	replyTo(t, s, bobToken, postID, commentID, "Or compare with <=.")
 	reply3 := replyTo(t, s, bobToken, postID, commentID, "Either works.")
 	if got := b.evalInt(`Number(document.getElementById("unread-count").dataset.count)`); got != 1 {
 		t.Fatalf("the bell shows %d while offline, want 1: the socket was still open", got)
 	}
 
 	// A comes back: the client resumes with since and the server replays the
-	// two it missed.
+	// two it missed, which are new on the badge; the list shows the three
+	// replies to A's comment as one group.
 	b.step("A reconnects and catches up", 15*time.Second,
 		chromedp.Evaluate[chromedp.Void](`window.discuss.connect()`),
 		b.until(`document.getElementById("live-status").dataset.state === "open"`),
 		b.until(`document.getElementById("unread-count").dataset.count === "3"`),
-		b.until(`document.querySelectorAll('#notification-list [data-testid="notification"]').length >= 3`),
+		b.until(`document.getElementById("unseen-count").dataset.count === "2"`),
+		b.until(`document.querySelector('#notification-list [data-testid="notification"][data-count="3"][data-comment-id="%d"]')`, commentID),
+		b.until(`document.querySelector('#notification-list [data-testid="notification"]').textContent.includes("\u2068alice\u2069 @bob (3 times) replied to your comment")`),
 	)
 	// Mark all read: the server's unread_count frame comes after everything
 	// queued on the socket before it, so once it is here, any duplicate of
@@ -162,20 +170,15 @@ func TestBrowserLiveNotifications(t *testing.T) {
 		b.until(`document.querySelectorAll('#notification-list [data-read="false"]').length === 0`),
 	)
 
-	list := evalIn[[]shownNotification](b, `[...document.querySelectorAll('#notification-list [data-testid="notification"]')]
-		.map((li) => ({id: Number(li.dataset.notificationId), comment_id: li.dataset.commentId}))`)
-	var ids []int64
-	var comments []string
-	for _, n := range list {
-		ids = append(ids, n.ID)
-		comments = append(comments, n.CommentID)
+	list := evalIn[[]shownGroup](b, `[...document.querySelectorAll('#notification-list [data-testid="notification"]')]
+		.map((li) => ({ids: li.dataset.notificationIds, comment_id: li.dataset.commentId}))`)
+	if len(list) != 1 {
+		t.Fatalf("the list shows %+v, want one group", list)
 	}
+	ids := strings.Split(list[0].IDs, ",")
 	slices.Sort(ids)
-	slices.Sort(comments)
-	wantComments := []string{fmt.Sprint(reply1), fmt.Sprint(reply2), fmt.Sprint(reply3)}
-	slices.Sort(wantComments)
-	if len(slices.Compact(slices.Clone(ids))) != 3 || !slices.Equal(comments, wantComments) {
-		t.Fatalf("the list shows notifications %v for comments %v, want 3 distinct for comments %v", ids, comments, wantComments)
+	if len(slices.Compact(ids)) != 3 || list[0].CommentID != fmt.Sprint(commentID) {
+		t.Fatalf("the list shows a group %+v, want 3 distinct notifications about comment %d", list[0], commentID)
 	}
 
 	// What the socket delivered after the reconnection: the two missed
@@ -257,10 +260,10 @@ func TestBrowserLiveNotifications(t *testing.T) {
 	b.step("the page reconnects by itself", 20*time.Second,
 		b.until(`document.getElementById("live-status").dataset.state === "open"`),
 	)
-	reply4 := replyTo(t, s, bobToken, postID, commentID, "Welcome back.")
+	replyTo(t, s, bobToken, postID, commentID, "Welcome back.")
 	b.step("live again after the restart", 10*time.Second,
 		b.until(`document.getElementById("unread-count").dataset.count === "1"`),
-		b.until(`document.querySelector('#notification-list [data-comment-id="%d"]')`, reply4),
+		b.until(`document.querySelector('#notification-list [data-count="4"][data-unread="1"][data-comment-id="%d"]')`, commentID),
 	)
 }
 
@@ -432,9 +435,10 @@ func (b *browser) evalInt(expr string) int64     { b.t.Helper(); return evalIn[i
 func (b *browser) evalBool(expr string) bool     { b.t.Helper(); return evalIn[bool](b, expr) }
 func (b *browser) evalString(expr string) string { b.t.Helper(); return evalIn[string](b, expr) }
 
-// shownNotification is an item of the page's notification list.
-type shownNotification struct {
-	ID        int64  `json:"id"`
+// shownGroup is an item of the page's notification list: a group, with its
+// notification ids comma-separated.
+type shownGroup struct {
+	IDs       string `json:"ids"`
 	CommentID string `json:"comment_id"`
 }
 
