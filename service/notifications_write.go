@@ -196,19 +196,18 @@ func (s *Notifications) writeThreadComments(tx *gorm.DB, to notifyPlan, commentI
 // of whom has just been given the next number (a plan names each user
 // once).
 //
-// One statement a user, by primary key: the rows are locked already, and a
-// point update locks nothing more. One statement for all of them (id IN
-// ...) let MariaDB scan the table instead, on a small one, and take
-// next-key locks on rows it had not locked, which deadlocked against the
-// transactions holding those (the fan-out against comments on its post).
+// The rows are locked already, and the update must lock nothing more. On
+// MySQL it names the primary key: left to itself, MariaDB scanned a small
+// users table for the IN list and took next-key locks on rows it had not
+// locked, which deadlocked the fan-out worker against comments on its post.
+// SQLite has no row locks to take.
 func bumpSeqs(tx *gorm.DB, to notifyPlan) error {
-	for _, r := range to {
-		err := tx.Exec("UPDATE users SET notification_seq = notification_seq + 1 WHERE id = ?", r.userID).Error
-		if err != nil {
-			return dbError(err)
-		}
+	table := "users"
+	if tx.Dialector.Name() == "mysql" {
+		table = "users FORCE INDEX (PRIMARY)"
 	}
-	return nil
+	err := tx.Exec("UPDATE "+table+" SET notification_seq = notification_seq + 1 WHERE id IN ?", recipientIDs(to)).Error
+	return dbError(err)
 }
 
 // lockUsers takes the write locks of the given users' rows, ascending by id
