@@ -68,10 +68,18 @@ func (s *notificationCore) publish(ctx context.Context, out Outbox) {
 	}
 }
 
+// unknownCounts stands for counts that could not be taken: published with
+// a notification, it has the hub read the notification from the database
+// instead (see Publisher).
+func unknownCounts() model.NotificationCounts {
+	return model.NotificationCounts{Unread: -1, Unseen: -1}
+}
+
 // publishMany publishes notifications of distinct users, one each, as
 // publish would, but counts the unread and unseen notifications of
-// lookupChunk users in one statement: a fan-out batch publishes to hundreds of users, and
-// one count each would take longer than writing their rows. Each chunk's
+// lookupChunk users in one statement: a fan-out batch publishes to
+// hundreds of users, and one count each would take longer than writing
+// their rows. Each chunk's
 // users' stripes are held, taken in ascending order, from before their
 // counts are taken until their notifications are published.
 func (s *notificationCore) publishMany(ctx context.Context, notes []*model.Notification) {
@@ -98,7 +106,7 @@ func (s *notificationCore) publishMany(ctx context.Context, notes []*model.Notif
 		}
 		var errs []error
 		for _, n := range chunk {
-			c := model.NotificationCounts{Unread: -1} // unknown: the connections read n from the database
+			c := unknownCounts() // the connections read n from the database
 			if err == nil {
 				c = counts[n.UserID]
 			}
@@ -141,7 +149,7 @@ func (s *notificationCore) publishCount(ctx context.Context, userID int64, sendU
 	counts, err := s.counts(ctx, userID)
 	if err != nil {
 		s.log.WarnContext(ctx, "notifications: counts for publishing", "user_id", userID, "error", err.Error())
-		counts = model.NotificationCounts{Unread: -1, Unseen: -1}
+		counts = unknownCounts()
 		if !sendUnknown {
 			return counts
 		}
