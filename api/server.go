@@ -30,6 +30,7 @@ type Deps struct {
 	Comments      *service.Comments
 	Notifications *service.Notifications
 	Announcements *service.Announcements
+	Offline       *service.Offline
 	Hub           *notify.Hub
 	// Ready reports whether the server can serve: the database answers
 	// (and its schema is current); /readyz calls it. An EUNAVAILABLE
@@ -53,6 +54,7 @@ type Server struct {
 	origins model.Origins
 
 	announcements *service.Announcements
+	offline       *service.Offline
 	hub           *notify.Hub
 	upgrader      *websocket.Upgrader
 	refused       refusedOrigins
@@ -83,6 +85,7 @@ func New(d Deps) (*Server, error) {
 		origins:  model.NewOrigins(d.Config.WebSocket.AllowedOrigins),
 
 		announcements: d.Announcements,
+		offline:       d.Offline,
 		hub:           d.Hub,
 		upgrader:      d.Hub.Upgrader(),
 	}
