@@ -7,7 +7,14 @@ package deliverytest
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -25,7 +33,14 @@ type Mailpit struct {
 	SMTPAddr string
 	// APIURL is the base of its HTTP API.
 	APIURL string
-	cmd    *exec.Cmd
+	// RootCAs trusts the certificate it offers with STARTTLS, which every
+	// client must use: tests go through the upgrade and authentication
+	// that a production submission server requires.
+	RootCAs *x509.CertPool
+
+	bin, dir string
+	mu       sync.Mutex
+	cmd      *exec.Cmd
 }
 
 // MailpitBinary returns the path of the mailpit binary: on $PATH, or where
@@ -86,43 +101,90 @@ func FreePort(t testing.TB) string {
 	return addr
 }
 
-// StartMailpit starts mailpit, accepting any SMTP credentials (also over a
-// plain connection), with extra flags added, and stops it when the test
-// ends.
-func StartMailpit(t testing.TB, extra ...string) *Mailpit {
+// StartMailpit starts mailpit, requiring STARTTLS and accepting any
+// credentials, and stops it when the test ends.
+func StartMailpit(t testing.TB) *Mailpit {
 	t.Helper()
-	return StartMailpitAt(t, FreePort(t), extra...)
+	m := NewMailpit(t, FreePort(t))
+	m.Start(t)
+	return m
 }
 
-// StartMailpitAt is StartMailpit with SMTP on smtpAddr: a test starts
-// the server where its client has been failing to reach one.
-func StartMailpitAt(t testing.TB, smtpAddr string, extra ...string) *Mailpit {
+// NewMailpit prepares a mailpit with SMTP on smtpAddr, its certificate
+// and its ports, without starting it: a test starts it (Start) where its
+// client has been failing to reach one.
+func NewMailpit(t testing.TB, smtpAddr string) *Mailpit {
 	t.Helper()
 	bin := MailpitBinary(t)
-	httpAddr := FreePort(t)
-	args := append([]string{
-		"--smtp", smtpAddr, "--listen", httpAddr,
-		"--database", filepath.Join(t.TempDir(), "mailpit.db"),
-		"--smtp-auth-accept-any", "--smtp-auth-allow-insecure", "--smtp-disable-rdns",
-		"--disable-version-check", "--quiet",
-	}, extra...)
-	cmd := exec.Command(bin, args...)
+	dir := t.TempDir()
+	m := &Mailpit{SMTPAddr: smtpAddr, APIURL: "http://" + FreePort(t), RootCAs: selfSigned(t, dir), bin: bin, dir: dir}
+	t.Cleanup(m.Stop)
+	return m
+}
+
+// Start starts the server, or starts it again after Stop with the
+// messages it had.
+func (m *Mailpit) Start(t testing.TB) {
+	t.Helper()
+	cmd := exec.Command(m.bin,
+		"--smtp", m.SMTPAddr, "--listen", strings.TrimPrefix(m.APIURL, "http://"),
+		"--database", filepath.Join(m.dir, "mailpit.db"),
+		"--smtp-tls-cert", filepath.Join(m.dir, "cert.pem"), "--smtp-tls-key", filepath.Join(m.dir, "key.pem"),
+		"--smtp-require-starttls", "--smtp-auth-accept-any", "--smtp-disable-rdns",
+		"--disable-version-check", "--quiet")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("deliverytest: start mailpit: %v", err)
 	}
-	m := &Mailpit{SMTPAddr: smtpAddr, APIURL: "http://" + httpAddr, cmd: cmd}
-	t.Cleanup(m.Stop)
+	m.mu.Lock()
+	m.cmd = cmd
+	m.mu.Unlock()
 	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if m.ready() {
-			return m
-		}
+	for !m.ready() {
 		if time.Now().After(deadline) {
 			t.Fatal("deliverytest: mailpit did not answer within 30s")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key to dir
+// (cert.pem, key.pem) and returns a pool that trusts it.
+func selfSigned(t testing.TB, dir string) *x509.CertPool {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, IsCA: true, BasicConstraintsValid: true,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, typ string, b []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("cert.pem", "CERTIFICATE", der)
+	write("key.pem", "PRIVATE KEY", keyDER)
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return pool
 }
 
 // ready reports whether both the HTTP API and the SMTP port answer.
@@ -142,9 +204,12 @@ func (m *Mailpit) ready() bool {
 
 // Stop ends the server; it may be called more than once.
 func (m *Mailpit) Stop() {
-	if m.cmd.Process != nil && m.cmd.ProcessState == nil {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd != nil {
 		_ = m.cmd.Process.Kill()
 		_ = m.cmd.Wait()
+		m.cmd = nil
 	}
 }
 
