@@ -39,6 +39,13 @@ type testServer struct {
 // change the configuration first.
 func newTestServer(t testing.TB, edit ...func(*configs.Config)) *testServer {
 	t.Helper()
+	return newTestServerWith(t, nil, edit...)
+}
+
+// newTestServerWith is newTestServer whose offline delivery offline, when
+// not nil, configures (a mailer, a pusher).
+func newTestServerWith(t testing.TB, offline func(*service.OfflineConfig), edit ...func(*configs.Config)) *testServer {
+	t.Helper()
 	cfg := configs.Default()
 	cfg.Auth.Secret = testSecret
 	cfg.Auth.BcryptCost = 4
@@ -56,7 +63,7 @@ func newTestServer(t testing.TB, edit ...func(*configs.Config)) *testServer {
 	db := dbtest.Open(t)
 	logs := &dbtest.SyncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
-	d, err := buildDeps(cfg, db, logger)
+	d, err := buildDeps(cfg, db, logger, offline)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +99,7 @@ func newTestServer(t testing.TB, edit ...func(*configs.Config)) *testServer {
 }
 
 // buildDeps wires the services the way cmd does, with an in-memory broker.
-func buildDeps(cfg *configs.Config, db *dbtest.DB, logger *slog.Logger) (Deps, error) {
+func buildDeps(cfg *configs.Config, db *dbtest.DB, logger *slog.Logger, offline func(*service.OfflineConfig)) (Deps, error) {
 	auth, err := service.NewAuth(db.DB, service.AuthConfig{
 		Secret:          []byte(cfg.Auth.Secret),
 		Issuer:          cfg.Auth.Issuer,
@@ -109,6 +116,14 @@ func buildDeps(cfg *configs.Config, db *dbtest.DB, logger *slog.Logger) (Deps, e
 		return Deps{}, err
 	}
 	registry := prometheus.NewRegistry()
+	oc := service.OfflineConfig{
+		Secret: []byte(cfg.Auth.Secret), PublicURL: "http://discuss.test", Delay: cfg.Email.Delay,
+		SendTimeout: 5 * time.Second, PresenceLease: time.Minute, EncodePush: notify.NotificationFrame, Logger: logger,
+	}
+	if offline != nil {
+		offline(&oc)
+	}
+	offlineDelivery := service.NewOffline(db.DB, oc)
 	pub := &deferredPublisher{}
 	notes := service.NewNotifications(db.DB, pub).WithLogger(logger)
 	hub := notify.New(notify.Options{
@@ -120,8 +135,9 @@ func buildDeps(cfg *configs.Config, db *dbtest.DB, logger *slog.Logger) (Deps, e
 		UnreadReplayLimit:        cfg.WebSocket.UnreadReplayLimit,
 		MaxConnectionsPerAddress: cfg.WebSocket.MaxConnectionsPerAddress,
 		ExemptAddresses:          exempt,
+		Presence:                 offlineDelivery,
 	}, notes.Store(), notify.NewMemoryBroker(), logger, registry)
-	pub.Publisher = hub
+	pub.Publisher = offlineDelivery.Publisher(hub)
 	return Deps{
 		Config:        cfg,
 		Logger:        logger,
@@ -132,6 +148,7 @@ func buildDeps(cfg *configs.Config, db *dbtest.DB, logger *slog.Logger) (Deps, e
 		Comments:      service.NewComments(db.DB, notes, service.NewRateLimiter(cfg.Limits.CommentsPerMinute, time.Minute)),
 		Notifications: notes,
 		Announcements: service.NewAnnouncements(db.DB, hub, logger),
+		Offline:       offlineDelivery,
 		Hub:           hub,
 		Ready: func(ctx context.Context) error {
 			sqlDB, err := db.DB.DB()
