@@ -80,7 +80,7 @@ type OfflineConfig struct {
 	// newest are dropped and logged. Default 1024.
 	PushQueue int
 	// Now is the clock of the outbox; tests set it. Default Now.
-	Now func() time.Time
+	Now    func() time.Time
 	Logger *slog.Logger
 }
 
