@@ -37,6 +37,12 @@ type Mailpit struct {
 	// client must use: tests go through the upgrade and authentication
 	// that a production submission server requires.
 	RootCAs *x509.CertPool
+	// CertFile is that certificate's PEM file, for a child process's
+	// SSL_CERT_FILE.
+	CertFile string
+	// Flags are mailpit's flags beyond the addresses and the certificate;
+	// change them before Start. NewMailpit sets --smtp-require-starttls.
+	Flags []string
 
 	bin, dir string
 	mu       sync.Mutex
@@ -117,7 +123,10 @@ func NewMailpit(t testing.TB, smtpAddr string) *Mailpit {
 	t.Helper()
 	bin := MailpitBinary(t)
 	dir := t.TempDir()
-	m := &Mailpit{SMTPAddr: smtpAddr, APIURL: "http://" + FreePort(t), RootCAs: selfSigned(t, dir), bin: bin, dir: dir}
+	m := &Mailpit{
+		SMTPAddr: smtpAddr, APIURL: "http://" + FreePort(t), RootCAs: selfSigned(t, dir), CertFile: filepath.Join(dir, "cert.pem"),
+		Flags: []string{"--smtp-require-starttls"}, bin: bin, dir: dir,
+	}
 	t.Cleanup(m.Stop)
 	return m
 }
@@ -126,12 +135,12 @@ func NewMailpit(t testing.TB, smtpAddr string) *Mailpit {
 // messages it had.
 func (m *Mailpit) Start(t testing.TB) {
 	t.Helper()
-	cmd := exec.Command(m.bin,
+	cmd := exec.Command(m.bin, append([]string{
 		"--smtp", m.SMTPAddr, "--listen", strings.TrimPrefix(m.APIURL, "http://"),
 		"--database", filepath.Join(m.dir, "mailpit.db"),
-		"--smtp-tls-cert", filepath.Join(m.dir, "cert.pem"), "--smtp-tls-key", filepath.Join(m.dir, "key.pem"),
-		"--smtp-require-starttls", "--smtp-auth-accept-any", "--smtp-disable-rdns",
-		"--disable-version-check", "--quiet")
+		"--smtp-tls-cert", m.CertFile, "--smtp-tls-key", filepath.Join(m.dir, "key.pem"),
+		"--smtp-auth-accept-any", "--smtp-disable-rdns", "--disable-version-check", "--quiet",
+	}, m.Flags...)...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("deliverytest: start mailpit: %v", err)
