@@ -170,7 +170,10 @@ func TestValidate(t *testing.T) {
 		{"notifications.retention", func(c *Config) { c.Notifications.Retention = time.Minute }},
 		{"notifications.fanout_batch_size", func(c *Config) { c.Notifications.FanoutBatchSize = 0 }},
 		{"notifications.fanout_poll_interval", func(c *Config) { c.Notifications.FanoutPollInterval = time.Millisecond }},
-		{"email.from", func(c *Config) { c.Email.SMTPAddr = "smtp.example.com:587"; c.Email.PublicURL = "https://d.example.com" }},
+		{"email.from", func(c *Config) {
+			c.Email.SMTPAddr = "smtp.example.com:587"
+			c.Email.PublicURL = "https://d.example.com"
+		}},
 		{"email.public_url", func(c *Config) {
 			c.Email.SMTPAddr, c.Email.From, c.Email.PublicURL = "smtp.example.com:587", "d@example.com", "ftp://d.example.com"
 		}},
