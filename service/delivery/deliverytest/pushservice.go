@@ -191,7 +191,7 @@ func (p *PushService) checkVAPID(header, wantKey string) (string, error) {
 		return "", errors.New("vapid jwt expires more than 24 hours ahead")
 	}
 	if !strings.HasPrefix(claims.Subject, "mailto:") && !strings.HasPrefix(claims.Subject, "https:") {
-		return "", fmt.Errorf("vapid sub %q is neither mailto: nor https:", claims.Subject)
+		return "", fmt.Errorf("vapid sub %q is not a mailto: or https: URL", claims.Subject)
 	}
 	return claims.Subject, nil
 }
