@@ -77,7 +77,8 @@ type OfflineConfig struct {
 	// frame that a connection would have been sent.
 	EncodePush func(n *model.Notification, counts model.NotificationCounts) ([]byte, error)
 	// PushQueue is how many notifications wait to be pushed; past it the
-	// newest are dropped and logged. Default 1024.
+	// newest are dropped, and counted in the log. Default 16384: a
+	// fan-out to thousands of watchers queues one each.
 	PushQueue int
 	// Now is the clock of the outbox; tests set it. Default Now.
 	Now    func() time.Time
@@ -92,6 +93,8 @@ type Offline struct {
 	log  *slog.Logger
 	now  func() time.Time
 	push chan pushJob
+	// dropped counts the pushes the full queue refused since last logged.
+	dropped atomic.Int64
 	// cleaned is when stale presence rows were last removed (Unix ns).
 	cleaned atomic.Int64
 }
@@ -109,7 +112,7 @@ func NewOffline(db *gorm.DB, cfg OfflineConfig) *Offline {
 		o.cfg.RetryBase = 10 * time.Second
 	}
 	if o.cfg.PushQueue <= 0 {
-		o.cfg.PushQueue = 1024
+		o.cfg.PushQueue = 16384
 	}
 	o.push = make(chan pushJob, o.cfg.PushQueue)
 	return o

@@ -165,10 +165,14 @@ func (p *pushingPublisher) PublishNotification(ctx context.Context, n *model.Not
 	select {
 	case p.o.push <- pushJob{n: n, counts: counts}:
 	default:
-		p.o.log.WarnContext(ctx, "offline: push queue full; notification not pushed", "user_id", n.UserID, "notification_id", n.ID)
+		p.o.dropped.Add(1) // logged by RunPush, once for many
 	}
 	return err
 }
+
+// droppedReport is how often RunPush logs the pushes the full queue
+// refused.
+const droppedReport = 10 * time.Second
 
 // RunPush pushes queued notifications with workers goroutines until ctx
 // ends.
@@ -177,6 +181,20 @@ func (o *Offline) RunPush(ctx context.Context, workers int) {
 		return
 	}
 	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(droppedReport)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if n := o.dropped.Swap(0); n > 0 {
+					o.log.WarnContext(ctx, "offline: push queue full; notifications not pushed", "dropped", n)
+				}
+			}
+		}
+	})
 	for range max(workers, 1) {
 		wg.Go(func() {
 			for {
