@@ -368,3 +368,81 @@ func TestMailKilledMidSend(t *testing.T) {
 		}
 	}
 }
+
+// TestWebPushThroughServe: the binary makes and keeps its VAPID key pair
+// (beside the SQLite database, or in the MySQL one),
+// pushes a notification, signed and encrypted, to a user with no socket
+// open, and none to a user with one.
+func TestWebPushThroughServe(t *testing.T) {
+	db := dbtest.OpenEmpty(t)
+	push := deliverytest.StartPushService(t)
+	addr := freeAddr(t)
+	env := map[string]string{
+		"DISCUSS_DATABASE_DRIVER":               db.Driver,
+		"DISCUSS_DATABASE_DSN":                  db.DSN,
+		"DISCUSS_DATABASE_AUTO_MIGRATE":         "true",
+		"DISCUSS_AUTH_SECRET":                   strings.Repeat("k", 32),
+		"DISCUSS_AUTH_BCRYPT_COST":              "4",
+		"DISCUSS_LOG_LEVEL":                     "warn",
+		"DISCUSS_PUSH_SUBJECT":                  "mailto:ops@quiz.example.com",
+		"DISCUSS_PUSH_ALLOW_INSECURE_ENDPOINTS": "true",
+	}
+	bin := buildBinary(t)
+	p := startProcess(t, bin, addr, env)
+	var key struct {
+		PublicKey string `json:"public_key"`
+	}
+	if code := p.call(t, "GET", "/api/v1/push/key", "", nil, &key); code != 200 || key.PublicKey == "" {
+		t.Fatalf("push key: %d %+v", code, key)
+	}
+	push.VAPIDPublicKey = key.PublicKey
+
+	away, _ := registerUser(t, p.server, "away")
+	here, hereID := registerUser(t, p.server, "here")
+	bob, _ := registerUser(t, p.server, "bob")
+	awayBrowser, hereBrowser := push.NewBrowser(t), push.NewBrowser(t)
+	for _, s := range []struct {
+		token string
+		b     *deliverytest.Browser
+	}{{away, awayBrowser}, {here, hereBrowser}} {
+		body := map[string]any{"endpoint": s.b.Endpoint, "keys": map[string]string{"p256dh": s.b.P256DH, "auth": s.b.Auth}}
+		if code := p.call(t, "POST", "/api/v1/push/subscriptions", s.token, body, nil); code != 201 {
+			t.Fatalf("subscribe: %d", code)
+		}
+	}
+	conn := dialHello(t, p.server, here)
+	defer conn.Close()
+	waitConnected(t, db, hereID)
+
+	// here's comment is queued first; away's push shows it was handled.
+	comment(t, p.server, bob, createPostAs(t, p.server, here, "here's"), "told live")
+	comment(t, p.server, bob, createPostAs(t, p.server, away, "away's"), "pushed")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got, errs := push.Received()
+		if len(errs) > 0 {
+			t.Fatalf("the push service refused: %v", errs)
+		}
+		if len(got) > 0 {
+			if len(got) != 1 || got[0].Endpoint != awayBrowser.Endpoint || !strings.Contains(string(got[0].Payload), `"excerpt":"pushed"`) {
+				t.Fatalf("pushes %+v", got)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no push")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// The key is kept: after a restart browsers need not subscribe again.
+	_ = p.cmd.Process.Kill()
+	_, _ = p.cmd.Process.Wait()
+	p = startProcess(t, bin, addr, env)
+	var again struct {
+		PublicKey string `json:"public_key"`
+	}
+	if p.call(t, "GET", "/api/v1/push/key", "", nil, &again); again.PublicKey != key.PublicKey {
+		t.Fatalf("key after a restart %q, was %q", again.PublicKey, key.PublicKey)
+	}
+}
