@@ -61,8 +61,8 @@ func (s *Server) unsubscribe(c *gin.Context) (int, any, error) {
 func (s *Server) unsubscribePage(c *gin.Context) {
 	c.Header("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'")
 	c.Header("Referrer-Policy", "no-referrer")
-	c.Status(http.StatusOK)
 	c.Header("Content-Type", "text/html; charset=utf-8")
+	c.Status(http.StatusOK)
 	_ = unsubscribeTemplate.Execute(c.Writer, nil)
 }
 

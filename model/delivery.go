@@ -99,12 +99,12 @@ type PreferencesPatch struct {
 // push service's endpoint and the browser's keys, P256DH its public key
 // and Auth the authentication secret (RFC 8291), both base64url.
 type PushSubscription struct {
-	ID        int64  `gorm:"primaryKey" json:"-"`
-	UserID    int64  `json:"-"`
-	Endpoint  string `json:"endpoint"`
-	P256DH    string `gorm:"column:p256dh" json:"-"`
-	Auth      string `json:"-"`
-	CreatedAt time.Time
+	ID        int64     `gorm:"primaryKey" json:"-"`
+	UserID    int64     `json:"-"`
+	Endpoint  string    `json:"endpoint"`
+	P256DH    string    `gorm:"column:p256dh" json:"-"`
+	Auth      string    `json:"-"`
+	CreatedAt time.Time `json:"-"`
 }
 
 // UserPresence is one row of user_presence (see migration 00009).

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/quizsite/discuss/model"
 	"github.com/quizsite/discuss/service/dbtest"
 	"github.com/quizsite/discuss/service/delivery/deliverytest"
@@ -444,5 +446,65 @@ func TestWebPushThroughServe(t *testing.T) {
 	}
 	if p.call(t, "GET", "/api/v1/push/key", "", nil, &again); again.PublicKey != key.PublicKey {
 		t.Fatalf("key after a restart %q, was %q", again.PublicKey, key.PublicKey)
+	}
+}
+
+// TestBrowserPreferences drives the demo page's preferences panel in
+// headless Chromium: an address, daily delivery and a type switched off
+// are saved, the verification link mailed to a real mailpit opens the page
+// at /verify-email, which confirms the address without the page's token.
+// (Web Push needs a browser push service, which a headless browser here
+// cannot reach: pushes are tested with the checking push service.)
+func TestBrowserPreferences(t *testing.T) {
+	chrome := findChromium(t)
+	mp := deliverytest.NewMailpit(t, deliverytest.FreePort(t))
+	mp.Flags = nil
+	mp.Start(t)
+	env := databaseEnv(t)
+	env["DISCUSS_SERVER_ADDR"] = freeAddr(t)
+	for k, v := range map[string]string{
+		"DISCUSS_EMAIL_SMTP_ADDR": mp.SMTPAddr, "DISCUSS_EMAIL_TLS": "none", "DISCUSS_EMAIL_FROM": "discuss@quiz.example.com",
+		"DISCUSS_EMAIL_PUBLIC_URL": "http://" + env["DISCUSS_SERVER_ADDR"],
+	} {
+		env[k] = v
+	}
+	s := startServeForBrowser(t, env)
+	token, _ := registerUser(t, s, "alice")
+
+	b := newBrowser(t, chrome, s)
+	b.step("open the page signed in", 15*time.Second,
+		chromedp.Navigate(s.base+"/"),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`localStorage.setItem("discuss.token", %q)`, token)),
+		chromedp.Navigate(s.base+"/"),
+		chromedp.WaitVisible(chromedp.ID("app")),
+	)
+	b.step("set an address, daily, and no likes", 15*time.Second,
+		chromedp.Click(chromedp.ID("prefs-toggle")),
+		chromedp.WaitVisible(chromedp.ID("preferences")),
+		b.until(`!document.getElementById("prefs-email").disabled && document.querySelector('#prefs-types input[name="like"]')`),
+		chromedp.SendKeys(chromedp.ID("prefs-email"), "alice@example.com"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("prefs-delivery").value = "daily"`),
+		chromedp.Click(chromedp.CSS(`#prefs-types input[name="like"]`)),
+		chromedp.Click(chromedp.ID("prefs-save")),
+		b.until(`document.getElementById("prefs-verify-status").textContent.includes("Follow the link sent to alice@example.com")`),
+	)
+	msgs := mp.WaitMessages(t, 1, 10*time.Second)
+	link := regexp.MustCompile(`http://\S+/verify-email\?token=\S+`).FindString(msgs[0].Text)
+	if link == "" {
+		t.Fatalf("no verification link in %q", msgs[0].Text)
+	}
+	b.step("follow the verification link", 15*time.Second,
+		chromedp.Navigate(link),
+		b.until(`document.getElementById("broadcast").textContent === "Confirmed: mail goes to alice@example.com."`),
+		b.until(`location.pathname === "/"`),
+	)
+	var p struct {
+		EmailVerified bool            `json:"email_verified"`
+		EmailDelivery string          `json:"email_delivery"`
+		Types         map[string]bool `json:"types"`
+	}
+	s.call(t, "GET", "/api/v1/me/preferences", token, nil, &p)
+	if !p.EmailVerified || p.EmailDelivery != "daily" || p.Types["like"] || !p.Types["mention"] {
+		t.Fatalf("preferences after the page: %+v", p)
 	}
 }
