@@ -301,7 +301,6 @@ func (o *Offline) sendVerification(ctx context.Context, u *model.User, addr stri
 	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.cfg.SendTimeout)
 	defer cancel()
 	if err := o.cfg.Mailer.Send(sendCtx, m); err != nil {
-		o.log.WarnContext(ctx, "offline: verification message", "user_id", u.ID, "error", err.Error())
 		return &model.Error{Code: model.EUNAVAILABLE, Message: "the verification message could not be sent; try again later", Err: err}
 	}
 	return nil
