@@ -701,3 +701,26 @@ func TestWebPush(t *testing.T) {
 		}
 	})
 }
+
+// TestVerificationMailUnavailable: when the SMTP server cannot take the
+// verification message the change is kept and the answer is 503-worthy;
+// asking again once it is back sends it.
+func TestVerificationMailUnavailable(t *testing.T) {
+	addr := deliverytest.FreePort(t)
+	of := newOfflineFixture(t, offlineOptions{smtpAddr: addr})
+	alice := of.as(t, "alice")
+	email := "alice@example.com"
+	_, err := of.offline.UpdatePreferences(alice, model.PreferencesPatch{Email: &email})
+	wantCode(t, err, model.EUNAVAILABLE, "could not be sent")
+	p, err := of.offline.Preferences(alice)
+	if err != nil || p.Email != email || p.EmailVerified {
+		t.Fatalf("after the failed send: %+v, %v", p, err)
+	}
+	of.mailpit.Start(t)
+	if _, err := of.offline.UpdatePreferences(alice, model.PreferencesPatch{Email: &email}); err != nil {
+		t.Fatal(err)
+	}
+	if msgs := of.mailpit.WaitMessages(t, 1, 10*time.Second); msgs[0].To[0].Address != email {
+		t.Fatalf("sent to %v", msgs[0].To)
+	}
+}
