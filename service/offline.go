@@ -51,6 +51,10 @@ type OfflineConfig struct {
 	Pusher Pusher
 	// Secret signs the links of the mail (verification, unsubscribe).
 	Secret []byte
+	// VerifyLimiter bounds the verification messages per user, so that
+	// nobody uses the server to flood someone else's mailbox; nil: no
+	// bound.
+	VerifyLimiter *RateLimiter
 	// PublicURL is the base of the links, without a trailing slash.
 	PublicURL string
 	// Delay is how long a notification stays unread before it is mailed
@@ -176,10 +180,11 @@ func (o *Offline) Preferences(ctx context.Context) (*model.Preferences, error) {
 // them. A new email address is unverified until the link of the message
 // sent to it is followed; sending the same unverified address again sends
 // a new message. The message goes out before the answer: when the SMTP
-// server does not take it the change is kept and the error is
-// EUNAVAILABLE, and the user may ask again.
+// server does not take it, or the user asked for too many, the change is
+// kept, the error is EUNAVAILABLE or ERATELIMITED, and the user may ask
+// again.
 // Errors: EUNAUTHENTICATED, EINVALID (a bad address, mode or type, or email
-// asked of a server that sends none), EUNAVAILABLE.
+// asked of a server that sends none), ERATELIMITED, EUNAVAILABLE.
 func (o *Offline) UpdatePreferences(ctx context.Context, p model.PreferencesPatch) (*model.Preferences, error) {
 	u, err := signedIn(ctx)
 	if err != nil {
@@ -291,7 +296,11 @@ func lastNotificationID(db *gorm.DB, userID int64) (int64, error) {
 }
 
 // sendVerification mails the link that confirms addr.
+// Errors: ERATELIMITED past VerifyLimiter, EUNAVAILABLE.
 func (o *Offline) sendVerification(ctx context.Context, u *model.User, addr string) error {
+	if err := allow(o.cfg.VerifyLimiter, "user:"+strconv.FormatInt(u.ID, 10)); err != nil {
+		return err
+	}
 	token := o.sign(purposeVerify, u.ID, o.now().Add(verifyTTL), addr)
 	m := &model.Mail{
 		Kind: model.MailVerify, To: addr, Locale: u.Locale, MessageID: newMessageID(o.cfg.PublicURL),

@@ -58,9 +58,10 @@ type offlineFixture struct {
 }
 
 type offlineOptions struct {
-	smtpAddr string // default: a fresh mailpit
-	dailyAt  time.Duration
-	push     bool
+	smtpAddr      string // default: a fresh mailpit
+	dailyAt       time.Duration
+	push          bool
+	verifyLimiter *service.RateLimiter
 }
 
 func newOfflineFixture(t *testing.T, opts offlineOptions) *offlineFixture {
@@ -82,7 +83,7 @@ func newOfflineFixture(t *testing.T, opts offlineOptions) *offlineFixture {
 		t.Fatal(err)
 	}
 	cfg := service.OfflineConfig{
-		Mailer: smtp, Secret: []byte(strings.Repeat("k", 32)), PublicURL: "https://discuss.example.com",
+		Mailer: smtp, Secret: []byte(strings.Repeat("k", 32)), PublicURL: "https://discuss.example.com", VerifyLimiter: opts.verifyLimiter,
 		Delay: testDelay, DailyAt: opts.dailyAt, SendTimeout: 5 * time.Second, RetryBase: time.Minute,
 		PresenceLease: time.Minute, EncodePush: notify.NotificationFrame, Now: of.clock.Now,
 		Logger: slog.New(slog.NewTextHandler(f.logs, nil)),
@@ -722,5 +723,24 @@ func TestVerificationMailUnavailable(t *testing.T) {
 	}
 	if msgs := of.mailpit.WaitMessages(t, 1, 10*time.Second); msgs[0].To[0].Address != email {
 		t.Fatalf("sent to %v", msgs[0].To)
+	}
+}
+
+// TestVerificationRateLimited: past the limit no message is sent (the
+// address is kept, unverified) and the error says when to retry.
+func TestVerificationRateLimited(t *testing.T) {
+	of := newOfflineFixture(t, offlineOptions{verifyLimiter: service.NewRateLimiter(1, time.Hour)})
+	alice := of.as(t, "alice")
+	first, second := "alice@example.com", "victim@example.com"
+	if _, err := of.offline.UpdatePreferences(alice, model.PreferencesPatch{Email: &first}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := of.offline.UpdatePreferences(alice, model.PreferencesPatch{Email: &second})
+	wantCode(t, err, model.ERATELIMITED, "retry in")
+	if msgs := of.mailpit.WaitMessages(t, 1, 10*time.Second); len(msgs) != 1 || msgs[0].To[0].Address != first {
+		t.Fatalf("messages %v", msgs)
+	}
+	if p, _ := of.offline.Preferences(alice); p.Email != second || p.EmailVerified {
+		t.Fatalf("after the refused message: %+v", p)
 	}
 }

@@ -21,6 +21,10 @@ func presenceRecordInterval(email configs.Email) time.Duration {
 	return min(30*time.Second, email.Delay/3)
 }
 
+// verifyPerHour is how many verification messages one user may have sent
+// in an hour.
+const verifyPerHour = 5
+
 // newOffline builds the offline delivery service: the SMTP mailer when
 // email.smtp_addr is set, and Web Push with its kept VAPID key pair when
 // push.subject is.
@@ -29,6 +33,7 @@ func newOffline(ctx context.Context, b *base) (*service.Offline, error) {
 	interval := presenceRecordInterval(cfg.Email)
 	oc := service.OfflineConfig{
 		Secret:                 b.secret,
+		VerifyLimiter:          service.NewRateLimiter(verifyPerHour, time.Hour),
 		PublicURL:              strings.TrimSuffix(cfg.Email.PublicURL, "/"),
 		Delay:                  cfg.Email.Delay,
 		SendTimeout:            cfg.Email.SendTimeout,
