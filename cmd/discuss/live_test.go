@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,4 +124,25 @@ func liveHello(t *testing.T, sse bool, base, token string, since int64) liveConn
 		t.Fatalf("first frame %+v (%v), want hello", f, err)
 	}
 	return c
+}
+
+// TestShutdownClosesEventStreams: an event stream's handler runs as long as
+// the stream, and the HTTP drain waits for handlers; serve closes the
+// streams (a close event, 1001) as the drain starts, so that it stops
+// promptly, not when server.shutdown_timeout runs out.
+func TestShutdownClosesEventStreams(t *testing.T) {
+	env := databaseEnv(t)
+	env["DISCUSS_SERVER_SHUTDOWN_TIMEOUT"] = "60s"
+	s := startServe(t, env)
+	token, _ := registerUser(t, s, "alice")
+	stream := liveHello(t, true, s.base, token, 0)
+	start := time.Now()
+	s.stop(t)
+	// The bound is far below the drain's 60 s and far above a stop's time.
+	if took := time.Since(start); took > 20*time.Second {
+		t.Fatalf("serve took %v to stop with a stream open", took)
+	}
+	if _, err := stream.read(); err == nil || !strings.Contains(err.Error(), `"code":1001`) {
+		t.Fatalf("the stream ended with %v, want a close event with 1001", err)
+	}
 }
