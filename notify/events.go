@@ -33,7 +33,10 @@ type eventStream struct {
 	buf []byte
 }
 
-// closeEvent is the data of the close event, the stream's close frame.
+// closeEventType names the close event, the stream's close frame; its
+// data is a closeEvent.
+const closeEventType = "close"
+
 type closeEvent struct {
 	Type   string `json:"type"`
 	Code   int    `json:"code"`
@@ -76,11 +79,11 @@ func (s *eventStream) keepAlive(deadline time.Time) error {
 }
 
 func (s *eventStream) sayClose(code int, deadline time.Time) error {
-	data, err := json.Marshal(closeEvent{Type: "close", Code: code, Reason: closeText(code)})
+	data, err := json.Marshal(closeEvent{Type: closeEventType, Code: code, Reason: closeText(code)})
 	if err != nil {
 		return err
 	}
-	return s.event("close", 0, data, deadline)
+	return s.event(closeEventType, 0, data, deadline)
 }
 
 // drop does nothing: the stream ends when its handler returns, which it

@@ -215,9 +215,9 @@ func (c *wsClient) readEvents() {
 			c.comments.Add(1)
 			continue
 		}
-		if ev.Type == "close" {
+		if ev.Type == closeEventType {
 			var ce closeEvent
-			if err := json.Unmarshal([]byte(ev.Data), &ce); err != nil || ce.Type != "close" || ev.ID != "" {
+			if err := json.Unmarshal([]byte(ev.Data), &ce); err != nil || ce.Type != closeEventType || ev.ID != "" {
 				c.err = fmt.Errorf("bad close event %+v: %v", ev, err)
 				return
 			}
