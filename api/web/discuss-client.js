@@ -475,6 +475,9 @@ export class DiscussClient {
   }
 
   armPongTimer() {
+    // The event stream's keep-alives are comments, which an EventSource
+    // does not show: silence there says nothing, so nothing is timed.
+    if (!this.ws) return;
     if (this.pongTimer !== null) clearTimeout(this.pongTimer);
     this.pongTimer = setTimeout(() => {
       this.pongTimer = null;
