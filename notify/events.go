@@ -157,10 +157,12 @@ func (h *Hub) ServeEvents(w http.ResponseWriter, r *http.Request, user *model.Us
 	}
 	stream.header()
 	c.expireAt(expires)
-	// The request's goroutine writes first, as open's goroutine does for a
-	// WebSocket, then waits: the response is only ours until the handler
-	// returns, so it returns once no writer can run again.
-	c.open()
+	// open writes on a goroutine of its own, as for a WebSocket, so that
+	// the stack it grows in Store calls is not kept for the stream's life
+	// by the request's goroutine, which waits: the response is only ours
+	// until the handler returns, so it returns once no writer can run
+	// again.
+	go c.open()
 	select {
 	case <-r.Context().Done():
 	case <-c.writerDone:

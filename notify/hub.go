@@ -19,8 +19,9 @@ import (
 // ErrClosed is returned by Serve once the hub has shut down.
 var ErrClosed = errors.New("notify: hub is shut down")
 
-// Hub holds this instance's WebSocket connections and delivers to them what
-// any instance publishes. It implements service.Publisher.
+// Hub holds this instance's live connections, WebSockets and event streams,
+// and delivers to them what any instance publishes. It implements
+// service.Publisher.
 type Hub struct {
 	opts   Options
 	store  Store
