@@ -87,10 +87,9 @@ func (c *client) expireAt(at time.Time) {
 }
 
 // open sends hello and the replay, starts the reader of a WebSocket, and
-// writes what was queued meanwhile. For a WebSocket it runs on a goroutine
-// of its own that ends when the queue is empty, so that neither the stack
-// it grew in Store calls nor a writer is kept for the life of an idle
-// connection.
+// writes what was queued meanwhile. It runs on a goroutine of its own that
+// ends when the queue is empty, so that neither the stack it grew in Store
+// calls nor a writer is kept for the life of an idle connection.
 func (c *client) open() {
 	if err := c.replayOnConnect(); err != nil && !c.stopping.Load() {
 		c.stop(websocket.CloseInternalServerErr)

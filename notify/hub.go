@@ -16,7 +16,8 @@ import (
 	"github.com/quizsite/discuss/model"
 )
 
-// ErrClosed is returned by Serve once the hub has shut down.
+// ErrClosed is returned by Serve and ServeEvents once the hub has shut
+// down, and by ServeEvents once CloseStreams was called.
 var ErrClosed = errors.New("notify: hub is shut down")
 
 // Hub holds this instance's live connections, WebSockets and event streams,
