@@ -426,11 +426,10 @@ func orderedDeliveryRedisOutage(t *testing.T, sse bool) {
 
 // TestOrderedDeliveryWriterKilled kills the writers' instance with SIGKILL
 // halfway through the run and starts it again on the same address.
+//
+// It runs over WebSockets only: what it adds to TwoInstances is on the
+// writers' side, and the reader's transport is the same machinery there.
 func TestOrderedDeliveryWriterKilled(t *testing.T) {
-	overTransports(t, func(t *testing.T, sse bool) { orderedDeliveryWriterKilled(t, sse) })
-}
-
-func orderedDeliveryWriterKilled(t *testing.T, sse bool) {
 	bin, envA, a, b, _ := twoInstances(t)
 	addr := strings.TrimPrefix(a.base, "http://")
 	var mu sync.Mutex
@@ -442,7 +441,6 @@ func orderedDeliveryWriterKilled(t *testing.T, sse bool) {
 			return writer.base
 		},
 		readerBase: func() string { return b.base },
-		sse:        sse,
 		midway: func() {
 			mu.Lock()
 			defer mu.Unlock()
