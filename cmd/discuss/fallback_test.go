@@ -17,7 +17,8 @@ import (
 // open (the server answers the plain GET /ws with 400), so the client falls
 // back to the event stream (GET /sse) and goes live on it. A reply over
 // REST reaches the page live; after a disconnection the client resumes
-// with since and receives what it missed, once each.
+// with since and receives what it missed, once each; replaced by newer
+// connections (the close event, 4000), it stays closed.
 func TestBrowserEventStreamFallback(t *testing.T) {
 	chrome := findChromium(t)
 	env := databaseEnv(t)
@@ -104,4 +105,16 @@ func TestBrowserEventStreamFallback(t *testing.T) {
 	if msg := b.evalString(`document.getElementById("error").hidden ? "" : document.getElementById("error-text").textContent`); msg != "" {
 		t.Fatalf("the page shows an error: %s", msg)
 	}
+
+	// A opens as many connections elsewhere as a user may hold: the
+	// page's stream, the oldest, gets the close event with 4000, and the
+	// client stays closed instead of letting its EventSource reconnect
+	// and close another in turn.
+	for range 8 {
+		dialHello(t, s, aliceToken)
+	}
+	b.step("the stream gives way to newer connections", 10*time.Second,
+		b.until(`document.getElementById("live-status").dataset.state === "replaced"`),
+	)
+	waitSockets(t, s, adminToken, 8)
 }
