@@ -8,23 +8,25 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/quizsite/discuss/model"
+	"github.com/quizsite/discuss/service/markdown"
 )
 
 // Posts creates, lists, edits and deletes posts, and keeps likes and each
 // user's notification level on each (subscriptions.go).
 // Its writers keep the package's lock order (see the package doc).
 type Posts struct {
-	likes // Like and Unlike
-	db    *gorm.DB
-	notes *Notifications
-	limit *RateLimiter
+	likes  // Like and Unlike
+	db     *gorm.DB
+	notes  *Notifications
+	limit  *RateLimiter
+	bodies bodies
 }
 
 // NewPosts returns the posts service. notes writes the mention
 // notifications of a new post in its transaction; limit throttles post
 // creation per user (nil: unlimited).
 func NewPosts(db *gorm.DB, notes *Notifications, limit *RateLimiter) *Posts {
-	s := &Posts{db: db, notes: notes, limit: limit}
+	s := &Posts{db: db, notes: notes, limit: limit, bodies: newBodies(db)}
 	s.likes = likes{db: db, notes: notes, counter: postLikes, row: newPostLike, lock: s.lockToLike}
 	return s
 }
@@ -80,6 +82,10 @@ func (s *Posts) Create(ctx context.Context, in PostInput) (*model.Post, error) {
 	if err := allow(s.limit, "user:"+strconv.FormatInt(actor.ID, 10)); err != nil {
 		return nil, err
 	}
+	html, err := s.bodies.render(ctx, body)
+	if err != nil {
+		return nil, err
+	}
 	var p *model.Post
 	var out Outbox
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
@@ -90,6 +96,7 @@ func (s *Posts) Create(ctx context.Context, in PostInput) (*model.Post, error) {
 		now := Now()
 		p = &model.Post{
 			AuthorID: actor.ID, ProblemID: in.ProblemID, Title: title, Body: body,
+			BodyHTML: html, BodyHTMLVersion: markdown.Version,
 			CreatedAt: now, UpdatedAt: now, LastActivityAt: now,
 		}
 		if err := tx.Create(p).Error; err != nil {
@@ -216,12 +223,18 @@ func (s *Posts) Update(ctx context.Context, id int64, in PostPatch) (*model.Post
 			return nil, err
 		}
 	}
+	db := s.db.WithContext(ctx)
 	if in.Body != nil {
-		if changes["body"], err = model.Text("body", *in.Body, 1, model.PostBodyMax); err != nil {
+		body, err := model.Text("body", *in.Body, 1, model.PostBodyMax)
+		if err != nil {
 			return nil, err
 		}
+		html, err := s.bodies.render(ctx, body)
+		if err != nil {
+			return nil, err
+		}
+		changes["body"], changes["body_html"], changes["body_html_version"] = body, html, markdown.Version
 	}
-	db := s.db.WithContext(ctx)
 	var p model.Post
 	if err := db.Select("id", "author_id").Where("deleted_at IS NULL").Take(&p, id).Error; err != nil {
 		return nil, notFound(err, "post %d not found", id)
