@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"fmt"
-	"log/slog"
 
 	"gorm.io/gorm"
 
@@ -74,7 +73,7 @@ const renderBatch = 200
 // id order through the version index, renderBatch at a time, so memory
 // stays flat whatever the table size. A deleted row is rendered too: it
 // costs little, and leaves no row behind to be found at every start.
-func RenderStoredBodies(ctx context.Context, db *gorm.DB, log *slog.Logger) (int, error) {
+func RenderStoredBodies(ctx context.Context, db *gorm.DB) (int, error) {
 	md := markdown.New()
 	total := 0
 	for _, table := range []string{"posts", "comments"} {
@@ -82,9 +81,6 @@ func RenderStoredBodies(ctx context.Context, db *gorm.DB, log *slog.Logger) (int
 		total += n
 		if err != nil {
 			return total, err
-		}
-		if n > 0 {
-			log.Info("rendered stored bodies", "table", table, "rows", n, "renderer_version", markdown.Version)
 		}
 	}
 	return total, nil

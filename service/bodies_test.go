@@ -2,8 +2,6 @@ package service_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -160,8 +158,7 @@ func TestRenderStoredBodies(t *testing.T) {
 		t.Fatalf("before rendering: post %q comment %q, want empty", p.BodyHTML, c.BodyHTML)
 	}
 
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	n, err := service.RenderStoredBodies(ctx, db.DB, log)
+	n, err := service.RenderStoredBodies(ctx, db.DB)
 	if err != nil || n != 2 {
 		t.Fatalf("RenderStoredBodies = %d, %v; want 2 rows", n, err)
 	}
@@ -169,7 +166,7 @@ func TestRenderStoredBodies(t *testing.T) {
 	wantHTML(t, "stored post", p.BodyHTML, []string{"<strong>old</strong>", mentionLink(&bob)})
 	wantHTML(t, "stored comment", c.BodyHTML, []string{"<del>c</del>", "@nobody"}, "<a")
 
-	if n, err := service.RenderStoredBodies(ctx, db.DB, log); err != nil || n != 0 {
+	if n, err := service.RenderStoredBodies(ctx, db.DB); err != nil || n != 0 {
 		t.Fatalf("second RenderStoredBodies = %d, %v; want 0 rows", n, err)
 	}
 }
