@@ -52,8 +52,12 @@ const Rel = "nofollow ugc noopener"
 // MentionClass is the class of the link a mention becomes, for styling.
 const MentionClass = "mention"
 
-// HighlightStyle is the chroma style that Stylesheet turns into CSS.
-const HighlightStyle = "github"
+// HighlightStyle and HighlightStyleDark are the chroma styles that
+// Stylesheet turns into CSS, for light and dark colour schemes.
+const (
+	HighlightStyle     = "github"
+	HighlightStyleDark = "github-dark"
+)
 
 // User is a mentioned user who exists.
 type User struct {
@@ -143,14 +147,21 @@ func highlightClasses() *regexp.Regexp {
 	return regexp.MustCompile(`^(?:` + strings.Join(names, "|") + `)$`)
 }
 
-// Stylesheet returns the CSS for the highlight classes, from
-// HighlightStyle. The demo page serves it as web/highlight.css.
+// Stylesheet returns the CSS for the highlight classes: HighlightStyle,
+// and HighlightStyleDark for a dark colour scheme. Stored HTML names no
+// scheme, so the page's preference picks the colours. The demo page
+// serves it as web/highlight.css.
 func Stylesheet() ([]byte, error) {
 	var buf bytes.Buffer
 	f := chromahtml.New(chromahtml.WithClasses(true))
 	if err := f.WriteCSS(&buf, styles.Get(HighlightStyle)); err != nil {
 		return nil, fmt.Errorf("markdown: %w", err)
 	}
+	buf.WriteString("@media (prefers-color-scheme: dark) {\n")
+	if err := f.WriteCSS(&buf, styles.Get(HighlightStyleDark)); err != nil {
+		return nil, fmt.Errorf("markdown: %w", err)
+	}
+	buf.WriteString("}\n")
 	return buf.Bytes(), nil
 }
 
