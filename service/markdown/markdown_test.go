@@ -403,3 +403,38 @@ func TestStylesheet(t *testing.T) {
 		t.Errorf("%s is not what markdown.Stylesheet makes; run UPDATE_HIGHLIGHT_CSS=1 go test ./service/markdown", path)
 	}
 }
+
+// BenchmarkRender measures a comment of prose and one with a highlighted
+// code block, the two costs a write adds (README, Rich text).
+func BenchmarkRender(b *testing.B) {
+	r := markdown.New()
+	users := map[string]markdown.User{"alice": {ID: 1, Username: "alice"}}
+	prose := strings.Repeat("Thanks @alice, the loop should start at *zero*; see [the notes](https://example.com/n). ", 4)
+	code := "Try this:\n\n```go\n" + strings.Repeat("for i := 0; i < n; i++ {\n\tsum += a[i] // add\n}\n", 5) + "```\n"
+	for _, bc := range []struct{ name, body string }{{"Prose", prose}, {"Code", code}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := r.Render(bc.body, users); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// FuzzRender: whatever the body, Render neither panics nor fails, and its
+// output passes assertSafe. The seeds are the XSS vectors above.
+func FuzzRender(f *testing.F) {
+	for _, v := range append(append([]string{}, xssVectors...), markdownVectors...) {
+		f.Add(v)
+	}
+	r := markdown.New()
+	users := map[string]markdown.User{"alice": {ID: 1, Username: "alice"}}
+	f.Fuzz(func(t *testing.T, body string) {
+		out, err := r.Render(body, users)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertSafe(t, out, true)
+	})
+}
