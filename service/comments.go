@@ -27,18 +27,18 @@ import (
 // model (they have no replies of their own), so a deleted reply is always
 // gone. Everything under a deleted post is gone.
 type Comments struct {
-	likes  // Like and Unlike
-	db     *gorm.DB
-	notes  *Notifications
-	limit  *RateLimiter
-	bodies bodies
+	likes // Like and Unlike
+	db    *gorm.DB
+	notes *Notifications
+	limit *RateLimiter
+	html  bodies // renders body_html
 }
 
 // NewComments returns the comments service. notes writes the notifications
 // of a new comment in its transaction; limit throttles comment creation per
 // user (nil: unlimited).
 func NewComments(db *gorm.DB, notes *Notifications, limit *RateLimiter) *Comments {
-	s := &Comments{db: db, notes: notes, limit: limit, bodies: newBodies(db)}
+	s := &Comments{db: db, notes: notes, limit: limit, html: newBodies(db)}
 	s.likes = likes{db: db, notes: notes, counter: commentLikes, row: newCommentLike, lock: s.lockToLike}
 	return s
 }
@@ -70,7 +70,7 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 	if err := allow(s.limit, "user:"+strconv.FormatInt(actor.ID, 10)); err != nil {
 		return nil, err
 	}
-	html, err := s.bodies.render(ctx, body)
+	html, err := s.html.render(ctx, body)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +189,7 @@ func (s *Comments) Update(ctx context.Context, id int64, body string) (*model.Co
 	if c.AuthorID != actor.ID {
 		return nil, model.Errorf(model.EPERMISSION, "only the author may edit comment %d", id)
 	}
-	html, err := s.bodies.render(ctx, body)
+	html, err := s.html.render(ctx, body)
 	if err != nil {
 		return nil, err
 	}

@@ -15,18 +15,18 @@ import (
 // user's notification level on each (subscriptions.go).
 // Its writers keep the package's lock order (see the package doc).
 type Posts struct {
-	likes  // Like and Unlike
-	db     *gorm.DB
-	notes  *Notifications
-	limit  *RateLimiter
-	bodies bodies
+	likes // Like and Unlike
+	db    *gorm.DB
+	notes *Notifications
+	limit *RateLimiter
+	html  bodies // renders body_html
 }
 
 // NewPosts returns the posts service. notes writes the mention
 // notifications of a new post in its transaction; limit throttles post
 // creation per user (nil: unlimited).
 func NewPosts(db *gorm.DB, notes *Notifications, limit *RateLimiter) *Posts {
-	s := &Posts{db: db, notes: notes, limit: limit, bodies: newBodies(db)}
+	s := &Posts{db: db, notes: notes, limit: limit, html: newBodies(db)}
 	s.likes = likes{db: db, notes: notes, counter: postLikes, row: newPostLike, lock: s.lockToLike}
 	return s
 }
@@ -82,7 +82,7 @@ func (s *Posts) Create(ctx context.Context, in PostInput) (*model.Post, error) {
 	if err := allow(s.limit, "user:"+strconv.FormatInt(actor.ID, 10)); err != nil {
 		return nil, err
 	}
-	html, err := s.bodies.render(ctx, body)
+	html, err := s.html.render(ctx, body)
 	if err != nil {
 		return nil, err
 	}
@@ -223,24 +223,24 @@ func (s *Posts) Update(ctx context.Context, id int64, in PostPatch) (*model.Post
 			return nil, err
 		}
 	}
-	db := s.db.WithContext(ctx)
 	if in.Body != nil {
-		body, err := model.Text("body", *in.Body, 1, model.PostBodyMax)
-		if err != nil {
+		if changes["body"], err = model.Text("body", *in.Body, 1, model.PostBodyMax); err != nil {
 			return nil, err
 		}
-		html, err := s.bodies.render(ctx, body)
-		if err != nil {
-			return nil, err
-		}
-		changes["body"], changes["body_html"], changes["body_html_version"] = body, html, markdown.Version
 	}
+	db := s.db.WithContext(ctx)
 	var p model.Post
 	if err := db.Select("id", "author_id").Where("deleted_at IS NULL").Take(&p, id).Error; err != nil {
 		return nil, notFound(err, "post %d not found", id)
 	}
 	if err := mayModify(actor, &p, "edit"); err != nil {
 		return nil, err
+	}
+	if body, ok := changes["body"].(string); ok {
+		if changes["body_html"], err = s.html.render(ctx, body); err != nil {
+			return nil, err
+		}
+		changes["body_html_version"] = markdown.Version
 	}
 	res := db.Model(&model.Post{}).Where("id = ? AND deleted_at IS NULL", id).UpdateColumns(changes)
 	if res.Error != nil {
