@@ -60,7 +60,7 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 		// Migrations add columns that only the binary can fill: body_html.
 		n, err := service.RenderStoredBodies(ctx, db)
 		if n > 0 {
-			fmt.Fprintf(stdout, "rendered the body_html of %d posts and comments\n", n)
+			fmt.Fprintf(stdout, "rendered body_html: %d rows of posts and comments\n", n)
 		}
 		if err != nil {
 			return fmt.Errorf("render stored bodies: %w", err)
