@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/quizsite/discuss/configs"
-	"github.com/quizsite/discuss/service"
 	"github.com/quizsite/discuss/migrations"
+	"github.com/quizsite/discuss/service"
 	"github.com/quizsite/discuss/service/dbtest"
 )
 
