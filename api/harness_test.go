@@ -128,6 +128,8 @@ func buildDeps(cfg *configs.Config, db *dbtest.DB, logger *slog.Logger, offline 
 	notes := service.NewNotifications(db.DB, pub).WithLogger(logger)
 	hub := notify.New(notify.Options{
 		AllowedOrigins:           cfg.WebSocket.AllowedOrigins,
+		PingInterval:             cfg.WebSocket.PingInterval,
+		WriteTimeout:             cfg.WebSocket.WriteTimeout,
 		MaxConnectionsPerUser:    cfg.WebSocket.MaxConnectionsPerUser,
 		SendQueueSize:            cfg.WebSocket.SendQueueSize,
 		MaxMessageBytes:          cfg.WebSocket.MaxMessageBytes,

@@ -348,6 +348,8 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		{"POST", "/api/v1/push/subscriptions", alice.Token, map[string]any{"endpoint": "https://push.example.com/1", "keys": map[string]string{"p256dh": "x", "auth": "y"}}, 404},
 		{"DELETE", "/api/v1/push/subscriptions", alice.Token, map[string]string{"endpoint": "https://push.example.com/1"}, 404},
 		{"GET", "/ws", "", nil, 401},
+		{"GET", "/sse", "", nil, 401},
+		{"GET", "/sse?since=x&token=" + alice.Token, "", nil, 400},
 		{"GET", "/healthz", "", nil, 200},
 		{"GET", "/readyz", "", nil, 200},
 		{"GET", "/metrics", "", nil, 200},

@@ -187,8 +187,7 @@ func TestLevelsMigrated(t *testing.T) {
 					t.Fatalf("%s: %v", stmt, err)
 				}
 			}
-			// Up to where the two downs below bring it back from.
-			if _, err := m.UpTo(ctx, 6); err != nil {
+			if _, err := m.Up(ctx); err != nil {
 				t.Fatal(err)
 			}
 			type level struct {
@@ -204,10 +203,14 @@ func TestLevelsMigrated(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("levels after up: %v, want %v", got, want)
 			}
-			// Down to 00003: 00005 first, then 00004.
-			for range 2 {
-				if _, _, err := m.Down(ctx); err != nil {
+			// Down to 00003: the newest first, 00004 last.
+			for {
+				step, ok, err := m.Down(ctx)
+				if err != nil {
 					t.Fatal(err)
+				}
+				if !ok || step.Version == 4 {
+					break
 				}
 			}
 			var muted []int64
@@ -229,8 +232,7 @@ func TestSeenMarkAndLikeNoticesMigrate(t *testing.T) {
 	ctx := context.Background()
 	db := dbtest.OpenEmpty(t)
 	sqlDB, m := migrator(t, db)
-	// Up to 00006 and back, as later migrations follow.
-	if _, err := m.UpTo(ctx, 6); err != nil {
+	if _, err := m.UpTo(ctx, 5); err != nil {
 		t.Fatal(err)
 	}
 	if step, ok, err := m.Down(ctx); err != nil || !ok || step.Version != 5 {

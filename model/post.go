@@ -20,6 +20,12 @@ type Post struct {
 	LastActivityAt time.Time  `json:"last_activity_at"`
 	DeletedAt      *time.Time `json:"-"`
 
+	// BodyHTML is Body rendered and sanitised when it was written (see the
+	// service's bodies.go); BodyHTMLVersion is the renderer's version that
+	// made it.
+	BodyHTML        string `json:"body_html"`
+	BodyHTMLVersion int    `json:"-"`
+
 	Author *Author `gorm:"-" json:"author"`
 	Liked  bool    `gorm:"-" json:"liked"`
 	// Muted is Subscription == LevelMuted, kept for the clients of the
@@ -44,6 +50,10 @@ type Comment struct {
 	CreatedAt     time.Time  `json:"created_at"`
 	EditedAt      *time.Time `json:"edited_at"`
 	DeletedAt     *time.Time `json:"-"`
+
+	// BodyHTML and BodyHTMLVersion are as on Post.
+	BodyHTML        string `json:"body_html"`
+	BodyHTMLVersion int    `json:"-"`
 
 	Author  *Author `gorm:"-" json:"author"`
 	ReplyTo *Author `gorm:"-" json:"reply_to"`

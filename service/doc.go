@@ -59,8 +59,11 @@
 // notifications_store.go is the hub's NotificationStore (per-user reads and
 // marks), notifications.go the REST calls of the signed-in user,
 // notifications_grouped.go their grouped view, and retention.go the
-// cleanup job. Offline delivery (mail and Web Push to users who are not
-// connected) is offline.go (preferences and the signed links of the mail),
+// cleanup job. bodies.go renders the Markdown of posts and comments into
+// the body_html stored with them (package markdown), before the write's
+// transaction, and renders stored rows an older renderer made. Offline
+// delivery (mail and Web Push to users who are not connected) is
+// offline.go (preferences and the signed links of the mail),
 // offline_mail.go (the mail outbox) and offline_push.go (Web Push and the
 // presence record the hubs keep); service/delivery renders and sends,
 // behind the Mailer and Pusher interfaces declared there. The outbox's
