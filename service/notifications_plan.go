@@ -78,6 +78,9 @@ func postRecipients(tx *gorm.DB, actor *model.User, body string) ([]recipient, e
 		return nil, err
 	}
 	r.drop(actor.ID)
+	if err := r.dropBlockers(tx, actor.ID); err != nil {
+		return nil, err
+	}
 	return r.pick(), nil
 }
 
@@ -101,6 +104,9 @@ func commentRecipients(tx *gorm.DB, actor *model.User, post *model.Post, parent 
 		return nil, err
 	}
 	r.drop(actor.ID)
+	if err := r.dropBlockers(tx, actor.ID); err != nil {
+		return nil, err
+	}
 	return r.pick(), nil
 }
 
@@ -130,6 +136,22 @@ func (r recipients) dropMuted(tx *gorm.DB, postID int64) error {
 		return dbError(err)
 	}
 	for _, id := range muted {
+		r.drop(id)
+	}
+	return nil
+}
+
+// dropBlockers removes the users who blocked actorID: nothing the actor
+// does notifies them, whatever the type.
+func (r recipients) dropBlockers(tx *gorm.DB, actorID int64) error {
+	if len(r) == 0 {
+		return nil
+	}
+	blockers, err := blockersOf(tx, actorID, r.userIDs())
+	if err != nil {
+		return err
+	}
+	for id := range blockers {
 		r.drop(id)
 	}
 	return nil

@@ -268,7 +268,7 @@ func TestPostsDelete(t *testing.T) {
 		"list comments": func() error { _, err := f.comments.List(alice, p.ID, service.CommentQuery{}); return err }(),
 		"get comment":   func() error { _, err := f.comments.Get(admin, c.ID); return err }(),
 		"replies":       func() error { _, err := f.comments.Replies(admin, c.ID, 0, ""); return err }(),
-		"edit comment":  func() error { _, err := f.comments.Update(alice, c.ID, "x"); return err }(),
+		"edit comment":  func() error { _, err := f.comments.Update(alice, c.ID, service.CommentPatch{Body: ptr("x")}); return err }(),
 		"del comment":   f.comments.Delete(admin, c.ID),
 		"like comment":  func() error { _, err := f.comments.Like(alice, c.ID); return err }(),
 	} {
