@@ -166,7 +166,8 @@ func (s *Posts) List(ctx context.Context, q PostQuery) (*Page[*model.Post], erro
 	// Each filter and order has an index: posts_author, posts_problem_* and
 	// posts_active / posts_top, the last two read backwards.
 	viewer := model.UserFrom(ctx)
-	query := db.Where("deleted_at IS NULL").Where(shownTo(viewer, "posts"))
+	shown, shownArgs := shownTo(viewer, "posts")
+	query := db.Where("deleted_at IS NULL").Where(shown, shownArgs...)
 	if q.ProblemID != nil {
 		query = query.Where("problem_id = ?", *q.ProblemID)
 	}

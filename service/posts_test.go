@@ -227,7 +227,7 @@ func TestPostsUpdate(t *testing.T) {
 	})
 	t.Run("ErrInvalid", func(t *testing.T) {
 		_, err := f.posts.Update(alice, p.ID, service.PostPatch{})
-		wantCode(t, err, model.EINVALID, "title or body")
+		wantCode(t, err, model.EINVALID, "title, body or spoiler")
 		_, err = f.posts.Update(alice, p.ID, service.PostPatch{Title: ptr("")})
 		wantCode(t, err, model.EINVALID, "title is required")
 		_, err = f.posts.Update(alice, p.ID, service.PostPatch{Body: ptr(strings.Repeat("x", model.PostBodyMax+1))})
