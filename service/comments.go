@@ -215,17 +215,15 @@ func (s *Comments) Update(ctx context.Context, id int64, in CommentPatch) (*mode
 		if t.deleted() {
 			return model.Errorf(model.ENOTFOUND, "comment %d not found", id)
 		}
+		// UpdateColumns sets the new values on t.comment too.
+		wasSpoiler := t.comment.Spoiler
 		if err := tx.Model(t.comment).UpdateColumns(changes).Error; err != nil {
 			return dbError(err)
 		}
-		if in.Spoiler == nil || *in.Spoiler == t.comment.Spoiler {
+		if in.Spoiler == nil || *in.Spoiler == wasSpoiler {
 			return nil
 		}
-		body := t.comment.Body
-		if in.Body != nil {
-			body = changes["body"].(string)
-		}
-		return rewriteExcerpts(tx, "comment_id = ?", id, body, *in.Spoiler)
+		return rewriteExcerpts(tx, "comment_id = ?", id, t.comment.Body, t.comment.Spoiler)
 	})
 	if err != nil {
 		return nil, err

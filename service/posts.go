@@ -247,13 +247,15 @@ func (s *Posts) Update(ctx context.Context, id int64, in PostPatch) (*model.Post
 		if err := mayModify(actor, &p, "edit"); err != nil {
 			return err
 		}
+		// UpdateColumns sets the new values on p too.
+		wasSpoiler := p.Spoiler
 		if err := tx.Model(&p).UpdateColumns(changes).Error; err != nil {
 			return dbError(err)
 		}
-		if in.Spoiler == nil || *in.Spoiler == p.Spoiler {
+		if in.Spoiler == nil || *in.Spoiler == wasSpoiler {
 			return nil
 		}
-		return rewriteExcerpts(tx, "post_id = ? AND comment_id IS NULL", id, p.Body, *in.Spoiler)
+		return rewriteExcerpts(tx, "post_id = ? AND comment_id IS NULL", id, p.Body, p.Spoiler)
 	})
 	if err != nil {
 		return nil, err
