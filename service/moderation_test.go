@@ -170,6 +170,12 @@ func TestHiddenVisibility(t *testing.T) {
 		if _, err := f.posts.Get(alice, spamPost.ID); model.ErrorCode(err) != model.ENOTFOUND {
 			t.Errorf("post: %v", err)
 		}
+		if _, err := f.posts.Subscription(alice, spamPost.ID); model.ErrorCode(err) != model.ENOTFOUND {
+			t.Errorf("subscription of the hidden post: %v", err)
+		}
+		if _, err := f.posts.ResetSubscription(alice, spamPost.ID); model.ErrorCode(err) != model.ENOTFOUND {
+			t.Errorf("reset subscription of the hidden post: %v", err)
+		}
 		if _, err := f.comments.List(alice, spamPost.ID, service.CommentQuery{}); model.ErrorCode(err) != model.ENOTFOUND {
 			t.Errorf("comments of the hidden post: %v", err)
 		}
