@@ -23,6 +23,7 @@ const state = {
   commentsCursor: null,
   expanded: new Set(), // threads of the open post shown with all their replies
   highlight: null, // the comment a clicked notification is about
+  revealed: new Set(), // spoilers and blocked users' content the reader chose to show: "post:1", "comment:2"
   // The bell lists groups (GET /notifications/grouped); ids are every
   // notification id the page has been shown, for the socket's resume and
   // for "mark all read".
@@ -265,6 +266,7 @@ async function createPost() {
   const post = await api("POST", "/api/v1/posts", {
     title: $("post-title").value,
     body: $("post-body").value,
+    spoiler: $("post-spoiler").checked,
   });
   $("new-post-form").reset();
   $("new-post").open = false;
@@ -371,8 +373,29 @@ function renderPost(post) {
     when(post.created_at),
     ` · ${post.comment_count} comments · ${post.like_count} likes`,
   );
-  $("post-body-view").textContent = post.body;
+  if (post.hidden) $("post-meta").append(" · hidden pending review");
+  showBody($("post-body-view"), `post:${post.id}`, post.body, post);
   $("post-level").value = post.subscription;
+}
+
+// showBody puts the text of a post or comment (key "post:1", "comment:2")
+// in node. A spoiler is blurred, and a blocked user's content collapsed,
+// until the reader clicks it; the choice holds across reloads of the
+// thread.
+function showBody(node, key, text, item) {
+  node.textContent = text;
+  node.classList.remove("spoiler", "collapsed");
+  node.removeAttribute("title");
+  node.onclick = null;
+  if (state.revealed.has(key)) return;
+  const cls = item.author_blocked ? "collapsed" : item.spoiler ? "spoiler" : null;
+  if (!cls) return;
+  node.classList.add(cls);
+  node.title = item.author_blocked ? "From a user you blocked: click to show" : "Spoiler: click to reveal";
+  node.onclick = () => {
+    state.revealed.add(key);
+    showBody(node, key, text, item);
+  };
 }
 
 // setLevel sets the user's notification level on the open post.
@@ -431,6 +454,7 @@ function commentItem(c) {
       await api("POST", `/api/v1/posts/${state.postId}/comments`, {
         body: textarea.value,
         parent_id: Number(form.dataset.parentId),
+        spoiler: form.querySelector(".reply-spoiler").checked,
       });
       form.reset();
       form.hidden = true;
@@ -461,7 +485,8 @@ function fillComment(li, c) {
   if (c.reply_to) meta.append(` → ${nameOf(c.reply_to)}`);
   meta.append(" · ", when(c.created_at));
   if (c.edited_at) meta.append(" · edited");
-  li.querySelector(".body").textContent = c.deleted ? "[deleted]" : c.body;
+  if (c.hidden) meta.append(" · hidden pending review");
+  showBody(li.querySelector(".body"), `comment:${c.id}`, c.deleted ? "[deleted]" : c.body, c);
 }
 
 // openReplyForm opens the thread's reply form, aimed at comment c, which
@@ -518,7 +543,10 @@ async function fetchAllReplies(rootId) {
 }
 
 async function addComment() {
-  await api("POST", `/api/v1/posts/${state.postId}/comments`, { body: $("comment-body").value });
+  await api("POST", `/api/v1/posts/${state.postId}/comments`, {
+    body: $("comment-body").value,
+    spoiler: $("comment-spoiler").checked,
+  });
   $("comment-form").reset();
   await refreshOpenPost();
 }
