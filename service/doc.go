@@ -59,5 +59,7 @@
 // notifications_store.go is the hub's NotificationStore (per-user reads and
 // marks), notifications.go the REST calls of the signed-in user,
 // notifications_grouped.go their grouped view, and retention.go the
-// cleanup job.
+// cleanup job. Moderation: hidden.go is who sees hidden content (the SQL of
+// model.Visible) and the hiding itself, moderation.go reports, the
+// moderators' queue and the log, blocks.go blocks.
 package service
