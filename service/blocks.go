@@ -56,7 +56,9 @@ func (s *Blocks) Block(ctx context.Context, id int64) error {
 	var out Outbox
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
 		out = Outbox{}
-		if _, err := lockUsers(tx, []int64{actor.ID}); err != nil {
+		// Both rows, in id order: the block row's foreign keys would
+		// share-lock the blocked user's out of order.
+		if _, err := lockUsers(tx, []int64{actor.ID, id}); err != nil {
 			return err
 		}
 		row := &model.UserBlock{UserID: actor.ID, BlockedID: id, CreatedAt: Now()}

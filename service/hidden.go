@@ -69,15 +69,22 @@ type target struct {
 	comment *model.Comment // nil when the target is the post
 }
 
-// lockTarget locks, inside tx, post postID and then, for a comment target
-// (typ model.TargetComment), comment id of that post, in the package's
-// lock order, and returns them whether deleted or not. Errors: ENOTFOUND
-// naming the target.
-func lockTarget(tx *gorm.DB, typ string, id, postID int64) (*target, error) {
+// lockTarget locks, inside tx, post postID, then the rows of users (whose
+// rows the caller's inserts would otherwise share-lock through their
+// foreign keys, out of order), then, for a comment target (typ
+// model.TargetComment), comment id of that post: the package's lock order.
+// It returns them whether deleted or not. Errors: ENOTFOUND naming the
+// target.
+func lockTarget(tx *gorm.DB, typ string, id, postID int64, users ...int64) (*target, error) {
 	forUpdate := clause.Locking{Strength: clause.LockingStrengthUpdate}
 	t := &target{}
 	if err := tx.Clauses(forUpdate).Take(&t.post, postID).Error; err != nil {
 		return nil, notFound(err, "%s %d not found", typ, id)
+	}
+	if len(users) > 0 {
+		if _, err := lockUsers(tx, users); err != nil {
+			return nil, err
+		}
 	}
 	if typ == model.TargetPost {
 		return t, nil

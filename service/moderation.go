@@ -79,7 +79,7 @@ func (s *Moderation) Report(ctx context.Context, typ string, id int64, in Report
 	if err := allow(s.cfg.Limiter, "user:"+strconv.FormatInt(actor.ID, 10)); err != nil {
 		return nil, err
 	}
-	postID, err := postOfTarget(s.db.WithContext(ctx), typ, id)
+	postID, authorID, err := postOfTarget(s.db.WithContext(ctx), typ, id)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +87,7 @@ func (s *Moderation) Report(ctx context.Context, typ string, id int64, in Report
 	var out Outbox
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
 		r, out = nil, Outbox{}
-		t, err := s.lockReported(tx, actor, typ, id, postID)
+		t, err := s.lockReported(tx, actor, typ, id, postID, authorID)
 		if err != nil {
 			return err
 		}
@@ -121,27 +121,33 @@ func (s *Moderation) Report(ctx context.Context, typ string, id int64, in Report
 	return r, nil
 }
 
-// postOfTarget returns the post of a report's target, which never changes,
-// so that a transaction can lock it first. Errors: EINVALID for an unknown
-// typ, ENOTFOUND.
-func postOfTarget(db *gorm.DB, typ string, id int64) (int64, error) {
+// postOfTarget returns the post and the author of a report's target,
+// which never change, so that a transaction can lock them in order.
+// Errors: EINVALID for an unknown typ, ENOTFOUND.
+func postOfTarget(db *gorm.DB, typ string, id int64) (postID, authorID int64, err error) {
 	switch typ {
 	case model.TargetPost:
-		return id, nil
+		var p model.Post
+		if err := db.Select("id", "author_id").Take(&p, id).Error; err != nil {
+			return 0, 0, notFound(err, "post %d not found", id)
+		}
+		return p.ID, p.AuthorID, nil
 	case model.TargetComment:
 		var c model.Comment
-		if err := db.Select("id", "post_id").Take(&c, id).Error; err != nil {
-			return 0, notFound(err, "comment %d not found", id)
+		if err := db.Select("id", "post_id", "author_id").Take(&c, id).Error; err != nil {
+			return 0, 0, notFound(err, "comment %d not found", id)
 		}
-		return c.PostID, nil
+		return c.PostID, c.AuthorID, nil
 	}
-	return 0, model.Errorf(model.EINVALID, "target_type must be post or comment")
+	return 0, 0, model.Errorf(model.EINVALID, "target_type must be post or comment")
 }
 
 // lockReported takes, inside tx, the locks of a report by actor of target
-// typ id in post postID, in the package's order (post, user, comment), and
-// checks every rule a report must pass but the case's. Errors: as Report's.
-func (s *Moderation) lockReported(tx *gorm.DB, actor *model.User, typ string, id, postID int64) (*target, error) {
+// typ id in post postID, by authorID, in the package's order: the post,
+// the rows of the reporter (which bounds their reports of a day) and of
+// the author (whom the case row names), the comment. It checks every rule
+// a report must pass but the case's. Errors: as Report's.
+func (s *Moderation) lockReported(tx *gorm.DB, actor *model.User, typ string, id, postID, authorID int64) (*target, error) {
 	var post model.Post
 	if err := lockLivePost(tx, postID, &post); err != nil {
 		if model.ErrorCode(err) == model.ENOTFOUND {
@@ -153,10 +159,7 @@ func (s *Moderation) lockReported(tx *gorm.DB, actor *model.User, typ string, id
 	if !post.VisibleTo(actor) {
 		return nil, model.Errorf(model.ENOTFOUND, "%s %d not found", typ, id)
 	}
-	if _, err := lockUsers(tx, []int64{actor.ID}); err != nil {
-		return nil, err
-	}
-	t, err := lockTarget(tx, typ, id, postID)
+	t, err := lockTarget(tx, typ, id, postID, actor.ID, authorID)
 	if err != nil {
 		return nil, err
 	}
@@ -322,7 +325,8 @@ func (s *Moderation) Resolve(ctx context.Context, id int64, action string) (*mod
 	var out Outbox
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
 		out = Outbox{}
-		t, err := lockTarget(tx, kase.TargetType, kase.TargetID, kase.PostID)
+		// The moderator's row, which the case and the log entry name.
+		t, err := lockTarget(tx, kase.TargetType, kase.TargetID, kase.PostID, mod.ID)
 		if err != nil {
 			return err
 		}

@@ -3,7 +3,9 @@ package service_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -397,4 +399,50 @@ func TestReportRules(t *testing.T) {
 		_, err := limited.Report(dave, model.TargetPost, other.ID, service.ReportInput{Reason: model.ReasonSpam})
 		wantCode(t, err, model.ERATELIMITED, "")
 	})
+}
+
+// TestConcurrentReports: reporters racing on one comment queue on its
+// post's lock: exactly hide_after_reports of them are recorded, the one
+// that reaches the threshold hides it, and the others find it hidden
+// (404: they may not see it); one case, one log entry, no error else.
+func TestConcurrentReports(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	m, _ := f.moderation(3, 20)
+	_, c := f.reportedThread(t)
+	const reporters = 8
+	ctxs := make([]context.Context, reporters)
+	for i := range ctxs {
+		ctxs[i] = f.as(t, fmt.Sprintf("reporter%d", i))
+	}
+	errs := make([]error, reporters)
+	var wg sync.WaitGroup
+	for i := range reporters {
+		wg.Go(func() {
+			_, errs[i] = m.Report(ctxs[i], model.TargetComment, c.ID, service.ReportInput{Reason: model.ReasonSpam})
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch model.ErrorCode(err) {
+		case "":
+			ok++
+		case model.ENOTFOUND:
+		default:
+			t.Errorf("report: %v", err)
+		}
+	}
+	if ok != 3 {
+		t.Errorf("%d reports recorded, want 3", ok)
+	}
+	if n := f.countRows(t, &model.ReportCase{}, "target_id = ? AND report_count = ?", c.ID, 3); n != 1 {
+		t.Errorf("%d cases of 3 reports, want 1", n)
+	}
+	if n := f.countRows(t, &model.ModerationEntry{}, "action = ?", model.ActionAutoHide); n != 1 {
+		t.Errorf("%d auto_hide entries, want 1", n)
+	}
+	if n := f.countRows(t, &model.Notification{}, "comment_id = ?", c.ID); n != 0 {
+		t.Errorf("%d notifications left", n)
+	}
 }
