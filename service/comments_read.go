@@ -89,8 +89,11 @@ func (s *Comments) List(ctx context.Context, postID int64, q CommentQuery) (*Pag
 	}
 	db := s.db.WithContext(ctx)
 	viewer := model.UserFrom(ctx)
-	var post model.Post
-	if err := db.Select("id", "author_id", "hidden").Where("deleted_at IS NULL").Take(&post, postID).Error; err != nil {
+	// Scanned by hand, as the page's comments are (see scanComments).
+	post := model.Post{ID: postID}
+	err = db.Raw("SELECT author_id, hidden FROM posts WHERE id = ? AND deleted_at IS NULL", postID).Row().
+		Scan(&post.AuthorID, &post.Hidden)
+	if err != nil {
 		return nil, notFound(err, "post %d not found", postID)
 	}
 	if !post.VisibleTo(viewer) {
