@@ -37,9 +37,9 @@ const blocksSort = "blocks"
 // commit. Unblocking brings none of them back.
 //
 // The transaction holds the blocker's user row, which every writer of the
-// blocker's notifications locks before it writes (see write): a comment
-// that planned its notifications before the block and writes after it
-// commits leaves a row that the reads leave out all the same.
+// blocker's notifications locks before it reads the blocks (see
+// lockPlan): a writer that locked it first has committed when the
+// withdrawal runs, and one that locks it after sees the block.
 // Errors: EUNAUTHENTICATED; EINVALID for oneself; ENOTFOUND for an unknown
 // user.
 func (s *Blocks) Block(ctx context.Context, id int64) error {
@@ -147,15 +147,16 @@ func userExists(db *gorm.DB, id int64) error {
 	return nil
 }
 
-// blockersOf returns which of users have blocked actorID.
+// blockersOf returns which of users have blocked actorID, with a locking
+// read, inside tx, which holds those users' rows (see lockPlan).
 func blockersOf(tx *gorm.DB, actorID int64, users []int64) (map[int64]bool, error) {
 	out := map[int64]bool{}
 	if len(users) == 0 {
 		return out, nil
 	}
 	var ids []int64
-	err := tx.Model(&model.UserBlock{}).Where("blocked_id = ? AND user_id IN ?", actorID, users).
-		Pluck("user_id", &ids).Error
+	err := tx.Model(&model.UserBlock{}).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
+		Where("blocked_id = ? AND user_id IN ?", actorID, users).Pluck("user_id", &ids).Error
 	if err != nil {
 		return nil, dbError(err)
 	}

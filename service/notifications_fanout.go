@@ -188,11 +188,6 @@ func (s *Notifications) fanoutStep(tx *gorm.DB, ob *model.FanoutOutbox, size int
 	}
 	skip = append(skip, ob.ActorID)
 	to := slices.DeleteFunc(watchers, func(id int64) bool { return slices.Contains(skip, id) })
-	blockers, err := blockersOf(tx, ob.ActorID, to)
-	if err != nil {
-		return Outbox{}, err
-	}
-	to = slices.DeleteFunc(to, func(id int64) bool { return blockers[id] })
 	if len(to) == 0 {
 		return Outbox{}, nil
 	}
@@ -200,9 +195,15 @@ func (s *Notifications) fanoutStep(tx *gorm.DB, ob *model.FanoutOutbox, size int
 	if err != nil {
 		return Outbox{}, err
 	}
+	// After the locks, as lockPlan reads them: the watchers who blocked
+	// the comment's author hear nothing of it.
+	blockers, err := blockersOf(tx, ob.ActorID, to)
+	if err != nil {
+		return Outbox{}, err
+	}
 	plan := make(notifyPlan, 0, len(to))
 	for _, id := range to {
-		if seq, ok := seqs[id]; ok {
+		if seq, ok := seqs[id]; ok && !blockers[id] {
 			plan = append(plan, recipient{userID: id, typ: model.NotifyThreadComment, seq: seq})
 		}
 	}

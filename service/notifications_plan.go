@@ -60,15 +60,32 @@ func (s *Notifications) planComment(tx *gorm.DB, actor *model.User, post *model.
 	return lockPlan(tx, actor, to)
 }
 
+// lockPlan locks the user rows of actor and of the recipients to, in id
+// order, and returns the plan of those who have not blocked actor: nothing
+// the actor does notifies them, whatever the type.
+//
+// Blocks are read after the locks, with a locking read (which sees every
+// committed row, whatever the transaction's snapshot): a block commits
+// holding its blocker's row (Blocks.Block), so either it committed before
+// this read, which sees it, or it waits for this transaction and then
+// withdraws what this one wrote.
 func lockPlan(tx *gorm.DB, actor *model.User, to []recipient) (notifyPlan, error) {
 	seqs, err := lockUsers(tx, append(recipientIDs(to), actor.ID))
 	if err != nil {
 		return nil, err
 	}
-	for i := range to {
-		to[i].seq = seqs[to[i].userID]
+	blockers, err := blockersOf(tx, actor.ID, recipientIDs(to))
+	if err != nil {
+		return nil, err
 	}
-	return to, nil
+	plan := make(notifyPlan, 0, len(to))
+	for _, r := range to {
+		if !blockers[r.userID] {
+			r.seq = seqs[r.userID]
+			plan = append(plan, r)
+		}
+	}
+	return plan, nil
 }
 
 // postRecipients returns who a new post with body by actor notifies.
@@ -78,9 +95,6 @@ func postRecipients(tx *gorm.DB, actor *model.User, body string) ([]recipient, e
 		return nil, err
 	}
 	r.drop(actor.ID)
-	if err := r.dropBlockers(tx, actor.ID); err != nil {
-		return nil, err
-	}
 	return r.pick(), nil
 }
 
@@ -104,9 +118,6 @@ func commentRecipients(tx *gorm.DB, actor *model.User, post *model.Post, parent 
 		return nil, err
 	}
 	r.drop(actor.ID)
-	if err := r.dropBlockers(tx, actor.ID); err != nil {
-		return nil, err
-	}
 	return r.pick(), nil
 }
 
@@ -136,22 +147,6 @@ func (r recipients) dropMuted(tx *gorm.DB, postID int64) error {
 		return dbError(err)
 	}
 	for _, id := range muted {
-		r.drop(id)
-	}
-	return nil
-}
-
-// dropBlockers removes the users who blocked actorID: nothing the actor
-// does notifies them, whatever the type.
-func (r recipients) dropBlockers(tx *gorm.DB, actorID int64) error {
-	if len(r) == 0 {
-		return nil
-	}
-	blockers, err := blockersOf(tx, actorID, r.userIDs())
-	if err != nil {
-		return err
-	}
-	for id := range blockers {
 		r.drop(id)
 	}
 	return nil
