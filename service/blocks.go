@@ -11,7 +11,7 @@ import (
 
 // Blocks keeps each user's blocks. A user who blocks another hears of
 // nothing the other does: every notification plan leaves out the users who
-// blocked its actor (blockersOf), the fan-out too, and the reads of
+// blocked its actor (lockPlan), the fan-out too, and the reads of
 // notifications leave out those whose actor the recipient has blocked
 // since they were written (shownNotifications). The blocked user's posts
 // and comments carry author_blocked in the blocker's views, for the client

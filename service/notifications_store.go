@@ -80,9 +80,9 @@ func withActors(q *gorm.DB, also ...string) *gorm.DB {
 // those the recipient must no longer be shown: caused by a user they have
 // blocked since (system notifications aside), or pointing into content
 // hidden since. Blocking and hiding withdraw such rows in their own
-// transactions; this catches one that a writer planned before the block
-// committed and wrote after it, so that replay and lists re-check the
-// blocks and hides of now. The hub's reads stay bounded by a head read
+// transactions, serialised with the writers on the blocker's row and the
+// post's; this re-check of the blocks and hides of now is what replay and
+// lists rest on all the same, whatever wrote the rows. The hub's reads stay bounded by a head read
 // first (notify.upToHead): rows left out below the head are simply not
 // sent, and the cursor moves past them to the head as before. Each test
 // is a lookup by key: user_blocks_pair, and the posts' and comments'
