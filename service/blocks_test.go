@@ -2,7 +2,9 @@ package service_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/quizsite/discuss/model"
@@ -187,5 +189,39 @@ func TestReadsRecheckBlocksAndHides(t *testing.T) {
 	groups, err := f.notes.ListGrouped(alice, service.ListNotifications{})
 	if err != nil || len(groups.Items) != 1 || groups.Items[0].Count != 1 || groups.Items[0].Latest.ID != rows[2].ID {
 		t.Errorf("grouped: %+v, %v", groups, err)
+	}
+}
+
+// TestBlockRacingWriters: bob comments and likes while alice blocks him.
+// Whatever the order of commits, alice keeps no notification of his: each
+// writer either saw the block or committed before it and was withdrawn by
+// it.
+func TestBlockRacingWriters(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	_, blocks := f.moderation(3, 20)
+	alice, bob := f.as(t, "alice"), f.as(t, "bob")
+	p := f.post(t, alice, "a question")
+	const writers = 8
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range writers {
+		wg.Go(func() {
+			<-start
+			if _, err := f.comments.Create(bob, p.ID, service.CommentInput{Body: fmt.Sprintf("@alice look %d", i)}); err != nil {
+				t.Errorf("comment: %v", err)
+			}
+		})
+	}
+	wg.Go(func() {
+		<-start
+		if err := blocks.Block(alice, f.users["bob"].ID); err != nil {
+			t.Errorf("block: %v", err)
+		}
+	})
+	close(start)
+	wg.Wait()
+	if n := f.countRows(t, &model.Notification{}, "user_id = ? AND actor_id = ?", f.users["alice"].ID, f.users["bob"].ID); n != 0 {
+		t.Errorf("alice keeps %d notifications of bob", n)
 	}
 }
