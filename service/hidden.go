@@ -21,7 +21,8 @@ import (
 
 // shownTo returns the condition on rows of table (posts or comments) that
 // leaves out the hidden rows viewer may not see (model.Visible), with its
-// arguments; a nil viewer is anyone. The live thread's reads use it too.
+// arguments; a nil viewer is anyone. It is the SQL twin of model.Visible,
+// for every read that lists posts or comments (the live thread's too).
 func shownTo(viewer *model.User, table string) (string, []any) {
 	switch {
 	case viewer.CanModerate():
