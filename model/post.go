@@ -25,6 +25,12 @@ type Post struct {
 	// Hidden is set while the post is held for review (see Visible).
 	Hidden bool `json:"hidden"`
 
+	// BodyHTML is Body rendered and sanitised when it was written (see the
+	// service's bodies.go); BodyHTMLVersion is the renderer's version that
+	// made it.
+	BodyHTML        string `json:"body_html"`
+	BodyHTMLVersion int    `json:"-"`
+
 	Author *Author `gorm:"-" json:"author"`
 	Liked  bool    `gorm:"-" json:"liked"`
 	// Muted is Subscription == LevelMuted, kept for the clients of the
@@ -57,6 +63,10 @@ type Comment struct {
 	// Spoiler and Hidden are as on Post.
 	Spoiler bool `json:"spoiler"`
 	Hidden  bool `json:"hidden"`
+
+	// BodyHTML and BodyHTMLVersion are as on Post.
+	BodyHTML        string `json:"body_html"`
+	BodyHTMLVersion int    `json:"-"`
 
 	Author  *Author `gorm:"-" json:"author"`
 	ReplyTo *Author `gorm:"-" json:"reply_to"`
