@@ -59,6 +59,6 @@ func TestBrowserSpoiler(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("comment-body"), "it is 43"),
 		chromedp.Click(chromedp.ID("comment-spoiler")),
 		chromedp.Click(chromedp.ID("comment-submit")),
-		b.until(`[...document.querySelectorAll("#comments > li > .body")].some((n) => n.textContent === "it is 43" && n.classList.contains("spoiler"))`),
+		b.until(`[...document.querySelectorAll("#comments > li > .body")].some((n) => n.textContent.trim() === "it is 43" && n.classList.contains("spoiler"))`),
 	)
 }
