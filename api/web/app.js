@@ -282,6 +282,11 @@ function showLiveStatus(status, detail) {
   const node = $("live-status");
   node.dataset.state = status;
   node.textContent = status === "waiting" ? `reconnecting in ${Math.ceil(detail.delay / 1000)} s` : statusText[status];
+  if (status === "open") {
+    // The fallback for networks that block WebSockets (see discuss-client.js).
+    node.dataset.transport = detail.transport;
+    if (detail.transport === "eventsource") node.textContent = "live (event stream)";
+  }
   // The user may resume a connection that a newer tab replaced or that was
   // taken offline, or skip the rest of a backoff.
   $("reconnect").hidden = !["replaced", "offline", "waiting"].includes(status);
