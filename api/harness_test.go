@@ -47,6 +47,7 @@ func newTestServer(t testing.TB, edit ...func(*configs.Config)) *testServer {
 	cfg.Limits.RegisterPerMinute = 10000
 	cfg.Limits.PostsPerMinute = 10000
 	cfg.Limits.CommentsPerMinute = 10000
+	cfg.Moderation.ReportsPerMinute = 10000
 	for _, e := range edit {
 		e(cfg)
 	}
@@ -134,7 +135,12 @@ func buildDeps(cfg *configs.Config, db *dbtest.DB, logger *slog.Logger) (Deps, e
 		Comments:      service.NewComments(db.DB, notes, service.NewRateLimiter(cfg.Limits.CommentsPerMinute, time.Minute)),
 		Notifications: notes,
 		Announcements: service.NewAnnouncements(db.DB, hub, logger),
-		Hub:           hub,
+		Moderation: service.NewModeration(db.DB, notes, service.ModerationConfig{
+			HideAfterReports: cfg.Moderation.HideAfterReports, ReportsPerDay: cfg.Moderation.ReportsPerDay,
+			Limiter: service.NewRateLimiter(cfg.Moderation.ReportsPerMinute, time.Minute),
+		}),
+		Blocks: service.NewBlocks(db.DB, notes),
+		Hub:    hub,
 		Ready: func(ctx context.Context) error {
 			sqlDB, err := db.DB.DB()
 			if err != nil {
