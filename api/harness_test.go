@@ -54,6 +54,7 @@ func newTestServerWith(t testing.TB, offline func(*service.OfflineConfig), edit 
 	cfg.Limits.RegisterPerMinute = 10000
 	cfg.Limits.PostsPerMinute = 10000
 	cfg.Limits.CommentsPerMinute = 10000
+	cfg.Moderation.ReportsPerMinute = 10000
 	for _, e := range edit {
 		e(cfg)
 	}
@@ -150,8 +151,13 @@ func buildDeps(cfg *configs.Config, db *dbtest.DB, logger *slog.Logger, offline 
 		Comments:      service.NewComments(db.DB, notes, service.NewRateLimiter(cfg.Limits.CommentsPerMinute, time.Minute)),
 		Notifications: notes,
 		Announcements: service.NewAnnouncements(db.DB, hub, logger),
-		Offline:       offlineDelivery,
-		Hub:           hub,
+		Moderation: service.NewModeration(db.DB, notes, service.ModerationConfig{
+			HideAfterReports: cfg.Moderation.HideAfterReports, ReportsPerDay: cfg.Moderation.ReportsPerDay,
+			Limiter: service.NewRateLimiter(cfg.Moderation.ReportsPerMinute, time.Minute),
+		}),
+		Blocks:  service.NewBlocks(db.DB, notes),
+		Offline: offlineDelivery,
+		Hub:     hub,
 		Ready: func(ctx context.Context) error {
 			sqlDB, err := db.DB.DB()
 			if err != nil {

@@ -31,6 +31,8 @@ type Deps struct {
 	Notifications *service.Notifications
 	Announcements *service.Announcements
 	Offline       *service.Offline
+	Moderation    *service.Moderation
+	Blocks        *service.Blocks
 	Hub           *notify.Hub
 	// Ready reports whether the server can serve: the database answers
 	// (and its schema is current); /readyz calls it. An EUNAVAILABLE
@@ -55,6 +57,8 @@ type Server struct {
 
 	announcements *service.Announcements
 	offline       *service.Offline
+	moderation    *service.Moderation
+	blocks        *service.Blocks
 	hub           *notify.Hub
 	upgrader      *websocket.Upgrader
 	refused       refusedOrigins
@@ -86,6 +90,8 @@ func New(d Deps) (*Server, error) {
 
 		announcements: d.Announcements,
 		offline:       d.Offline,
+		moderation:    d.Moderation,
+		blocks:        d.Blocks,
 		hub:           d.Hub,
 		upgrader:      d.Hub.Upgrader(),
 	}

@@ -34,6 +34,7 @@ type Config struct {
 	Notifications Notifications `yaml:"notifications"`
 	Email         Email         `yaml:"email"`
 	Push          Push          `yaml:"push"`
+	Moderation    Moderation    `yaml:"moderation"`
 	Log           Log           `yaml:"log"`
 }
 
@@ -199,6 +200,17 @@ type Push struct {
 
 // Enabled reports whether Web Push is offered.
 func (p Push) Enabled() bool { return p.Subject != "" }
+
+// Moderation configures reports: how many hide content, and how many one
+// user may make.
+type Moderation struct {
+	// HideAfterReports distinct users' open reports hide a post or comment.
+	HideAfterReports int `yaml:"hide_after_reports"`
+	// ReportsPerDay bounds one user's reports in any 24 hours.
+	ReportsPerDay int `yaml:"reports_per_day"`
+	// ReportsPerMinute bounds one user's reports in a sliding minute.
+	ReportsPerMinute int `yaml:"reports_per_minute"`
+}
 
 // Log configures the structured logger.
 type Log struct {

@@ -185,6 +185,9 @@ func TestValidate(t *testing.T) {
 		{"email.send_timeout", func(c *Config) { c.Email.SendTimeout = 0 }},
 		{"email.poll_interval", func(c *Config) { c.Email.PollInterval = 0 }},
 		{"push.subject", func(c *Config) { c.Push.Subject = "ops@example.com" }},
+		{"moderation.hide_after_reports", func(c *Config) { c.Moderation.HideAfterReports = 0 }},
+		{"moderation.reports_per_day", func(c *Config) { c.Moderation.ReportsPerDay = 0 }},
+		{"moderation.reports_per_minute", func(c *Config) { c.Moderation.ReportsPerMinute = 0 }},
 		{"log.level", func(c *Config) { c.Log.Level = "loud" }},
 		{"log.format", func(c *Config) { c.Log.Format = "xml" }},
 	}

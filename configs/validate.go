@@ -89,6 +89,9 @@ func (c *Config) Validate() error {
 		{c.Email.PollInterval < 10*time.Millisecond, "email.poll_interval", "must be at least 10ms"},
 
 		{c.Push.Enabled() && !strings.HasPrefix(c.Push.Subject, "mailto:") && !strings.HasPrefix(c.Push.Subject, "https://"), "push.subject", "must be a mailto: or https: URL (RFC 8292)"},
+		{c.Moderation.HideAfterReports < 1, "moderation.hide_after_reports", "must be at least 1"},
+		{c.Moderation.ReportsPerDay < 1, "moderation.reports_per_day", "must be at least 1"},
+		{c.Moderation.ReportsPerMinute < 1, "moderation.reports_per_minute", "must be at least 1"},
 
 		{!oneOf(c.Log.Level, "debug", "info", "warn", "error"), "log.level", "must be debug, info, warn or error"},
 		{!oneOf(c.Log.Format, "json", "text"), "log.format", "must be json or text"},

@@ -138,7 +138,7 @@ type Mail struct {
 	// VerifyURL is the link that confirms the address (MailVerify).
 	VerifyURL string
 	// Items are the notifications a digest lists, oldest first, each with
-	// its actor, its excerpt already made safe (see the spoiler rule) and
+	// its actor, its excerpt (model.ExcerptOf's: "[spoiler]" for a spoiler) and
 	// a link.
 	Items []MailItem
 	// UnsubscribeURL is the one-click unsubscribe link of a digest

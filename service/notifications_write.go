@@ -37,7 +37,7 @@ func (s *Notifications) postCreated(tx *gorm.DB, plan notifyPlan, actor *model.U
 	return s.write(tx, plan, func(userID int64, typ string) *model.Notification {
 		return &model.Notification{
 			UserID: userID, Type: typ, ActorID: &actorID, PostID: &postID,
-			Excerpt: model.Excerpt(p.Body), Actor: model.AuthorOf(actor),
+			Excerpt: model.ExcerptOf(p.Body, p.Spoiler), Actor: model.AuthorOf(actor),
 		}
 	})
 }
@@ -50,7 +50,7 @@ func (s *Notifications) commentCreated(tx *gorm.DB, plan notifyPlan, actor *mode
 	out, err := s.write(tx, plan, func(userID int64, typ string) *model.Notification {
 		return &model.Notification{
 			UserID: userID, Type: typ, ActorID: &actorID, PostID: &postID, CommentID: &commentID,
-			Excerpt: model.Excerpt(c.Body), Actor: model.AuthorOf(actor),
+			Excerpt: model.ExcerptOf(c.Body, c.Spoiler), Actor: model.AuthorOf(actor),
 		}
 	})
 	if err != nil {

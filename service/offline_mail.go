@@ -204,7 +204,10 @@ func (o *Offline) mailItems(tx *gorm.DB, row *model.DeliveryPreferences, upTo in
 		if n.PostID != nil {
 			link += "#/posts/" + strconv.FormatInt(*n.PostID, 10)
 		}
-		items = append(items, model.MailItem{Type: n.Type, Actor: n.Actor, Excerpt: deliveredExcerpt(n), URL: link, CreatedAt: n.CreatedAt})
+		// The excerpt was made by model.ExcerptOf when the notification
+		// was written (and rewritten when a spoiler mark changed): a
+		// spoiler's is "[spoiler]", never its text.
+		items = append(items, model.MailItem{Type: n.Type, Actor: n.Actor, Excerpt: n.Excerpt, URL: link, CreatedAt: n.CreatedAt})
 	}
 	return items, nil
 }
@@ -256,11 +259,4 @@ func newMessageID(publicURL string) string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms.
 	return fmt.Sprintf("%s@%s", hex.EncodeToString(b[:]), host)
-}
-
-// deliveredExcerpt is the one place the excerpt of a notification leaves
-// for a mail or a push: a spoiler's text must never reach either, so
-// whatever marks spoilers applies here, once.
-func deliveredExcerpt(n *model.Notification) string {
-	return n.Excerpt
 }

@@ -232,9 +232,9 @@ func (o *Offline) pushOne(ctx context.Context, n *model.Notification, counts mod
 	if on, err := o.connected(ctx, n.UserID); err != nil || on {
 		return err
 	}
-	shown := *n
-	shown.Excerpt = deliveredExcerpt(n)
-	payload, err := o.cfg.EncodePush(&shown, counts)
+	// The payload is the live frame, whose excerpt model.ExcerptOf made:
+	// "[spoiler]" for a spoiler.
+	payload, err := o.cfg.EncodePush(n, counts)
 	if err != nil {
 		return err
 	}

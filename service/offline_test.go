@@ -744,3 +744,31 @@ func TestVerificationRateLimited(t *testing.T) {
 		t.Fatalf("after the refused message: %+v", p)
 	}
 }
+
+// TestSpoilerNotDelivered: a spoiler's text reaches neither the mail nor
+// the push; both say "[spoiler]".
+func TestSpoilerNotDelivered(t *testing.T) {
+	of := newOfflineFixture(t, offlineOptions{push: true})
+	alice := of.verifiedEmail(t, "alice", model.DeliveryInstant)
+	browser := of.push.NewBrowser(t)
+	if err := of.offline.Subscribe(alice, model.PushSubscription{Endpoint: browser.Endpoint, P256DH: browser.P256DH, Auth: browser.Auth}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go of.offline.RunPush(ctx, 1)
+	post := of.post(t, alice, "which answer?")
+	if _, err := of.comments.Create(of.as(t, "bob"), post.ID, service.CommentInput{Body: "the answer is 42", Spoiler: true}); err != nil {
+		t.Fatal(err)
+	}
+	pushed := waitPushes(t, of.push, 1)
+	if strings.Contains(string(pushed[0].Payload), "42") || !strings.Contains(string(pushed[0].Payload), `"excerpt":"[spoiler]"`) {
+		t.Fatalf("push payload %s", pushed[0].Payload)
+	}
+	of.clock.Advance(testDelay + time.Second)
+	of.drain(t)
+	msgs := of.mailpit.Messages(t)
+	if len(msgs) != 2 || strings.Contains(msgs[1].Text+msgs[1].HTML, "42") || !strings.Contains(msgs[1].Text, "[spoiler]") {
+		t.Fatalf("mail %v:\n%s", msgs, msgs[len(msgs)-1].Text)
+	}
+}

@@ -330,6 +330,7 @@ func TestMigrateCommands(t *testing.T) {
 		{"status", "00009 00009_offline_delivery.sql applied"},
 		{"up", "schema is up to date"},
 		{"down --yes", "rolled back 00009 00009_offline_delivery.sql"},
+		{"down --yes", "rolled back 00008 00008_moderation.sql"},
 		{"down --yes", "rolled back 00007 00007_body_html.sql"},
 		{"down --yes", "rolled back 00005 00005_notification_seen_like_notices.sql"},
 		{"down --yes", "rolled back 00004 00004_post_subscriptions.sql"},
