@@ -19,6 +19,10 @@ type Post struct {
 	UpdatedAt      time.Time  `json:"updated_at"`
 	LastActivityAt time.Time  `json:"last_activity_at"`
 	DeletedAt      *time.Time `json:"-"`
+	// LastCommentID is the id of the post's newest comment or reply,
+	// deleted or not (0: none yet), moved under the post's row lock by
+	// each new comment: the live thread's order (see ThreadEvent).
+	LastCommentID int64 `json:"-"`
 
 	Author *Author `gorm:"-" json:"author"`
 	Liked  bool    `gorm:"-" json:"liked"`

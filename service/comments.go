@@ -70,6 +70,7 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 	}
 	var c *model.Comment
 	var out Outbox
+	var prev int64
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
 		var post model.Post
 		if err := lockLivePost(tx, postID, &post); err != nil {
@@ -112,8 +113,12 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 		if err := watchImplicitly(tx, postID, actor.ID); err != nil {
 			return err
 		}
+		// The post's previous comment, read under its lock, orders this one
+		// in the live thread (see model.ThreadEvent.PrevCommentID).
+		prev = post.LastCommentID
 		activity := clause.Assignment{Column: clause.Column{Name: "last_activity_at"}, Value: now}
-		if err := bumpCounter(tx, postComments, postID, 1, activity); err != nil {
+		last := clause.Assignment{Column: clause.Column{Name: "last_comment_id"}, Value: c.ID}
+		if err := bumpCounter(tx, postComments, postID, 1, activity, last); err != nil {
 			return err
 		}
 		post.CommentCount++
@@ -143,6 +148,7 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 		}
 		c.ReplyTo = authors[*c.ReplyToUserID]
 	}
+	s.notes.publishThread(ctx, &model.ThreadEvent{Type: model.ThreadCommentCreated, PostID: postID, Comment: c, PrevCommentID: prev})
 	return c, nil
 }
 
@@ -190,6 +196,9 @@ func (s *Comments) Update(ctx context.Context, id int64, body string) (*model.Co
 	}
 	if res.RowsAffected == 0 {
 		return nil, model.Errorf(model.ENOTFOUND, "comment %d not found", id)
+	}
+	if seen, err := s.view(db, id, nil); err == nil {
+		s.notes.publishThread(ctx, &model.ThreadEvent{Type: model.ThreadCommentUpdated, PostID: c.PostID, Comment: seen})
 	}
 	return s.Get(ctx, id)
 }
@@ -250,6 +259,7 @@ func (s *Comments) Delete(ctx context.Context, id int64) error {
 		return err
 	}
 	s.notes.publish(ctx, out)
+	s.notes.publishThread(ctx, &model.ThreadEvent{Type: model.ThreadCommentDeleted, PostID: c.PostID, CommentID: &id})
 	return nil
 }
 

@@ -41,12 +41,17 @@ const (
 // Get returns comment id as the signed-in user sees it: live, or a
 // placeholder. Errors: ENOTFOUND.
 func (s *Comments) Get(ctx context.Context, id int64) (*model.Comment, error) {
-	db := s.db.WithContext(ctx)
+	return s.view(s.db.WithContext(ctx), id, model.UserFrom(ctx))
+}
+
+// view returns comment id as viewer (nil: a reader who has liked nothing)
+// sees it: live, or a placeholder. Errors: ENOTFOUND.
+func (s *Comments) view(db *gorm.DB, id int64, viewer *model.User) (*model.Comment, error) {
 	c, err := commentOfLivePost(db, id, visible)
 	if err != nil {
 		return nil, err
 	}
-	if err := fillComments(db, model.UserFrom(ctx), []*model.Comment{c}); err != nil {
+	if err := fillComments(db, viewer, []*model.Comment{c}); err != nil {
 		return nil, err
 	}
 	return c, nil

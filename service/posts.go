@@ -113,12 +113,17 @@ func (s *Posts) Create(ctx context.Context, in PostInput) (*model.Post, error) {
 // Get returns a post as the signed-in user sees it. Errors: ENOTFOUND, also
 // for a deleted post.
 func (s *Posts) Get(ctx context.Context, id int64) (*model.Post, error) {
-	db := s.db.WithContext(ctx)
+	return s.view(s.db.WithContext(ctx), id, model.UserFrom(ctx))
+}
+
+// view returns post id as viewer sees it; a nil viewer is a reader who has
+// liked nothing and set no level on it. Errors: ENOTFOUND.
+func (s *Posts) view(db *gorm.DB, id int64, viewer *model.User) (*model.Post, error) {
 	var p model.Post
 	if err := db.Where("deleted_at IS NULL").Take(&p, id).Error; err != nil {
 		return nil, notFound(err, "post %d not found", id)
 	}
-	if err := fillPosts(db, model.UserFrom(ctx), []*model.Post{&p}); err != nil {
+	if err := fillPosts(db, viewer, []*model.Post{&p}); err != nil {
 		return nil, err
 	}
 	return &p, nil
@@ -237,6 +242,9 @@ func (s *Posts) Update(ctx context.Context, id int64, in PostPatch) (*model.Post
 		// Deleted since it was read.
 		return nil, model.Errorf(model.ENOTFOUND, "post %d not found", id)
 	}
+	if seen, err := s.view(db, id, nil); err == nil {
+		s.notes.publishThread(ctx, &model.ThreadEvent{Type: model.ThreadPostUpdated, PostID: id, Post: seen})
+	}
 	return s.Get(ctx, id)
 }
 
@@ -269,6 +277,7 @@ func (s *Posts) Delete(ctx context.Context, id int64) error {
 		return err
 	}
 	s.notes.publish(ctx, out)
+	s.notes.publishThread(ctx, &model.ThreadEvent{Type: model.ThreadPostDeleted, PostID: id})
 	return nil
 }
 
@@ -294,7 +303,7 @@ func (s *Posts) lockToLike(tx *gorm.DB, id int64, actor *model.User, liking bool
 	if err := lockLivePost(tx, id, &p); err != nil {
 		return likeTarget{}, err
 	}
-	t := likeTarget{count: p.LikeCount}
+	t := likeTarget{count: p.LikeCount, postID: id}
 	if !liking {
 		return t, nil
 	}
@@ -303,7 +312,7 @@ func (s *Posts) lockToLike(tx *gorm.DB, id int64, actor *model.User, liking bool
 		return likeTarget{}, err
 	}
 	t.plan, t.notice = plan, &model.PostLikeNotice{PostID: id, UserID: actor.ID}
-	t.postID, t.excerpt = id, model.Excerpt(p.Body)
+	t.excerpt = model.Excerpt(p.Body)
 	return t, nil
 }
 
