@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/quizsite/discuss/model"
 )
@@ -20,15 +21,16 @@ type fakeThreads struct {
 	deleted map[int64]bool  // deleted comments
 	// comments by post, oldest first.
 	comments map[int64][]*model.Comment
-	// unseen holds comment ids that reads leave out, as a MariaDB snapshot
-	// may leave out a comment committing while it is taken.
-	unseen map[int64]bool
+	// afterHead, when set, runs once just after the next ThreadHead, on
+	// the reading goroutine: what it commits lands between that head and
+	// what is read after it.
+	afterHead atomic.Pointer[func()]
 }
 
 func (s *fakeThreads) init() {
 	if s.last == nil {
 		s.last, s.gone, s.deleted = map[int64]int64{}, map[int64]bool{}, map[int64]bool{}
-		s.comments, s.unseen = map[int64][]*model.Comment{}, map[int64]bool{}
+		s.comments = map[int64][]*model.Comment{}
 	}
 }
 
@@ -63,14 +65,6 @@ func (s *fakeThreads) deleteComment(id int64) {
 	s.deleted[id] = true
 }
 
-// hide has reads leave out comment id (true) or show it again (false).
-func (s *fakeThreads) hide(id int64, hidden bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.init()
-	s.unseen[id] = hidden
-}
-
 func (s *fakeThreads) readCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -82,10 +76,14 @@ func (s *fakeStore) ThreadHead(_ context.Context, postID int64) (int64, error) {
 		return 0, errStoreDown
 	}
 	t := &s.threads
+	if f := t.afterHead.Swap(nil); f != nil {
+		defer (*f)()
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.init()
-	if t.gone[postID] || (t.last[postID] == 0 && len(t.comments[postID]) == 0 && postID > 1000) {
+	// Posts 1 to 1000 exist until deleted, others never do.
+	if t.gone[postID] || postID > 1000 {
 		return 0, model.Errorf(model.ENOTFOUND, "post %d not found", postID)
 	}
 	return t.last[postID], nil
@@ -102,7 +100,7 @@ func (s *fakeStore) ThreadComments(_ context.Context, postID, afterID, upToID in
 	t.reads++
 	var list []*model.Comment
 	for _, c := range t.comments[postID] {
-		if c.ID > afterID && c.ID <= upToID && !t.deleted[c.ID] && !t.unseen[c.ID] && len(list) < limit {
+		if c.ID > afterID && c.ID <= upToID && !t.deleted[c.ID] && len(list) < limit {
 			copied := *c
 			list = append(list, &copied)
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -241,14 +243,29 @@ func TestLiveThreadOrder(t *testing.T) {
 	for _, i := range []int{1, 0, 3, 2, 5} { // evs[4]'s publish is lost
 		e.publishThread(evs[i])
 	}
+	var want []string
+	for _, ev := range evs {
+		want = append(want, fmt.Sprint("created ", ev.Comment.ID))
+	}
 	for _, c := range subs {
-		for i, ev := range evs {
-			c.expectCreated(post, ev.Comment.ID)
-			if i == 3 {
-				if f := c.expect(model.ThreadCommentUpdated); f.Comment.ID != ev.Comment.ID || f.Comment.Body != "edited" {
-					t.Fatalf("comment_updated %+v", f.Comment)
+		// The edit comes after its comment, anywhere after it.
+		var got []string
+		edited := false
+		for len(got) < len(evs) || !edited {
+			switch f := c.next(); f.Type {
+			case model.ThreadCommentCreated:
+				got = append(got, fmt.Sprint("created ", f.Comment.ID))
+			case model.ThreadCommentUpdated:
+				if edited || len(got) < 4 || f.Comment.ID != evs[3].Comment.ID || f.Comment.Body != "edited" {
+					t.Fatalf("comment_updated %+v after %v", f.Comment, got)
 				}
+				edited = true
+			default:
+				t.Fatalf("unexpected frame %+v", f)
 			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("got %v, want %v", got, want)
 		}
 		c.expectQuiet()
 	}
@@ -265,7 +282,9 @@ func TestLiveThreadOrder(t *testing.T) {
 // each subscriber receives every comment after its after_comment_id
 // exactly once, in id order.
 func TestLiveThreadSeam(t *testing.T) {
-	e := newEnv(t, envConfig{})
+	// A queue for the whole burst: the writers publish faster than any
+	// client reads, which is not what this test is about.
+	e := newEnv(t, envConfig{opts: Options{SendQueueSize: 1024}})
 	const post, writers, perWriter, subscribers = 7, 20, 9, 8 // fewer than threadReplayLimit comments in all
 	for range 10 {
 		e.comment(post)
@@ -290,7 +309,7 @@ func TestLiveThreadSeam(t *testing.T) {
 	}
 	var subs []sub
 	for u := range subscribers {
-		after := e.store.threads.addComment(post + 1).Comment.ID - int64(rand.IntN(20))
+		after := max(e.store.threads.addComment(post+1).Comment.ID-int64(rand.IntN(20)), 0)
 		c := e.connect(int64(u+1), dialOpts{})
 		c.subscribe(post, &after)
 		subs = append(subs, sub{c, after})
@@ -310,6 +329,36 @@ func TestLiveThreadSeam(t *testing.T) {
 	}
 }
 
+// TestLiveThreadAnchorSeam: a subscriber whose head read is overtaken by
+// another subscriber's, which anchors the post's feed above it, reads what
+// lies between once more: nothing is lost between its replay and the feed.
+func TestLiveThreadAnchorSeam(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	const post = 7
+	e.comment(post)
+	a, b := e.connect(1, dialOpts{}), e.connect(2, dialOpts{})
+	inHead, resume := make(chan struct{}), make(chan struct{})
+	var between []int64
+	hook := func() {
+		close(inHead)
+		<-resume
+	}
+	e.store.threads.afterHead.Store(&hook)
+	a.send(`{"type":"subscribe_post","post_id":7,"after_comment_id":0}`)
+	<-inHead // a has joined the feed and read its head
+	for range 3 {
+		between = append(between, e.comment(post)) // held: the feed is not anchored
+	}
+	b.subscribe(post, nil) // anchors the feed above a's head
+	close(resume)
+	a.expect("post_subscribed")
+	a.expectCreated(post, append([]int64{1}, between...)...)
+	last := e.comment(post)
+	a.expectCreated(post, last)
+	b.expectCreated(post, last)
+	a.expectQuiet()
+}
+
 // commentIDs returns the ids of the post's comments after after.
 func commentIDs(e *env, postID, after int64) []int64 {
 	t := &e.store.threads
@@ -327,64 +376,48 @@ func commentIDs(e *env, postID, after int64) []int64 {
 // TestLiveThreadSlowSubscriber: a subscriber that does not read a hot post
 // is closed with 1013 when its queue fills, and others are not held up.
 func TestLiveThreadSlowSubscriber(t *testing.T) {
-	e := newEnv(t, envConfig{opts: Options{SendQueueSize: 8}})
+	small := func(ln net.Listener) net.Listener { return smallBufListener{ln} }
+	e := newEnv(t, envConfig{opts: Options{SendQueueSize: 4}, listener: small})
 	const post = 7
 	slow := e.dial(1, dialOpts{noRead: true, smallBuffer: true})
 	_ = slow.conn.SetReadDeadline(time.Now().Add(waitTimeout))
-	if _, _, err := slow.conn.ReadMessage(); err != nil { // hello
-		t.Fatal(err)
-	}
-	if err := slow.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"subscribe_post","post_id":7}`)); err != nil {
-		t.Fatal(err)
+	for _, want := range []string{"hello", "post_subscribed"} {
+		if want == "post_subscribed" {
+			slow.send(`{"type":"subscribe_post","post_id":7}`)
+		}
+		var f serverFrame
+		if err := slow.conn.ReadJSON(&f); err != nil || f.Type != want {
+			t.Fatalf("slow subscriber read %+v, %v; want %s", f, err, want)
+		}
 	}
 	fast := e.connect(2, dialOpts{})
 	fast.subscribe(post, nil)
-	waitFor(t, "both subscribed", func() bool {
-		e.hub.feedsMu.RLock()
-		defer e.hub.feedsMu.RUnlock()
-		fd := e.hub.feeds[post]
-		if fd == nil {
-			return false
+	body := strings.Repeat("m", 8<<10)
+	for sent := 0; testutil.ToFloat64(e.hub.m.overflows) == 0; sent++ {
+		if sent == 10000 {
+			t.Fatal("the slow subscriber's queue never filled")
 		}
-		fd.mu.Lock()
-		defer fd.mu.Unlock()
-		return len(fd.subs) == 2
-	})
-	big := &model.Comment{PostID: post, Body: string(make([]byte, 60000))}
-	// The slow one's queue fills: it is closed with 1013; the fast one
-	// receives every comment meanwhile.
-	go func() {
-		for range 500 {
-			ev := e.store.threads.addComment(post)
-			big.ID = ev.Comment.ID
-			ev.Comment = big
-			e.publishThread(ev)
-			if testutil.ToFloat64(e.hub.m.overflows) > 0 {
-				return
-			}
-		}
-	}()
-	for testutil.ToFloat64(e.hub.m.overflows) == 0 {
-		fast.expect(model.ThreadCommentCreated)
+		ev := e.store.threads.addComment(post)
+		ev.Comment.Body = body
+		e.publishThread(ev)
+		fast.expectCreated(post, ev.Comment.ID) // the fast one keeps up
 	}
-	closed := make(chan error, 1)
-	go func() { // drain the slow one until its close frame
-		for {
-			if _, _, err := slow.conn.ReadMessage(); err != nil {
-				closed <- err
-				return
-			}
-		}
-	}()
-	if err := <-closed; !websocket.IsCloseError(err, websocket.CloseTryAgainLater) {
-		t.Fatalf("slow subscriber ended with %v, want close 1013", err)
-	}
-	id := e.comment(post)
+	// Now the slow one reads: what was written, then 1013.
+	go slow.readLoop()
 	for {
-		if f := fast.expect(model.ThreadCommentCreated); f.Comment.ID == id {
-			break
+		select {
+		case <-slow.frames:
+			continue
+		case <-slow.done:
+		case <-time.After(waitTimeout):
+			t.Fatal("slow subscriber never closed")
 		}
+		break
 	}
+	if code := slow.closeCode(); code != websocket.CloseTryAgainLater {
+		t.Fatalf("close code = %d (%v), want 1013", code, slow.err)
+	}
+	fast.expectCreated(post, e.comment(post))
 }
 
 // TestLiveThreadResubscribe: after the broker subscription comes back,
