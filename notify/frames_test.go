@@ -156,7 +156,7 @@ func TestProtocolDocument(t *testing.T) {
 	for k := range kindCatchUp {
 		names = append(names, k.String())
 	}
-	names = append(names, clientPing, clientRead)
+	names = append(names, clientPing, clientRead, clientSubscribe, clientUnsubscribe)
 	for _, name := range names {
 		if !strings.Contains(text, "| `"+name+"` |") {
 			t.Errorf("docs/protocol.md has no row for the frame %q", name)

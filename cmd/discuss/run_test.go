@@ -325,8 +325,9 @@ func TestMigrateCommands(t *testing.T) {
 		{"status", "00001 00001_init.sql pending"},
 		{"up", "applied 00001 00001_init.sql"},
 		{"status", "00001 00001_init.sql applied"},
-		{"status", "00005 00005_notification_seen_like_notices.sql applied"},
+		{"status", "00006 00006_post_last_comment.sql applied"},
 		{"up", "schema is up to date"},
+		{"down --yes", "rolled back 00006 00006_post_last_comment.sql"},
 		{"down --yes", "rolled back 00005 00005_notification_seen_like_notices.sql"},
 		{"down --yes", "rolled back 00004 00004_post_subscriptions.sql"},
 		{"down --yes", "rolled back 00003 00003_username_binary.sql"},
@@ -349,12 +350,12 @@ func TestMigrateCommands(t *testing.T) {
 	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "--yes") {
 		t.Fatalf("migrate down without --yes: %v (exit %d), want exit 2 naming --yes", err, exitCode(err))
 	}
-	for _, want := range []string{"would roll back 00005 00005_notification_seen_like_notices.sql", "DROP COLUMN notification_seen_id"} {
+	for _, want := range []string{"would roll back 00006 00006_post_last_comment.sql", "DROP COLUMN last_comment_id"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("migrate down without --yes printed %q, want %q in it", out.String(), want)
 		}
 	}
-	if got := strings.Join(strings.Fields(migrate("status")), " "); !strings.Contains(got, "00005 00005_notification_seen_like_notices.sql applied") {
+	if got := strings.Join(strings.Fields(migrate("status")), " "); !strings.Contains(got, "00006 00006_post_last_comment.sql applied") {
 		t.Fatalf("after migrate down without --yes: %q", got)
 	}
 }
