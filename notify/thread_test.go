@@ -439,3 +439,39 @@ func TestLiveThreadResubscribe(t *testing.T) {
 	next := e.comment(post)
 	a.expectCreated(post, lost.Comment.ID, next)
 }
+
+// TestLiveThreadRedisTwoInstances: comments committed through one instance
+// reach the followers on another in order, however their publishes
+// interleave, and a post deleted through either ends the subscriptions on
+// both.
+func TestLiveThreadRedisTwoInstances(t *testing.T) {
+	addr := redisAddr(t)
+	ch := testChannel()
+	store := newFakeStore()
+	a := newEnv(t, envConfig{broker: newTestRedisBroker(t, addr, ch), store: store})
+	b := newEnv(t, envConfig{broker: newTestRedisBroker(t, addr, ch), store: store})
+	const post = 7
+	onA, onB := a.connect(1, dialOpts{}), b.connect(2, dialOpts{})
+	onA.subscribe(post, nil)
+	onB.subscribe(post, nil)
+
+	evs := []*model.ThreadEvent{store.threads.addComment(post), store.threads.addComment(post), store.threads.addComment(post)}
+	a.publishThread(evs[2])
+	b.publishThread(evs[0])
+	a.publishThread(evs[1])
+	for _, c := range []*wsClient{onA, onB} {
+		c.expectCreated(post, evs[0].Comment.ID, evs[1].Comment.ID, evs[2].Comment.ID)
+	}
+	b.publishThread(&model.ThreadEvent{Type: model.ThreadLikeCount, PostID: post, CommentID: &evs[0].Comment.ID, LikeCount: 2})
+	for _, c := range []*wsClient{onA, onB} {
+		if f := c.expect(model.ThreadLikeCount); f.LikeCount != 2 {
+			t.Fatalf("like_count %+v", f)
+		}
+	}
+	store.threads.deletePost(post)
+	a.publishThread(&model.ThreadEvent{Type: model.ThreadPostDeleted, PostID: post})
+	for _, c := range []*wsClient{onA, onB} {
+		c.expect(model.ThreadPostDeleted)
+		c.expectQuiet()
+	}
+}
