@@ -1,7 +1,8 @@
 // The demo page: plain DOM code over the REST API and DiscussClient. It is
 // deliberately small; a real frontend would use its own framework and keep
 // only the patterns (bearer token on every call, one socket resumed with
-// since, REST reload on resync).
+// since, REST reload on resync, the open post followed live from the
+// largest comment id it shows).
 //
 // Every piece of user text reaches the page through textContent, never
 // innerHTML, so posts and comments cannot inject markup.
@@ -20,6 +21,7 @@ const state = {
   sort: "new",
   postsCursor: null,
   postId: null, // the open post
+  post: null, // as last loaded or updated live
   commentsCursor: null,
   expanded: new Set(), // threads of the open post shown with all their replies
   highlight: null, // the comment a clicked notification is about
@@ -187,15 +189,48 @@ function startLive() {
         id: frame.notification?.id,
         replayed: frame.replayed,
         unread_count: frame.unread_count,
+        post_id: frame.post_id,
+        comment_id: frame.comment?.id ?? frame.comment_id,
       });
     },
     onUnreadCount: setCounts,
     onNotification: (n) => {
       state.ids.add(n.id);
-      // Groups are the server's to form: list them again.
+      // Groups are the server's to form: list them again. The open post
+      // hears of its comments through its live thread.
       run(null, reloadNotifications)();
-      // A reply on the open post: show it without a reload.
-      if (n.post_id === state.postId) run(null, refreshOpenPost)();
+    },
+    onComment: (postId, c, { created }) => {
+      if (postId === state.postId) showComment(c, created);
+    },
+    onCommentDeleted: (postId, id) => {
+      if (postId === state.postId) removeComment(id);
+    },
+    onLikeCount: (postId, commentId, count) => {
+      if (postId !== state.postId) return;
+      if (commentId === null) {
+        state.post.like_count = count;
+        renderPostMeta();
+      } else {
+        const li = commentNode(commentId);
+        if (li) setLikeCount(li, count);
+      }
+    },
+    onPostUpdated: (post) => {
+      // The frame's viewer fields are a stranger's: keep ours.
+      if (post.id !== state.postId) return;
+      const { liked, muted, subscription } = state.post;
+      renderPost({ ...post, liked, muted, subscription });
+    },
+    onPostDeleted: (postId) => {
+      if (postId !== state.postId) return;
+      $("post").hidden = true;
+      $("post-empty").hidden = false;
+      $("posts").querySelector(`li[data-post-id="${postId}"]`)?.remove();
+      showError(new DiscussAPIError(404, "not_found", "This post was deleted."));
+    },
+    onPostResync: (postId) => {
+      if (postId === state.postId) run(null, refreshOpenPost)();
     },
     onBroadcast: ({ message }) => {
       $("broadcast").textContent = `Announcement: ${message}`;
@@ -277,6 +312,7 @@ async function createPost() {
 async function route() {
   const m = location.hash.match(/^#\/posts\/(\d+)$/);
   if (!m) {
+    if (state.postId !== null) state.client?.unfollowPost(state.postId);
     state.postId = null;
     $("post").hidden = true;
     $("post-empty").hidden = false;
@@ -290,6 +326,7 @@ async function openPost(id) {
   // Another post starts with its threads collapsed, unless a notification
   // just chose the thread to show (openNotification).
   if (id !== state.postId && state.highlight === null) state.expanded.clear();
+  if (id !== state.postId && state.postId !== null) state.client?.unfollowPost(state.postId);
   state.postId = id;
   markOpenPost();
   try {
@@ -326,7 +363,8 @@ function coalesced(fn) {
   };
 }
 
-// refreshOpenPost reloads the open post and its first page of comments.
+// refreshOpenPost reloads the open post and its first page of comments,
+// then follows it live from the largest comment id shown.
 const refreshOpenPost = coalesced(loadOpenPost);
 
 async function loadOpenPost() {
@@ -355,6 +393,9 @@ async function loadOpenPost() {
   restoreReplyDraft(draft);
   state.commentsCursor = comments.next_cursor;
   $("comments-more").hidden = !comments.next_cursor;
+  // Everything after the newest comment shown comes over the socket, also
+  // what was added while the page loaded (the server replays it).
+  state.client?.followPost(id, maxShownCommentId());
   if (state.highlight !== null) {
     document.querySelector(`#comments li[data-comment-id="${state.highlight}"]`)?.scrollIntoView({ block: "center" });
     state.highlight = null;
@@ -362,17 +403,83 @@ async function loadOpenPost() {
 }
 
 function renderPost(post) {
+  state.post = post;
   $("post").hidden = false;
   $("post").dataset.postId = post.id;
   $("post-empty").hidden = true;
   $("post-title-view").textContent = post.title;
+  renderPostMeta();
+  $("post-body-view").textContent = post.body;
+  $("post-level").value = post.subscription;
+}
+
+function renderPostMeta() {
+  const post = state.post;
   $("post-meta").replaceChildren(
     `by ${nameOf(post.author)} · `,
     when(post.created_at),
-    ` · ${post.comment_count} comments · ${post.like_count} likes`,
+    ` · ${post.comment_count} comments · `,
+    el("span", { className: "like-count", dataTestid: "post-like-count", text: `${post.like_count} likes` }),
   );
-  $("post-body-view").textContent = post.body;
-  $("post-level").value = post.subscription;
+}
+
+// ---- the open post, live ----
+
+function commentNode(id) {
+  return $("comments").querySelector(`li[data-comment-id="${id}"]`);
+}
+
+// maxShownCommentId is the largest comment or reply id on the page (0 for
+// none): the live thread resumes after it.
+function maxShownCommentId() {
+  let max = 0;
+  for (const li of $("comments").querySelectorAll("li[data-comment-id]")) max = Math.max(max, Number(li.dataset.commentId));
+  return max;
+}
+
+// showComment puts a comment that arrived live (or that this page just
+// wrote) in its place: a new top-level comment at the end, a reply at the
+// end of its thread, an edit over the old text.
+function showComment(c, created) {
+  const shown = commentNode(c.id);
+  if (shown) {
+    if (!created) fillComment(shown, c);
+    return;
+  }
+  if (!created) return; // an edit of a comment this page does not show
+  if (c.root_id === null) {
+    $("comments").append(commentItem({ ...c, replies: [] }));
+    $("comments").querySelector(":scope > li.muted")?.remove();
+  } else {
+    const root = commentNode(c.root_id);
+    if (!root) return; // its thread is on a page not loaded yet
+    root.querySelector(".replies").append(replyItem(c, root.querySelector(".reply-form")));
+  }
+  state.post.comment_count++;
+  renderPostMeta();
+}
+
+// removeComment takes a deleted comment off the page; a top-level one with
+// replies stays as a placeholder, as REST lists it.
+function removeComment(id) {
+  const li = commentNode(id);
+  if (!li) return;
+  const root = li.parentElement.closest("li.comment");
+  if (li.classList.contains("comment") && li.querySelector(".replies").children.length > 0) {
+    fillComment(li, { id, deleted: true, author: null, body: "", like_count: 0, created_at: li.querySelector("time")?.dateTime });
+    li.querySelector(".reply-btn").hidden = true;
+  } else {
+    li.remove();
+    // A placeholder whose last reply went is gone too.
+    if (root?.dataset.deleted === "true" && root.querySelector(".replies").children.length === 0) root.remove();
+  }
+  state.post.comment_count = Math.max(state.post.comment_count - 1, 0);
+  renderPostMeta();
+}
+
+function setLikeCount(li, count) {
+  const span = li.querySelector(":scope > .meta .like-count");
+  if (span) span.textContent = `${count} ${count === 1 ? "like" : "likes"}`;
 }
 
 // setLevel sets the user's notification level on the open post.
@@ -384,7 +491,8 @@ async function setLevel() {
 async function moreComments() {
   const q = new URLSearchParams({ sort: "old", limit: "50", cursor: state.commentsCursor });
   const page = await api("GET", `/api/v1/posts/${state.postId}/comments?${q}`);
-  $("comments").append(...page.items.map(commentItem));
+  // A comment that arrived live may be on this page too.
+  $("comments").append(...page.items.filter((c) => !commentNode(c.id)).map(commentItem));
   state.commentsCursor = page.next_cursor;
   $("comments-more").hidden = !page.next_cursor;
 }
@@ -428,14 +536,15 @@ function commentItem(c) {
   form.addEventListener(
     "submit",
     run(form.querySelector(".reply-submit"), async () => {
-      await api("POST", `/api/v1/posts/${state.postId}/comments`, {
+      const reply = await api("POST", `/api/v1/posts/${state.postId}/comments`, {
         body: textarea.value,
         parent_id: Number(form.dataset.parentId),
       });
       form.reset();
       form.hidden = true;
-      state.expanded.add(c.id); // show the new reply even past the first 3
-      await refreshOpenPost();
+      state.expanded.add(c.id);
+      // Shown at once; its live copy is then skipped by id.
+      showComment(reply, true);
     }),
   );
   return li;
@@ -455,12 +564,15 @@ function replyItem(r, form) {
 
 function fillComment(li, c) {
   li.dataset.commentId = c.id;
+  li.dataset.deleted = String(!!c.deleted);
   li.classList.toggle("highlight", c.id === state.highlight);
   const meta = li.querySelector(".meta");
   meta.replaceChildren(el("strong", { text: nameOf(c.author) }));
   if (c.reply_to) meta.append(` → ${nameOf(c.reply_to)}`);
   meta.append(" · ", when(c.created_at));
   if (c.edited_at) meta.append(" · edited");
+  if (!c.deleted) meta.append(" · ", el("span", { className: "like-count", dataTestid: "like-count" }));
+  setLikeCount(li, c.like_count);
   li.querySelector(".body").textContent = c.deleted ? "[deleted]" : c.body;
 }
 
@@ -518,9 +630,9 @@ async function fetchAllReplies(rootId) {
 }
 
 async function addComment() {
-  await api("POST", `/api/v1/posts/${state.postId}/comments`, { body: $("comment-body").value });
+  const c = await api("POST", `/api/v1/posts/${state.postId}/comments`, { body: $("comment-body").value });
   $("comment-form").reset();
-  await refreshOpenPost();
+  showComment(c, true);
 }
 
 // ---- notifications ----
