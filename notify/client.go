@@ -54,6 +54,9 @@ type client struct {
 	// orders them), then finish once the last has ended.
 	cur   cursor
 	posts map[int64]*following
+	// following is len(posts), for enqueue: a connection that follows
+	// posts may queue threadQueueSlack more frames.
+	following atomic.Int32
 }
 
 func newClient(h *Hub, conn *websocket.Conn, userID int64, since *int64, release func()) *client {
@@ -103,7 +106,7 @@ func (c *client) enqueue(f *frame) {
 		return
 	}
 	c.queueMu.Lock()
-	if len(c.queue) >= c.hub.opts.SendQueueSize {
+	if len(c.queue) >= c.hub.opts.SendQueueSize+threadQueueSlack*min(int(c.following.Load()), 1) {
 		c.queueMu.Unlock()
 		c.hub.m.overflows.Inc()
 		c.hub.log.Info("notify: send queue full; closing connection", "user_id", c.userID)

@@ -51,7 +51,8 @@ import (
 //
 // The subscriber's queue holds the live events while its replay is read,
 // as it does for notifications; a client too slow for a hot post fills it
-// and is closed with 1013 like any other.
+// and is closed with 1013 like any other, though with more room (see
+// threadQueueSlack).
 
 const (
 	// maxPostsPerConnection is how many posts one connection may follow.
@@ -64,6 +65,15 @@ const (
 	// comment; past it, its subscribers are sent post_resync and the feed
 	// starts again from what it holds (see feed.overflow).
 	maxHeld = 1000
+	// threadQueueSlack is how many frames more than SendQueueSize a
+	// connection that follows posts may have queued. A hot post's comments
+	// come in bursts: when the database stalls for a second or two, the
+	// comments waiting on the post's lock commit one after another in
+	// milliseconds, and a hundred frames reach every subscriber at once,
+	// faster than any writer sends them. That is not a slow client; one
+	// that stays behind for a few seconds of a busy post still is. The
+	// frames are shared, so the slack costs a pointer each.
+	threadQueueSlack = 256
 )
 
 // feed orders the live-thread events of one post for this instance's
@@ -421,6 +431,8 @@ func (c *client) subscribePost(f *frame) error {
 	}
 	fl := &following{fd: h.joinFeed(postID, c)}
 	c.posts[postID] = fl
+	c.following.Store(int32(len(c.posts)))
+	defer func() { c.following.Store(int32(len(c.posts))) }()
 	wait, cancel := context.WithTimeout(h.life, h.opts.StoreTimeout)
 	defer cancel()
 	head, list, err := h.readThread(wait, postID, f.prev)
@@ -481,6 +493,7 @@ func (c *client) unsubscribePost(postID int64) {
 	if fl, ok := c.posts[postID]; ok {
 		c.hub.leaveFeed(fl.fd, c)
 		delete(c.posts, postID)
+		c.following.Store(int32(len(c.posts)))
 	}
 }
 
@@ -500,6 +513,7 @@ func (c *client) handleThread(f *frame) error {
 		fl.cur = f.id
 	case f.kind == kindPostDeleted:
 		delete(c.posts, f.postID)
+		c.following.Store(int32(len(c.posts)))
 	}
 	return c.write(f)
 }

@@ -475,3 +475,18 @@ func TestLiveThreadRedisTwoInstances(t *testing.T) {
 		c.expectQuiet()
 	}
 }
+
+// TestLiveThreadBurst: a burst of a hot post's comments (a database stall
+// released) reaches a subscriber that reads at its own pace; only a queue
+// that stays full marks a slow one.
+func TestLiveThreadBurst(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	const post = 7
+	a := e.connect(1, dialOpts{})
+	a.subscribe(post, nil)
+	var ids []int64
+	for range 200 {
+		ids = append(ids, e.comment(post))
+	}
+	a.expectCreated(post, ids...)
+}
