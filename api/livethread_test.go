@@ -62,7 +62,8 @@ func (ts *testServer) follower(t *testing.T, s session) *follower {
 				return
 			}
 			var lf liveFrame
-			if err := json.Unmarshal(data, &lf); err == nil {
+			err = json.Unmarshal(data, &lf)
+			if err == nil {
 				err = json.Unmarshal(data, &lf.Raw)
 			}
 			if err != nil {
