@@ -385,7 +385,7 @@ func (h *Hub) anchorFeed(fd *feed, head int64) int64 {
 	fd.mu.Lock()
 	defer fd.mu.Unlock()
 	if !fd.anchored && !fd.gone {
-		fd.anchored, fd.anchor, fd.last = true, head, head
+		fd.anchored, fd.anchor, fd.last = true, head, max(fd.last, head)
 		h.release(fd)
 	}
 	return fd.anchor

@@ -15,10 +15,10 @@ import (
 
 // publishThread tells the pages following e.PostID about e, after the
 // commit that made the change; a failure is logged, never returned. Every
-// live-thread event leaves the services here, and every comment the hub
-// reads back passes threadComment: together they are the one place to
-// decide what a reader of a post may see live (content withheld from
-// readers must be withheld in both).
+// live-thread event leaves the services here, and every post and comment
+// the hub reads back passes threadPost and threadComment: together they are
+// the one place that decides what a reader of a post may see live (content
+// withheld from readers must be withheld in all three).
 func (s *notificationCore) publishThread(ctx context.Context, e *model.ThreadEvent) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
 	defer cancel()
@@ -27,9 +27,12 @@ func (s *notificationCore) publishThread(ctx context.Context, e *model.ThreadEve
 	}
 }
 
-// threadComment is the condition on comments (as "comments") for the hub's
-// reads of a thread: what REST lists to every reader (see visible).
-const threadComment = visible
+// The conditions of the hub's reads of a thread, on posts and on comments
+// (as "comments"): what REST shows to every reader (see visible).
+const (
+	threadPost    = "posts.deleted_at IS NULL"
+	threadComment = visible
+)
 
 // ThreadHead returns the id of the newest comment or reply of post postID,
 // deleted or not (0 when it has none), read in one statement. Everything up
@@ -38,7 +41,7 @@ const threadComment = visible
 // missing or deleted.
 func (s *NotificationStore) ThreadHead(ctx context.Context, postID int64) (int64, error) {
 	var head int64
-	err := s.db.WithContext(ctx).Raw("SELECT last_comment_id FROM posts WHERE id = ? AND deleted_at IS NULL", postID).Row().Scan(&head)
+	err := s.db.WithContext(ctx).Raw("SELECT last_comment_id FROM posts WHERE id = ? AND "+threadPost, postID).Row().Scan(&head)
 	if err != nil {
 		return 0, notFound(err, "post %d not found", postID)
 	}
