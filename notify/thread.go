@@ -83,6 +83,13 @@ type feed struct {
 
 	mu   sync.Mutex
 	subs map[*client]struct{}
+	// inbox holds the events from the broker not taken yet, in arrival
+	// order; draining is set while a goroutine takes them (see drain).
+	// Both are guarded by inboxMu, which the broker's reader takes, never
+	// mu, which a fan-out holds.
+	inboxMu  sync.Mutex
+	inbox    []*frame
+	draining bool
 	// anchored is set once a subscriber has read the post's head (anchor);
 	// until then every event is held.
 	anchored bool
@@ -137,7 +144,10 @@ func threadKind(event string) (frameKind, bool) {
 }
 
 // deliverThread hands a live-thread event from the broker to the post's
-// feed, if this instance has subscribers of the post.
+// feed, if this instance has subscribers of the post, and returns: the
+// feed's own goroutine passes it on (see drain), so that the broker's
+// reader, which also carries every notification, never waits for the
+// thousand enqueues of a hot post.
 func (h *Hub) deliverThread(env envelope) {
 	kind, ok := threadKind(env.Event)
 	if !ok || env.PostID <= 0 {
@@ -149,9 +159,33 @@ func (h *Hub) deliverThread(env envelope) {
 	if fd == nil {
 		return
 	}
-	fd.mu.Lock()
-	defer fd.mu.Unlock()
-	h.take(fd, &frame{kind: kind, postID: env.PostID, id: env.ID, prev: env.Prev, data: env.Frame})
+	fd.inboxMu.Lock()
+	defer fd.inboxMu.Unlock()
+	fd.inbox = append(fd.inbox, &frame{kind: kind, postID: env.PostID, id: env.ID, prev: env.Prev, data: env.Frame})
+	if !fd.draining {
+		fd.draining = true
+		go h.drain(fd)
+	}
+}
+
+// drain takes the feed's inbox in arrival order until it is empty. One
+// drain runs at a time per feed.
+func (h *Hub) drain(fd *feed) {
+	for {
+		fd.inboxMu.Lock()
+		if len(fd.inbox) == 0 {
+			fd.inbox, fd.draining = nil, false
+			fd.inboxMu.Unlock()
+			return
+		}
+		f := fd.inbox[0]
+		fd.inbox[0] = nil
+		fd.inbox = fd.inbox[1:]
+		fd.inboxMu.Unlock()
+		fd.mu.Lock()
+		h.take(fd, f)
+		fd.mu.Unlock()
+	}
 }
 
 // take passes f on in its turn, or holds it. fd.mu is held.
