@@ -335,13 +335,18 @@ func (h *Hub) readFeed(fd *feed) {
 			return
 		}
 		fd.retry = 0
+		h.m.threadReads.Inc()
 		for _, f := range h.threadFrames(list) {
 			if f.id > fd.last {
 				fd.pass(f)
 			}
 		}
 		if len(list) > threadReplayLimit {
-			fd.pass(newPostFrame(kindPostResync, fd.postID))
+			// More than a page behind (the read waited long for its
+			// turn): read on from the last one passed, rather than send
+			// every subscriber to reload the thread over REST at once.
+			h.readFeed(fd)
+			return
 		}
 		fd.last = max(fd.last, head)
 		h.release(fd)

@@ -490,3 +490,23 @@ func TestLiveThreadBurst(t *testing.T) {
 	}
 	a.expectCreated(post, ids...)
 }
+
+// TestLiveThreadFeedPages: a feed more than a page of comments behind (its
+// read waited long) reads on, page after page: its subscribers get every
+// comment in order, and no post_resync.
+func TestLiveThreadFeedPages(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	const post = 7
+	a := e.connect(1, dialOpts{})
+	a.subscribe(post, nil)
+	var ids []int64
+	for range threadReplayLimit + 50 { // their publishes are lost
+		ids = append(ids, e.store.threads.addComment(post).Comment.ID)
+	}
+	ids = append(ids, e.comment(post))
+	a.expectCreated(post, ids...)
+	a.expectQuiet()
+	if got := testutil.ToFloat64(e.hub.m.threadReads); got != 2 {
+		t.Fatalf("%v reads, want 2 pages", got)
+	}
+}

@@ -134,21 +134,30 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 	if err != nil {
 		return nil, err
 	}
+	// Nobody has liked it yet, and its author is the actor: only reply_to
+	// may need a query.
+	c.Author = model.AuthorOf(actor)
+	var authorsErr error
+	if c.ReplyToUserID != nil {
+		var authors map[int64]*model.Author
+		if authors, authorsErr = fetchAuthors(s.db.WithContext(ctx), []int64{*c.ReplyToUserID}); authorsErr == nil {
+			c.ReplyTo = authors[*c.ReplyToUserID]
+		}
+	}
+	// The post's followers first: the notifications' counts take queries,
+	// and a comment published late makes every instance's feed of the
+	// post hold the ones after it. Without its reply_to the comment is
+	// not published; the feeds read it when the next one shows it missing.
+	if authorsErr == nil {
+		s.notes.publishThread(ctx, &model.ThreadEvent{Type: model.ThreadCommentCreated, PostID: postID, Comment: c, PrevCommentID: prev})
+	}
 	s.notes.publish(ctx, out)
 	if out.fanout {
 		s.notes.wakeFanout()
 	}
-	// Nobody has liked it yet, and its author is the actor: only reply_to
-	// may need a query.
-	c.Author = model.AuthorOf(actor)
-	if c.ReplyToUserID != nil {
-		authors, err := fetchAuthors(s.db.WithContext(ctx), []int64{*c.ReplyToUserID})
-		if err != nil {
-			return nil, err
-		}
-		c.ReplyTo = authors[*c.ReplyToUserID]
+	if authorsErr != nil {
+		return nil, authorsErr
 	}
-	s.notes.publishThread(ctx, &model.ThreadEvent{Type: model.ThreadCommentCreated, PostID: postID, Comment: c, PrevCommentID: prev})
 	return c, nil
 }
 
