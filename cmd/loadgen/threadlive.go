@@ -46,6 +46,11 @@ func (r *runner) threadLive(ctx context.Context) error {
 	}
 	pushes := newDeliveries()
 	var confirmed, refused atomic.Int64
+	// Each comment's created_at, stamped in its transaction: from it to
+	// the last subscriber's frame is the server's part, without the wait
+	// for the post's lock and the commit.
+	var createdMu sync.Mutex
+	created := map[int64]time.Time{}
 	onFrame := func(c *client, f *frame, at time.Time) {
 		switch {
 		case !subscribed[c.idx]:
@@ -55,6 +60,11 @@ func (r *runner) threadLive(ctx context.Context) error {
 		case f.PostID != author.postID:
 		case f.Type == "comment_created" && f.Comment != nil:
 			r.d.receive(c.idx, f.Comment.ID, at)
+			createdMu.Lock()
+			if _, ok := created[f.Comment.ID]; !ok {
+				created[f.Comment.ID] = f.Comment.CreatedAt
+			}
+			createdMu.Unlock()
 		case f.Type == "post_subscribed":
 			confirmed.Add(1)
 		case f.Type == "error" || f.Type == "post_resync" || f.Type == "post_deleted":
@@ -125,17 +135,21 @@ func (r *runner) threadLive(ctx context.Context) error {
 		time.Sleep(20 * time.Millisecond) // polling interval
 	}
 
-	var last latencies
+	var last, lastFromCreated latencies
 	complete := 0
 	arrivals := r.d.lastArrivals()
+	createdMu.Lock()
 	for id, due := range dues {
 		if a := arrivals[id]; a.n == len(subs) {
 			complete++
 			last.add(a.first.Sub(due))
+			lastFromCreated.add(a.first.Sub(created[id]))
 		}
 	}
+	createdMu.Unlock()
 	r.rep.rows = append(r.rep.rows,
 		row{name: "thread-live: POST to the last subscriber's frame", sum: last.summary(), note: "per complete comment"},
+		row{name: "thread-live: created_at to the last subscriber's frame", sum: lastFromCreated.summary(), note: "per complete comment"},
 		row{name: "thread-live: POST to each frame", sum: summarize(r.d.latencies()), elapsed: elapsed},
 		row{name: "POST /posts/{id}/comments", sum: post.summary(), elapsed: elapsed},
 		row{name: "others' push: created_at to frame", sum: summarize(pushes.latencies()), elapsed: elapsed},

@@ -24,7 +24,8 @@ type frame struct {
 	// A live-thread frame's post, and its comment (comment_created).
 	PostID  int64 `json:"post_id"`
 	Comment *struct {
-		ID int64 `json:"id"`
+		ID        int64     `json:"id"`
+		CreatedAt time.Time `json:"created_at"`
 	} `json:"comment"`
 }
 
