@@ -48,9 +48,9 @@ func (r *runner) threadLive(ctx context.Context) error {
 	var confirmed, refused atomic.Int64
 	// Each comment's created_at, stamped in its transaction: from it to
 	// the last subscriber's frame is the server's part, without the wait
-	// for the post's lock and the commit.
-	var createdMu sync.Mutex
-	created := map[int64]time.Time{}
+	// for the post's lock and the commit. A sync.Map: a thousand readers
+	// look their comment up at once, and only the first stores it.
+	var created sync.Map // comment id -> time.Time
 	onFrame := func(c *client, f *frame, at time.Time) {
 		switch {
 		case !subscribed[c.idx]:
@@ -60,11 +60,9 @@ func (r *runner) threadLive(ctx context.Context) error {
 		case f.PostID != author.postID:
 		case f.Type == "comment_created" && f.Comment != nil:
 			r.d.receive(c.idx, f.Comment.ID, at)
-			createdMu.Lock()
-			if _, ok := created[f.Comment.ID]; !ok {
-				created[f.Comment.ID] = f.Comment.CreatedAt
+			if _, ok := created.Load(f.Comment.ID); !ok {
+				created.LoadOrStore(f.Comment.ID, f.Comment.CreatedAt)
 			}
-			createdMu.Unlock()
 		case f.Type == "post_subscribed":
 			confirmed.Add(1)
 		case f.Type == "error" || f.Type == "post_resync" || f.Type == "post_deleted":
@@ -98,6 +96,7 @@ func (r *runner) threadLive(ctx context.Context) error {
 	var post, pushPost latencies
 	var mu sync.Mutex
 	dues := map[int64]time.Time{}
+	cpu := r.serverCPU()
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		// The other users' pushes, at the same rate, on their own pace.
@@ -130,6 +129,7 @@ func (r *runner) threadLive(ctx context.Context) error {
 		mu.Unlock()
 	})
 	wg.Wait()
+	cpu(sent*len(subs), "frame (comments times subscribers, with the comments' and the pushes' requests)")
 	deadline := time.Now().Add(r.cfg.timeout)
 	for pushes.pending() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond) // polling interval
@@ -138,15 +138,15 @@ func (r *runner) threadLive(ctx context.Context) error {
 	var last, lastFromCreated latencies
 	complete := 0
 	arrivals := r.d.lastArrivals()
-	createdMu.Lock()
 	for id, due := range dues {
 		if a := arrivals[id]; a.n == len(subs) {
 			complete++
 			last.add(a.first.Sub(due))
-			lastFromCreated.add(a.first.Sub(created[id]))
+			if at, ok := created.Load(id); ok {
+				lastFromCreated.add(a.first.Sub(at.(time.Time)))
+			}
 		}
 	}
-	createdMu.Unlock()
 	r.rep.rows = append(r.rep.rows,
 		row{name: "thread-live: POST to the last subscriber's frame", sum: last.summary(), note: "per complete comment"},
 		row{name: "thread-live: created_at to the last subscriber's frame", sum: lastFromCreated.summary(), note: "per complete comment"},
