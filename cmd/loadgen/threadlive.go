@@ -168,6 +168,9 @@ func (r *runner) threadLive(ctx context.Context) error {
 	if t := pushes.tally(); t.lost > 0 || t.duplicated > 0 {
 		r.rep.fail("the other users' pushes: %d lost, %d duplicated of %d", t.lost, t.duplicated, t.expected)
 	}
+	if reads, err := r.api.scrapeCounter(ctx, "discuss_live_thread_reads_total"); err == nil {
+		r.rep.notes = append(r.rep.notes, fmt.Sprintf("the post's feed read the database %.0f times for comments that came before their predecessor", reads))
+	}
 	if n := refused.Load(); n > 0 {
 		r.rep.fail("%d subscribers were sent error, post_resync or post_deleted", n)
 	}
