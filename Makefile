@@ -8,7 +8,7 @@ TEST_FLAGS ?= -race -count=1 -timeout 14m
 # Each fuzz target as package:Func; `make fuzz` runs each for FUZZ_TIME.
 FUZZ_TIME ?= 5s
 FUZZ_TARGETS = ./api:FuzzRequestBodies ./service:FuzzParseMentions ./service:FuzzDecodeCursor \
-	./notify:FuzzParseClientFrame ./notify:FuzzDeliver ./model:FuzzLoneSurrogate
+	./notify:FuzzParseClientFrame ./notify:FuzzDeliver ./model:FuzzLoneSurrogate ./service/markdown:FuzzRender
 
 .PHONY: run build test test-mysql lint migrate fuzz clean
 

@@ -24,6 +24,12 @@ type Post struct {
 	// each new comment: the live thread's order (see ThreadEvent).
 	LastCommentID int64 `json:"-"`
 
+	// BodyHTML is Body rendered and sanitised when it was written (see the
+	// service's bodies.go); BodyHTMLVersion is the renderer's version that
+	// made it.
+	BodyHTML        string `json:"body_html"`
+	BodyHTMLVersion int    `json:"-"`
+
 	Author *Author `gorm:"-" json:"author"`
 	Liked  bool    `gorm:"-" json:"liked"`
 	// Muted is Subscription == LevelMuted, kept for the clients of the
@@ -48,6 +54,10 @@ type Comment struct {
 	CreatedAt     time.Time  `json:"created_at"`
 	EditedAt      *time.Time `json:"edited_at"`
 	DeletedAt     *time.Time `json:"-"`
+
+	// BodyHTML and BodyHTMLVersion are as on Post.
+	BodyHTML        string `json:"body_html"`
+	BodyHTMLVersion int    `json:"-"`
 
 	Author  *Author `gorm:"-" json:"author"`
 	ReplyTo *Author `gorm:"-" json:"reply_to"`

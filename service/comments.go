@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/quizsite/discuss/model"
+	"github.com/quizsite/discuss/service/markdown"
 )
 
 // Comments creates, lists, edits and deletes comments and replies.
@@ -30,13 +31,14 @@ type Comments struct {
 	db    *gorm.DB
 	notes *Notifications
 	limit *RateLimiter
+	html  bodies // renders body_html
 }
 
 // NewComments returns the comments service. notes writes the notifications
 // of a new comment in its transaction; limit throttles comment creation per
 // user (nil: unlimited).
 func NewComments(db *gorm.DB, notes *Notifications, limit *RateLimiter) *Comments {
-	s := &Comments{db: db, notes: notes, limit: limit}
+	s := &Comments{db: db, notes: notes, limit: limit, html: newBodies(db)}
 	s.likes = likes{db: db, notes: notes, counter: commentLikes, row: newCommentLike, lock: s.lockToLike}
 	return s
 }
@@ -68,6 +70,10 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 	if err := allow(s.limit, "user:"+strconv.FormatInt(actor.ID, 10)); err != nil {
 		return nil, err
 	}
+	html, err := s.html.render(ctx, body)
+	if err != nil {
+		return nil, err
+	}
 	var c *model.Comment
 	var out Outbox
 	var prev int64
@@ -90,7 +96,7 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 			return err
 		}
 		now := Now()
-		c = &model.Comment{PostID: postID, AuthorID: actor.ID, Body: body, CreatedAt: now}
+		c = &model.Comment{PostID: postID, AuthorID: actor.ID, Body: body, BodyHTML: html, BodyHTMLVersion: markdown.Version, CreatedAt: now}
 		if parent != nil {
 			root := parent.ID
 			if parent.RootID != nil {
@@ -198,8 +204,12 @@ func (s *Comments) Update(ctx context.Context, id int64, body string) (*model.Co
 	if c.AuthorID != actor.ID {
 		return nil, model.Errorf(model.EPERMISSION, "only the author may edit comment %d", id)
 	}
+	html, err := s.html.render(ctx, body)
+	if err != nil {
+		return nil, err
+	}
 	res := db.Model(&model.Comment{}).Where("id = ? AND deleted_at IS NULL", id).
-		UpdateColumns(map[string]any{"body": body, "edited_at": Now()})
+		UpdateColumns(map[string]any{"body": body, "body_html": html, "body_html_version": markdown.Version, "edited_at": Now()})
 	if res.Error != nil {
 		return nil, dbError(res.Error)
 	}

@@ -3,6 +3,7 @@ package service
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -236,7 +237,7 @@ func (s *Comments) Replies(ctx context.Context, id int64, limit int, cursorText 
 
 // commentColumns are the columns of a comments row that scanComments reads,
 // in its order.
-const commentColumns = "id, post_id, parent_id, root_id, author_id, reply_to_user_id, body, like_count, reply_count, created_at, edited_at, deleted_at"
+const commentColumns = "id, post_id, parent_id, root_id, author_id, reply_to_user_id, body, body_html, like_count, reply_count, created_at, edited_at, deleted_at"
 
 // findComments runs q, a query of comments rows, and returns them.
 func findComments(q *gorm.DB) ([]*model.Comment, error) {
@@ -255,11 +256,13 @@ func scanComments(q *gorm.DB) ([]*model.Comment, error) {
 	var list []*model.Comment
 	for rows.Next() {
 		c := new(model.Comment)
+		var bodyHTML sql.NullString // NULL until the row is rendered (RenderStoredBodies)
 		err := rows.Scan(&c.ID, &c.PostID, &c.ParentID, &c.RootID, &c.AuthorID, &c.ReplyToUserID,
-			&c.Body, &c.LikeCount, &c.ReplyCount, &c.CreatedAt, &c.EditedAt, &c.DeletedAt)
+			&c.Body, &bodyHTML, &c.LikeCount, &c.ReplyCount, &c.CreatedAt, &c.EditedAt, &c.DeletedAt)
 		if err != nil {
 			return nil, dbError(err)
 		}
+		c.BodyHTML = bodyHTML.String
 		list = append(list, c)
 	}
 	if err := rows.Err(); err != nil {
@@ -297,7 +300,7 @@ func fillComments(db *gorm.DB, viewer *model.User, comments []*model.Comment) er
 	for _, c := range comments {
 		if c.DeletedAt != nil {
 			// A placeholder says only that a comment was here.
-			c.Deleted, c.Body, c.Author, c.Liked = true, "", nil, false
+			c.Deleted, c.Body, c.BodyHTML, c.Author, c.Liked = true, "", "", nil, false
 			continue
 		}
 		c.Author = authors[c.AuthorID]

@@ -59,5 +59,7 @@
 // notifications_store.go is the hub's NotificationStore (per-user reads and
 // marks), notifications.go the REST calls of the signed-in user,
 // notifications_grouped.go their grouped view, and retention.go the
-// cleanup job.
+// cleanup job. bodies.go renders the Markdown of posts and comments into
+// the body_html stored with them (package markdown), before the write's
+// transaction, and renders stored rows an older renderer made.
 package service

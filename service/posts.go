@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/quizsite/discuss/model"
+	"github.com/quizsite/discuss/service/markdown"
 )
 
 // Posts creates, lists, edits and deletes posts, and keeps likes and each
@@ -18,13 +19,14 @@ type Posts struct {
 	db    *gorm.DB
 	notes *Notifications
 	limit *RateLimiter
+	html  bodies // renders body_html
 }
 
 // NewPosts returns the posts service. notes writes the mention
 // notifications of a new post in its transaction; limit throttles post
 // creation per user (nil: unlimited).
 func NewPosts(db *gorm.DB, notes *Notifications, limit *RateLimiter) *Posts {
-	s := &Posts{db: db, notes: notes, limit: limit}
+	s := &Posts{db: db, notes: notes, limit: limit, html: newBodies(db)}
 	s.likes = likes{db: db, notes: notes, counter: postLikes, row: newPostLike, lock: s.lockToLike}
 	return s
 }
@@ -80,6 +82,10 @@ func (s *Posts) Create(ctx context.Context, in PostInput) (*model.Post, error) {
 	if err := allow(s.limit, "user:"+strconv.FormatInt(actor.ID, 10)); err != nil {
 		return nil, err
 	}
+	html, err := s.html.render(ctx, body)
+	if err != nil {
+		return nil, err
+	}
 	var p *model.Post
 	var out Outbox
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
@@ -90,6 +96,7 @@ func (s *Posts) Create(ctx context.Context, in PostInput) (*model.Post, error) {
 		now := Now()
 		p = &model.Post{
 			AuthorID: actor.ID, ProblemID: in.ProblemID, Title: title, Body: body,
+			BodyHTML: html, BodyHTMLVersion: markdown.Version,
 			CreatedAt: now, UpdatedAt: now, LastActivityAt: now,
 		}
 		if err := tx.Create(p).Error; err != nil {
@@ -233,6 +240,12 @@ func (s *Posts) Update(ctx context.Context, id int64, in PostPatch) (*model.Post
 	}
 	if err := mayModify(actor, &p, "edit"); err != nil {
 		return nil, err
+	}
+	if body, ok := changes["body"].(string); ok {
+		if changes["body_html"], err = s.html.render(ctx, body); err != nil {
+			return nil, err
+		}
+		changes["body_html_version"] = markdown.Version
 	}
 	res := db.Model(&model.Post{}).Where("id = ? AND deleted_at IS NULL", id).UpdateColumns(changes)
 	if res.Error != nil {

@@ -5,7 +5,9 @@
 // largest comment id it shows).
 //
 // Every piece of user text reaches the page through textContent, never
-// innerHTML, so posts and comments cannot inject markup.
+// innerHTML, so that it cannot inject markup; the one exception is the
+// body_html of posts and comments, which the server rendered from Markdown
+// and sanitised (see setBodyHTML).
 
 import { DiscussClient, DiscussAPIError, apiRequest } from "./discuss-client.js";
 
@@ -21,7 +23,9 @@ const state = {
   sort: "new",
   postsCursor: null,
   postId: null, // the open post
-  post: null, // as last loaded or updated live
+  post: null, // the open post as last read
+  authorId: null, // the posts list shows only this author's (#/users/ID)
+  editing: null, // {id, value}: the comment being edited, kept across re-renders
   commentsCursor: null,
   expanded: new Set(), // threads of the open post shown with all their replies
   highlight: null, // the comment a clicked notification is about
@@ -130,6 +134,57 @@ function when(ts) {
   return el("time", { dateTime: ts, text: d.toLocaleString() });
 }
 
+// count says "1 comment", "2 comments".
+function count(n, one, many = `${one}s`) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+// setBodyHTML shows a post's or comment's body_html. It is the only
+// markup the page inserts from the server: rendered from Markdown and
+// sanitised there (no script, style, event handler or javascript: URL;
+// raw HTML in a body arrives as text), and the page's Content-Security-
+// Policy runs no inline script anyway.
+function setBodyHTML(node, html) {
+  node.innerHTML = html;
+}
+
+// mayModerate: moderators and admins may edit and delete others' posts,
+// and delete others' comments.
+function mayModerate() {
+  return state.user?.role === "moderator" || state.user?.role === "admin";
+}
+
+// likeLabel fills a like button from {like_count, liked}.
+function likeLabel(btn, { like_count, liked }) {
+  btn.textContent = `${liked ? "♥" : "♡"} ${like_count}`;
+  btn.setAttribute("aria-pressed", String(liked));
+  btn.setAttribute("aria-label", `${liked ? "Unlike" : "Like"} (${count(like_count, "like")})`);
+  btn.dataset.liked = String(liked);
+  btn.dataset.count = String(like_count);
+}
+
+// confirmFirst makes a destructive button ask once: the first click
+// turns it into "Really delete?", the second does it.
+function confirmFirst(btn, label, fn) {
+  btn.textContent = label;
+  btn.addEventListener("blur", () => {
+    delete btn.dataset.armed;
+    btn.textContent = label;
+  });
+  btn.addEventListener(
+    "click",
+    run(btn, async () => {
+      if (btn.dataset.armed !== "true") {
+        btn.dataset.armed = "true";
+        btn.textContent = "Really delete?";
+        return;
+      }
+      delete btn.dataset.armed;
+      await fn();
+    }),
+  );
+}
+
 // ---- sign in and out ----
 
 async function authenticate(ev) {
@@ -168,7 +223,9 @@ async function enterApp(token, user) {
   $("auth").hidden = true;
   $("app").hidden = false;
   $("session").hidden = false;
-  $("whoami").textContent = `Signed in as ${nameOf(user)}`;
+  // The prefix is dropped on narrow screens (style.css), so that the bar
+  // keeps to one line.
+  $("whoami").replaceChildren(el("span", { className: "whoami-prefix", text: "Signed in as " }), nameOf(user));
   $("whoami").dataset.userId = user.id;
 
   // Load the notifications over REST first and let the socket resume after
@@ -206,15 +263,15 @@ function startLive() {
     onCommentDeleted: (postId, id) => {
       if (postId === state.postId) removeComment(id);
     },
-    onLikeCount: (postId, commentId, count) => {
+    onLikeCount: (postId, commentId, likeCount) => {
       if (postId !== state.postId) return;
+      // The count moves; whether this user likes it stays as it was.
       if (commentId === null) {
-        state.post.like_count = count;
-        renderPostMeta();
-      } else {
-        const li = commentNode(commentId);
-        if (li) setLikeCount(li, count);
+        renderPost({ ...state.post, like_count: likeCount });
+        return;
       }
+      const btn = commentNode(commentId)?.querySelector(':scope > .comment-actions [data-testid="comment-like"]');
+      if (btn) likeLabel(btn, { like_count: likeCount, liked: btn.dataset.liked === "true" });
     },
     onPostUpdated: (post) => {
       // The frame's viewer fields are a stranger's: keep ours.
@@ -267,12 +324,20 @@ function showLiveStatus(status, detail) {
 
 async function loadPosts(more = false) {
   const q = new URLSearchParams({ sort: state.sort, limit: "20" });
+  if (state.authorId !== null) q.set("author_id", String(state.authorId));
   if (more && state.postsCursor) q.set("cursor", state.postsCursor);
   const page = await api("GET", `/api/v1/posts?${q}`);
   const list = $("posts");
   if (!more) list.replaceChildren();
   for (const p of page.items) list.append(postItem(p));
-  if (!more && page.items.length === 0) list.append(el("li", { className: "muted", text: "No posts yet: write the first." }));
+  if (!more && page.items.length === 0) {
+    list.append(el("li", { className: "muted", text: state.authorId === null ? "No posts yet: write the first." : "No posts by this user." }));
+  }
+  $("posts-filter").hidden = state.authorId === null;
+  if (state.authorId !== null && !more) {
+    const author = page.items[0]?.author;
+    $("posts-filter-name").textContent = author ? nameOf(author) : `user ${state.authorId}`;
+  }
   state.postsCursor = page.next_cursor;
   $("posts-more").hidden = !page.next_cursor;
   markOpenPost();
@@ -285,7 +350,7 @@ function postItem(p) {
     el("a", { href: `#/posts/${p.id}`, text: p.title, dataTestid: "post-link" }),
     el("span", {
       className: "meta",
-      text: ` by ${nameOf(p.author)} · ${p.comment_count} comments · ${p.like_count} likes`,
+      text: ` by ${nameOf(p.author)} · ${count(p.comment_count, "comment")} · ${count(p.like_count, "like")}`,
     }),
   );
 }
@@ -310,6 +375,14 @@ async function createPost() {
 // ---- one post and its comments ----
 
 async function route() {
+  // #/users/ID lists that user's posts (a mention links there); #/ lists
+  // everyone's; opening a post keeps the list as it is.
+  const user = location.hash.match(/^#\/users\/(\d+)$/);
+  const authorId = user ? Number(user[1]) : ["", "#", "#/"].includes(location.hash) ? null : state.authorId;
+  if (authorId !== state.authorId) {
+    state.authorId = authorId;
+    await loadPosts();
+  }
   const m = location.hash.match(/^#\/posts\/(\d+)$/);
   if (!m) {
     if (state.postId !== null) state.client?.unfollowPost(state.postId);
@@ -326,7 +399,11 @@ async function openPost(id) {
   // Another post starts with its threads collapsed, unless a notification
   // just chose the thread to show (openNotification).
   if (id !== state.postId && state.highlight === null) state.expanded.clear();
-  if (id !== state.postId && state.postId !== null) state.client?.unfollowPost(state.postId);
+  if (id !== state.postId) {
+    state.editing = null;
+    closePostEditor();
+    if (state.postId !== null) state.client?.unfollowPost(state.postId);
+  }
   state.postId = id;
   markOpenPost();
   try {
@@ -391,6 +468,7 @@ async function loadOpenPost() {
   const draft = saveReplyDraft();
   $("comments").replaceChildren(...items.map(commentItem));
   restoreReplyDraft(draft);
+  restoreCommentEditor();
   state.commentsCursor = comments.next_cursor;
   $("comments-more").hidden = !comments.next_cursor;
   // Everything after the newest comment shown comes over the socket, also
@@ -408,19 +486,19 @@ function renderPost(post) {
   $("post").dataset.postId = post.id;
   $("post-empty").hidden = true;
   $("post-title-view").textContent = post.title;
-  renderPostMeta();
-  $("post-body-view").textContent = post.body;
-  $("post-level").value = post.subscription;
-}
-
-function renderPostMeta() {
-  const post = state.post;
   $("post-meta").replaceChildren(
     `by ${nameOf(post.author)} · `,
     when(post.created_at),
-    ` · ${post.comment_count} comments · `,
-    el("span", { className: "like-count", dataTestid: "post-like-count", text: `${post.like_count} likes` }),
+    ` · ${count(post.comment_count, "comment")} · ${count(post.like_count, "like")}`,
   );
+  setBodyHTML($("post-body-view"), post.body_html);
+  $("post-level").value = post.subscription;
+  likeLabel($("post-like"), post);
+  $("post-mute").textContent = post.muted ? "Unmute" : "Mute";
+  $("post-mute").setAttribute("aria-pressed", String(post.muted));
+  const mine = post.author?.id === state.user?.id;
+  $("post-edit").hidden = !(mine || mayModerate());
+  $("post-delete").hidden = !(mine || mayModerate());
 }
 
 // ---- the open post, live ----
@@ -449,14 +527,12 @@ function showComment(c, created) {
   if (!created) return; // an edit of a comment this page does not show
   if (c.root_id === null) {
     $("comments").append(commentItem({ ...c, replies: [] }));
-    $("comments").querySelector(":scope > li.muted")?.remove();
   } else {
     const root = commentNode(c.root_id);
     if (!root) return; // its thread is on a page not loaded yet
     root.querySelector(".replies").append(replyItem(c, root.querySelector(".reply-form")));
   }
-  state.post.comment_count++;
-  renderPostMeta();
+  renderPost({ ...state.post, comment_count: state.post.comment_count + 1 });
 }
 
 // removeComment takes a deleted comment off the page; a top-level one with
@@ -466,20 +542,62 @@ function removeComment(id) {
   if (!li) return;
   const root = li.parentElement.closest("li.comment");
   if (li.classList.contains("comment") && li.querySelector(".replies").children.length > 0) {
-    fillComment(li, { id, deleted: true, author: null, body: "", like_count: 0, created_at: li.querySelector("time")?.dateTime });
-    li.querySelector(".reply-btn").hidden = true;
+    fillComment(li, { id, deleted: true, author: null, created_at: li.querySelector("time")?.dateTime });
+    li.querySelector(":scope > .comment-actions").replaceChildren();
   } else {
     li.remove();
     // A placeholder whose last reply went is gone too.
     if (root?.dataset.deleted === "true" && root.querySelector(".replies").children.length === 0) root.remove();
   }
-  state.post.comment_count = Math.max(state.post.comment_count - 1, 0);
-  renderPostMeta();
+  renderPost({ ...state.post, comment_count: Math.max(state.post.comment_count - 1, 0) });
 }
 
-function setLikeCount(li, count) {
-  const span = li.querySelector(":scope > .meta .like-count");
-  if (span) span.textContent = `${count} ${count === 1 ? "like" : "likes"}`;
+// likePost likes the open post, or unlikes it.
+async function likePost() {
+  const res = await api(state.post.liked ? "DELETE" : "PUT", `/api/v1/posts/${state.postId}/like`);
+  renderPost({ ...state.post, ...res });
+  $("posts").querySelector(`li[data-post-id="${state.postId}"]`)?.replaceWith(postItem(state.post));
+  markOpenPost();
+}
+
+// mutePost mutes the open post (PUT /mute), or goes back to the default
+// level (DELETE /mute).
+async function mutePost() {
+  await api(state.post.muted ? "DELETE" : "PUT", `/api/v1/posts/${state.postId}/mute`);
+  const sub = await api("GET", `/api/v1/posts/${state.postId}/subscription`);
+  renderPost({ ...state.post, subscription: sub.level, muted: sub.level === "muted" });
+}
+
+function openPostEditor() {
+  $("post-edit-title").value = state.post.title;
+  $("post-edit-body").value = state.post.body;
+  $("post-edit-form").hidden = false;
+  $("post-body-view").hidden = true;
+  $("post-edit-body").focus();
+}
+
+function closePostEditor() {
+  $("post-edit-form").hidden = true;
+  $("post-body-view").hidden = false;
+}
+
+async function savePost() {
+  const post = await api("PATCH", `/api/v1/posts/${state.postId}`, {
+    title: $("post-edit-title").value,
+    body: $("post-edit-body").value,
+  });
+  closePostEditor();
+  renderPost(post);
+  $("posts").querySelector(`li[data-post-id="${post.id}"]`)?.replaceWith(postItem(post));
+  markOpenPost();
+}
+
+async function deletePost() {
+  await api("DELETE", `/api/v1/posts/${state.postId}`);
+  state.postId = null;
+  state.post = null;
+  location.hash = "#/";
+  await loadPosts();
 }
 
 // setLevel sets the user's notification level on the open post.
@@ -526,10 +644,7 @@ function commentItem(c) {
     );
   }
 
-  const replyBtn = li.querySelector(".reply-btn");
-  replyBtn.dataset.testid = "reply";
-  if (c.deleted) replyBtn.hidden = true;
-  replyBtn.addEventListener("click", () => openReplyForm(form, c));
+  li.querySelector(".comment-actions").replaceChildren(...commentActions(li, c, form));
   form.querySelector(".reply-cancel").addEventListener("click", () => {
     form.hidden = true;
   });
@@ -552,14 +667,86 @@ function commentItem(c) {
 
 function replyItem(r, form) {
   const li = el("li", { className: "reply", dataTestid: "reply-item" });
-  li.append(el("p", { className: "meta" }), el("div", { className: "body" }));
+  li.append(el("p", { className: "meta" }), el("div", { className: "body markdown" }));
   fillComment(li, r);
-  if (!r.deleted) {
-    const btn = el("button", { type: "button", className: "link", text: "Reply", dataTestid: "reply" });
-    btn.addEventListener("click", () => openReplyForm(form, r));
-    li.append(el("div", { className: "comment-actions" }, btn));
-  }
+  li.append(el("div", { className: "comment-actions" }, ...commentActions(li, r, form)));
   return li;
+}
+
+// commentActions returns the controls of comment c shown in li: reply
+// (into the thread's form), like, and for those allowed, edit and delete.
+// A placeholder of a deleted comment has none.
+function commentActions(li, c, form) {
+  if (c.deleted) return [];
+  const mine = c.author?.id === state.user?.id;
+  const reply = el("button", { type: "button", className: "link", text: "Reply", dataTestid: "reply" });
+  reply.addEventListener("click", () => openReplyForm(form, c));
+  const like = el("button", { type: "button", className: "link like", dataTestid: "comment-like" });
+  likeLabel(like, c);
+  like.addEventListener(
+    "click",
+    run(like, async () => {
+      const res = await api(like.dataset.liked === "true" ? "DELETE" : "PUT", `/api/v1/comments/${c.id}/like`);
+      likeLabel(like, res);
+    }),
+  );
+  const controls = [reply, like];
+  if (mine) {
+    // Only the author edits a comment: moderators delete, they do not
+    // put words in others' mouths.
+    const edit = el("button", { type: "button", className: "link", text: "Edit", dataTestid: "comment-edit" });
+    edit.addEventListener("click", () => openCommentEditor(li, c, c.body));
+    controls.push(edit);
+  }
+  if (mine || mayModerate()) {
+    const del = el("button", { type: "button", className: "link danger", dataTestid: "comment-delete" });
+    confirmFirst(del, "Delete", async () => {
+      await api("DELETE", `/api/v1/comments/${c.id}`);
+      await refreshOpenPost();
+    });
+    controls.push(del);
+  }
+  return controls;
+}
+
+// openCommentEditor replaces the body of comment c, shown in li, with a
+// form holding value. What is typed is kept in state.editing, so that a
+// live re-render of the thread opens the editor again as it was.
+function openCommentEditor(li, c, value) {
+  const body = li.querySelector(":scope > .body");
+  li.querySelector(":scope > .comment-edit")?.remove();
+  const textarea = el("textarea", { name: "body", required: true, rows: 3, maxLength: 5000, id: `edit-body-${c.id}` });
+  textarea.value = value;
+  const save = el("button", { type: "submit", text: "Save", dataTestid: "comment-edit-save" });
+  const cancel = el("button", { type: "button", className: "secondary", text: "Cancel" });
+  const form = el(
+    "form",
+    { className: "comment-edit", dataTestid: "comment-edit-form" },
+    el("label", { htmlFor: textarea.id, text: "Edit (Markdown)" }),
+    textarea,
+    el("div", { className: "actions" }, save, cancel),
+  );
+  state.editing = { id: c.id, value };
+  textarea.addEventListener("input", () => {
+    state.editing = { id: c.id, value: textarea.value };
+  });
+  const close = () => {
+    state.editing = null;
+    form.remove();
+    body.hidden = false;
+  };
+  cancel.addEventListener("click", close);
+  form.addEventListener(
+    "submit",
+    run(save, async () => {
+      await api("PATCH", `/api/v1/comments/${c.id}`, { body: textarea.value });
+      close();
+      await refreshOpenPost();
+    }),
+  );
+  body.hidden = true;
+  body.after(form);
+  textarea.focus();
 }
 
 function fillComment(li, c) {
@@ -571,9 +758,9 @@ function fillComment(li, c) {
   if (c.reply_to) meta.append(` → ${nameOf(c.reply_to)}`);
   meta.append(" · ", when(c.created_at));
   if (c.edited_at) meta.append(" · edited");
-  if (!c.deleted) meta.append(" · ", el("span", { className: "like-count", dataTestid: "like-count" }));
-  setLikeCount(li, c.like_count);
-  li.querySelector(".body").textContent = c.deleted ? "[deleted]" : c.body;
+  const body = li.querySelector(".body");
+  if (c.deleted) body.textContent = "[deleted]";
+  else setBodyHTML(body, c.body_html);
 }
 
 // openReplyForm opens the thread's reply form, aimed at comment c, which
@@ -613,6 +800,18 @@ function restoreReplyDraft(draft) {
     textarea.focus();
     textarea.setSelectionRange(...draft.selection);
   }
+}
+
+// restoreCommentEditor opens again, after a re-render, the editor of the
+// comment being edited, with what was typed.
+function restoreCommentEditor() {
+  if (!state.editing) return;
+  const li = $("comments").querySelector(`li[data-comment-id="${state.editing.id}"]`);
+  if (!li) {
+    state.editing = null; // deleted meanwhile
+    return;
+  }
+  openCommentEditor(li, { id: state.editing.id }, state.editing.value);
 }
 
 // fetchAllReplies reads every reply of a thread, oldest first.
@@ -825,6 +1024,12 @@ function wire() {
   $("new-post-form").addEventListener("submit", run($("post-submit"), createPost));
   $("comment-form").addEventListener("submit", run($("comment-submit"), addComment));
   $("post-level").addEventListener("change", run($("post-level"), setLevel));
+  $("post-like").addEventListener("click", run($("post-like"), likePost));
+  $("post-mute").addEventListener("click", run($("post-mute"), mutePost));
+  $("post-edit").addEventListener("click", openPostEditor);
+  $("post-edit-cancel").addEventListener("click", closePostEditor);
+  $("post-edit-form").addEventListener("submit", run($("post-edit-save"), savePost));
+  confirmFirst($("post-delete"), "Delete", deletePost);
   $("comments-more").addEventListener("click", run($("comments-more"), moreComments));
   $("bell").addEventListener("click", () => toggleNotifications());
   $("mark-all-read").addEventListener("click", run($("mark-all-read"), markAllRead));

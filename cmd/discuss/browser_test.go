@@ -251,7 +251,7 @@ func TestBrowserLiveNotifications(t *testing.T) {
 		})()`, commentID, commentID),
 	)
 	b.step("the reply appears in the first page", 10*time.Second,
-		b.until(`[...document.querySelectorAll('li[data-comment-id="%d"] .replies li .body')].some((n) => n.textContent === "Typed in the second page.")`, commentID),
+		b.until(`[...document.querySelectorAll('li[data-comment-id="%d"] .replies li .body')].some((n) => n.textContent.trim() === "Typed in the second page.")`, commentID),
 		b.until(`window.discuss.frames.some((f) => f.type === "comment_created" && f.post_id === %d)`, postID),
 	)
 	var edited struct {
@@ -262,7 +262,7 @@ func TestBrowserLiveNotifications(t *testing.T) {
 	}
 	for _, page := range []*browser{b, second} {
 		page.step("the edit shows in both pages", 10*time.Second,
-			page.until(`document.querySelector('li[data-comment-id="%d"] > .body').textContent === "Here is what I tried, edited."`, commentID),
+			page.until(`document.querySelector('li[data-comment-id="%d"] > .body').textContent.trim() === "Here is what I tried, edited."`, commentID),
 		)
 	}
 	if !b.evalBool(`window.__sameDocument === true`) {

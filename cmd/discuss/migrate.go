@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/quizsite/discuss/migrations"
+	"github.com/quizsite/discuss/service"
 )
 
 func migrateCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -55,6 +56,14 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 		}
 		if len(steps) == 0 {
 			fmt.Fprintln(stdout, "schema is up to date")
+		}
+		// Migrations add columns that only the binary can fill: body_html.
+		n, err := service.RenderStoredBodies(ctx, db)
+		if n > 0 {
+			fmt.Fprintf(stdout, "rendered body_html: %d rows of posts and comments\n", n)
+		}
+		if err != nil {
+			return fmt.Errorf("render stored bodies: %w", err)
 		}
 	case "down":
 		if !*yes {

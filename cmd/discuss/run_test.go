@@ -15,11 +15,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/quizsite/discuss/configs"
+	"github.com/quizsite/discuss/migrations"
 	"github.com/quizsite/discuss/service"
 	"github.com/quizsite/discuss/service/dbtest"
 )
@@ -325,8 +327,9 @@ func TestMigrateCommands(t *testing.T) {
 		{"status", "00001 00001_init.sql pending"},
 		{"up", "applied 00001 00001_init.sql"},
 		{"status", "00001 00001_init.sql applied"},
-		{"status", "00006 00006_post_last_comment.sql applied"},
+		{"status", "00007 00007_body_html.sql applied"},
 		{"up", "schema is up to date"},
+		{"down --yes", "rolled back 00007 00007_body_html.sql"},
 		{"down --yes", "rolled back 00006 00006_post_last_comment.sql"},
 		{"down --yes", "rolled back 00005 00005_notification_seen_like_notices.sql"},
 		{"down --yes", "rolled back 00004 00004_post_subscriptions.sql"},
@@ -350,13 +353,63 @@ func TestMigrateCommands(t *testing.T) {
 	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "--yes") {
 		t.Fatalf("migrate down without --yes: %v (exit %d), want exit 2 naming --yes", err, exitCode(err))
 	}
-	for _, want := range []string{"would roll back 00006 00006_post_last_comment.sql", "DROP COLUMN last_comment_id"} {
+	for _, want := range []string{"would roll back 00007 00007_body_html.sql", "DROP COLUMN body_html"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("migrate down without --yes printed %q, want %q in it", out.String(), want)
 		}
 	}
-	if got := strings.Join(strings.Fields(migrate("status")), " "); !strings.Contains(got, "00006 00006_post_last_comment.sql applied") {
+	if got := strings.Join(strings.Fields(migrate("status")), " "); !strings.Contains(got, "00007 00007_body_html.sql applied") {
 		t.Fatalf("after migrate down without --yes: %q", got)
+	}
+}
+
+// TestMigrateUpRendersBodies: `migrate up` over rows written before
+// 00007 renders their body_html, and says so; run again, it has nothing
+// to render.
+func TestMigrateUpRendersBodies(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.OpenEmpty(t)
+	sqlDB, err := db.DB.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := migrations.New(sqlDB, db.Driver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.UpTo(ctx, 5); err != nil {
+		t.Fatal(err)
+	}
+	const at = "2026-01-02 03:04:05"
+	for _, stmt := range []string{
+		"INSERT INTO users (id, username, display_name, role, created_at) VALUES (1, 'alice', '', 'user', '" + at + "')",
+		"INSERT INTO posts (id, author_id, title, body, created_at, updated_at, last_activity_at) VALUES (1, 1, 't', '*old*', '" + at + "', '" + at + "', '" + at + "')",
+		"INSERT INTO comments (id, post_id, author_id, body, created_at) VALUES (1, 1, 1, '`c`', '" + at + "')",
+	} {
+		if err := db.Exec(stmt).Error; err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	env := map[string]string{"DISCUSS_DATABASE_DRIVER": db.Driver, "DISCUSS_DATABASE_DSN": db.DSN}
+	for _, want := range []string{"rendered body_html: 2 rows of posts and comments", "schema is up to date"} {
+		var out dbtest.SyncBuffer
+		if err := run(ctx, []string{"migrate", "up"}, envOf(env), &out, &dbtest.SyncBuffer{}); err != nil {
+			t.Fatalf("migrate up: %v", err)
+		}
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("migrate up printed %q, want %q", out.String(), want)
+		}
+		if want == "schema is up to date" && strings.Contains(out.String(), "rendered") {
+			t.Fatalf("the second migrate up rendered again: %q", out.String())
+		}
+	}
+	var html []string
+	if err := db.Raw("SELECT body_html FROM posts UNION ALL SELECT body_html FROM comments").Scan(&html).Error; err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(html)
+	if len(html) != 2 || html[0] != "<p><code>c</code></p>\n" || html[1] != "<p><em>old</em></p>\n" {
+		t.Fatalf("stored body_html %q", html)
 	}
 }
 

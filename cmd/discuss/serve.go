@@ -22,6 +22,7 @@ import (
 	"github.com/quizsite/discuss/model"
 	"github.com/quizsite/discuss/notify"
 	"github.com/quizsite/discuss/service"
+	"github.com/quizsite/discuss/service/markdown"
 )
 
 func serveCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -226,21 +227,39 @@ func newHTTPServer(h http.Handler, cfg configs.Server, log *slog.Logger) *http.S
 // requireSchema makes sure the schema is current. SQLite, the embedded
 // zero-configuration database, is migrated on start; MySQL is migrated only
 // with database.auto_migrate, and otherwise a pending migration stops
-// start-up with the command the operator should run.
-func requireSchema(ctx context.Context, cfg *configs.Config, m *migrations.Migrator, log *slog.Logger) error {
+// start-up with the command the operator should run. Then the rows whose
+// body_html an older renderer made, or none, are rendered
+// (service.RenderStoredBodies), so that nothing is served without it.
+func requireSchema(ctx context.Context, cfg *configs.Config, db *gorm.DB, m *migrations.Migrator, log *slog.Logger) error {
 	if cfg.Database.Driver == migrations.SQLite || cfg.Database.AutoMigrate {
 		steps, err := m.Up(ctx)
 		for _, s := range steps {
 			log.Info("applied migration", "version", s.Version, "name", s.Name)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+	} else {
+		pending, err := m.Pending(ctx)
+		if err != nil {
+			return err
+		}
+		if pending {
+			return errors.New("the database schema is behind: run `discuss migrate up` (or set database.auto_migrate)")
+		}
 	}
-	pending, err := m.Pending(ctx)
+	return renderStoredBodies(ctx, db, log)
+}
+
+// renderStoredBodies renders the bodies that need it and logs how many.
+func renderStoredBodies(ctx context.Context, db *gorm.DB, log *slog.Logger) error {
+	start := time.Now()
+	n, err := service.RenderStoredBodies(ctx, db)
+	if n > 0 {
+		log.Info("rendered stored bodies", "rows", n, "renderer_version", markdown.Version, "took", time.Since(start).Round(time.Millisecond).String())
+	}
 	if err != nil {
-		return err
-	}
-	if pending {
-		return errors.New("the database schema is behind: run `discuss migrate up` (or set database.auto_migrate)")
+		return fmt.Errorf("render stored bodies: %w", err)
 	}
 	return nil
 }

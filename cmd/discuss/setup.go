@@ -62,7 +62,7 @@ func openBase(ctx context.Context, configPath string, getenv func(string) string
 			closeDB(db)
 		}
 	}()
-	if err := requireSchema(ctx, cfg, m, log); err != nil {
+	if err := requireSchema(ctx, cfg, db, m, log); err != nil {
 		return nil, nil, err
 	}
 	secret, err := signingSecret(cfg, log)
