@@ -120,6 +120,8 @@ func buildDeps(cfg *configs.Config, db *dbtest.DB, broker notify.Broker, logger 
 	notes := service.NewNotifications(db.DB, pub).WithLogger(logger)
 	hub := notify.New(notify.Options{
 		AllowedOrigins:           cfg.WebSocket.AllowedOrigins,
+		PingInterval:             cfg.WebSocket.PingInterval,
+		WriteTimeout:             cfg.WebSocket.WriteTimeout,
 		MaxConnectionsPerUser:    cfg.WebSocket.MaxConnectionsPerUser,
 		SendQueueSize:            cfg.WebSocket.SendQueueSize,
 		MaxMessageBytes:          cfg.WebSocket.MaxMessageBytes,

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -10,23 +11,36 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/quizsite/discuss/model"
+	"github.com/quizsite/discuss/notify"
 )
 
-// serveWS authenticates, checks the Origin and takes one of the client
-// address's socket slots before upgrading, so that a refused client gets a
-// plain HTTP answer in the contract's shape, then hands the connection to
-// the hub, which closes it with 4001 when the token expires. Browsers
-// cannot set headers on a WebSocket, so the token may come in the query;
-// the access log redacts it.
-func (s *Server) serveWS(c *gin.Context) {
+// liveConn is what /ws and /sse establish before they serve a connection:
+// who it is for, until when, where it resumes, and the address slot it
+// holds (release gives it back).
+type liveConn struct {
+	user    *model.User
+	expires time.Time
+	since   *int64
+	release func()
+}
+
+// admitLive checks a request for a live connection, /ws or /sse, before
+// anything is upgraded or streamed, so that a refused client gets a plain
+// HTTP answer in the contract's shape: the Origin (a browser page must be
+// from an allowed origin; 403), the token (401), the resume point given as
+// since (400), and one of the client address's socket slots (429).
+// Browsers cannot set headers on a WebSocket or an EventSource, so the
+// token may come in the query; the access log redacts it. It reports
+// false when it has answered.
+func (s *Server) admitLive(c *gin.Context, since string, sinceGiven bool) (liveConn, bool) {
 	if !s.hub.CheckOrigin(c.Request) {
 		origin := c.GetHeader("Origin")
 		if s.refused.first(origin) {
-			s.log.Warn("refused a WebSocket from an origin not in websocket.allowed_origins; its page will never go live",
-				"origin", origin, "allowed", s.cfg.WebSocket.AllowedOrigins)
+			s.log.Warn("refused a live connection from an origin not in websocket.allowed_origins; its page will never go live",
+				"origin", origin, "allowed", s.cfg.WebSocket.AllowedOrigins, "path", c.Request.URL.Path)
 		}
-		writeError(c, s.log, model.Errorf(model.EPERMISSION, "origin %s may not open a WebSocket here", origin))
-		return
+		writeError(c, s.log, model.Errorf(model.EPERMISSION, "origin %s may not open a live connection here", origin))
+		return liveConn{}, false
 	}
 	token := c.Query("token")
 	if token == "" {
@@ -35,16 +49,16 @@ func (s *Server) serveWS(c *gin.Context) {
 	user, err := s.auth.Authenticate(ctx(c), token)
 	if err != nil {
 		writeError(c, s.log, err)
-		return
+		return liveConn{}, false
 	}
-	var since *int64
-	if raw, ok := c.GetQuery("since"); ok {
-		n, err := strconv.ParseInt(raw, 10, 64)
+	lc := liveConn{user: user, expires: s.auth.TokenExpiry(token)}
+	if sinceGiven {
+		n, err := strconv.ParseInt(since, 10, 64)
 		if err != nil || n < 0 {
 			writeError(c, s.log, model.Errorf(model.EINVALID, "since must be a non-negative integer"))
-			return
+			return liveConn{}, false
 		}
-		since = &n
+		lc.since = &n
 	}
 	// For the access log's user_id.
 	c.Request = c.Request.WithContext(model.WithUser(c.Request.Context(), user))
@@ -57,17 +71,53 @@ func (s *Server) serveWS(c *gin.Context) {
 			Message:    fmt.Sprintf("your address holds %d connections already; close one first", s.cfg.WebSocket.MaxConnectionsPerAddress),
 			RetryAfter: wsAddressRetryAfter,
 		})
+		return liveConn{}, false
+	}
+	lc.release = release
+	return lc, true
+}
+
+// serveWS admits the connection (admitLive), upgrades it and hands it to
+// the hub, which closes it with 4001 when the token expires.
+func (s *Server) serveWS(c *gin.Context) {
+	since, given := c.GetQuery("since")
+	lc, ok := s.admitLive(c, since, given)
+	if !ok {
 		return
 	}
 	// The upgrader answers a failed handshake itself (through its Error
 	// hook, in the contract's shape).
 	conn, err := s.upgrader.Upgrade(c.Writer, c.Request, nil)
 	if err != nil {
-		release()
+		lc.release()
 		return
 	}
-	if err := s.hub.Serve(conn, user, since, s.auth.TokenExpiry(token), release); err != nil {
-		s.log.Info("websocket refused", "user_id", user.ID, "reason", err.Error())
+	if err := s.hub.Serve(conn, lc.user, lc.since, lc.expires, lc.release); err != nil {
+		s.log.Info("websocket refused", "user_id", lc.user.ID, "reason", err.Error())
+	}
+}
+
+// serveSSE serves the same notifications as /ws as an event stream, for
+// clients that cannot open a WebSocket (a proxy strips Upgrade). It is
+// admitted as /ws is; it resumes from the Last-Event-ID header, which a
+// browser's EventSource sends when it reconnects by itself (the id of the
+// last notification event it received), or else from since. The handler
+// runs as long as the stream.
+func (s *Server) serveSSE(c *gin.Context) {
+	since, given := c.GetQuery("since")
+	if last := c.GetHeader("Last-Event-ID"); last != "" {
+		since, given = last, true
+	}
+	lc, ok := s.admitLive(c, since, given)
+	if !ok {
+		return
+	}
+	err := s.hub.ServeEvents(c.Writer, c.Request, lc.user, lc.since, lc.expires, lc.release)
+	switch {
+	case errors.Is(err, notify.ErrClosed):
+		writeError(c, s.log, &model.Error{Code: model.EUNAVAILABLE, Message: "the server is shutting down; reconnect", Err: err})
+	case err != nil:
+		writeError(c, s.log, err)
 	}
 }
 

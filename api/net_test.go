@@ -201,6 +201,36 @@ func TestWebSocketAddressCap(t *testing.T) {
 		// Another client behind the same proxy has slots of its own.
 		ts.dialWS(t, "?token="+alice.Token, http.Header{"X-Forwarded-For": {"203.0.113.8"}})
 	})
+	// Event streams (GET /sse) hold the same slots as sockets.
+	t.Run("SharedWithEventStreams", func(t *testing.T) {
+		ts := newTestServer(t, func(c *configs.Config) { c.WebSocket.MaxConnectionsPerAddress = limit })
+		alice := ts.register(t, "alice")
+		ts.dialWS(t, "?token="+alice.Token, nil)
+		ts.dialWS(t, "?token="+alice.Token, nil)
+		stream := ts.stream(t, "?token="+alice.Token, nil)
+		refused(t, ts, alice.Token, nil)
+		res, s := openStream(t, ts.URL, "?token="+alice.Token, nil)
+		if s != nil || res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
+			t.Fatalf("a stream past the cap: %d %v, want 429 with Retry-After", res.StatusCode, res.Header)
+		}
+		var body ErrorBody
+		if err := json.NewDecoder(res.Body).Decode(&body); err != nil || body.Error.Code != model.ERATELIMITED {
+			t.Fatalf("body %+v (%v), want code %s", body, err, model.ERATELIMITED)
+		}
+		// A stream that ends gives its slot back.
+		_ = stream.res.Body.Close()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			res, s := openStream(t, ts.URL, "?token="+alice.Token, nil)
+			if s != nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no slot freed within 5s of closing a stream: %d", res.StatusCode)
+			}
+			time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
+		}
+	})
 }
 
 // TestHeaderTooLarge: a request head over server.max_header_bytes is

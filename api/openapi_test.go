@@ -339,6 +339,8 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		{"DELETE", fmt.Sprintf("/api/v1/comments/%d", c.ID), bob.Token, nil, 204},
 		{"DELETE", fmt.Sprintf("/api/v1/posts/%d", p.ID), alice.Token, nil, 204},
 		{"GET", "/ws", "", nil, 401},
+		{"GET", "/sse", "", nil, 401},
+		{"GET", "/sse?since=x&token=" + alice.Token, "", nil, 400},
 		{"GET", "/healthz", "", nil, 200},
 		{"GET", "/readyz", "", nil, 200},
 		{"GET", "/metrics", "", nil, 200},

@@ -22,9 +22,10 @@ func (ts *testServer) createPost(t *testing.T, token, title string, problemID ..
 
 // newServerWithPost starts a test server on which alice has written post
 // "p" and bob has signed up: where most tests of posts and comments begin.
-func newServerWithPost(t *testing.T) (ts *testServer, alice, bob session, p model.Post) {
+// edit, when given, changes the configuration first.
+func newServerWithPost(t *testing.T, edit ...func(*configs.Config)) (ts *testServer, alice, bob session, p model.Post) {
 	t.Helper()
-	ts = newTestServer(t)
+	ts = newTestServer(t, edit...)
 	alice, bob = ts.register(t, "alice"), ts.register(t, "bob")
 	return ts, alice, bob, ts.createPost(t, alice.Token, "p")
 }

@@ -11,8 +11,9 @@ import (
 
 // routes is the whole URL space of the public listener in one place:
 // operations, then the public, user and admin groups of /api/v1, then the
-// WebSocket. Every /api/v1 handler is a jsonHandler wrapped by s.handle
-// (handler.go); the operations routes and /ws write their own answers.
+// live connections. Every /api/v1 handler is a jsonHandler wrapped by
+// s.handle (handler.go); the operations routes, /ws and /sse write their
+// own answers.
 func (s *Server) routes() (*gin.Engine, error) {
 	r := gin.New()
 	r.ContextWithFallback = true
@@ -88,8 +89,10 @@ func (s *Server) routes() (*gin.Engine, error) {
 	admin.GET("/online", s.handle(s.online))
 	admin.PATCH("/users/:id", s.handle(s.setUserRole))
 
-	// Live notifications; the token is checked before the upgrade.
+	// Live notifications; the token is checked before the upgrade, or
+	// before the event stream starts.
 	r.GET("/ws", s.serveWS)
+	r.GET("/sse", s.serveSSE)
 
 	return r, nil
 }

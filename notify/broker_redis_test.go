@@ -102,61 +102,63 @@ func TestRedisTwoInstances(t *testing.T) {
 }
 
 func TestRedisOutageReplaysWithoutReconnect(t *testing.T) {
-	addr := redisAddr(t)
-	ch := testChannel()
-	proxy := newTCPProxy(t, addr)
-	store := newFakeStore()
-	a := newEnv(t, envConfig{broker: newTestRedisBroker(t, addr, ch), store: store})
-	b := newEnv(t, envConfig{broker: newTestRedisBroker(t, proxy.addr(), ch), store: store})
+	overTransports(t, func(t *testing.T, sse bool) {
+		addr := redisAddr(t)
+		ch := testChannel()
+		proxy := newTCPProxy(t, addr)
+		store := newFakeStore()
+		a := newEnv(t, envConfig{sse: sse, broker: newTestRedisBroker(t, addr, ch), store: store})
+		b := newEnv(t, envConfig{sse: sse, broker: newTestRedisBroker(t, proxy.addr(), ch), store: store})
 
-	c := b.connect(1, dialOpts{since: ptr[int64](0)})
-	n := store.addAndPublish(t, a.hub, 1)
-	c.expectNotification(n.ID, false)
+		c := b.connect(1, dialOpts{since: ptr[int64](0)})
+		n := store.addAndPublish(t, a.hub, 1)
+		c.expectNotification(n.ID, false)
 
-	proxy.cut()
-	// Replies keep being committed and published through A; B hears nothing.
-	var missed []int64
-	for range 3 {
-		missed = append(missed, store.addAndPublish(t, a.hub, 1).ID)
-	}
-	store.addAndPublish(t, a.hub, 2)
-	// Publishing through B fails, fast, and still reaches B's own clients.
-	local, unread := store.add(1)
-	start := time.Now()
-	if err := b.hub.PublishNotification(context.Background(), local, unread); err == nil {
-		t.Fatal("publish through a cut Redis succeeded")
-	}
-	if took := time.Since(start); took > 3*time.Second {
-		t.Fatalf("publish through a cut Redis took %v", took)
-	}
-	// The one delivered locally shows the client that it missed three:
-	// they are read from the Store and sent first, in order.
-	for _, id := range missed {
-		c.expectNotification(id, true)
-	}
-	c.expectNotification(local.ID, true)
-	c.expectQuiet()
-	for range 2 {
-		missed = append(missed, store.addAndPublish(t, a.hub, 1).ID)
-	}
+		proxy.cut()
+		// Replies keep being committed and published through A; B hears nothing.
+		var missed []int64
+		for range 3 {
+			missed = append(missed, store.addAndPublish(t, a.hub, 1).ID)
+		}
+		store.addAndPublish(t, a.hub, 2)
+		// Publishing through B fails, fast, and still reaches B's own clients.
+		local, unread := store.add(1)
+		start := time.Now()
+		if err := b.hub.PublishNotification(context.Background(), local, unread); err == nil {
+			t.Fatal("publish through a cut Redis succeeded")
+		}
+		if took := time.Since(start); took > 3*time.Second {
+			t.Fatalf("publish through a cut Redis took %v", took)
+		}
+		// The one delivered locally shows the client that it missed three:
+		// they are read from the Store and sent first, in order.
+		for _, id := range missed {
+			c.expectNotification(id, true)
+		}
+		c.expectNotification(local.ID, true)
+		c.expectQuiet()
+		for range 2 {
+			missed = append(missed, store.addAndPublish(t, a.hub, 1).ID)
+		}
 
-	proxy.restore()
-	// B re-subscribes by itself and replays what its client missed since,
-	// on the same connection, each once.
-	for _, id := range missed[3:] {
-		c.expectNotification(id, true)
-	}
-	c.expectQuiet()
-	n = store.addAndPublish(t, a.hub, 1)
-	c.expectNotification(n.ID, false)
-	select {
-	case <-c.done:
-		t.Fatalf("the client was disconnected: %v", c.err)
-	default:
-	}
-	if got := testutil.ToFloat64(b.hub.m.resubscribes); got < 1 {
-		t.Fatalf("resubscribes = %v, want at least 1", got)
-	}
+		proxy.restore()
+		// B re-subscribes by itself and replays what its client missed since,
+		// on the same connection, each once.
+		for _, id := range missed[3:] {
+			c.expectNotification(id, true)
+		}
+		c.expectQuiet()
+		n = store.addAndPublish(t, a.hub, 1)
+		c.expectNotification(n.ID, false)
+		select {
+		case <-c.done:
+			t.Fatalf("the client was disconnected: %v", c.err)
+		default:
+		}
+		if got := testutil.ToFloat64(b.hub.m.resubscribes); got < 1 {
+			t.Fatalf("resubscribes = %v, want at least 1", got)
+		}
+	})
 }
 
 func TestRedisPresence(t *testing.T) {

@@ -11,13 +11,17 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// client is one WebSocket connection. After open it runs readLoop, which
-// reads client frames, for its whole life, and a writer (writeQueued) only
-// while there is something to write: an idle connection costs one
-// goroutine, not two. Others reach it through enqueue and stop, which never
-// block; the hub's ping loop enqueues its pings.
+// client is one connection: a WebSocket, or an event stream (see
+// ServeEvents). After open a WebSocket runs readLoop, which reads client
+// frames, for its whole life, and a writer (writeQueued) only while there
+// is something to write: an idle connection costs one goroutine, not two.
+// Others reach it through enqueue and stop, which never block; the hub's
+// ping loop enqueues its pings.
 type client struct {
-	hub    *Hub
+	hub *Hub
+	// out writes the frames; conn is the WebSocket readLoop reads, nil for
+	// an event stream, whose client sends nothing.
+	out    transport
 	conn   *websocket.Conn
 	userID int64
 	// resume is set when the client gave since, which is then cur.id.
@@ -59,9 +63,10 @@ type client struct {
 	following atomic.Int32
 }
 
-func newClient(h *Hub, conn *websocket.Conn, userID int64, since *int64, release func()) *client {
+func newClient(h *Hub, out transport, conn *websocket.Conn, userID int64, since *int64, release func()) *client {
 	c := &client{
 		hub:        h,
+		out:        out,
 		conn:       conn,
 		userID:     userID,
 		release:    release,
@@ -86,15 +91,17 @@ func (c *client) expireAt(at time.Time) {
 	c.expiry = time.AfterFunc(time.Until(at), func() { c.stop(CloseTokenExpired) })
 }
 
-// open sends hello and the replay, starts the reader, and writes what was
-// queued meanwhile. It runs on a goroutine of its own that ends when the
-// queue is empty, so that neither the stack it grew in Store calls nor a
-// writer is kept for the life of an idle connection.
+// open sends hello and the replay, starts the reader of a WebSocket, and
+// writes what was queued meanwhile. It runs on a goroutine of its own that
+// ends when the queue is empty, so that neither the stack it grew in Store
+// calls nor a writer is kept for the life of an idle connection.
 func (c *client) open() {
 	if err := c.replayOnConnect(); err != nil && !c.stopping.Load() {
 		c.stop(websocket.CloseInternalServerErr)
 	}
-	go c.readLoop()
+	if c.conn != nil {
+		go c.readLoop()
+	}
 	c.writeQueued()
 }
 
@@ -144,7 +151,7 @@ func (c *client) stop(code int) {
 		go c.writeQueued()
 	}
 	if code != 0 {
-		time.AfterFunc(c.hub.opts.WriteTimeout+c.hub.opts.CloseGrace, func() { _ = c.conn.Close() })
+		time.AfterFunc(c.hub.opts.WriteTimeout+c.hub.opts.CloseGrace, func() { _ = c.out.drop() })
 	}
 }
 
@@ -195,7 +202,7 @@ func (c *client) writeQueued() {
 		if err := c.handle(f); err != nil {
 			// The client is gone, or did not take a frame within
 			// WriteTimeout: drop the connection, which ends readLoop too.
-			_ = c.conn.Close()
+			_ = c.out.drop()
 			close(c.writerDone)
 			return
 		}
@@ -211,11 +218,7 @@ func (c *client) writeQueued() {
 func (c *client) handle(f *frame) error {
 	switch f.kind {
 	case kindPing:
-		// WriteMessage, unlike WriteControl, allocates no frame buffer or
-		// timer per ping; the writer is the only data writer, so it may
-		// use it.
-		_ = c.conn.SetWriteDeadline(time.Now().Add(c.hub.opts.WriteTimeout))
-		return c.conn.WriteMessage(websocket.PingMessage, nil)
+		return c.out.keepAlive(time.Now().Add(c.hub.opts.WriteTimeout))
 	case kindCatchUp:
 		if f == c.hub.retryCatchUp {
 			c.cur.retrying = false
@@ -253,8 +256,7 @@ func (c *client) handle(f *frame) error {
 
 // write writes one frame within WriteTimeout.
 func (c *client) write(f *frame) error {
-	_ = c.conn.SetWriteDeadline(time.Now().Add(c.hub.opts.WriteTimeout))
-	if err := c.conn.WriteMessage(websocket.TextMessage, f.data); err != nil {
+	if err := c.out.send(f, time.Now().Add(c.hub.opts.WriteTimeout)); err != nil {
 		return err
 	}
 	if f.kind < kindCatchUp {
@@ -271,8 +273,7 @@ func (c *client) writeClose() {
 	if code == 0 {
 		return
 	}
-	deadline := time.Now().Add(min(c.hub.opts.WriteTimeout, c.hub.opts.CloseGrace))
-	_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, closeText(code)), deadline)
+	_ = c.out.sayClose(code, time.Now().Add(min(c.hub.opts.WriteTimeout, c.hub.opts.CloseGrace)))
 }
 
 // readLoop reads client frames until the connection ends. Any frame or
@@ -364,7 +365,7 @@ func (c *client) finish(err error) {
 	if errors.Is(err, websocket.ErrReadLimit) {
 		c.linger()
 	}
-	_ = c.conn.Close()
+	_ = c.out.drop()
 	<-c.writerDone
 	c.leaveFeeds()
 	c.release()

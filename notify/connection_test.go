@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"runtime"
 	"strings"
 	"sync"
@@ -52,37 +53,41 @@ func TestOriginCheck(t *testing.T) {
 }
 
 func TestConnectionLimitClosesOldest4000(t *testing.T) {
-	e := newEnv(t, envConfig{opts: Options{MaxConnectionsPerUser: 2}})
-	c1 := e.connect(1, dialOpts{})
-	c2 := e.connect(1, dialOpts{})
-	other := e.connect(2, dialOpts{})
-	c3 := e.connect(1, dialOpts{})
-	if code := c1.closeCode(); code != CloseReplaced {
-		t.Fatalf("oldest closed with %d (%v), want 4000", code, c1.err)
-	}
-	n := e.store.addAndPublish(t, e.hub, 1)
-	c2.expectNotification(n.ID, false)
-	c3.expectNotification(n.ID, false)
-	other.expectQuiet()
-	if users, conns := e.hub.LocalCounts(); users != 2 || conns != 3 {
-		t.Fatalf("LocalCounts = %d, %d; want 2, 3", users, conns)
-	}
+	overTransports(t, func(t *testing.T, sse bool) {
+		e := newEnv(t, envConfig{sse: sse, opts: Options{MaxConnectionsPerUser: 2}})
+		c1 := e.connect(1, dialOpts{})
+		c2 := e.connect(1, dialOpts{})
+		other := e.connect(2, dialOpts{})
+		c3 := e.connect(1, dialOpts{})
+		if code := c1.closeCode(); code != CloseReplaced {
+			t.Fatalf("oldest closed with %d (%v), want 4000", code, c1.err)
+		}
+		n := e.store.addAndPublish(t, e.hub, 1)
+		c2.expectNotification(n.ID, false)
+		c3.expectNotification(n.ID, false)
+		other.expectQuiet()
+		if users, conns := e.hub.LocalCounts(); users != 2 || conns != 3 {
+			t.Fatalf("LocalCounts = %d, %d; want 2, 3", users, conns)
+		}
+	})
 }
 
 func TestTokenExpiryCloses4001(t *testing.T) {
-	// The connection lives while its token does: it is closed with 4001
-	// when the expiry passes, and one without expiry stays.
-	e := newEnv(t, envConfig{})
-	expiring := e.connect(1, dialOpts{expires: time.Now().Add(300 * time.Millisecond)})
-	lasting := e.connect(1, dialOpts{})
-	if code := expiring.closeCode(); code != CloseTokenExpired {
-		t.Fatalf("close code = %d (%v), want 4001", code, expiring.err)
-	}
-	n := e.store.addAndPublish(t, e.hub, 1)
-	lasting.expectNotification(n.ID, false)
-	waitFor(t, "the expired connection to be removed", func() bool {
-		_, conns := e.hub.LocalCounts()
-		return conns == 1
+	overTransports(t, func(t *testing.T, sse bool) {
+		// The connection lives while its token does: it is closed with 4001
+		// when the expiry passes, and one without expiry stays.
+		e := newEnv(t, envConfig{sse: sse})
+		expiring := e.connect(1, dialOpts{expires: time.Now().Add(300 * time.Millisecond)})
+		lasting := e.connect(1, dialOpts{})
+		if code := expiring.closeCode(); code != CloseTokenExpired {
+			t.Fatalf("close code = %d (%v), want 4001", code, expiring.err)
+		}
+		n := e.store.addAndPublish(t, e.hub, 1)
+		lasting.expectNotification(n.ID, false)
+		waitFor(t, "the expired connection to be removed", func() bool {
+			_, conns := e.hub.LocalCounts()
+			return conns == 1
+		})
 	})
 }
 
@@ -171,31 +176,91 @@ func (l smallBufListener) Accept() (net.Conn, error) {
 }
 
 func TestStoreDownOnConnectCloses1011(t *testing.T) {
-	e := newEnv(t, envConfig{})
-	e.store.fail.Store(true)
-	c := e.dial(1, dialOpts{})
-	if code := c.closeCode(); code != websocket.CloseInternalServerErr {
-		t.Fatalf("close code = %d (%v), want 1011", code, c.err)
-	}
+	overTransports(t, func(t *testing.T, sse bool) {
+		e := newEnv(t, envConfig{sse: sse})
+		e.store.fail.Store(true)
+		c := e.dial(1, dialOpts{})
+		if code := c.closeCode(); code != websocket.CloseInternalServerErr {
+			t.Fatalf("close code = %d (%v), want 1011", code, c.err)
+		}
+	})
 }
 
 func TestShutdownCloses1001(t *testing.T) {
-	e := newEnv(t, envConfig{})
-	var clients []*wsClient
-	for _, user := range []int64{1, 1, 2} {
-		clients = append(clients, e.connect(user, dialOpts{}))
-	}
-	e.stop()
-	for _, c := range clients {
+	overTransports(t, func(t *testing.T, sse bool) {
+		e := newEnv(t, envConfig{sse: sse})
+		var clients []*wsClient
+		for _, user := range []int64{1, 1, 2} {
+			clients = append(clients, e.connect(user, dialOpts{}))
+		}
+		e.stop()
+		for _, c := range clients {
+			if code := c.closeCode(); code != websocket.CloseGoingAway {
+				t.Fatalf("close code = %d (%v), want 1001", code, c.err)
+			}
+		}
+		// A connection arriving after shutdown is closed at once; an event
+		// stream is refused before it starts (ServeEvents: ErrClosed).
+		if sse {
+			if _, status, err := e.open(1, dialOpts{}); status != http.StatusServiceUnavailable {
+				t.Fatalf("late stream: status %d (%v), want the handler's 503", status, err)
+			}
+			return
+		}
+		late := e.dial(1, dialOpts{})
+		if code := late.closeCode(); code != websocket.CloseGoingAway {
+			t.Fatalf("late connection: close code = %d (%v), want 1001", code, late.err)
+		}
+	})
+}
+
+// TestEventStreamKeepAlive: an event stream gets a comment line once a
+// PingInterval, in the rounds a WebSocket is pinged in, so that proxies do
+// not close it for silence.
+func TestEventStreamKeepAlive(t *testing.T) {
+	e := newEnv(t, envConfig{sse: true, opts: Options{PingInterval: 20 * time.Millisecond}})
+	c := e.connect(1, dialOpts{})
+	waitFor(t, "three keep-alive comments", func() bool { return c.comments.Load() >= 3 })
+	n := e.store.addAndPublish(t, e.hub, 1)
+	c.expectNotification(n.ID, false)
+}
+
+// TestCloseStreams: CloseStreams, which the HTTP server's shutdown calls,
+// ends every event stream with a close event 1001 and refuses new ones,
+// and leaves the WebSockets alone.
+func TestCloseStreams(t *testing.T) {
+	e := newEnv(t, envConfig{sse: true})
+	streams := []*wsClient{e.connect(1, dialOpts{}), e.connect(2, dialOpts{})}
+	e.sse = false
+	ws := e.connect(1, dialOpts{})
+	e.sse = true
+	e.hub.CloseStreams()
+	for _, c := range streams {
 		if code := c.closeCode(); code != websocket.CloseGoingAway {
 			t.Fatalf("close code = %d (%v), want 1001", code, c.err)
 		}
 	}
-	// A connection arriving after shutdown is closed at once.
-	late := e.dial(1, dialOpts{})
-	if code := late.closeCode(); code != websocket.CloseGoingAway {
-		t.Fatalf("late connection: close code = %d (%v), want 1001", code, late.err)
+	waitFor(t, "the streams to be unregistered", func() bool {
+		_, conns := e.hub.LocalCounts()
+		return conns == 1
+	})
+	if _, status, err := e.open(1, dialOpts{}); status != http.StatusServiceUnavailable {
+		t.Fatalf("new stream: status %d (%v), want the handler's 503", status, err)
 	}
+	n := e.store.addAndPublish(t, e.hub, 1)
+	ws.expectNotification(n.ID, false)
+}
+
+// TestEventStreamClientGone: a client that goes away is unregistered,
+// and its address slot given back, as a WebSocket's is.
+func TestEventStreamClientGone(t *testing.T) {
+	e := newEnv(t, envConfig{sse: true})
+	c := e.connect(1, dialOpts{})
+	c.drop()
+	waitFor(t, "the stream to be unregistered", func() bool {
+		_, conns := e.hub.LocalCounts()
+		return conns == 0
+	})
 }
 
 // TestBrokerRefusalEndsRun: when the subscription fails for good, Run

@@ -1,6 +1,7 @@
-// Package notify delivers live notifications over WebSocket.
+// Package notify delivers live notifications over WebSocket, or, for
+// clients that cannot open one, over an event stream (server-sent events).
 //
-// A Hub holds the WebSocket connections of this instance, grouped by user.
+// A Hub holds the connections of this instance, grouped by user.
 // Changes reach it through a Broker (in-process, or Redis pub/sub when
 // several instances run behind a load balancer): the service publishes after
 // commit, every instance's hub receives the message and writes it to its own
@@ -11,6 +12,13 @@
 // reader, and a writer that owns every data write and sends the pings. On
 // connect the connection is registered for live delivery first, then it is
 // sent hello and a replay from the Store, then live frames.
+//
+// An event stream (ServeEvents) is the same connection over another
+// transport: the writer writes each frame as an event, pings as comment
+// lines, and a close code as a close event; everything that decides what
+// is written and in what order (the replay, the cursor, the catch-ups, the
+// queue, the limits) is shared. Its client sends nothing, so it has no
+// reader: the request's goroutine waits for the stream to end instead.
 //
 // # Order
 //

@@ -145,7 +145,8 @@ func TestFramesMatchContract(t *testing.T) {
 
 // TestProtocolDocument keeps docs/protocol.md, which clients are written
 // from, in step with the code: it must name every frame type in both
-// directions and every close code the server sends.
+// directions, the event stream's close event, and every close code the
+// server sends.
 func TestProtocolDocument(t *testing.T) {
 	doc, err := os.ReadFile("../docs/protocol.md")
 	if err != nil {
@@ -156,7 +157,7 @@ func TestProtocolDocument(t *testing.T) {
 	for k := range kindCatchUp {
 		names = append(names, k.String())
 	}
-	names = append(names, clientPing, clientRead, clientSubscribe, clientUnsubscribe)
+	names = append(names, clientPing, clientRead, clientSubscribe, clientUnsubscribe, closeEventType)
 	for _, name := range names {
 		if !strings.Contains(text, "| `"+name+"` |") {
 			t.Errorf("docs/protocol.md has no row for the frame %q", name)

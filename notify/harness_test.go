@@ -24,7 +24,9 @@ import (
 const waitTimeout = 10 * time.Second
 
 // env is a hub behind an httptest server whose /ws handler does what the
-// api package does: origin check, upgrade, Serve.
+// api package does: origin check, upgrade, Serve; and whose /sse handler
+// does the same with ServeEvents. Its clients connect over /sse when sse
+// is set, else over /ws.
 type env struct {
 	t      *testing.T
 	hub    *Hub
@@ -32,8 +34,11 @@ type env struct {
 	reg    *prometheus.Registry
 	srv    *httptest.Server
 	wsURL  string
+	sse    bool
 	cancel context.CancelFunc
 	done   chan error
+	// streams counts the event streams opened, to tag each (see taggedWriter).
+	streams atomic.Int64
 }
 
 type envConfig struct {
@@ -44,7 +49,26 @@ type envConfig struct {
 	listener func(net.Listener) net.Listener
 	// noWait skips waiting for the hub to be subscribed.
 	noWait bool
+	// sse has the env's clients connect over /sse instead of /ws.
+	sse bool
 }
+
+// overTransports runs test twice: its clients over WebSocket, then over
+// event streams. Everything the hub promises about what a connection
+// receives holds on both.
+func overTransports(t *testing.T, test func(t *testing.T, sse bool)) {
+	t.Run("WebSocket", func(t *testing.T) { test(t, false) })
+	t.Run("EventStream", func(t *testing.T) { test(t, true) })
+}
+
+// taggedWriter is the response of a test's event stream, tagged so that
+// the test client can find its connection in the hub (see wsClient.sync).
+type taggedWriter struct {
+	http.ResponseWriter
+	tag string
+}
+
+func (w taggedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("DISCUSS_TEST_LOG") != "" {
@@ -67,7 +91,7 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 	reg := prometheus.NewRegistry()
 	h := New(cfg.opts, cfg.store, cfg.broker, testLogger(t), reg)
 	cfg.store.pub.CompareAndSwap(nil, h)
-	e := &env{t: t, hub: h, store: cfg.store, reg: reg, done: make(chan error, 1)}
+	e := &env{t: t, hub: h, store: cfg.store, reg: reg, sse: cfg.sse, done: make(chan error, 1)}
 	upgrader := h.Upgrader()
 	e.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -96,6 +120,13 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 		}
 		if !h.CheckOrigin(r) {
 			http.Error(w, "origin", http.StatusForbidden)
+			return
+		}
+		if r.URL.Path == "/sse" {
+			err := h.ServeEvents(taggedWriter{w, q.Get("tag")}, r, &model.User{ID: userID}, since, expires, nil)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			}
 			return
 		}
 		conn, err := upgrader.Upgrade(w, r, nil)

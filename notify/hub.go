@@ -16,11 +16,13 @@ import (
 	"github.com/quizsite/discuss/model"
 )
 
-// ErrClosed is returned by Serve once the hub has shut down.
+// ErrClosed is returned by Serve and ServeEvents once the hub has shut
+// down, and by ServeEvents once CloseStreams was called.
 var ErrClosed = errors.New("notify: hub is shut down")
 
-// Hub holds this instance's WebSocket connections and delivers to them what
-// any instance publishes. It implements service.Publisher.
+// Hub holds this instance's live connections, WebSockets and event streams,
+// and delivers to them what any instance publishes. It implements
+// service.Publisher.
 type Hub struct {
 	opts   Options
 	store  Store
@@ -46,6 +48,8 @@ type Hub struct {
 	users  map[int64][]*client // each user's connections, oldest first
 	conns  int
 	closed bool
+	// streamsClosed refuses new event streams; see CloseStreams.
+	streamsClosed bool
 	// active counts connections whose goroutines have not ended yet,
 	// including ones already removed from users.
 	active sync.WaitGroup
@@ -206,7 +210,7 @@ func (h *Hub) Serve(conn *websocket.Conn, user *model.User, since *int64, expire
 		release()
 		return errors.New("notify: Serve needs a user")
 	}
-	c := newClient(h, conn, user.ID, since, release)
+	c := newClient(h, wsTransport{conn}, conn, user.ID, since, release)
 	kicked, ok := h.register(c)
 	if !ok {
 		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, closeText(websocket.CloseGoingAway)), time.Now().Add(time.Second))
@@ -227,7 +231,7 @@ func (h *Hub) Serve(conn *websocket.Conn, user *model.User, since *int64, expire
 func (h *Hub) register(c *client) (kicked *client, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
+	if h.closed || (c.conn == nil && h.streamsClosed) {
 		return nil, false
 	}
 	list := h.users[c.userID]

@@ -17,13 +17,18 @@ import (
 // server: heap and goroutine stacks per connection, with clients that are
 // bare TCP sockets (a hand-made handshake, no reader), so that nearly all
 // the growth is the server's. It is a measurement, not a timed test: set
-// DISCUSS_MEASURE_WS_MEMORY=<connections> to run it.
+// DISCUSS_MEASURE_WS_MEMORY=<connections> to run it. It measures event
+// streams too, whose clients are bare sockets as well.
 func TestIdleMemoryPerConnection(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("DISCUSS_MEASURE_WS_MEMORY"))
 	if n <= 0 {
 		t.Skip("set DISCUSS_MEASURE_WS_MEMORY=<connections> to measure")
 	}
-	e := newEnv(t, envConfig{})
+	overTransports(t, func(t *testing.T, sse bool) { measureIdleMemory(t, n, sse) })
+}
+
+func measureIdleMemory(t *testing.T, n int, sse bool) {
+	e := newEnv(t, envConfig{sse: sse})
 	addr := e.srv.Listener.Addr().String()
 	before := settledMemory()
 	conns := make([]net.Conn, 0, n)
@@ -33,7 +38,7 @@ func TestIdleMemoryPerConnection(t *testing.T) {
 		}
 	}()
 	for i := range n {
-		c, err := rawHandshake(addr, int64(i+1))
+		c, err := rawHandshake(addr, int64(i+1), sse)
 		if err != nil {
 			t.Fatalf("connection %d: %v", i, err)
 		}
@@ -65,15 +70,21 @@ func settledMemory() memSample {
 	return memSample{heap: m.HeapInuse, stack: m.StackInuse}
 }
 
-// rawHandshake opens a WebSocket connection for user with nothing but a
-// net.Conn: the client side then costs the Go heap next to nothing.
-func rawHandshake(addr string, user int64) (net.Conn, error) {
+// rawHandshake opens a WebSocket connection for user, or an event stream,
+// with nothing but a net.Conn: the client side then costs the Go heap next
+// to nothing.
+func rawHandshake(addr string, user int64, sse bool) (net.Conn, error) {
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	req := fmt.Sprintf("GET /ws?user=%d HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", user, addr)
+	want := http.StatusSwitchingProtocols
+	if sse {
+		req = fmt.Sprintf("GET /sse?user=%d HTTP/1.1\r\nHost: %s\r\n\r\n", user, addr)
+		want = http.StatusOK
+	}
 	if _, err := c.Write([]byte(req)); err != nil {
 		c.Close()
 		return nil, err
@@ -83,7 +94,7 @@ func rawHandshake(addr string, user int64) (net.Conn, error) {
 		c.Close()
 		return nil, err
 	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
+	if resp.StatusCode != want {
 		c.Close()
 		return nil, fmt.Errorf("status %d", resp.StatusCode)
 	}

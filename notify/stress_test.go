@@ -18,13 +18,17 @@ import (
 // notification reaches every connection that was open when it committed,
 // and that clients resuming with since receive each id exactly once over
 // the chain of their connections.
-func TestStressExactlyOnce(t *testing.T) { runStress(t, false) }
+func TestStressExactlyOnce(t *testing.T) {
+	overTransports(t, func(t *testing.T, sse bool) { runStress(t, sse, false) })
+}
 
 // TestStressExactlyOnceWithBrokerGaps does the same while the broker
 // keeps losing messages, which the connections must recover from the Store.
-func TestStressExactlyOnceWithBrokerGaps(t *testing.T) { runStress(t, true) }
+func TestStressExactlyOnceWithBrokerGaps(t *testing.T) {
+	overTransports(t, func(t *testing.T, sse bool) { runStress(t, sse, true) })
+}
 
-func runStress(t *testing.T, gaps bool) {
+func runStress(t *testing.T, sse, gaps bool) {
 	const (
 		user       = 1
 		other      = 2
@@ -43,7 +47,7 @@ func runStress(t *testing.T, gaps bool) {
 		unreaders  = 2 // clients reconnecting without since
 	)
 	fb := newFlakyBroker()
-	e := newEnv(t, envConfig{broker: fb, opts: Options{SendQueueSize: 4096, MaxConnectionsPerUser: 64}})
+	e := newEnv(t, envConfig{broker: fb, sse: sse, opts: Options{SendQueueSize: 4096, MaxConnectionsPerUser: 64}})
 
 	var done atomic.Bool // set once everything is published
 	var perClient [resumers + unreaders]atomic.Int64
@@ -167,11 +171,10 @@ func runStress(t *testing.T, gaps bool) {
 // holes below the largest id received, and closes it. It returns the ids
 // received.
 func stressConnection(e *env, user int64, since *int64) ([]int64, error) {
-	conn, _, err := e.dialErr(user, dialOpts{since: since})
+	c, _, err := e.open(user, dialOpts{since: since})
 	if err != nil {
 		return nil, err
 	}
-	c := newWSClient(e.t, conn)
 	go c.readLoop()
 	defer c.closeNormally()
 

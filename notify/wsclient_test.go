@@ -5,16 +5,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/quizsite/discuss/model"
+	"github.com/quizsite/discuss/notify/ssetest"
 )
 
 // serverFrame is any server frame, decoded as a client would.
@@ -37,13 +40,23 @@ type serverFrame struct {
 	Code      string         `json:"code"`
 }
 
-// wsClient is a test client whose reader goroutine queues every frame.
+// wsClient is a test client whose reader goroutine queues every frame. It
+// holds a WebSocket, or an event stream when its env's clients use /sse:
+// then events are checked against the frames they carry and queued as the
+// frames, and the close event ends it as a close frame would.
 type wsClient struct {
 	t      testing.TB
-	conn   *websocket.Conn
+	conn   *websocket.Conn // nil for an event stream
 	frames chan serverFrame
 	done   chan struct{}
 	err    error // the read error, set before done closes
+
+	// For an event stream: the env, the tag of the stream's response
+	// (see taggedWriter), the response body, and the comment lines read.
+	e        *env
+	tag      string
+	body     io.ReadCloser
+	comments atomic.Int64
 }
 
 type dialOpts struct {
@@ -92,6 +105,52 @@ func (e *env) dialErr(userID int64, o dialOpts) (*websocket.Conn, *http.Response
 	return d.Dial(e.dialURL(userID, o), hdr)
 }
 
+// open connects userID over the env's transport. It returns the HTTP
+// status of a refusal with the error.
+func (e *env) open(userID int64, o dialOpts) (*wsClient, int, error) {
+	if !e.sse {
+		conn, resp, err := e.dialErr(userID, o)
+		if err != nil {
+			status := 0
+			if resp != nil {
+				status = resp.StatusCode
+			}
+			return nil, status, err
+		}
+		return newWSClient(e.t, conn), 0, nil
+	}
+	u, _ := url.Parse(e.dialURL(userID, o))
+	u.Scheme, u.Path = "http", "/sse"
+	tag := strconv.FormatInt(e.streams.Add(1), 10)
+	q := u.Query()
+	q.Set("tag", tag)
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequest(http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	if o.origin != "" {
+		req.Header.Set("Origin", o.origin)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	h := resp.Header
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		return nil, resp.StatusCode, fmt.Errorf("status %d: %s", resp.StatusCode, body)
+	}
+	if h.Get("Content-Type") != "text/event-stream" || h.Get("Cache-Control") != "no-cache" || h.Get("X-Accel-Buffering") != "no" {
+		_ = resp.Body.Close()
+		return nil, 0, fmt.Errorf("event stream headers %v", h)
+	}
+	c := newWSClient(e.t, nil)
+	c.e, c.tag, c.body = e, tag, resp.Body
+	return c, 0, nil
+}
+
 func (e *env) dial(userID int64, o dialOpts) *wsClient {
 	e.t.Helper()
 	return dialWith(e.t, e, userID, o)
@@ -107,16 +166,11 @@ func (e *env) connect(userID int64, o dialOpts) *wsClient {
 
 func dialWith(t testing.TB, e *env, userID int64, o dialOpts) *wsClient {
 	t.Helper()
-	conn, resp, err := e.dialErr(userID, o)
+	c, status, err := e.open(userID, o)
 	if err != nil {
-		status := 0
-		if resp != nil {
-			status = resp.StatusCode
-		}
 		t.Fatalf("dial user %d: %v (status %d)", userID, err, status)
 	}
-	t.Cleanup(func() { _ = conn.Close() })
-	c := newWSClient(t, conn)
+	t.Cleanup(c.drop)
 	if !o.noRead {
 		go c.readLoop()
 	}
@@ -125,6 +179,10 @@ func dialWith(t testing.TB, e *env, userID int64, o dialOpts) *wsClient {
 
 func (c *wsClient) readLoop() {
 	defer close(c.done)
+	if c.conn == nil {
+		c.readEvents()
+		return
+	}
 	for {
 		typ, data, err := c.conn.ReadMessage()
 		if err != nil {
@@ -138,6 +196,55 @@ func (c *wsClient) readLoop() {
 		var f serverFrame
 		if err := json.Unmarshal(data, &f); err != nil {
 			c.err = fmt.Errorf("bad frame %q: %v", data, err)
+			return
+		}
+		select {
+		case c.frames <- f:
+		default:
+			c.err = errors.New("test client queue overflow")
+			return
+		}
+	}
+}
+
+// readEvents reads an event stream as readLoop reads a WebSocket. Each
+// event must be named after its frame's type and carry an id exactly when
+// it is a notification, the notification's; comment lines are counted.
+func (c *wsClient) readEvents() {
+	r := ssetest.NewReader(c.body)
+	for {
+		ev, err := r.Next()
+		if err != nil {
+			c.err = err
+			return
+		}
+		if ev.Comment != "" {
+			c.comments.Add(1)
+			continue
+		}
+		if ev.Type == closeEventType {
+			var ce closeEvent
+			if err := json.Unmarshal([]byte(ev.Data), &ce); err != nil || ce.Type != closeEventType || ev.ID != "" {
+				c.err = fmt.Errorf("bad close event %+v: %v", ev, err)
+				return
+			}
+			c.err = &websocket.CloseError{Code: ce.Code, Text: ce.Reason}
+			if ev, err := r.Next(); err != io.EOF {
+				c.err = fmt.Errorf("the stream went on after its close event: %+v, %v", ev, err)
+			}
+			return
+		}
+		var f serverFrame
+		if err := json.Unmarshal([]byte(ev.Data), &f); err != nil {
+			c.err = fmt.Errorf("bad event %+v: %v", ev, err)
+			return
+		}
+		wantID := ""
+		if f.Type == "notification" && f.Notification != nil {
+			wantID = strconv.FormatInt(f.Notification.ID, 10)
+		}
+		if f.Type != ev.Type || ev.ID != wantID {
+			c.err = fmt.Errorf("event %q with id %q carries %s", ev.Type, ev.ID, ev.Data)
 			return
 		}
 		select {
@@ -198,10 +305,16 @@ func (c *wsClient) expectReplayed(from, to int64) {
 }
 
 // sync sends a ping frame and returns every frame before the pong: with
-// the pong comes proof that nothing else was queued before it.
+// the pong comes proof that nothing else was queued before it. An event
+// stream's client cannot send one, so the test queues the pong on the
+// stream's connection itself.
 func (c *wsClient) sync() []serverFrame {
 	c.t.Helper()
-	c.send(`{"type":"ping"}`)
+	if c.conn == nil {
+		c.e.queuePong(c.tag)
+	} else {
+		c.send(`{"type":"ping"}`)
+	}
 	var before []serverFrame
 	for {
 		f := c.next()
@@ -220,8 +333,28 @@ func (c *wsClient) expectQuiet() {
 	}
 }
 
+// queuePong queues a pong on the event stream tagged tag, as the hub does
+// for a WebSocket's ping frame.
+func (e *env) queuePong(tag string) {
+	e.t.Helper()
+	e.hub.mu.RLock()
+	defer e.hub.mu.RUnlock()
+	for _, list := range e.hub.users {
+		for _, c := range list {
+			if s, ok := c.out.(*eventStream); ok && s.w.(taggedWriter).tag == tag {
+				c.enqueue(e.hub.pong)
+				return
+			}
+		}
+	}
+	e.t.Fatalf("no event stream %s in the hub", tag)
+}
+
 func (c *wsClient) send(text string) {
 	c.t.Helper()
+	if c.conn == nil {
+		c.t.Fatal("an event stream takes no client frames")
+	}
 	if err := c.conn.WriteMessage(websocket.TextMessage, []byte(text)); err != nil {
 		c.t.Fatalf("write: %v", err)
 	}
@@ -279,8 +412,22 @@ func (c *wsClient) tryNext(d time.Duration) (f serverFrame, ok bool, err error) 
 	}
 }
 
-// closeNormally sends a close frame and drops the connection.
+// drop ends the connection without a word.
+func (c *wsClient) drop() {
+	if c.conn == nil {
+		_ = c.body.Close()
+		return
+	}
+	_ = c.conn.Close()
+}
+
+// closeNormally sends a close frame and drops the connection; an event
+// stream's client just goes.
 func (c *wsClient) closeNormally() {
+	if c.conn == nil {
+		c.drop()
+		return
+	}
 	_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 	_ = c.conn.Close()
 }

@@ -253,9 +253,11 @@ function startLive() {
     onUnreadCount: setCounts,
     onNotification: (n) => {
       state.ids.add(n.id);
-      // Groups are the server's to form: list them again. The open post
-      // hears of its comments through its live thread.
+      // Groups are the server's to form: list them again.
       run(null, reloadNotifications)();
+      // The open post hears of its comments through its live thread; on
+      // the one-way event stream, a notification about it reloads it.
+      if (n.post_id === state.postId && !state.client?.followsPosts) run(null, refreshOpenPost)();
     },
     onComment: (postId, c, { created }) => {
       if (postId === state.postId) showComment(c, created);
@@ -315,6 +317,11 @@ function showLiveStatus(status, detail) {
   const node = $("live-status");
   node.dataset.state = status;
   node.textContent = status === "waiting" ? `reconnecting in ${Math.ceil(detail.delay / 1000)} s` : statusText[status];
+  if (status === "open") {
+    // The fallback for networks that block WebSockets (see discuss-client.js).
+    node.dataset.transport = detail.transport;
+    if (detail.transport === "eventsource") node.textContent = "live (event stream)";
+  }
   // The user may resume a connection that a newer tab replaced or that was
   // taken offline, or skip the rest of a backoff.
   $("reconnect").hidden = !["replaced", "offline", "waiting"].includes(status);

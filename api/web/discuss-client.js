@@ -9,6 +9,10 @@
 //     drops duplicates by id, so none is shown twice. It also follows the
 //     discussions of posts (followPost): new comments, edits, deletions and
 //     like counts, resumed after a disconnection with after_comment_id.
+//     When the WebSocket cannot open although the server answers (a proxy
+//     on the way strips Upgrade), it falls back to the same stream as
+//     server-sent events (GET /sse, EventSource), resumed the same way;
+//     that stream is one-way and follows no post.
 //   - apiRequest and DiscussAPIError: one REST call with the bearer token,
 //     turning the contract's error body into an exception.
 //
@@ -90,6 +94,7 @@ export async function apiRequest(method, path, { token, body, baseURL = "", sign
 
 // Close codes the client acts on (RFC 6455 and the API contract).
 const CLOSE_NORMAL = 1000; // we closed it ourselves
+const CLOSE_ABNORMAL = 1006; // the connection ended without a close frame
 const CLOSE_POLICY = 1008; // the server refuses this client (its token)
 const CLOSE_REPLACED = 4000; // the user opened more connections than allowed; this was the oldest
 const CLOSE_TOKEN_EXPIRED = 4001; // the token the socket was opened with has expired
@@ -108,6 +113,10 @@ const DEFAULTS = {
 /** How many posts one connection may follow (the server's limit). */
 export const MAX_FOLLOWED_POSTS = 10;
 
+// The frame types the server sends as events on GET /sse; an EventSource
+// dispatches an event only to listeners of its type.
+const STREAM_EVENTS = ["hello", "notification", "unread_count", "broadcast", "resync"];
+
 /**
  * The live-notification socket. Every callback is optional:
  *
@@ -119,7 +128,8 @@ export const MAX_FOLLOWED_POSTS = 10;
  *   onBroadcast({message, created_at})
  *   onResync()                more was missed than the server replays: reload over REST,
  *                             then call remember() with what was loaded
- *   onStatus(state, detail)   "connecting", "open", "waiting" (to reconnect; detail.delay ms),
+ *   onStatus(state, detail)   "connecting", "open" (detail.transport: "websocket" or
+ *                             "eventsource"), "waiting" (to reconnect; detail.delay ms),
  *                             "offline" (disconnect() was called), "replaced" (closed by a
  *                             newer connection of this user), "stopped" (auth error or stop())
  *   onAuthError()             the token was refused or expired and no fresh one could be had;
@@ -144,17 +154,26 @@ export class DiscussClient {
    * @param {string} options.token The JWT; sent as ?token= because browsers
    *   cannot set headers on a WebSocket. The server redacts it in its logs.
    * @param {string} [options.url] The socket URL; by default /ws on the page's host.
+   * @param {string} [options.streamURL] The event stream URL of the fallback; by
+   *   default /sse beside options.url.
+   * @param {boolean} [options.fallback] Fall back to the event stream when the
+   *   WebSocket cannot open (default true).
    * @param {number|null} [options.since] The largest notification id already shown.
    * @param {(() => Promise<string|null>)|null} [options.refreshToken] Called when the
    *   server closes the socket because its token expired (4001): resolve to a fresh
    *   token and the client reconnects with it and since; resolve to null (or omit
    *   the option) and the client stops with onAuthError, for the user to sign in.
    */
-  constructor({ token, url, since = null, refreshToken = null, ...rest }) {
+  constructor({ token, url, streamURL, fallback = true, since = null, refreshToken = null, ...rest }) {
     if (!token) throw new Error("DiscussClient: a token is required");
     this.token = token;
     this.refreshToken = refreshToken;
     this.url = url ?? defaultSocketURL();
+    this.streamURL = streamURL ?? streamURLBeside(this.url);
+    this.fallback = fallback;
+    // "websocket" until a WebSocket fails to open while the server answers
+    // REST: then "eventsource", for the life of the client.
+    this.transport = "websocket";
     this.opts = { ...DEFAULTS };
     this.handlers = {};
     for (const [key, value] of Object.entries(rest)) {
@@ -176,6 +195,7 @@ export class DiscussClient {
     this.posts = new Map();
 
     this.ws = null;
+    this.es = null; // the EventSource, once on the fallback
     this.state = "idle";
     this.attempt = 0; // failed connections in a row, for the backoff
     this.reconnectTimer = null;
@@ -196,7 +216,7 @@ export class DiscussClient {
     return this.state === "open";
   }
 
-  /** The readyState of the current socket, or WebSocket.CLOSED when there is none. */
+  /** The readyState of the current WebSocket, or WebSocket.CLOSED when there is none. */
   get readyState() {
     return this.ws ? this.ws.readyState : WebSocket.CLOSED;
   }
@@ -239,8 +259,9 @@ export class DiscussClient {
    * Marks notifications read over the socket, as POST /api/v1/notifications/read
    * does. Pass {ids: [...]} or {up_to_id: N}; up_to_id marks only ids <= N, so
    * a notification that arrives meanwhile stays unread. The server answers
-   * with an unread_count frame. Returns false when no socket is open: then
-   * call the REST route instead.
+   * with an unread_count frame. Returns false when no socket is open (or the
+   * client is on the event stream, which is one-way): then call the REST
+   * route instead.
    * @param {{ids?: number[], up_to_id?: number}} what
    */
   markRead(what) {
@@ -257,6 +278,8 @@ export class DiscussClient {
    * page already shows (0 for an empty thread): every comment after it is
    * sent (deleted ones excepted), then live ones, each once, in id order.
    * Without it, only what is added from now on. At most MAX_FOLLOWED_POSTS.
+   * On the event stream fallback, which is one-way, nothing is followed
+   * until the client is back on a WebSocket (see followsPosts).
    * @param {number} postId
    * @param {number|null} [afterCommentId]
    */
@@ -266,6 +289,11 @@ export class DiscussClient {
     }
     this.posts.set(postId, Number.isInteger(afterCommentId) ? afterCommentId : null);
     if (this.connected) this.subscribe(postId);
+  }
+
+  /** True when followed posts are live: the client is on a WebSocket. */
+  get followsPosts() {
+    return this.transport === "websocket";
   }
 
   /** Stops following a post. */
@@ -323,6 +351,10 @@ export class DiscussClient {
   }
 
   open() {
+    if (this.transport === "eventsource") {
+      this.openStream();
+      return;
+    }
     const url = new URL(this.url);
     url.searchParams.set("token", this.token);
     if (this.lastId !== null) url.searchParams.set("since", String(this.lastId));
@@ -347,6 +379,47 @@ export class DiscussClient {
     // onerror is always followed by onclose, which decides what to do.
   }
 
+  // openStream opens the fallback: the same frames as server-sent events,
+  // each named after its frame's type. The server's close codes come as a
+  // "close" event. An EventSource would reconnect by itself (sending the
+  // last notification id as Last-Event-ID), but without backoff, token
+  // renewal or the checks below: the client closes it on any error and
+  // reconnects as it does a WebSocket, with since.
+  openStream() {
+    const url = new URL(this.streamURL);
+    url.searchParams.set("token", this.token);
+    if (this.lastId !== null) url.searchParams.set("since", String(this.lastId));
+    this.setState("connecting");
+    this.generation++;
+
+    const es = new EventSource(url);
+    this.es = es;
+    let opened = false;
+    es.onopen = () => {
+      opened = true;
+      this.openedAt = Date.now();
+    };
+    for (const type of STREAM_EVENTS) es.addEventListener(type, (ev) => this.receive(ev.data));
+    es.addEventListener("close", (ev) => {
+      if (this.es !== es) return;
+      let code = CLOSE_ABNORMAL;
+      try {
+        code = JSON.parse(ev.data).code ?? code;
+      } catch {
+        // keep 1006
+      }
+      this.closeSocket(CLOSE_NORMAL, "server closed");
+      this.afterClose(code, true);
+    });
+    es.onerror = () => {
+      if (this.es !== es) return;
+      // A refused stream (401, 403, 429) and a dropped one look alike
+      // here; afterClose asks REST about the token when it never opened.
+      this.closeSocket(CLOSE_NORMAL, "stream error");
+      this.afterClose(CLOSE_ABNORMAL, opened);
+    };
+  }
+
   receive(data) {
     let frame;
     try {
@@ -359,7 +432,7 @@ export class DiscussClient {
     this.emit("onFrame", frame);
     switch (frame.type) {
       case "hello":
-        this.setState("open");
+        this.setState("open", { transport: this.transport });
         this.emit("onHello", frame);
         this.emit("onUnreadCount", frame.unread_count, frame.unseen_count);
         // Follow the posts again, each after the last comment seen of it.
@@ -427,11 +500,20 @@ export class DiscussClient {
       // reaches JavaScript only as a close with code 1006, without the
       // status. Ask the REST API whether the token is still good.
       const generation = this.generation;
-      this.checkToken().then((ok) => {
+      this.checkToken().then((answer) => {
         // Nothing to do if disconnect() or connect() was called meanwhile.
         if (generation !== this.generation || this.state !== "connecting") return;
-        if (ok) this.scheduleReconnect();
-        else this.authFailed();
+        if (answer === "refused") {
+          this.authFailed();
+        } else if (answer === "ok" && this.transport === "websocket" && this.fallback) {
+          // The server answers and takes the token, yet the WebSocket did
+          // not open: something on the way (a proxy that strips Upgrade)
+          // blocks WebSockets. Go on over the event stream at once.
+          this.transport = "eventsource";
+          this.open();
+        } else {
+          this.scheduleReconnect();
+        }
       });
       return;
     }
@@ -440,13 +522,15 @@ export class DiscussClient {
     this.scheduleReconnect();
   }
 
+  // checkToken asks REST whether the token is good: "ok", "refused" (a
+  // definite 401, which stops the client), or "unknown" (the server could
+  // not be asked: it may be down, or restarting).
   async checkToken() {
     try {
       await apiRequest("GET", "/api/v1/me", { token: this.token, baseURL: httpBase(this.url) });
-      return true;
+      return "ok";
     } catch (err) {
-      // Only a definite 401 stops the client; anything else may pass.
-      return !(err instanceof DiscussAPIError && err.status === 401);
+      return err instanceof DiscussAPIError && err.status === 401 ? "refused" : "unknown";
     }
   }
 
@@ -506,6 +590,9 @@ export class DiscussClient {
   }
 
   armPongTimer() {
+    // The event stream's keep-alives are comments, which an EventSource
+    // does not show: silence there says nothing, so nothing is timed.
+    if (!this.ws) return;
     if (this.pongTimer !== null) clearTimeout(this.pongTimer);
     this.pongTimer = setTimeout(() => {
       this.pongTimer = null;
@@ -530,9 +617,15 @@ export class DiscussClient {
     return true;
   }
 
-  // closeSocket closes the current socket, if any, and forgets it at once:
-  // its close event, whenever it comes, is ignored.
+  // closeSocket closes the current socket or event stream, if any, and
+  // forgets it at once: its close event, whenever it comes, is ignored.
   closeSocket(code, reason) {
+    const es = this.es;
+    if (es) {
+      this.es = null;
+      es.onopen = es.onerror = null;
+      es.close();
+    }
     const ws = this.ws;
     if (!ws) return;
     this.ws = null;
@@ -572,6 +665,14 @@ export class DiscussClient {
 function defaultSocketURL() {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   return `${scheme}//${location.host}/ws`;
+}
+
+/** The event stream URL beside a socket URL: ws://host/ws -> http://host/sse. */
+function streamURLBeside(socketURL) {
+  const u = new URL(socketURL);
+  u.protocol = u.protocol === "wss:" ? "https:" : "http:";
+  u.pathname = u.pathname.replace(/\/ws$/, "/sse");
+  return u.toString();
 }
 
 /** The http(s) origin of a ws(s) URL, for the REST check of the token. */

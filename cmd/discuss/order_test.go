@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/quizsite/discuss/service/dbtest"
 )
 
@@ -61,6 +59,7 @@ type orderedReader struct {
 	t     *testing.T
 	token string
 	base  func() string // the instance to connect to, which may change
+	sse   bool          // over event streams rather than WebSockets
 
 	mu         sync.Mutex
 	got        []int64 // every id received, in order, over every connection
@@ -87,9 +86,8 @@ func (r *orderedReader) run(ctx context.Context) {
 		r.mu.Lock()
 		since := r.last
 		r.mu.Unlock()
-		u := wsURL(r.base(), url.QueryEscape(r.token)) + fmt.Sprintf("&since=%d", since)
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		conn, _, err := websocket.DefaultDialer.DialContext(dctx, u, nil)
+		conn, err := openLive(dctx, r.sse, r.base(), r.token, since, time.Duration(1+rand.IntN(40))*time.Millisecond)
 		cancel()
 		if err != nil {
 			select {
@@ -102,15 +100,14 @@ func (r *orderedReader) run(ctx context.Context) {
 		r.conns++
 		r.trace = append(r.trace, connTrace{since: since})
 		r.mu.Unlock()
-		_ = conn.SetReadDeadline(time.Now().Add(time.Duration(1+rand.IntN(40)) * time.Millisecond))
 		for {
-			f, err := readFrame(conn)
+			f, err := conn.read()
 			if err != nil {
 				break
 			}
 			r.record(f)
 		}
-		_ = conn.NetConn().Close()
+		conn.drop()
 	}
 }
 
@@ -211,6 +208,8 @@ type orderScenario struct {
 	// midway, when set, runs on the test's goroutine once half of the
 	// comments are acknowledged, while the load goes on.
 	midway func()
+	// sse has the reader connect over event streams.
+	sse bool
 }
 
 // runOrderScenario registers a reader with four posts and the writers,
@@ -246,7 +245,7 @@ func runOrderScenario(t *testing.T, sc orderScenario) {
 		}
 	}
 
-	reader := &orderedReader{t: t, token: readerToken, base: sc.readerBase}
+	reader := &orderedReader{t: t, token: readerToken, base: sc.readerBase, sse: sc.sse}
 	ctx, stopReader := context.WithCancel(context.Background())
 	defer stopReader()
 	var reading sync.WaitGroup
@@ -356,10 +355,12 @@ func head(ids []int64, n int) []int64 { return ids[:min(n, len(ids))] }
 // MySQL when configured, else SQLite.
 func TestOrderedDeliveryOneInstance(t *testing.T) {
 	bin := buildBinary(t)
-	p := startProcess(t, bin, freeAddr(t), orderEnv(t))
-	logOnFailure(t, p)
-	base := func() string { return p.base }
-	runOrderScenario(t, orderScenario{writerBase: base, readerBase: base})
+	overTransports(t, func(t *testing.T, sse bool) {
+		p := startProcess(t, bin, freeAddr(t), orderEnv(t))
+		logOnFailure(t, p)
+		base := func() string { return p.base }
+		runOrderScenario(t, orderScenario{writerBase: base, readerBase: base, sse: sse})
+	})
 }
 
 // twoInstances starts two instances of the binary on one MySQL database
@@ -391,20 +392,28 @@ func twoInstances(t *testing.T) (bin string, envA map[string]string, a, b *proce
 // TestOrderedDeliveryTwoInstances: writers on one instance, the reader on
 // the other, over Redis.
 func TestOrderedDeliveryTwoInstances(t *testing.T) {
-	_, _, a, b, _ := twoInstances(t)
-	runOrderScenario(t, orderScenario{
-		writerBase: func() string { return a.base },
-		readerBase: func() string { return b.base },
+	overTransports(t, func(t *testing.T, sse bool) {
+		_, _, a, b, _ := twoInstances(t)
+		runOrderScenario(t, orderScenario{
+			writerBase: func() string { return a.base },
+			readerBase: func() string { return b.base },
+			sse:        sse,
+		})
 	})
 }
 
 // TestOrderedDeliveryRedisOutage cuts the reader's instance off from Redis
 // halfway through the run and gives it back a moment later.
 func TestOrderedDeliveryRedisOutage(t *testing.T) {
+	overTransports(t, func(t *testing.T, sse bool) { orderedDeliveryRedisOutage(t, sse) })
+}
+
+func orderedDeliveryRedisOutage(t *testing.T, sse bool) {
 	_, _, a, b, proxyB := twoInstances(t)
 	runOrderScenario(t, orderScenario{
 		writerBase: func() string { return a.base },
 		readerBase: func() string { return b.base },
+		sse:        sse,
 		midway: func() {
 			proxyB.Cut()
 			go func() {
@@ -417,6 +426,9 @@ func TestOrderedDeliveryRedisOutage(t *testing.T) {
 
 // TestOrderedDeliveryWriterKilled kills the writers' instance with SIGKILL
 // halfway through the run and starts it again on the same address.
+//
+// It runs over WebSockets only: what it adds to TwoInstances is on the
+// writers' side, and the reader's transport is the same machinery there.
 func TestOrderedDeliveryWriterKilled(t *testing.T) {
 	bin, envA, a, b, _ := twoInstances(t)
 	addr := strings.TrimPrefix(a.base, "http://")

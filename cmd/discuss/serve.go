@@ -80,6 +80,10 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	// An event stream's handler runs as long as the stream, and Shutdown
+	// waits for handlers: the streams are closed (1001) as the public
+	// listener starts draining, not when its drain times out.
+	listeners[0].srv.RegisterOnShutdown(hub.CloseStreams)
 
 	// The hub and the background jobs live until shutdown, which cancels
 	// their context only after the HTTP servers have stopped taking

@@ -1,0 +1,333 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/quizsite/discuss/configs"
+	"github.com/quizsite/discuss/model"
+	"github.com/quizsite/discuss/notify/ssetest"
+)
+
+// eventStream is an open GET /sse with its events read one at a time.
+type eventStream struct {
+	t      *testing.T
+	res    *http.Response
+	events chan ssetest.Event
+	done   chan struct{}
+	err    error // set before done closes
+}
+
+// openStream opens GET /sse on base with query and header, and returns the
+// response, with the stream when the server answered 200.
+func openStream(t *testing.T, base, query string, header http.Header) (*http.Response, *eventStream) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/sse"+query, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK {
+		t.Cleanup(func() { _ = res.Body.Close() })
+		cancel()
+		return res, nil
+	}
+	s := &eventStream{t: t, res: res, events: make(chan ssetest.Event, 1024), done: make(chan struct{})}
+	t.Cleanup(func() {
+		cancel()
+		_ = res.Body.Close()
+		<-s.done
+	})
+	go func() {
+		defer close(s.done)
+		r := ssetest.NewReader(res.Body)
+		for {
+			ev, err := r.Next()
+			if err != nil {
+				s.err = err
+				return
+			}
+			s.events <- ev
+		}
+	}()
+	return res, s
+}
+
+// stream opens GET /sse and fails the test unless it streams.
+func (ts *testServer) stream(t *testing.T, query string, header http.Header) *eventStream {
+	t.Helper()
+	res, s := openStream(t, ts.URL, query, header)
+	if s == nil {
+		body, _ := io.ReadAll(res.Body)
+		t.Fatalf("GET /sse%s: %d %s", query, res.StatusCode, body)
+	}
+	return s
+}
+
+// next returns the next event, comments included.
+func (s *eventStream) next() ssetest.Event {
+	s.t.Helper()
+	select {
+	case ev := <-s.events:
+		return ev
+	case <-s.done:
+		select {
+		case ev := <-s.events:
+			return ev
+		default:
+		}
+		s.t.Fatalf("the stream ended: %v", s.err)
+	case <-time.After(10 * time.Second):
+		s.t.Fatal("no event within 10 s")
+	}
+	return ssetest.Event{}
+}
+
+// frame returns the next event that is not a comment, decoded, after
+// checking that it is named after its frame's type.
+func (s *eventStream) frame() (ssetest.Event, frame) {
+	s.t.Helper()
+	for {
+		ev := s.next()
+		if ev.Comment != "" {
+			continue
+		}
+		var f frame
+		if err := json.Unmarshal([]byte(ev.Data), &f); err != nil || f.Type != ev.Type {
+			s.t.Fatalf("event %+v: %v", ev, err)
+		}
+		return ev, f
+	}
+}
+
+// notification returns the next notification event's id, which must be
+// its id field, and the frame.
+func (s *eventStream) notification() (int64, frame) {
+	s.t.Helper()
+	for {
+		ev, f := s.frame()
+		if f.Type != "notification" {
+			if ev.ID != "" {
+				s.t.Fatalf("a %s event with an id: %+v", f.Type, ev)
+			}
+			continue
+		}
+		var n struct {
+			ID int64 `json:"id"`
+		}
+		if err := json.Unmarshal(f.Notification, &n); err != nil {
+			s.t.Fatal(err)
+		}
+		if ev.ID != strconv.FormatInt(n.ID, 10) {
+			s.t.Fatalf("notification %d in an event with id %q", n.ID, ev.ID)
+		}
+		return n.ID, f
+	}
+}
+
+func TestEventStreamOpen(t *testing.T) {
+	ts := newTestServer(t, func(c *configs.Config) { c.WebSocket.AllowedOrigins = []string{"https://quiz.example.com"} })
+	alice := ts.register(t, "alice")
+
+	for _, tt := range []struct {
+		name   string
+		query  string
+		header http.Header
+	}{
+		{"OKQueryToken", "?token=" + alice.Token, nil},
+		{"OKHeaderTokenAllowedOrigin", "", http.Header{"Authorization": {"Bearer " + alice.Token}, "Origin": {"https://quiz.example.com"}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := ts.stream(t, tt.query, tt.header)
+			h := s.res.Header
+			if h.Get("Content-Type") != "text/event-stream" || h.Get("Cache-Control") != "no-cache" || h.Get("X-Accel-Buffering") != "no" {
+				t.Fatalf("headers %v", h)
+			}
+			if origin := tt.header.Get("Origin"); h.Get("Access-Control-Allow-Origin") != origin {
+				t.Fatalf("Access-Control-Allow-Origin %q, want %q", h.Get("Access-Control-Allow-Origin"), origin)
+			}
+			if ev, f := s.frame(); f.Type != "hello" || f.UserID != alice.User.ID || ev.ID != "" {
+				t.Fatalf("first event %+v, want hello", ev)
+			}
+		})
+	}
+
+	// Every refusal comes before the stream: the contract's JSON error,
+	// never a 200 and event-stream headers.
+	for _, tt := range []struct {
+		name   string
+		query  string
+		header http.Header
+		status int
+		code   string
+	}{
+		{"ErrNoToken", "", nil, 401, model.EUNAUTHENTICATED},
+		{"ErrBadToken", "?token=forged.token.here", nil, 401, model.EUNAUTHENTICATED},
+		{"ErrBadHeaderToken", "", http.Header{"Authorization": {"Bearer forged.token.here"}}, 401, model.EUNAUTHENTICATED},
+		{"ErrForeignOrigin", "?token=" + alice.Token, http.Header{"Origin": {"https://evil.example.com"}}, 403, model.EPERMISSION},
+		{"ErrBadSince", "?since=-3&token=" + alice.Token, nil, 400, model.EINVALID},
+		{"ErrEmptySince", "?since=&token=" + alice.Token, nil, 400, model.EINVALID},
+		{"ErrBadLastEventID", "?since=3&token=" + alice.Token, http.Header{"Last-Event-ID": {"x7"}}, 400, model.EINVALID},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res, s := openStream(t, ts.URL, tt.query, tt.header)
+			if s != nil || res.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", res.StatusCode, tt.status)
+			}
+			if ct := res.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" || res.Header.Get("X-Accel-Buffering") != "" {
+				t.Fatalf("headers %v, want a JSON answer", res.Header)
+			}
+			var body ErrorBody
+			if err := json.NewDecoder(res.Body).Decode(&body); err != nil || body.Error.Code != tt.code {
+				t.Fatalf("body %+v (%v), want code %s", body, err, tt.code)
+			}
+		})
+	}
+}
+
+// TestEventStreamResume: through the real service, a stream resumes after
+// the Last-Event-ID header, which a browser's EventSource sends when it
+// reconnects by itself, or after since; the header wins over the query
+// (which still holds the since of the first connection). Live events
+// follow, and read state changed over REST reaches the stream.
+func TestEventStreamResume(t *testing.T) {
+	ts, alice, bob, p := newServerWithPost(t)
+	comment := func() {
+		t.Helper()
+		if res := ts.do(t, "POST", "/api/v1/posts/"+itoa(p.ID)+"/comments", bob.Token, map[string]string{"body": "an answer"}); res.Status != 201 {
+			t.Fatalf("comment: %d %s", res.Status, res.Body)
+		}
+	}
+	for range 3 {
+		comment()
+	}
+	all := ts.stream(t, "?since=0&token="+alice.Token, nil)
+	var ids []int64
+	for range 3 {
+		id, f := all.notification()
+		if !f.Replayed {
+			t.Fatalf("notification %d not replayed", id)
+		}
+		ids = append(ids, id)
+	}
+
+	// Each case resumes after ids[after]: it is owed every notification
+	// after that one, including those the cases before it made.
+	for _, tt := range []struct {
+		name   string
+		query  string
+		header http.Header
+		after  int
+	}{
+		{"LastEventID", "?token=" + alice.Token, http.Header{"Last-Event-ID": {itoa(ids[0])}}, 0},
+		{"Since", "?since=" + itoa(ids[1]) + "&token=" + alice.Token, nil, 1},
+		{"LastEventIDOverSince", "?since=0&token=" + alice.Token, http.Header{"Last-Event-ID": {itoa(ids[1])}}, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := ts.stream(t, tt.query, tt.header)
+			for _, want := range ids[tt.after+1:] {
+				if id, f := s.notification(); id != want || !f.Replayed {
+					t.Fatalf("replayed %d (replayed %v), want %d", id, f.Replayed, want)
+				}
+			}
+			// Nothing more was replayed: the next is live.
+			comment()
+			id, f := s.notification()
+			if f.Replayed || id <= ids[len(ids)-1] {
+				t.Fatalf("after the replay: %d %+v, want a new live one", id, f)
+			}
+			ids = append(ids, id)
+		})
+	}
+
+	res := ts.do(t, "POST", "/api/v1/notifications/read", alice.Token, map[string]any{"up_to_id": ids[len(ids)-1]})
+	if res.Status != 200 {
+		t.Fatalf("read: %d %s", res.Status, res.Body)
+	}
+	for {
+		if _, f := all.frame(); f.Type == "unread_count" {
+			if f.UnreadCount != 0 {
+				t.Fatalf("unread_count %d after reading all", f.UnreadCount)
+			}
+			break
+		}
+	}
+}
+
+// TestEventStreamOutlivesWriteTimeout: an HTTP server with a WriteTimeout
+// would cut a response that long; the stream moves its connection's write
+// deadline on with each write, and keeps itself alive with a comment line
+// every websocket.ping_interval.
+func TestEventStreamOutlivesWriteTimeout(t *testing.T) {
+	const writeTimeout = 200 * time.Millisecond
+	ts, alice, bob, p := newServerWithPost(t, func(c *configs.Config) { c.WebSocket.PingInterval = 40 * time.Millisecond })
+	srv := httptest.NewUnstartedServer(ts.Srv.Handler())
+	srv.Config.WriteTimeout = writeTimeout
+	srv.Start()
+	t.Cleanup(srv.Close)
+	_, s := openStream(t, srv.URL, "?token="+alice.Token, nil)
+	if s == nil {
+		t.Fatal("no stream")
+	}
+	start := time.Now()
+	if _, f := s.frame(); f.Type != "hello" {
+		t.Fatalf("first frame %+v", f)
+	}
+	comments := 0
+	for time.Since(start) < 3*writeTimeout || comments < 3 {
+		if ev := s.next(); ev.Comment != "" {
+			comments++
+		}
+	}
+	if res := ts.do(t, "POST", "/api/v1/posts/"+itoa(p.ID)+"/comments", bob.Token, map[string]string{"body": "late"}); res.Status != 201 {
+		t.Fatalf("comment: %d", res.Status)
+	}
+	if _, f := s.notification(); f.Replayed {
+		t.Fatal("the live notification came replayed")
+	}
+}
+
+// TestEventStreamShutdown: the streams close (event close, code 1001) when
+// the HTTP server starts shutting down, so that its drain need not wait
+// for them, and a stream asked for afterwards is refused with 503.
+func TestEventStreamShutdown(t *testing.T) {
+	ts := newTestServer(t)
+	alice := ts.register(t, "alice")
+	s := ts.stream(t, "?token="+alice.Token, nil)
+	if _, f := s.frame(); f.Type != "hello" {
+		t.Fatalf("first frame %+v", f)
+	}
+	ts.Srv.hub.CloseStreams()
+	ev, _ := s.frame()
+	var closing struct {
+		Type   string `json:"type"`
+		Code   int    `json:"code"`
+		Reason string `json:"reason"`
+	}
+	if err := json.Unmarshal([]byte(ev.Data), &closing); err != nil || ev.Type != "close" || closing.Code != 1001 || closing.Reason == "" {
+		t.Fatalf("event %+v (%v), want close 1001", ev, err)
+	}
+	<-s.done
+	if !errors.Is(s.err, io.EOF) {
+		t.Fatalf("the stream ended with %v, want its end", s.err)
+	}
+	res, late := openStream(t, ts.URL, "?token="+alice.Token, nil)
+	if late != nil || res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a stream after CloseStreams: %d, want 503", res.StatusCode)
+	}
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/quizsite/discuss/notify/ssetest"
+)
+
+// liveConn is a client's live connection, a WebSocket (/ws) or an event
+// stream (/sse), read frame by frame: the tests of delivery order run the
+// same scenario over both.
+type liveConn interface {
+	// read returns the next frame.
+	read() (seenFrame, error)
+	// drop ends the connection without a word, as a phone losing its
+	// network would.
+	drop()
+}
+
+// overTransports runs test over WebSockets, then over event streams.
+func overTransports(t *testing.T, test func(t *testing.T, sse bool)) {
+	t.Run("WebSocket", func(t *testing.T) { test(t, false) })
+	t.Run("EventStream", func(t *testing.T) { test(t, true) })
+}
+
+// openLive connects to the server at base as token's user, resuming after
+// since, and lets the connection be read for readFor; connecting must be
+// done by ctx.
+func openLive(ctx context.Context, sse bool, base, token string, since int64, readFor time.Duration) (liveConn, error) {
+	if !sse {
+		u := wsURL(base, url.QueryEscape(token)) + fmt.Sprintf("&since=%d", since)
+		conn, _, err := websocket.DefaultDialer.DialContext(ctx, u, nil)
+		if err != nil {
+			return nil, err
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(readFor))
+		return wsLive{conn}, nil
+	}
+	rctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, fmt.Sprintf("%s/sse?token=%s&since=%d", base, url.QueryEscape(token), since), nil)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, cancel) // connecting is bounded by ctx
+	res, err := http.DefaultClient.Do(req)
+	stop()
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if res.StatusCode != http.StatusOK {
+		_ = res.Body.Close()
+		cancel()
+		return nil, fmt.Errorf("GET /sse: %s", res.Status)
+	}
+	time.AfterFunc(readFor, cancel)
+	return &sseLive{r: ssetest.NewReader(res.Body), cancel: cancel}, nil
+}
+
+type wsLive struct{ conn *websocket.Conn }
+
+func (w wsLive) read() (seenFrame, error) { return readFrame(w.conn) }
+func (w wsLive) drop()                    { _ = w.conn.NetConn().Close() }
+
+type sseLive struct {
+	r      *ssetest.Reader
+	cancel context.CancelFunc
+}
+
+// read returns the next event's frame, skipping comments. An event must be
+// named after its frame's type and carry an id exactly when it is a
+// notification, the notification's. The close event ends the stream.
+func (s *sseLive) read() (seenFrame, error) {
+	for {
+		ev, err := s.r.Next()
+		if err != nil {
+			return seenFrame{}, err
+		}
+		if ev.Comment != "" {
+			continue
+		}
+		if ev.Type == "close" {
+			return seenFrame{}, fmt.Errorf("closed: %s", ev.Data)
+		}
+		var f seenFrame
+		if err := json.Unmarshal([]byte(ev.Data), &f); err != nil {
+			return seenFrame{}, err
+		}
+		wantID := ""
+		if f.Type == "notification" {
+			wantID = strconv.FormatInt(f.Notification.ID, 10)
+		}
+		if f.Type != ev.Type || ev.ID != wantID {
+			return seenFrame{}, fmt.Errorf("event %q with id %q carries %s", ev.Type, ev.ID, ev.Data)
+		}
+		return f, nil
+	}
+}
+
+func (s *sseLive) drop() { s.cancel() }
+
+// liveHello opens a connection that must begin with hello.
+func liveHello(t *testing.T, sse bool, base, token string, since int64) liveConn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := openLive(ctx, sse, base, token, since, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.drop)
+	if f, err := c.read(); err != nil || f.Type != "hello" {
+		t.Fatalf("first frame %+v (%v), want hello", f, err)
+	}
+	return c
+}
+
+// TestShutdownClosesEventStreams: an event stream's handler runs as long as
+// the stream, and the HTTP drain waits for handlers; serve closes the
+// streams (a close event, 1001) as the drain starts, so that it stops
+// promptly, not when server.shutdown_timeout runs out.
+func TestShutdownClosesEventStreams(t *testing.T) {
+	env := databaseEnv(t)
+	env["DISCUSS_SERVER_SHUTDOWN_TIMEOUT"] = "60s"
+	s := startServe(t, env)
+	token, _ := registerUser(t, s, "alice")
+	stream := liveHello(t, true, s.base, token, 0)
+	start := time.Now()
+	s.stop(t)
+	// The bound is far below the drain's 60 s and far above a stop's time.
+	if took := time.Since(start); took > 20*time.Second {
+		t.Fatalf("serve took %v to stop with a stream open", took)
+	}
+	if _, err := stream.read(); err == nil || !strings.Contains(err.Error(), `"code":1001`) {
+		t.Fatalf("the stream ended with %v, want a close event with 1001", err)
+	}
+}
