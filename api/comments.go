@@ -11,10 +11,14 @@ import (
 type createCommentRequest struct {
 	Body     string `json:"body"`
 	ParentID *int64 `json:"parent_id"`
+	Spoiler  bool   `json:"spoiler"`
 }
 
+// updateCommentRequest has pointers so that an absent field stays
+// unchanged.
 type updateCommentRequest struct {
-	Body string `json:"body"`
+	Body    *string `json:"body"`
+	Spoiler *bool   `json:"spoiler"`
 }
 
 func (s *Server) createComment(c *gin.Context) (int, any, error) {
@@ -23,7 +27,7 @@ func (s *Server) createComment(c *gin.Context) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	cm, err := s.comments.Create(ctx(c), postID, service.CommentInput{Body: req.Body, ParentID: req.ParentID})
+	cm, err := s.comments.Create(ctx(c), postID, service.CommentInput{Body: req.Body, ParentID: req.ParentID, Spoiler: req.Spoiler})
 	return http.StatusCreated, cm, err
 }
 
@@ -55,7 +59,7 @@ func (s *Server) updateComment(c *gin.Context) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	cm, err := s.comments.Update(ctx(c), id, req.Body)
+	cm, err := s.comments.Update(ctx(c), id, service.CommentPatch{Body: req.Body, Spoiler: req.Spoiler})
 	return http.StatusOK, cm, err
 }
 

@@ -20,12 +20,14 @@ func FuzzRequestBodies(f *testing.F) {
 		`{"ids":[-1]}`, `{"user_id":1,"message":"m"}`, `{"role":"admin"}`, `{"username":"x","password":"y"}`,
 		"{\"body\":\"\xff\"}", `{"title":1e400}`, `{"title":"` + "\u0000" + `"}`, `{"body":"<script>alert(1)</script>"}`,
 		`{"title":"'; DROP TABLE posts; --","body":"b"}`, `{"parent_id":"1"}`, `{"ids":null,"up_to_id":null}`,
+		`{"reason":"spam","note":"n"}`, `{"reason":"off_topic","note":null}`, `{"action":"dismiss"}`, `{"spoiler":"yes"}`,
 	} {
 		f.Add([]byte(seed))
 	}
 	// One server and one fixture per fuzzing process: no route fuzzed here
-	// deletes anything, so every input can aim at the same post and
-	// comment, and the time goes into inputs rather than set-up.
+	// deletes anything (but the resolution of a report of a post kept for
+	// it), so every input can aim at the same post and comment, and the
+	// time goes into inputs rather than set-up.
 	ts := newTestServer(f)
 	fx := newFuzzFixture(f, ts)
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -68,8 +70,26 @@ func newFuzzFixture(t testing.TB, ts *testServer) *fuzzFixture {
 	} else {
 		res.JSON(t, &comment)
 	}
+	// A report of another post opens the queue item that resolutions aim
+	// at; the reports fuzzed are another user's, of the admin's post and
+	// comment (the first of each is recorded, the rest are conflicts).
+	reporter := ts.register(t, "reporter_"+randomName())
+	var reported struct {
+		ID int64 `json:"id"`
+	}
+	ts.do(t, "POST", "/api/v1/posts", admin.Token, map[string]string{"title": "t", "body": "reported"}).JSON(t, &reported)
+	if res := ts.do(t, "POST", fmt.Sprintf("/api/v1/posts/%d/report", reported.ID), reporter.Token, map[string]string{"reason": "spam"}); res.Status != 201 {
+		t.Fatalf("report: %d %s", res.Status, res.Body)
+	}
+	var caseID int64
+	if err := ts.DB.Raw("SELECT case_id FROM reports WHERE target_id = ? AND target_type = ?", reported.ID, model.TargetPost).Scan(&caseID).Error; err != nil {
+		t.Fatal(err)
+	}
 	tok := admin.Token
 	return &fuzzFixture{routes: []fuzzRoute{
+		{"POST", fmt.Sprintf("/api/v1/posts/%d/report", post.ID), reporter.Token},
+		{"POST", fmt.Sprintf("/api/v1/comments/%d/report", comment.ID), reporter.Token},
+		{"POST", fmt.Sprintf("/api/v1/mod/reports/%d/resolve", caseID), tok},
 		{"POST", "/api/v1/auth/register", ""},
 		{"POST", "/api/v1/auth/login", ""},
 		{"POST", "/api/v1/posts", tok},

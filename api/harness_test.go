@@ -55,6 +55,7 @@ func newInstance(t testing.TB, db *dbtest.DB, broker notify.Broker, edit ...func
 	cfg.Limits.RegisterPerMinute = 10000
 	cfg.Limits.PostsPerMinute = 10000
 	cfg.Limits.CommentsPerMinute = 10000
+	cfg.Moderation.ReportsPerMinute = 10000
 	for _, e := range edit {
 		e(cfg)
 	}
@@ -141,7 +142,12 @@ func buildDeps(cfg *configs.Config, db *dbtest.DB, broker notify.Broker, logger 
 		Comments:      service.NewComments(db.DB, notes, service.NewRateLimiter(cfg.Limits.CommentsPerMinute, time.Minute)),
 		Notifications: notes,
 		Announcements: service.NewAnnouncements(db.DB, hub, logger),
-		Hub:           hub,
+		Moderation: service.NewModeration(db.DB, notes, service.ModerationConfig{
+			HideAfterReports: cfg.Moderation.HideAfterReports, ReportsPerDay: cfg.Moderation.ReportsPerDay,
+			Limiter: service.NewRateLimiter(cfg.Moderation.ReportsPerMinute, time.Minute),
+		}),
+		Blocks: service.NewBlocks(db.DB, notes),
+		Hub:    hub,
 		Ready: func(ctx context.Context) error {
 			sqlDB, err := db.DB.DB()
 			if err != nil {

@@ -14,12 +14,14 @@ type createPostRequest struct {
 	Title     string `json:"title"`
 	Body      string `json:"body"`
 	ProblemID *int64 `json:"problem_id"`
+	Spoiler   bool   `json:"spoiler"`
 }
 
 // updatePostRequest has pointers so that an absent field stays unchanged.
 type updatePostRequest struct {
-	Title *string `json:"title"`
-	Body  *string `json:"body"`
+	Title   *string `json:"title"`
+	Body    *string `json:"body"`
+	Spoiler *bool   `json:"spoiler"`
 }
 
 func (s *Server) createPost(c *gin.Context) (int, any, error) {
@@ -27,7 +29,7 @@ func (s *Server) createPost(c *gin.Context) (int, any, error) {
 	if err := decodeJSON(c, &req); err != nil {
 		return 0, nil, err
 	}
-	p, err := s.posts.Create(ctx(c), service.PostInput{Title: req.Title, Body: req.Body, ProblemID: req.ProblemID})
+	p, err := s.posts.Create(ctx(c), service.PostInput{Title: req.Title, Body: req.Body, ProblemID: req.ProblemID, Spoiler: req.Spoiler})
 	return http.StatusCreated, p, err
 }
 
@@ -59,7 +61,7 @@ func (s *Server) updatePost(c *gin.Context) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	p, err := s.posts.Update(ctx(c), id, service.PostPatch{Title: req.Title, Body: req.Body})
+	p, err := s.posts.Update(ctx(c), id, service.PostPatch{Title: req.Title, Body: req.Body, Spoiler: req.Spoiler})
 	return http.StatusOK, p, err
 }
 

@@ -182,7 +182,7 @@ func TestUpdatePost(t *testing.T) {
 		}
 	})
 	t.Run("ErrInvalid", func(t *testing.T) {
-		wantError(t, ts.doChecked(t, "PATCH", path, alice.Token, map[string]any{}), 400, model.EINVALID, "title or body")
+		wantError(t, ts.doChecked(t, "PATCH", path, alice.Token, map[string]any{}), 400, model.EINVALID, "title, body or spoiler")
 		wantError(t, ts.doChecked(t, "PATCH", path, alice.Token, map[string]any{"title": "  "}), 400, model.EINVALID, "title is required")
 		wantError(t, ts.doChecked(t, "PATCH", path, alice.Token, ""), 400, model.EINVALID, "body is required")
 	})

@@ -10,10 +10,10 @@ import (
 )
 
 // routes is the whole URL space of the public listener in one place:
-// operations, then the public, user and admin groups of /api/v1, then the
-// live connections. Every /api/v1 handler is a jsonHandler wrapped by
-// s.handle (handler.go); the operations routes, /ws and /sse write their
-// own answers.
+// operations, then the public, user, moderator and admin groups of
+// /api/v1, then the live connections. Every /api/v1 handler is a
+// jsonHandler wrapped by s.handle (handler.go); the operations routes, /ws
+// and /sse write their own answers.
 func (s *Server) routes() (*gin.Engine, error) {
 	r := gin.New()
 	r.ContextWithFallback = true
@@ -50,6 +50,9 @@ func (s *Server) routes() (*gin.Engine, error) {
 	user := v1.Group("", s.authenticate())
 	user.GET("/me", s.handle(s.me))
 	user.GET("/me/subscriptions", s.handle(s.listSubscriptions))
+	user.GET("/me/blocks", s.handle(s.listBlocks))
+	user.PUT("/users/:id/block", s.handle(s.blockUser))
+	user.DELETE("/users/:id/block", s.handle(s.unblockUser))
 
 	user.POST("/posts", s.handle(s.createPost))
 	user.GET("/posts", s.handle(s.listPosts))
@@ -63,6 +66,7 @@ func (s *Server) routes() (*gin.Engine, error) {
 	user.GET("/posts/:id/subscription", s.handle(s.getSubscription))
 	user.PUT("/posts/:id/subscription", s.handle(s.putSubscription))
 	user.DELETE("/posts/:id/subscription", s.handle(s.deleteSubscription))
+	user.POST("/posts/:id/report", s.handle(s.reportPost))
 
 	user.POST("/posts/:id/comments", s.handle(s.createComment))
 	user.GET("/posts/:id/comments", s.handle(s.listComments))
@@ -72,6 +76,7 @@ func (s *Server) routes() (*gin.Engine, error) {
 	user.DELETE("/comments/:id", s.handle(s.deleteComment))
 	user.PUT("/comments/:id/like", s.handle(s.likeComment))
 	user.DELETE("/comments/:id/like", s.handle(s.unlikeComment))
+	user.POST("/comments/:id/report", s.handle(s.reportComment))
 
 	user.GET("/notifications", s.handle(s.listNotifications))
 	user.GET("/notifications/grouped", s.handle(s.listNotificationGroups))
@@ -82,12 +87,18 @@ func (s *Server) routes() (*gin.Engine, error) {
 
 	user.GET("/announcements", s.handle(s.listAnnouncements))
 
+	// Moderators and admins.
+	mod := user.Group("/mod", s.requireModerator())
+	mod.GET("/reports", s.handle(s.listReports))
+	mod.POST("/reports/:id/resolve", s.handle(s.resolveReport))
+
 	// Admins only.
 	admin := user.Group("/admin", s.requireAdmin())
 	admin.POST("/broadcast", s.handle(s.broadcast))
 	admin.POST("/notify", s.handle(s.adminNotify))
 	admin.GET("/online", s.handle(s.online))
 	admin.PATCH("/users/:id", s.handle(s.setUserRole))
+	admin.GET("/moderation-log", s.handle(s.moderationLog))
 
 	// Live notifications; the token is checked before the upgrade, or
 	// before the event stream starts.

@@ -70,7 +70,7 @@ func TestAdminRoutesNeedAdmin(t *testing.T) {
 			t.Errorf("%s %s as admin: %d %s", r.Method, r.Path, res.Status, res.Body)
 		}
 	}
-	if n != 4 {
-		t.Fatalf("%d admin routes, want 4", n)
+	if n != 5 {
+		t.Fatalf("%d admin routes, want 5", n)
 	}
 }

@@ -30,6 +30,8 @@ type Deps struct {
 	Comments      *service.Comments
 	Notifications *service.Notifications
 	Announcements *service.Announcements
+	Moderation    *service.Moderation
+	Blocks        *service.Blocks
 	Hub           *notify.Hub
 	// Ready reports whether the server can serve: the database answers
 	// (and its schema is current); /readyz calls it. An EUNAVAILABLE
@@ -53,6 +55,8 @@ type Server struct {
 	origins model.Origins
 
 	announcements *service.Announcements
+	moderation    *service.Moderation
+	blocks        *service.Blocks
 	hub           *notify.Hub
 	upgrader      *websocket.Upgrader
 	refused       refusedOrigins
@@ -83,6 +87,8 @@ func New(d Deps) (*Server, error) {
 		origins:  model.NewOrigins(d.Config.WebSocket.AllowedOrigins),
 
 		announcements: d.Announcements,
+		moderation:    d.Moderation,
+		blocks:        d.Blocks,
 		hub:           d.Hub,
 		upgrader:      d.Hub.Upgrader(),
 	}

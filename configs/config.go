@@ -32,6 +32,7 @@ type Config struct {
 	Broker        Broker        `yaml:"broker"`
 	Limits        Limits        `yaml:"limits"`
 	Notifications Notifications `yaml:"notifications"`
+	Moderation    Moderation    `yaml:"moderation"`
 	Log           Log           `yaml:"log"`
 }
 
@@ -143,6 +144,17 @@ type Notifications struct {
 	CleanupInterval    time.Duration `yaml:"cleanup_interval"`
 	FanoutBatchSize    int           `yaml:"fanout_batch_size"`
 	FanoutPollInterval time.Duration `yaml:"fanout_poll_interval"`
+}
+
+// Moderation configures reports: how many hide content, and how many one
+// user may make.
+type Moderation struct {
+	// HideAfterReports distinct users' open reports hide a post or comment.
+	HideAfterReports int `yaml:"hide_after_reports"`
+	// ReportsPerDay bounds one user's reports in any 24 hours.
+	ReportsPerDay int `yaml:"reports_per_day"`
+	// ReportsPerMinute bounds one user's reports in a sliding minute.
+	ReportsPerMinute int `yaml:"reports_per_minute"`
 }
 
 // Log configures the structured logger.

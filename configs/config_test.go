@@ -170,6 +170,9 @@ func TestValidate(t *testing.T) {
 		{"notifications.retention", func(c *Config) { c.Notifications.Retention = time.Minute }},
 		{"notifications.fanout_batch_size", func(c *Config) { c.Notifications.FanoutBatchSize = 0 }},
 		{"notifications.fanout_poll_interval", func(c *Config) { c.Notifications.FanoutPollInterval = time.Millisecond }},
+		{"moderation.hide_after_reports", func(c *Config) { c.Moderation.HideAfterReports = 0 }},
+		{"moderation.reports_per_day", func(c *Config) { c.Moderation.ReportsPerDay = 0 }},
+		{"moderation.reports_per_minute", func(c *Config) { c.Moderation.ReportsPerMinute = 0 }},
 		{"log.level", func(c *Config) { c.Log.Level = "loud" }},
 		{"log.format", func(c *Config) { c.Log.Format = "xml" }},
 	}

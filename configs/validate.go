@@ -77,6 +77,10 @@ func (c *Config) Validate() error {
 		{c.Notifications.FanoutBatchSize < 1 || c.Notifications.FanoutBatchSize > 5000, "notifications.fanout_batch_size", "must be 1 to 5000"},
 		{c.Notifications.FanoutPollInterval < 10*time.Millisecond, "notifications.fanout_poll_interval", "must be at least 10ms"},
 
+		{c.Moderation.HideAfterReports < 1, "moderation.hide_after_reports", "must be at least 1"},
+		{c.Moderation.ReportsPerDay < 1, "moderation.reports_per_day", "must be at least 1"},
+		{c.Moderation.ReportsPerMinute < 1, "moderation.reports_per_minute", "must be at least 1"},
+
 		{!oneOf(c.Log.Level, "debug", "info", "warn", "error"), "log.level", "must be debug, info, warn or error"},
 		{!oneOf(c.Log.Format, "json", "text"), "log.format", "must be json or text"},
 	}

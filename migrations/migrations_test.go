@@ -232,11 +232,8 @@ func TestSeenMarkAndLikeNoticesMigrate(t *testing.T) {
 	ctx := context.Background()
 	db := dbtest.OpenEmpty(t)
 	sqlDB, m := migrator(t, db)
-	if _, err := m.UpTo(ctx, 5); err != nil {
+	if _, err := m.UpTo(ctx, 4); err != nil {
 		t.Fatal(err)
-	}
-	if step, ok, err := m.Down(ctx); err != nil || !ok || step.Version != 5 {
-		t.Fatalf("down: %+v %v %v", step, ok, err)
 	}
 	at := "2026-01-02 03:04:05"
 	for _, stmt := range []string{

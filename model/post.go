@@ -19,6 +19,11 @@ type Post struct {
 	UpdatedAt      time.Time  `json:"updated_at"`
 	LastActivityAt time.Time  `json:"last_activity_at"`
 	DeletedAt      *time.Time `json:"-"`
+	// Spoiler marks a post that gives an answer away: its notifications'
+	// excerpts say "[spoiler]" (see ExcerptOf) and clients blur its body.
+	Spoiler bool `json:"spoiler"`
+	// Hidden is set while the post is held for review (see Visible).
+	Hidden bool `json:"hidden"`
 	// LastCommentID is the id of the post's newest comment or reply,
 	// deleted or not (0: none yet), moved under the post's row lock by
 	// each new comment: the live thread's order (see ThreadEvent).
@@ -36,7 +41,12 @@ type Post struct {
 	// mute routes.
 	Muted        bool   `gorm:"-" json:"muted"`
 	Subscription string `gorm:"-" json:"subscription"`
+	// AuthorBlocked says that the viewer has blocked the author.
+	AuthorBlocked bool `gorm:"-" json:"author_blocked"`
 }
+
+// VisibleTo reports whether viewer may see p; see Visible.
+func (p *Post) VisibleTo(viewer *User) bool { return Visible(viewer, p.AuthorID, p.Hidden) }
 
 // Comment is a top-level comment on a post (ParentID and RootID nil) or a
 // reply in the flat thread under one (RootID is that top-level comment,
@@ -54,6 +64,9 @@ type Comment struct {
 	CreatedAt     time.Time  `json:"created_at"`
 	EditedAt      *time.Time `json:"edited_at"`
 	DeletedAt     *time.Time `json:"-"`
+	// Spoiler and Hidden are as on Post.
+	Spoiler bool `json:"spoiler"`
+	Hidden  bool `json:"hidden"`
 
 	// BodyHTML and BodyHTMLVersion are as on Post.
 	BodyHTML        string `json:"body_html"`
@@ -63,11 +76,17 @@ type Comment struct {
 	ReplyTo *Author `gorm:"-" json:"reply_to"`
 	Liked   bool    `gorm:"-" json:"liked"`
 	Deleted bool    `gorm:"-" json:"deleted"`
+	// AuthorBlocked says that the viewer has blocked the author.
+	AuthorBlocked bool `gorm:"-" json:"author_blocked"`
 	// Replies is set only on the top-level comments of a thread listing,
 	// where it is never nil and encodes as [] when empty; elsewhere it is
 	// nil and omitted.
 	Replies []*Comment `gorm:"-" json:"replies,omitzero"`
 }
+
+// VisibleTo reports whether viewer may see c itself (its post aside); see
+// Visible.
+func (c *Comment) VisibleTo(viewer *User) bool { return Visible(viewer, c.AuthorID, c.Hidden) }
 
 // PostLike records that a user likes a post; the pair is the primary key.
 type PostLike struct {

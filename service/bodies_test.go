@@ -79,7 +79,7 @@ func TestBodyHTML(t *testing.T) {
 	r := f.comment(t, alice, p.ID, c, "a *reply*")
 	wantHTML(t, "created reply", r.BodyHTML, []string{"<em>reply</em>"})
 
-	c2, err := f.comments.Update(bob, c.ID, "changed ~~text~~")
+	c2, err := f.comments.Update(bob, c.ID, service.CommentPatch{Body: ptr("changed ~~text~~")})
 	if err != nil {
 		t.Fatal(err)
 	}

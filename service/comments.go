@@ -48,13 +48,22 @@ func NewComments(db *gorm.DB, notes *Notifications, limit *RateLimiter) *Comment
 type CommentInput struct {
 	Body     string
 	ParentID *int64
+	Spoiler  bool
+}
+
+// CommentPatch edits a comment; nil fields stay as they are.
+type CommentPatch struct {
+	Body    *string
+	Spoiler *bool
 }
 
 // Create adds a comment by the signed-in user to post postID. In the same
 // transaction it moves the counters and writes the notifications, which are
 // published after commit. Errors: EUNAUTHENTICATED; EINVALID naming the
 // field, also for a parent_id that is not a comment of this post;
-// ENOTFOUND for a missing post or a deleted parent; ERATELIMITED.
+// ENOTFOUND for a missing post or a deleted parent, or a hidden one the
+// user may not see; EPERMISSION for a hidden post or parent that the user
+// sees (see writable); ERATELIMITED.
 func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*model.Comment, error) {
 	actor, err := signedIn(ctx)
 	if err != nil {
@@ -82,12 +91,18 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 		if err := lockLivePost(tx, postID, &post); err != nil {
 			return err
 		}
+		if err := writable(actor, "post", postID, post.AuthorID, post.Hidden); err != nil {
+			return err
+		}
 		// Read after the post lock: every writer of this thread holds it, so
-		// the parent cannot be deleted under us.
+		// the parent cannot be deleted or hidden under us.
 		var parent *model.Comment
 		if in.ParentID != nil {
 			var err error
 			if parent, err = replyParent(tx, postID, *in.ParentID); err != nil {
+				return err
+			}
+			if err := writable(actor, "comment", parent.ID, parent.AuthorID, parent.Hidden); err != nil {
 				return err
 			}
 		}
@@ -96,7 +111,10 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 			return err
 		}
 		now := Now()
-		c = &model.Comment{PostID: postID, AuthorID: actor.ID, Body: body, BodyHTML: html, BodyHTMLVersion: markdown.Version, CreatedAt: now}
+		c = &model.Comment{
+			PostID: postID, AuthorID: actor.ID, Body: body, BodyHTML: html, BodyHTMLVersion: markdown.Version,
+			Spoiler: in.Spoiler, CreatedAt: now,
+		}
 		if parent != nil {
 			root := parent.ID
 			if parent.RootID != nil {
@@ -184,39 +202,65 @@ func replyParent(tx *gorm.DB, postID, id int64) (*model.Comment, error) {
 	return &p, nil
 }
 
-// Update replaces the body of a comment and sets edited_at. Only its author
-// may: moderators delete, they do not put words in others' mouths.
-// Errors: EINVALID naming body, ENOTFOUND, EPERMISSION.
-func (s *Comments) Update(ctx context.Context, id int64, body string) (*model.Comment, error) {
+// Update replaces the body or the spoiler flag of a comment and sets
+// edited_at. Only its author may: moderators delete, they do not put words
+// in others' mouths. A change of the flag rewrites, in the same
+// transaction, the excerpts of the comment's notifications (see
+// rewriteExcerpts). Errors: EINVALID naming body, ENOTFOUND, EPERMISSION.
+func (s *Comments) Update(ctx context.Context, id int64, in CommentPatch) (*model.Comment, error) {
 	actor, err := signedIn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	body, err = model.Text("body", body, 1, model.CommentBodyMax)
-	if err != nil {
-		return nil, err
+	if in.Body == nil && in.Spoiler == nil {
+		return nil, model.Errorf(model.EINVALID, "body or spoiler is required")
 	}
-	db := s.db.WithContext(ctx)
-	c, err := commentOfLivePost(db, id, live)
+	changes := map[string]any{"edited_at": Now()}
+	if in.Body != nil {
+		if changes["body"], err = model.Text("body", *in.Body, 1, model.CommentBodyMax); err != nil {
+			return nil, err
+		}
+	}
+	if in.Spoiler != nil {
+		changes["spoiler"] = *in.Spoiler
+	}
+	c, err := commentOfLivePost(s.db.WithContext(ctx), actor, id, commentsLiveTo)
 	if err != nil {
 		return nil, err
 	}
 	if c.AuthorID != actor.ID {
 		return nil, model.Errorf(model.EPERMISSION, "only the author may edit comment %d", id)
 	}
-	html, err := s.html.render(ctx, body)
+	if body, ok := changes["body"].(string); ok {
+		if changes["body_html"], err = s.html.render(ctx, body); err != nil {
+			return nil, err
+		}
+		changes["body_html_version"] = markdown.Version
+	}
+	err = transact(ctx, s.db, func(tx *gorm.DB) error {
+		t, err := lockTarget(tx, model.TargetComment, id, c.PostID)
+		if err != nil {
+			return err
+		}
+		if t.deleted() {
+			return model.Errorf(model.ENOTFOUND, "comment %d not found", id)
+		}
+		// UpdateColumns sets the new values on t.comment too.
+		wasSpoiler := t.comment.Spoiler
+		if err := tx.Model(t.comment).UpdateColumns(changes).Error; err != nil {
+			return dbError(err)
+		}
+		if in.Spoiler == nil || *in.Spoiler == wasSpoiler {
+			return nil
+		}
+		return rewriteExcerpts(tx, "comment_id = ?", id, t.comment.Body, t.comment.Spoiler)
+	})
 	if err != nil {
 		return nil, err
 	}
-	res := db.Model(&model.Comment{}).Where("id = ? AND deleted_at IS NULL", id).
-		UpdateColumns(map[string]any{"body": body, "body_html": html, "body_html_version": markdown.Version, "edited_at": Now()})
-	if res.Error != nil {
-		return nil, dbError(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return nil, model.Errorf(model.ENOTFOUND, "comment %d not found", id)
-	}
-	if seen, err := s.view(db, id, nil); err == nil {
+	// A reader who has liked nothing sees the edit live; a hidden comment
+	// is not shown to readers, so it is not published (threadView).
+	if seen, err := s.view(s.db.WithContext(ctx), id, nil); err == nil {
 		s.notes.publishThread(ctx, &model.ThreadEvent{Type: model.ThreadCommentUpdated, PostID: c.PostID, Comment: seen})
 	}
 	return s.Get(ctx, id)
@@ -233,8 +277,7 @@ func (s *Comments) Delete(ctx context.Context, id int64) error {
 	// A comment never changes post; reading which one first lets the
 	// transaction lock the post before the comment, in the order of every
 	// other writer of the thread.
-	db := s.db.WithContext(ctx)
-	c, err := commentOfLivePost(db, id, live)
+	c, err := commentOfLivePost(s.db.WithContext(ctx), actor, id, commentsLiveTo)
 	if err != nil {
 		return err
 	}
@@ -243,43 +286,55 @@ func (s *Comments) Delete(ctx context.Context, id int64) error {
 	}
 	var out Outbox
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
-		var post model.Post
-		if err := lockLivePost(tx, c.PostID, &post); err != nil {
-			// The post went away since the read above, and the comment
-			// with it; any other error is the database's, and a deadlock
-			// must reach transact to be retried.
-			if model.ErrorCode(err) == model.ENOTFOUND {
-				return model.Errorf(model.ENOTFOUND, "comment %d not found", id)
-			}
+		// The post went away since the read above, and the comment with
+		// it, or a concurrent delete won: both are ENOTFOUND. Any other
+		// error is the database's, and a deadlock must reach transact to
+		// be retried.
+		t, err := lockTarget(tx, model.TargetComment, id, c.PostID)
+		if err != nil {
 			return err
 		}
-		res := tx.Model(&model.Comment{}).Where("id = ? AND deleted_at IS NULL", id).
-			UpdateColumn("deleted_at", Now())
-		if res.Error != nil {
-			return dbError(res.Error)
-		}
-		if res.RowsAffected == 0 {
-			// A concurrent delete won.
+		if t.deleted() {
 			return model.Errorf(model.ENOTFOUND, "comment %d not found", id)
 		}
-		if err := bumpCounter(tx, postComments, c.PostID, -1); err != nil {
-			return err
-		}
-		if c.RootID != nil {
-			if err := bumpCounter(tx, commentReplies, *c.RootID, -1); err != nil {
-				return err
-			}
-		}
-		var err error
-		out, err = s.notes.commentsDeleted(tx, []int64{id})
+		out, err = s.notes.removeComment(tx, t.comment)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	s.notes.publish(ctx, out)
-	s.notes.publishThread(ctx, &model.ThreadEvent{Type: model.ThreadCommentDeleted, PostID: c.PostID, CommentID: &id})
 	return nil
+}
+
+// removeComment soft-deletes the live comment c, locked after its post
+// (lockTarget), inside tx: it moves the counters that count c (none when
+// it is hidden, which took it off them) and removes its notifications.
+func (s *Notifications) removeComment(tx *gorm.DB, c *model.Comment) (Outbox, error) {
+	if err := tx.Model(c).UpdateColumn("deleted_at", Now()).Error; err != nil {
+		return Outbox{}, dbError(err)
+	}
+	if !c.Hidden {
+		if err := bumpCounter(tx, postComments, c.PostID, -1); err != nil {
+			return Outbox{}, err
+		}
+		if c.RootID != nil {
+			if err := bumpCounter(tx, commentReplies, *c.RootID, -1); err != nil {
+				return Outbox{}, err
+			}
+		}
+	}
+	out, err := s.commentsDeleted(tx, []int64{c.ID})
+	if err == nil && !c.Hidden { // readers never saw a hidden one
+		out.threads = append(out.threads, commentGone(c))
+	}
+	return out, err
+}
+
+// commentGone is the live-thread event of comment c deleted or hidden.
+func commentGone(c *model.Comment) *model.ThreadEvent {
+	id := c.ID
+	return &model.ThreadEvent{Type: model.ThreadCommentDeleted, PostID: c.PostID, CommentID: &id}
 }
 
 // newCommentLike returns the like of comment id by userID.
@@ -290,7 +345,8 @@ func newCommentLike(id, userID int64) any {
 // lockToLike locks, for a like (or unlike) of comment id by actor, the
 // user rows of actor and, for a like of another's comment, of its author
 // (planLike), then the comment, and returns what the like needs of it.
-// Placeholders cannot be liked. Errors: ENOTFOUND.
+// Placeholders cannot be liked. Errors: ENOTFOUND, EPERMISSION for a
+// hidden comment or post (see writable).
 //
 // The user rows come first, then the comment, in the package's lock order:
 // the like's insert share-locks the actor's row and the comment, and a new
@@ -301,27 +357,37 @@ func newCommentLike(id, userID int64) any {
 // post: they never wait in a thread's queue.
 func (s *Comments) lockToLike(tx *gorm.DB, id int64, actor *model.User, liking bool) (likeTarget, error) {
 	var c model.Comment
-	if err := tx.Select("id", "author_id").Where("deleted_at IS NULL").Take(&c, id).Error; err != nil {
+	if err := tx.Select("id", "author_id", "hidden").Where("deleted_at IS NULL").Take(&c, id).Error; err != nil {
 		return likeTarget{}, notFound(err, "comment %d not found", id)
+	}
+	if !c.VisibleTo(actor) {
+		return likeTarget{}, model.Errorf(model.ENOTFOUND, "comment %d not found", id)
 	}
 	plan, err := s.notes.planLike(tx, actor, c.AuthorID, liking)
 	if err != nil {
 		return likeTarget{}, err
 	}
 	forUpdate := clause.Locking{Strength: clause.LockingStrengthUpdate}
-	err = tx.Clauses(forUpdate).Select("id", "post_id", "body", "like_count").Where("deleted_at IS NULL").Take(&c, id).Error
+	err = tx.Clauses(forUpdate).Select("id", "post_id", "author_id", "body", "like_count", "spoiler", "hidden").
+		Where("deleted_at IS NULL").Take(&c, id).Error
 	if err != nil {
 		return likeTarget{}, notFound(err, "comment %d not found", id)
 	}
-	var livePost int64
-	if err := tx.Model(&model.Post{}).Where("id = ? AND deleted_at IS NULL", c.PostID).Count(&livePost).Error; err != nil {
-		return likeTarget{}, dbError(err)
+	var post model.Post
+	if err := tx.Select("id", "author_id", "hidden").Where("deleted_at IS NULL").Take(&post, c.PostID).Error; err != nil {
+		return likeTarget{}, notFound(err, "comment %d not found", id)
 	}
-	if livePost == 0 {
+	if !post.VisibleTo(actor) {
 		return likeTarget{}, model.Errorf(model.ENOTFOUND, "comment %d not found", id)
+	}
+	if err := writable(actor, "post", post.ID, post.AuthorID, post.Hidden); err != nil {
+		return likeTarget{}, err
+	}
+	if err := writable(actor, "comment", id, c.AuthorID, c.Hidden); err != nil {
+		return likeTarget{}, err
 	}
 	return likeTarget{
 		count: c.LikeCount, plan: plan, notice: &model.CommentLikeNotice{CommentID: id, UserID: actor.ID},
-		postID: c.PostID, commentID: &c.ID, excerpt: model.Excerpt(c.Body),
+		postID: c.PostID, commentID: &c.ID, excerpt: model.ExcerptOf(c.Body, c.Spoiler),
 	}, nil
 }

@@ -31,24 +31,18 @@ type CommentQuery struct {
 	Cursor string
 }
 
-// The conditions on a comments row for commentOfLivePost: visible rows are
-// shown (live ones, and top-level placeholders with live replies); live
-// ones may also be edited, deleted and replied to.
-const (
-	visible = "(comments.deleted_at IS NULL OR (comments.root_id IS NULL AND comments.reply_count > 0))"
-	live    = "comments.deleted_at IS NULL"
-)
-
 // Get returns comment id as the signed-in user sees it: live, or a
-// placeholder. Errors: ENOTFOUND.
+// placeholder. Errors: ENOTFOUND, also for a hidden comment (without live
+// replies) or post that the user may not see.
 func (s *Comments) Get(ctx context.Context, id int64) (*model.Comment, error) {
 	return s.view(s.db.WithContext(ctx), id, model.UserFrom(ctx))
 }
 
-// view returns comment id as viewer (nil: a reader who has liked nothing)
-// sees it: live, or a placeholder. Errors: ENOTFOUND.
+// view returns comment id as viewer (nil: a reader who has liked nothing,
+// to whom hidden comments are not shown) sees it: live, or a placeholder.
+// Errors: ENOTFOUND.
 func (s *Comments) view(db *gorm.DB, id int64, viewer *model.User) (*model.Comment, error) {
-	c, err := commentOfLivePost(db, id, visible)
+	c, err := commentOfLivePost(db, viewer, id, commentsVisibleTo)
 	if err != nil {
 		return nil, err
 	}
@@ -58,12 +52,15 @@ func (s *Comments) view(db *gorm.DB, id int64, viewer *model.User) (*model.Comme
 	return c, nil
 }
 
-// commentOfLivePost reads comment id when its row meets cond (visible or
-// live) and its post is live. Errors: ENOTFOUND.
-func commentOfLivePost(db *gorm.DB, id int64, cond string) (*model.Comment, error) {
+// commentOfLivePost reads comment id when its row meets cond for viewer
+// (commentsVisibleTo or commentsLiveTo) and its post is live and visible
+// to viewer. Errors: ENOTFOUND.
+func commentOfLivePost(db *gorm.DB, viewer *model.User, id int64, cond func(*model.User) (string, []any)) (*model.Comment, error) {
+	postShown, postArgs := shownTo(viewer, "posts")
+	where, args := cond(viewer)
 	var c model.Comment
-	err := db.Joins("JOIN posts ON posts.id = comments.post_id AND posts.deleted_at IS NULL").
-		Where("comments.id = ? AND "+cond, id).Take(&c).Error
+	err := db.Joins("JOIN posts ON posts.id = comments.post_id AND posts.deleted_at IS NULL AND "+postShown, postArgs...).
+		Where("comments.id = ?", id).Where(where, args...).Take(&c).Error
 	if err != nil {
 		return nil, notFound(err, "comment %d not found", id)
 	}
@@ -97,14 +94,22 @@ func (s *Comments) List(ctx context.Context, postID int64, q CommentQuery) (*Pag
 		return nil, err
 	}
 	db := s.db.WithContext(ctx)
-	var live int
-	if err := db.Raw("SELECT 1 FROM posts WHERE id = ? AND deleted_at IS NULL", postID).Row().Scan(&live); err != nil {
+	viewer := model.UserFrom(ctx)
+	// Scanned by hand, as the page's comments are (see scanComments).
+	post := model.Post{ID: postID}
+	err = db.Raw("SELECT author_id, hidden FROM posts WHERE id = ? AND deleted_at IS NULL", postID).Row().
+		Scan(&post.AuthorID, &post.Hidden)
+	if err != nil {
 		return nil, notFound(err, "post %d not found", postID)
+	}
+	if !post.VisibleTo(viewer) {
+		return nil, model.Errorf(model.ENOTFOUND, "post %d not found", postID)
 	}
 
 	// comments_post_root (post_id, root_id, id) serves old and new,
 	// comments_post_root_top (post_id, root_id, like_count, id) serves top.
-	query := db.Where("post_id = ? AND root_id IS NULL AND "+visible, postID)
+	visible, visibleArgs := commentsVisibleTo(viewer)
+	query := db.Where("post_id = ? AND root_id IS NULL", postID).Where(visible, visibleArgs...)
 	switch q.Sort {
 	case CommentsOld:
 		query = query.Order("id")
@@ -134,7 +139,7 @@ func (s *Comments) List(ctx context.Context, postID int64, q CommentQuery) (*Pag
 		return k
 	})
 
-	replies, err := firstReplies(db, page.Items)
+	replies, err := firstReplies(db, viewer, page.Items)
 	if err != nil {
 		return nil, err
 	}
@@ -145,14 +150,15 @@ func (s *Comments) List(ctx context.Context, postID int64, q CommentQuery) (*Pag
 		c.Replies = append([]*model.Comment{}, replies[c.ID]...)
 		all = append(all, c.Replies...)
 	}
-	if err := fillComments(db, model.UserFrom(ctx), all); err != nil {
+	if err := fillComments(db, viewer, all); err != nil {
 		return nil, err
 	}
 	return page, nil
 }
 
-// firstReplies returns the first replyPreviews live replies of each of the
-// top-level comments, oldest first, by top-level id. It is one query: a
+// firstReplies returns the first replyPreviews live replies that viewer
+// may see of each of the top-level comments, oldest first, by top-level
+// id. It is one query: a
 // UNION ALL of one small index range (comments_root) per comment with
 // replies, so a thread with thousands of replies costs no more than one
 // with three.
@@ -162,8 +168,9 @@ func (s *Comments) List(ctx context.Context, postID int64, q CommentQuery) (*Pag
 // query cost MariaDB about 14 ms of CPU for a page of 20 (the thread-read
 // load test); there each member is a parenthesised SELECT instead, under
 // 1 ms.
-func firstReplies(db *gorm.DB, tops []*model.Comment) (map[int64][]*model.Comment, error) {
-	first := fmt.Sprintf("SELECT %s FROM comments WHERE root_id = ? AND deleted_at IS NULL ORDER BY id LIMIT %d", commentColumns, replyPreviews)
+func firstReplies(db *gorm.DB, viewer *model.User, tops []*model.Comment) (map[int64][]*model.Comment, error) {
+	shown, shownArgs := commentsLiveTo(viewer)
+	first := fmt.Sprintf("SELECT %s FROM comments WHERE root_id = ? AND %s ORDER BY id LIMIT %d", commentColumns, shown, replyPreviews)
 	member := func(i int) string { return fmt.Sprintf("SELECT * FROM (%s) AS r%d", first, i) }
 	if db.Dialector.Name() == "mysql" {
 		member = func(int) string { return "(" + first + ")" }
@@ -175,7 +182,7 @@ func firstReplies(db *gorm.DB, tops []*model.Comment) (map[int64][]*model.Commen
 			continue
 		}
 		parts = append(parts, member(len(parts)))
-		args = append(args, c.ID)
+		args = append(append(args, c.ID), shownArgs...)
 	}
 	byRoot := make(map[int64][]*model.Comment, len(parts))
 	if len(parts) == 0 {
@@ -196,8 +203,9 @@ func firstReplies(db *gorm.DB, tops []*model.Comment) (map[int64][]*model.Commen
 	return byRoot, nil
 }
 
-// Replies returns a page of the live replies under top-level comment id,
-// oldest first; a placeholder's replies are listed too. The walk is exact:
+// Replies returns a page of the live replies under top-level comment id
+// that the signed-in user may see, oldest first; a placeholder's replies
+// are listed too. The walk is exact:
 // every reply that existed when it began is seen once.
 // Errors: ENOTFOUND; EINVALID when id is a reply, or naming limit or cursor.
 func (s *Comments) Replies(ctx context.Context, id int64, limit int, cursorText string) (*Page[*model.Comment], error) {
@@ -210,7 +218,8 @@ func (s *Comments) Replies(ctx context.Context, id int64, limit int, cursorText 
 	if err != nil {
 		return nil, err
 	}
-	root, err := commentOfLivePost(db, id, visible)
+	viewer := model.UserFrom(ctx)
+	root, err := commentOfLivePost(db, viewer, id, commentsVisibleTo)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +227,8 @@ func (s *Comments) Replies(ctx context.Context, id int64, limit int, cursorText 
 		return nil, model.Errorf(model.EINVALID, "comment %d is a reply; replies are listed under top-level comments", id)
 	}
 	// comments_root (root_id, id).
-	query := db.Where("root_id = ? AND deleted_at IS NULL", id).Order("id")
+	shown, shownArgs := commentsLiveTo(viewer)
+	query := db.Where("root_id = ?", id).Where(shown, shownArgs...).Order("id")
 	if after != nil {
 		query = query.Where("id > ?", after.ID)
 	}
@@ -229,7 +239,7 @@ func (s *Comments) Replies(ctx context.Context, id int64, limit int, cursorText 
 	page := newPage(rows, limit, func(c *model.Comment) cursor {
 		return cursor{Sort: CommentsOld, ID: c.ID}
 	})
-	if err := fillComments(db, model.UserFrom(ctx), page.Items); err != nil {
+	if err := fillComments(db, viewer, page.Items); err != nil {
 		return nil, err
 	}
 	return page, nil
@@ -237,7 +247,7 @@ func (s *Comments) Replies(ctx context.Context, id int64, limit int, cursorText 
 
 // commentColumns are the columns of a comments row that scanComments reads,
 // in its order.
-const commentColumns = "id, post_id, parent_id, root_id, author_id, reply_to_user_id, body, body_html, like_count, reply_count, created_at, edited_at, deleted_at"
+const commentColumns = "id, post_id, parent_id, root_id, author_id, reply_to_user_id, body, body_html, like_count, reply_count, created_at, edited_at, deleted_at, spoiler, hidden"
 
 // findComments runs q, a query of comments rows, and returns them.
 func findComments(q *gorm.DB) ([]*model.Comment, error) {
@@ -258,7 +268,7 @@ func scanComments(q *gorm.DB) ([]*model.Comment, error) {
 		c := new(model.Comment)
 		var bodyHTML sql.NullString // NULL until the row is rendered (RenderStoredBodies)
 		err := rows.Scan(&c.ID, &c.PostID, &c.ParentID, &c.RootID, &c.AuthorID, &c.ReplyToUserID,
-			&c.Body, &bodyHTML, &c.LikeCount, &c.ReplyCount, &c.CreatedAt, &c.EditedAt, &c.DeletedAt)
+			&c.Body, &bodyHTML, &c.LikeCount, &c.ReplyCount, &c.CreatedAt, &c.EditedAt, &c.DeletedAt, &c.Spoiler, &c.Hidden)
 		if err != nil {
 			return nil, dbError(err)
 		}
@@ -271,9 +281,12 @@ func scanComments(q *gorm.DB) ([]*model.Comment, error) {
 	return list, nil
 }
 
-// fillComments sets the authors, reply_to authors, the viewer's liked flags
-// and the placeholder fields of comments: one query for authors and one for
-// likes, whatever the number of comments.
+// fillComments sets the authors, reply_to authors, the viewer's liked and
+// author_blocked flags and the placeholder fields of comments: one query
+// for authors, one for likes and one for blocks, whatever the number of
+// comments. A deleted comment, and a hidden one that the viewer may not
+// see (only a top-level one with live replies reaches here), is a
+// placeholder: it says only that a comment was here.
 func fillComments(db *gorm.DB, viewer *model.User, comments []*model.Comment) error {
 	if len(comments) == 0 {
 		return nil
@@ -291,6 +304,10 @@ func fillComments(db *gorm.DB, viewer *model.User, comments []*model.Comment) er
 	if err != nil {
 		return err
 	}
+	blocked, err := blockedBy(db, viewer, userIDs)
+	if err != nil {
+		return err
+	}
 	var liked map[int64]bool
 	if viewer != nil {
 		if liked, err = viewerRows(db, &model.CommentLike{}, viewer.ID, ids); err != nil {
@@ -298,12 +315,12 @@ func fillComments(db *gorm.DB, viewer *model.User, comments []*model.Comment) er
 		}
 	}
 	for _, c := range comments {
-		if c.DeletedAt != nil {
-			// A placeholder says only that a comment was here.
-			c.Deleted, c.Body, c.BodyHTML, c.Author, c.Liked = true, "", "", nil, false
+		if c.DeletedAt != nil || !c.VisibleTo(viewer) {
+			c.Deleted, c.Body, c.BodyHTML, c.Author, c.Liked, c.Spoiler, c.Hidden = true, "", "", nil, false, false, false
 			continue
 		}
 		c.Author = authors[c.AuthorID]
+		c.AuthorBlocked = blocked[c.AuthorID]
 		if c.ReplyToUserID != nil {
 			c.ReplyTo = authors[*c.ReplyToUserID]
 		}

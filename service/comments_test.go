@@ -308,19 +308,19 @@ func TestCommentsUpdate(t *testing.T) {
 	c := f.comment(t, bob, p.ID, nil, "before")
 
 	t.Run("OK", func(t *testing.T) {
-		got, err := f.comments.Update(bob, c.ID, " after ")
+		got, err := f.comments.Update(bob, c.ID, service.CommentPatch{Body: ptr(" after ")})
 		if err != nil || got.Body != "after" || got.EditedAt == nil || got.EditedAt.Before(c.CreatedAt) || got.Author.Username != "bob" {
 			t.Errorf("edit: %+v, %v", got, err)
 		}
 	})
 	t.Run("ErrInvalid", func(t *testing.T) {
-		_, err := f.comments.Update(bob, c.ID, "")
+		_, err := f.comments.Update(bob, c.ID, service.CommentPatch{Body: ptr("")})
 		wantCode(t, err, model.EINVALID, "body is required")
 	})
 	t.Run("ErrPermission", func(t *testing.T) {
 		// Not even the post's author or a moderator edits someone's comment.
 		for _, ctx := range []context.Context{alice, mod} {
-			_, err := f.comments.Update(ctx, c.ID, "x")
+			_, err := f.comments.Update(ctx, c.ID, service.CommentPatch{Body: ptr("x")})
 			wantCode(t, err, model.EPERMISSION, "")
 		}
 	})
@@ -328,7 +328,7 @@ func TestCommentsUpdate(t *testing.T) {
 		if err := f.comments.Delete(bob, c.ID); err != nil {
 			t.Fatal(err)
 		}
-		_, err := f.comments.Update(bob, c.ID, "x")
+		_, err := f.comments.Update(bob, c.ID, service.CommentPatch{Body: ptr("x")})
 		wantCode(t, err, model.ENOTFOUND, "comment")
 	})
 }

@@ -61,5 +61,8 @@
 // notifications_grouped.go their grouped view, and retention.go the
 // cleanup job. bodies.go renders the Markdown of posts and comments into
 // the body_html stored with them (package markdown), before the write's
-// transaction, and renders stored rows an older renderer made.
+// transaction, and renders stored rows an older renderer made. Moderation:
+// hidden.go is who sees hidden content (the SQL of model.Visible) and the
+// hiding itself, moderation.go reports, the moderators' queue and the log,
+// blocks.go blocks.
 package service

@@ -155,10 +155,12 @@ func (s *Notifications) fanoutBatch(ctx context.Context, size int) (bool, []*mod
 // fanoutStep does one batch of the claimed outbox row ob, inside tx.
 func (s *Notifications) fanoutStep(tx *gorm.DB, ob *model.FanoutOutbox, size int) (Outbox, error) {
 	var c model.Comment
-	err := tx.Select("id", "body", "deleted_at").Take(&c, ob.CommentID).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) || err == nil && c.DeletedAt != nil {
-		// Deleted before its watchers were all told: what was written went
-		// with it, and the rest is not written.
+	err := tx.Select("id", "body", "spoiler", "hidden", "deleted_at").Take(&c, ob.CommentID).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) || err == nil && (c.DeletedAt != nil || c.Hidden) {
+		// Deleted or hidden before its watchers were all told (which
+		// removes the outbox row, so only a batch that claimed it first
+		// meets this): what was written went with it, and the rest is not
+		// written.
 		return Outbox{}, dbError(tx.Delete(ob).Error)
 	}
 	if err != nil {
@@ -193,9 +195,15 @@ func (s *Notifications) fanoutStep(tx *gorm.DB, ob *model.FanoutOutbox, size int
 	if err != nil {
 		return Outbox{}, err
 	}
+	// After the locks, as lockPlan reads them: the watchers who blocked
+	// the comment's author hear nothing of it.
+	blockers, err := blockersOf(tx, ob.ActorID, to)
+	if err != nil {
+		return Outbox{}, err
+	}
 	plan := make(notifyPlan, 0, len(to))
 	for _, id := range to {
-		if seq, ok := seqs[id]; ok {
+		if seq, ok := seqs[id]; ok && !blockers[id] {
 			plan = append(plan, recipient{userID: id, typ: model.NotifyThreadComment, seq: seq})
 		}
 	}
@@ -204,7 +212,7 @@ func (s *Notifications) fanoutStep(tx *gorm.DB, ob *model.FanoutOutbox, size int
 		return Outbox{}, err
 	}
 	actorID, postID, commentID := ob.ActorID, ob.PostID, ob.CommentID
-	excerpt, actor := model.Excerpt(c.Body), authors[ob.ActorID]
+	excerpt, actor := model.ExcerptOf(c.Body, c.Spoiler), authors[ob.ActorID]
 	return s.writeThreadComments(tx, plan, commentID, func(userID int64) *model.Notification {
 		return &model.Notification{
 			UserID: userID, Type: model.NotifyThreadComment, ActorID: &actorID, PostID: &postID,

@@ -15,7 +15,8 @@ import (
 // unlike by actor of an item written by authorID needs, ascending by id:
 // actor's, whose row the like's insert share-locks, and, when a like may
 // notify (not one's own item), the author's, whose notification sequence
-// it would move. It returns the author to tell, or an empty plan.
+// it would move. It returns the author to tell, or an empty plan (for
+// one's own item, or an author who blocked actor; see lockPlan).
 func (s *Notifications) planLike(tx *gorm.DB, actor *model.User, authorID int64, liking bool) (notifyPlan, error) {
 	var to []recipient
 	if liking && authorID != actor.ID {

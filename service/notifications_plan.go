@@ -60,15 +60,32 @@ func (s *Notifications) planComment(tx *gorm.DB, actor *model.User, post *model.
 	return lockPlan(tx, actor, to)
 }
 
+// lockPlan locks the user rows of actor and of the recipients to, in id
+// order, and returns the plan of those who have not blocked actor: nothing
+// the actor does notifies them, whatever the type.
+//
+// Blocks are read after the locks, with a locking read (which sees every
+// committed row, whatever the transaction's snapshot): a block commits
+// holding its blocker's row (Blocks.Block), so either it committed before
+// this read, which sees it, or it waits for this transaction and then
+// withdraws what this one wrote.
 func lockPlan(tx *gorm.DB, actor *model.User, to []recipient) (notifyPlan, error) {
 	seqs, err := lockUsers(tx, append(recipientIDs(to), actor.ID))
 	if err != nil {
 		return nil, err
 	}
-	for i := range to {
-		to[i].seq = seqs[to[i].userID]
+	blockers, err := blockersOf(tx, actor.ID, recipientIDs(to))
+	if err != nil {
+		return nil, err
 	}
-	return to, nil
+	plan := make(notifyPlan, 0, len(to))
+	for _, r := range to {
+		if !blockers[r.userID] {
+			r.seq = seqs[r.userID]
+			plan = append(plan, r)
+		}
+	}
+	return plan, nil
 }
 
 // postRecipients returns who a new post with body by actor notifies.

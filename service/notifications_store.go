@@ -66,12 +66,30 @@ func (s *notificationCore) findWithActors(ctx context.Context, q *gorm.DB) ([]*m
 }
 
 // withActors makes q, a query of notifications n, select them with their
-// actors' names (a notificationRow per row) and the columns also.
+// actors' names (a notificationRow per row) and the columns also, leaving
+// out those the recipient is not shown (shownNotifications). Every read of
+// a user's notifications, the hub's and the REST lists, goes through it.
 func withActors(q *gorm.DB, also ...string) *gorm.DB {
 	cols := append([]string{"n.*", "a.username AS actor_username", "a.display_name AS actor_display_name"}, also...)
 	return q.Table("notifications AS n").Select(strings.Join(cols, ", ")).
-		Joins("LEFT JOIN users AS a ON a.id = n.actor_id")
+		Joins("LEFT JOIN users AS a ON a.id = n.actor_id").
+		Where(shownNotifications, model.NotifySystem, true, true)
 }
+
+// shownNotifications is the condition on notifications n that leaves out
+// those the recipient must no longer be shown: caused by a user they have
+// blocked since (system notifications aside), or pointing into content
+// hidden since. Blocking and hiding withdraw such rows in their own
+// transactions, serialised with the writers on the blocker's row and the
+// post's; this re-check of the blocks and hides of now is what replay and
+// lists rest on all the same, whatever wrote the rows. The hub's reads stay bounded by a head read
+// first (notify.upToHead): rows left out below the head are simply not
+// sent, and the cursor moves past them to the head as before. Each test
+// is a lookup by key: user_blocks_pair, and the posts' and comments'
+// primary keys.
+const shownNotifications = `NOT EXISTS (SELECT 1 FROM user_blocks sb WHERE sb.user_id = n.user_id AND sb.blocked_id = n.actor_id AND n.type <> ?)
+		AND NOT EXISTS (SELECT 1 FROM posts sp WHERE sp.id = n.post_id AND sp.hidden = ?)
+		AND NOT EXISTS (SELECT 1 FROM comments sc WHERE sc.id = n.comment_id AND sc.hidden = ?)`
 
 // notificationRow is a notification read with its actor's names.
 type notificationRow struct {

@@ -28,6 +28,9 @@ type Outbox struct {
 	// fanout says that an outbox row for the fan-out was written, so this
 	// instance's worker is woken at once.
 	fanout bool
+	// threads are live-thread events of the change that ends something
+	// readers saw (a post or comment deleted or hidden), published first.
+	threads []*model.ThreadEvent
 }
 
 // postCreated writes, inside tx, the mention notifications of a new post,
@@ -37,7 +40,7 @@ func (s *Notifications) postCreated(tx *gorm.DB, plan notifyPlan, actor *model.U
 	return s.write(tx, plan, func(userID int64, typ string) *model.Notification {
 		return &model.Notification{
 			UserID: userID, Type: typ, ActorID: &actorID, PostID: &postID,
-			Excerpt: model.Excerpt(p.Body), Actor: model.AuthorOf(actor),
+			Excerpt: model.ExcerptOf(p.Body, p.Spoiler), Actor: model.AuthorOf(actor),
 		}
 	})
 }
@@ -50,7 +53,7 @@ func (s *Notifications) commentCreated(tx *gorm.DB, plan notifyPlan, actor *mode
 	out, err := s.write(tx, plan, func(userID int64, typ string) *model.Notification {
 		return &model.Notification{
 			UserID: userID, Type: typ, ActorID: &actorID, PostID: &postID, CommentID: &commentID,
-			Excerpt: model.Excerpt(c.Body), Actor: model.AuthorOf(actor),
+			Excerpt: model.ExcerptOf(c.Body, c.Spoiler), Actor: model.AuthorOf(actor),
 		}
 	})
 	if err != nil {

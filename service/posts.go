@@ -43,12 +43,14 @@ type PostInput struct {
 	Title     string
 	Body      string
 	ProblemID *int64
+	Spoiler   bool
 }
 
 // PostPatch edits a post; nil fields stay as they are.
 type PostPatch struct {
-	Title *string
-	Body  *string
+	Title   *string
+	Body    *string
+	Spoiler *bool
 }
 
 // PostQuery selects a page of posts. Nil filters select every post.
@@ -95,7 +97,7 @@ func (s *Posts) Create(ctx context.Context, in PostInput) (*model.Post, error) {
 		}
 		now := Now()
 		p = &model.Post{
-			AuthorID: actor.ID, ProblemID: in.ProblemID, Title: title, Body: body,
+			AuthorID: actor.ID, ProblemID: in.ProblemID, Title: title, Body: body, Spoiler: in.Spoiler,
 			BodyHTML: html, BodyHTMLVersion: markdown.Version,
 			CreatedAt: now, UpdatedAt: now, LastActivityAt: now,
 		}
@@ -118,17 +120,21 @@ func (s *Posts) Create(ctx context.Context, in PostInput) (*model.Post, error) {
 }
 
 // Get returns a post as the signed-in user sees it. Errors: ENOTFOUND, also
-// for a deleted post.
+// for a deleted post and a hidden one the user may not see.
 func (s *Posts) Get(ctx context.Context, id int64) (*model.Post, error) {
 	return s.view(s.db.WithContext(ctx), id, model.UserFrom(ctx))
 }
 
 // view returns post id as viewer sees it; a nil viewer is a reader who has
-// liked nothing and set no level on it. Errors: ENOTFOUND.
+// liked nothing and set no level on it, to whom hidden posts are not
+// shown. Errors: ENOTFOUND.
 func (s *Posts) view(db *gorm.DB, id int64, viewer *model.User) (*model.Post, error) {
 	var p model.Post
 	if err := db.Where("deleted_at IS NULL").Take(&p, id).Error; err != nil {
 		return nil, notFound(err, "post %d not found", id)
+	}
+	if !p.VisibleTo(viewer) {
+		return nil, model.Errorf(model.ENOTFOUND, "post %d not found", id)
 	}
 	if err := fillPosts(db, viewer, []*model.Post{&p}); err != nil {
 		return nil, err
@@ -136,7 +142,8 @@ func (s *Posts) view(db *gorm.DB, id int64, viewer *model.User) (*model.Post, er
 	return &p, nil
 }
 
-// List returns a page of live posts. The walk is exact for PostsNew: ids
+// List returns a page of live posts, without the hidden ones the
+// signed-in user may not see. The walk is exact for PostsNew: ids
 // never change, so every post that existed when the walk began is seen once.
 // PostsActive and PostsTop sort by a key that changes while a client walks
 // (a new comment, a like); the cursor holds the key and id of the last post
@@ -170,7 +177,9 @@ func (s *Posts) List(ctx context.Context, q PostQuery) (*Page[*model.Post], erro
 	db := s.db.WithContext(ctx)
 	// Each filter and order has an index: posts_author, posts_problem_* and
 	// posts_active / posts_top, the last two read backwards.
-	query := db.Where("deleted_at IS NULL")
+	viewer := model.UserFrom(ctx)
+	shown, shownArgs := shownTo(viewer, "posts")
+	query := db.Where("deleted_at IS NULL").Where(shown, shownArgs...)
 	if q.ProblemID != nil {
 		query = query.Where("problem_id = ?", *q.ProblemID)
 	}
@@ -206,21 +215,24 @@ func (s *Posts) List(ctx context.Context, q PostQuery) (*Page[*model.Post], erro
 		}
 		return c
 	})
-	if err := fillPosts(db, model.UserFrom(ctx), page.Items); err != nil {
+	if err := fillPosts(db, viewer, page.Items); err != nil {
 		return nil, err
 	}
 	return page, nil
 }
 
-// Update edits the title or body of a post; its author, moderators and
-// admins may. Errors: EINVALID naming the field, ENOTFOUND, EPERMISSION.
+// Update edits the title, body or spoiler flag of a post; its author,
+// moderators and admins may. A change of the flag rewrites, in the same
+// transaction, the excerpts of the notifications that quote the post's
+// body (see rewriteExcerpts).
+// Errors: EINVALID naming the field, ENOTFOUND, EPERMISSION.
 func (s *Posts) Update(ctx context.Context, id int64, in PostPatch) (*model.Post, error) {
 	actor, err := signedIn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if in.Title == nil && in.Body == nil {
-		return nil, model.Errorf(model.EINVALID, "title or body is required")
+	if in.Title == nil && in.Body == nil && in.Spoiler == nil {
+		return nil, model.Errorf(model.EINVALID, "title, body or spoiler is required")
 	}
 	changes := map[string]any{"updated_at": Now()}
 	if in.Title != nil {
@@ -233,10 +245,19 @@ func (s *Posts) Update(ctx context.Context, id int64, in PostPatch) (*model.Post
 			return nil, err
 		}
 	}
-	db := s.db.WithContext(ctx)
+	if in.Spoiler != nil {
+		changes["spoiler"] = *in.Spoiler
+	}
+	// Checked before the body is rendered, outside the transaction, so
+	// that nobody makes the server render what it will not store; the
+	// transaction checks again under the post's lock what may have changed
+	// since (a post deleted or hidden meanwhile).
 	var p model.Post
-	if err := db.Select("id", "author_id").Where("deleted_at IS NULL").Take(&p, id).Error; err != nil {
+	if err := s.db.WithContext(ctx).Select("id", "author_id", "hidden").Where("deleted_at IS NULL").Take(&p, id).Error; err != nil {
 		return nil, notFound(err, "post %d not found", id)
+	}
+	if !p.VisibleTo(actor) {
+		return nil, model.Errorf(model.ENOTFOUND, "post %d not found", id)
 	}
 	if err := mayModify(actor, &p, "edit"); err != nil {
 		return nil, err
@@ -247,18 +268,42 @@ func (s *Posts) Update(ctx context.Context, id int64, in PostPatch) (*model.Post
 		}
 		changes["body_html_version"] = markdown.Version
 	}
-	res := db.Model(&model.Post{}).Where("id = ? AND deleted_at IS NULL", id).UpdateColumns(changes)
-	if res.Error != nil {
-		return nil, dbError(res.Error)
+	err = transact(ctx, s.db, func(tx *gorm.DB) error {
+		var p model.Post
+		if err := lockLivePost(tx, id, &p); err != nil {
+			return err
+		}
+		if !p.VisibleTo(actor) {
+			return model.Errorf(model.ENOTFOUND, "post %d not found", id)
+		}
+		// UpdateColumns sets the new values on p too.
+		wasSpoiler := p.Spoiler
+		if err := tx.Model(&p).UpdateColumns(changes).Error; err != nil {
+			return dbError(err)
+		}
+		if in.Spoiler == nil || *in.Spoiler == wasSpoiler {
+			return nil
+		}
+		return rewriteExcerpts(tx, "post_id = ? AND comment_id IS NULL", id, p.Body, p.Spoiler)
+	})
+	if err != nil {
+		return nil, err
 	}
-	if res.RowsAffected == 0 {
-		// Deleted since it was read.
-		return nil, model.Errorf(model.ENOTFOUND, "post %d not found", id)
-	}
-	if seen, err := s.view(db, id, nil); err == nil {
+	// A hidden post is not shown to readers: view finds none to publish.
+	if seen, err := s.view(s.db.WithContext(ctx), id, nil); err == nil {
 		s.notes.publishThread(ctx, &model.ThreadEvent{Type: model.ThreadPostUpdated, PostID: id, Post: seen})
 	}
 	return s.Get(ctx, id)
+}
+
+// rewriteExcerpts sets, inside tx, the excerpt of the notifications that
+// quote a post's or comment's body (cond selects them) after its spoiler
+// flag changed: "[spoiler]" from now on, or the body again. Excerpts
+// written before a body edit keep the old text, as before; a spoiler is
+// about what must not be read, so it reaches back.
+func rewriteExcerpts(tx *gorm.DB, cond string, id int64, body string, spoiler bool) error {
+	err := tx.Model(&model.Notification{}).Where(cond, id).UpdateColumn("excerpt", model.ExcerptOf(body, spoiler)).Error
+	return dbError(err)
 }
 
 // Delete soft-deletes a post; its author, moderators and admins may. In the
@@ -276,22 +321,40 @@ func (s *Posts) Delete(ctx context.Context, id int64) error {
 		if err := lockLivePost(tx, id, &p); err != nil {
 			return err
 		}
+		if !p.VisibleTo(actor) {
+			return model.Errorf(model.ENOTFOUND, "post %d not found", id)
+		}
 		if err := mayModify(actor, &p, "delete"); err != nil {
 			return err
 		}
-		if err := tx.Model(&p).UpdateColumn("deleted_at", Now()).Error; err != nil {
-			return dbError(err)
-		}
 		var err error
-		out, err = s.notes.postDeleted(tx, id)
+		out, err = s.notes.removePost(tx, &p)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	s.notes.publish(ctx, out)
-	s.notes.publishThread(ctx, &model.ThreadEvent{Type: model.ThreadPostDeleted, PostID: id})
 	return nil
+}
+
+// removePost soft-deletes post p, locked, inside tx, and removes the
+// notifications that point into it.
+func (s *Notifications) removePost(tx *gorm.DB, p *model.Post) (Outbox, error) {
+	if err := tx.Model(p).UpdateColumn("deleted_at", Now()).Error; err != nil {
+		return Outbox{}, dbError(err)
+	}
+	out, err := s.postDeleted(tx, p.ID)
+	if err == nil && !p.Hidden { // a hidden one's followers were told when it was hidden
+		out.threads = append(out.threads, postGone(p.ID))
+	}
+	return out, err
+}
+
+// postGone is the live-thread event of post id deleted or hidden: its
+// subscriptions end.
+func postGone(id int64) *model.ThreadEvent {
+	return &model.ThreadEvent{Type: model.ThreadPostDeleted, PostID: id}
 }
 
 // mayModify returns nil when actor may edit or delete post p (verb says
@@ -310,10 +373,14 @@ func newPostLike(id, userID int64) any {
 
 // lockToLike locks post id, the first lock of the lock order, then, for a
 // like, the user rows of actor and of the post's author (planLike), and
-// returns what the like needs of the post. Errors: ENOTFOUND.
+// returns what the like needs of the post. Errors: ENOTFOUND, EPERMISSION
+// for a hidden post (see writable).
 func (s *Posts) lockToLike(tx *gorm.DB, id int64, actor *model.User, liking bool) (likeTarget, error) {
 	var p model.Post
 	if err := lockLivePost(tx, id, &p); err != nil {
+		return likeTarget{}, err
+	}
+	if err := writable(actor, "post", id, p.AuthorID, p.Hidden); err != nil {
 		return likeTarget{}, err
 	}
 	t := likeTarget{count: p.LikeCount, postID: id}
@@ -325,13 +392,13 @@ func (s *Posts) lockToLike(tx *gorm.DB, id int64, actor *model.User, liking bool
 		return likeTarget{}, err
 	}
 	t.plan, t.notice = plan, &model.PostLikeNotice{PostID: id, UserID: actor.ID}
-	t.excerpt = model.Excerpt(p.Body)
+	t.excerpt = model.ExcerptOf(p.Body, p.Spoiler)
 	return t, nil
 }
 
-// fillPosts sets the author, the viewer's liked flag and the viewer's level
-// (subscription, and muted with it) of posts: one query for each, whatever
-// the number of posts.
+// fillPosts sets the author, the viewer's liked flag, the viewer's level
+// (subscription, and muted with it) and the viewer's block of the author
+// of posts: one query for each, whatever the number of posts.
 func fillPosts(db *gorm.DB, viewer *model.User, posts []*model.Post) error {
 	if len(posts) == 0 {
 		return nil
@@ -342,6 +409,10 @@ func fillPosts(db *gorm.DB, viewer *model.User, posts []*model.Post) error {
 		ids[i], authorIDs[i] = p.ID, p.AuthorID
 	}
 	authors, err := fetchAuthors(db, authorIDs)
+	if err != nil {
+		return err
+	}
+	blocked, err := blockedBy(db, viewer, authorIDs)
 	if err != nil {
 		return err
 	}
@@ -357,6 +428,7 @@ func fillPosts(db *gorm.DB, viewer *model.User, posts []*model.Post) error {
 	}
 	for _, p := range posts {
 		p.Author = authors[p.AuthorID]
+		p.AuthorBlocked = blocked[p.AuthorID]
 		p.Liked = liked[p.ID]
 		p.Subscription = cmp.Or(levels[p.ID], model.LevelNormal)
 		p.Muted = p.Subscription == model.LevelMuted

@@ -227,7 +227,7 @@ func TestPostsUpdate(t *testing.T) {
 	})
 	t.Run("ErrInvalid", func(t *testing.T) {
 		_, err := f.posts.Update(alice, p.ID, service.PostPatch{})
-		wantCode(t, err, model.EINVALID, "title or body")
+		wantCode(t, err, model.EINVALID, "title, body or spoiler")
 		_, err = f.posts.Update(alice, p.ID, service.PostPatch{Title: ptr("")})
 		wantCode(t, err, model.EINVALID, "title is required")
 		_, err = f.posts.Update(alice, p.ID, service.PostPatch{Body: ptr(strings.Repeat("x", model.PostBodyMax+1))})
@@ -268,9 +268,12 @@ func TestPostsDelete(t *testing.T) {
 		"list comments": func() error { _, err := f.comments.List(alice, p.ID, service.CommentQuery{}); return err }(),
 		"get comment":   func() error { _, err := f.comments.Get(admin, c.ID); return err }(),
 		"replies":       func() error { _, err := f.comments.Replies(admin, c.ID, 0, ""); return err }(),
-		"edit comment":  func() error { _, err := f.comments.Update(alice, c.ID, "x"); return err }(),
-		"del comment":   f.comments.Delete(admin, c.ID),
-		"like comment":  func() error { _, err := f.comments.Like(alice, c.ID); return err }(),
+		"edit comment": func() error {
+			_, err := f.comments.Update(alice, c.ID, service.CommentPatch{Body: ptr("x")})
+			return err
+		}(),
+		"del comment":  f.comments.Delete(admin, c.ID),
+		"like comment": func() error { _, err := f.comments.Like(alice, c.ID); return err }(),
 	} {
 		if model.ErrorCode(err) != model.ENOTFOUND {
 			t.Errorf("%s after delete: %v, want not_found", name, err)

@@ -38,7 +38,7 @@ func (s *Posts) Subscription(ctx context.Context, id int64) (*model.Subscription
 		return nil, err
 	}
 	db := s.db.WithContext(ctx)
-	if err := livePostExists(db, id); err != nil {
+	if err := livePostExists(db, actor, id); err != nil {
 		return nil, err
 	}
 	return subscriptionOf(db, id, actor.ID)
@@ -56,7 +56,7 @@ func (s *Posts) SetSubscription(ctx context.Context, id int64, level string) (*m
 		return nil, model.Errorf(model.EINVALID, "level must be watching, normal or muted")
 	}
 	db := s.db.WithContext(ctx)
-	if err := livePostExists(db, id); err != nil {
+	if err := livePostExists(db, actor, id); err != nil {
 		return nil, err
 	}
 	if err := putLevel(db, &model.PostSubscription{PostID: id, UserID: actor.ID, Level: level, Explicit: true}); err != nil {
@@ -77,8 +77,11 @@ func (s *Posts) ResetSubscription(ctx context.Context, id int64) (*model.Subscri
 	var sub *model.Subscription
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
 		var p model.Post
-		if err := tx.Select("id", "author_id").Where("deleted_at IS NULL").Take(&p, id).Error; err != nil {
+		if err := tx.Select("id", "author_id", "hidden").Where("deleted_at IS NULL").Take(&p, id).Error; err != nil {
 			return notFound(err, "post %d not found", id)
+		}
+		if !p.VisibleTo(actor) {
+			return model.Errorf(model.ENOTFOUND, "post %d not found", id)
 		}
 		watches := p.AuthorID == actor.ID
 		if !watches {
@@ -180,11 +183,18 @@ func putLevel(db *gorm.DB, row *model.PostSubscription) error {
 	}).Create(row).Error)
 }
 
-// livePostExists returns nil when post id exists and is not deleted.
+// livePostExists returns nil when post id exists, is not deleted and is visible
+// to viewer (a hidden post to its author and moderators alone).
 // Errors: ENOTFOUND.
-func livePostExists(db *gorm.DB, id int64) error {
+func livePostExists(db *gorm.DB, viewer *model.User, id int64) error {
 	var p model.Post
-	return notFound(db.Select("id").Where("deleted_at IS NULL").Take(&p, id).Error, "post %d not found", id)
+	if err := db.Select("id", "author_id", "hidden").Where("deleted_at IS NULL").Take(&p, id).Error; err != nil {
+		return notFound(err, "post %d not found", id)
+	}
+	if !p.VisibleTo(viewer) {
+		return model.Errorf(model.ENOTFOUND, "post %d not found", id)
+	}
+	return nil
 }
 
 // subscriptionOf returns userID's level on post postID: its row, or normal.

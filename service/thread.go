@@ -27,21 +27,25 @@ func (s *notificationCore) publishThread(ctx context.Context, e *model.ThreadEve
 	}
 }
 
-// The conditions of the hub's reads of a thread, on posts and on comments
-// (as "comments"): what REST shows to every reader (see visible).
-const (
-	threadPost    = "posts.deleted_at IS NULL"
-	threadComment = visible
-)
+// threadPost and threadComment are the conditions of the hub's reads of a
+// thread, on posts and on comments (as "comments"): what REST shows to a
+// reader who is neither the author nor a moderator (no hidden content).
+func threadPost() (string, []any) {
+	shown, args := shownTo(nil, "posts")
+	return "posts.deleted_at IS NULL AND " + shown, args
+}
+
+func threadComment() (string, []any) { return commentsVisibleTo(nil) }
 
 // ThreadHead returns the id of the newest comment or reply of post postID,
 // deleted or not (0 when it has none), read in one statement. Everything up
 // to it committed before this read returned, so a later read of the post's
 // comments up to it holds all of them. Errors: ENOTFOUND when the post is
-// missing or deleted.
+// missing, deleted or hidden.
 func (s *NotificationStore) ThreadHead(ctx context.Context, postID int64) (int64, error) {
 	var head int64
-	err := s.db.WithContext(ctx).Raw("SELECT last_comment_id FROM posts WHERE id = ? AND "+threadPost, postID).Row().Scan(&head)
+	cond, args := threadPost()
+	err := s.db.WithContext(ctx).Raw("SELECT last_comment_id FROM posts WHERE id = ? AND "+cond, append([]any{postID}, args...)...).Row().Scan(&head)
 	if err != nil {
 		return 0, notFound(err, "post %d not found", postID)
 	}
@@ -59,7 +63,8 @@ func (s *NotificationStore) ThreadComments(ctx context.Context, postID, afterID,
 	}
 	db := s.db.WithContext(ctx)
 	// comments_post_id (post_id, id).
-	list, err := findComments(db.Where("post_id = ? AND id > ? AND id <= ? AND "+threadComment, postID, afterID, upToID).
+	cond, args := threadComment()
+	list, err := findComments(db.Where("post_id = ? AND id > ? AND id <= ?", postID, afterID, upToID).Where(cond, args...).
 		Order("id").Limit(limit))
 	if err != nil {
 		return nil, err

@@ -65,7 +65,7 @@ func TestThreadEvents(t *testing.T) {
 	if _, err := f.comments.Like(bob, c1.ID); err != nil { // no change, no event
 		t.Fatal(err)
 	}
-	if _, err := f.comments.Update(bob, c1.ID, "memoize it"); err != nil {
+	if _, err := f.comments.Update(bob, c1.ID, service.CommentPatch{Body: ptr("memoize it")}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.posts.Like(alice, p.ID); err != nil {
@@ -231,4 +231,45 @@ func TestThreadStore(t *testing.T) {
 		_, err = f.store.ThreadHead(ctx, 999999)
 		wantCode(t, err, model.ENOTFOUND, "")
 	})
+}
+
+// TestThreadHiddenContent: hiding a comment or a post tells its followers
+// it is gone (comment_deleted, post_deleted), hidden content publishes
+// nothing more, and the hub's reads leave it out.
+func TestThreadHiddenContent(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	alice, bob, p := f.alicePost(t, "post")
+	c := f.comment(t, bob, p.ID, nil, "spam")
+	keep := f.comment(t, bob, p.ID, nil, "fine")
+	m, _ := f.moderation(1, 100)
+	f.pub.takeThreads()
+
+	f.report(t, m, alice, model.TargetComment, c.ID)
+	f.wantThreads(t, fmt.Sprintf("comment_deleted post=%d comment_id=%d", p.ID, c.ID))
+	// Its author may still edit it; readers hear nothing of it.
+	if _, err := f.comments.Update(bob, c.ID, service.CommentPatch{Body: ptr("still spam")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.comments.Delete(bob, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.wantThreads(t)
+	head, err := f.store.ThreadHead(ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := f.store.ThreadComments(ctx, p.ID, 0, head, 10)
+	if err != nil || len(list) != 1 || list[0].ID != keep.ID {
+		t.Fatalf("thread after hiding: %v %v", list, err)
+	}
+
+	f.report(t, m, f.as(t, "carol"), model.TargetPost, p.ID)
+	f.wantThreads(t, fmt.Sprintf("post_deleted post=%d", p.ID))
+	_, err = f.store.ThreadHead(ctx, p.ID)
+	wantCode(t, err, model.ENOTFOUND, "")
+	if err := f.posts.Delete(alice, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.wantThreads(t)
 }

@@ -29,6 +29,7 @@ const state = {
   commentsCursor: null,
   expanded: new Set(), // threads of the open post shown with all their replies
   highlight: null, // the comment a clicked notification is about
+  revealed: new Set(), // spoilers and blocked users' content the reader chose to show: "post:1", "comment:2"
   // The bell lists groups (GET /notifications/grouped); ids are every
   // notification id the page has been shown, for the socket's resume and
   // for "mark all read".
@@ -372,6 +373,7 @@ async function createPost() {
   const post = await api("POST", "/api/v1/posts", {
     title: $("post-title").value,
     body: $("post-body").value,
+    spoiler: $("post-spoiler").checked,
   });
   $("new-post-form").reset();
   $("new-post").open = false;
@@ -498,7 +500,8 @@ function renderPost(post) {
     when(post.created_at),
     ` · ${count(post.comment_count, "comment")} · ${count(post.like_count, "like")}`,
   );
-  setBodyHTML($("post-body-view"), post.body_html);
+  if (post.hidden) $("post-meta").append(" · hidden pending review");
+  showBody($("post-body-view"), `post:${post.id}`, post, () => setBodyHTML($("post-body-view"), post.body_html));
   $("post-level").value = post.subscription;
   likeLabel($("post-like"), post);
   $("post-mute").textContent = post.muted ? "Unmute" : "Mute";
@@ -607,6 +610,27 @@ async function deletePost() {
   await loadPosts();
 }
 
+// showBody fills node with the body of a post or comment (key "post:1",
+// "comment:2") by calling fill. A spoiler is blurred, and a blocked user's
+// content folded, until the reader clicks it (a click on a link in it only
+// reveals it); the choice holds across reloads of the thread.
+function showBody(node, key, item, fill) {
+  fill();
+  node.classList.remove("spoiler", "collapsed");
+  node.removeAttribute("title");
+  node.onclick = null;
+  if (state.revealed.has(key)) return;
+  const cls = item.author_blocked ? "collapsed" : item.spoiler ? "spoiler" : null;
+  if (!cls) return;
+  node.classList.add(cls);
+  node.title = item.author_blocked ? "From a user you blocked: click to show" : "Spoiler: click to reveal";
+  node.onclick = (ev) => {
+    ev.preventDefault();
+    state.revealed.add(key);
+    showBody(node, key, item, fill);
+  };
+}
+
 // setLevel sets the user's notification level on the open post.
 async function setLevel() {
   const sub = await api("PUT", `/api/v1/posts/${state.postId}/subscription`, { level: $("post-level").value });
@@ -661,6 +685,7 @@ function commentItem(c) {
       const reply = await api("POST", `/api/v1/posts/${state.postId}/comments`, {
         body: textarea.value,
         parent_id: Number(form.dataset.parentId),
+        spoiler: form.querySelector(".reply-spoiler").checked,
       });
       form.reset();
       form.hidden = true;
@@ -765,9 +790,12 @@ function fillComment(li, c) {
   if (c.reply_to) meta.append(` → ${nameOf(c.reply_to)}`);
   meta.append(" · ", when(c.created_at));
   if (c.edited_at) meta.append(" · edited");
+  if (c.hidden) meta.append(" · hidden pending review");
   const body = li.querySelector(".body");
-  if (c.deleted) body.textContent = "[deleted]";
-  else setBodyHTML(body, c.body_html);
+  showBody(body, `comment:${c.id}`, c, () => {
+    if (c.deleted) body.textContent = "[deleted]";
+    else setBodyHTML(body, c.body_html);
+  });
 }
 
 // openReplyForm opens the thread's reply form, aimed at comment c, which
@@ -836,7 +864,10 @@ async function fetchAllReplies(rootId) {
 }
 
 async function addComment() {
-  const c = await api("POST", `/api/v1/posts/${state.postId}/comments`, { body: $("comment-body").value });
+  const c = await api("POST", `/api/v1/posts/${state.postId}/comments`, {
+    body: $("comment-body").value,
+    spoiler: $("comment-spoiler").checked,
+  });
   $("comment-form").reset();
   showComment(c, true);
 }

@@ -67,8 +67,13 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		Comments:      service.NewComments(db, notes, service.NewRateLimiter(cfg.Limits.CommentsPerMinute, time.Minute)),
 		Notifications: notes,
 		Announcements: service.NewAnnouncements(db, hub, log),
-		Hub:           hub,
-		Ready:         readiness(db, b.migrations),
+		Moderation: service.NewModeration(db, notes, service.ModerationConfig{
+			HideAfterReports: cfg.Moderation.HideAfterReports, ReportsPerDay: cfg.Moderation.ReportsPerDay,
+			Limiter: service.NewRateLimiter(cfg.Moderation.ReportsPerMinute, time.Minute),
+		}),
+		Blocks: service.NewBlocks(db, notes),
+		Hub:    hub,
+		Ready:  readiness(db, b.migrations),
 	})
 	if err != nil {
 		return err
