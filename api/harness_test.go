@@ -39,6 +39,14 @@ type testServer struct {
 // change the configuration first.
 func newTestServer(t testing.TB, edit ...func(*configs.Config)) *testServer {
 	t.Helper()
+	return newInstance(t, dbtest.Open(t), notify.NewMemoryBroker(), edit...)
+}
+
+// newInstance starts the API on db, exchanging changes with other
+// instances through broker, as one of several instances behind a load
+// balancer would.
+func newInstance(t testing.TB, db *dbtest.DB, broker notify.Broker, edit ...func(*configs.Config)) *testServer {
+	t.Helper()
 	cfg := configs.Default()
 	cfg.Auth.Secret = testSecret
 	cfg.Auth.BcryptCost = 4
@@ -54,10 +62,9 @@ func newTestServer(t testing.TB, edit ...func(*configs.Config)) *testServer {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	db := dbtest.Open(t)
 	logs := &dbtest.SyncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
-	d, err := buildDeps(cfg, db, logger)
+	d, err := buildDeps(cfg, db, broker, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +99,8 @@ func newTestServer(t testing.TB, edit ...func(*configs.Config)) *testServer {
 	return &testServer{Server: ts, DB: db, Config: cfg, Auth: d.Auth, Logs: logs, Srv: srv}
 }
 
-// buildDeps wires the services the way cmd does, with an in-memory broker.
-func buildDeps(cfg *configs.Config, db *dbtest.DB, logger *slog.Logger) (Deps, error) {
+// buildDeps wires the services the way cmd does.
+func buildDeps(cfg *configs.Config, db *dbtest.DB, broker notify.Broker, logger *slog.Logger) (Deps, error) {
 	auth, err := service.NewAuth(db.DB, service.AuthConfig{
 		Secret:          []byte(cfg.Auth.Secret),
 		Issuer:          cfg.Auth.Issuer,
@@ -123,7 +130,7 @@ func buildDeps(cfg *configs.Config, db *dbtest.DB, logger *slog.Logger) (Deps, e
 		UnreadReplayLimit:        cfg.WebSocket.UnreadReplayLimit,
 		MaxConnectionsPerAddress: cfg.WebSocket.MaxConnectionsPerAddress,
 		ExemptAddresses:          exempt,
-	}, notes.Store(), notify.NewMemoryBroker(), logger, registry)
+	}, notes.Store(), broker, logger, registry)
 	pub.Publisher = hub
 	return Deps{
 		Config:        cfg,
