@@ -39,12 +39,27 @@ type testServer struct {
 // change the configuration first.
 func newTestServer(t testing.TB, edit ...func(*configs.Config)) *testServer {
 	t.Helper()
-	return newTestServerWith(t, nil, edit...)
+	return newInstanceWith(t, dbtest.Open(t), notify.NewMemoryBroker(), nil, edit...)
 }
 
 // newTestServerWith is newTestServer whose offline delivery offline, when
 // not nil, configures (a mailer, a pusher).
 func newTestServerWith(t testing.TB, offline func(*service.OfflineConfig), edit ...func(*configs.Config)) *testServer {
+	t.Helper()
+	return newInstanceWith(t, dbtest.Open(t), notify.NewMemoryBroker(), offline, edit...)
+}
+
+// newInstance starts the API on db, exchanging changes with other
+// instances through broker, as one of several instances behind a load
+// balancer would.
+func newInstance(t testing.TB, db *dbtest.DB, broker notify.Broker, edit ...func(*configs.Config)) *testServer {
+	t.Helper()
+	return newInstanceWith(t, db, broker, nil, edit...)
+}
+
+// newInstanceWith is newInstance whose offline delivery offline, when not
+// nil, configures.
+func newInstanceWith(t testing.TB, db *dbtest.DB, broker notify.Broker, offline func(*service.OfflineConfig), edit ...func(*configs.Config)) *testServer {
 	t.Helper()
 	cfg := configs.Default()
 	cfg.Auth.Secret = testSecret
@@ -61,10 +76,9 @@ func newTestServerWith(t testing.TB, offline func(*service.OfflineConfig), edit 
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	db := dbtest.Open(t)
 	logs := &dbtest.SyncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
-	d, err := buildDeps(cfg, db, logger, offline)
+	d, err := buildDeps(cfg, db, broker, logger, offline)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,8 +113,8 @@ func newTestServerWith(t testing.TB, offline func(*service.OfflineConfig), edit 
 	return &testServer{Server: ts, DB: db, Config: cfg, Auth: d.Auth, Logs: logs, Srv: srv}
 }
 
-// buildDeps wires the services the way cmd does, with an in-memory broker.
-func buildDeps(cfg *configs.Config, db *dbtest.DB, logger *slog.Logger, offline func(*service.OfflineConfig)) (Deps, error) {
+// buildDeps wires the services the way cmd does.
+func buildDeps(cfg *configs.Config, db *dbtest.DB, broker notify.Broker, logger *slog.Logger, offline func(*service.OfflineConfig)) (Deps, error) {
 	auth, err := service.NewAuth(db.DB, service.AuthConfig{
 		Secret:          []byte(cfg.Auth.Secret),
 		Issuer:          cfg.Auth.Issuer,
@@ -139,7 +153,7 @@ func buildDeps(cfg *configs.Config, db *dbtest.DB, logger *slog.Logger, offline 
 		MaxConnectionsPerAddress: cfg.WebSocket.MaxConnectionsPerAddress,
 		ExemptAddresses:          exempt,
 		Presence:                 offlineDelivery,
-	}, notes.Store(), notify.NewMemoryBroker(), logger, registry)
+	}, notes.Store(), broker, logger, registry)
 	pub.Publisher = offlineDelivery.Publisher(hub)
 	return Deps{
 		Config:        cfg,

@@ -187,7 +187,7 @@ func TestLevelsMigrated(t *testing.T) {
 					t.Fatalf("%s: %v", stmt, err)
 				}
 			}
-			if _, err := m.Up(ctx); err != nil {
+			if _, err := m.UpTo(ctx, 5); err != nil {
 				t.Fatal(err)
 			}
 			type level struct {
@@ -288,5 +288,47 @@ func TestSeenMarkAndLikeNoticesMigrate(t *testing.T) {
 	}
 	if got := pairs("SELECT " + fmt.Sprintf(concat, "comment_id") + " FROM comment_like_notices"); !slices.Equal(got, []string{"1/1"}) {
 		t.Errorf("comment like notices %v, want alice's alone", got)
+	}
+}
+
+// TestLastCommentMigrated: migration 6 gives each post the id of its newest
+// comment, deleted or not (0 without any), which new comments then move;
+// down drops it.
+func TestLastCommentMigrated(t *testing.T) {
+	for name, db := range map[string]*dbtest.DB{"configured": dbtest.OpenEmpty(t), "sqlite": dbtest.OpenEmptySQLite(t)} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			_, m := migrator(t, db)
+			if _, err := m.UpTo(ctx, 5); err != nil {
+				t.Fatal(err)
+			}
+			const at = "2026-01-02 03:04:05"
+			for _, stmt := range []string{
+				"INSERT INTO users (id, username, display_name, role, created_at) VALUES (1, 'ann', 'Ann', 'user', '" + at + "')",
+				"INSERT INTO posts (id, author_id, title, body, created_at, updated_at, last_activity_at) VALUES (1, 1, 't', 'b', '" + at + "', '" + at + "', '" + at + "'), (2, 1, 't', 'b', '" + at + "', '" + at + "', '" + at + "')",
+				"INSERT INTO comments (id, post_id, author_id, body, created_at) VALUES (1, 1, 1, 'c', '" + at + "'), (3, 1, 1, 'd', '" + at + "')",
+				"INSERT INTO comments (id, post_id, author_id, body, created_at, deleted_at) VALUES (4, 1, 1, 'gone', '" + at + "', '" + at + "')",
+			} {
+				if err := db.Exec(stmt).Error; err != nil {
+					t.Fatalf("%s: %v", stmt, err)
+				}
+			}
+			if _, err := m.UpTo(ctx, 6); err != nil {
+				t.Fatal(err)
+			}
+			var last []int64
+			if err := db.Raw("SELECT last_comment_id FROM posts ORDER BY id").Scan(&last).Error; err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(last) != "[4 0]" {
+				t.Errorf("last_comment_id %v, want [4 0]", last)
+			}
+			if step, ok, err := m.Down(ctx); err != nil || !ok || step.Version != 6 {
+				t.Fatalf("down: %+v %v %v", step, ok, err)
+			}
+			if err := db.Exec("SELECT last_comment_id FROM posts").Error; err == nil {
+				t.Error("last_comment_id outlived its migration's down")
+			}
+		})
 	}
 }

@@ -24,6 +24,10 @@ type Post struct {
 	Spoiler bool `json:"spoiler"`
 	// Hidden is set while the post is held for review (see Visible).
 	Hidden bool `json:"hidden"`
+	// LastCommentID is the id of the post's newest comment or reply,
+	// deleted or not (0: none yet), moved under the post's row lock by
+	// each new comment: the live thread's order (see ThreadEvent).
+	LastCommentID int64 `json:"-"`
 
 	// BodyHTML is Body rendered and sanitised when it was written (see the
 	// service's bodies.go); BodyHTMLVersion is the renderer's version that

@@ -53,9 +53,14 @@ type client struct {
 	// registration.
 	reads *readPacer
 
-	// cur belongs to whichever goroutine writes: open, then each writer
-	// in turn (queueMu orders them).
-	cur cursor
+	// cur and posts (the posts it follows, see thread.go) belong to
+	// whichever goroutine writes: open, then each writer in turn (queueMu
+	// orders them), then finish once the last has ended.
+	cur   cursor
+	posts map[int64]*following
+	// following is len(posts), for enqueue: a connection that follows
+	// posts may queue threadQueueSlack more frames.
+	following atomic.Int32
 }
 
 func newClient(h *Hub, out transport, conn *websocket.Conn, userID int64, since *int64, release func()) *client {
@@ -108,7 +113,7 @@ func (c *client) enqueue(f *frame) {
 		return
 	}
 	c.queueMu.Lock()
-	if len(c.queue) >= c.hub.opts.SendQueueSize {
+	if len(c.queue) >= c.hub.opts.SendQueueSize+threadQueueSlack*min(int(c.following.Load()), 1) {
 		c.queueMu.Unlock()
 		c.hub.m.overflows.Inc()
 		c.hub.log.Info("notify: send queue full; closing connection", "user_id", c.userID)
@@ -238,6 +243,13 @@ func (c *client) handle(f *frame) error {
 			c.hub.m.gaps.Inc()
 			return c.catchUp(-1)
 		}
+	case kindSubscribe:
+		return c.subscribePost(f)
+	case kindUnsubscribe:
+		c.unsubscribePost(f.postID)
+		return nil
+	case kindCommentCreated, kindCommentUpdated, kindCommentDeleted, kindPostUpdated, kindPostDeleted, kindLikeCount, kindPostResync:
+		return c.handleThread(f)
 	}
 	return c.write(f)
 }
@@ -314,6 +326,17 @@ func (c *client) handleClientFrame(data []byte) {
 		c.hub.log.Debug("notify: ignoring client frame", "user_id", c.userID, "err", err)
 	case f.Type == clientPing:
 		c.enqueue(c.hub.pong)
+	case f.Type == clientSubscribe || f.Type == clientUnsubscribe:
+		// The writer acts on it, in turn with the frames queued before it.
+		postID, after, err := f.threadRequest()
+		switch {
+		case err != nil:
+			c.enqueue(newErrorFrame(err, postID))
+		case f.Type == clientSubscribe:
+			c.enqueue(&frame{kind: kindSubscribe, postID: *postID, prev: after})
+		default:
+			c.enqueue(&frame{kind: kindUnsubscribe, postID: *postID})
+		}
 	case f.Type == clientRead:
 		if !c.awaitReadTurn() {
 			return
@@ -344,6 +367,7 @@ func (c *client) finish(err error) {
 	}
 	_ = c.out.drop()
 	<-c.writerDone
+	c.leaveFeeds()
 	c.release()
 	c.hub.active.Done()
 }

@@ -71,7 +71,13 @@ func (s *eventStream) header() {
 }
 
 func (s *eventStream) send(f *frame, deadline time.Time) error {
-	return s.event(f.kind.String(), f.id, f.data, deadline)
+	// Only a notification's id resumes a stream (a live-thread frame's id
+	// is a comment's, and a stream follows no post anyway).
+	var id int64
+	if f.kind == kindNotification {
+		id = f.id
+	}
+	return s.event(f.kind.String(), id, f.data, deadline)
 }
 
 func (s *eventStream) keepAlive(deadline time.Time) error {

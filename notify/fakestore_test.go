@@ -44,6 +44,9 @@ type fakeStore struct {
 	// again, as a MariaDB read can leave out a transaction that commits
 	// while the read takes its snapshot yet show the one after it.
 	hidden map[int64]bool
+
+	// threads is the live thread's side of the store.
+	threads fakeThreads
 }
 
 type markCall struct {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -32,6 +33,16 @@ const (
 	kindBroadcast
 	kindResync
 	kindPong
+	// The live thread's frames (see thread.go); each carries its post id.
+	kindPostSubscribed
+	kindCommentCreated
+	kindCommentUpdated
+	kindCommentDeleted
+	kindPostUpdated
+	kindPostDeleted
+	kindLikeCount
+	kindPostResync
+	kindError
 	// kindCatchUp is never written: it asks the writer to read what the
 	// connection missed from the Store (after a broker outage); its seq is
 	// the user's sequence number at the time, so that a connection that
@@ -41,6 +52,11 @@ const (
 	// kindPing is the hub's turn to ping a connection: the writer sends a
 	// WebSocket ping (a control frame, not a data frame).
 	kindPing
+	// kindSubscribe and kindUnsubscribe are never written: they carry a
+	// client's subscribe_post and unsubscribe_post to the writer, in turn
+	// with the frames queued before them.
+	kindSubscribe
+	kindUnsubscribe
 	numKinds
 )
 
@@ -59,10 +75,32 @@ func (k frameKind) String() string {
 		return "resync"
 	case kindPong:
 		return "pong"
+	case kindPostSubscribed:
+		return "post_subscribed"
+	case kindCommentCreated:
+		return model.ThreadCommentCreated
+	case kindCommentUpdated:
+		return model.ThreadCommentUpdated
+	case kindCommentDeleted:
+		return model.ThreadCommentDeleted
+	case kindPostUpdated:
+		return model.ThreadPostUpdated
+	case kindPostDeleted:
+		return model.ThreadPostDeleted
+	case kindLikeCount:
+		return model.ThreadLikeCount
+	case kindPostResync:
+		return "post_resync"
+	case kindError:
+		return "error"
 	case kindCatchUp:
 		return "catch_up"
 	case kindPing:
 		return "ping"
+	case kindSubscribe:
+		return "subscribe_post"
+	case kindUnsubscribe:
+		return "unsubscribe_post"
 	}
 	return "unknown"
 }
@@ -84,6 +122,14 @@ type frame struct {
 	// missed is what a catch-up frame's user missed, read by the hub; nil
 	// on every other frame.
 	missed *model.MissedNotifications
+	// postID is the post of a live-thread frame (and of a subscribe or
+	// unsubscribe). For comment_created, comment_updated, comment_deleted
+	// and a comment's like_count, id is the comment's id; prev is, for
+	// comment_created, the id of the post's comment before it
+	// (model.ThreadEvent.PrevCommentID), and, for a subscribe, the
+	// after_comment_id, or -1 without one.
+	postID int64
+	prev   int64
 }
 
 // The server frames of the contract. Every frame is one JSON text message
@@ -111,6 +157,29 @@ type (
 		Type      string    `json:"type"`
 		Message   string    `json:"message"`
 		CreatedAt time.Time `json:"created_at"`
+	}
+	// threadFrame is every live-thread frame: post_subscribed,
+	// post_resync and post_deleted carry only the post id, the others one
+	// of the rest.
+	threadFrame struct {
+		Type      string         `json:"type"`
+		PostID    int64          `json:"post_id"`
+		Comment   *model.Comment `json:"comment,omitempty"`
+		Post      *model.Post    `json:"post,omitempty"`
+		CommentID *int64         `json:"comment_id,omitempty"`
+	}
+	// likeCountFrame is like_count, whose comment_id is null for the post.
+	likeCountFrame struct {
+		Type      string `json:"type"`
+		PostID    int64  `json:"post_id"`
+		CommentID *int64 `json:"comment_id"`
+		LikeCount int64  `json:"like_count"`
+	}
+	errorFrame struct {
+		Type    string `json:"type"`
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		PostID  *int64 `json:"post_id"`
 	}
 )
 
@@ -145,6 +214,71 @@ func newBroadcastFrame(a *model.Announcement) (*frame, error) {
 	return encodeFrame(kindBroadcast, broadcastFrame{Type: "broadcast", Message: a.Message, CreatedAt: a.CreatedAt.UTC()})
 }
 
+// newThreadFrame encodes a live-thread event as its frame, for the pages
+// following its post. A comment_created frame knows its comment's
+// predecessor in the post, for the hub's order (see feed).
+func newThreadFrame(e *model.ThreadEvent) (*frame, error) {
+	var f *frame
+	var err error
+	switch e.Type {
+	case model.ThreadCommentCreated, model.ThreadCommentUpdated:
+		if e.Comment == nil {
+			return nil, fmt.Errorf("notify: %s without a comment", e.Type)
+		}
+		kind := kindCommentCreated
+		if e.Type == model.ThreadCommentUpdated {
+			kind = kindCommentUpdated
+		}
+		f, err = encodeFrame(kind, threadFrame{Type: e.Type, PostID: e.PostID, Comment: e.Comment})
+		if f != nil {
+			f.id, f.prev = e.Comment.ID, e.PrevCommentID
+		}
+	case model.ThreadCommentDeleted:
+		if e.CommentID == nil {
+			return nil, fmt.Errorf("notify: %s without a comment id", e.Type)
+		}
+		f, err = encodeFrame(kindCommentDeleted, threadFrame{Type: e.Type, PostID: e.PostID, CommentID: e.CommentID})
+		if f != nil {
+			f.id = *e.CommentID
+		}
+	case model.ThreadPostUpdated:
+		if e.Post == nil {
+			return nil, fmt.Errorf("notify: %s without a post", e.Type)
+		}
+		f, err = encodeFrame(kindPostUpdated, threadFrame{Type: e.Type, PostID: e.PostID, Post: e.Post})
+	case model.ThreadPostDeleted:
+		f = newPostFrame(kindPostDeleted, e.PostID)
+	case model.ThreadLikeCount:
+		f, err = encodeFrame(kindLikeCount, likeCountFrame{Type: e.Type, PostID: e.PostID, CommentID: e.CommentID, LikeCount: e.LikeCount})
+		if f != nil && e.CommentID != nil {
+			f.id = *e.CommentID
+		}
+	default:
+		return nil, fmt.Errorf("notify: unknown live-thread event %q", e.Type)
+	}
+	if err != nil {
+		return nil, err
+	}
+	f.postID = e.PostID
+	return f, nil
+}
+
+// newPostFrame makes the live-thread frames that carry only their post's
+// id: post_subscribed, post_deleted and post_resync.
+func newPostFrame(kind frameKind, postID int64) *frame {
+	data := []byte(`{"type":"` + kind.String() + `","post_id":` + strconv.FormatInt(postID, 10) + `}`)
+	return &frame{kind: kind, postID: postID, data: data}
+}
+
+// newErrorFrame tells the client that one of its frames failed, with the
+// code the REST call would have answered; postID is the post the frame
+// named, or nil.
+func newErrorFrame(err error, postID *int64) *frame {
+	// Strings and an integer: json cannot fail to encode them.
+	data, _ := json.Marshal(errorFrame{Type: "error", Code: model.ErrorCode(err), Message: model.ErrorMessage(err), PostID: postID})
+	return &frame{kind: kindError, data: data}
+}
+
 // newTypeOnlyFrame makes the frames without a body, resync and pong.
 func newTypeOnlyFrame(kind frameKind) *frame {
 	return &frame{kind: kind, data: []byte(`{"type":"` + kind.String() + `"}`)}
@@ -152,16 +286,41 @@ func newTypeOnlyFrame(kind frameKind) *frame {
 
 // Client frame types.
 const (
-	clientPing = "ping"
-	clientRead = "read"
+	clientPing        = "ping"
+	clientRead        = "read"
+	clientSubscribe   = "subscribe_post"
+	clientUnsubscribe = "unsubscribe_post"
 )
 
 // clientFrame is a frame sent by a client: {"type":"ping"}, or
 // {"type":"read","ids":[...]} / {"type":"read","up_to_id":N}, whose
-// selection is the body of POST /notifications/read.
+// selection is the body of POST /notifications/read, or
+// {"type":"subscribe_post","post_id":N,"after_comment_id":M} /
+// {"type":"unsubscribe_post","post_id":N}. The live thread's fields are
+// kept raw: a bad value is answered with an error frame (see
+// threadRequest), not by closing the connection.
 type clientFrame struct {
 	Type string `json:"type"`
 	model.ReadSelection
+	PostID         json.RawMessage `json:"post_id"`
+	AfterCommentID json.RawMessage `json:"after_comment_id"`
+}
+
+// threadRequest returns the post id and after_comment_id (-1 when absent)
+// of a subscribe_post or unsubscribe_post frame. postID is nil when the
+// frame has no usable one. Errors: EINVALID naming the field.
+func (f clientFrame) threadRequest() (postID *int64, after int64, err error) {
+	var id int64
+	if len(f.PostID) == 0 || json.Unmarshal(f.PostID, &id) != nil || id <= 0 {
+		return nil, 0, model.Errorf(model.EINVALID, "post_id must be a positive integer")
+	}
+	after = -1
+	if len(f.AfterCommentID) > 0 && string(f.AfterCommentID) != "null" {
+		if json.Unmarshal(f.AfterCommentID, &after) != nil || after < 0 {
+			return &id, 0, model.Errorf(model.EINVALID, "after_comment_id must be a non-negative integer")
+		}
+	}
+	return &id, after, nil
 }
 
 // errMalformedFrame is a frame that is not a JSON object with a string

@@ -157,7 +157,7 @@ func TestProtocolDocument(t *testing.T) {
 	for k := range kindCatchUp {
 		names = append(names, k.String())
 	}
-	names = append(names, clientPing, clientRead, closeEventType)
+	names = append(names, clientPing, clientRead, clientSubscribe, clientUnsubscribe, closeEventType)
 	for _, name := range names {
 		if !strings.Contains(text, "| `"+name+"` |") {
 			t.Errorf("docs/protocol.md has no row for the frame %q", name)

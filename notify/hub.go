@@ -54,6 +54,12 @@ type Hub struct {
 	// including ones already removed from users.
 	active sync.WaitGroup
 
+	// feeds order the live-thread events of each post that connections
+	// here follow (see thread.go); a feed's own mutex is taken before
+	// feedsMu.
+	feedsMu sync.RWMutex
+	feeds   map[int64]*feed
+
 	// storeTurns holds a token for each Store call under way for a
 	// connection; see withStore.
 	storeTurns chan struct{}
@@ -99,6 +105,7 @@ func New(opts Options, store Store, broker Broker, logger *slog.Logger, reg prom
 		endLife:      endLife,
 		ready:        make(chan struct{}),
 		users:        make(map[int64][]*client),
+		feeds:        make(map[int64]*feed),
 		pong:         newTypeOnlyFrame(kindPong),
 		resync:       newTypeOnlyFrame(kindResync),
 		storeTurns:   make(chan struct{}, opts.StoreConcurrency),

@@ -12,6 +12,7 @@ type metrics struct {
 	publishErrors prometheus.Counter
 	resubscribes  prometheus.Counter
 	gaps          prometheus.Counter
+	threadReads   prometheus.Counter
 	replayConnect prometheus.Observer
 	replayCatchUp prometheus.Observer
 	latency       prometheus.Histogram
@@ -46,6 +47,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			"Times the broker subscription was re-established after a loss, each followed by a catch-up for the connections that missed something."),
 		gaps: counter("discuss_ws_sequence_gaps_total",
 			"Live notifications that arrived before one of their user's earlier ones, so that the connection read the gap from the database first."),
+		threadReads: counter("discuss_live_thread_reads_total",
+			"Reads of a followed post's comments by its feed, for a comment that arrived before its predecessor (one read for all of the instance's subscribers of the post)."),
 		replayConnect: replay.WithLabelValues("connect"),
 		replayCatchUp: replay.WithLabelValues("catch_up"),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -60,7 +63,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.framesSent[k] = frames.WithLabelValues(k.String())
 	}
 	if reg != nil {
-		reg.MustRegister(m.connections, m.users, frames, m.overflows, m.publishErrors, m.resubscribes, m.gaps, replay, m.latency)
+		reg.MustRegister(m.connections, m.users, frames, m.overflows, m.publishErrors, m.resubscribes, m.gaps, m.threadReads, replay, m.latency)
 	}
 	return m
 }

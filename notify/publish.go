@@ -12,7 +12,7 @@ import (
 
 // Broker messages. One message is one change for one user (a notification,
 // the counts of the user's bell, a request to catch up from the Store, or a change of the
-// user's own row) or for everyone (a broadcast), carrying the frame already encoded so that each instance
+// user's own row), for the followers of one post (a live-thread event) or for everyone (a broadcast), carrying the frame already encoded so that each instance
 // decodes it once and shares it between connections.
 type envelope struct {
 	Kind   string `json:"k"`
@@ -23,8 +23,14 @@ type envelope struct {
 	ID  int64 `json:"id,omitempty"`
 	Seq int64 `json:"s,omitempty"`
 	// PublishedAt is when a notification was published, in Unix ns.
-	PublishedAt int64           `json:"t,omitempty"`
-	Frame       json.RawMessage `json:"f"`
+	PublishedAt int64 `json:"t,omitempty"`
+	// A live-thread event names its post, its type and, for a
+	// comment_created, the comment before it in the post (Prev); ID is
+	// the comment it is about, if any.
+	PostID int64           `json:"p,omitempty"`
+	Event  string          `json:"e,omitempty"`
+	Prev   int64           `json:"v,omitempty"`
+	Frame  json.RawMessage `json:"f"`
 }
 
 const (
@@ -33,6 +39,7 @@ const (
 	envBroadcast    = "b"
 	envCatchUp      = "c"
 	envUserChanged  = "x"
+	envThread       = "t"
 )
 
 // PublishNotification tells every connection of n.UserID, on every
@@ -152,6 +159,8 @@ func (h *Hub) deliver(msg []byte) {
 		h.toAll(f)
 	case envUserChanged:
 		h.userChanged(env.UserID)
+	case envThread:
+		h.deliverThread(env)
 	default:
 		// A newer instance during a rolling upgrade; nothing to do here.
 	}

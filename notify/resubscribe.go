@@ -13,10 +13,12 @@ func (h *Hub) subscribed() {
 	select {
 	case <-h.ready:
 		h.m.resubscribes.Inc()
-		// Changes of users announced meanwhile were lost too.
+		// Changes of users announced meanwhile were lost too, and so were
+		// live-thread events.
 		if h.opts.OnResubscribed != nil {
 			h.opts.OnResubscribed()
 		}
+		h.resyncFeeds()
 	default:
 	}
 	h.mu.RLock()

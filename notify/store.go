@@ -38,4 +38,22 @@ type Store interface {
 	// MarkRead marks the user's notifications read, by ids or (when upToID > 0) every one with id <= upToID;
 	// it publishes the new unread count itself and returns it.
 	MarkRead(ctx context.Context, userID int64, ids []int64, upToID int64) (int64, error)
+
+	ThreadStore
+}
+
+// ThreadStore is what the live thread reads a post's comments through.
+// The comments of one post commit in id order (see
+// model.ThreadEvent.PrevCommentID), but a read need not see them so, as
+// for notifications: what had committed when an earlier read returned
+// must be in a later one, and no more is relied on.
+type ThreadStore interface {
+	// ThreadHead returns the id of the post's newest comment or reply,
+	// deleted or not (0 for none), or an ENOTFOUND error when the post is
+	// missing or not visible to readers.
+	ThreadHead(ctx context.Context, postID int64) (int64, error)
+	// ThreadComments returns the comments and replies of the post with
+	// afterID < id <= upToID that readers see, oldest first, at most
+	// limit, as REST shows them to a reader who has liked nothing.
+	ThreadComments(ctx context.Context, postID, afterID, upToID int64, limit int) ([]*model.Comment, error)
 }

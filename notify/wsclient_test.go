@@ -31,6 +31,13 @@ type serverFrame struct {
 	Replayed     bool                `json:"replayed"`
 	Message      string              `json:"message"`
 	CreatedAt    time.Time           `json:"created_at"`
+	// The live thread's fields; an error frame's code and post_id too.
+	PostID    int64          `json:"post_id"`
+	Comment   *model.Comment `json:"comment"`
+	Post      *model.Post    `json:"post"`
+	CommentID *int64         `json:"comment_id"`
+	LikeCount int64          `json:"like_count"`
+	Code      string         `json:"code"`
 }
 
 // wsClient is a test client whose reader goroutine queues every frame. It

@@ -85,6 +85,7 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 	}
 	var c *model.Comment
 	var out Outbox
+	var prev int64
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
 		var post model.Post
 		if err := lockLivePost(tx, postID, &post); err != nil {
@@ -136,8 +137,12 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 		if err := watchImplicitly(tx, postID, actor.ID); err != nil {
 			return err
 		}
+		// The post's previous comment, read under its lock, orders this one
+		// in the live thread (see model.ThreadEvent.PrevCommentID).
+		prev = post.LastCommentID
 		activity := clause.Assignment{Column: clause.Column{Name: "last_activity_at"}, Value: now}
-		if err := bumpCounter(tx, postComments, postID, 1, activity); err != nil {
+		last := clause.Assignment{Column: clause.Column{Name: "last_comment_id"}, Value: c.ID}
+		if err := bumpCounter(tx, postComments, postID, 1, activity, last); err != nil {
 			return err
 		}
 		post.CommentCount++
@@ -153,19 +158,29 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 	if err != nil {
 		return nil, err
 	}
+	// Nobody has liked it yet, and its author is the actor: only reply_to
+	// may need a query.
+	c.Author = model.AuthorOf(actor)
+	var authorsErr error
+	if c.ReplyToUserID != nil {
+		var authors map[int64]*model.Author
+		if authors, authorsErr = fetchAuthors(s.db.WithContext(ctx), []int64{*c.ReplyToUserID}); authorsErr == nil {
+			c.ReplyTo = authors[*c.ReplyToUserID]
+		}
+	}
+	// The post's followers first: the notifications' counts take queries,
+	// and a comment published late makes every instance's feed of the
+	// post hold the ones after it. Without its reply_to the comment is
+	// not published; the feeds read it when the next one shows it missing.
+	if authorsErr == nil {
+		s.notes.publishThread(ctx, &model.ThreadEvent{Type: model.ThreadCommentCreated, PostID: postID, Comment: c, PrevCommentID: prev})
+	}
 	s.notes.publish(ctx, out)
 	if out.fanout {
 		s.notes.wakeFanout()
 	}
-	// Nobody has liked it yet, and its author is the actor: only reply_to
-	// may need a query.
-	c.Author = model.AuthorOf(actor)
-	if c.ReplyToUserID != nil {
-		authors, err := fetchAuthors(s.db.WithContext(ctx), []int64{*c.ReplyToUserID})
-		if err != nil {
-			return nil, err
-		}
-		c.ReplyTo = authors[*c.ReplyToUserID]
+	if authorsErr != nil {
+		return nil, authorsErr
 	}
 	return c, nil
 }
@@ -243,6 +258,11 @@ func (s *Comments) Update(ctx context.Context, id int64, in CommentPatch) (*mode
 	if err != nil {
 		return nil, err
 	}
+	// A reader who has liked nothing sees the edit live; a hidden comment
+	// is not shown to readers, so it is not published (threadView).
+	if seen, err := s.view(s.db.WithContext(ctx), id, nil); err == nil {
+		s.notes.publishThread(ctx, &model.ThreadEvent{Type: model.ThreadCommentUpdated, PostID: c.PostID, Comment: seen})
+	}
 	return s.Get(ctx, id)
 }
 
@@ -304,7 +324,17 @@ func (s *Notifications) removeComment(tx *gorm.DB, c *model.Comment) (Outbox, er
 			}
 		}
 	}
-	return s.commentsDeleted(tx, []int64{c.ID})
+	out, err := s.commentsDeleted(tx, []int64{c.ID})
+	if err == nil && !c.Hidden { // readers never saw a hidden one
+		out.threads = append(out.threads, commentGone(c))
+	}
+	return out, err
+}
+
+// commentGone is the live-thread event of comment c deleted or hidden.
+func commentGone(c *model.Comment) *model.ThreadEvent {
+	id := c.ID
+	return &model.ThreadEvent{Type: model.ThreadCommentDeleted, PostID: c.PostID, CommentID: &id}
 }
 
 // newCommentLike returns the like of comment id by userID.

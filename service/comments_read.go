@@ -35,8 +35,13 @@ type CommentQuery struct {
 // placeholder. Errors: ENOTFOUND, also for a hidden comment (without live
 // replies) or post that the user may not see.
 func (s *Comments) Get(ctx context.Context, id int64) (*model.Comment, error) {
-	db := s.db.WithContext(ctx)
-	viewer := model.UserFrom(ctx)
+	return s.view(s.db.WithContext(ctx), id, model.UserFrom(ctx))
+}
+
+// view returns comment id as viewer (nil: a reader who has liked nothing,
+// to whom hidden comments are not shown) sees it: live, or a placeholder.
+// Errors: ENOTFOUND.
+func (s *Comments) view(db *gorm.DB, id int64, viewer *model.User) (*model.Comment, error) {
 	c, err := commentOfLivePost(db, viewer, id, commentsVisibleTo)
 	if err != nil {
 		return nil, err

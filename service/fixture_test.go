@@ -155,6 +155,8 @@ type recorder struct {
 	err error // returned by every call when set
 	// counts, when set, receives every unread_count call.
 	counts chan published
+	// threads holds the live-thread events, apart from the rest.
+	threads []*model.ThreadEvent
 }
 
 func (r *recorder) PublishNotification(ctx context.Context, n *model.Notification, counts model.NotificationCounts) error {
@@ -169,6 +171,22 @@ func (r *recorder) PublishUnreadCount(ctx context.Context, userID int64, counts 
 
 func (r *recorder) PublishBroadcast(context.Context, *model.Announcement) error { return nil }
 func (r *recorder) PublishUserChanged(context.Context, int64) error             { return nil }
+
+func (r *recorder) PublishThread(_ context.Context, e *model.ThreadEvent) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.threads = append(r.threads, e)
+	return r.err
+}
+
+// takeThreads returns the live-thread events so far and forgets them.
+func (r *recorder) takeThreads() []*model.ThreadEvent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	all := r.threads
+	r.threads = nil
+	return all
+}
 
 func (r *recorder) add(p published) error {
 	r.mu.Lock()

@@ -149,7 +149,11 @@ func (s *Notifications) setHidden(tx *gorm.DB, t *target, hidden bool) (Outbox, 
 		if !hidden {
 			return Outbox{}, nil
 		}
-		return s.postDeleted(tx, t.post.ID)
+		out, err := s.postDeleted(tx, t.post.ID)
+		if err == nil {
+			out.threads = append(out.threads, postGone(t.post.ID))
+		}
+		return out, err
 	}
 	c := t.comment
 	if err := tx.Model(c).UpdateColumn("hidden", hidden).Error; err != nil {
@@ -171,5 +175,9 @@ func (s *Notifications) setHidden(tx *gorm.DB, t *target, hidden bool) (Outbox, 
 	if !hidden {
 		return Outbox{}, nil
 	}
-	return s.commentsDeleted(tx, []int64{c.ID})
+	out, err := s.commentsDeleted(tx, []int64{c.ID})
+	if err == nil {
+		out.threads = append(out.threads, commentGone(c))
+	}
+	return out, err
 }

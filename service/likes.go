@@ -36,7 +36,8 @@ type likeTarget struct {
 	// notice records that the like was told (a *model.PostLikeNotice or
 	// *model.CommentLikeNotice); liked inserts it.
 	notice any
-	// postID, commentID (nil for a post) and excerpt make the notification.
+	// postID, commentID (nil for a post) and excerpt make the notification;
+	// postID and commentID also address the live thread's like_count.
 	postID    int64
 	commentID *int64
 	excerpt   string
@@ -62,8 +63,9 @@ func (l *likes) set(ctx context.Context, id int64, like bool) (*model.LikeState,
 	row := l.row(id, actor.ID)
 	var state model.LikeState
 	var out Outbox
+	var moved *model.ThreadEvent
 	err = transact(ctx, l.db, func(tx *gorm.DB) error {
-		out = Outbox{}
+		out, moved = Outbox{}, nil
 		target, err := l.lock(tx, id, actor, like)
 		if err != nil {
 			return err
@@ -81,11 +83,17 @@ func (l *likes) set(ctx context.Context, id int64, like bool) (*model.LikeState,
 			}
 		}
 		state = model.LikeState{LikeCount: max(target.count+delta, 0), Liked: like}
+		if delta != 0 {
+			moved = &model.ThreadEvent{Type: model.ThreadLikeCount, PostID: target.postID, CommentID: target.commentID, LikeCount: state.LikeCount}
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	l.notes.publish(ctx, out)
+	if moved != nil {
+		l.notes.publishThread(ctx, moved)
+	}
 	return &state, nil
 }

@@ -31,6 +31,9 @@ const (
 // Publisher must not call back into the notifications services
 // synchronously.
 func (s *notificationCore) publish(ctx context.Context, out Outbox) {
+	for _, e := range out.threads {
+		s.publishThread(ctx, e)
+	}
 	if len(out.notifications) == 0 && len(out.recounts) == 0 {
 		return
 	}

@@ -28,6 +28,9 @@ type Outbox struct {
 	// fanout says that an outbox row for the fan-out was written, so this
 	// instance's worker is woken at once.
 	fanout bool
+	// threads are live-thread events of the change that ends something
+	// readers saw (a post or comment deleted or hidden), published first.
+	threads []*model.ThreadEvent
 }
 
 // postCreated writes, inside tx, the mention notifications of a new post,

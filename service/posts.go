@@ -122,8 +122,13 @@ func (s *Posts) Create(ctx context.Context, in PostInput) (*model.Post, error) {
 // Get returns a post as the signed-in user sees it. Errors: ENOTFOUND, also
 // for a deleted post and a hidden one the user may not see.
 func (s *Posts) Get(ctx context.Context, id int64) (*model.Post, error) {
-	db := s.db.WithContext(ctx)
-	viewer := model.UserFrom(ctx)
+	return s.view(s.db.WithContext(ctx), id, model.UserFrom(ctx))
+}
+
+// view returns post id as viewer sees it; a nil viewer is a reader who has
+// liked nothing and set no level on it, to whom hidden posts are not
+// shown. Errors: ENOTFOUND.
+func (s *Posts) view(db *gorm.DB, id int64, viewer *model.User) (*model.Post, error) {
 	var p model.Post
 	if err := db.Where("deleted_at IS NULL").Take(&p, id).Error; err != nil {
 		return nil, notFound(err, "post %d not found", id)
@@ -284,6 +289,10 @@ func (s *Posts) Update(ctx context.Context, id int64, in PostPatch) (*model.Post
 	if err != nil {
 		return nil, err
 	}
+	// A hidden post is not shown to readers: view finds none to publish.
+	if seen, err := s.view(s.db.WithContext(ctx), id, nil); err == nil {
+		s.notes.publishThread(ctx, &model.ThreadEvent{Type: model.ThreadPostUpdated, PostID: id, Post: seen})
+	}
 	return s.Get(ctx, id)
 }
 
@@ -335,7 +344,17 @@ func (s *Notifications) removePost(tx *gorm.DB, p *model.Post) (Outbox, error) {
 	if err := tx.Model(p).UpdateColumn("deleted_at", Now()).Error; err != nil {
 		return Outbox{}, dbError(err)
 	}
-	return s.postDeleted(tx, p.ID)
+	out, err := s.postDeleted(tx, p.ID)
+	if err == nil && !p.Hidden { // a hidden one's followers were told when it was hidden
+		out.threads = append(out.threads, postGone(p.ID))
+	}
+	return out, err
+}
+
+// postGone is the live-thread event of post id deleted or hidden: its
+// subscriptions end.
+func postGone(id int64) *model.ThreadEvent {
+	return &model.ThreadEvent{Type: model.ThreadPostDeleted, PostID: id}
 }
 
 // mayModify returns nil when actor may edit or delete post p (verb says
@@ -364,7 +383,7 @@ func (s *Posts) lockToLike(tx *gorm.DB, id int64, actor *model.User, liking bool
 	if err := writable(actor, "post", id, p.AuthorID, p.Hidden); err != nil {
 		return likeTarget{}, err
 	}
-	t := likeTarget{count: p.LikeCount}
+	t := likeTarget{count: p.LikeCount, postID: id}
 	if !liking {
 		return t, nil
 	}
@@ -373,7 +392,7 @@ func (s *Posts) lockToLike(tx *gorm.DB, id int64, actor *model.User, liking bool
 		return likeTarget{}, err
 	}
 	t.plan, t.notice = plan, &model.PostLikeNotice{PostID: id, UserID: actor.ID}
-	t.postID, t.excerpt = id, model.ExcerptOf(p.Body, p.Spoiler)
+	t.excerpt = model.ExcerptOf(p.Body, p.Spoiler)
 	return t, nil
 }
 

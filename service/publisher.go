@@ -25,6 +25,9 @@ type Publisher interface {
 	// PublishUserChanged tells every instance, this one included, that a
 	// user's row changed (their role), so that none goes on using a copy.
 	PublishUserChanged(ctx context.Context, userID int64) error
+	// PublishThread tells the pages following e.PostID, on every instance,
+	// about a change to its discussion (the live thread).
+	PublishThread(ctx context.Context, e *model.ThreadEvent) error
 }
 
 // NopPublisher publishes nothing; clients then learn of changes when they
@@ -41,3 +44,4 @@ func (NopPublisher) PublishUnreadCount(context.Context, int64, model.Notificatio
 }
 func (NopPublisher) PublishBroadcast(context.Context, *model.Announcement) error { return nil }
 func (NopPublisher) PublishUserChanged(context.Context, int64) error             { return nil }
+func (NopPublisher) PublishThread(context.Context, *model.ThreadEvent) error     { return nil }

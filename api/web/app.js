@@ -1,7 +1,8 @@
 // The demo page: plain DOM code over the REST API and DiscussClient. It is
 // deliberately small; a real frontend would use its own framework and keep
 // only the patterns (bearer token on every call, one socket resumed with
-// since, REST reload on resync).
+// since, REST reload on resync, the open post followed live from the
+// largest comment id it shows).
 //
 // Every piece of user text reaches the page through textContent, never
 // innerHTML, so that it cannot inject markup; the one exception is the
@@ -247,6 +248,8 @@ function startLive() {
         id: frame.notification?.id,
         replayed: frame.replayed,
         unread_count: frame.unread_count,
+        post_id: frame.post_id,
+        comment_id: frame.comment?.id ?? frame.comment_id,
       });
     },
     onUnreadCount: setCounts,
@@ -254,8 +257,41 @@ function startLive() {
       state.ids.add(n.id);
       // Groups are the server's to form: list them again.
       run(null, reloadNotifications)();
-      // A reply on the open post: show it without a reload.
-      if (n.post_id === state.postId) run(null, refreshOpenPost)();
+      // The open post hears of its comments through its live thread; on
+      // the one-way event stream, a notification about it reloads it.
+      if (n.post_id === state.postId && !state.client?.followsPosts) run(null, refreshOpenPost)();
+    },
+    onComment: (postId, c, { created }) => {
+      if (postId === state.postId) showComment(c, created);
+    },
+    onCommentDeleted: (postId, id) => {
+      if (postId === state.postId) removeComment(id);
+    },
+    onLikeCount: (postId, commentId, likeCount) => {
+      if (postId !== state.postId) return;
+      // The count moves; whether this user likes it stays as it was.
+      if (commentId === null) {
+        renderPost({ ...state.post, like_count: likeCount });
+        return;
+      }
+      const btn = commentNode(commentId)?.querySelector(':scope > .comment-actions [data-testid="comment-like"]');
+      if (btn) likeLabel(btn, { like_count: likeCount, liked: btn.dataset.liked === "true" });
+    },
+    onPostUpdated: (post) => {
+      // The frame's viewer fields are a stranger's: keep ours.
+      if (post.id !== state.postId) return;
+      const { liked, muted, subscription } = state.post;
+      renderPost({ ...post, liked, muted, subscription });
+    },
+    onPostDeleted: (postId) => {
+      if (postId !== state.postId) return;
+      $("post").hidden = true;
+      $("post-empty").hidden = false;
+      $("posts").querySelector(`li[data-post-id="${postId}"]`)?.remove();
+      showError(new DiscussAPIError(404, "not_found", "This post was deleted."));
+    },
+    onPostResync: (postId) => {
+      if (postId === state.postId) run(null, refreshOpenPost)();
     },
     onBroadcast: ({ message }) => {
       $("broadcast").textContent = `Announcement: ${message}`;
@@ -359,6 +395,7 @@ async function route() {
   }
   const m = location.hash.match(/^#\/posts\/(\d+)$/);
   if (!m) {
+    if (state.postId !== null) state.client?.unfollowPost(state.postId);
     state.postId = null;
     $("post").hidden = true;
     $("post-empty").hidden = false;
@@ -375,6 +412,7 @@ async function openPost(id) {
   if (id !== state.postId) {
     state.editing = null;
     closePostEditor();
+    if (state.postId !== null) state.client?.unfollowPost(state.postId);
   }
   state.postId = id;
   markOpenPost();
@@ -412,7 +450,8 @@ function coalesced(fn) {
   };
 }
 
-// refreshOpenPost reloads the open post and its first page of comments.
+// refreshOpenPost reloads the open post and its first page of comments,
+// then follows it live from the largest comment id shown.
 const refreshOpenPost = coalesced(loadOpenPost);
 
 async function loadOpenPost() {
@@ -442,6 +481,9 @@ async function loadOpenPost() {
   restoreCommentEditor();
   state.commentsCursor = comments.next_cursor;
   $("comments-more").hidden = !comments.next_cursor;
+  // Everything after the newest comment shown comes over the socket, also
+  // what was added while the page loaded (the server replays it).
+  state.client?.followPost(id, maxShownCommentId());
   if (state.highlight !== null) {
     document.querySelector(`#comments li[data-comment-id="${state.highlight}"]`)?.scrollIntoView({ block: "center" });
     state.highlight = null;
@@ -468,6 +510,57 @@ function renderPost(post) {
   const mine = post.author?.id === state.user?.id;
   $("post-edit").hidden = !(mine || mayModerate());
   $("post-delete").hidden = !(mine || mayModerate());
+}
+
+// ---- the open post, live ----
+
+function commentNode(id) {
+  return $("comments").querySelector(`li[data-comment-id="${id}"]`);
+}
+
+// maxShownCommentId is the largest comment or reply id on the page (0 for
+// none): the live thread resumes after it.
+function maxShownCommentId() {
+  let max = 0;
+  for (const li of $("comments").querySelectorAll("li[data-comment-id]")) max = Math.max(max, Number(li.dataset.commentId));
+  return max;
+}
+
+// showComment puts a comment that arrived live (or that this page just
+// wrote) in its place: a new top-level comment at the end, a reply at the
+// end of its thread, an edit over the old text.
+function showComment(c, created) {
+  const shown = commentNode(c.id);
+  if (shown) {
+    if (!created) fillComment(shown, c);
+    return;
+  }
+  if (!created) return; // an edit of a comment this page does not show
+  if (c.root_id === null) {
+    $("comments").append(commentItem({ ...c, replies: [] }));
+  } else {
+    const root = commentNode(c.root_id);
+    if (!root) return; // its thread is on a page not loaded yet
+    root.querySelector(".replies").append(replyItem(c, root.querySelector(".reply-form")));
+  }
+  renderPost({ ...state.post, comment_count: state.post.comment_count + 1 });
+}
+
+// removeComment takes a deleted comment off the page; a top-level one with
+// replies stays as a placeholder, as REST lists it.
+function removeComment(id) {
+  const li = commentNode(id);
+  if (!li) return;
+  const root = li.parentElement.closest("li.comment");
+  if (li.classList.contains("comment") && li.querySelector(".replies").children.length > 0) {
+    fillComment(li, { id, deleted: true, author: null, created_at: li.querySelector("time")?.dateTime });
+    li.querySelector(":scope > .comment-actions").replaceChildren();
+  } else {
+    li.remove();
+    // A placeholder whose last reply went is gone too.
+    if (root?.dataset.deleted === "true" && root.querySelector(".replies").children.length === 0) root.remove();
+  }
+  renderPost({ ...state.post, comment_count: Math.max(state.post.comment_count - 1, 0) });
 }
 
 // likePost likes the open post, or unlikes it.
@@ -548,7 +641,8 @@ async function setLevel() {
 async function moreComments() {
   const q = new URLSearchParams({ sort: "old", limit: "50", cursor: state.commentsCursor });
   const page = await api("GET", `/api/v1/posts/${state.postId}/comments?${q}`);
-  $("comments").append(...page.items.map(commentItem));
+  // A comment that arrived live may be on this page too.
+  $("comments").append(...page.items.filter((c) => !commentNode(c.id)).map(commentItem));
   state.commentsCursor = page.next_cursor;
   $("comments-more").hidden = !page.next_cursor;
 }
@@ -589,15 +683,16 @@ function commentItem(c) {
   form.addEventListener(
     "submit",
     run(form.querySelector(".reply-submit"), async () => {
-      await api("POST", `/api/v1/posts/${state.postId}/comments`, {
+      const reply = await api("POST", `/api/v1/posts/${state.postId}/comments`, {
         body: textarea.value,
         parent_id: Number(form.dataset.parentId),
         spoiler: form.querySelector(".reply-spoiler").checked,
       });
       form.reset();
       form.hidden = true;
-      state.expanded.add(c.id); // show the new reply even past the first 3
-      await refreshOpenPost();
+      state.expanded.add(c.id);
+      // Shown at once; its live copy is then skipped by id.
+      showComment(reply, true);
     }),
   );
   return li;
@@ -689,6 +784,7 @@ function openCommentEditor(li, c, value) {
 
 function fillComment(li, c) {
   li.dataset.commentId = c.id;
+  li.dataset.deleted = String(!!c.deleted);
   li.classList.toggle("highlight", c.id === state.highlight);
   const meta = li.querySelector(".meta");
   meta.replaceChildren(el("strong", { text: nameOf(c.author) }));
@@ -769,12 +865,12 @@ async function fetchAllReplies(rootId) {
 }
 
 async function addComment() {
-  await api("POST", `/api/v1/posts/${state.postId}/comments`, {
+  const c = await api("POST", `/api/v1/posts/${state.postId}/comments`, {
     body: $("comment-body").value,
     spoiler: $("comment-spoiler").checked,
   });
   $("comment-form").reset();
-  await refreshOpenPost();
+  showComment(c, true);
 }
 
 // ---- notifications ----

@@ -6,10 +6,13 @@
 //
 //   - DiscussClient: the live-notification socket (GET /ws). It resumes with
 //     `since` after every disconnection, so no notification is lost, and
-//     drops duplicates by id, so none is shown twice. When the WebSocket
-//     cannot open although the server answers (a proxy on the way strips
-//     Upgrade), it falls back to the same stream as server-sent events
-//     (GET /sse, EventSource), resumed the same way.
+//     drops duplicates by id, so none is shown twice. It also follows the
+//     discussions of posts (followPost): new comments, edits, deletions and
+//     like counts, resumed after a disconnection with after_comment_id.
+//     When the WebSocket cannot open although the server answers (a proxy
+//     on the way strips Upgrade), it falls back to the same stream as
+//     server-sent events (GET /sse, EventSource), resumed the same way;
+//     that stream is one-way and follows no post.
 //   - apiRequest and DiscussAPIError: one REST call with the bearer token,
 //     turning the contract's error body into an exception.
 //
@@ -27,6 +30,9 @@
 //   });
 //   client.remember(list.items.map((n) => n.id)); // resume after what REST showed
 //   client.connect();
+//
+//   // A page showing post 12, whose thread it loaded over REST:
+//   client.followPost(12, largestCommentIdLoaded);
 
 /** An error answer of the REST API: {"error": {"code", "message"}}. */
 export class DiscussAPIError extends Error {
@@ -104,6 +110,9 @@ const DEFAULTS = {
   seenLimit: 2_000, // how many notification ids to remember for deduplication
 };
 
+/** How many posts one connection may follow (the server's limit). */
+export const MAX_FOLLOWED_POSTS = 10;
+
 // The frame types the server sends as events on GET /sse; an EventSource
 // dispatches an event only to listeners of its type.
 const STREAM_EVENTS = ["hello", "notification", "unread_count", "broadcast", "resync"];
@@ -126,6 +135,18 @@ const STREAM_EVENTS = ["hello", "notification", "unread_count", "broadcast", "re
  *   onAuthError()             the token was refused or expired and no fresh one could be had;
  *                             the client stopped
  *   onFrame(frame)            every frame received, before it is handled (for debugging)
+ *
+ * The live thread of each followed post (followPost):
+ *
+ *   onComment(postId, comment, {created})  a comment or reply added (created true, once per
+ *                             id, in id order; also the replay after a reconnect) or edited
+ *   onCommentDeleted(postId, commentId)
+ *   onPostUpdated(post)       its liked, subscription and muted are a stranger's: keep yours
+ *   onPostDeleted(postId)     the post is gone; it is no longer followed
+ *   onLikeCount(postId, commentId, likeCount)  commentId null for the post itself
+ *   onPostResync(postId)      events were missed: reload the thread over REST
+ *   onThreadError(postId, code, message)  the subscription failed ("not_found":
+ *                             the post is gone, and is no longer followed)
  */
 export class DiscussClient {
   /**
@@ -167,6 +188,11 @@ export class DiscussClient {
     // connection its notifications in increasing id order, so lastId is a
     // safe since; the set also drops what remember() was given from REST.
     this.seen = new Set();
+
+    // The followed posts: post id -> the largest comment id seen of it (or
+    // null), which the next subscription resumes after. The server sends a
+    // post's comments in increasing id order, so it is always safe.
+    this.posts = new Map();
 
     this.ws = null;
     this.es = null; // the EventSource, once on the fallback
@@ -246,7 +272,83 @@ export class DiscussClient {
     return this.send(frame);
   }
 
+  /**
+   * Follows the discussion of a post on this socket, now and after every
+   * reconnection. afterCommentId is the largest comment or reply id the
+   * page already shows (0 for an empty thread): every comment after it is
+   * sent (deleted ones excepted), then live ones, each once, in id order.
+   * Without it, only what is added from now on. At most MAX_FOLLOWED_POSTS.
+   * On the event stream fallback, which is one-way, nothing is followed
+   * until the client is back on a WebSocket (see followsPosts).
+   * @param {number} postId
+   * @param {number|null} [afterCommentId]
+   */
+  followPost(postId, afterCommentId = null) {
+    if (!this.posts.has(postId) && this.posts.size >= MAX_FOLLOWED_POSTS) {
+      throw new Error(`followPost: at most ${MAX_FOLLOWED_POSTS} posts per connection`);
+    }
+    this.posts.set(postId, Number.isInteger(afterCommentId) ? afterCommentId : null);
+    if (this.connected) this.subscribe(postId);
+  }
+
+  /** True when followed posts are live: the client is on a WebSocket. */
+  get followsPosts() {
+    return this.transport === "websocket";
+  }
+
+  /** Stops following a post. */
+  unfollowPost(postId) {
+    if (this.posts.delete(postId)) this.send({ type: "unsubscribe_post", post_id: postId });
+  }
+
   // ---- internals ----
+
+  subscribe(postId) {
+    const after = this.posts.get(postId);
+    const frame = { type: "subscribe_post", post_id: postId };
+    if (after !== null && after !== undefined) frame.after_comment_id = after;
+    this.send(frame);
+  }
+
+  receiveThread(frame) {
+    const postId = frame.post_id;
+    if (frame.type === "error") {
+      if (frame.code === "not_found") this.posts.delete(postId);
+      this.emit("onThreadError", postId, frame.code, frame.message);
+      return;
+    }
+    if (!this.posts.has(postId)) return; // unfollowed meanwhile
+    switch (frame.type) {
+      case "comment_created": {
+        const last = this.posts.get(postId);
+        if (last !== null && frame.comment.id <= last) return; // shown already
+        this.posts.set(postId, frame.comment.id);
+        this.emit("onComment", postId, frame.comment, { created: true });
+        break;
+      }
+      case "comment_updated":
+        this.emit("onComment", postId, frame.comment, { created: false });
+        break;
+      case "comment_deleted":
+        this.emit("onCommentDeleted", postId, frame.comment_id);
+        break;
+      case "post_updated":
+        this.emit("onPostUpdated", frame.post);
+        break;
+      case "post_deleted":
+        this.posts.delete(postId);
+        this.emit("onPostDeleted", postId);
+        break;
+      case "like_count":
+        this.emit("onLikeCount", postId, frame.comment_id, frame.like_count);
+        break;
+      case "post_resync":
+        this.emit("onPostResync", postId);
+        break;
+      default:
+        break; // post_subscribed
+    }
+  }
 
   open() {
     if (this.transport === "eventsource") {
@@ -333,6 +435,8 @@ export class DiscussClient {
         this.setState("open", { transport: this.transport });
         this.emit("onHello", frame);
         this.emit("onUnreadCount", frame.unread_count, frame.unseen_count);
+        // Follow the posts again, each after the last comment seen of it.
+        for (const postId of this.posts.keys()) this.subscribe(postId);
         break;
       case "notification": {
         const n = frame.notification;
@@ -354,6 +458,17 @@ export class DiscussClient {
         break;
       case "pong":
         break; // armPongTimer above did the work
+      case "post_subscribed":
+      case "comment_created":
+      case "comment_updated":
+      case "comment_deleted":
+      case "post_updated":
+      case "post_deleted":
+      case "like_count":
+      case "post_resync":
+      case "error":
+        this.receiveThread(frame);
+        break;
       default:
         break; // a newer server may send frames this client does not know
     }

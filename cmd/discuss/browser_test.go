@@ -227,6 +227,49 @@ func TestBrowserLiveNotifications(t *testing.T) {
 		t.Fatalf("the page shows an error: %s", msg)
 	}
 
+	// A second page on the same post: a reply typed in it appears in the
+	// first through the post's live thread (A's own reply notifies nobody),
+	// without a reload; so does an edit made over REST.
+	second := b.newTab()
+	second.step("a second page opens the post", 15*time.Second,
+		chromedp.Navigate(fmt.Sprintf("%s/#/posts/%d", s.base, postID)),
+		second.until(`document.getElementById("live-status").dataset.state === "open"`),
+		second.until(`document.querySelectorAll('li[data-comment-id="%d"] .replies li').length === 4`, commentID),
+		second.until(`(() => {
+			const btn = document.querySelector('li[data-comment-id="%d"] > .comment-actions [data-testid="reply"]');
+			if (!btn) return false;
+			btn.click();
+			return true;
+		})()`, commentID),
+		second.until(`(() => {
+			const box = document.getElementById("reply-body-%d");
+			const send = document.querySelector('li[data-comment-id="%d"] .reply-submit');
+			if (!box || !send) return false;
+			box.value = "Typed in the second page.";
+			send.click();
+			return true;
+		})()`, commentID, commentID),
+	)
+	b.step("the reply appears in the first page", 10*time.Second,
+		b.until(`[...document.querySelectorAll('li[data-comment-id="%d"] .replies li .body')].some((n) => n.textContent.trim() === "Typed in the second page.")`, commentID),
+		b.until(`window.discuss.frames.some((f) => f.type === "comment_created" && f.post_id === %d)`, postID),
+	)
+	var edited struct {
+		ID int64 `json:"id"`
+	}
+	if code := s.call(t, "PATCH", fmt.Sprintf("/api/v1/comments/%d", commentID), aliceToken, map[string]string{"body": "Here is what I tried, edited."}, &edited); code != http.StatusOK {
+		t.Fatalf("edit comment: %d", code)
+	}
+	for _, page := range []*browser{b, second} {
+		page.step("the edit shows in both pages", 10*time.Second,
+			page.until(`document.querySelector('li[data-comment-id="%d"] > .body').textContent.trim() === "Here is what I tried, edited."`, commentID),
+		)
+	}
+	if !b.evalBool(`window.__sameDocument === true`) {
+		t.Fatal("the first page was reloaded")
+	}
+	second.close()
+
 	// A opens as many sockets elsewhere as a user may hold: the page's, the
 	// oldest, is closed with 4000, and the page stays closed rather than
 	// closing another one in turn, until the user asks.
@@ -335,6 +378,7 @@ type browser struct {
 	t      *testing.T
 	ctx    context.Context
 	server *server // whose log to show on failure
+	cancel context.CancelFunc
 
 	mu      sync.Mutex
 	console []string
@@ -391,6 +435,22 @@ func newBrowser(t *testing.T, chrome string, s *server) *browser {
 	})
 	return b
 }
+
+// newTab opens another tab of the same browser (same profile: the same
+// signed-in user), closed by close or with the browser.
+func (b *browser) newTab() *browser {
+	b.t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx)
+	if err := chromedp.Do(ctx); err != nil {
+		b.t.Fatalf("open a tab: %v", err)
+	}
+	tab := &browser{t: b.t, ctx: ctx, server: b.server, cancel: cancel}
+	b.t.Cleanup(cancel)
+	return tab
+}
+
+// close closes a tab opened by newTab.
+func (b *browser) close() { b.cancel() }
 
 // step runs actions with one timeout for all, and fails the test naming
 // the step and the action (counted from 1) that failed.

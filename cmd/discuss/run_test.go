@@ -332,6 +332,7 @@ func TestMigrateCommands(t *testing.T) {
 		{"down --yes", "rolled back 00009 00009_offline_delivery.sql"},
 		{"down --yes", "rolled back 00008 00008_moderation.sql"},
 		{"down --yes", "rolled back 00007 00007_body_html.sql"},
+		{"down --yes", "rolled back 00006 00006_post_last_comment.sql"},
 		{"down --yes", "rolled back 00005 00005_notification_seen_like_notices.sql"},
 		{"down --yes", "rolled back 00004 00004_post_subscriptions.sql"},
 		{"down --yes", "rolled back 00003 00003_username_binary.sql"},

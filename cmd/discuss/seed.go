@@ -220,8 +220,8 @@ const threadRepliesPerRoot = 3
 // seedThread creates one post by users[0] with n comments: top-level
 // comments carrying up to three replies each, by users in turn. The
 // counters are written with the rows (the post's comment_count, each
-// top-level comment's reply_count), as the comments service would have
-// left them. It returns the post's id.
+// top-level comment's reply_count, then its last_comment_id), as the
+// comments service would have left them. It returns the post's id.
 func seedThread(db *gorm.DB, users []model.User, n int) (int64, error) {
 	now := service.Now()
 	post := model.Post{
@@ -279,6 +279,11 @@ func seedThread(db *gorm.DB, users []model.User, n int) (int64, error) {
 		if err := db.Create(&batch).Error; err != nil {
 			return 0, fmt.Errorf("insert thread replies: %w", err)
 		}
+	}
+	// The live thread orders comments after the post's newest one.
+	err := db.Exec("UPDATE posts SET last_comment_id = (SELECT MAX(id) FROM comments WHERE post_id = ?) WHERE id = ?", post.ID, post.ID).Error
+	if err != nil {
+		return 0, fmt.Errorf("set the thread's newest comment: %w", err)
 	}
 	return post.ID, nil
 }

@@ -22,7 +22,10 @@ PORT=${BENCH_PORT:-18080}
 mkdir -p "$DIR"
 
 export DISCUSS_DATABASE_DRIVER=mysql
-export DISCUSS_DATABASE_DSN=${BENCH_DSN:-'root@tcp(127.0.0.1:3306)/discuss_load'}
+# BENCH_DB names the database (created by setup); BENCH_DSN, when set,
+# overrides the whole DSN.
+DB_NAME=${BENCH_DB:-discuss_load}
+export DISCUSS_DATABASE_DSN=${BENCH_DSN:-"root@tcp(127.0.0.1:3306)/$DB_NAME"}
 export DISCUSS_AUTH_SECRET=load-test-secret-0123456789abcdef0123
 export DISCUSS_DATABASE_AUTO_MIGRATE=true
 REDIS=${BENCH_REDIS:-127.0.0.1:6379}
@@ -35,14 +38,14 @@ export DISCUSS_LIMITS_COMMENTS_PER_MINUTE=1000000
 export DISCUSS_LIMITS_POSTS_PER_MINUTE=1000000
 export DISCUSS_LIMITS_LOGIN_PER_MINUTE=1000
 # One access-log line per request costs more than some requests do.
-export DISCUSS_LOG_LEVEL=warn
+export DISCUSS_LOG_LEVEL=${BENCH_LOG_LEVEL:-warn}
 ulimit -n 20000
 
 setup() {
 	# The loadtest tag adds `discuss seed`, which production binaries lack.
 	go build -tags loadtest -o "$DIR/discuss" ./cmd/discuss
 	go build -o "$DIR/loadgen" ./cmd/loadgen
-	mariadb -uroot -e 'CREATE DATABASE IF NOT EXISTS discuss_load'
+	mariadb -uroot -e "CREATE DATABASE IF NOT EXISTS $DB_NAME"
 	"$DIR/discuss" migrate up
 	DISCUSS_USER_PASSWORD=load-admin-password "$DIR/discuss" user create --username load_admin --role admin || true
 	# One post per user (for the reply scenarios), then a 10,000-comment

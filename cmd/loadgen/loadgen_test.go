@@ -288,3 +288,20 @@ func TestFanoutConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestThreadLiveConfig: thread-live takes --subscribers and --commenters,
+// needs the admin's token and runs in one process.
+func TestThreadLiveConfig(t *testing.T) {
+	c, err := parseConfig([]string{"-scenario", "thread-live", "-users", "u.txt", "-admin-token", "t", "-subscribers", "500", "-commenters", "5"}, io.Discard)
+	if err != nil || c.subscribers != 500 || c.commenters != 5 {
+		t.Fatalf("thread-live config %+v, %v", c, err)
+	}
+	for _, args := range [][]string{{"-subscribers", "0"}, {"-commenters", "0"}, {"-shard", "1/2"}} {
+		if _, err := parseConfig(append([]string{"-scenario", "thread-live", "-users", "u.txt", "-admin-token", "t"}, args...), io.Discard); err == nil {
+			t.Errorf("thread-live accepts %v", args)
+		}
+	}
+	if _, err := parseConfig([]string{"-scenario", "thread-live", "-users", "u.txt"}, io.Discard); err == nil {
+		t.Error("thread-live runs without --admin-token")
+	}
+}

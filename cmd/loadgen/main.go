@@ -12,6 +12,9 @@
 //	fanout      comments on a post that --watchers connected users watch;
 //	            POST to the last watcher's frame
 //	thread-read GET /posts/{id}/comments on a long thread at a fixed rate
+//	thread-live comments on a post that --subscribers connections follow
+//	            (subscribe_post); POST to the last subscriber's frame, and
+//	            the push to the other users meanwhile
 //	resubscribe the server loses Redis while notifications are made on
 //	            another instance; every one arrives after it is back
 //	db-ceiling  the server's SQL for a reply and a thread page through
@@ -74,6 +77,8 @@ type config struct {
 	dsn              string
 	workers          int
 	watchers         int
+	subscribers      int
+	commenters       int
 }
 
 // namedScenario is a scenario and the name --scenario gives it.
@@ -92,6 +97,7 @@ func scenarios() []namedScenario {
 		{"broadcast", (*runner).broadcast},
 		{"fanout", (*runner).fanout},
 		{"thread-read", (*runner).threadRead},
+		{"thread-live", (*runner).threadLive},
 		{"resubscribe", (*runner).resubscribe},
 		{"db-ceiling", (*runner).dbCeiling},
 		{"snapshot", (*runner).snapshotHoles},
@@ -127,7 +133,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.scenario, "scenario", "", strings.Join(names[:len(names)-1], ", ")+" or "+names[len(names)-1])
 	fs.StringVar(&c.usersFile, "users", "", "the `file` of `discuss seed` (id username token post_id per line)")
 	fs.IntVar(&c.conns, "conns", 0, "WebSocket `connections` to hold, one per user; 0: every user of the shard")
-	fs.Float64Var(&c.rate, "rate", 0, "events per `second` (push, reply, reconnect replies, fanout, thread-read); 0: the scenario's default")
+	fs.Float64Var(&c.rate, "rate", 0, "events per `second` (push, reply, reconnect replies, fanout, thread-read, thread-live); 0: the scenario's default")
 	fs.DurationVar(&c.duration, "duration", 30*time.Second, "how long to send (push, reply, fanout, thread-read), hold (idle) or run each phase (db-ceiling)")
 	fs.IntVar(&c.count, "count", 0, "broadcasts to send, or missed replies (reconnect) or notifications (resubscribe) per user; 0: the default (5, 1, 1)")
 	fs.IntVar(&c.pid, "pid", 0, "the server's process `id`, to read its resident memory from /proc")
@@ -147,6 +153,8 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.brokerProxy, "broker-proxy", "", "resubscribe: `LISTEN=UPSTREAM`, a proxy to Redis for the server at --url, which the scenario cuts")
 	fs.StringVar(&c.dsn, "dsn", "", "db-ceiling, snapshot: the server's MySQL `DSN` (database.dsn), on the loopback")
 	fs.IntVar(&c.watchers, "watchers", 10000, "fanout: connected `users` who watch the post commented on")
+	fs.IntVar(&c.subscribers, "subscribers", 1000, "thread-live: connections that follow the post commented on")
+	fs.IntVar(&c.commenters, "commenters", 20, "thread-live: `users` who take turns commenting")
 	fs.IntVar(&c.workers, "workers", 8, "db-ceiling: `goroutines` running the statements, each with its own database connection; snapshot: writers, and as many readers")
 	fs.DurationVar(&c.maxRun, "max-run", 15*time.Minute, "stop the whole run after this long, whatever happens")
 	if err := fs.Parse(args); err != nil {
@@ -199,6 +207,8 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("--scenario %s needs --dsn and a positive --workers", c.scenario)
 	case c.scenario == "fanout" && (c.watchers < 1 || c.shards > 1):
 		return nil, errors.New("--scenario fanout needs a positive --watchers and runs in one process (--shard 1/1)")
+	case c.scenario == "thread-live" && (c.subscribers < 1 || c.commenters < 1 || c.shards > 1 || c.adminToken == ""):
+		return nil, errors.New("--scenario thread-live needs a positive --subscribers and --commenters, --admin-token, and runs in one process (--shard 1/1)")
 	case c.scenario == "resubscribe" && (c.writerURL == nil || c.brokerProxy == ""):
 		return nil, errors.New("--scenario resubscribe needs --writer-url and --broker-proxy")
 	}

@@ -21,6 +21,12 @@ type frame struct {
 	Type         string            `json:"type"`
 	Notification *notificationBody `json:"notification"`
 	Message      string            `json:"message"`
+	// A live-thread frame's post, and its comment (comment_created).
+	PostID  int64 `json:"post_id"`
+	Comment *struct {
+		ID        int64     `json:"id"`
+		CreatedAt time.Time `json:"created_at"`
+	} `json:"comment"`
 }
 
 // client is the WebSocket connection of one seeded user.
