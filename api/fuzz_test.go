@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/quizsite/discuss/model"
+	"github.com/quizsite/discuss/service"
+	"github.com/quizsite/discuss/service/delivery"
 )
 
 // FuzzRequestBodies sends arbitrary bodies to every route that decodes
@@ -20,6 +22,9 @@ func FuzzRequestBodies(f *testing.F) {
 		`{"ids":[-1]}`, `{"user_id":1,"message":"m"}`, `{"role":"admin"}`, `{"username":"x","password":"y"}`,
 		"{\"body\":\"\xff\"}", `{"title":1e400}`, `{"title":"` + "\u0000" + `"}`, `{"body":"<script>alert(1)</script>"}`,
 		`{"title":"'; DROP TABLE posts; --","body":"b"}`, `{"parent_id":"1"}`, `{"ids":null,"up_to_id":null}`,
+		`{"email":"a@example.com","email_delivery":"daily","push_enabled":false,"types":{"like":false}}`,
+		`{"types":{"":true}}`, `{"token":"dmVyaWZ5LjEuMC5hYmM.c2ln"}`,
+		`{"endpoint":"https://push.example.com/1","keys":{"p256dh":"BAAA","auth":"AAAA"}}`,
 		`{"reason":"spam","note":"n"}`, `{"reason":"off_topic","note":null}`, `{"action":"dismiss"}`, `{"spoiler":"yes"}`,
 	} {
 		f.Add([]byte(seed))
@@ -28,7 +33,15 @@ func FuzzRequestBodies(f *testing.F) {
 	// deletes anything (but the resolution of a report of a post kept for
 	// it), so every input can aim at the same post and comment, and the
 	// time goes into inputs rather than set-up.
-	ts := newTestServer(f)
+	// With Web Push on, so that subscriptions reach their validation; mail
+	// stays off (a verification message would need a server).
+	private, public, err := delivery.GenerateVAPIDKeys()
+	if err != nil {
+		f.Fatal(err)
+	}
+	ts := newTestServerWith(f, func(oc *service.OfflineConfig) {
+		oc.Pusher, oc.VAPIDPublicKey = delivery.NewWebPush(private, public, "mailto:ops@example.com", nil), public
+	})
 	fx := newFuzzFixture(f, ts)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, r := range fx.routes {
@@ -100,6 +113,10 @@ func newFuzzFixture(t testing.TB, ts *testServer) *fuzzFixture {
 		{"POST", "/api/v1/admin/notify", tok},
 		{"POST", "/api/v1/admin/broadcast", tok},
 		{"PATCH", fmt.Sprintf("/api/v1/admin/users/%d", admin.User.ID), tok},
+		{"PATCH", "/api/v1/me/preferences", tok},
+		{"POST", "/api/v1/email/verify", ""},
+		{"POST", "/api/v1/push/subscriptions", tok},
+		{"DELETE", "/api/v1/push/subscriptions", tok},
 	}}
 }
 

@@ -39,13 +39,27 @@ type testServer struct {
 // change the configuration first.
 func newTestServer(t testing.TB, edit ...func(*configs.Config)) *testServer {
 	t.Helper()
-	return newInstance(t, dbtest.Open(t), notify.NewMemoryBroker(), edit...)
+	return newInstanceWith(t, dbtest.Open(t), notify.NewMemoryBroker(), nil, edit...)
+}
+
+// newTestServerWith is newTestServer whose offline delivery offline, when
+// not nil, configures (a mailer, a pusher).
+func newTestServerWith(t testing.TB, offline func(*service.OfflineConfig), edit ...func(*configs.Config)) *testServer {
+	t.Helper()
+	return newInstanceWith(t, dbtest.Open(t), notify.NewMemoryBroker(), offline, edit...)
 }
 
 // newInstance starts the API on db, exchanging changes with other
 // instances through broker, as one of several instances behind a load
 // balancer would.
 func newInstance(t testing.TB, db *dbtest.DB, broker notify.Broker, edit ...func(*configs.Config)) *testServer {
+	t.Helper()
+	return newInstanceWith(t, db, broker, nil, edit...)
+}
+
+// newInstanceWith is newInstance whose offline delivery offline, when not
+// nil, configures.
+func newInstanceWith(t testing.TB, db *dbtest.DB, broker notify.Broker, offline func(*service.OfflineConfig), edit ...func(*configs.Config)) *testServer {
 	t.Helper()
 	cfg := configs.Default()
 	cfg.Auth.Secret = testSecret
@@ -64,7 +78,7 @@ func newInstance(t testing.TB, db *dbtest.DB, broker notify.Broker, edit ...func
 	}
 	logs := &dbtest.SyncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
-	d, err := buildDeps(cfg, db, broker, logger)
+	d, err := buildDeps(cfg, db, broker, logger, offline)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +114,7 @@ func newInstance(t testing.TB, db *dbtest.DB, broker notify.Broker, edit ...func
 }
 
 // buildDeps wires the services the way cmd does.
-func buildDeps(cfg *configs.Config, db *dbtest.DB, broker notify.Broker, logger *slog.Logger) (Deps, error) {
+func buildDeps(cfg *configs.Config, db *dbtest.DB, broker notify.Broker, logger *slog.Logger, offline func(*service.OfflineConfig)) (Deps, error) {
 	auth, err := service.NewAuth(db.DB, service.AuthConfig{
 		Secret:          []byte(cfg.Auth.Secret),
 		Issuer:          cfg.Auth.Issuer,
@@ -117,6 +131,14 @@ func buildDeps(cfg *configs.Config, db *dbtest.DB, broker notify.Broker, logger 
 		return Deps{}, err
 	}
 	registry := prometheus.NewRegistry()
+	oc := service.OfflineConfig{
+		Secret: []byte(cfg.Auth.Secret), PublicURL: "http://discuss.test", Delay: cfg.Email.Delay,
+		SendTimeout: 5 * time.Second, PresenceLease: time.Minute, EncodePush: notify.NotificationFrame, Logger: logger,
+	}
+	if offline != nil {
+		offline(&oc)
+	}
+	offlineDelivery := service.NewOffline(db.DB, oc)
 	pub := &deferredPublisher{}
 	notes := service.NewNotifications(db.DB, pub).WithLogger(logger)
 	hub := notify.New(notify.Options{
@@ -130,8 +152,9 @@ func buildDeps(cfg *configs.Config, db *dbtest.DB, broker notify.Broker, logger 
 		UnreadReplayLimit:        cfg.WebSocket.UnreadReplayLimit,
 		MaxConnectionsPerAddress: cfg.WebSocket.MaxConnectionsPerAddress,
 		ExemptAddresses:          exempt,
+		Presence:                 offlineDelivery,
 	}, notes.Store(), broker, logger, registry)
-	pub.Publisher = hub
+	pub.Publisher = offlineDelivery.Publisher(hub)
 	return Deps{
 		Config:        cfg,
 		Logger:        logger,
@@ -146,8 +169,9 @@ func buildDeps(cfg *configs.Config, db *dbtest.DB, broker notify.Broker, logger 
 			HideAfterReports: cfg.Moderation.HideAfterReports, ReportsPerDay: cfg.Moderation.ReportsPerDay,
 			Limiter: service.NewRateLimiter(cfg.Moderation.ReportsPerMinute, time.Minute),
 		}),
-		Blocks: service.NewBlocks(db.DB, notes),
-		Hub:    hub,
+		Blocks:  service.NewBlocks(db.DB, notes),
+		Offline: offlineDelivery,
+		Hub:     hub,
 		Ready: func(ctx context.Context) error {
 			sqlDB, err := db.DB.DB()
 			if err != nil {

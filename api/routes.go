@@ -38,6 +38,11 @@ func (s *Server) routes() (*gin.Engine, error) {
 	for _, method := range []string{http.MethodGet, http.MethodHead} {
 		r.Handle(method, "/", s.index)
 		r.Handle(method, "/static/*filepath", s.static)
+		// The verification link of the mail opens the page, which confirms
+		// its token; the service worker of Web Push is served from the
+		// root so that its scope is the whole page.
+		r.Handle(method, "/verify-email", s.index)
+		r.Handle(method, "/sw.js", s.serviceWorker)
 	}
 
 	v1 := r.Group("/api/v1", s.bodyLimit())
@@ -45,11 +50,20 @@ func (s *Server) routes() (*gin.Engine, error) {
 	// Public: the only routes without a token.
 	v1.POST("/auth/register", s.handle(s.register))
 	v1.POST("/auth/login", s.handle(s.login))
+	// The links of the mail: whoever holds the token may use them.
+	v1.POST("/email/verify", s.handle(s.verifyEmail))
+	v1.GET("/email/unsubscribe", s.unsubscribePage)
+	v1.POST("/email/unsubscribe", s.handle(s.unsubscribe))
+	v1.GET("/push/key", s.handle(s.pushKey))
 
 	// Any signed-in user.
 	user := v1.Group("", s.authenticate())
 	user.GET("/me", s.handle(s.me))
 	user.GET("/me/subscriptions", s.handle(s.listSubscriptions))
+	user.GET("/me/preferences", s.handle(s.getPreferences))
+	user.PATCH("/me/preferences", s.handle(s.patchPreferences))
+	user.POST("/push/subscriptions", s.handle(s.subscribePush))
+	user.DELETE("/push/subscriptions", s.handle(s.unsubscribePush))
 	user.GET("/me/blocks", s.handle(s.listBlocks))
 	user.PUT("/users/:id/block", s.handle(s.blockUser))
 	user.DELETE("/users/:id/block", s.handle(s.unblockUser))

@@ -30,6 +30,7 @@ type Deps struct {
 	Comments      *service.Comments
 	Notifications *service.Notifications
 	Announcements *service.Announcements
+	Offline       *service.Offline
 	Moderation    *service.Moderation
 	Blocks        *service.Blocks
 	Hub           *notify.Hub
@@ -55,6 +56,7 @@ type Server struct {
 	origins model.Origins
 
 	announcements *service.Announcements
+	offline       *service.Offline
 	moderation    *service.Moderation
 	blocks        *service.Blocks
 	hub           *notify.Hub
@@ -87,6 +89,7 @@ func New(d Deps) (*Server, error) {
 		origins:  model.NewOrigins(d.Config.WebSocket.AllowedOrigins),
 
 		announcements: d.Announcements,
+		offline:       d.Offline,
 		moderation:    d.Moderation,
 		blocks:        d.Blocks,
 		hub:           d.Hub,

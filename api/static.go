@@ -37,6 +37,12 @@ func (s *Server) index(c *gin.Context) {
 	s.serveWebFile(c, "index.html")
 }
 
+// serviceWorker serves the demo page's service worker, which shows Web
+// Push messages, from the root: a worker's scope is its own folder.
+func (s *Server) serviceWorker(c *gin.Context) {
+	s.serveWebFile(c, "sw.js")
+}
+
 // static serves a file of web/ under /static/. Folders are never listed and
 // anything that is not a regular file answers 404 in the contract's shape.
 func (s *Server) static(c *gin.Context) {

@@ -32,6 +32,8 @@ type Config struct {
 	Broker        Broker        `yaml:"broker"`
 	Limits        Limits        `yaml:"limits"`
 	Notifications Notifications `yaml:"notifications"`
+	Email         Email         `yaml:"email"`
+	Push          Push          `yaml:"push"`
 	Moderation    Moderation    `yaml:"moderation"`
 	Log           Log           `yaml:"log"`
 }
@@ -145,6 +147,59 @@ type Notifications struct {
 	FanoutBatchSize    int           `yaml:"fanout_batch_size"`
 	FanoutPollInterval time.Duration `yaml:"fanout_poll_interval"`
 }
+
+// Email configures the mail sent to users who are away: verification,
+// instant and daily digests. An empty SMTPAddr turns email off.
+type Email struct {
+	// SMTPAddr is the submission server, host:port.
+	SMTPAddr     string `yaml:"smtp_addr"`
+	SMTPUsername string `yaml:"smtp_username"`
+	SMTPPassword string `yaml:"smtp_password"`
+	// TLS is starttls (the connection must be upgraded), opportunistic
+	// (upgraded when the server offers it) or none.
+	TLS string `yaml:"tls"`
+	// From is the sender address, such as "Discuss <discuss@quiz.example.com>".
+	From string `yaml:"from"`
+	// Delay is how long a notification stays unread before it is mailed.
+	Delay time.Duration `yaml:"delay"`
+	// PublicURL is the base of the links in the mail, such as
+	// https://discuss.quiz.example.com.
+	PublicURL string `yaml:"public_url"`
+	// DailyAt is the UTC time of day, HH:MM, of the daily digest.
+	DailyAt string `yaml:"daily_at"`
+	// SendTimeout bounds one SMTP conversation.
+	SendTimeout time.Duration `yaml:"send_timeout"`
+	// PollInterval is how often the worker looks for mail that is due.
+	PollInterval time.Duration `yaml:"poll_interval"`
+}
+
+// Enabled reports whether mail is sent at all.
+func (e Email) Enabled() bool { return e.SMTPAddr != "" }
+
+// DailyTime returns DailyAt as an offset from midnight UTC.
+func (e Email) DailyTime() (time.Duration, error) {
+	t, err := time.Parse("15:04", e.DailyAt)
+	if err != nil {
+		return 0, err
+	}
+	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
+}
+
+// Push configures Web Push. An empty Subject turns it off.
+type Push struct {
+	// VAPIDPrivateKeyFile keeps the VAPID key pair; empty keeps it beside
+	// the SQLite database, or in the MySQL database.
+	VAPIDPrivateKeyFile string `yaml:"vapid_private_key_file"`
+	// Subject is the contact the push services are given (RFC 8292):
+	// mailto: or https:.
+	Subject string `yaml:"subject"`
+	// AllowInsecureEndpoints accepts http:// subscription endpoints; for
+	// tests only.
+	AllowInsecureEndpoints bool `yaml:"allow_insecure_endpoints"`
+}
+
+// Enabled reports whether Web Push is offered.
+func (p Push) Enabled() bool { return p.Subject != "" }
 
 // Moderation configures reports: how many hide content, and how many one
 // user may make.

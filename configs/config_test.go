@@ -170,6 +170,21 @@ func TestValidate(t *testing.T) {
 		{"notifications.retention", func(c *Config) { c.Notifications.Retention = time.Minute }},
 		{"notifications.fanout_batch_size", func(c *Config) { c.Notifications.FanoutBatchSize = 0 }},
 		{"notifications.fanout_poll_interval", func(c *Config) { c.Notifications.FanoutPollInterval = time.Millisecond }},
+		{"email.from", func(c *Config) {
+			c.Email.SMTPAddr = "smtp.example.com:587"
+			c.Email.PublicURL = "https://d.example.com"
+		}},
+		{"email.public_url", func(c *Config) {
+			c.Email.SMTPAddr, c.Email.From, c.Email.PublicURL = "smtp.example.com:587", "d@example.com", "ftp://d.example.com"
+		}},
+		{"email.smtp_addr", func(c *Config) { c.Email.SMTPAddr = "smtp.example.com" }},
+		{"email.smtp_username", func(c *Config) { c.Email.SMTPUsername = "discuss" }},
+		{"email.tls", func(c *Config) { c.Email.TLS = "ssl" }},
+		{"email.delay", func(c *Config) { c.Email.Delay = 48 * time.Hour }},
+		{"email.daily_at", func(c *Config) { c.Email.DailyAt = "25:00" }},
+		{"email.send_timeout", func(c *Config) { c.Email.SendTimeout = 0 }},
+		{"email.poll_interval", func(c *Config) { c.Email.PollInterval = 0 }},
+		{"push.subject", func(c *Config) { c.Push.Subject = "ops@example.com" }},
 		{"moderation.hide_after_reports", func(c *Config) { c.Moderation.HideAfterReports = 0 }},
 		{"moderation.reports_per_day", func(c *Config) { c.Moderation.ReportsPerDay = 0 }},
 		{"moderation.reports_per_minute", func(c *Config) { c.Moderation.ReportsPerMinute = 0 }},

@@ -3,6 +3,7 @@ package configs
 import (
 	"fmt"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -77,6 +78,17 @@ func (c *Config) Validate() error {
 		{c.Notifications.FanoutBatchSize < 1 || c.Notifications.FanoutBatchSize > 5000, "notifications.fanout_batch_size", "must be 1 to 5000"},
 		{c.Notifications.FanoutPollInterval < 10*time.Millisecond, "notifications.fanout_poll_interval", "must be at least 10ms"},
 
+		{c.Email.Enabled() && !validAddr(c.Email.SMTPAddr), "email.smtp_addr", "must be host:port, such as smtp.example.com:587"},
+		{c.Email.Enabled() && !validMailbox(c.Email.From), "email.from", "must be an address such as Discuss <discuss@quiz.example.com> when email.smtp_addr is set"},
+		{c.Email.Enabled() && !validPublicURL(c.Email.PublicURL), "email.public_url", "must be an http(s) URL such as https://discuss.quiz.example.com when email.smtp_addr is set"},
+		{(c.Email.SMTPUsername == "") != (c.Email.SMTPPassword == ""), "email.smtp_username", "and email.smtp_password must be set together"},
+		{!oneOf(c.Email.TLS, "starttls", "opportunistic", "none"), "email.tls", "must be starttls, opportunistic or none"},
+		{c.Email.Delay < time.Second || c.Email.Delay > 24*time.Hour, "email.delay", "must be between 1s and 24h"},
+		{!validDailyAt(c.Email), "email.daily_at", "must be a UTC time of day such as 08:00"},
+		{c.Email.SendTimeout < time.Second, "email.send_timeout", "must be at least 1s"},
+		{c.Email.PollInterval < 10*time.Millisecond, "email.poll_interval", "must be at least 10ms"},
+
+		{c.Push.Enabled() && !strings.HasPrefix(c.Push.Subject, "mailto:") && !strings.HasPrefix(c.Push.Subject, "https://"), "push.subject", "must be a mailto: or https: URL (RFC 8292)"},
 		{c.Moderation.HideAfterReports < 1, "moderation.hide_after_reports", "must be at least 1"},
 		{c.Moderation.ReportsPerDay < 1, "moderation.reports_per_day", "must be at least 1"},
 		{c.Moderation.ReportsPerMinute < 1, "moderation.reports_per_minute", "must be at least 1"},
@@ -170,6 +182,21 @@ func (c *Config) RequireSecret() error {
 		return &InvalidError{Setting: "auth.secret", Problem: "is required with the mysql driver (at least 32 bytes)"}
 	}
 	return nil
+}
+
+func validMailbox(s string) bool {
+	_, err := mail.ParseAddress(s)
+	return err == nil
+}
+
+func validPublicURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.RawQuery == ""
+}
+
+func validDailyAt(e Email) bool {
+	_, err := e.DailyTime()
+	return err == nil
 }
 
 func validMySQLDSN(dsn string) bool {

@@ -22,14 +22,17 @@ func ValidRole(r string) bool {
 // arrived with a token from the quiz site's own issuer have Issuer and
 // Subject instead and sign in only through that issuer.
 type User struct {
-	ID           int64     `gorm:"primaryKey" json:"id"`
-	Username     string    `json:"username"`
-	DisplayName  string    `json:"display_name"`
-	PasswordHash *string   `json:"-"`
-	Role         string    `json:"role"`
-	Issuer       *string   `json:"-"`
-	Subject      *string   `json:"-"`
-	CreatedAt    time.Time `json:"created_at"`
+	ID           int64   `gorm:"primaryKey" json:"id"`
+	Username     string  `json:"username"`
+	DisplayName  string  `json:"display_name"`
+	PasswordHash *string `json:"-"`
+	Role         string  `json:"role"`
+	Issuer       *string `json:"-"`
+	Subject      *string `json:"-"`
+	// Locale is the language of the mail the user is sent: LocaleZhCN or
+	// "" for English, from the locale claim of the quiz site's tokens.
+	Locale    string    `json:"-"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // CanModerate reports whether u may edit or delete content of other users.

@@ -356,3 +356,14 @@ func parseClientFrame(data []byte) (clientFrame, error) {
 	}
 	return f, f.ReadSelection.Validate()
 }
+
+// NotificationFrame returns the JSON of the live notification frame of n
+// with counts, as a connection would be sent it: the payload of a Web Push
+// message, which a service worker reads as a connection would.
+func NotificationFrame(n *model.Notification, counts model.NotificationCounts) ([]byte, error) {
+	f, err := newNotificationFrame(n, counts, false)
+	if err != nil {
+		return nil, err
+	}
+	return f.data, nil
+}

@@ -75,6 +75,12 @@ type Hub struct {
 	pingSlots atomic.Int64
 	rounds    [pingRounds]map[*client]struct{}
 	pingOnce  sync.Once
+
+	// arrived and departed are the users whose first connection opened,
+	// or last closed, since Options.Presence was last told (guarded by
+	// mu); recordWake tells recordPresenceLoop there are some.
+	arrived, departed map[int64]struct{}
+	recordWake        chan struct{}
 }
 
 // New returns a hub reading missed notifications from store and exchanging
@@ -106,6 +112,9 @@ func New(opts Options, store Store, broker Broker, logger *slog.Logger, reg prom
 		catchUp:      &frame{kind: kindCatchUp, seq: -1},
 		retryCatchUp: &frame{kind: kindCatchUp, seq: -1},
 		ping:         &frame{kind: kindPing},
+		arrived:      make(map[int64]struct{}),
+		departed:     make(map[int64]struct{}),
+		recordWake:   make(chan struct{}, 1),
 	}
 	for i := range h.rounds {
 		h.rounds[i] = make(map[*client]struct{})
@@ -132,10 +141,15 @@ func (h *Hub) Run(ctx context.Context) error {
 	defer stop()
 	var presence sync.WaitGroup
 	presence.Go(func() { h.reportPresenceLoop(running) })
+	if h.opts.Presence != nil {
+		presence.Go(func() { h.recordPresenceLoop(running) })
+	}
 	err := h.broker.Subscribe(running, h.deliver, h.subscribed)
 	stop()
 	h.shutdown()
 	presence.Wait()
+	// Every user of this instance has departed.
+	h.recordPresence(context.Background(), false)
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -150,11 +164,12 @@ func (h *Hub) shutdown() {
 	h.mu.Lock()
 	h.closed = true
 	var all []*client
-	for _, list := range h.users {
+	for id, list := range h.users {
 		for _, c := range list {
 			c.registered = false
 			all = append(all, c)
 		}
+		h.markPresenceLocked(id, false)
 	}
 	clear(h.users)
 	h.conns = 0
@@ -239,6 +254,7 @@ func (h *Hub) register(c *client) (kicked *client, ok bool) {
 		c.reads = list[0].reads
 	} else {
 		c.reads = &readPacer{}
+		h.markPresenceLocked(c.userID, true)
 	}
 	list = append(list, c)
 	if len(list) > h.opts.MaxConnectionsPerUser {
@@ -273,6 +289,7 @@ func (h *Hub) unregister(c *client) {
 	}
 	if len(list) == 0 {
 		delete(h.users, c.userID)
+		h.markPresenceLocked(c.userID, false)
 	} else {
 		h.users[c.userID] = list
 	}

@@ -73,6 +73,14 @@ type Options struct {
 	PresenceInterval time.Duration
 	// InstanceID names this instance in presence reports. Default: random.
 	InstanceID string
+	// Presence, when set, is told which users have a connection open on
+	// this instance, as they come and go and again every
+	// PresenceRecordInterval, so that mail and Web Push reach only users
+	// with none anywhere.
+	Presence PresenceRecorder
+	// PresenceRecordInterval is how often every connected user is recorded
+	// again. Default 30s.
+	PresenceRecordInterval time.Duration
 }
 
 // withDefaults returns o with every zero field set to its default.
@@ -94,6 +102,7 @@ func (o Options) withDefaults() Options {
 	setDur(&o.StoreTimeout, 5*time.Second)
 	setDur(&o.PublishTimeout, time.Second)
 	setDur(&o.PresenceInterval, 5*time.Second)
+	setDur(&o.PresenceRecordInterval, 30*time.Second)
 	setDur(&o.ReadFrameInterval, 100*time.Millisecond)
 	setInt(&o.MaxConnectionsPerUser, 8)
 	setInt(&o.SendQueueSize, 64)

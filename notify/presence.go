@@ -2,6 +2,8 @@ package notify
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -60,6 +62,98 @@ func (h *Hub) reportPresenceLoop(ctx context.Context) {
 				h.log.Warn("notify: reporting presence", "err", err)
 			}
 			cancel()
+		}
+	}
+}
+
+// PresenceRecorder keeps, where every instance can read it, which users
+// have a connection open on which instance; the service implements it over
+// the database for the offline delivery of mail and Web Push.
+type PresenceRecorder interface {
+	// RecordPresence records that the users connected have a connection
+	// open on instance now, and that the users departed closed their last
+	// one there.
+	RecordPresence(ctx context.Context, instance string, connected, departed []int64) error
+}
+
+// markPresenceLocked notes that user's first connection opened (on) or
+// their last closed, for recordPresenceLoop. The caller holds h.mu.
+func (h *Hub) markPresenceLocked(user int64, on bool) {
+	if h.opts.Presence == nil {
+		return
+	}
+	if on {
+		h.arrived[user] = struct{}{}
+		delete(h.departed, user)
+	} else {
+		h.departed[user] = struct{}{}
+		delete(h.arrived, user)
+	}
+	select {
+	case h.recordWake <- struct{}{}:
+	default: // already woken
+	}
+}
+
+// recordPresenceLoop tells Options.Presence of users arriving and
+// departing as they do, one batch at a time (a reconnect storm becomes a
+// few statements, not one per connection), and of every connected user
+// each PresenceRecordInterval, until ctx ends.
+func (h *Hub) recordPresenceLoop(ctx context.Context) {
+	t := time.NewTicker(h.opts.PresenceRecordInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.recordWake:
+			h.recordPresence(ctx, false)
+		case <-t.C:
+			h.recordPresence(ctx, true)
+		}
+	}
+}
+
+// recordPresence tells Options.Presence of the users that arrived and
+// departed since it was last told, and of every connected user when all is
+// set. What could not be recorded is kept for the next call.
+func (h *Hub) recordPresence(ctx context.Context, all bool) {
+	if h.opts.Presence == nil {
+		return
+	}
+	h.mu.Lock()
+	arrived := slices.Collect(maps.Keys(h.arrived))
+	if all {
+		arrived = slices.Collect(maps.Keys(h.users))
+	}
+	departed := slices.Collect(maps.Keys(h.departed))
+	clear(h.arrived)
+	clear(h.departed)
+	h.mu.Unlock()
+	if len(arrived) == 0 && len(departed) == 0 {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.StoreTimeout)
+	defer cancel()
+	err := h.opts.Presence.RecordPresence(rctx, h.opts.InstanceID, arrived, departed)
+	if err == nil {
+		return
+	}
+	h.log.Warn("notify: recording presence", "err", err)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, id := range arrived {
+		if _, still := h.users[id]; still {
+			if _, gone := h.departed[id]; !gone {
+				h.arrived[id] = struct{}{}
+			}
+		}
+	}
+	for _, id := range departed {
+		if _, back := h.users[id]; !back {
+			if _, again := h.arrived[id]; !again {
+				h.departed[id] = struct{}{}
+			}
 		}
 	}
 }

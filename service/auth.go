@@ -260,6 +260,8 @@ type externalClaims struct {
 	PreferredUsername string `json:"preferred_username"`
 	Username          string `json:"username"`
 	Name              string `json:"name"`
+	// Locale is the user's language (BCP 47), which their mail is written in.
+	Locale string `json:"locale"`
 }
 
 // Authenticate verifies a token and returns its user. Our own tokens name a
@@ -325,19 +327,44 @@ func (a *Auth) authenticateExternal(ctx context.Context, token string) (*model.U
 	if claims.Subject == "" || len(claims.Subject) > 255 {
 		return nil, model.Errorf(model.EUNAUTHENTICATED, "invalid token subject")
 	}
+	u, err := a.externalSubject(ctx, ext.Issuer, &claims)
+	if err != nil || claims.Locale == "" {
+		return u, err
+	}
+	return a.keepLocale(ctx, u, model.NormalizeLocale(claims.Locale))
+}
+
+// externalSubject returns the local user of the token's subject.
+func (a *Auth) externalSubject(ctx context.Context, issuer string, claims *externalClaims) (*model.User, error) {
 	if a.users == nil {
-		return a.externalUser(ctx, ext.Issuer, &claims)
+		return a.externalUser(ctx, issuer, claims)
 	}
 	// Once the subject's local user is known, it is read like ours,
 	// through the user cache.
-	if id, ok := a.users.idOf(ext.Issuer, claims.Subject); ok {
+	if id, ok := a.users.idOf(issuer, claims.Subject); ok {
 		return a.user(ctx, id)
 	}
-	u, err := a.externalUser(ctx, ext.Issuer, &claims)
+	u, err := a.externalUser(ctx, issuer, claims)
 	if err == nil {
-		a.users.setSubject(ext.Issuer, claims.Subject, u.ID)
+		a.users.setSubject(issuer, claims.Subject, u.ID)
 	}
 	return u, err
+}
+
+// keepLocale stores locale as u's language when it differs, and returns u
+// as it now is. The row changes only when the quiz site's language does.
+func (a *Auth) keepLocale(ctx context.Context, u *model.User, locale string) (*model.User, error) {
+	if u.Locale == locale {
+		return u, nil
+	}
+	err := a.db.WithContext(ctx).Model(&model.User{}).Where("id = ?", u.ID).UpdateColumn("locale", locale).Error
+	if err != nil {
+		return nil, dbError(err)
+	}
+	a.ForgetUser(u.ID)
+	changed := *u // the cached user may be shared: change a copy
+	changed.Locale = locale
+	return &changed, nil
 }
 
 // externalUser finds the local user of (issuer, sub), creating it on first

@@ -315,3 +315,31 @@ func publicKeyBytes(t *testing.T, k *rsa.PublicKey) []byte {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 }
+
+// TestExternalLocaleKept: the locale claim of the quiz site's tokens is
+// kept as the user's language (Chinese tags as zh-CN, the rest English),
+// and changes when the claim does; a token without it changes nothing.
+func TestExternalLocaleKept(t *testing.T) {
+	a, db := newAuth(t, &service.ExternalIssuer{Issuer: quizIssuer, Algorithm: "HS256", HS256Key: []byte(quizSecret)})
+	type quizClaims struct {
+		jwt.RegisteredClaims
+		Locale string `json:"locale,omitempty"`
+	}
+	now := time.Now()
+	for _, step := range []struct{ claim, want string }{
+		{"zh-CN", model.LocaleZhCN}, {"", model.LocaleZhCN}, {"en-US", ""}, {"zh_Hans", model.LocaleZhCN},
+	} {
+		tok := sign(t, jwt.SigningMethodHS256, []byte(quizSecret), quizClaims{claims(quizIssuer, "u-7", now, now.Add(time.Hour)), step.claim})
+		u, err := a.Authenticate(context.Background(), tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stored string
+		if err := db.Model(&model.User{}).Where("id = ?", u.ID).Pluck("locale", &stored).Error; err != nil {
+			t.Fatal(err)
+		}
+		if u.Locale != step.want || stored != step.want {
+			t.Fatalf("claim %q: user's locale %q, stored %q, want %q", step.claim, u.Locale, stored, step.want)
+		}
+	}
+}

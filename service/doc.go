@@ -64,5 +64,11 @@
 // transaction, and renders stored rows an older renderer made. Moderation:
 // hidden.go is who sees hidden content (the SQL of model.Visible) and the
 // hiding itself, moderation.go reports, the moderators' queue and the log,
-// blocks.go blocks.
+// blocks.go blocks. Offline delivery (mail and Web Push to users who are
+// not connected) is offline.go (preferences and the signed links of the
+// mail), offline_mail.go (the mail outbox) and offline_push.go (Web Push
+// and the presence record the hubs keep); service/delivery renders and
+// sends, behind the Mailer and Pusher interfaces declared there. The
+// outbox's claim takes a delivery_preferences row and no other lock, and
+// sends with no transaction open.
 package service

@@ -211,6 +211,7 @@ function signOut(message) {
   Object.assign(state, { token: null, user: null, postId: null, unread: 0, unseen: 0, groups: [] });
   state.ids.clear();
   $("app").hidden = true;
+  $("preferences").hidden = true;
   $("session").hidden = true;
   $("auth").hidden = false;
   $("posts").replaceChildren();
@@ -1045,6 +1046,106 @@ function toggleNotifications(show) {
   if (open) run(null, markSeen)();
 }
 
+// ---- offline delivery: preferences, email verification, Web Push ----
+
+const typeNames = {
+  post_comment: "comments on my posts",
+  comment_reply: "replies to my comments",
+  mention: "mentions",
+  thread_comment: "comments on posts I follow",
+  like: "likes",
+  system: "messages from the administrators",
+};
+
+async function loadPreferences() {
+  const p = await api("GET", "/api/v1/me/preferences");
+  $("prefs-email").value = p.email;
+  $("prefs-email").disabled = !p.email_available;
+  $("prefs-delivery").value = p.email_delivery;
+  $("prefs-delivery").disabled = !p.email_available;
+  $("prefs-push").checked = p.push_enabled && (await pushSubscription()) !== null;
+  $("prefs-push").disabled = !p.push_available || !("serviceWorker" in navigator) || !("PushManager" in window);
+  let status = "";
+  if (!p.email_available) status = "This server sends no email.";
+  else if (p.email && !p.email_verified) status = `Follow the link sent to ${p.email} to confirm it.`;
+  else if (p.email) status = `Mail goes to ${p.email}.`;
+  $("prefs-verify-status").textContent = status;
+  const box = $("prefs-types");
+  box.replaceChildren(el("legend", {}, "Mail and push"));
+  for (const [type, on] of Object.entries(p.types)) {
+    const input = el("input", { type: "checkbox", name: type });
+    input.checked = on;
+    box.append(el("label", {}, input, ` ${typeNames[type] || type}`));
+  }
+}
+
+async function savePreferences() {
+  const types = {};
+  for (const input of $("prefs-types").querySelectorAll("input")) types[input.name] = input.checked;
+  const patch = { push_enabled: $("prefs-push").checked, types };
+  if (!$("prefs-email").disabled) {
+    patch.email = $("prefs-email").value.trim();
+    patch.email_delivery = $("prefs-delivery").value;
+  }
+  await setPush($("prefs-push").checked);
+  await api("PATCH", "/api/v1/me/preferences", patch);
+  await loadPreferences();
+}
+
+// pushSubscription returns this browser's push subscription, or null.
+async function pushSubscription() {
+  if (!("serviceWorker" in navigator) || !("PushManager" in window)) return null;
+  const reg = await navigator.serviceWorker.getRegistration("/");
+  return reg ? reg.pushManager.getSubscription() : null;
+}
+
+// setPush subscribes this browser (its service worker shows the messages)
+// or unsubscribes it, and tells the server.
+async function setPush(on) {
+  const current = await pushSubscription();
+  if (!on) {
+    if (current) {
+      await api("DELETE", "/api/v1/push/subscriptions", { endpoint: current.endpoint }).catch(() => {});
+      await current.unsubscribe();
+    }
+    return;
+  }
+  if (current) return;
+  const { public_key: key } = await api("GET", "/api/v1/push/key");
+  const reg = await navigator.serviceWorker.register("/sw.js");
+  await navigator.serviceWorker.ready;
+  const sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: base64url(key) });
+  await api("POST", "/api/v1/push/subscriptions", sub.toJSON());
+}
+
+function base64url(s) {
+  const b = atob(s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4));
+  return Uint8Array.from(b, (c) => c.charCodeAt(0));
+}
+
+function togglePreferences() {
+  const open = $("preferences").hidden;
+  $("preferences").hidden = !open;
+  $("prefs-toggle").setAttribute("aria-expanded", String(open));
+  if (open) run($("prefs-toggle"), loadPreferences)();
+}
+
+// verifyEmailLink confirms the address of the link a verification message
+// carries (/verify-email?token=...), which needs no sign-in, then goes
+// back to the page.
+async function verifyEmailLink() {
+  if (location.pathname !== "/verify-email") return;
+  const token = new URLSearchParams(location.search).get("token") || "";
+  history.replaceState(null, "", "/");
+  try {
+    const p = await api("POST", "/api/v1/email/verify", { token });
+    $("broadcast").textContent = `Confirmed: mail goes to ${p.email}.`;
+    $("broadcast").hidden = false;
+  } catch (err) {
+    showError(err);
+  }
+}
+
 // ---- wiring ----
 
 function wire() {
@@ -1073,6 +1174,8 @@ function wire() {
   $("mark-all-read").addEventListener("click", run($("mark-all-read"), markAllRead));
   $("notifications-more").addEventListener("click", run($("notifications-more"), () => loadNotifications(true)));
   $("reconnect").addEventListener("click", () => state.client?.connect());
+  $("prefs-toggle").addEventListener("click", togglePreferences);
+  $("prefs-form").addEventListener("submit", run($("prefs-save"), savePreferences));
   $("broadcast").addEventListener("click", () => {
     $("broadcast").hidden = true;
   });
@@ -1083,6 +1186,7 @@ function wire() {
 
 async function start() {
   wire();
+  await verifyEmailLink();
   const token = localStorage.getItem(TOKEN_KEY);
   if (!token) {
     $("auth").hidden = false;

@@ -22,6 +22,7 @@ import (
 	"github.com/quizsite/discuss/model"
 	"github.com/quizsite/discuss/notify"
 	"github.com/quizsite/discuss/service"
+	"github.com/quizsite/discuss/service/delivery"
 	"github.com/quizsite/discuss/service/markdown"
 )
 
@@ -49,14 +50,22 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	// missed notifications through the service: build one, then the other.
 	pub := &deferredPublisher{}
 	notes := service.NewNotifications(db, pub).WithLogger(log)
+	offline, err := newOffline(ctx, b)
+	if err != nil {
+		return err
+	}
 	opts, err := hubOptions(cfg.WebSocket, cfg.Database)
 	if err != nil {
 		return err
 	}
 	// A user changed on any instance is read afresh on this one.
 	opts.OnUserChanged, opts.OnResubscribed = auth.ForgetUser, auth.ForgetUsers
+	// Who is connected decides who is mailed and pushed.
+	opts.Presence, opts.PresenceRecordInterval = offline, presenceRecordInterval(cfg.Email)
 	hub := notify.New(opts, notes.Store(), broker, log, registry)
-	pub.Publisher = hub
+	// Each notification published goes to the hub, and to the push
+	// services when its user has no connection open.
+	pub.Publisher = offline.Publisher(hub)
 	srv, err := api.New(api.Deps{
 		Config:        cfg,
 		Logger:        log,
@@ -71,9 +80,10 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 			HideAfterReports: cfg.Moderation.HideAfterReports, ReportsPerDay: cfg.Moderation.ReportsPerDay,
 			Limiter: service.NewRateLimiter(cfg.Moderation.ReportsPerMinute, time.Minute),
 		}),
-		Blocks: service.NewBlocks(db, notes),
-		Hub:    hub,
-		Ready:  readiness(db, b.migrations),
+		Blocks:  service.NewBlocks(db, notes),
+		Offline: offline,
+		Hub:     hub,
+		Ready:   readiness(db, b.migrations),
 	})
 	if err != nil {
 		return err
@@ -106,6 +116,9 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 			BatchSize: cfg.Notifications.FanoutBatchSize, Poll: cfg.Notifications.FanoutPollInterval,
 		})
 	})
+	// The mail and push workers stop with it: they publish nothing.
+	fanoutDone.Go(func() { offline.RunMail(fanoutCtx, cfg.Email.PollInterval) })
+	fanoutDone.Go(func() { offline.RunPush(fanoutCtx, pushWorkers) })
 	hubErr := make(chan error, 1)
 	var hubDone sync.WaitGroup
 	hubDone.Go(func() { hubErr <- hub.Run(hubCtx) })
@@ -165,6 +178,9 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	log.Info("stopped")
 	return runErr
 }
+
+// pushWorkers is how many Web Push messages are sent at once.
+const pushWorkers = 4
 
 // listener is an HTTP server and the socket it serves.
 type listener struct {
@@ -280,8 +296,11 @@ type deferredPublisher struct{ service.Publisher }
 // The hub publishes for the service, and the service is the hub's store:
 // each side declares the small interface it needs, and here they meet.
 var (
-	_ service.Publisher = (*notify.Hub)(nil)
-	_ notify.Store      = (*service.NotificationStore)(nil)
+	_ service.Publisher       = (*notify.Hub)(nil)
+	_ notify.Store            = (*service.NotificationStore)(nil)
+	_ notify.PresenceRecorder = (*service.Offline)(nil)
+	_ service.Mailer          = (*delivery.SMTP)(nil)
+	_ service.Pusher          = (*delivery.WebPush)(nil)
 )
 
 // newBroker returns the configured broker and how to close it.

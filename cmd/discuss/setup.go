@@ -30,6 +30,8 @@ type base struct {
 	db         *gorm.DB
 	migrations *migrations.Migrator
 	auth       *service.Auth
+	// secret signs our tokens and the links of the mail.
+	secret []byte
 }
 
 // openBase loads and validates the configuration, opens the database,
@@ -85,7 +87,7 @@ func openBase(ctx context.Context, configPath string, getenv func(string) string
 	if err != nil {
 		return nil, nil, err
 	}
-	return &base{cfg: cfg, log: log, db: db, migrations: m, auth: auth}, func() { stopKeys(); closeDB(db) }, nil
+	return &base{cfg: cfg, log: log, db: db, migrations: m, auth: auth, secret: secret}, func() { stopKeys(); closeDB(db) }, nil
 }
 
 // loadConfig reads and validates the configuration. Any problem is a usage
@@ -191,11 +193,17 @@ func signingSecret(cfg *configs.Config, log *slog.Logger) ([]byte, error) {
 // database file's name with ".jwt-secret" added, so that two databases in
 // one folder have a secret each. kept is false for an in-memory database.
 func secretPath(dsn string) (path string, kept bool) {
+	return besideDatabase(dsn, ".jwt-secret")
+}
+
+// besideDatabase is the file named by the SQLite database dsn's file name
+// and suffix; kept is false for an in-memory database.
+func besideDatabase(dsn, suffix string) (path string, kept bool) {
 	file, _, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
 	if file == "" || strings.HasPrefix(file, ":memory:") {
 		return "", false
 	}
-	return file + ".jwt-secret", true
+	return file + suffix, true
 }
 
 // adoptSharedSecret moves the secret that earlier versions kept for every

@@ -1,0 +1,510 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/quizsite/discuss/model"
+	"github.com/quizsite/discuss/service/dbtest"
+	"github.com/quizsite/discuss/service/delivery/deliverytest"
+)
+
+// Offline delivery through the binary: mail reaches a user with no open
+// connection and not one with a socket open, and a process killed with
+// SIGKILL after the SMTP server accepted a message but before it was
+// recorded sends it once more after the restart, under the same
+// Message-ID, which a server that remembers Message-IDs drops.
+
+// smtpProxy relays SMTP between the binary and mailpit, reading the plain
+// conversation (the binary is configured with email.tls none for this).
+// It counts the messages the server accepted, and when armed it calls
+// onAccept once, when the server's 250 for the end of a message's DATA
+// arrives, before the client sees it: the client then cannot have recorded
+// the message as sent.
+type smtpProxy struct {
+	ln       net.Listener
+	upstream string
+
+	mu       sync.Mutex
+	accepted int
+	onAccept func()
+}
+
+func startSMTPProxy(t *testing.T, upstream string) *smtpProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &smtpProxy{ln: ln, upstream: upstream}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.relay(c)
+		}
+	}()
+	return p
+}
+
+func (p *smtpProxy) arm(onAccept func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.onAccept = onAccept
+}
+
+func (p *smtpProxy) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.accepted
+}
+
+func (p *smtpProxy) relay(client net.Conn) {
+	defer client.Close()
+	server, err := net.Dial("tcp", p.upstream)
+	if err != nil {
+		return
+	}
+	defer server.Close()
+	// ended is set once the client sent a message's final "\r\n.\r\n",
+	// before the server can have answered it.
+	var ended sync.Mutex
+	dataEnded := false
+	go func() {
+		var tail []byte
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := client.Read(buf)
+			if n > 0 {
+				tail = append(tail, buf[:n]...)
+				if bytes.Contains(tail, []byte("\r\n.\r\n")) {
+					ended.Lock()
+					dataEnded = true
+					ended.Unlock()
+					tail = nil
+				} else if len(tail) > 4 {
+					tail = tail[len(tail)-4:]
+				}
+				if _, err := server.Write(buf[:n]); err != nil {
+					return
+				}
+			}
+			if err != nil {
+				_ = server.Close()
+				return
+			}
+		}
+	}()
+	lines := newLineReader(server)
+	for {
+		line, err := lines.next()
+		if err != nil {
+			return
+		}
+		ended.Lock()
+		accept := dataEnded && strings.HasPrefix(line, "250 ")
+		if accept {
+			dataEnded = false
+		}
+		ended.Unlock()
+		if accept {
+			p.mu.Lock()
+			p.accepted++
+			kill := p.onAccept
+			p.onAccept = nil
+			p.mu.Unlock()
+			if kill != nil {
+				kill()
+				return // the client never hears the 250
+			}
+		}
+		if _, err := io.WriteString(client, line); err != nil {
+			return
+		}
+	}
+}
+
+// lineReader reads CRLF-terminated lines, each returned with its ending.
+type lineReader struct {
+	r   io.Reader
+	buf []byte
+}
+
+func newLineReader(r io.Reader) *lineReader { return &lineReader{r: r} }
+
+func (l *lineReader) next() (string, error) {
+	for {
+		if i := bytes.Index(l.buf, []byte("\r\n")); i >= 0 {
+			line := string(l.buf[:i+2])
+			l.buf = l.buf[i+2:]
+			return line, nil
+		}
+		chunk := make([]byte, 4096)
+		n, err := l.r.Read(chunk)
+		l.buf = append(l.buf, chunk[:n]...)
+		if err != nil {
+			return "", err
+		}
+	}
+}
+
+// offlineEnv is the configuration of a binary that mails through smtpAddr
+// in plain SMTP with a delay of a second.
+func offlineEnv(db *dbtest.DB, smtpAddr, publicURL string) map[string]string {
+	return map[string]string{
+		"DISCUSS_DATABASE_DRIVER":       db.Driver,
+		"DISCUSS_DATABASE_DSN":          db.DSN,
+		"DISCUSS_DATABASE_AUTO_MIGRATE": "true",
+		"DISCUSS_AUTH_SECRET":           strings.Repeat("k", 32),
+		"DISCUSS_AUTH_BCRYPT_COST":      "4",
+		"DISCUSS_LOG_LEVEL":             "warn",
+		"DISCUSS_EMAIL_SMTP_ADDR":       smtpAddr,
+		"DISCUSS_EMAIL_TLS":             "none",
+		"DISCUSS_EMAIL_FROM":            "Discuss <discuss@quiz.example.com>",
+		"DISCUSS_EMAIL_PUBLIC_URL":      publicURL,
+		"DISCUSS_EMAIL_DELAY":           "1s",
+		"DISCUSS_EMAIL_SEND_TIMEOUT":    "1s",
+		"DISCUSS_EMAIL_POLL_INTERVAL":   "50ms",
+	}
+}
+
+var verifyToken = regexp.MustCompile(`token=([A-Za-z0-9_.\-]+)`)
+
+// verifiedEmail sets name's address and follows the link mailed to it.
+func verifiedEmail(t *testing.T, s *server, mp *deliverytest.Mailpit, token, addr string) {
+	t.Helper()
+	before := len(mp.Messages(t))
+	if code := s.call(t, "PATCH", "/api/v1/me/preferences", token, map[string]string{"email": addr}, nil); code != 200 {
+		t.Fatalf("PATCH preferences: %d", code)
+	}
+	msgs := mp.WaitMessages(t, before+1, 10*time.Second)
+	m := verifyToken.FindStringSubmatch(msgs[len(msgs)-1].Text)
+	if m == nil {
+		t.Fatalf("no token in %q", msgs[len(msgs)-1].Text)
+	}
+	if code := s.call(t, "POST", "/api/v1/email/verify", "", map[string]string{"token": m[1]}, nil); code != 200 {
+		t.Fatalf("verify: %d", code)
+	}
+}
+
+// comment posts body under postID as token.
+func comment(t *testing.T, s *server, token string, postID int64, body string) {
+	t.Helper()
+	if code := s.call(t, "POST", fmt.Sprintf("/api/v1/posts/%d/comments", postID), token, map[string]string{"body": body}, nil); code != 201 {
+		t.Fatalf("comment: %d", code)
+	}
+}
+
+func createPostAs(t *testing.T, s *server, token, title string) int64 {
+	t.Helper()
+	var p struct {
+		ID int64 `json:"id"`
+	}
+	if code := s.call(t, "POST", "/api/v1/posts", token, map[string]string{"title": title, "body": "b"}, &p); code != 201 {
+		t.Fatalf("post: %d", code)
+	}
+	return p.ID
+}
+
+// waitDelivered waits until the outbox of user has moved past notification
+// id: mailed, or passed over for good.
+func waitDelivered(t *testing.T, db *dbtest.DB, user, id int64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var row model.DeliveryPreferences
+		if err := db.Where("user_id = ?", user).Take(&row).Error; err != nil {
+			t.Fatal(err)
+		}
+		if row.MailedUpToID >= id && row.PendingMessageID == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("user %d's outbox stands at %d (pending %q), want past %d", user, row.MailedUpToID, row.PendingMessageID, id)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func lastNotification(t *testing.T, db *dbtest.DB, user int64) int64 {
+	t.Helper()
+	var id int64
+	if err := db.Raw("SELECT COALESCE(MAX(id), 0) FROM notifications WHERE user_id = ?", user).Scan(&id).Error; err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// TestOfflineMailThroughServe: a user with a socket open is not mailed
+// about what they were told live; a user with none is, once, after the
+// delay.
+func TestOfflineMailThroughServe(t *testing.T) {
+	db := dbtest.OpenEmpty(t)
+	mp := deliverytest.NewMailpit(t, deliverytest.FreePort(t))
+	mp.Flags = nil // plain SMTP: email.tls none
+	mp.Start(t)
+	addr := freeAddr(t)
+	p := startProcess(t, buildBinary(t), addr, offlineEnv(db, mp.SMTPAddr, "http://"+addr))
+
+	away, awayID := registerUser(t, p.server, "away")
+	here, hereID := registerUser(t, p.server, "here")
+	bob, _ := registerUser(t, p.server, "bob")
+	verifiedEmail(t, p.server, mp, away, "away@example.com")
+	verifiedEmail(t, p.server, mp, here, "here@example.com")
+	conn := dialHello(t, p.server, here)
+	defer conn.Close()
+	// The socket is recorded before the comment it must keep from mail.
+	waitConnected(t, db, hereID)
+
+	herePost := createPostAs(t, p.server, here, "here's question")
+	awayPost := createPostAs(t, p.server, away, "away's question")
+	comment(t, p.server, bob, herePost, "told live")
+	comment(t, p.server, bob, awayPost, "told by mail")
+	waitDelivered(t, db, hereID, lastNotification(t, db, hereID))
+	waitDelivered(t, db, awayID, lastNotification(t, db, awayID))
+	msgs := mp.Messages(t)
+	if len(msgs) != 3 { // two verifications and one digest
+		t.Fatalf("%d messages, want 3: %v", len(msgs), msgs)
+	}
+	if to := msgs[2].To; len(to) != 1 || to[0].Address != "away@example.com" || !strings.Contains(msgs[2].Text, "told by mail") {
+		t.Fatalf("the digest %v:\n%s", msgs[2], msgs[2].Text)
+	}
+}
+
+// waitConnected waits until user has a connected presence row.
+func waitConnected(t *testing.T, db *dbtest.DB, user int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int64
+		if err := db.Model(&model.UserPresence{}).Where("user_id = ? AND connected = ?", user, true).Count(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("user %d never recorded connected", user)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestMailKilledMidSend kills the binary with SIGKILL after the SMTP
+// server accepted a message and before the binary heard so, restarts it,
+// and checks that the message was sent once more under the same
+// Message-ID (so mailpit, told to ignore duplicate Message-IDs, holds it
+// once), that the outbox then records it, and that nothing was lost.
+func TestMailKilledMidSend(t *testing.T) {
+	db := dbtest.OpenEmpty(t)
+	mp := deliverytest.NewMailpit(t, deliverytest.FreePort(t))
+	mp.Flags = []string{"--ignore-duplicate-ids"}
+	mp.Start(t)
+	proxy := startSMTPProxy(t, mp.SMTPAddr)
+	bin := buildBinary(t)
+	addr := freeAddr(t)
+	env := offlineEnv(db, proxy.ln.Addr().String(), "http://"+addr)
+	p := startProcess(t, bin, addr, env)
+
+	alice, aliceID := registerUser(t, p.server, "alice")
+	bob, _ := registerUser(t, p.server, "bob")
+	verifiedEmail(t, p.server, mp, alice, "alice@example.com")
+	killed := make(chan struct{})
+	proxy.arm(func() {
+		_ = p.cmd.Process.Kill() // SIGKILL
+		_, _ = p.cmd.Process.Wait()
+		close(killed)
+	})
+	post := createPostAs(t, p.server, alice, "a question")
+	comment(t, p.server, bob, post, "first answer")
+	comment(t, p.server, bob, post, "second answer")
+	last := lastNotification(t, db, aliceID)
+	select {
+	case <-killed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the digest never reached the server")
+	}
+	msgs := mp.WaitMessages(t, 2, 10*time.Second)
+	first := msgs[1]
+	var row model.DeliveryPreferences
+	if err := db.Where("user_id = ?", aliceID).Take(&row).Error; err != nil {
+		t.Fatal(err)
+	}
+	if row.PendingMessageID == "" || row.PendingMessageID != first.MessageID {
+		t.Fatalf("after the kill the outbox holds %q, the server %q", row.PendingMessageID, first.MessageID)
+	}
+
+	// Restarted, it sends the batch again once its hold (twice
+	// email.send_timeout) ends, and records it.
+	startProcess(t, bin, addr, env)
+	waitDelivered(t, db, aliceID, last)
+	// The second answer may have missed the batch the first was killed
+	// in (it is mailed a delay later): whatever the batches, the server
+	// accepted exactly one message more than mailpit keeps, the repeat.
+	msgs = mp.Messages(t)
+	if n := proxy.count(); n != len(msgs)+1 {
+		for _, m := range msgs {
+			t.Logf("%v\n%s", m, m.Text)
+		}
+		t.Fatalf("the server accepted %d messages and holds %d, want one repeat", n, len(msgs))
+	}
+	var texts strings.Builder
+	for _, m := range msgs[1:] {
+		texts.WriteString(m.Text)
+	}
+	for _, want := range []string{"first answer", "second answer"} {
+		if strings.Count(texts.String(), want) != 1 {
+			t.Fatalf("%q not in exactly one digest:\n%s", want, texts.String())
+		}
+	}
+}
+
+// TestWebPushThroughServe: the binary makes and keeps its VAPID key pair
+// (beside the SQLite database, or in the MySQL one),
+// pushes a notification, signed and encrypted, to a user with no socket
+// open, and none to a user with one.
+func TestWebPushThroughServe(t *testing.T) {
+	db := dbtest.OpenEmpty(t)
+	push := deliverytest.StartPushService(t)
+	addr := freeAddr(t)
+	env := map[string]string{
+		"DISCUSS_DATABASE_DRIVER":               db.Driver,
+		"DISCUSS_DATABASE_DSN":                  db.DSN,
+		"DISCUSS_DATABASE_AUTO_MIGRATE":         "true",
+		"DISCUSS_AUTH_SECRET":                   strings.Repeat("k", 32),
+		"DISCUSS_AUTH_BCRYPT_COST":              "4",
+		"DISCUSS_LOG_LEVEL":                     "warn",
+		"DISCUSS_PUSH_SUBJECT":                  "mailto:ops@quiz.example.com",
+		"DISCUSS_PUSH_ALLOW_INSECURE_ENDPOINTS": "true",
+	}
+	bin := buildBinary(t)
+	p := startProcess(t, bin, addr, env)
+	var key struct {
+		PublicKey string `json:"public_key"`
+	}
+	if code := p.call(t, "GET", "/api/v1/push/key", "", nil, &key); code != 200 || key.PublicKey == "" {
+		t.Fatalf("push key: %d %+v", code, key)
+	}
+	push.VAPIDPublicKey = key.PublicKey
+
+	away, _ := registerUser(t, p.server, "away")
+	here, hereID := registerUser(t, p.server, "here")
+	bob, _ := registerUser(t, p.server, "bob")
+	awayBrowser, hereBrowser := push.NewBrowser(t), push.NewBrowser(t)
+	for _, s := range []struct {
+		token string
+		b     *deliverytest.Browser
+	}{{away, awayBrowser}, {here, hereBrowser}} {
+		body := map[string]any{"endpoint": s.b.Endpoint, "keys": map[string]string{"p256dh": s.b.P256DH, "auth": s.b.Auth}}
+		if code := p.call(t, "POST", "/api/v1/push/subscriptions", s.token, body, nil); code != 201 {
+			t.Fatalf("subscribe: %d", code)
+		}
+	}
+	conn := dialHello(t, p.server, here)
+	defer conn.Close()
+	waitConnected(t, db, hereID)
+
+	// here's comment is queued first; away's push shows it was handled.
+	comment(t, p.server, bob, createPostAs(t, p.server, here, "here's"), "told live")
+	comment(t, p.server, bob, createPostAs(t, p.server, away, "away's"), "pushed")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got, errs := push.Received()
+		if len(errs) > 0 {
+			t.Fatalf("the push service refused: %v", errs)
+		}
+		if len(got) > 0 {
+			if len(got) != 1 || got[0].Endpoint != awayBrowser.Endpoint || !strings.Contains(string(got[0].Payload), `"excerpt":"pushed"`) {
+				t.Fatalf("pushes %+v", got)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no push")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// The key is kept: after a restart browsers need not subscribe again.
+	_ = p.cmd.Process.Kill()
+	_, _ = p.cmd.Process.Wait()
+	p = startProcess(t, bin, addr, env)
+	var again struct {
+		PublicKey string `json:"public_key"`
+	}
+	if p.call(t, "GET", "/api/v1/push/key", "", nil, &again); again.PublicKey != key.PublicKey {
+		t.Fatalf("key after a restart %q, was %q", again.PublicKey, key.PublicKey)
+	}
+}
+
+// TestBrowserPreferences drives the demo page's preferences panel in
+// headless Chromium: an address, daily delivery and a type switched off
+// are saved, the verification link mailed to a real mailpit opens the page
+// at /verify-email, which confirms the address without the page's token.
+// (Web Push needs a browser push service, which a headless browser here
+// cannot reach: pushes are tested with the checking push service.)
+func TestBrowserPreferences(t *testing.T) {
+	chrome := findChromium(t)
+	mp := deliverytest.NewMailpit(t, deliverytest.FreePort(t))
+	mp.Flags = nil
+	mp.Start(t)
+	env := databaseEnv(t)
+	env["DISCUSS_SERVER_ADDR"] = freeAddr(t)
+	for k, v := range map[string]string{
+		"DISCUSS_EMAIL_SMTP_ADDR": mp.SMTPAddr, "DISCUSS_EMAIL_TLS": "none", "DISCUSS_EMAIL_FROM": "discuss@quiz.example.com",
+		"DISCUSS_EMAIL_PUBLIC_URL": "http://" + env["DISCUSS_SERVER_ADDR"],
+	} {
+		env[k] = v
+	}
+	s := startServeForBrowser(t, env)
+	token, _ := registerUser(t, s, "alice")
+
+	b := newBrowser(t, chrome, s)
+	b.step("open the page signed in", 15*time.Second,
+		chromedp.Navigate(s.base+"/"),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`localStorage.setItem("discuss.token", %q)`, token)),
+		chromedp.Navigate(s.base+"/"),
+		chromedp.WaitVisible(chromedp.ID("app")),
+	)
+	b.step("set an address, daily, and no likes", 15*time.Second,
+		chromedp.Click(chromedp.ID("prefs-toggle")),
+		chromedp.WaitVisible(chromedp.ID("preferences")),
+		b.until(`!document.getElementById("prefs-email").disabled && document.querySelector('#prefs-types input[name="like"]')`),
+		chromedp.SendKeys(chromedp.ID("prefs-email"), "alice@example.com"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("prefs-delivery").value = "daily"`),
+		chromedp.Click(chromedp.CSS(`#prefs-types input[name="like"]`)),
+		chromedp.Click(chromedp.ID("prefs-save")),
+		b.until(`document.getElementById("prefs-verify-status").textContent.includes("Follow the link sent to alice@example.com")`),
+	)
+	msgs := mp.WaitMessages(t, 1, 10*time.Second)
+	link := regexp.MustCompile(`http://\S+/verify-email\?token=\S+`).FindString(msgs[0].Text)
+	if link == "" {
+		t.Fatalf("no verification link in %q", msgs[0].Text)
+	}
+	b.step("follow the verification link", 15*time.Second,
+		chromedp.Navigate(link),
+		b.until(`document.getElementById("broadcast").textContent === "Confirmed: mail goes to alice@example.com."`),
+		b.until(`location.pathname === "/"`),
+	)
+	var p struct {
+		EmailVerified bool            `json:"email_verified"`
+		EmailDelivery string          `json:"email_delivery"`
+		Types         map[string]bool `json:"types"`
+	}
+	s.call(t, "GET", "/api/v1/me/preferences", token, nil, &p)
+	if !p.EmailVerified || p.EmailDelivery != "daily" || p.Types["like"] || !p.Types["mention"] {
+		t.Fatalf("preferences after the page: %+v", p)
+	}
+}
