@@ -38,6 +38,8 @@ const state = {
   ids: new Set(),
   unread: 0,
   unseen: 0,
+  // Moves with every change of the counts shown; see loadNotifications.
+  countsVersion: 0,
 };
 
 // Frames of the current page's socket, for the browser test and for anyone
@@ -878,6 +880,7 @@ async function addComment() {
 // setCounts shows the unseen count on the bell's badge (what is new since
 // the bell was last opened) and the unread count in the list's head.
 function setCounts(unread, unseen) {
+  state.countsVersion++;
   if (typeof unread === "number") {
     state.unread = unread;
     const u = $("unread-count");
@@ -896,13 +899,18 @@ function setCounts(unread, unseen) {
 async function loadNotifications(more = false) {
   const q = new URLSearchParams({ limit: "20" });
   if (more && state.groupsCursor) q.set("cursor", state.groupsCursor);
+  const version = state.countsVersion;
   const page = await api("GET", `/api/v1/notifications/grouped?${q}`);
   if (!more) state.groups = [];
   state.groups.push(...page.items);
   for (const g of page.items) for (const id of g.notification_ids) state.ids.add(id);
   state.groupsCursor = page.next_cursor;
   $("notifications-more").hidden = !page.next_cursor;
-  setCounts(page.unread_count, page.unseen_count);
+  // The page's counts were taken when the server answered, which may be
+  // before a seen or read mark, or a frame, that reached this page while
+  // the request was out: the bell opened during a reload would show its
+  // badge again. Counts that changed meanwhile are newer; keep them.
+  if (state.countsVersion === version) setCounts(page.unread_count, page.unseen_count);
   state.client?.remember(state.ids);
   renderNotifications();
 }
