@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/quizsite/discuss/migrations"
 	"github.com/quizsite/discuss/model"
 	"github.com/quizsite/discuss/service"
 	"github.com/quizsite/discuss/service/dbtest"
@@ -111,27 +110,12 @@ func TestBodyHTML(t *testing.T) {
 func TestRenderStoredBodies(t *testing.T) {
 	ctx := context.Background()
 	db := dbtest.OpenEmpty(t)
-	sqlDB, err := db.DB.DB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := migrations.New(sqlDB, db.Driver)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.UpTo(ctx, 5); err != nil {
-		t.Fatal(err)
-	}
 	at := "2026-01-02 03:04:05"
-	for _, stmt := range []string{
-		"INSERT INTO users (id, username, display_name, role, created_at) VALUES (1, 'alice', '', 'user', '" + at + "'), (2, 'bob', '', 'user', '" + at + "')",
-		"INSERT INTO posts (id, author_id, title, body, created_at, updated_at, last_activity_at) VALUES (1, 1, 't', '**old** @bob', '" + at + "', '" + at + "', '" + at + "')",
-		"INSERT INTO comments (id, post_id, author_id, body, created_at) VALUES (1, 1, 2, '~~c~~ @nobody', '" + at + "')",
-	} {
-		if err := db.Exec(stmt).Error; err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
+	m := db.MigrateTo(t, 5,
+		"INSERT INTO users (id, username, display_name, role, created_at) VALUES (1, 'alice', '', 'user', '"+at+"'), (2, 'bob', '', 'user', '"+at+"')",
+		"INSERT INTO posts (id, author_id, title, body, created_at, updated_at, last_activity_at) VALUES (1, 1, 't', '**old** @bob', '"+at+"', '"+at+"', '"+at+"')",
+		"INSERT INTO comments (id, post_id, author_id, body, created_at) VALUES (1, 1, 2, '~~c~~ @nobody', '"+at+"')",
+	)
 	if _, err := m.Up(ctx); err != nil {
 		t.Fatal(err)
 	}
