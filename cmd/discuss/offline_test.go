@@ -180,8 +180,6 @@ func offlineEnv(db *dbtest.DB, smtpAddr, publicURL string) map[string]string {
 	}
 }
 
-var verifyToken = regexp.MustCompile(`token=([A-Za-z0-9_.\-]+)`)
-
 // verifiedEmail sets name's address and follows the link mailed to it.
 func verifiedEmail(t *testing.T, s *server, mp *deliverytest.Mailpit, token, addr string) {
 	t.Helper()
@@ -190,11 +188,8 @@ func verifiedEmail(t *testing.T, s *server, mp *deliverytest.Mailpit, token, add
 		t.Fatalf("PATCH preferences: %d", code)
 	}
 	msgs := mp.WaitMessages(t, before+1, 10*time.Second)
-	m := verifyToken.FindStringSubmatch(msgs[len(msgs)-1].Text)
-	if m == nil {
-		t.Fatalf("no token in %q", msgs[len(msgs)-1].Text)
-	}
-	if code := s.call(t, "POST", "/api/v1/email/verify", "", map[string]string{"token": m[1]}, nil); code != 200 {
+	tok := deliverytest.Token(t, msgs[len(msgs)-1].Text)
+	if code := s.call(t, "POST", "/api/v1/email/verify", "", map[string]string{"token": tok}, nil); code != 200 {
 		t.Fatalf("verify: %d", code)
 	}
 }
