@@ -169,21 +169,11 @@ func TestEventStreamOpen(t *testing.T) {
 
 	// Every refusal comes before the stream: the contract's JSON error,
 	// never a 200 and event-stream headers.
-	for _, tt := range []struct {
-		name   string
-		query  string
-		header http.Header
-		status int
-		code   string
-	}{
-		{"ErrNoToken", "", nil, 401, model.EUNAUTHENTICATED},
-		{"ErrBadToken", "?token=forged.token.here", nil, 401, model.EUNAUTHENTICATED},
-		{"ErrBadHeaderToken", "", http.Header{"Authorization": {"Bearer forged.token.here"}}, 401, model.EUNAUTHENTICATED},
-		{"ErrForeignOrigin", "?token=" + alice.Token, http.Header{"Origin": {"https://evil.example.com"}}, 403, model.EPERMISSION},
-		{"ErrBadSince", "?since=-3&token=" + alice.Token, nil, 400, model.EINVALID},
-		{"ErrEmptySince", "?since=&token=" + alice.Token, nil, 400, model.EINVALID},
-		{"ErrBadLastEventID", "?since=3&token=" + alice.Token, http.Header{"Last-Event-ID": {"x7"}}, 400, model.EINVALID},
-	} {
+	for _, tt := range append(handshakeRefusals(alice.Token),
+		refusal{"ErrBadHeaderToken", "", http.Header{"Authorization": {"Bearer forged.token.here"}}, 401, model.EUNAUTHENTICATED},
+		refusal{"ErrEmptySince", "?since=&token=" + alice.Token, nil, 400, model.EINVALID},
+		refusal{"ErrBadLastEventID", "?since=3&token=" + alice.Token, http.Header{"Last-Event-ID": {"x7"}}, 400, model.EINVALID},
+	) {
 		t.Run(tt.name, func(t *testing.T) {
 			res, s := openStream(t, ts.URL, tt.query, tt.header)
 			if s != nil || res.StatusCode != tt.status {

@@ -59,6 +59,28 @@ func readFrame(t *testing.T, conn *websocket.Conn) frame {
 	return f
 }
 
+// refusal is a request for a live connection that the server refuses
+// before upgrading, with status and the error code of its JSON body.
+type refusal struct {
+	name   string
+	query  string
+	header http.Header
+	status int
+	code   string
+}
+
+// handshakeRefusals are the refusals that the socket and the event stream
+// share, for a server that allows only https://quiz.example.com; token is
+// a valid one.
+func handshakeRefusals(token string) []refusal {
+	return []refusal{
+		{"ErrNoToken", "", nil, 401, model.EUNAUTHENTICATED},
+		{"ErrBadToken", "?token=forged.token.here", nil, 401, model.EUNAUTHENTICATED},
+		{"ErrForeignOrigin", "?token=" + token, http.Header{"Origin": {"https://evil.example.com"}}, 403, model.EPERMISSION},
+		{"ErrBadSince", "?since=-3&token=" + token, nil, 400, model.EINVALID},
+	}
+}
+
 func TestWebSocketHandshake(t *testing.T) {
 	ts := newTestServer(t, func(c *configs.Config) { c.WebSocket.AllowedOrigins = []string{"https://quiz.example.com"} })
 	alice := ts.register(t, "alice")
@@ -78,19 +100,7 @@ func TestWebSocketHandshake(t *testing.T) {
 		h := http.Header{"Authorization": {"Bearer " + alice.Token}, "Origin": {"https://quiz.example.com"}}
 		ts.dialWS(t, "", h)
 	})
-	refusals := []struct {
-		name   string
-		query  string
-		header http.Header
-		status int
-		code   string
-	}{
-		{"ErrNoToken", "", nil, 401, model.EUNAUTHENTICATED},
-		{"ErrBadToken", "?token=forged.token.here", nil, 401, model.EUNAUTHENTICATED},
-		{"ErrForeignOrigin", "?token=" + alice.Token, http.Header{"Origin": {"https://evil.example.com"}}, 403, model.EPERMISSION},
-		{"ErrBadSince", "?since=-3&token=" + alice.Token, nil, 400, model.EINVALID},
-	}
-	for _, tt := range refusals {
+	for _, tt := range handshakeRefusals(alice.Token) {
 		t.Run(tt.name, func(t *testing.T) {
 			conn, res, err := websocket.DefaultDialer.Dial(ts.wsURL(tt.query), tt.header)
 			if err == nil {

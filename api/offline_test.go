@@ -3,7 +3,6 @@ package api
 import (
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -43,21 +42,6 @@ func offlineServer(t *testing.T, also ...func(*service.OfflineConfig)) (*testSer
 	return ts, mp, push
 }
 
-var linkToken = regexp.MustCompile(`token=([^\s"<>&]+)`)
-
-func tokenIn(t *testing.T, text string) string {
-	t.Helper()
-	m := linkToken.FindStringSubmatch(text)
-	if m == nil {
-		t.Fatalf("no token in %q", text)
-	}
-	tok, err := url.QueryUnescape(m[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
 func TestPreferencesRoutes(t *testing.T) {
 	t.Parallel()
 	ts, mp, _ := offlineServer(t)
@@ -75,7 +59,7 @@ func TestPreferencesRoutes(t *testing.T) {
 		t.Fatalf("after PATCH %s", res.Body)
 	}
 	msgs := mp.WaitMessages(t, 1, 10*time.Second)
-	token := tokenIn(t, msgs[0].Text)
+	token := deliverytest.Token(t, msgs[0].Text)
 
 	ts.wantErrorCases(t, []errorCase{
 		{"ErrNoToken", "GET", "/api/v1/me/preferences", "", nil, http.StatusUnauthorized},
@@ -104,7 +88,7 @@ func TestOneClickUnsubscribe(t *testing.T) {
 	alice := ts.register(t, "alice")
 	bob := ts.register(t, "bob")
 	ts.doChecked(t, "PATCH", "/api/v1/me/preferences", alice.Token, map[string]any{"email": "alice@example.com"})
-	token := tokenIn(t, mp.WaitMessages(t, 1, 10*time.Second)[0].Text)
+	token := deliverytest.Token(t, mp.WaitMessages(t, 1, 10*time.Second)[0].Text)
 	ts.doChecked(t, "POST", "/api/v1/email/verify", "", map[string]string{"token": token})
 	p := ts.createPost(t, alice.Token, "a question")
 	ts.createComment(t, bob.Token, p.ID, nil)

@@ -3,8 +3,9 @@ package api
 import (
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
+
+	"github.com/quizsite/discuss/service/markdown/markdowntest"
 )
 
 // TestBodyHTML: every REST view of a post or comment carries body_html,
@@ -24,16 +25,7 @@ func TestBodyHTML(t *testing.T) {
 		if v["body"] != body {
 			t.Errorf("%s body %q, want %q as written", what, v["body"], body)
 		}
-		for _, w := range want {
-			if !strings.Contains(html, w) {
-				t.Errorf("%s body_html lacks %q:\n%s", what, w, html)
-			}
-		}
-		for _, n := range not {
-			if strings.Contains(html, n) {
-				t.Errorf("%s body_html has %q:\n%s", what, n, html)
-			}
-		}
+		markdowntest.Contains(t, what+" body_html", html, want, not...)
 	}
 
 	postBody := "# Q\n\n@bob, @ghost: why?\n\n```python\ndef f(): pass\n```\n\n| x | y |\n|---|---|\n| 1 | 2 |\n\n[x](javascript:alert(1)) <img src=x onerror=alert(1)>"

@@ -163,30 +163,15 @@ func TestLevelsMigrated(t *testing.T) {
 	for name, db := range map[string]*dbtest.DB{"configured": dbtest.OpenEmpty(t), "sqlite": dbtest.OpenEmptySQLite(t)} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			sqlDB, err := db.DB.DB()
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := migrations.New(sqlDB, db.Driver)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := m.UpTo(ctx, 3); err != nil {
-				t.Fatal(err)
-			}
 			const at = "2026-01-02 03:04:05"
-			for _, stmt := range []string{
-				"INSERT INTO users (id, username, display_name, role, created_at) VALUES (1, 'ann', 'Ann', 'user', '" + at + "'), (2, 'ben', 'Ben', 'user', '" + at + "'), (3, 'cat', 'Cat', 'user', '" + at + "'), (4, 'dan', 'Dan', 'user', '" + at + "')",
-				"INSERT INTO posts (id, author_id, title, body, created_at, updated_at, last_activity_at) VALUES (1, 1, 't', 'b', '" + at + "', '" + at + "', '" + at + "')",
-				"INSERT INTO comments (id, post_id, author_id, body, created_at) VALUES (1, 1, 2, 'c', '" + at + "'), (2, 1, 2, 'd', '" + at + "'), (3, 1, 3, 'e', '" + at + "')",
+			m := db.MigrateTo(t, 3,
+				"INSERT INTO users (id, username, display_name, role, created_at) VALUES (1, 'ann', 'Ann', 'user', '"+at+"'), (2, 'ben', 'Ben', 'user', '"+at+"'), (3, 'cat', 'Cat', 'user', '"+at+"'), (4, 'dan', 'Dan', 'user', '"+at+"')",
+				"INSERT INTO posts (id, author_id, title, body, created_at, updated_at, last_activity_at) VALUES (1, 1, 't', 'b', '"+at+"', '"+at+"', '"+at+"')",
+				"INSERT INTO comments (id, post_id, author_id, body, created_at) VALUES (1, 1, 2, 'c', '"+at+"'), (2, 1, 2, 'd', '"+at+"'), (3, 1, 3, 'e', '"+at+"')",
 				// ann (the author) and cat (a commenter) muted it, and so did
 				// dan, who never took part.
-				"INSERT INTO post_mutes (post_id, user_id, created_at) VALUES (1, 1, '" + at + "'), (1, 3, '" + at + "'), (1, 4, '" + at + "')",
-			} {
-				if err := db.Exec(stmt).Error; err != nil {
-					t.Fatalf("%s: %v", stmt, err)
-				}
-			}
+				"INSERT INTO post_mutes (post_id, user_id, created_at) VALUES (1, 1, '"+at+"'), (1, 3, '"+at+"'), (1, 4, '"+at+"')",
+			)
 			if _, err := m.UpTo(ctx, 5); err != nil {
 				t.Fatal(err)
 			}
@@ -298,21 +283,13 @@ func TestLastCommentMigrated(t *testing.T) {
 	for name, db := range map[string]*dbtest.DB{"configured": dbtest.OpenEmpty(t), "sqlite": dbtest.OpenEmptySQLite(t)} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			_, m := migrator(t, db)
-			if _, err := m.UpTo(ctx, 5); err != nil {
-				t.Fatal(err)
-			}
 			const at = "2026-01-02 03:04:05"
-			for _, stmt := range []string{
-				"INSERT INTO users (id, username, display_name, role, created_at) VALUES (1, 'ann', 'Ann', 'user', '" + at + "')",
-				"INSERT INTO posts (id, author_id, title, body, created_at, updated_at, last_activity_at) VALUES (1, 1, 't', 'b', '" + at + "', '" + at + "', '" + at + "'), (2, 1, 't', 'b', '" + at + "', '" + at + "', '" + at + "')",
-				"INSERT INTO comments (id, post_id, author_id, body, created_at) VALUES (1, 1, 1, 'c', '" + at + "'), (3, 1, 1, 'd', '" + at + "')",
-				"INSERT INTO comments (id, post_id, author_id, body, created_at, deleted_at) VALUES (4, 1, 1, 'gone', '" + at + "', '" + at + "')",
-			} {
-				if err := db.Exec(stmt).Error; err != nil {
-					t.Fatalf("%s: %v", stmt, err)
-				}
-			}
+			m := db.MigrateTo(t, 5,
+				"INSERT INTO users (id, username, display_name, role, created_at) VALUES (1, 'ann', 'Ann', 'user', '"+at+"')",
+				"INSERT INTO posts (id, author_id, title, body, created_at, updated_at, last_activity_at) VALUES (1, 1, 't', 'b', '"+at+"', '"+at+"', '"+at+"'), (2, 1, 't', 'b', '"+at+"', '"+at+"', '"+at+"')",
+				"INSERT INTO comments (id, post_id, author_id, body, created_at) VALUES (1, 1, 1, 'c', '"+at+"'), (3, 1, 1, 'd', '"+at+"')",
+				"INSERT INTO comments (id, post_id, author_id, body, created_at, deleted_at) VALUES (4, 1, 1, 'gone', '"+at+"', '"+at+"')",
+			)
 			if _, err := m.UpTo(ctx, 6); err != nil {
 				t.Fatal(err)
 			}

@@ -148,20 +148,7 @@ func TestSlowReaderCloses1013(t *testing.T) {
 		fast.expect("broadcast")
 	}
 	// Now the slow client reads: what was written, then 1013.
-	go slow.readLoop()
-	for {
-		select {
-		case <-slow.frames:
-			continue
-		case <-slow.done:
-		case <-time.After(waitTimeout):
-			t.Fatal("slow client never closed")
-		}
-		break
-	}
-	if code := slow.closeCode(); code != websocket.CloseTryAgainLater {
-		t.Fatalf("close code = %d (%v), want 1013", code, slow.err)
-	}
+	slow.expectTooSlow()
 	fast.expectQuiet()
 }
 

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/quizsite/discuss/model"
@@ -403,20 +402,7 @@ func TestLiveThreadSlowSubscriber(t *testing.T) {
 		fast.expectCreated(post, ev.Comment.ID) // the fast one keeps up
 	}
 	// Now the slow one reads: what was written, then 1013.
-	go slow.readLoop()
-	for {
-		select {
-		case <-slow.frames:
-			continue
-		case <-slow.done:
-		case <-time.After(waitTimeout):
-			t.Fatal("slow subscriber never closed")
-		}
-		break
-	}
-	if code := slow.closeCode(); code != websocket.CloseTryAgainLater {
-		t.Fatalf("close code = %d (%v), want 1013", code, slow.err)
-	}
+	slow.expectTooSlow()
 	fast.expectCreated(post, e.comment(post))
 }
 

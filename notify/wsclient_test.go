@@ -360,6 +360,26 @@ func (c *wsClient) send(text string) {
 	}
 }
 
+// expectTooSlow makes c, dialed with noRead, read at last: the frames the
+// server wrote before it gave up on c, then its close with 1013.
+func (c *wsClient) expectTooSlow() {
+	c.t.Helper()
+	go c.readLoop()
+	for {
+		select {
+		case <-c.frames:
+			continue
+		case <-c.done:
+		case <-time.After(waitTimeout):
+			c.t.Fatal("slow client never closed")
+		}
+		break
+	}
+	if code := c.closeCode(); code != websocket.CloseTryAgainLater {
+		c.t.Fatalf("close code = %d (%v), want 1013", code, c.err)
+	}
+}
+
 // closeCode waits for the connection to end and returns the close code the
 // server sent, or -1 when it ended without a close frame.
 func (c *wsClient) closeCode() int {

@@ -3,32 +3,17 @@ package service_test
 import (
 	"context"
 	"strconv"
-	"strings"
 	"testing"
 
-	"github.com/quizsite/discuss/migrations"
 	"github.com/quizsite/discuss/model"
 	"github.com/quizsite/discuss/service"
 	"github.com/quizsite/discuss/service/dbtest"
+	"github.com/quizsite/discuss/service/markdown/markdowntest"
 )
 
 // mentionLink is how body_html links a mention of u.
 func mentionLink(u *model.User) string {
 	return `<a href="/#/users/` + strconv.FormatInt(u.ID, 10) + `" class="mention" rel="nofollow ugc noopener">@` + u.Username + `</a>`
-}
-
-func wantHTML(t *testing.T, what, html string, want []string, not ...string) {
-	t.Helper()
-	for _, w := range want {
-		if !strings.Contains(html, w) {
-			t.Errorf("%s body_html lacks %q:\n%s", what, w, html)
-		}
-	}
-	for _, n := range not {
-		if strings.Contains(html, n) {
-			t.Errorf("%s body_html has %q:\n%s", what, n, html)
-		}
-	}
 }
 
 // TestBodyHTML: posts and comments are rendered when written and again
@@ -41,7 +26,7 @@ func TestBodyHTML(t *testing.T) {
 	body := "hi @bob and @nobody\n\n```go\nfunc f() {}\n```\n\n| a |\n|---|\n| ~~b~~ |\n\n<script>alert(1)</script>"
 	p := f.post(t, alice, body)
 	want := []string{mentionLink(bobUser), "@nobody", `<span class="kd">func</span>`, "<table>", "<del>b</del>", "&lt;script&gt;"}
-	wantHTML(t, "created post", p.BodyHTML, want, "<script>", `@nobody</a>`)
+	markdowntest.Contains(t, "created post body_html", p.BodyHTML, want, "<script>", `@nobody</a>`)
 	if p.Body != body {
 		t.Errorf("body %q, want it as written", p.Body)
 	}
@@ -72,18 +57,18 @@ func TestBodyHTML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantHTML(t, "edited post", edited.BodyHTML, []string{"<strong>bold</strong>", `class="mention"`, "@Bob</a>"}, "func")
+	markdowntest.Contains(t, "edited post body_html", edited.BodyHTML, []string{"<strong>bold</strong>", `class="mention"`, "@Bob</a>"}, "func")
 
 	c := f.comment(t, bob, p.ID, nil, "see `code` and @alice")
-	wantHTML(t, "created comment", c.BodyHTML, []string{"<code>code</code>", mentionLink(f.users["alice"])})
+	markdowntest.Contains(t, "created comment body_html", c.BodyHTML, []string{"<code>code</code>", mentionLink(f.users["alice"])})
 	r := f.comment(t, alice, p.ID, c, "a *reply*")
-	wantHTML(t, "created reply", r.BodyHTML, []string{"<em>reply</em>"})
+	markdowntest.Contains(t, "created reply body_html", r.BodyHTML, []string{"<em>reply</em>"})
 
 	c2, err := f.comments.Update(bob, c.ID, service.CommentPatch{Body: ptr("changed ~~text~~")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantHTML(t, "edited comment", c2.BodyHTML, []string{"<del>text</del>"}, "code")
+	markdowntest.Contains(t, "edited comment body_html", c2.BodyHTML, []string{"<del>text</del>"}, "code")
 	list, err := f.comments.List(alice, p.ID, service.CommentQuery{})
 	if err != nil {
 		t.Fatal(err)
@@ -111,27 +96,12 @@ func TestBodyHTML(t *testing.T) {
 func TestRenderStoredBodies(t *testing.T) {
 	ctx := context.Background()
 	db := dbtest.OpenEmpty(t)
-	sqlDB, err := db.DB.DB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := migrations.New(sqlDB, db.Driver)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.UpTo(ctx, 5); err != nil {
-		t.Fatal(err)
-	}
 	at := "2026-01-02 03:04:05"
-	for _, stmt := range []string{
-		"INSERT INTO users (id, username, display_name, role, created_at) VALUES (1, 'alice', '', 'user', '" + at + "'), (2, 'bob', '', 'user', '" + at + "')",
-		"INSERT INTO posts (id, author_id, title, body, created_at, updated_at, last_activity_at) VALUES (1, 1, 't', '**old** @bob', '" + at + "', '" + at + "', '" + at + "')",
-		"INSERT INTO comments (id, post_id, author_id, body, created_at) VALUES (1, 1, 2, '~~c~~ @nobody', '" + at + "')",
-	} {
-		if err := db.Exec(stmt).Error; err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
+	m := db.MigrateTo(t, 5,
+		"INSERT INTO users (id, username, display_name, role, created_at) VALUES (1, 'alice', '', 'user', '"+at+"'), (2, 'bob', '', 'user', '"+at+"')",
+		"INSERT INTO posts (id, author_id, title, body, created_at, updated_at, last_activity_at) VALUES (1, 1, 't', '**old** @bob', '"+at+"', '"+at+"', '"+at+"')",
+		"INSERT INTO comments (id, post_id, author_id, body, created_at) VALUES (1, 1, 2, '~~c~~ @nobody', '"+at+"')",
+	)
 	if _, err := m.Up(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -163,8 +133,8 @@ func TestRenderStoredBodies(t *testing.T) {
 		t.Fatalf("RenderStoredBodies = %d, %v; want 2 rows", n, err)
 	}
 	p, c := read()
-	wantHTML(t, "stored post", p.BodyHTML, []string{"<strong>old</strong>", mentionLink(&bob)})
-	wantHTML(t, "stored comment", c.BodyHTML, []string{"<del>c</del>", "@nobody"}, "<a")
+	markdowntest.Contains(t, "stored post body_html", p.BodyHTML, []string{"<strong>old</strong>", mentionLink(&bob)})
+	markdowntest.Contains(t, "stored comment body_html", c.BodyHTML, []string{"<del>c</del>", "@nobody"}, "<a")
 
 	if n, err := service.RenderStoredBodies(ctx, db.DB); err != nil || n != 0 {
 		t.Fatalf("second RenderStoredBodies = %d, %v; want 0 rows", n, err)

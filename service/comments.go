@@ -238,22 +238,19 @@ func (s *Comments) Update(ctx context.Context, id int64, in CommentPatch) (*mode
 		changes["body_html_version"] = markdown.Version
 	}
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
-		t, err := lockTarget(tx, model.TargetComment, id, c.PostID)
+		locked, err := lockLiveComment(tx, id, c.PostID)
 		if err != nil {
 			return err
 		}
-		if t.deleted() {
-			return model.Errorf(model.ENOTFOUND, "comment %d not found", id)
-		}
-		// UpdateColumns sets the new values on t.comment too.
-		wasSpoiler := t.comment.Spoiler
-		if err := tx.Model(t.comment).UpdateColumns(changes).Error; err != nil {
+		// UpdateColumns sets the new values on locked too.
+		wasSpoiler := locked.Spoiler
+		if err := tx.Model(locked).UpdateColumns(changes).Error; err != nil {
 			return dbError(err)
 		}
 		if in.Spoiler == nil || *in.Spoiler == wasSpoiler {
 			return nil
 		}
-		return rewriteExcerpts(tx, "comment_id = ?", id, t.comment.Body, t.comment.Spoiler)
+		return rewriteExcerpts(tx, "comment_id = ?", id, locked.Body, locked.Spoiler)
 	})
 	if err != nil {
 		return nil, err
@@ -290,14 +287,11 @@ func (s *Comments) Delete(ctx context.Context, id int64) error {
 		// it, or a concurrent delete won: both are ENOTFOUND. Any other
 		// error is the database's, and a deadlock must reach transact to
 		// be retried.
-		t, err := lockTarget(tx, model.TargetComment, id, c.PostID)
+		locked, err := lockLiveComment(tx, id, c.PostID)
 		if err != nil {
 			return err
 		}
-		if t.deleted() {
-			return model.Errorf(model.ENOTFOUND, "comment %d not found", id)
-		}
-		out, err = s.notes.removeComment(tx, t.comment)
+		out, err = s.notes.removeComment(tx, locked)
 		return err
 	})
 	if err != nil {
@@ -305,6 +299,21 @@ func (s *Comments) Delete(ctx context.Context, id int64) error {
 	}
 	s.notes.publish(ctx, out)
 	return nil
+}
+
+// lockLiveComment locks, inside tx, post postID and then comment id of it
+// (lockTarget, the package's lock order) and returns the comment. Update
+// and Delete read the comment before their transaction; a delete of it or
+// of its post since then is ENOTFOUND. Errors: ENOTFOUND.
+func lockLiveComment(tx *gorm.DB, id, postID int64) (*model.Comment, error) {
+	t, err := lockTarget(tx, model.TargetComment, id, postID)
+	if err != nil {
+		return nil, err
+	}
+	if t.deleted() {
+		return nil, model.Errorf(model.ENOTFOUND, "comment %d not found", id)
+	}
+	return t.comment, nil
 }
 
 // removeComment soft-deletes the live comment c, locked after its post

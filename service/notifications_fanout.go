@@ -86,35 +86,19 @@ func (s *Notifications) RunFanout(ctx context.Context, cfg Fanout) {
 		s.log.ErrorContext(ctx, "notifications: fan-out disabled: batch size and poll interval must be positive")
 		return
 	}
-	t := time.NewTicker(cfg.Poll)
-	defer t.Stop()
 	// A batch is published while the next one is written, and before the
 	// next one is published: publishes of a user's notifications keep the
 	// order of their commits.
 	var publishing sync.WaitGroup
 	defer publishing.Wait()
-	for {
-		for ctx.Err() == nil {
-			found, notes, err := s.fanoutBatch(context.WithoutCancel(ctx), cfg.BatchSize)
-			publishing.Wait()
-			if len(notes) > 0 {
-				publishing.Go(func() { s.publishMany(ctx, notes) })
-			}
-			if err != nil {
-				s.log.ErrorContext(ctx, "notifications: fan-out", "error", err.Error())
-				break
-			}
-			if !found {
-				break
-			}
+	pollLoop(ctx, cfg.Poll, s.fanoutWake, s.log, "notifications: fan-out", func(work context.Context) (bool, error) {
+		found, notes, err := s.fanoutBatch(work, cfg.BatchSize)
+		publishing.Wait()
+		if len(notes) > 0 {
+			publishing.Go(func() { s.publishMany(ctx, notes) })
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-s.fanoutWake:
-		}
-	}
+		return found, err
+	})
 }
 
 // FanoutBatch writes the thread_comment notifications of at most size

@@ -47,25 +47,7 @@ func (o *Offline) RunMail(ctx context.Context, poll time.Duration) {
 	if o.cfg.Mailer == nil {
 		return
 	}
-	t := time.NewTicker(poll)
-	defer t.Stop()
-	for {
-		for ctx.Err() == nil {
-			found, err := o.MailOnce(context.WithoutCancel(ctx))
-			if err != nil {
-				o.log.ErrorContext(ctx, "offline: mail", "error", err.Error())
-				break
-			}
-			if !found {
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	pollLoop(ctx, poll, nil, o.log, "offline: mail", o.MailOnce)
 }
 
 // MailOnce claims one user whose mail is due and sends it. It reports

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -127,22 +125,6 @@ func (of *offlineFixture) drain(t *testing.T) {
 	}
 }
 
-var tokenInLink = regexp.MustCompile(`token=([^\s"<>&]+)`)
-
-// tokenOf returns the token of the first link in text carrying one.
-func tokenOf(t *testing.T, text string) string {
-	t.Helper()
-	m := tokenInLink.FindStringSubmatch(text)
-	if m == nil {
-		t.Fatalf("no token in %q", text)
-	}
-	tok, err := url.QueryUnescape(m[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
 // verifiedEmail gives name a verified address with delivery mode,
 // following the link of the verification message, and returns the
 // context signed in as them.
@@ -155,7 +137,7 @@ func (of *offlineFixture) verifiedEmail(t *testing.T, name, mode string) context
 		t.Fatal(err)
 	}
 	msgs := of.mailpit.WaitMessages(t, before+1, 10*time.Second)
-	p, err := of.offline.VerifyEmail(context.Background(), tokenOf(t, msgs[len(msgs)-1].Text))
+	p, err := of.offline.VerifyEmail(context.Background(), deliverytest.Token(t, msgs[len(msgs)-1].Text))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +165,7 @@ func TestEmailVerification(t *testing.T) {
 	if !strings.Contains(msgs[0].HTML, "https://discuss.example.com/verify-email?token=") {
 		t.Fatalf("no verification link in the HTML: %s", msgs[0].HTML)
 	}
-	good := tokenOf(t, msgs[0].Text)
+	good := deliverytest.Token(t, msgs[0].Text)
 
 	t.Run("NothingMailedUnverified", func(t *testing.T) {
 		_, bob, post := of.alicePost(t, "a question")
@@ -449,12 +431,12 @@ func TestUnsubscribeLink(t *testing.T) {
 		t.Fatalf("%d messages", len(msgs))
 	}
 	link := strings.Trim(msgs[1].Headers["List-Unsubscribe"][0], "<>")
-	tok := tokenOf(t, link)
+	tok := deliverytest.Token(t, link)
 
 	t.Run("ErrBadToken", func(t *testing.T) {
 		wantCode(t, of.offline.Unsubscribe(context.Background(), tok+"x"), model.EINVALID, "invalid token")
 		// A verification token does not unsubscribe.
-		wantCode(t, of.offline.Unsubscribe(context.Background(), tokenOf(t, msgs[0].Text)), model.EINVALID, "invalid token")
+		wantCode(t, of.offline.Unsubscribe(context.Background(), deliverytest.Token(t, msgs[0].Text)), model.EINVALID, "invalid token")
 	})
 	t.Run("OK", func(t *testing.T) {
 		// No user in the context: the link needs no sign-in.

@@ -270,11 +270,8 @@ func (s *Posts) Update(ctx context.Context, id int64, in PostPatch) (*model.Post
 	}
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
 		var p model.Post
-		if err := lockLivePost(tx, id, &p); err != nil {
+		if err := lockVisiblePost(tx, id, actor, &p); err != nil {
 			return err
-		}
-		if !p.VisibleTo(actor) {
-			return model.Errorf(model.ENOTFOUND, "post %d not found", id)
 		}
 		// UpdateColumns sets the new values on p too.
 		wasSpoiler := p.Spoiler
@@ -294,6 +291,19 @@ func (s *Posts) Update(ctx context.Context, id int64, in PostPatch) (*model.Post
 		s.notes.publishThread(ctx, &model.ThreadEvent{Type: model.ThreadPostUpdated, PostID: id, Post: seen})
 	}
 	return s.Get(ctx, id)
+}
+
+// lockVisiblePost locks live post id into p (lockLivePost) inside tx and
+// checks that actor may see it: to actor, a post hidden from them is as
+// absent as a deleted one. Errors: ENOTFOUND.
+func lockVisiblePost(tx *gorm.DB, id int64, actor *model.User, p *model.Post) error {
+	if err := lockLivePost(tx, id, p); err != nil {
+		return err
+	}
+	if !p.VisibleTo(actor) {
+		return model.Errorf(model.ENOTFOUND, "post %d not found", id)
+	}
+	return nil
 }
 
 // rewriteExcerpts sets, inside tx, the excerpt of the notifications that
@@ -318,11 +328,8 @@ func (s *Posts) Delete(ctx context.Context, id int64) error {
 	var out Outbox
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
 		var p model.Post
-		if err := lockLivePost(tx, id, &p); err != nil {
+		if err := lockVisiblePost(tx, id, actor, &p); err != nil {
 			return err
-		}
-		if !p.VisibleTo(actor) {
-			return model.Errorf(model.ENOTFOUND, "post %d not found", id)
 		}
 		if err := mayModify(actor, &p, "delete"); err != nil {
 			return err

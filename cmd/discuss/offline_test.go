@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"regexp"
 	"strings"
@@ -160,27 +161,34 @@ func (l *lineReader) next() (string, error) {
 	}
 }
 
-// offlineEnv is the configuration of a binary that mails through smtpAddr
-// in plain SMTP with a delay of a second.
-func offlineEnv(db *dbtest.DB, smtpAddr, publicURL string) map[string]string {
-	return map[string]string{
+// serveEnv is the configuration of a binary on db, which it migrates at
+// start, with extra on top.
+func serveEnv(db *dbtest.DB, extra map[string]string) map[string]string {
+	env := map[string]string{
 		"DISCUSS_DATABASE_DRIVER":       db.Driver,
 		"DISCUSS_DATABASE_DSN":          db.DSN,
 		"DISCUSS_DATABASE_AUTO_MIGRATE": "true",
 		"DISCUSS_AUTH_SECRET":           strings.Repeat("k", 32),
 		"DISCUSS_AUTH_BCRYPT_COST":      "4",
 		"DISCUSS_LOG_LEVEL":             "warn",
-		"DISCUSS_EMAIL_SMTP_ADDR":       smtpAddr,
-		"DISCUSS_EMAIL_TLS":             "none",
-		"DISCUSS_EMAIL_FROM":            "Discuss <discuss@quiz.example.com>",
-		"DISCUSS_EMAIL_PUBLIC_URL":      publicURL,
-		"DISCUSS_EMAIL_DELAY":           "1s",
-		"DISCUSS_EMAIL_SEND_TIMEOUT":    "1s",
-		"DISCUSS_EMAIL_POLL_INTERVAL":   "50ms",
 	}
+	maps.Copy(env, extra)
+	return env
 }
 
-var verifyToken = regexp.MustCompile(`token=([A-Za-z0-9_.\-]+)`)
+// offlineEnv is the configuration of a binary that mails through smtpAddr
+// in plain SMTP with a delay of a second.
+func offlineEnv(db *dbtest.DB, smtpAddr, publicURL string) map[string]string {
+	return serveEnv(db, map[string]string{
+		"DISCUSS_EMAIL_SMTP_ADDR":     smtpAddr,
+		"DISCUSS_EMAIL_TLS":           "none",
+		"DISCUSS_EMAIL_FROM":          "Discuss <discuss@quiz.example.com>",
+		"DISCUSS_EMAIL_PUBLIC_URL":    publicURL,
+		"DISCUSS_EMAIL_DELAY":         "1s",
+		"DISCUSS_EMAIL_SEND_TIMEOUT":  "1s",
+		"DISCUSS_EMAIL_POLL_INTERVAL": "50ms",
+	})
+}
 
 // verifiedEmail sets name's address and follows the link mailed to it.
 func verifiedEmail(t *testing.T, s *server, mp *deliverytest.Mailpit, token, addr string) {
@@ -190,11 +198,8 @@ func verifiedEmail(t *testing.T, s *server, mp *deliverytest.Mailpit, token, add
 		t.Fatalf("PATCH preferences: %d", code)
 	}
 	msgs := mp.WaitMessages(t, before+1, 10*time.Second)
-	m := verifyToken.FindStringSubmatch(msgs[len(msgs)-1].Text)
-	if m == nil {
-		t.Fatalf("no token in %q", msgs[len(msgs)-1].Text)
-	}
-	if code := s.call(t, "POST", "/api/v1/email/verify", "", map[string]string{"token": m[1]}, nil); code != 200 {
+	tok := deliverytest.Token(t, msgs[len(msgs)-1].Text)
+	if code := s.call(t, "POST", "/api/v1/email/verify", "", map[string]string{"token": tok}, nil); code != 200 {
 		t.Fatalf("verify: %d", code)
 	}
 }
@@ -379,16 +384,10 @@ func TestWebPushThroughServe(t *testing.T) {
 	db := dbtest.OpenEmpty(t)
 	push := deliverytest.StartPushService(t)
 	addr := freeAddr(t)
-	env := map[string]string{
-		"DISCUSS_DATABASE_DRIVER":               db.Driver,
-		"DISCUSS_DATABASE_DSN":                  db.DSN,
-		"DISCUSS_DATABASE_AUTO_MIGRATE":         "true",
-		"DISCUSS_AUTH_SECRET":                   strings.Repeat("k", 32),
-		"DISCUSS_AUTH_BCRYPT_COST":              "4",
-		"DISCUSS_LOG_LEVEL":                     "warn",
+	env := serveEnv(db, map[string]string{
 		"DISCUSS_PUSH_SUBJECT":                  "mailto:ops@quiz.example.com",
 		"DISCUSS_PUSH_ALLOW_INSECURE_ENDPOINTS": "true",
-	}
+	})
 	bin := buildBinary(t)
 	p := startProcess(t, bin, addr, env)
 	var key struct {

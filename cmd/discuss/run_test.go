@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/quizsite/discuss/configs"
-	"github.com/quizsite/discuss/migrations"
 	"github.com/quizsite/discuss/service"
 	"github.com/quizsite/discuss/service/dbtest"
 )
@@ -371,27 +370,12 @@ func TestMigrateCommands(t *testing.T) {
 func TestMigrateUpRendersBodies(t *testing.T) {
 	ctx := context.Background()
 	db := dbtest.OpenEmpty(t)
-	sqlDB, err := db.DB.DB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := migrations.New(sqlDB, db.Driver)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.UpTo(ctx, 5); err != nil {
-		t.Fatal(err)
-	}
 	const at = "2026-01-02 03:04:05"
-	for _, stmt := range []string{
-		"INSERT INTO users (id, username, display_name, role, created_at) VALUES (1, 'alice', '', 'user', '" + at + "')",
-		"INSERT INTO posts (id, author_id, title, body, created_at, updated_at, last_activity_at) VALUES (1, 1, 't', '*old*', '" + at + "', '" + at + "', '" + at + "')",
-		"INSERT INTO comments (id, post_id, author_id, body, created_at) VALUES (1, 1, 1, '`c`', '" + at + "')",
-	} {
-		if err := db.Exec(stmt).Error; err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
+	db.MigrateTo(t, 5,
+		"INSERT INTO users (id, username, display_name, role, created_at) VALUES (1, 'alice', '', 'user', '"+at+"')",
+		"INSERT INTO posts (id, author_id, title, body, created_at, updated_at, last_activity_at) VALUES (1, 1, 't', '*old*', '"+at+"', '"+at+"', '"+at+"')",
+		"INSERT INTO comments (id, post_id, author_id, body, created_at) VALUES (1, 1, 1, '`c`', '"+at+"')",
+	)
 	env := map[string]string{"DISCUSS_DATABASE_DRIVER": db.Driver, "DISCUSS_DATABASE_DSN": db.DSN}
 	for _, want := range []string{"rendered body_html: 2 rows of posts and comments", "schema is up to date"} {
 		var out dbtest.SyncBuffer

@@ -50,6 +50,26 @@ func Open(t testing.TB) *DB {
 	return d
 }
 
+// MigrateTo migrates d, opened empty, up to version and then runs stmts:
+// rows in the schema of that version, for tests of what later migrations
+// make of them. It returns the Migrator to go on with.
+func (d *DB) MigrateTo(t testing.TB, version int64, stmts ...string) *migrations.Migrator {
+	t.Helper()
+	m, err := migrations.New(mustSQL(t, d.DB), d.Driver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.UpTo(context.Background(), version); err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range stmts {
+		if err := d.Exec(stmt).Error; err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	return m
+}
+
 // OpenEmpty is Open without the migrations, for tests of the migrations
 // themselves.
 func OpenEmpty(t testing.TB) *DB {

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/quizsite/discuss/service/markdown"
+	"github.com/quizsite/discuss/service/markdown/markdowntest"
 )
 
 // xssVectors are the OWASP XSS filter evasion cheat sheet's families, and
@@ -360,16 +361,7 @@ func TestRender(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, w := range tt.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("output lacks %q:\n%s", w, out)
-				}
-			}
-			for _, n := range tt.not {
-				if strings.Contains(out, n) {
-					t.Errorf("output has %q:\n%s", n, out)
-				}
-			}
+			markdowntest.Contains(t, "output", out, tt.want, tt.not...)
 			assertSafe(t, out, true)
 		})
 	}

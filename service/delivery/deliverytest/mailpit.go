@@ -18,9 +18,11 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -238,6 +240,24 @@ type Message struct {
 	Text      string
 	HTML      string
 	Headers   map[string][]string
+}
+
+// linkToken finds the token of a link in a message.
+var linkToken = regexp.MustCompile(`token=([^\s"<>&]+)`)
+
+// Token returns the token of the first link in text that carries one,
+// unescaped as the server reads it from the link's query.
+func Token(t testing.TB, text string) string {
+	t.Helper()
+	m := linkToken.FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("no token in %q", text)
+	}
+	tok, err := url.QueryUnescape(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 // Messages returns every message received, oldest first.
