@@ -122,9 +122,12 @@ func (h *Hub) recordPresence(ctx context.Context, all bool) {
 		return
 	}
 	h.mu.Lock()
-	arrived := slices.Collect(maps.Keys(h.arrived))
+	var arrived []int64
 	if all {
+		// Every connected user, which includes those that arrived.
 		arrived = slices.Collect(maps.Keys(h.users))
+	} else {
+		arrived = slices.Collect(maps.Keys(h.arrived))
 	}
 	departed := slices.Collect(maps.Keys(h.departed))
 	clear(h.arrived)
