@@ -252,14 +252,11 @@ func (s *Posts) Update(ctx context.Context, id int64, in PostPatch) (*model.Post
 	// that nobody makes the server render what it will not store; the
 	// transaction checks again under the post's lock what may have changed
 	// since (a post deleted or hidden meanwhile).
-	var p model.Post
-	if err := s.db.WithContext(ctx).Select("id", "author_id", "hidden").Where("deleted_at IS NULL").Take(&p, id).Error; err != nil {
-		return nil, notFound(err, "post %d not found", id)
+	p, err := livePost(s.db.WithContext(ctx), actor, id)
+	if err != nil {
+		return nil, err
 	}
-	if !p.VisibleTo(actor) {
-		return nil, model.Errorf(model.ENOTFOUND, "post %d not found", id)
-	}
-	if err := mayModify(actor, &p, "edit"); err != nil {
+	if err := mayModify(actor, p, "edit"); err != nil {
 		return nil, err
 	}
 	if body, ok := changes["body"].(string); ok {

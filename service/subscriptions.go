@@ -76,12 +76,9 @@ func (s *Posts) ResetSubscription(ctx context.Context, id int64) (*model.Subscri
 	}
 	var sub *model.Subscription
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
-		var p model.Post
-		if err := tx.Select("id", "author_id", "hidden").Where("deleted_at IS NULL").Take(&p, id).Error; err != nil {
-			return notFound(err, "post %d not found", id)
-		}
-		if !p.VisibleTo(actor) {
-			return model.Errorf(model.ENOTFOUND, "post %d not found", id)
+		p, err := livePost(tx, actor, id)
+		if err != nil {
+			return err
 		}
 		watches := p.AuthorID == actor.ID
 		if !watches {
@@ -187,14 +184,22 @@ func putLevel(db *gorm.DB, row *model.PostSubscription) error {
 // to viewer (a hidden post to its author and moderators alone).
 // Errors: ENOTFOUND.
 func livePostExists(db *gorm.DB, viewer *model.User, id int64) error {
+	_, err := livePost(db, viewer, id)
+	return err
+}
+
+// livePost reads the id, author_id and hidden of post id, unlocked, when
+// it is live and visible to viewer, as livePostExists checks it.
+// Errors: ENOTFOUND.
+func livePost(db *gorm.DB, viewer *model.User, id int64) (*model.Post, error) {
 	var p model.Post
 	if err := db.Select("id", "author_id", "hidden").Where("deleted_at IS NULL").Take(&p, id).Error; err != nil {
-		return notFound(err, "post %d not found", id)
+		return nil, notFound(err, "post %d not found", id)
 	}
 	if !p.VisibleTo(viewer) {
-		return model.Errorf(model.ENOTFOUND, "post %d not found", id)
+		return nil, model.Errorf(model.ENOTFOUND, "post %d not found", id)
 	}
-	return nil
+	return &p, nil
 }
 
 // subscriptionOf returns userID's level on post postID: its row, or normal.
