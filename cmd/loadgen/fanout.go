@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -16,9 +15,9 @@ import (
 // watcher once, as a thread_comment. Its figures are the POST and, per
 // comment, the time from its due start to the last watcher's frame.
 func (r *runner) fanout(ctx context.Context) error {
-	author := r.all[0]
-	if author.postID == 0 {
-		return errors.New("the first user has no post: seed with --posts at least --users")
+	author, err := r.postAuthor()
+	if err != nil {
+		return err
 	}
 	var watchers []*client
 	for _, c := range r.sw.clients {

@@ -284,3 +284,13 @@ func errContext(err error) error {
 	}
 	return err
 }
+
+// postAuthor is the first user of the file, whose post the fan-out and
+// live-thread scenarios load.
+func (r *runner) postAuthor() (user, error) {
+	author := r.all[0]
+	if author.postID == 0 {
+		return user{}, errors.New("the first user has no post: seed with --posts at least --users")
+	}
+	return author, nil
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -21,9 +20,9 @@ import (
 // pushes. Its figures are, per comment, the time from its due start to the
 // last subscriber's frame, and the others' pushes from created_at to frame.
 func (r *runner) threadLive(ctx context.Context) error {
-	author := r.all[0]
-	if author.postID == 0 {
-		return errors.New("the first user has no post: seed with --posts at least --users")
+	author, err := r.postAuthor()
+	if err != nil {
+		return err
 	}
 	var subs, others []*client
 	for _, c := range r.sw.clients {
