@@ -334,8 +334,8 @@ func (o *Offline) VerifyEmail(ctx context.Context, token string) (*model.Prefere
 		if row, err = preferencesRow(tx, userID); err != nil {
 			return err
 		}
-		if row.Email == "" || addressHash(row.Email) != addr {
-			return model.Errorf(model.EINVALID, "invalid token: the address has changed since")
+		if err := sameAddress(row, addr); err != nil {
+			return err
 		}
 		if row.EmailVerified {
 			return nil
@@ -370,8 +370,8 @@ func (o *Offline) Unsubscribe(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
-	if row.Email == "" || addressHash(row.Email) != addr {
-		return model.Errorf(model.EINVALID, "invalid token: the address has changed since")
+	if err := sameAddress(row, addr); err != nil {
+		return err
 	}
 	err = db.Model(&model.DeliveryPreferences{}).Where("user_id = ?", userID).
 		Updates(map[string]any{"email_delivery": model.DeliveryOff, "updated_at": o.now()}).Error
@@ -381,6 +381,15 @@ func (o *Offline) Unsubscribe(ctx context.Context, token string) error {
 // Tokens: purpose.user.expiry.address-hash, then an HMAC-SHA256 of that
 // with the secret, base64url. The address hash ties a token to the
 // address it was sent to; the expiry is 0 for links that do not expire.
+
+// sameAddress checks that a token's address hash is of row's address: a
+// link sent to an address the user has replaced since is void.
+func sameAddress(row *model.DeliveryPreferences, addrHash string) error {
+	if row.Email == "" || addressHash(row.Email) != addrHash {
+		return model.Errorf(model.EINVALID, "invalid token: the address has changed since")
+	}
+	return nil
+}
 
 func addressHash(addr string) string {
 	sum := sha256.Sum256([]byte(strings.ToLower(addr)))

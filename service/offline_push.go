@@ -221,13 +221,15 @@ func (o *Offline) pushOne(ctx context.Context, n *model.Notification, counts mod
 	ctx, cancel := context.WithTimeout(ctx, pushTimeout)
 	defer cancel()
 	db := o.db.WithContext(ctx)
-	prefs, err := preferencesRow(db, n.UserID)
-	if err != nil || !prefs.PushEnabled || !prefs.TypeEnabled(n.Type) {
-		return err
-	}
+	// Subscriptions first: most users have none, and then one query is all
+	// a notification of a fan-out to thousands costs here.
 	var subs []*model.PushSubscription
 	if err := db.Where("user_id = ?", n.UserID).Order("id").Find(&subs).Error; err != nil || len(subs) == 0 {
 		return dbError(err)
+	}
+	prefs, err := preferencesRow(db, n.UserID)
+	if err != nil || !prefs.PushEnabled || !prefs.TypeEnabled(n.Type) {
+		return err
 	}
 	if on, err := o.connected(ctx, n.UserID); err != nil || on {
 		return err
