@@ -1,16 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
-	"maps"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,154 +19,6 @@ import (
 	"github.com/quizsite/discuss/service"
 	"github.com/quizsite/discuss/service/dbtest"
 )
-
-func envOf(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// server is a running `discuss serve`.
-type server struct {
-	base   string
-	stderr *dbtest.SyncBuffer
-	done   chan error
-	cancel context.CancelFunc
-}
-
-// startServe runs `discuss serve` with env until the test ends, and waits
-// until /healthz answers (on the internal listener when env sets one). It
-// serves on env's DISCUSS_SERVER_ADDR when set (a restart on the same
-// address), else on a free port it records there.
-func startServe(t *testing.T, env map[string]string) *server {
-	t.Helper()
-	addr := env["DISCUSS_SERVER_ADDR"]
-	if addr == "" {
-		addr = freeAddr(t)
-		env["DISCUSS_SERVER_ADDR"] = addr
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{base: "http://" + addr, stderr: &dbtest.SyncBuffer{}, done: make(chan error, 1), cancel: cancel}
-	go func() { s.done <- run(ctx, []string{"serve"}, envOf(env), &dbtest.SyncBuffer{}, s.stderr) }()
-	t.Cleanup(func() { s.stop(t) })
-	health := s.base
-	if internal := env["DISCUSS_SERVER_INTERNAL_ADDR"]; internal != "" {
-		health = "http://" + internal
-	}
-	waitHealthy(t, "serve", health, 20*time.Second, s.stderr, s.done)
-	return s
-}
-
-// waitHealthy polls base's /healthz until it answers 200, failing the test
-// with log when within passes or when exited (nil for none) reports that
-// the server ended first.
-func waitHealthy(t *testing.T, name, base string, within time.Duration, log fmt.Stringer, exited <-chan error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		res, err := http.Get(base + "/healthz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("%s exited before it was healthy: %v\n%s", name, err, log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not healthy within %s:\n%s", name, within, log)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
-	}
-}
-
-// stop cancels the server's context, as SIGTERM does, and checks that it
-// shuts down cleanly and promptly.
-func (s *server) stop(t *testing.T) {
-	if s.cancel == nil {
-		return
-	}
-	s.cancel()
-	s.cancel = nil
-	select {
-	case err := <-s.done:
-		if err != nil {
-			t.Errorf("serve returned %v", err)
-		}
-	case <-time.After(45 * time.Second):
-		// A hang detector, not a measure: shutdown may take the HTTP
-		// drain (server.shutdown_timeout, 15 s) and the sockets' close
-		// (websocket.write_timeout and the close grace) under -race on
-		// a busy machine.
-		t.Errorf("serve did not stop within 45s")
-	}
-}
-
-func (s *server) call(t *testing.T, method, path, token string, body any, out any) int {
-	t.Helper()
-	code, err := callJSON(s.base, method, path, token, body, out)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	return code
-}
-
-// callJSON sends body, when not nil, as JSON to base+path and decodes the
-// answer into out, when not nil.
-func callJSON(base, method, path, token string, body, out any) (int, error) {
-	var rd io.Reader
-	if body != nil {
-		data, _ := json.Marshal(body)
-		rd = bytes.NewReader(data)
-	}
-	req, _ := http.NewRequest(method, base+path, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer res.Body.Close()
-	if out != nil {
-		if err := json.NewDecoder(res.Body).Decode(out); err != nil {
-			return res.StatusCode, err
-		}
-	}
-	return res.StatusCode, nil
-}
-
-// databaseEnv points the server at a fresh database: an empty MySQL
-// database that the server migrates itself (auto_migrate) when MySQL is
-// available, else SQLite in a temporary folder.
-func databaseEnv(t *testing.T) map[string]string {
-	t.Helper()
-	db := dbtest.OpenEmpty(t)
-	env := map[string]string{"DISCUSS_LOG_LEVEL": "warn", "DISCUSS_AUTH_BCRYPT_COST": "4"}
-	if db.Driver == "mysql" {
-		env["DISCUSS_DATABASE_DRIVER"] = "mysql"
-		env["DISCUSS_DATABASE_DSN"] = db.DSN
-		env["DISCUSS_DATABASE_AUTO_MIGRATE"] = "true"
-		env["DISCUSS_AUTH_SECRET"] = strings.Repeat("k", 32)
-	} else {
-		env["DISCUSS_DATABASE_DSN"] = filepath.Join(t.TempDir(), "discuss.db")
-	}
-	return env
-}
 
 func TestServeEndToEnd(t *testing.T) {
 	s := startServe(t, databaseEnv(t))
@@ -295,25 +142,17 @@ func TestSecretPerDatabase(t *testing.T) {
 }
 
 func TestServeRefusesUnmigratedMySQL(t *testing.T) {
-	if dbtest.MySQLRootDSN(t) == "" {
-		t.Skip("needs MySQL: set DISCUSS_TEST_MYSQL_DSN")
-	}
-	db := dbtest.OpenEmpty(t)
+	needMySQL(t)
+	env := serveEnv(dbtest.OpenEmpty(t), map[string]string{"DISCUSS_DATABASE_AUTO_MIGRATE": "false", "DISCUSS_SERVER_ADDR": freeAddr(t)})
 	var stderr dbtest.SyncBuffer
-	err := run(context.Background(), []string{"serve"}, envOf(map[string]string{
-		"DISCUSS_DATABASE_DRIVER": "mysql",
-		"DISCUSS_DATABASE_DSN":    db.DSN,
-		"DISCUSS_AUTH_SECRET":     strings.Repeat("k", 32),
-		"DISCUSS_SERVER_ADDR":     freeAddr(t),
-	}), &dbtest.SyncBuffer{}, &stderr)
+	err := run(context.Background(), []string{"serve"}, envOf(env), &dbtest.SyncBuffer{}, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "discuss migrate up") || exitCode(err) != 1 {
 		t.Fatalf("got %v (exit %d), want a refusal naming `discuss migrate up`", err, exitCode(err))
 	}
 }
 
 func TestMigrateCommands(t *testing.T) {
-	db := dbtest.OpenEmpty(t)
-	env := map[string]string{"DISCUSS_DATABASE_DRIVER": db.Driver, "DISCUSS_DATABASE_DSN": db.DSN, "DISCUSS_AUTH_SECRET": strings.Repeat("k", 32)}
+	env := databaseEnv(t)
 	migrate := func(action string) string {
 		t.Helper()
 		var out dbtest.SyncBuffer
@@ -412,17 +251,9 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-// withUserPassword returns env with the password `user create` reads
-// from DISCUSS_USER_PASSWORD.
-func withUserPassword(env map[string]string, password string) map[string]string {
-	env = maps.Clone(env)
-	env[userPasswordEnv] = password
-	return env
-}
-
 func TestUserCreate(t *testing.T) {
 	db := dbtest.Open(t)
-	env := map[string]string{"DISCUSS_DATABASE_DRIVER": db.Driver, "DISCUSS_DATABASE_DSN": db.DSN, "DISCUSS_AUTH_SECRET": strings.Repeat("k", 32), "DISCUSS_AUTH_BCRYPT_COST": "4"}
+	env := serveEnv(db, nil)
 	var out dbtest.SyncBuffer
 	err := run(context.Background(), []string{"user", "create", "--username", "root_admin", "--role", "admin"}, envOf(withUserPassword(env, "password123")), &out, &dbtest.SyncBuffer{})
 	if err != nil || !strings.Contains(out.String(), "root_admin (admin)") {
@@ -447,9 +278,7 @@ func TestUserCreatePasswordFromStdin(t *testing.T) {
 	bin := buildBinary(t)
 	db := dbtest.Open(t)
 	create := func(username, stdin string) (string, error) {
-		cmd := exec.Command(bin, "user", "create", "--username", username, "--role", "admin")
-		cmd.Env = append(os.Environ(), "DISCUSS_DATABASE_DRIVER="+db.Driver, "DISCUSS_DATABASE_DSN="+db.DSN,
-			"DISCUSS_AUTH_SECRET="+strings.Repeat("k", 32), "DISCUSS_AUTH_BCRYPT_COST=4", userPasswordEnv+"=")
+		cmd := command(bin, withUserPassword(serveEnv(db, nil), ""), "user", "create", "--username", username, "--role", "admin")
 		cmd.Stdin = strings.NewReader(stdin)
 		out, err := cmd.CombinedOutput()
 		return string(out), err
@@ -457,7 +286,7 @@ func TestUserCreatePasswordFromStdin(t *testing.T) {
 	if out, err := create("root_admin", " pass word 123 \r\nnot the password\n"); err != nil || !strings.Contains(out, "root_admin (admin)") {
 		t.Fatalf("user create: %v\n%s", err, out)
 	}
-	auth, err := service.NewAuth(db.DB, service.AuthConfig{Secret: []byte(strings.Repeat("k", 32)), Issuer: "discuss", TokenTTL: time.Hour, BcryptCost: 4})
+	auth, err := service.NewAuth(db.DB, service.AuthConfig{Secret: []byte(testSecret), Issuer: "discuss", TokenTTL: time.Hour, BcryptCost: 4})
 	if err != nil {
 		t.Fatal(err)
 	}

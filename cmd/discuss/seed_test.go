@@ -40,10 +40,7 @@ func parseSeedLines(t *testing.T, out string) []seedLine {
 
 func TestSeed(t *testing.T) {
 	db := dbtest.Open(t)
-	env := map[string]string{
-		"DISCUSS_DATABASE_DRIVER": db.Driver, "DISCUSS_DATABASE_DSN": db.DSN,
-		"DISCUSS_AUTH_SECRET": strings.Repeat("k", 32), "DISCUSS_AUTH_BCRYPT_COST": "4", "DISCUSS_LOG_LEVEL": "warn",
-	}
+	env := serveEnv(db, nil)
 	seed := func(args ...string) string {
 		t.Helper()
 		var out, errOut dbtest.SyncBuffer

@@ -1,0 +1,345 @@
+package main
+
+// What every test of the binary starts from: a running `discuss serve`,
+// its environment, and the calls a client makes of it.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/quizsite/discuss/service/dbtest"
+)
+
+// testSecret signs the tokens of every server the tests start.
+var testSecret = strings.Repeat("k", 32)
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// poll calls cond every 20 ms until it holds or within passes, and
+// reports whether it held.
+func poll(within time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
+	}
+	return true
+}
+
+// eventually polls check until it returns nil, and fails the test with its
+// last error when within passes first.
+func eventually(t *testing.T, within time.Duration, check func() error) {
+	t.Helper()
+	var err error
+	if !poll(within, func() bool { err = check(); return err == nil }) {
+		t.Fatalf("after %v: %v", within, err)
+	}
+}
+
+// needMySQL skips the test unless a MySQL server is configured.
+func needMySQL(t *testing.T) {
+	t.Helper()
+	if dbtest.MySQLRootDSN(t) == "" {
+		t.Skip("needs MySQL: set DISCUSS_TEST_MYSQL_DSN")
+	}
+}
+
+// onRedis returns env with its broker on Redis, on a channel of the test's
+// own, and Redis's address, for instances that share a database: it skips
+// the test unless MySQL and Redis are both configured.
+func onRedis(t *testing.T, env map[string]string) (map[string]string, string) {
+	t.Helper()
+	needMySQL(t)
+	addr, channel := dbtest.Redis(t)
+	env["DISCUSS_BROKER_KIND"] = "redis"
+	env["DISCUSS_BROKER_REDIS_ADDR"] = addr
+	env["DISCUSS_BROKER_CHANNEL"] = channel
+	return env, addr
+}
+
+// serveEnv is the environment of a server on db, which it migrates at
+// start, with extra on top.
+func serveEnv(db *dbtest.DB, extra map[string]string) map[string]string {
+	env := map[string]string{
+		"DISCUSS_DATABASE_DRIVER":       db.Driver,
+		"DISCUSS_DATABASE_DSN":          db.DSN,
+		"DISCUSS_DATABASE_AUTO_MIGRATE": "true",
+		"DISCUSS_AUTH_SECRET":           testSecret,
+		"DISCUSS_AUTH_BCRYPT_COST":      "4",
+		"DISCUSS_LOG_LEVEL":             "warn",
+	}
+	maps.Copy(env, extra)
+	return env
+}
+
+// databaseEnv is serveEnv on a fresh empty database: MySQL when one is
+// available, else SQLite in a temporary folder.
+func databaseEnv(t *testing.T) map[string]string {
+	t.Helper()
+	return serveEnv(dbtest.OpenEmpty(t), nil)
+}
+
+// server is a running `discuss serve`.
+type server struct {
+	base   string
+	stderr *dbtest.SyncBuffer
+	done   chan error
+	cancel context.CancelFunc
+}
+
+// startServe runs `discuss serve` with env until the test ends, and waits
+// until /healthz answers (on the internal listener when env sets one). It
+// serves on env's DISCUSS_SERVER_ADDR when set (a restart on the same
+// address), else on a free port it records there.
+func startServe(t *testing.T, env map[string]string) *server {
+	t.Helper()
+	addr := env["DISCUSS_SERVER_ADDR"]
+	if addr == "" {
+		addr = freeAddr(t)
+		env["DISCUSS_SERVER_ADDR"] = addr
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &server{base: "http://" + addr, stderr: &dbtest.SyncBuffer{}, done: make(chan error, 1), cancel: cancel}
+	go func() { s.done <- run(ctx, []string{"serve"}, envOf(env), &dbtest.SyncBuffer{}, s.stderr) }()
+	t.Cleanup(func() { s.stop(t) })
+	health := s.base
+	if internal := env["DISCUSS_SERVER_INTERNAL_ADDR"]; internal != "" {
+		health = "http://" + internal
+	}
+	waitHealthy(t, "serve", health, 20*time.Second, s.stderr, s.done)
+	return s
+}
+
+// waitHealthy polls base's /healthz until it answers 200, failing the test
+// with log when within passes or when exited (nil for none) reports that
+// the server ended first.
+func waitHealthy(t *testing.T, name, base string, within time.Duration, log fmt.Stringer, exited <-chan error) {
+	t.Helper()
+	healthy := poll(within, func() bool {
+		select {
+		case err := <-exited:
+			t.Fatalf("%s exited before it was healthy: %v\n%s", name, err, log)
+		default:
+		}
+		res, err := http.Get(base + "/healthz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
+	if !healthy {
+		t.Fatalf("%s not healthy within %s:\n%s", name, within, log)
+	}
+}
+
+// stop cancels the server's context, as SIGTERM does, and checks that it
+// shuts down cleanly and promptly.
+func (s *server) stop(t *testing.T) {
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	s.cancel = nil
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+	case <-time.After(45 * time.Second):
+		// A hang detector, not a measure: shutdown may take the HTTP
+		// drain (server.shutdown_timeout, 15 s) and the sockets' close
+		// (websocket.write_timeout and the close grace) under -race on
+		// a busy machine.
+		t.Errorf("serve did not stop within 45s")
+	}
+}
+
+func (s *server) call(t *testing.T, method, path, token string, body any, out any) int {
+	t.Helper()
+	code, err := callJSON(s.base, method, path, token, body, out)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return code
+}
+
+// callJSON sends body, when not nil, as JSON to base+path and decodes the
+// answer into out, when not nil.
+func callJSON(base, method, path, token string, body, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		data, _ := json.Marshal(body)
+		rd = bytes.NewReader(data)
+	}
+	req, _ := http.NewRequest(method, base+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	if out != nil {
+		if err := json.NewDecoder(res.Body).Decode(out); err != nil {
+			return res.StatusCode, err
+		}
+	}
+	return res.StatusCode, nil
+}
+
+// create POSTs body to path as token, which must answer 201, and returns
+// the id of what it created.
+func (s *server) create(t *testing.T, token, path string, body any) int64 {
+	t.Helper()
+	var created struct {
+		ID int64 `json:"id"`
+	}
+	if code := s.call(t, "POST", path, token, body, &created); code != http.StatusCreated {
+		t.Fatalf("POST %s: %d", path, code)
+	}
+	return created.ID
+}
+
+// createPost writes a post as token and returns its id.
+func (s *server) createPost(t *testing.T, token, title, body string) int64 {
+	t.Helper()
+	return s.create(t, token, "/api/v1/posts", map[string]string{"title": title, "body": body})
+}
+
+// comment comments body on post postID as token and returns its id.
+func (s *server) comment(t *testing.T, token string, postID int64, body string) int64 {
+	t.Helper()
+	return s.create(t, token, fmt.Sprintf("/api/v1/posts/%d/comments", postID), map[string]string{"body": body})
+}
+
+// replyTo replies body to comment parent of post postID as token and
+// returns the reply's id.
+func (s *server) replyTo(t *testing.T, token string, postID, parent int64, body string) int64 {
+	t.Helper()
+	return s.create(t, token, fmt.Sprintf("/api/v1/posts/%d/comments", postID), map[string]any{"body": body, "parent_id": parent})
+}
+
+// registerUser signs up a user on s and returns its token and id.
+func registerUser(t *testing.T, s *server, name string) (string, int64) {
+	t.Helper()
+	var reg struct {
+		Token string `json:"token"`
+		User  struct {
+			ID int64 `json:"id"`
+		} `json:"user"`
+	}
+	if code := s.call(t, "POST", "/api/v1/auth/register", "", map[string]string{"username": name, "password": "password123"}, &reg); code != 201 {
+		t.Fatalf("register %s: %d", name, code)
+	}
+	return reg.Token, reg.User.ID
+}
+
+// withUserPassword returns env with the password `user create` reads
+// from DISCUSS_USER_PASSWORD.
+func withUserPassword(env map[string]string, password string) map[string]string {
+	env = maps.Clone(env)
+	env[userPasswordEnv] = password
+	return env
+}
+
+// createAdmin makes the admin root with `discuss user create` and returns
+// its token from a login through s.
+func createAdmin(t *testing.T, s *server, env map[string]string) string {
+	t.Helper()
+	var out dbtest.SyncBuffer
+	if err := run(context.Background(), []string{"user", "create", "--username", "root", "--role", "admin"}, envOf(withUserPassword(env, "password123")), &out, &out); err != nil {
+		t.Fatalf("user create: %v\n%s", err, out.String())
+	}
+	var login struct {
+		Token string `json:"token"`
+	}
+	if code := s.call(t, "POST", "/api/v1/auth/login", "", map[string]string{"username": "root", "password": "password123"}, &login); code != http.StatusOK {
+		t.Fatalf("admin login: %d", code)
+	}
+	return login.Token
+}
+
+// waitSockets polls the admin API until the server holds want sockets.
+func waitSockets(t *testing.T, s *server, adminToken string, want int) {
+	t.Helper()
+	eventually(t, 10*time.Second, func() error {
+		var online struct {
+			Connections int `json:"connections"`
+		}
+		if code := s.call(t, "GET", "/api/v1/admin/online", adminToken, nil, &online); code != http.StatusOK {
+			t.Fatalf("admin/online: %d", code)
+		}
+		if online.Connections != want {
+			return fmt.Errorf("the server holds %d sockets, want %d", online.Connections, want)
+		}
+		return nil
+	})
+}
+
+// wsURL is the address of the socket endpoint of the server at base.
+func wsURL(base, token string) string {
+	return "ws" + strings.TrimPrefix(base, "http") + "/ws?token=" + token
+}
+
+// dialHello opens a socket on s and reads its hello frame.
+func dialHello(t *testing.T, s *server, token string) *websocket.Conn {
+	t.Helper()
+	conn, _, err := websocket.DefaultDialer.Dial(wsURL(s.base, token), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var hello struct {
+		Type string `json:"type"`
+	}
+	if err := conn.ReadJSON(&hello); err != nil || hello.Type != "hello" {
+		t.Fatalf("hello: %+v %v", hello, err)
+	}
+	return conn
+}
+
+// pingPong sends an app-level ping and waits for its pong.
+func pingPong(t *testing.T, conn *websocket.Conn) {
+	t.Helper()
+	if err := conn.WriteJSON(map[string]string{"type": "ping"}); err != nil {
+		t.Fatalf("socket closed: %v", err)
+	}
+	var f struct {
+		Type string `json:"type"`
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := conn.ReadJSON(&f); err != nil || f.Type != "pong" {
+		t.Fatalf("pong: %+v %v", f, err)
+	}
+}
