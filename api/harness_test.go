@@ -39,28 +39,32 @@ type testServer struct {
 // change the configuration first.
 func newTestServer(t testing.TB, edit ...func(*configs.Config)) *testServer {
 	t.Helper()
-	return newInstanceWith(t, dbtest.Open(t), notify.NewMemoryBroker(), nil, edit...)
+	return newServer(t, setup{}, edit...)
 }
 
-// newTestServerWith is newTestServer whose offline delivery offline, when
-// not nil, configures (a mailer, a pusher).
-func newTestServerWith(t testing.TB, offline func(*service.OfflineConfig), edit ...func(*configs.Config)) *testServer {
-	t.Helper()
-	return newInstanceWith(t, dbtest.Open(t), notify.NewMemoryBroker(), offline, edit...)
+// setup is what a test may choose of a server beyond its configuration.
+// The zero value is a fresh database, an in-process broker, and offline
+// delivery with neither mail nor push.
+type setup struct {
+	// db and broker, when set, are shared with other instances, as those
+	// of several instances behind a load balancer are.
+	db     *dbtest.DB
+	broker notify.Broker
+	// offline, when set, configures offline delivery (a mailer, a pusher).
+	offline func(*service.OfflineConfig)
 }
 
-// newInstance starts the API on db, exchanging changes with other
-// instances through broker, as one of several instances behind a load
-// balancer would.
-func newInstance(t testing.TB, db *dbtest.DB, broker notify.Broker, edit ...func(*configs.Config)) *testServer {
+// newServer starts the API as su says; edit, when given, may change the
+// configuration first.
+func newServer(t testing.TB, su setup, edit ...func(*configs.Config)) *testServer {
 	t.Helper()
-	return newInstanceWith(t, db, broker, nil, edit...)
-}
-
-// newInstanceWith is newInstance whose offline delivery offline, when not
-// nil, configures.
-func newInstanceWith(t testing.TB, db *dbtest.DB, broker notify.Broker, offline func(*service.OfflineConfig), edit ...func(*configs.Config)) *testServer {
-	t.Helper()
+	db, broker, offline := su.db, su.broker, su.offline
+	if db == nil {
+		db = dbtest.Open(t)
+	}
+	if broker == nil {
+		broker = notify.NewMemoryBroker()
+	}
 	cfg := configs.Default()
 	cfg.Auth.Secret = testSecret
 	cfg.Auth.BcryptCost = 4
@@ -271,6 +275,13 @@ func send(t testing.TB, client *http.Client, req *http.Request) response {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return readResponse(t, res)
+}
+
+// readResponse reads res whole, for answers that come some other way than
+// send: a refused WebSocket upgrade, a refused event stream.
+func readResponse(t testing.TB, res *http.Response) response {
+	t.Helper()
 	defer res.Body.Close()
 	data, err := io.ReadAll(res.Body)
 	if err != nil {
@@ -356,6 +367,20 @@ func (ts *testServer) wantLikeSteps(t *testing.T, path string, steps []likeStep)
 			t.Errorf("step %d: %d %s, want %s", i, res.Status, res.Body, step.want)
 		}
 	}
+}
+
+// wantLikesCountOnce checks the like route path, of a post or a comment
+// nobody has liked: a likes it twice and counts once, b likes it too, then
+// unliker, a or b, unlikes it twice and uncounts once.
+func (ts *testServer) wantLikesCountOnce(t *testing.T, path string, a, b, unliker session) {
+	t.Helper()
+	ts.wantLikeSteps(t, path, []likeStep{
+		{"PUT", a, `{"like_count":1,"liked":true}`},
+		{"PUT", a, `{"like_count":1,"liked":true}`},
+		{"PUT", b, `{"like_count":2,"liked":true}`},
+		{"DELETE", unliker, `{"like_count":1,"liked":false}`},
+		{"DELETE", unliker, `{"like_count":1,"liked":false}`},
+	})
 }
 
 // pageIDs walks a list from target, whose query already has at least a

@@ -107,13 +107,10 @@ func TestWebSocketHandshake(t *testing.T) {
 				conn.Close()
 				t.Fatal("the upgrade succeeded")
 			}
-			if res == nil || res.StatusCode != tt.status {
+			if res == nil {
 				t.Fatalf("response %v, want status %d", res, tt.status)
 			}
-			var body ErrorBody
-			if err := json.NewDecoder(res.Body).Decode(&body); err != nil || body.Error.Code != tt.code {
-				t.Fatalf("body %+v (%v), want code %s", body, err, tt.code)
-			}
+			wantError(t, readResponse(t, res), tt.status, tt.code, "")
 		})
 	}
 }
