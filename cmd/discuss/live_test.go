@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"testing"
 	"time"
 
@@ -77,9 +75,8 @@ type sseLive struct {
 	cancel context.CancelFunc
 }
 
-// read returns the next event's frame, skipping comments. An event must be
-// named after its frame's type and carry an id exactly when it is a
-// notification, the notification's. The close event ends the stream.
+// read returns the next event's frame, checked against it, skipping
+// comments. The close event ends the stream.
 func (s *sseLive) read() (seenFrame, error) {
 	for {
 		ev, err := s.r.Next()
@@ -93,17 +90,8 @@ func (s *sseLive) read() (seenFrame, error) {
 			return seenFrame{}, fmt.Errorf("closed: %s", ev.Data)
 		}
 		var f seenFrame
-		if err := json.Unmarshal([]byte(ev.Data), &f); err != nil {
-			return seenFrame{}, err
-		}
-		wantID := ""
-		if f.Type == "notification" {
-			wantID = strconv.FormatInt(f.Notification.ID, 10)
-		}
-		if f.Type != ev.Type || ev.ID != wantID {
-			return seenFrame{}, fmt.Errorf("event %q with id %q carries %s", ev.Type, ev.ID, ev.Data)
-		}
-		return f, nil
+		err = ev.Decode(&f)
+		return f, err
 	}
 }
 
