@@ -17,11 +17,10 @@ import (
 
 func TestErrorResponse(t *testing.T) {
 	tests := []struct {
-		name   string
-		err    error
-		status int
-		code   string
-		msg    string
+		name      string
+		err       error
+		status    int
+		code, msg string
 	}{
 		{"NotFound", model.Errorf(model.ENOTFOUND, "post 12 not found"), 404, "not_found", "post 12 not found"},
 		{"Wrapped", errors.Join(errors.New("ctx"), model.Errorf(model.ECONFLICT, "taken")), 409, "conflict", "taken"},

@@ -58,9 +58,8 @@ func (ts *testServer) unread(t *testing.T, method, target, token string, body an
 
 func TestNotificationsEndToEnd(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t)
-	alice, bob, carol := ts.register(t, "alice"), ts.register(t, "bob"), ts.register(t, "carol")
-	post := ts.createPost(t, alice.Token, "a question")
+	ts, alice, bob, post := newServerWithPost(t)
+	carol := ts.register(t, "carol")
 
 	// bob comments on alice's post and mentions carol.
 	c := ts.commentWith(t, bob.Token, post.ID, 0, "good one, @Carol")
@@ -140,9 +139,7 @@ func TestNotificationsEndToEnd(t *testing.T) {
 
 func TestCommentRollsBackWithItsNotification(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t)
-	alice, bob := ts.register(t, "alice"), ts.register(t, "bob")
-	post := ts.createPost(t, alice.Token, "a question")
+	ts, alice, bob, post := newServerWithPost(t)
 	err := ts.DB.Callback().Create().Before("gorm:create").Register("test:fail_notifications", func(tx *gorm.DB) {
 		if tx.Statement.Table == "notifications" {
 			_ = tx.AddError(errors.New("injected failure"))

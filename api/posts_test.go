@@ -10,26 +10,6 @@ import (
 	"github.com/quizsite/discuss/model"
 )
 
-// createPost creates a post through the API and returns it.
-func (ts *testServer) createPost(t *testing.T, token, title string, problemID ...int64) model.Post {
-	t.Helper()
-	body := map[string]any{"title": title, "body": "body of " + title}
-	if len(problemID) > 0 {
-		body["problem_id"] = problemID[0]
-	}
-	return decodeAs[model.Post](t, ts.doChecked(t, "POST", "/api/v1/posts", token, body), http.StatusCreated, "create post")
-}
-
-// newServerWithPost starts a test server on which alice has written post
-// "p" and bob has signed up: where most tests of posts and comments begin.
-// edit, when given, changes the configuration first.
-func newServerWithPost(t *testing.T, edit ...func(*configs.Config)) (ts *testServer, alice, bob session, p model.Post) {
-	t.Helper()
-	ts = newTestServer(t, edit...)
-	alice, bob = ts.register(t, "alice"), ts.register(t, "bob")
-	return ts, alice, bob, ts.createPost(t, alice.Token, "p")
-}
-
 func TestCreatePost(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, func(c *configs.Config) { c.Limits.PostsPerMinute = 3 })

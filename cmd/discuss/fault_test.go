@@ -1,10 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -78,21 +75,8 @@ func TestDatabaseOutage(t *testing.T) {
 func TestServeStopsWhenBrokerRefuses(t *testing.T) {
 	redis, _ := dbtest.Redis(t)
 	env := databaseEnv(t)
-	env["DISCUSS_SERVER_ADDR"] = freeAddr(t)
 	env["DISCUSS_BROKER_KIND"] = "redis"
 	env["DISCUSS_BROKER_REDIS_ADDR"] = redis
 	env["DISCUSS_BROKER_REDIS_DB"] = "1048576"
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	stderr := &dbtest.SyncBuffer{}
-	err := run(ctx, []string{"serve"}, envOf(env), &dbtest.SyncBuffer{}, stderr)
-	if ctx.Err() != nil || err == nil || !strings.Contains(err.Error(), "DB index") {
-		t.Fatalf("serve returned %v (context: %v), want Redis's refusal\n%s", err, ctx.Err(), stderr)
-	}
-	// It shut down: nothing is left listening on its address.
-	ln, err := net.Listen("tcp", env["DISCUSS_SERVER_ADDR"])
-	if err != nil {
-		t.Fatalf("the address is still taken: %v", err)
-	}
-	ln.Close()
+	serveFails(t, env, "DB index") // Redis's refusal, after shutting down in order
 }

@@ -104,6 +104,38 @@ func databaseEnv(t *testing.T) map[string]string {
 	return serveEnv(dbtest.OpenEmpty(t), nil)
 }
 
+// discuss runs the command line args with env as main does, in the
+// test's process, and returns what it printed on standard output and
+// standard error.
+func discuss(env map[string]string, args ...string) (stdout, stderr string, err error) {
+	var out, errOut dbtest.SyncBuffer
+	err = run(context.Background(), args, envOf(env), &out, &errOut)
+	return out.String(), errOut.String(), err
+}
+
+// serveFails runs serve with env, which must give up by itself within
+// 20 s with an error naming want, having closed what it opened: nothing is
+// left listening on its address. It returns the error.
+func serveFails(t *testing.T, env map[string]string, want string) error {
+	t.Helper()
+	if env["DISCUSS_SERVER_ADDR"] == "" {
+		env["DISCUSS_SERVER_ADDR"] = freeAddr(t)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var stderr dbtest.SyncBuffer
+	err := run(ctx, []string{"serve"}, envOf(env), &dbtest.SyncBuffer{}, &stderr)
+	if ctx.Err() != nil || err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("serve returned %v (context: %v), want an error naming %q\n%s", err, ctx.Err(), want, &stderr)
+	}
+	ln, lnErr := net.Listen("tcp", env["DISCUSS_SERVER_ADDR"])
+	if lnErr != nil {
+		t.Fatalf("serve left its address taken: %v", lnErr)
+	}
+	_ = ln.Close()
+	return err
+}
+
 // server is a running `discuss serve`.
 type server struct {
 	base   string
@@ -276,9 +308,8 @@ func withUserPassword(env map[string]string, password string) map[string]string 
 // its token from a login through s.
 func createAdmin(t *testing.T, s *server, env map[string]string) string {
 	t.Helper()
-	var out dbtest.SyncBuffer
-	if err := run(context.Background(), []string{"user", "create", "--username", "root", "--role", "admin"}, envOf(withUserPassword(env, "password123")), &out, &out); err != nil {
-		t.Fatalf("user create: %v\n%s", err, out.String())
+	if stdout, stderr, err := discuss(withUserPassword(env, "password123"), "user", "create", "--username", "root", "--role", "admin"); err != nil {
+		t.Fatalf("user create: %v\n%s%s", err, stdout, stderr)
 	}
 	var login struct {
 		Token string `json:"token"`

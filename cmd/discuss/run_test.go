@@ -77,7 +77,7 @@ func TestReadyzFollowsSchema(t *testing.T) {
 	s := startServe(t, env)
 	migrate := func(args ...string) {
 		t.Helper()
-		if err := run(context.Background(), append([]string{"migrate"}, args...), envOf(env), &dbtest.SyncBuffer{}, &dbtest.SyncBuffer{}); err != nil {
+		if _, _, err := discuss(env, append([]string{"migrate"}, args...)...); err != nil {
 			t.Fatalf("migrate %v: %v", args, err)
 		}
 	}
@@ -143,11 +143,9 @@ func TestSecretPerDatabase(t *testing.T) {
 
 func TestServeRefusesUnmigratedMySQL(t *testing.T) {
 	needMySQL(t)
-	env := serveEnv(dbtest.OpenEmpty(t), map[string]string{"DISCUSS_DATABASE_AUTO_MIGRATE": "false", "DISCUSS_SERVER_ADDR": freeAddr(t)})
-	var stderr dbtest.SyncBuffer
-	err := run(context.Background(), []string{"serve"}, envOf(env), &dbtest.SyncBuffer{}, &stderr)
-	if err == nil || !strings.Contains(err.Error(), "discuss migrate up") || exitCode(err) != 1 {
-		t.Fatalf("got %v (exit %d), want a refusal naming `discuss migrate up`", err, exitCode(err))
+	env := serveEnv(dbtest.OpenEmpty(t), map[string]string{"DISCUSS_DATABASE_AUTO_MIGRATE": "false"})
+	if err := serveFails(t, env, "discuss migrate up"); exitCode(err) != 1 {
+		t.Fatalf("got %v (exit %d), want a refusal that exits 1", err, exitCode(err))
 	}
 }
 
@@ -155,11 +153,11 @@ func TestMigrateCommands(t *testing.T) {
 	env := databaseEnv(t)
 	migrate := func(action string) string {
 		t.Helper()
-		var out dbtest.SyncBuffer
-		if err := run(context.Background(), append([]string{"migrate"}, strings.Fields(action)...), envOf(env), &out, &dbtest.SyncBuffer{}); err != nil {
+		out, _, err := discuss(env, append([]string{"migrate"}, strings.Fields(action)...)...)
+		if err != nil {
 			t.Fatalf("migrate %s: %v", action, err)
 		}
-		return out.String()
+		return out
 	}
 	steps := []struct{ action, want string }{
 		{"status", "00001 00001_init.sql pending"},
@@ -188,14 +186,13 @@ func TestMigrateCommands(t *testing.T) {
 	}
 
 	// Without --yes, down says what it would run and runs nothing.
-	var out dbtest.SyncBuffer
-	err := run(context.Background(), []string{"migrate", "down"}, envOf(env), &out, &dbtest.SyncBuffer{})
+	out, _, err := discuss(env, "migrate", "down")
 	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "--yes") {
 		t.Fatalf("migrate down without --yes: %v (exit %d), want exit 2 naming --yes", err, exitCode(err))
 	}
 	for _, want := range []string{"would roll back 00009 00009_offline_delivery.sql", "DROP TABLE delivery_preferences"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("migrate down without --yes printed %q, want %q in it", out.String(), want)
+		if !strings.Contains(out, want) {
+			t.Errorf("migrate down without --yes printed %q, want %q in it", out, want)
 		}
 	}
 	if got := strings.Join(strings.Fields(migrate("status")), " "); !strings.Contains(got, "00009 00009_offline_delivery.sql applied") {
@@ -207,7 +204,6 @@ func TestMigrateCommands(t *testing.T) {
 // 00007 renders their body_html, and says so; run again, it has nothing
 // to render.
 func TestMigrateUpRendersBodies(t *testing.T) {
-	ctx := context.Background()
 	db := dbtest.OpenEmpty(t)
 	const at = "2026-01-02 03:04:05"
 	db.MigrateTo(t, 5,
@@ -217,15 +213,15 @@ func TestMigrateUpRendersBodies(t *testing.T) {
 	)
 	env := map[string]string{"DISCUSS_DATABASE_DRIVER": db.Driver, "DISCUSS_DATABASE_DSN": db.DSN}
 	for _, want := range []string{"rendered body_html: 2 rows of posts and comments", "schema is up to date"} {
-		var out dbtest.SyncBuffer
-		if err := run(ctx, []string{"migrate", "up"}, envOf(env), &out, &dbtest.SyncBuffer{}); err != nil {
+		out, _, err := discuss(env, "migrate", "up")
+		if err != nil {
 			t.Fatalf("migrate up: %v", err)
 		}
-		if !strings.Contains(out.String(), want) {
-			t.Fatalf("migrate up printed %q, want %q", out.String(), want)
+		if !strings.Contains(out, want) {
+			t.Fatalf("migrate up printed %q, want %q", out, want)
 		}
-		if want == "schema is up to date" && strings.Contains(out.String(), "rendered") {
-			t.Fatalf("the second migrate up rendered again: %q", out.String())
+		if want == "schema is up to date" && strings.Contains(out, "rendered") {
+			t.Fatalf("the second migrate up rendered again: %q", out)
 		}
 	}
 	var html []string
@@ -241,12 +237,12 @@ func TestMigrateUpRendersBodies(t *testing.T) {
 // TestHelp: every command's -h and --help print its usage and succeed.
 func TestHelp(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"help"}, {"serve", "--help"}, {"serve", "-h"}, {"migrate", "--help"}, {"migrate", "-h"}, {"user", "create", "--help"}} {
-		var stdout, stderr dbtest.SyncBuffer
-		if err := run(context.Background(), args, envOf(nil), &stdout, &stderr); err != nil {
+		stdout, stderr, err := discuss(nil, args...)
+		if err != nil {
 			t.Errorf("%v: %v (exit %d)", args, err, exitCode(err))
 		}
-		if !strings.Contains(stdout.String()+stderr.String(), "usage") && !strings.Contains(stderr.String(), "Usage") {
-			t.Errorf("%v printed no usage:\n%s%s", args, stdout.String(), stderr.String())
+		if !strings.Contains(stdout+stderr, "usage") && !strings.Contains(stderr, "Usage") {
+			t.Errorf("%v printed no usage:\n%s%s", args, stdout, stderr)
 		}
 	}
 }
@@ -254,17 +250,16 @@ func TestHelp(t *testing.T) {
 func TestUserCreate(t *testing.T) {
 	db := dbtest.Open(t)
 	env := serveEnv(db, nil)
-	var out dbtest.SyncBuffer
-	err := run(context.Background(), []string{"user", "create", "--username", "root_admin", "--role", "admin"}, envOf(withUserPassword(env, "password123")), &out, &dbtest.SyncBuffer{})
-	if err != nil || !strings.Contains(out.String(), "root_admin (admin)") {
-		t.Fatalf("user create: %v %q", err, out.String())
+	out, _, err := discuss(withUserPassword(env, "password123"), "user", "create", "--username", "root_admin", "--role", "admin")
+	if err != nil || !strings.Contains(out, "root_admin (admin)") {
+		t.Fatalf("user create: %v %q", err, out)
 	}
 	var role string
 	db.Raw("SELECT role FROM users WHERE username = ?", "root_admin").Scan(&role)
 	if role != "admin" {
 		t.Fatalf("role %q", role)
 	}
-	err = run(context.Background(), []string{"user", "create", "--username", "root_admin"}, envOf(withUserPassword(env, "password123")), &out, &dbtest.SyncBuffer{})
+	_, _, err = discuss(withUserPassword(env, "password123"), "user", "create", "--username", "root_admin")
 	if err == nil || !strings.Contains(err.Error(), "taken") {
 		t.Fatalf("duplicate user: %v", err)
 	}
@@ -335,7 +330,7 @@ func TestCommandErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := run(context.Background(), tt.args, envOf(tt.env), &dbtest.SyncBuffer{}, &dbtest.SyncBuffer{})
+			_, _, err := discuss(tt.env, tt.args...)
 			if err == nil || exitCode(err) != tt.exit || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got %v (exit %d), want exit %d naming %q", err, exitCode(err), tt.exit, tt.want)
 			}
@@ -347,9 +342,8 @@ func TestCommandErrors(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
-	var out dbtest.SyncBuffer
-	if err := run(context.Background(), []string{"version"}, envOf(nil), &out, &dbtest.SyncBuffer{}); err != nil || !strings.HasPrefix(out.String(), "discuss ") {
-		t.Fatalf("version: %v %q", err, out.String())
+	if out, _, err := discuss(nil, "version"); err != nil || !strings.HasPrefix(out, "discuss ") {
+		t.Fatalf("version: %v %q", err, out)
 	}
 	if code := exitCode(fmt.Errorf("wrapped: %w", usagef("bad flag"))); code != 2 {
 		t.Fatalf("a wrapped usage error exits %d, want 2", code)
