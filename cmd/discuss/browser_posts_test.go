@@ -16,9 +16,7 @@ import (
 // and comments act through the API, which the test checks over REST.
 // Then, at a phone's width (390 px), the top bar keeps to one line.
 func TestBrowserRichTextAndControls(t *testing.T) {
-	env := databaseEnv(t)
-	s := startServeForBrowser(t, env)
-
+	s := startServeForBrowser(t, databaseEnv(t))
 	aliceToken, aliceID := registerUser(t, s, "alice")
 	bobToken, bobID := registerUser(t, s, "bob")
 	body := "Ask @bob:\n\n```go\nfunc main() {}\n```\n\n| n | f(n) |\n|---|---|\n| 1 | 1 |"
