@@ -1,14 +1,12 @@
 package main
 
-// What every test of the binary starts from: a running `discuss serve`,
-// its environment, and the calls a client makes of it.
+// What the tests of the binary share beside the server itself (in
+// run_test.go): its environment, the command line run in-process, and the
+// calls a client makes of a running server.
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net"
 	"net/http"
@@ -23,20 +21,6 @@ import (
 
 // testSecret signs the tokens of every server the tests start.
 var testSecret = strings.Repeat("k", 32)
-
-func envOf(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // poll calls cond every 20 ms until it holds or within passes, and
 // reports whether it held.
@@ -97,13 +81,6 @@ func serveEnv(db *dbtest.DB, extra map[string]string) map[string]string {
 	return env
 }
 
-// databaseEnv is serveEnv on a fresh empty database: MySQL when one is
-// available, else SQLite in a temporary folder.
-func databaseEnv(t *testing.T) map[string]string {
-	t.Helper()
-	return serveEnv(dbtest.OpenEmpty(t), nil)
-}
-
 // discuss runs the command line args with env as main does, in the
 // test's process, and returns what it printed on standard output and
 // standard error.
@@ -134,119 +111,6 @@ func serveFails(t *testing.T, env map[string]string, want string) error {
 	}
 	_ = ln.Close()
 	return err
-}
-
-// server is a running `discuss serve`.
-type server struct {
-	base   string
-	stderr *dbtest.SyncBuffer
-	done   chan error
-	cancel context.CancelFunc
-}
-
-// startServe runs `discuss serve` with env until the test ends, and waits
-// until /healthz answers (on the internal listener when env sets one). It
-// serves on env's DISCUSS_SERVER_ADDR when set (a restart on the same
-// address), else on a free port it records there.
-func startServe(t *testing.T, env map[string]string) *server {
-	t.Helper()
-	addr := env["DISCUSS_SERVER_ADDR"]
-	if addr == "" {
-		addr = freeAddr(t)
-		env["DISCUSS_SERVER_ADDR"] = addr
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{base: "http://" + addr, stderr: &dbtest.SyncBuffer{}, done: make(chan error, 1), cancel: cancel}
-	go func() { s.done <- run(ctx, []string{"serve"}, envOf(env), &dbtest.SyncBuffer{}, s.stderr) }()
-	t.Cleanup(func() { s.stop(t) })
-	health := s.base
-	if internal := env["DISCUSS_SERVER_INTERNAL_ADDR"]; internal != "" {
-		health = "http://" + internal
-	}
-	waitHealthy(t, "serve", health, 20*time.Second, s.stderr, s.done)
-	return s
-}
-
-// waitHealthy polls base's /healthz until it answers 200, failing the test
-// with log when within passes or when exited (nil for none) reports that
-// the server ended first.
-func waitHealthy(t *testing.T, name, base string, within time.Duration, log fmt.Stringer, exited <-chan error) {
-	t.Helper()
-	healthy := poll(within, func() bool {
-		select {
-		case err := <-exited:
-			t.Fatalf("%s exited before it was healthy: %v\n%s", name, err, log)
-		default:
-		}
-		res, err := http.Get(base + "/healthz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	})
-	if !healthy {
-		t.Fatalf("%s not healthy within %s:\n%s", name, within, log)
-	}
-}
-
-// stop cancels the server's context, as SIGTERM does, and checks that it
-// shuts down cleanly and promptly.
-func (s *server) stop(t *testing.T) {
-	if s.cancel == nil {
-		return
-	}
-	s.cancel()
-	s.cancel = nil
-	select {
-	case err := <-s.done:
-		if err != nil {
-			t.Errorf("serve returned %v", err)
-		}
-	case <-time.After(45 * time.Second):
-		// A hang detector, not a measure: shutdown may take the HTTP
-		// drain (server.shutdown_timeout, 15 s) and the sockets' close
-		// (websocket.write_timeout and the close grace) under -race on
-		// a busy machine.
-		t.Errorf("serve did not stop within 45s")
-	}
-}
-
-func (s *server) call(t *testing.T, method, path, token string, body any, out any) int {
-	t.Helper()
-	code, err := callJSON(s.base, method, path, token, body, out)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	return code
-}
-
-// callJSON sends body, when not nil, as JSON to base+path and decodes the
-// answer into out, when not nil.
-func callJSON(base, method, path, token string, body, out any) (int, error) {
-	var rd io.Reader
-	if body != nil {
-		data, _ := json.Marshal(body)
-		rd = bytes.NewReader(data)
-	}
-	req, _ := http.NewRequest(method, base+path, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer res.Body.Close()
-	if out != nil {
-		if err := json.NewDecoder(res.Body).Decode(out); err != nil {
-			return res.StatusCode, err
-		}
-	}
-	return res.StatusCode, nil
 }
 
 // create POSTs body to path as token, which must answer 201, and returns
