@@ -137,6 +137,11 @@ func TestBrowserRichTextAndControls(t *testing.T) {
 	if s.call(t, "GET", fmt.Sprintf("/api/v1/comments/%d", mine), aliceToken, nil, &c); c.Body != "second ~~try~~" {
 		t.Fatalf("after the edit alice's comment is %+v", c)
 	}
+	// The edit's live echo re-renders the comment, and with it the delete
+	// button, which forgets a first click: it must be in before the two.
+	b.step("the edit comes back live", 10*time.Second,
+		b.until(`window.discuss.frames.some((f) => f.type === "comment_updated" && f.comment_id === %d)`, mine),
+	)
 	b.step("alice deletes her comment (two clicks)", 10*time.Second,
 		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector('li[data-comment-id="%d"] [data-testid="comment-delete"]').click()`, mine)),
 		b.until(`document.querySelector('li[data-comment-id="%d"] [data-testid="comment-delete"]').textContent === "Really delete?"`, mine),
