@@ -19,8 +19,9 @@ import (
 	"github.com/quizsite/discuss/service/dbtest"
 )
 
-// testSecret signs the tokens of every server the tests start.
-var testSecret = strings.Repeat("k", 32)
+// testSecret signs the tokens of every server the tests start: 32 bytes,
+// the least auth.secret takes.
+const testSecret = "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
 
 // poll calls cond every 20 ms until it holds or within passes, and
 // reports whether it held.

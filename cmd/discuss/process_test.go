@@ -58,7 +58,9 @@ func startProcess(t *testing.T, bin, addr string, env map[string]string) *proces
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
-	waitHealthy(t, "binary", p.base, 30*time.Second, p.stderr, nil)
+	if err := waitHealthy(p.base, 30*time.Second, p.server); err != nil {
+		t.Fatalf("binary %v:\n%s", err, p.stderr)
+	}
 	return p
 }
 

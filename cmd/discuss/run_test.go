@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,58 +39,80 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// server is a running `discuss serve`.
+// server is a running `discuss serve`: in the test's process, where done
+// is closed once run has returned err, or a child process
+// (process_test.go), where done is nil.
 type server struct {
 	base   string
 	stderr *dbtest.SyncBuffer
-	done   chan error
+	done   chan struct{}
+	err    error
 	cancel context.CancelFunc
 }
 
 // startServe runs `discuss serve` with env until the test ends, and waits
 // until /healthz answers (on the internal listener when env sets one). It
 // serves on env's DISCUSS_SERVER_ADDR when set (a restart on the same
-// address), else on a free port it records there.
+// address), else on a free port it records there; freeAddr's port is free
+// only until it is closed, and an outgoing connection (to MySQL, say) may
+// take it as its own first, so a port taken so is chosen again.
 func startServe(t *testing.T, env map[string]string) *server {
 	t.Helper()
-	addr := env["DISCUSS_SERVER_ADDR"]
-	if addr == "" {
-		addr = freeAddr(t)
-		env["DISCUSS_SERVER_ADDR"] = addr
+	pick := env["DISCUSS_SERVER_ADDR"] == ""
+	for tries := 1; ; tries++ {
+		if pick {
+			env["DISCUSS_SERVER_ADDR"] = freeAddr(t)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		s := &server{base: "http://" + env["DISCUSS_SERVER_ADDR"], stderr: &dbtest.SyncBuffer{}, done: make(chan struct{}), cancel: cancel}
+		go func() {
+			defer close(s.done)
+			s.err = run(ctx, []string{"serve"}, envOf(env), &dbtest.SyncBuffer{}, s.stderr)
+		}()
+		health := s.base
+		if internal := env["DISCUSS_SERVER_INTERNAL_ADDR"]; internal != "" {
+			health = "http://" + internal
+		}
+		err := waitHealthy(health, 20*time.Second, s)
+		if pick && tries < 3 && errors.Is(s.err, syscall.EADDRINUSE) {
+			cancel()
+			continue
+		}
+		t.Cleanup(func() { s.stop(t) })
+		if err != nil {
+			t.Fatalf("serve %v:\n%s", err, s.stderr)
+		}
+		return s
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{base: "http://" + addr, stderr: &dbtest.SyncBuffer{}, done: make(chan error, 1), cancel: cancel}
-	go func() { s.done <- run(ctx, []string{"serve"}, envOf(env), &dbtest.SyncBuffer{}, s.stderr) }()
-	t.Cleanup(func() { s.stop(t) })
-	health := s.base
-	if internal := env["DISCUSS_SERVER_INTERNAL_ADDR"]; internal != "" {
-		health = "http://" + internal
-	}
-	waitHealthy(t, "serve", health, 20*time.Second, s.stderr, s.done)
-	return s
 }
 
-// waitHealthy polls base's /healthz until it answers 200, failing the test
-// with log when within passes or when exited (nil for none) reports that
-// the server ended first.
-func waitHealthy(t *testing.T, name, base string, within time.Duration, log fmt.Stringer, exited <-chan error) {
-	t.Helper()
+// waitHealthy polls health's /healthz until it answers 200. It returns an
+// error when within passes first, or when s, a serve in the test's
+// process, returns first.
+func waitHealthy(health string, within time.Duration, s *server) error {
+	var exited error
 	healthy := poll(within, func() bool {
 		select {
-		case err := <-exited:
-			t.Fatalf("%s exited before it was healthy: %v\n%s", name, err, log)
+		case <-s.done: // never, for a child process
+			exited = fmt.Errorf("exited before it was healthy: %v", s.err)
+			return true
 		default:
 		}
-		res, err := http.Get(base + "/healthz")
+		// Bounded: what listens there may not be the server yet.
+		res, err := (&http.Client{Timeout: time.Second}).Get(health + "/healthz")
 		if err != nil {
 			return false
 		}
 		res.Body.Close()
 		return res.StatusCode == http.StatusOK
 	})
-	if !healthy {
-		t.Fatalf("%s not healthy within %s:\n%s", name, within, log)
+	if exited != nil {
+		return exited
 	}
+	if !healthy {
+		return fmt.Errorf("not healthy within %s", within)
+	}
+	return nil
 }
 
 // stop cancels the server's context, as SIGTERM does, and checks that it
@@ -101,9 +124,9 @@ func (s *server) stop(t *testing.T) {
 	s.cancel()
 	s.cancel = nil
 	select {
-	case err := <-s.done:
-		if err != nil {
-			t.Errorf("serve returned %v", err)
+	case <-s.done:
+		if s.err != nil {
+			t.Errorf("serve returned %v", s.err)
 		}
 	case <-time.After(45 * time.Second):
 		// A hang detector, not a measure: shutdown may take the HTTP
