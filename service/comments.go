@@ -302,11 +302,15 @@ func (s *Comments) Delete(ctx context.Context, id int64) error {
 }
 
 // lockLiveComment locks, inside tx, post postID and then comment id of it
-// (lockTarget, the package's lock order) and returns the comment. Update
-// and Delete read the comment before their transaction; a delete of it or
-// of its post since then is ENOTFOUND. Errors: ENOTFOUND.
+// (lockPostOf and lockTarget, the package's lock order) and returns the
+// comment. Update and Delete read the comment before their transaction; a
+// delete of it or of its post since then is ENOTFOUND. Errors: ENOTFOUND.
 func lockLiveComment(tx *gorm.DB, id, postID int64) (*model.Comment, error) {
-	t, err := lockTarget(tx, model.TargetComment, id, postID)
+	post, err := lockPostOf(tx, model.TargetComment, id, postID)
+	if err != nil {
+		return nil, err
+	}
+	t, err := lockTarget(tx, post, model.TargetComment, id)
 	if err != nil {
 		return nil, err
 	}

@@ -70,18 +70,26 @@ type target struct {
 	comment *model.Comment // nil when the target is the post
 }
 
-// lockTarget locks, inside tx, post postID, then the rows of users (whose
-// rows the caller's inserts would otherwise share-lock through their
-// foreign keys, out of order), then, for a comment target (typ
-// model.TargetComment), comment id of that post: the package's lock order.
-// It returns them whether deleted or not. Errors: ENOTFOUND naming the
-// target.
-func lockTarget(tx *gorm.DB, typ string, id, postID int64, users ...int64) (*target, error) {
-	forUpdate := clause.Locking{Strength: clause.LockingStrengthUpdate}
-	t := &target{}
-	if err := tx.Clauses(forUpdate).Take(&t.post, postID).Error; err != nil {
+// lockPostOf locks, inside tx, post postID of the target typ id, deleted
+// or not: the first lock of lockTarget's order, for callers that act on a
+// deleted target too. Errors: ENOTFOUND naming the target.
+func lockPostOf(tx *gorm.DB, typ string, id, postID int64) (*model.Post, error) {
+	var post model.Post
+	err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).Take(&post, postID).Error
+	if err != nil {
 		return nil, notFound(err, "%s %d not found", typ, id)
 	}
+	return &post, nil
+}
+
+// lockTarget takes, inside tx and after post, which the caller has locked
+// (lockPostOf, lockLivePost), the rows of users (whose rows the caller's
+// inserts would otherwise share-lock through their foreign keys, out of
+// order), then, for a comment target (typ model.TargetComment), comment id
+// of that post: the package's lock order. It returns them whether deleted
+// or not. Errors: ENOTFOUND naming the target.
+func lockTarget(tx *gorm.DB, post *model.Post, typ string, id int64, users ...int64) (*target, error) {
+	t := &target{post: *post}
 	if len(users) > 0 {
 		if _, err := lockUsers(tx, users); err != nil {
 			return nil, err
@@ -91,7 +99,9 @@ func lockTarget(tx *gorm.DB, typ string, id, postID int64, users ...int64) (*tar
 		return t, nil
 	}
 	t.comment = &model.Comment{}
-	if err := tx.Clauses(forUpdate).Where("post_id = ?", postID).Take(t.comment, id).Error; err != nil {
+	err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
+		Where("post_id = ?", post.ID).Take(t.comment, id).Error
+	if err != nil {
 		return nil, notFound(err, "%s %d not found", typ, id)
 	}
 	return t, nil

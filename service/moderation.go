@@ -159,7 +159,7 @@ func (s *Moderation) lockReported(tx *gorm.DB, actor *model.User, typ string, id
 	if !post.VisibleTo(actor) {
 		return nil, model.Errorf(model.ENOTFOUND, "%s %d not found", typ, id)
 	}
-	t, err := lockTarget(tx, typ, id, postID, actor.ID, authorID)
+	t, err := lockTarget(tx, &post, typ, id, actor.ID, authorID)
 	if err != nil {
 		return nil, err
 	}
@@ -325,8 +325,12 @@ func (s *Moderation) Resolve(ctx context.Context, id int64, action string) (*mod
 	var out Outbox
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
 		out = Outbox{}
+		post, err := lockPostOf(tx, kase.TargetType, kase.TargetID, kase.PostID)
+		if err != nil {
+			return err
+		}
 		// The moderator's row, which the case and the log entry name.
-		t, err := lockTarget(tx, kase.TargetType, kase.TargetID, kase.PostID, mod.ID)
+		t, err := lockTarget(tx, post, kase.TargetType, kase.TargetID, mod.ID)
 		if err != nil {
 			return err
 		}
