@@ -328,13 +328,8 @@ func (s *Notifications) removeComment(tx *gorm.DB, c *model.Comment) (Outbox, er
 		return Outbox{}, dbError(err)
 	}
 	if !c.Hidden {
-		if err := bumpCounter(tx, postComments, c.PostID, -1); err != nil {
+		if err := moveCommentCounters(tx, c, -1); err != nil {
 			return Outbox{}, err
-		}
-		if c.RootID != nil {
-			if err := bumpCounter(tx, commentReplies, *c.RootID, -1); err != nil {
-				return Outbox{}, err
-			}
 		}
 	}
 	out, err := s.commentsDeleted(tx, []int64{c.ID})

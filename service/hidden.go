@@ -174,13 +174,8 @@ func (s *Notifications) setHidden(tx *gorm.DB, t *target, hidden bool) (Outbox, 
 	if hidden {
 		delta = -1
 	}
-	if err := bumpCounter(tx, postComments, t.post.ID, delta); err != nil {
+	if err := moveCommentCounters(tx, c, delta); err != nil {
 		return Outbox{}, err
-	}
-	if c.RootID != nil {
-		if err := bumpCounter(tx, commentReplies, *c.RootID, delta); err != nil {
-			return Outbox{}, err
-		}
 	}
 	if !hidden {
 		return Outbox{}, nil
@@ -190,4 +185,18 @@ func (s *Notifications) setHidden(tx *gorm.DB, t *target, hidden bool) (Outbox, 
 		out.threads = append(out.threads, commentGone(c))
 	}
 	return out, err
+}
+
+// moveCommentCounters adds delta to the counters that count comment c, as
+// readers see it: its post's comment_count and, for a reply, its root's
+// reply_count. Hiding, showing again and deleting move them; see the top
+// of this file for what they count.
+func moveCommentCounters(tx *gorm.DB, c *model.Comment, delta int64) error {
+	if err := bumpCounter(tx, postComments, c.PostID, delta); err != nil {
+		return err
+	}
+	if c.RootID == nil {
+		return nil
+	}
+	return bumpCounter(tx, commentReplies, *c.RootID, delta)
 }
