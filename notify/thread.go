@@ -133,16 +133,6 @@ func (h *Hub) PublishThread(ctx context.Context, e *model.ThreadEvent) error {
 	return h.publish(ctx, envelope{Kind: envThread, PostID: e.PostID, Event: e.Type, ID: f.id, Prev: f.prev, Frame: f.data}, true)
 }
 
-// threadKind is the frame kind of a live-thread event type.
-func threadKind(event string) (frameKind, bool) {
-	for k := kindCommentCreated; k <= kindLikeCount; k++ {
-		if k.String() == event {
-			return k, true
-		}
-	}
-	return 0, false
-}
-
 // deliverThread hands a live-thread event from the broker to the post's
 // feed, if this instance has subscribers of the post, and returns: the
 // feed's own goroutine passes it on (see drain), so that the broker's
