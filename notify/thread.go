@@ -451,23 +451,21 @@ func (c *client) subscribePost(f *frame) error {
 		c.posts = make(map[int64]*following)
 	}
 	if old, again := c.posts[postID]; again {
-		// Subscribing again starts afresh, with the new after_comment_id.
+		// Subscribing again starts afresh, with the new after_comment_id;
+		// the new following takes the old one's place below.
 		h.leaveFeed(old.fd, c)
-		delete(c.posts, postID)
 	} else if len(c.posts) >= maxPostsPerConnection {
 		return c.write(newErrorFrame(model.Errorf(model.ERATELIMITED,
 			"a connection follows at most %d posts; unsubscribe_post one first", maxPostsPerConnection), &postID))
 	}
 	fl := &following{fd: h.joinFeed(postID, c)}
-	c.posts[postID] = fl
-	c.following.Store(int32(len(c.posts)))
-	defer func() { c.following.Store(int32(len(c.posts))) }()
+	c.setFollowing(postID, fl)
 	wait, cancel := context.WithTimeout(h.life, h.opts.StoreTimeout)
 	defer cancel()
 	head, list, err := h.readThread(wait, postID, f.prev)
 	if err != nil {
 		h.leaveFeed(fl.fd, c)
-		delete(c.posts, postID)
+		c.setFollowing(postID, nil)
 		return c.write(newErrorFrame(threadError(h, postID, err), &postID))
 	}
 	if err := c.write(newPostFrame(kindPostSubscribed, postID)); err != nil {
@@ -491,6 +489,18 @@ func (c *client) subscribePost(f *frame) error {
 		return c.sendThread(postID, list)
 	}
 	return nil
+}
+
+// setFollowing records that this connection follows post postID as fl,
+// or no longer when fl is nil, and keeps following, which enqueue reads
+// on other goroutines, equal to the number of posts followed.
+func (c *client) setFollowing(postID int64, fl *following) {
+	if fl == nil {
+		delete(c.posts, postID)
+	} else {
+		c.posts[postID] = fl
+	}
+	c.following.Store(int32(len(c.posts)))
 }
 
 // sendThread writes comments read from the Store as comment_created,
@@ -521,8 +531,7 @@ func threadError(h *Hub, postID int64, err error) error {
 func (c *client) unsubscribePost(postID int64) {
 	if fl, ok := c.posts[postID]; ok {
 		c.hub.leaveFeed(fl.fd, c)
-		delete(c.posts, postID)
-		c.following.Store(int32(len(c.posts)))
+		c.setFollowing(postID, nil)
 	}
 }
 
@@ -541,8 +550,7 @@ func (c *client) handleThread(f *frame) error {
 		}
 		fl.cur = f.id
 	case f.kind == kindPostDeleted:
-		delete(c.posts, f.postID)
-		c.following.Store(int32(len(c.posts)))
+		c.setFollowing(f.postID, nil)
 	}
 	return c.write(f)
 }
