@@ -53,9 +53,9 @@ type client struct {
 	// registration.
 	reads *readPacer
 
-	// cur and posts (the posts it follows, see thread.go) belong to
-	// whichever goroutine writes: open, then each writer in turn (queueMu
-	// orders them), then finish once the last has ended.
+	// cur and posts (the posts it follows, see thread_subscribe.go)
+	// belong to whichever goroutine writes: open, then each writer in turn
+	// (queueMu orders them), then finish once the last has ended.
 	cur   cursor
 	posts map[int64]*following
 	// following is len(posts), for enqueue: a connection that follows
