@@ -1,15 +1,17 @@
 package secretfile
 
 import (
-	"crypto/rand"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
+// TestKeep: the first call keeps what generate made, later ones read it
+// back; the file is the secret's alone, and no temporary file stays. Calls
+// at once are tested through their callers (TestSecretConcurrentStarts in
+// cmd/discuss).
 func TestKeep(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "data", "secret")
 	secret, created, err := Keep(path, "test secret", func() (string, error) { return "s1", nil })
@@ -36,39 +38,5 @@ func TestKeep(t *testing.T) {
 	}
 	if _, _, err := Keep(t.TempDir(), "test secret", nil); err == nil || !strings.Contains(err.Error(), "read test secret") {
 		t.Fatalf("a folder at path: %v", err)
-	}
-}
-
-// TestKeepConcurrent: callers that find no file at once all return the
-// secret of the one that kept it first; each made its own.
-func TestKeepConcurrent(t *testing.T) {
-	const callers = 8
-	for round := range 50 {
-		path := filepath.Join(t.TempDir(), "secret")
-		secrets := make([]string, callers)
-		errs := make([]error, callers)
-		made := make([]bool, callers)
-		var wg sync.WaitGroup
-		begin := make(chan struct{})
-		for i := range callers {
-			wg.Go(func() {
-				<-begin
-				secrets[i], made[i], errs[i] = Keep(path, "test secret", func() (string, error) { return rand.Text(), nil })
-			})
-		}
-		close(begin)
-		wg.Wait()
-		creators := 0
-		for i := range callers {
-			if errs[i] != nil || secrets[i] != secrets[0] {
-				t.Fatalf("round %d, caller %d: %q (caller 0: %q) %v", round, i, secrets[i], secrets[0], errs[i])
-			}
-			if made[i] {
-				creators++
-			}
-		}
-		if creators != 1 {
-			t.Fatalf("round %d: %d callers say they made the secret", round, creators)
-		}
 	}
 }
