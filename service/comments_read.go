@@ -81,15 +81,11 @@ func (s *Comments) List(ctx context.Context, postID int64, q CommentQuery) (*Pag
 	if q.Sort != CommentsOld && q.Sort != CommentsNew && q.Sort != CommentsTop {
 		return nil, model.Errorf(model.EINVALID, "sort must be old, new or top")
 	}
-	limit, err := pageLimit(q.Limit)
-	if err != nil {
-		return nil, err
-	}
 	key := noKey
 	if q.Sort == CommentsTop {
 		key = countKey
 	}
-	after, err := decodeCursor(q.Cursor, q.Sort, key)
+	limit, after, err := pageStart(q.Limit, q.Cursor, q.Sort, key)
 	if err != nil {
 		return nil, err
 	}
@@ -210,11 +206,7 @@ func firstReplies(db *gorm.DB, viewer *model.User, tops []*model.Comment) (map[i
 // Errors: ENOTFOUND; EINVALID when id is a reply, or naming limit or cursor.
 func (s *Comments) Replies(ctx context.Context, id int64, limit int, cursorText string) (*Page[*model.Comment], error) {
 	db := s.db.WithContext(ctx)
-	limit, err := pageLimit(limit)
-	if err != nil {
-		return nil, err
-	}
-	after, err := decodeCursor(cursorText, CommentsOld, noKey)
+	limit, after, err := pageStart(limit, cursorText, CommentsOld, noKey)
 	if err != nil {
 		return nil, err
 	}

@@ -36,15 +36,11 @@ func (s *Moderation) Queue(ctx context.Context, q ReportQuery) (*Page[*model.Rep
 	if status != model.CaseOpen && status != model.CaseResolved {
 		return nil, model.Errorf(model.EINVALID, "status must be open or resolved")
 	}
-	limit, err := pageLimit(q.Limit)
-	if err != nil {
-		return nil, err
-	}
 	key := noKey
 	if status == model.CaseResolved {
 		key = timeKey
 	}
-	after, err := decodeCursor(q.Cursor, "reports_"+status, key)
+	limit, after, err := pageStart(q.Limit, q.Cursor, "reports_"+status, key)
 	if err != nil {
 		return nil, err
 	}
@@ -154,11 +150,7 @@ func (s *Moderation) Log(ctx context.Context, limit int, cursorText string) (*Pa
 	if !actor.IsAdmin() {
 		return nil, model.Errorf(model.EPERMISSION, "only an admin may read the moderation log")
 	}
-	limit, err = pageLimit(limit)
-	if err != nil {
-		return nil, err
-	}
-	after, err := decodeCursor(cursorText, "moderation_log", noKey)
+	limit, after, err := pageStart(limit, cursorText, "moderation_log", noKey)
 	if err != nil {
 		return nil, err
 	}

@@ -165,11 +165,7 @@ func (s *Posts) List(ctx context.Context, q PostQuery) (*Page[*model.Post], erro
 	default:
 		return nil, model.Errorf(model.EINVALID, "sort must be new, active or top")
 	}
-	limit, err := pageLimit(q.Limit)
-	if err != nil {
-		return nil, err
-	}
-	after, err := decodeCursor(q.Cursor, q.Sort, key)
+	limit, after, err := pageStart(q.Limit, q.Cursor, q.Sort, key)
 	if err != nil {
 		return nil, err
 	}
