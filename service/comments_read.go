@@ -292,31 +292,21 @@ func fillComments(db *gorm.DB, viewer *model.User, comments []*model.Comment) er
 			userIDs = append(userIDs, *c.ReplyToUserID)
 		}
 	}
-	authors, err := fetchAuthors(db, userIDs)
+	marks, err := readMarks(db, viewer, &model.CommentLike{}, ids, userIDs)
 	if err != nil {
 		return err
-	}
-	blocked, err := blockedBy(db, viewer, userIDs)
-	if err != nil {
-		return err
-	}
-	var liked map[int64]bool
-	if viewer != nil {
-		if liked, err = viewerRows(db, &model.CommentLike{}, viewer.ID, ids); err != nil {
-			return err
-		}
 	}
 	for _, c := range comments {
 		if c.DeletedAt != nil || !c.VisibleTo(viewer) {
 			c.Deleted, c.Body, c.BodyHTML, c.Author, c.Liked, c.Spoiler, c.Hidden = true, "", "", nil, false, false, false
 			continue
 		}
-		c.Author = authors[c.AuthorID]
-		c.AuthorBlocked = blocked[c.AuthorID]
+		c.Author = marks.authors[c.AuthorID]
+		c.AuthorBlocked = marks.blocked[c.AuthorID]
 		if c.ReplyToUserID != nil {
-			c.ReplyTo = authors[*c.ReplyToUserID]
+			c.ReplyTo = marks.authors[*c.ReplyToUserID]
 		}
-		c.Liked = liked[c.ID]
+		c.Liked = marks.liked[c.ID]
 	}
 	return nil
 }

@@ -385,28 +385,20 @@ func fillPosts(db *gorm.DB, viewer *model.User, posts []*model.Post) error {
 	for i, p := range posts {
 		ids[i], authorIDs[i] = p.ID, p.AuthorID
 	}
-	authors, err := fetchAuthors(db, authorIDs)
+	marks, err := readMarks(db, viewer, &model.PostLike{}, ids, authorIDs)
 	if err != nil {
 		return err
 	}
-	blocked, err := blockedBy(db, viewer, authorIDs)
-	if err != nil {
-		return err
-	}
-	var liked map[int64]bool
 	var levels map[int64]string
 	if viewer != nil {
-		if liked, err = viewerRows(db, &model.PostLike{}, viewer.ID, ids); err != nil {
-			return err
-		}
 		if levels, err = viewerLevels(db, viewer.ID, ids); err != nil {
 			return err
 		}
 	}
 	for _, p := range posts {
-		p.Author = authors[p.AuthorID]
-		p.AuthorBlocked = blocked[p.AuthorID]
-		p.Liked = liked[p.ID]
+		p.Author = marks.authors[p.AuthorID]
+		p.AuthorBlocked = marks.blocked[p.AuthorID]
+		p.Liked = marks.liked[p.ID]
 		p.Subscription = cmp.Or(levels[p.ID], model.LevelNormal)
 		p.Muted = p.Subscription == model.LevelMuted
 	}
