@@ -132,6 +132,24 @@ type frame struct {
 	prev   int64
 }
 
+// frameQueue holds frames first in, first out: a connection's send queue,
+// a feed's inbox.
+type frameQueue []*frame
+
+// shift takes the first frame off q, clearing its slot so that the array
+// does not keep a sent frame alive, or reports false when q is empty and
+// then lets go of the array, however long a burst made it grow.
+func (q *frameQueue) shift() (*frame, bool) {
+	if len(*q) == 0 {
+		*q = nil
+		return nil, false
+	}
+	f := (*q)[0]
+	(*q)[0] = nil
+	*q = (*q)[1:]
+	return f, true
+}
+
 // The server frames of the contract. Every frame is one JSON text message
 // with a type.
 type (

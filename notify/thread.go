@@ -60,7 +60,7 @@ type feed struct {
 	// Both are guarded by inboxMu, which the broker's reader takes, never
 	// mu, which a fan-out holds.
 	inboxMu  sync.Mutex
-	inbox    []*frame
+	inbox    frameQueue
 	draining bool
 	// anchored is set once a subscriber has read the post's head (anchor);
 	// until then every event is held.
@@ -127,14 +127,12 @@ func (h *Hub) deliverThread(env envelope) {
 func (h *Hub) drain(fd *feed) {
 	for {
 		fd.inboxMu.Lock()
-		if len(fd.inbox) == 0 {
-			fd.inbox, fd.draining = nil, false
+		f, ok := fd.inbox.shift()
+		if !ok {
+			fd.draining = false
 			fd.inboxMu.Unlock()
 			return
 		}
-		f := fd.inbox[0]
-		fd.inbox[0] = nil
-		fd.inbox = fd.inbox[1:]
 		fd.inboxMu.Unlock()
 		fd.mu.Lock()
 		h.take(fd, f)
