@@ -21,11 +21,10 @@ import (
 )
 
 const (
-	ourSecret   = "our-secret-our-secret-our-secret-0123456"
-	quizSecret  = "quiz-secret-quiz-secret-quiz-secret-0123"
-	quizIssuer  = "https://quiz.example.com"
-	ourIssuer   = "discuss"
-	testTimeout = 10 * time.Second
+	ourSecret  = "our-secret-our-secret-our-secret-0123456"
+	quizSecret = "quiz-secret-quiz-secret-quiz-secret-0123"
+	quizIssuer = "https://quiz.example.com"
+	ourIssuer  = "discuss"
 )
 
 func newAuth(t *testing.T, ext *service.ExternalIssuer) (*service.Auth, *dbtest.DB) {

@@ -16,7 +16,6 @@ import (
 // nothing, while carol, who did not block him, hears of them all; and
 // bob's posts and comments carry author_blocked in alice's views only.
 func TestBlockedUserNotifiesNothing(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	_, blocks := f.moderation(3, 20)
 	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
@@ -81,7 +80,6 @@ func TestBlockedUserNotifiesNothing(t *testing.T) {
 // publishes the new counts; blocks are listed, undone, and refused for
 // oneself and unknown users.
 func TestBlockWithdrawsAndLists(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	_, blocks := f.moderation(3, 20)
 	alice, bob := f.as(t, "alice"), f.as(t, "bob")
@@ -135,7 +133,6 @@ func TestBlockWithdrawsAndLists(t *testing.T) {
 // notifications, replay and lists alike, while the head still covers it,
 // so the hub's cursor moves past it.
 func TestReadsRecheckBlocksAndHides(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
@@ -197,7 +194,6 @@ func TestReadsRecheckBlocksAndHides(t *testing.T) {
 // writer either saw the block or committed before it and was withdrawn by
 // it.
 func TestBlockRacingWriters(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	_, blocks := f.moderation(3, 20)
 	alice, bob := f.as(t, "alice"), f.as(t, "bob")

@@ -15,7 +15,6 @@ import (
 )
 
 func TestCommentsCreate(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "p")
 	carol := f.as(t, "carol")
@@ -127,7 +126,6 @@ func (f *fixture) thread(t *testing.T) thread {
 }
 
 func TestCommentsList(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	th := f.thread(t)
 	// Likes: t2 has 2, t1 has 1.
@@ -224,7 +222,6 @@ func checkListed(t *testing.T, th thread, c *model.Comment) {
 }
 
 func TestCommentsGet(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	th := f.thread(t)
 
@@ -249,7 +246,6 @@ func TestCommentsGet(t *testing.T) {
 }
 
 func TestCommentsReplies(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	th := f.thread(t)
 	if err := f.comments.Delete(th.alice, th.replies[3].ID); err != nil {
@@ -301,7 +297,6 @@ func TestCommentsReplies(t *testing.T) {
 }
 
 func TestCommentsUpdate(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "p")
 	mod := f.asRole(t, "mod", model.RoleModerator)
@@ -334,7 +329,6 @@ func TestCommentsUpdate(t *testing.T) {
 }
 
 func TestCommentsDelete(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "p")
 	top := f.comment(t, bob, p.ID, nil, "top")
@@ -415,7 +409,6 @@ func TestCommentsDelete(t *testing.T) {
 }
 
 func TestCommentsLike(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "p")
 	c := f.comment(t, bob, p.ID, nil, "c")
@@ -435,7 +428,6 @@ func TestCommentsLike(t *testing.T) {
 // comments and replies: each walk must return every comment that existed
 // before it began exactly once, in order.
 func TestCommentsWalkWhileInserting(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice := f.as(t, "alice")
 	p := f.post(t, alice, "busy")
@@ -551,7 +543,6 @@ func ascending(ids []int64) bool {
 // and deletes at once on one post, then checks every counter against a
 // recount of the rows.
 func TestCountersUnderConcurrency(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	users := make([]context.Context, 8)
 	for i := range users {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -16,7 +17,9 @@ import (
 )
 
 // fixture is the services over a fresh database, wired as cmd wires them,
-// with a recording publisher and a captured log.
+// with a recording publisher and a captured log. It is the one set-up of
+// this package's tests: tests that need more (offline delivery, a grouped
+// history) build on it.
 type fixture struct {
 	db       *dbtest.DB
 	pub      *recorder
@@ -30,18 +33,31 @@ type fixture struct {
 	logs *bytes.Buffer
 }
 
+// newFixture runs the test in parallel with the package's other parallel
+// tests, over a fresh migrated database of its own.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	db := dbtest.Open(t)
-	pub := &recorder{db: db.DB}
-	logs := &bytes.Buffer{}
-	notes := service.NewNotifications(db.DB, pub).WithLogger(slog.New(slog.NewTextHandler(logs, nil)))
-	return &fixture{
-		db: db, pub: pub, logs: logs, notes: notes, store: notes.Store(),
-		posts:    service.NewPosts(db.DB, notes, nil),
-		comments: service.NewComments(db.DB, notes, nil),
-		users:    map[string]*model.User{},
-	}
+	t.Parallel()
+	return fixtureOn(t, dbtest.Open(t))
+}
+
+// fixtureOn is the fixture over db, for a test that does not run in
+// parallel (one that times its work, or starts servers on ports it picked,
+// which a parallel test could take first) or that makes its database
+// itself (migrated part way).
+func fixtureOn(t *testing.T, db *dbtest.DB) *fixture {
+	t.Helper()
+	f := &fixture{db: db, pub: &recorder{db: db.DB}, logs: &bytes.Buffer{}, users: map[string]*model.User{}}
+	f.wire(f.pub)
+	return f
+}
+
+// wire makes the services again, publishing through pub, as cmd wires them.
+func (f *fixture) wire(pub service.Publisher) {
+	f.notes = service.NewNotifications(f.db.DB, pub).WithLogger(slog.New(slog.NewTextHandler(f.logs, nil)))
+	f.store = f.notes.Store()
+	f.posts = service.NewPosts(f.db.DB, f.notes, nil)
+	f.comments = service.NewComments(f.db.DB, f.notes, nil)
 }
 
 // as returns a context signed in as name, creating the user with role user
@@ -113,6 +129,16 @@ func (f *fixture) rowsOf(t testing.TB, userID int64) []*model.Notification {
 	return rows
 }
 
+// countRows counts the rows of model's table that match the condition.
+func (f *fixture) countRows(t testing.TB, m any, cond string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := f.db.Model(m).Where(cond, args...).Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // recountOf counts a user's unread notifications straight from the table.
 func recountOf(db *gorm.DB, userID int64) int64 {
 	var n int64
@@ -130,6 +156,50 @@ func wantCode(t testing.TB, err error, code, field string) {
 	if field != "" && !strings.Contains(model.ErrorMessage(err), field) {
 		t.Fatalf("error message %q does not name %s", model.ErrorMessage(err), field)
 	}
+}
+
+// testTimeout bounds every wait for something that happens at once on a
+// working system: only a broken one reaches it.
+const testTimeout = 10 * time.Second
+
+// waitFor polls cond until it holds, failing the test when it still does
+// not after within; what names what was awaited.
+func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// startWorker runs work in a goroutine with a context that stop cancels,
+// as the server runs its background loops. stop, which the test's end
+// calls too, fails the test unless work returns within testTimeout of
+// its context's end; what names the worker.
+func startWorker(t testing.TB, what string, work func(ctx context.Context)) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		work(ctx)
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(testTimeout):
+				t.Errorf("%s did not return after its context ended", what)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 func ptr[T any](v T) *T { return &v }

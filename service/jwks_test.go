@@ -315,9 +315,9 @@ func TestJWKSRefreshStops(t *testing.T) {
 	if _, err := service.NewJWKS(ctx, service.JWKSConfig{URL: s.URL, RefreshInterval: time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "periodic refreshes", func() bool { return s.fetchCount() >= 3 })
+	waitFor(t, testTimeout, "periodic refreshes", func() bool { return s.fetchCount() >= 3 })
 	cancel()
-	waitFor(t, "the refresh goroutine to end", func() bool { return refreshGoroutines() == 0 })
+	waitFor(t, testTimeout, "the refresh goroutine to end", func() bool { return refreshGoroutines() == 0 })
 }
 
 // refreshGoroutines counts the goroutines refreshing a key set.
@@ -329,18 +329,6 @@ func refreshGoroutines() int {
 			return strings.Count(string(buf[:n]), "jwkset.NewStorageFromHTTP.func")
 		}
 		buf = make([]byte, 2*len(buf))
-	}
-}
-
-// waitFor polls cond until it holds, failing the test after testTimeout.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -31,16 +31,6 @@ func (f *fixture) report(t testing.TB, m *service.Moderation, ctx context.Contex
 	return r
 }
 
-// countRows counts the rows of model's table that match the condition.
-func (f *fixture) countRows(t testing.TB, m any, cond string, args ...any) int64 {
-	t.Helper()
-	var n int64
-	if err := f.db.Model(m).Where(cond, args...).Count(&n).Error; err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // reportedThread is alice's post with bob's comment in it, which notified
 // alice (post_comment) and dave (mention), and which carol liked
 // (notifying bob): three notifications point into the comment.
@@ -66,7 +56,6 @@ func (f *fixture) reportedThread(t *testing.T) (p *model.Post, c *model.Comment)
 // their counts after commit. When any part of the hiding fails, the
 // report fails with it: nothing of it is committed.
 func TestThirdReportHides(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	m, _ := f.moderation(3, 20)
 	p, c := f.reportedThread(t)
@@ -133,7 +122,6 @@ func TestThirdReportHides(t *testing.T) {
 // true), moderators and admins, and by nobody else: not by id, not in
 // lists, not in counts, not as a reply preview.
 func TestHiddenVisibility(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	m, _ := f.moderation(1, 20)
 	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
@@ -228,7 +216,6 @@ func TestHiddenVisibility(t *testing.T) {
 // counters and sends none of its withdrawn notifications again; hide keeps
 // it hidden; delete deletes it; each is resolved once and logged.
 func TestResolve(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	m, _ := f.moderation(3, 20)
 	mod := f.asRole(t, "mod", model.RoleModerator)
@@ -343,7 +330,6 @@ func TestResolve(t *testing.T) {
 // TestReportRules: the reasons, the note, one report per user and target,
 // none of one's own content nor of what one cannot see, and the limits.
 func TestReportRules(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	m, _ := f.moderation(3, 2)
 	alice, bob := f.as(t, "alice"), f.as(t, "bob")
@@ -406,7 +392,6 @@ func TestReportRules(t *testing.T) {
 // that reaches the threshold hides it, and the others find it hidden
 // (404: they may not see it); one case, one log entry, no error else.
 func TestConcurrentReports(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	m, _ := f.moderation(3, 20)
 	_, c := f.reportedThread(t)

@@ -48,7 +48,6 @@ func (f *fixture) setLevel(t testing.TB, ctx context.Context, postID int64, leve
 // comment, by priority comment_reply > mention > post_comment >
 // thread_comment; the actor none; muted users only their mentions.
 func TestPriorityWithAllFourTypes(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, carol, dave := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol"), f.as(t, "dave")
 	erin, frank, gina := f.as(t, "erin"), f.as(t, "frank"), f.as(t, "gina")
@@ -112,7 +111,6 @@ func maps2equal(a, b map[string]string) bool { return fmt.Sprint(a) == fmt.Sprin
 // to them; an explicit muted silences post_comment and comment_reply too;
 // going back to the default makes them watch again.
 func TestLevelsOverrideDefaults(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
 	p := f.post(t, alice, "p")
@@ -157,7 +155,6 @@ func TestLevelsOverrideDefaults(t *testing.T) {
 
 // TestSubscriptionErrors: every error of the level calls.
 func TestSubscriptionErrors(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, _, p := f.alicePost(t, "p")
 	gone := f.post(t, alice, "gone")
@@ -196,7 +193,6 @@ func TestSubscriptionErrors(t *testing.T) {
 // taking the next number of their sequence; every row is published once,
 // after commit, with the unread count that includes it.
 func TestFanoutBatches(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	_, bob, p := f.alicePost(t, "p")
 	var watchers []*model.User
@@ -291,7 +287,6 @@ func seqsOf(rows []*model.Notification) []int64 {
 // being told takes with it the rows written so far and the rest of the
 // fan-out; so does a deleted post.
 func TestFanoutOfDeletedComment(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "p")
 	for i := range 5 {
@@ -326,7 +321,6 @@ func TestFanoutOfDeletedComment(t *testing.T) {
 // TestNoFanoutWithoutWatchers: a comment that leaves no watcher to tell
 // (the author is told anyway, the actor is never told) writes no outbox row.
 func TestNoFanoutWithoutWatchers(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "p")
 	f.comment(t, bob, p.ID, nil, "first")
@@ -344,7 +338,6 @@ func TestNoFanoutWithoutWatchers(t *testing.T) {
 // TestThreadCommentUnique: the database refuses a second thread_comment
 // for one user and comment, and allows any number of other rows.
 func TestThreadCommentUnique(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	u := f.user(t, "alice", model.RoleUser)
 	insert := func(typ string, commentID int64) error {
@@ -367,7 +360,6 @@ func TestThreadCommentUnique(t *testing.T) {
 // the comment's commit rather than its poll, and returns when its context
 // ends.
 func TestFanoutWorker(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	_, bob, p := f.alicePost(t, "p")
 	carol := f.as(t, "carol")
@@ -399,7 +391,6 @@ func TestFanoutWorker(t *testing.T) {
 // every request succeeds (no transaction is left a deadlock victim past
 // its retries), and every watcher hears of every live comment once.
 func TestFanoutBesideWriters(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	owner := f.as(t, "owner")
 	p := f.post(t, owner, "a hot thread")

@@ -196,7 +196,6 @@ func (g *groupedFixture) walk(t *testing.T, q service.ListNotifications, between
 }
 
 func TestGroupedView(t *testing.T) {
-	t.Parallel()
 	g := newGroupedFixture(t)
 
 	t.Run("OK", func(t *testing.T) {
@@ -309,7 +308,6 @@ func TestGroupedView(t *testing.T) {
 // TestGroupedViewBounds: a group lists at most 100 ids, newest first, but
 // counts them all; a user with nothing has an empty page.
 func TestGroupedViewBounds(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	_, _, p := f.alicePost(t, "post")
 	zoe := f.user(t, "zoe", model.RoleUser)

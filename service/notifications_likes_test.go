@@ -26,7 +26,6 @@ func (f *fixture) likesOf(t testing.TB, userID int64) []*model.Notification {
 }
 
 func TestLikeNotifications(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "a post about Q7")
 	aliceID, bobID := f.users["alice"].ID, f.users["bob"].ID
@@ -134,7 +133,6 @@ func TestLikeNotifications(t *testing.T) {
 // liking again, give the author one notification each, in one unbroken
 // sequence, and the like count the likers.
 func TestLikesRaceOncePerLiker(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	_, _, p := f.alicePost(t, "popular")
 	const likers = 12

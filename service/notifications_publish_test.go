@@ -141,7 +141,6 @@ func TestPublishWithoutCount(t *testing.T) {
 }
 
 func TestCommentDeletedRemovesNotifications(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
 	p := f.post(t, alice, "post")
@@ -183,7 +182,6 @@ func TestCommentDeletedRemovesNotifications(t *testing.T) {
 }
 
 func TestPostDeletedHook(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "hello @bob")
 	f.as(t, "carol")

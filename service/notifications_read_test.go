@@ -29,7 +29,6 @@ func threeFor(t *testing.T, f *fixture, user string) []*model.Notification {
 }
 
 func TestMarkRead(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 
@@ -123,7 +122,6 @@ func TestMarkRead(t *testing.T) {
 }
 
 func TestMarkOneRead(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	n := threeFor(t, f, "alice")
 	alice, carol := f.as(t, "alice"), f.as(t, "carol")
@@ -163,7 +161,6 @@ func TestMarkOneRead(t *testing.T) {
 }
 
 func TestListNotifications(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "post")
 	for i := range 5 {

@@ -14,7 +14,6 @@ import (
 // user's connections the new counts.
 
 func TestMarkSeen(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	n := threeFor(t, f, "alice")
@@ -122,7 +121,6 @@ func TestMarkSeen(t *testing.T) {
 // TestSeenMarkRacesWriters: marks moving while notifications are written
 // end where the last mark put them, and the counts equal a recount.
 func TestSeenMarkRacesWriters(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "post")
 	done := make(chan error)

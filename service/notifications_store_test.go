@@ -15,7 +15,6 @@ import (
 // a broker outage.
 
 func TestReplayQueries(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	n := threeFor(t, f, "alice")
@@ -71,7 +70,6 @@ func TestReplayQueries(t *testing.T) {
 // notification, leaving a hole in the user's sequence that is never
 // filled; the next notification takes the next number.
 func TestSequenceSurvivesDeletion(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, post := f.alicePost(t, "my post")
 	aliceID := model.UserFrom(alice).ID
@@ -98,7 +96,6 @@ func TestSequenceSurvivesDeletion(t *testing.T) {
 // once while a reader resumes by id as a reconnecting client does. Every
 // notification must be seen: none may commit after a larger id was read.
 func TestResumeNeverSkips(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	f.as(t, "target")
 	target := f.users["target"].ID
@@ -178,7 +175,6 @@ func TestResumeNeverSkips(t *testing.T) {
 // with actors and the user's unread count; a range with nothing in it
 // still gets its head, and a hole left by a deleted comment is skipped.
 func TestMissedNotifications(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
 	aliceID, bobID, carolID := model.UserFrom(alice).ID, model.UserFrom(bob).ID, model.UserFrom(carol).ID

@@ -38,7 +38,6 @@ func (f *fixture) typesFor(t testing.TB, c *model.Comment) map[string]string {
 }
 
 func TestNotificationTypes(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
 	f.as(t, "dave")
@@ -92,7 +91,6 @@ func TestNotificationTypes(t *testing.T) {
 }
 
 func TestNotificationContent(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	_, bob, p := f.alicePost(t, "a question")
 	f.pub.take()
@@ -125,7 +123,6 @@ func TestNotificationContent(t *testing.T) {
 }
 
 func TestPostMentions(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice := f.as(t, "alice")
 	f.as(t, "bob")
@@ -149,7 +146,6 @@ func TestPostMentions(t *testing.T) {
 
 func TestHookOnDeletedParent(t *testing.T) {
 	// A reply to a deleted comment does not notify its author.
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "post")
 	parent := f.comment(t, alice, p.ID, nil, "withdrawn")
@@ -172,7 +168,6 @@ func TestHookOnDeletedParent(t *testing.T) {
 }
 
 func TestSendSystem(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	admin := f.asRole(t, "root", model.RoleAdmin)
 	alice := f.as(t, "alice")

@@ -12,7 +12,6 @@ import (
 )
 
 func TestPostsCreate(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice := f.as(t, "alice")
 
@@ -75,7 +74,6 @@ func TestPostsCreate(t *testing.T) {
 }
 
 func TestPostsGet(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "p")
 	if _, err := f.posts.Like(bob, p.ID); err != nil {
@@ -103,7 +101,6 @@ func TestPostsGet(t *testing.T) {
 }
 
 func TestPostsList(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice := f.as(t, "alice")
 	bob := f.as(t, "bob")
@@ -209,7 +206,6 @@ func TestPostsList(t *testing.T) {
 }
 
 func TestPostsUpdate(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice := f.as(t, "alice")
 	p := f.post(t, alice, "p")
@@ -240,7 +236,6 @@ func TestPostsUpdate(t *testing.T) {
 }
 
 func TestPostsDelete(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice := f.as(t, "alice")
 	admin := f.asRole(t, "root", model.RoleAdmin)
@@ -291,7 +286,6 @@ func TestPostsDelete(t *testing.T) {
 }
 
 func TestPostsLike(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "p")
 	likeSteps(t, alice, bob, p.ID, f.posts.Like, f.posts.Unlike)
@@ -326,7 +320,6 @@ func likeSteps(t *testing.T, alice, bob context.Context, id int64, like, unlike 
 }
 
 func TestPostsMute(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice := f.as(t, "alice")
 	p := f.post(t, alice, "p")

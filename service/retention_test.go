@@ -124,7 +124,6 @@ func TestPrune(t *testing.T) {
 }
 
 func TestRunRetention(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	f.pub.counts = make(chan published, 1)
 	f.seed(t, "alice", 1, 48*time.Hour)
