@@ -105,8 +105,7 @@ func TestRenderStoredBodies(t *testing.T) {
 	if _, err := m.Up(ctx); err != nil {
 		t.Fatal(err)
 	}
-	notes := service.NewNotifications(db.DB, &recorder{db: db.DB})
-	posts, comments := service.NewPosts(db.DB, notes, nil), service.NewComments(db.DB, notes, nil)
+	f := fixtureOn(t, db)
 	var bob model.User
 	if err := db.Take(&bob, 2).Error; err != nil {
 		t.Fatal(err)
@@ -114,11 +113,11 @@ func TestRenderStoredBodies(t *testing.T) {
 	reader := model.WithUser(ctx, &bob)
 	read := func() (*model.Post, *model.Comment) {
 		t.Helper()
-		p, err := posts.Get(reader, 1)
+		p, err := f.posts.Get(reader, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := comments.Get(reader, 1)
+		c, err := f.comments.Get(reader, 1)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package service_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -28,6 +29,7 @@ type fixture struct {
 	posts    *service.Posts
 	comments *service.Comments
 	users    map[string]*model.User
+	hooks    int // hooks registered, which names the next
 	// logs is written through slog's TextHandler, which serialises its
 	// writes; tests read it only after the calls that log have returned.
 	logs *bytes.Buffer
@@ -137,6 +139,46 @@ func (f *fixture) countRows(t testing.TB, m any, cond string, args ...any) int64
 		t.Fatal(err)
 	}
 	return n
+}
+
+// hook runs fn before gorm runs each statement of kind ("create",
+// "query", "delete" or "row", the processor Raw statements go through) on
+// the fixture's database, until remove is called: a test's way to count
+// statements, or to fail them as a broken database would. The database
+// goes with the test, and its hooks with it.
+func (f *fixture) hook(t testing.TB, kind string, fn func(tx *gorm.DB)) (remove func()) {
+	t.Helper()
+	f.hooks++
+	name := fmt.Sprintf("test:hook%d", f.hooks)
+	cb := f.db.Callback()
+	var err error
+	switch kind {
+	case "create":
+		err, remove = cb.Create().Before("gorm:create").Register(name, fn), func() { _ = cb.Create().Remove(name) }
+	case "query":
+		err, remove = cb.Query().Before("gorm:query").Register(name, fn), func() { _ = cb.Query().Remove(name) }
+	case "delete":
+		err, remove = cb.Delete().Before("gorm:delete").Register(name, fn), func() { _ = cb.Delete().Remove(name) }
+	case "row":
+		err, remove = cb.Row().Before("gorm:row").Register(name, fn), func() { _ = cb.Row().Remove(name) }
+	default:
+		t.Fatalf("no statements of kind %q", kind)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return remove
+}
+
+// failOn makes every statement of kind on table fail with err, as a
+// database that breaks there would, until remove is called.
+func (f *fixture) failOn(t testing.TB, kind, table string, err error) (remove func()) {
+	t.Helper()
+	return f.hook(t, kind, func(tx *gorm.DB) {
+		if tx.Statement.Table == table {
+			_ = tx.AddError(err)
+		}
+	})
 }
 
 // recountOf counts a user's unread notifications straight from the table.

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/quizsite/discuss/model"
 	"github.com/quizsite/discuss/service"
 )
@@ -68,20 +66,11 @@ func TestThirdReportHides(t *testing.T) {
 	// The third report, with the notifications' delete failing: the
 	// report is rolled back with it.
 	failDelete := errors.New("injected failure")
-	err := f.db.Callback().Delete().Before("gorm:delete").Register("fail_notifications", func(tx *gorm.DB) {
-		if tx.Statement.Table == "notifications" {
-			_ = tx.AddError(failDelete)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	heal := f.failOn(t, "delete", "notifications", failDelete)
 	if _, err := m.Report(f.as(t, "gina"), model.TargetComment, c.ID, service.ReportInput{Reason: model.ReasonOffensive}); !errors.Is(err, failDelete) {
 		t.Fatalf("report with a failing hide: %v", err)
 	}
-	if err := f.db.Callback().Delete().Remove("fail_notifications"); err != nil {
-		t.Fatal(err)
-	}
+	heal()
 	if n := f.countRows(t, &model.Report{}, "target_id = ?", c.ID); n != 2 {
 		t.Fatalf("%d reports after the failed one, want 2", n)
 	}

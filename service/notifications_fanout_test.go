@@ -58,53 +58,52 @@ func TestPriorityWithAllFourTypes(t *testing.T) {
 	f.setLevel(t, frank, p.ID, model.LevelMuted)
 	_ = gina // normal by default: hears only what is addressed to her
 
-	// A top-level comment: alice qualifies for post_comment and
-	// thread_comment, carol for mention and thread_comment, erin (muted)
-	// for mention, dave for thread_comment, bob (the actor, now watching)
-	// for nothing.
-	c1 := f.comment(t, bob, p.ID, nil, "@carol @erin what do you think?")
-	if n := f.drainFanout(t, 2); n == 0 {
-		t.Fatal("no fan-out for a watched post")
-	}
-	want1 := map[string]string{
-		"alice": model.NotifyPostComment, "carol": model.NotifyMention,
-		"erin": model.NotifyMention, "dave": model.NotifyThreadComment,
-	}
-	if got := f.typesFor(t, c1); !maps2equal(got, want1) {
-		t.Errorf("comment 1: %v, want %v", got, want1)
-	}
-
-	// A reply by carol to bob, mentioning alice, bob, frank (muted) and
-	// gina: bob qualifies for all of comment_reply, mention and
-	// thread_comment (he watches since his comment), alice for mention and
-	// thread_comment, gina for mention only.
-	c2 := f.comment(t, carol, p.ID, c1, "@alice @bob @frank @gina yes")
-	f.drainFanout(t, 2)
-	want2 := map[string]string{
-		"bob": model.NotifyCommentReply, "alice": model.NotifyMention, "frank": model.NotifyMention,
-		"gina": model.NotifyMention, "dave": model.NotifyThreadComment,
-	}
-	if got := f.typesFor(t, c2); !maps2equal(got, want2) {
-		t.Errorf("comment 2: %v, want %v", got, want2)
-	}
-
-	// A plain reply by dave: the watchers alice, bob and carol (now a
-	// participant) get thread_comment, except carol, whose comment it
-	// answers.
-	c3 := f.comment(t, dave, p.ID, c2, "indeed")
-	f.drainFanout(t, 1)
-	want3 := map[string]string{
-		"carol": model.NotifyCommentReply, "alice": model.NotifyThreadComment, "bob": model.NotifyThreadComment,
-	}
-	if got := f.typesFor(t, c3); !maps2equal(got, want3) {
-		t.Errorf("comment 3: %v, want %v", got, want3)
+	var written []*model.Comment
+	for i, step := range []struct {
+		by     context.Context
+		parent int // the step whose comment this one answers, or -1
+		body   string
+		batch  int
+		want   map[string]string
+	}{
+		// A top-level comment: alice qualifies for post_comment and
+		// thread_comment, carol for mention and thread_comment, erin (muted)
+		// for mention, dave for thread_comment, bob (the actor, now
+		// watching) for nothing.
+		{bob, -1, "@carol @erin what do you think?", 2, map[string]string{
+			"alice": model.NotifyPostComment, "carol": model.NotifyMention,
+			"erin": model.NotifyMention, "dave": model.NotifyThreadComment,
+		}},
+		// A reply by carol to bob, mentioning alice, bob, frank (muted) and
+		// gina: bob qualifies for all of comment_reply, mention and
+		// thread_comment (he watches since his comment), alice for mention
+		// and thread_comment, gina for mention only.
+		{carol, 0, "@alice @bob @frank @gina yes", 2, map[string]string{
+			"bob": model.NotifyCommentReply, "alice": model.NotifyMention, "frank": model.NotifyMention,
+			"gina": model.NotifyMention, "dave": model.NotifyThreadComment,
+		}},
+		// A plain reply by dave: the watchers alice, bob and carol (now a
+		// participant) get thread_comment, except carol, whose comment it
+		// answers.
+		{dave, 1, "indeed", 1, map[string]string{
+			"carol": model.NotifyCommentReply, "alice": model.NotifyThreadComment, "bob": model.NotifyThreadComment,
+		}},
+	} {
+		var parent *model.Comment
+		if step.parent >= 0 {
+			parent = written[step.parent]
+		}
+		c := f.comment(t, step.by, p.ID, parent, step.body)
+		written = append(written, c)
+		if n := f.drainFanout(t, step.batch); n == 0 {
+			t.Fatalf("comment %d: no fan-out for a watched post", i+1)
+		}
+		f.wantTypes(t, c, step.want)
 	}
 	if n := f.outboxRows(t); n != 0 {
 		t.Errorf("%d outbox rows left", n)
 	}
 }
-
-func maps2equal(a, b map[string]string) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
 
 // TestLevelsOverrideDefaults: an explicit normal silences a default watcher
 // (author, participant) for thread_comment but not for what is addressed
@@ -116,26 +115,21 @@ func TestLevelsOverrideDefaults(t *testing.T) {
 	p := f.post(t, alice, "p")
 	c1 := f.comment(t, bob, p.ID, nil, "first")
 	f.drainFanout(t, 10)
+	// carol's comment, once the fan-out has run, notified want.
+	carolTells := func(parent *model.Comment, body string, want map[string]string) {
+		t.Helper()
+		c := f.comment(t, carol, p.ID, parent, body)
+		f.drainFanout(t, 10)
+		f.wantTypes(t, c, want)
+	}
 
 	f.setLevel(t, bob, p.ID, model.LevelNormal)
-	c2 := f.comment(t, carol, p.ID, nil, "second")
-	f.drainFanout(t, 10)
-	if got, want := f.typesFor(t, c2), map[string]string{"alice": model.NotifyPostComment}; !maps2equal(got, want) {
-		t.Errorf("bob normal: %v, want %v", got, want)
-	}
-	c3 := f.comment(t, carol, p.ID, c1, "to bob")
-	f.drainFanout(t, 10)
-	if got, want := f.typesFor(t, c3), map[string]string{"bob": model.NotifyCommentReply, "alice": model.NotifyThreadComment}; !maps2equal(got, want) {
-		t.Errorf("bob normal, replied to: %v, want %v", got, want)
-	}
+	carolTells(nil, "second, bob normal", map[string]string{"alice": model.NotifyPostComment})
+	carolTells(c1, "to bob, normal", map[string]string{"bob": model.NotifyCommentReply, "alice": model.NotifyThreadComment})
 
 	f.setLevel(t, alice, p.ID, model.LevelMuted)
 	f.setLevel(t, bob, p.ID, model.LevelMuted)
-	c4 := f.comment(t, carol, p.ID, c1, "to bob again")
-	f.drainFanout(t, 10)
-	if got := f.typesFor(t, c4); len(got) != 0 {
-		t.Errorf("alice and bob muted: %v, want nothing", got)
-	}
+	carolTells(c1, "to bob again, alice and bob muted", map[string]string{})
 
 	for _, ctx := range []context.Context{alice, bob} {
 		sub, err := f.posts.ResetSubscription(ctx, p.ID)
@@ -146,11 +140,7 @@ func TestLevelsOverrideDefaults(t *testing.T) {
 			t.Errorf("back to default: %+v, want watching by default", sub)
 		}
 	}
-	c5 := f.comment(t, carol, p.ID, nil, "third")
-	f.drainFanout(t, 10)
-	if got, want := f.typesFor(t, c5), map[string]string{"alice": model.NotifyPostComment, "bob": model.NotifyThreadComment}; !maps2equal(got, want) {
-		t.Errorf("back to defaults: %v, want %v", got, want)
-	}
+	carolTells(nil, "third, back to defaults", map[string]string{"alice": model.NotifyPostComment, "bob": model.NotifyThreadComment})
 }
 
 // TestSubscriptionErrors: every error of the level calls.

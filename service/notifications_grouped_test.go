@@ -266,16 +266,8 @@ func TestGroupedView(t *testing.T) {
 	t.Run("OK/OneStatementAPage", func(t *testing.T) {
 		var statements atomic.Int64
 		count := func(*gorm.DB) { statements.Add(1) }
-		if err := g.db.Callback().Row().After("gorm:row").Register("test:count_rows", count); err != nil {
-			t.Fatal(err)
-		}
-		if err := g.db.Callback().Query().After("gorm:query").Register("test:count_queries", count); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			_ = g.db.Callback().Row().Remove("test:count_rows")
-			_ = g.db.Callback().Query().Remove("test:count_queries")
-		}()
+		defer g.hook(t, "row", count)()
+		defer g.hook(t, "query", count)()
 		if _, err := g.notes.ListGrouped(g.alice, service.ListNotifications{}); err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -179,14 +180,12 @@ func TestLikesRaceOncePerLiker(t *testing.T) {
 func TestLikeRollsBackWithItsNotification(t *testing.T) {
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "post")
-	failNotificationInserts(t, f.db.DB)
+	heal := f.failOn(t, "create", "notifications", errors.New("injected failure"))
 	_, err := f.posts.Like(bob, p.ID)
 	if err == nil {
 		t.Fatal("the like succeeded without its notification")
 	}
-	if err := f.db.Callback().Create().Remove("test:fail_notifications"); err != nil {
-		t.Fatal(err)
-	}
+	heal()
 	if got, err := f.posts.Get(alice, p.ID); err != nil || got.LikeCount != 0 || got.Liked {
 		t.Fatalf("after the failed like: %+v, %v", got, err)
 	}

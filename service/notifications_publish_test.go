@@ -62,7 +62,7 @@ func TestPublishAfterCommitOnly(t *testing.T) {
 		f.as(t, "carol")
 		top := f.comment(t, f.as(t, "carol"), p.ID, nil, "top")
 		f.pub.take()
-		failNotificationInserts(t, f.db.DB)
+		f.failOn(t, "create", "notifications", errors.New("injected failure"))
 
 		for _, parent := range []*model.Comment{nil, top} {
 			in := service.CommentInput{Body: "hi @carol"}
@@ -93,20 +93,6 @@ func TestPublishAfterCommitOnly(t *testing.T) {
 	})
 }
 
-// failNotificationInserts makes every insert into notifications on db fail,
-// as a database that breaks after the comment insert would.
-func failNotificationInserts(t *testing.T, db *gorm.DB) {
-	t.Helper()
-	err := db.Callback().Create().Before("gorm:create").Register("test:fail_notifications", func(tx *gorm.DB) {
-		if tx.Statement.Table == "notifications" {
-			_ = tx.AddError(errors.New("injected failure"))
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestPublishWithoutCount: when the counts cannot be read after the
 // commit, the notification is still published, with -1 for the unread
 // count, so that the hub has the connections read it from the database
@@ -119,14 +105,11 @@ func TestPublishWithoutCount(t *testing.T) {
 	var failCounts atomic.Bool
 	// The counts are a Raw statement, which gorm runs through its Row
 	// callbacks.
-	err := f.db.Callback().Row().After("gorm:row").Register("test:fail_unread_counts", func(tx *gorm.DB) {
+	f.hook(t, "row", func(tx *gorm.DB) {
 		if failCounts.Load() && strings.Contains(tx.Statement.SQL.String(), "AS unseen") {
 			_ = tx.AddError(errors.New("injected failure"))
 		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	failCounts.Store(true)
 	c := f.comment(t, bob, p.ID, nil, "first!")
 	failCounts.Store(false)

@@ -37,6 +37,15 @@ func (f *fixture) typesFor(t testing.TB, c *model.Comment) map[string]string {
 	return got
 }
 
+// wantTypes fails the test unless the notifications of comment c are
+// want: by recipient username, the type.
+func (f *fixture) wantTypes(t testing.TB, c *model.Comment, want map[string]string) {
+	t.Helper()
+	if got := f.typesFor(t, c); !maps.Equal(got, want) {
+		t.Errorf("comment %q notified %v, want %v", c.Body, got, want)
+	}
+}
+
 func TestNotificationTypes(t *testing.T) {
 	f := newFixture(t)
 	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
@@ -83,9 +92,7 @@ func TestNotificationTypes(t *testing.T) {
 				parent = f.comment(t, tt.parent, p.ID, nil, "the comment replied to")
 			}
 			c := f.comment(t, tt.actor, p.ID, parent, tt.body)
-			if got := f.typesFor(t, c); !maps.Equal(got, tt.want) {
-				t.Errorf("notified %v, want %v", got, tt.want)
-			}
+			f.wantTypes(t, c, tt.want)
 		})
 	}
 }
