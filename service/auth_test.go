@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,12 +28,20 @@ const (
 	ourIssuer  = "discuss"
 )
 
+// newAuth returns the auth service over a fresh database, trusting ext's
+// tokens besides its own when ext is not nil.
 func newAuth(t *testing.T, ext *service.ExternalIssuer) (*service.Auth, *dbtest.DB) {
 	t.Helper()
+	return authWith(t, service.AuthConfig{External: ext})
+}
+
+// authWith is the auth service of cfg, given our secret, issuer, an hour's
+// tokens and the cheapest bcrypt cost, over a fresh database.
+func authWith(t *testing.T, cfg service.AuthConfig) (*service.Auth, *dbtest.DB) {
+	t.Helper()
 	db := dbtest.Open(t)
-	a, err := service.NewAuth(db.DB, service.AuthConfig{
-		Secret: []byte(ourSecret), Issuer: ourIssuer, TokenTTL: time.Hour, BcryptCost: 4, External: ext,
-	})
+	cfg.Secret, cfg.Issuer, cfg.TokenTTL, cfg.BcryptCost = []byte(ourSecret), ourIssuer, time.Hour, 4
+	a, err := service.NewAuth(db.DB, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,10 +73,7 @@ func noneToken(t *testing.T, c jwt.Claims) string {
 }
 
 func TestAuthenticateRejects(t *testing.T) {
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rsaKey := mustRSA(t)
 	a, _ := newAuth(t, &service.ExternalIssuer{Issuer: quizIssuer, Algorithm: "RS256", RS256Key: &rsaKey.PublicKey})
 	ctx := context.Background()
 	u, err := a.CreateUser(ctx, "alice", "password123", model.RoleUser)
@@ -83,7 +89,7 @@ func TestAuthenticateRejects(t *testing.T) {
 	parts := strings.Split(valid, ".")
 	tamperedPayload, _ := base64.RawURLEncoding.DecodeString(parts[1])
 	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(tamperedPayload), `"sub":"`+sub, `"sub":"9`+sub, 1))) + "." + parts[2]
-	pubPEM := publicKeyBytes(t, &rsaKey.PublicKey)
+	_, pubPEM := publicKeyBytes(t, &rsaKey.PublicKey)
 
 	tests := []struct {
 		name  string
@@ -243,14 +249,7 @@ func TestRegisterAndLogin(t *testing.T) {
 }
 
 func TestLoginRateLimited(t *testing.T) {
-	db := dbtest.Open(t)
-	a, err := service.NewAuth(db.DB, service.AuthConfig{
-		Secret: []byte(ourSecret), Issuer: ourIssuer, TokenTTL: time.Hour, BcryptCost: 4,
-		LoginLimiter: service.NewRateLimiter(3, time.Minute),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, _ := authWith(t, service.AuthConfig{LoginLimiter: service.NewRateLimiter(3, time.Minute)})
 	ctx := context.Background()
 	for i := range 3 {
 		if _, err := a.Login(ctx, "victim", "guess"+strconv.Itoa(i), "10.0.0."+strconv.Itoa(i)); model.ErrorCode(err) != model.EUNAUTHENTICATED {
@@ -258,20 +257,13 @@ func TestLoginRateLimited(t *testing.T) {
 		}
 	}
 	// The fourth guess at the same username is throttled from any address.
-	_, err = a.Login(ctx, "victim", "guess", "10.0.0.99")
+	_, err := a.Login(ctx, "victim", "guess", "10.0.0.99")
 	if model.ErrorCode(err) != model.ERATELIMITED {
 		t.Fatalf("fourth attempt: %v", err)
 	}
-	var me *model.Error
-	if !asModelError(err, &me) || me.RetryAfter <= 0 {
+	if me, ok := errors.AsType[*model.Error](err); !ok || me.RetryAfter <= 0 {
 		t.Fatalf("no RetryAfter on %v", err)
 	}
-}
-
-func asModelError(err error, target **model.Error) bool {
-	e, ok := err.(*model.Error)
-	*target = e
-	return ok
 }
 
 func TestSetRole(t *testing.T) {
@@ -306,13 +298,15 @@ func TestSetRole(t *testing.T) {
 	}
 }
 
-func publicKeyBytes(t *testing.T, k *rsa.PublicKey) []byte {
+// publicKeyBytes returns k in DER and in PEM, the forms an HS/RS
+// confusion attack keys HS256 with.
+func publicKeyBytes(t *testing.T, k *rsa.PublicKey) (der, pemBytes []byte) {
 	t.Helper()
 	der, err := x509.MarshalPKIXPublicKey(k)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	return der, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 }
 
 // TestExternalLocaleKept: the locale claim of the quiz site's tokens is

@@ -200,6 +200,14 @@ func wantCode(t testing.TB, err error, code, field string) {
 	}
 }
 
+// wantLogged fails the test unless log holds want.
+func wantLogged(t testing.TB, log fmt.Stringer, want string) {
+	t.Helper()
+	if !strings.Contains(log.String(), want) {
+		t.Errorf("the log lacks %q:\n%s", want, log)
+	}
+}
+
 // testTimeout bounds every wait for something that happens at once on a
 // working system: only a broken one reaches it.
 const testTimeout = 10 * time.Second
@@ -245,6 +253,10 @@ func startWorker(t testing.TB, what string, work func(ctx context.Context)) (sto
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// errOf is the error of a call that also returns a value, for tests that
+// look only at the error.
+func errOf[T any](_ T, err error) error { return err }
 
 // published is one call the recorder received.
 type published struct {

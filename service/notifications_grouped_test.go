@@ -291,10 +291,6 @@ func TestGroupedView(t *testing.T) {
 		_, err = g.notes.ListGrouped(g.alice, service.ListNotifications{Cursor: *page.NextCursor})
 		wantCode(t, err, model.EINVALID, "cursor")
 	})
-	t.Run("ErrUnauthenticated", func(t *testing.T) {
-		_, err := g.notes.ListGrouped(context.Background(), service.ListNotifications{})
-		wantCode(t, err, model.EUNAUTHENTICATED, "")
-	})
 }
 
 // TestGroupedViewBounds: a group lists at most 100 ids, newest first, but

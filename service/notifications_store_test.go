@@ -17,8 +17,7 @@ import (
 func TestReplayQueries(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	n := threeFor(t, f, "alice")
-	alice := f.users["alice"].ID
+	_, alice, n := f.threeFor(t, "alice")
 	if _, err := f.store.MarkRead(ctx, alice, []int64{n[1].ID}, 0); err != nil {
 		t.Fatal(err)
 	}

@@ -327,9 +327,7 @@ func TestSMTPDownThenUp(t *testing.T) {
 		}
 		of.clock.Advance(time.Second)
 	}
-	if !strings.Contains(of.logs.String(), "mail not sent; will retry") {
-		t.Fatalf("no retry logged:\n%s", of.logs)
-	}
+	wantLogged(t, of.logs, "mail not sent; will retry")
 	of.comment(t, bob, post.ID, nil, "three, while it was down")
 	of.mailpit.Start(t)
 	// The batch that was pending goes first; what came meanwhile waits for

@@ -27,6 +27,16 @@ func TestWebPush(t *testing.T) {
 	bob := of.as(t, "bob")
 	post := of.post(t, alice, "a question")
 	c := of.comment(t, bob, post.ID, nil, "an answer")
+	// carolsIsNth has carol told of a new comment and fails unless hers
+	// is the nth push and the last: queued after what came before, it
+	// proves that was handled.
+	carolsIsNth := func(t *testing.T, n int, what string) {
+		t.Helper()
+		of.comment(t, bob, of.post(t, carol, "another").ID, nil, "for carol")
+		if pushed := waitPushes(t, of.push, n); len(pushed) != n || pushed[n-1].Endpoint != carols.Endpoint {
+			t.Fatalf("%s: %+v", what, pushed)
+		}
+	}
 
 	t.Run("DeliveredSignedAndDecryptable", func(t *testing.T) {
 		pushed := waitPushes(t, of.push, 1)
@@ -61,18 +71,12 @@ func TestWebPush(t *testing.T) {
 			t.Fatal(err)
 		}
 		of.comment(t, bob, post.ID, nil, "seen live")
-		// Carol's push, queued after alice's, proves alice's was handled.
-		carolPost := of.post(t, carol, "another")
-		of.comment(t, bob, carolPost.ID, nil, "for carol")
-		pushed := waitPushes(t, of.push, 2)
-		if len(pushed) != 2 || pushed[1].Endpoint != carols.Endpoint {
-			t.Fatalf("pushed while connected: %+v", pushed)
-		}
+		carolsIsNth(t, 2, "pushed while connected")
 		// Her connection's record runs out with its lease (an instance
 		// that died): she is pushed to again.
 		of.clock.Advance(2 * time.Minute)
 		of.comment(t, bob, post.ID, nil, "after the lease")
-		pushed = waitPushes(t, of.push, 3)
+		pushed := waitPushes(t, of.push, 3)
 		if pushed[2].Endpoint != browser.Endpoint {
 			t.Fatalf("third push %+v", pushed[2])
 		}
@@ -83,12 +87,7 @@ func TestWebPush(t *testing.T) {
 			t.Fatal(err)
 		}
 		of.comment(t, bob, post.ID, nil, "not pushed")
-		carolPost := of.post(t, carol, "yet another")
-		of.comment(t, bob, carolPost.ID, nil, "for carol again")
-		pushed := waitPushes(t, of.push, 4)
-		if len(pushed) != 4 || pushed[3].Endpoint != carols.Endpoint {
-			t.Fatalf("pushed with push off: %+v", pushed)
-		}
+		carolsIsNth(t, 4, "pushed with push off")
 	})
 	t.Run("Subscriptions", func(t *testing.T) {
 		for _, bad := range []model.PushSubscription{
