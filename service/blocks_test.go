@@ -159,11 +159,7 @@ func TestReadsRecheckBlocksAndHides(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out []int64
-		for _, n := range list {
-			out = append(out, n.ID)
-		}
-		return out
+		return idsOf(list, notificationID)
 	}
 	if got := ids(f.store.NotificationsAfter(ctx, aliceID, 0, 500)); !slices.Equal(got, want) {
 		t.Errorf("replay since 0: %v, want %v", got, want)

@@ -131,11 +131,16 @@ func (f *fixture) rowsOf(t testing.TB, userID int64) []*model.Notification {
 	return rows
 }
 
-// countRows counts the rows of model's table that match the condition.
+// countRows counts the rows of model's table that match the condition,
+// or all of them when cond is empty.
 func (f *fixture) countRows(t testing.TB, m any, cond string, args ...any) int64 {
 	t.Helper()
+	q := f.db.Model(m)
+	if cond != "" {
+		q = q.Where(cond, args...)
+	}
 	var n int64
-	if err := f.db.Model(m).Where(cond, args...).Count(&n).Error; err != nil {
+	if err := q.Count(&n).Error; err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -251,6 +256,42 @@ func startWorker(t testing.TB, what string, work func(ctx context.Context)) (sto
 	t.Cleanup(stop)
 	return stop
 }
+
+// walk reads a list page by page, from the first page (cursor "") to
+// the one without a next cursor, through next, and returns every item in
+// order. A list that has not ended after maxPages fails the test.
+func walk[T any](t testing.TB, next func(cursor string) (*service.Page[T], error)) []T {
+	t.Helper()
+	const maxPages = 1000
+	var all []T
+	cursor := ""
+	for range maxPages {
+		page, err := next(cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, page.Items...)
+		if page.NextCursor == nil {
+			return all
+		}
+		cursor = *page.NextCursor
+	}
+	t.Fatalf("the list did not end within %d pages", maxPages)
+	return nil
+}
+
+// idsOf returns the ids of items, in order.
+func idsOf[T any](items []T, id func(T) int64) []int64 {
+	ids := make([]int64, len(items))
+	for i, item := range items {
+		ids[i] = id(item)
+	}
+	return ids
+}
+
+// commentID and notificationID are the ids idsOf takes most.
+func commentID(c *model.Comment) int64           { return c.ID }
+func notificationID(n *model.Notification) int64 { return n.ID }
 
 func ptr[T any](v T) *T { return &v }
 

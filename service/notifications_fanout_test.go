@@ -29,11 +29,7 @@ func (f *fixture) drainFanout(t testing.TB, size int) int {
 // outboxRows counts the fan-out's outbox rows.
 func (f *fixture) outboxRows(t testing.TB) int64 {
 	t.Helper()
-	var n int64
-	if err := f.db.Model(&model.FanoutOutbox{}).Count(&n).Error; err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return f.countRows(t, &model.FanoutOutbox{}, "")
 }
 
 func (f *fixture) setLevel(t testing.TB, ctx context.Context, postID int64, level string) {
@@ -237,7 +233,7 @@ func TestFanoutBatches(t *testing.T) {
 		rows := f.rowsOf(t, w.ID)
 		for j, r := range rows {
 			if r.Seq != int64(j+1) {
-				t.Errorf("watcher %s: seqs %v", w.Username, seqsOf(rows))
+				t.Errorf("watcher %s: seqs %v", w.Username, idsOf(rows, func(n *model.Notification) int64 { return n.Seq }))
 				break
 			}
 		}
@@ -254,14 +250,6 @@ func TestFanoutBatches(t *testing.T) {
 	if seq != 2 {
 		t.Errorf("w3's notification_seq %d, want 2 (a mention, then a thread_comment)", seq)
 	}
-}
-
-func seqsOf(rows []*model.Notification) []int64 {
-	seqs := make([]int64, len(rows))
-	for i, r := range rows {
-		seqs[i] = r.Seq
-	}
-	return seqs
 }
 
 // TestFanoutOfDeletedComment: a comment deleted while its watchers are
@@ -281,9 +269,7 @@ func TestFanoutOfDeletedComment(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.drainFanout(t, 2)
-	var n int64
-	f.db.Model(&model.Notification{}).Where("comment_id = ?", c.ID).Count(&n)
-	if n != 0 || f.outboxRows(t) != 0 {
+	if n := f.countRows(t, &model.Notification{}, "comment_id = ?", c.ID); n != 0 || f.outboxRows(t) != 0 {
 		t.Errorf("after delete: %d notifications, %d outbox rows", n, f.outboxRows(t))
 	}
 
@@ -345,26 +331,12 @@ func TestFanoutWorker(t *testing.T) {
 	_, bob, p := f.alicePost(t, "p")
 	carol := f.as(t, "carol")
 	f.setLevel(t, carol, p.ID, model.LevelWatching)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	stop := startWorker(t, "RunFanout", func(ctx context.Context) {
 		f.notes.RunFanout(ctx, service.Fanout{BatchSize: 10, Poll: time.Hour})
-	}()
+	})
 	f.comment(t, bob, p.ID, nil, "hello")
-	deadline := time.Now().Add(5 * time.Second)
-	for len(f.rowsOf(t, model.UserFrom(carol).ID)) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("carol's thread_comment not written within 5 s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("RunFanout did not return")
-	}
+	waitFor(t, 5*time.Second, "carol's thread_comment", func() bool { return len(f.rowsOf(t, model.UserFrom(carol).ID)) > 0 })
+	stop()
 }
 
 // TestFanoutBesideWriters: twenty users comment on one watched post at once
@@ -380,12 +352,9 @@ func TestFanoutBesideWriters(t *testing.T) {
 	for i := range ctxs {
 		ctxs[i] = f.as(t, fmt.Sprintf("w%02d", i))
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	worker := make(chan struct{})
-	go func() {
-		defer close(worker)
+	stop := startWorker(t, "RunFanout", func(ctx context.Context) {
 		f.notes.RunFanout(ctx, service.Fanout{BatchSize: 7, Poll: 10 * time.Millisecond})
-	}()
+	})
 	var wg sync.WaitGroup
 	for i := range writers {
 		wg.Go(func() {
@@ -404,15 +373,8 @@ func TestFanoutBesideWriters(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	deadline := time.Now().Add(30 * time.Second)
-	for f.outboxRows(t) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d outbox rows left", f.outboxRows(t))
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
-	cancel()
-	<-worker
+	waitFor(t, 30*time.Second, "an empty outbox", func() bool { return f.outboxRows(t) == 0 })
+	stop()
 	var dupes int64
 	err := f.db.Raw(`SELECT COUNT(*) FROM (SELECT user_id, comment_id FROM notifications
 		WHERE type = ? GROUP BY user_id, comment_id HAVING COUNT(*) > 1) d`, model.NotifyThreadComment).Scan(&dupes).Error

@@ -170,29 +170,24 @@ func (g *groupedFixture) rowOf(id int64) *model.Notification {
 	return &n
 }
 
-// walk lists every page of the grouped view with q, limit per page.
-func (g *groupedFixture) walk(t *testing.T, q service.ListNotifications, between func(page int)) []*service.NotificationGroup {
+// walk lists every page of the grouped view with q, checking that each
+// holds what q's limit allows; between, when not nil, runs between pages.
+func (g *groupedFixture) walk(t *testing.T, q service.ListNotifications, between func()) []*service.NotificationGroup {
 	t.Helper()
-	var all []*service.NotificationGroup
-	for i := range 50 {
+	return walk(t, func(cursor string) (*service.Page[*service.NotificationGroup], error) {
+		if cursor != "" && between != nil {
+			between()
+		}
+		q.Cursor = cursor
 		page, err := g.notes.ListGrouped(g.alice, q)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		if len(page.Items) > max(q.Limit, 1) || (q.Limit > 0 && page.NextCursor != nil && len(page.Items) != q.Limit) {
-			t.Fatalf("page %d has %d groups for limit %d", i, len(page.Items), q.Limit)
+			t.Fatalf("a page after cursor %q has %d groups for limit %d", cursor, len(page.Items), q.Limit)
 		}
-		all = append(all, page.Items...)
-		if page.NextCursor == nil {
-			return all
-		}
-		if between != nil {
-			between(i)
-		}
-		q.Cursor = *page.NextCursor
-	}
-	t.Fatal("the walk did not end")
-	return nil
+		return &page.Page, nil
+	})
 }
 
 func TestGroupedView(t *testing.T) {
@@ -222,7 +217,7 @@ func TestGroupedView(t *testing.T) {
 		// what the first saw, so nothing moves between pages.
 		carol := g.as(t, "carol")
 		written := 0
-		got := g.walk(t, service.ListNotifications{Limit: 2}, func(int) {
+		got := g.walk(t, service.ListNotifications{Limit: 2}, func() {
 			g.comment(t, carol, g.p.ID, nil, "during the walk")
 			written++
 		})

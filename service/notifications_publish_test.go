@@ -75,9 +75,8 @@ func TestPublishAfterCommitOnly(t *testing.T) {
 		if got := f.pub.take(); len(got) != 0 {
 			t.Errorf("published %+v for rolled-back transactions", got)
 		}
-		var comments, notes int64
-		f.db.Model(&model.Comment{}).Where("post_id = ?", p.ID).Count(&comments)
-		f.db.Model(&model.Notification{}).Where("post_id = ?", p.ID).Count(&notes)
+		comments := f.countRows(t, &model.Comment{}, "post_id = ?", p.ID)
+		notes := f.countRows(t, &model.Notification{}, "post_id = ?", p.ID)
 		if comments != 1 || notes != 1 { // the top comment and its post_comment, from before
 			t.Errorf("%d comments and %d notifications remain, want 1 and 1", comments, notes)
 		}
@@ -138,9 +137,7 @@ func TestCommentDeletedRemovesNotifications(t *testing.T) {
 	if err := f.comments.Delete(bob, gone.ID); err != nil {
 		t.Fatal(err)
 	}
-	var left int64
-	f.db.Model(&model.Notification{}).Where("comment_id = ?", gone.ID).Count(&left)
-	if left != 0 {
+	if left := f.countRows(t, &model.Notification{}, "comment_id = ?", gone.ID); left != 0 {
 		t.Errorf("%d notifications of the deleted comment remain", left)
 	}
 	if rows := f.rowsOf(t, aliceID); len(rows) != 1 || *rows[0].CommentID != keep.ID {

@@ -160,41 +160,38 @@ func TestListNotifications(t *testing.T) {
 	if _, err := f.store.MarkRead(context.Background(), f.users["alice"].ID, []int64{rows[1].ID, rows[3].ID}, 0); err != nil {
 		t.Fatal(err)
 	}
-	walk := func(t *testing.T, q service.ListNotifications) []int64 {
+	// walkList walks alice's list with q, checking the count on every
+	// page and the actor of every notification.
+	walkList := func(t *testing.T, q service.ListNotifications) []int64 {
 		t.Helper()
-		var ids []int64
-		for range 10 {
+		listed := walk(t, func(cursor string) (*service.Page[*model.Notification], error) {
+			q.Cursor = cursor
 			page, err := f.notes.List(alice, q)
 			if err != nil {
-				t.Fatal(err)
+				return nil, err
 			}
 			if page.Unread != 3 {
 				t.Errorf("unread_count %d, want 3", page.Unread)
 			}
-			for _, n := range page.Items {
-				if n.Actor == nil || n.Actor.Username != "bob" {
-					t.Errorf("notification %d actor %+v", n.ID, n.Actor)
-				}
-				ids = append(ids, n.ID)
+			return &page.Page, nil
+		})
+		for _, n := range listed {
+			if n.Actor == nil || n.Actor.Username != "bob" {
+				t.Errorf("notification %d actor %+v", n.ID, n.Actor)
 			}
-			if page.NextCursor == nil {
-				return ids
-			}
-			q.Cursor = *page.NextCursor
 		}
-		t.Fatal("the walk did not end")
-		return nil
+		return idsOf(listed, notificationID)
 	}
 
 	t.Run("OK", func(t *testing.T) {
-		got := walk(t, service.ListNotifications{Limit: 2})
+		got := walkList(t, service.ListNotifications{Limit: 2})
 		want := []int64{rows[4].ID, rows[3].ID, rows[2].ID, rows[1].ID, rows[0].ID}
 		if !slices.Equal(got, want) {
 			t.Errorf("walked %v, want %v", got, want)
 		}
 	})
 	t.Run("OK/UnreadOnly", func(t *testing.T) {
-		got := walk(t, service.ListNotifications{UnreadOnly: true, Limit: 2})
+		got := walkList(t, service.ListNotifications{UnreadOnly: true, Limit: 2})
 		want := []int64{rows[4].ID, rows[2].ID, rows[0].ID}
 		if !slices.Equal(got, want) {
 			t.Errorf("walked %v, want %v", got, want)

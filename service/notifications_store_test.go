@@ -82,7 +82,7 @@ func TestSequenceSurvivesDeletion(t *testing.T) {
 	if err := f.db.Raw("SELECT seq FROM notifications WHERE user_id = ? ORDER BY id", aliceID).Scan(&seqs).Error; err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(seqs) != "[2 3]" {
+	if !slices.Equal(seqs, []int64{2, 3}) {
 		t.Fatalf("seqs after deleting the first comment = %v, want [2 3]", seqs)
 	}
 	head, err := f.store.NotificationHead(context.Background(), aliceID)

@@ -152,29 +152,20 @@ func TestPostsList(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Walk two at a time, so that every order crosses pages.
-			q := tc.q
-			q.Limit = 2
-			got := []int64{}
-			for {
-				page, err := f.posts.List(bob, q)
-				if err != nil {
-					t.Fatal(err)
+			listed := walk(t, func(cursor string) (*service.Page[*model.Post], error) {
+				q := tc.q
+				q.Limit, q.Cursor = 2, cursor
+				return f.posts.List(bob, q)
+			})
+			for _, p := range listed {
+				if p.Author == nil {
+					t.Errorf("post %d has no author", p.ID)
 				}
-				for _, p := range page.Items {
-					got = append(got, p.ID)
-					if p.Author == nil {
-						t.Errorf("post %d has no author", p.ID)
-					}
-					if p.Liked != (p.ID == id(2) || p.ID == id(5)) {
-						t.Errorf("post %d: liked %v for bob", p.ID, p.Liked)
-					}
+				if p.Liked != (p.ID == id(2) || p.ID == id(5)) {
+					t.Errorf("post %d: liked %v for bob", p.ID, p.Liked)
 				}
-				if page.NextCursor == nil {
-					break
-				}
-				q.Cursor = *page.NextCursor
 			}
-			if !slices.Equal(got, tc.want) {
+			if got := idsOf(listed, func(p *model.Post) int64 { return p.ID }); !slices.Equal(got, tc.want) {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -35,7 +36,7 @@ func (f *fixture) wantThreads(t *testing.T, want ...string) {
 	for _, e := range f.pub.takeThreads() {
 		got = append(got, describe(e))
 	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
+	if !slices.Equal(got, want) {
 		t.Fatalf("live-thread events\n got %q\nwant %q", got, want)
 	}
 }
