@@ -10,7 +10,6 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -165,19 +164,15 @@ func TestExternalIssuerCreatesUserOnce(t *testing.T) {
 			tok := tc.tok(quizClaims{claims(quizIssuer, "u-1001", now, now.Add(time.Hour)), "carol", "Carol Quiz"})
 
 			// Many first requests at once still make one user.
-			var wg sync.WaitGroup
 			ids := make([]int64, 8)
 			errs := make([]error, 8)
-			for i := range ids {
-				wg.Go(func() {
-					u, err := a.Authenticate(ctx, tok)
-					errs[i] = err
-					if u != nil {
-						ids[i] = u.ID
-					}
-				})
-			}
-			wg.Wait()
+			together(len(ids), func(i int) {
+				u, err := a.Authenticate(ctx, tok)
+				errs[i] = err
+				if u != nil {
+					ids[i] = u.ID
+				}
+			})
 			for i := range ids {
 				if errs[i] != nil || ids[i] != ids[0] {
 					t.Fatalf("request %d: id %d err %v (first id %d)", i, ids[i], errs[i], ids[0])

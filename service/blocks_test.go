@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 
 	"github.com/quizsite/discuss/model"
@@ -195,24 +194,15 @@ func TestBlockRacingWriters(t *testing.T) {
 	alice, bob := f.as(t, "alice"), f.as(t, "bob")
 	p := f.post(t, alice, "a question")
 	const writers = 8
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range writers {
-		wg.Go(func() {
-			<-start
-			if _, err := f.comments.Create(bob, p.ID, service.CommentInput{Body: fmt.Sprintf("@alice look %d", i)}); err != nil {
-				t.Errorf("comment: %v", err)
+	together(writers+1, func(i int) {
+		if i == writers {
+			if err := blocks.Block(alice, f.users["bob"].ID); err != nil {
+				t.Errorf("block: %v", err)
 			}
-		})
-	}
-	wg.Go(func() {
-		<-start
-		if err := blocks.Block(alice, f.users["bob"].ID); err != nil {
-			t.Errorf("block: %v", err)
+		} else if _, err := f.comments.Create(bob, p.ID, service.CommentInput{Body: fmt.Sprintf("@alice look %d", i)}); err != nil {
+			t.Errorf("comment: %v", err)
 		}
 	})
-	close(start)
-	wg.Wait()
 	if n := f.countRows(t, &model.Notification{}, "user_id = ? AND actor_id = ?", f.users["alice"].ID, f.users["bob"].ID); n != 0 {
 		t.Errorf("alice keeps %d notifications of bob", n)
 	}

@@ -4,7 +4,6 @@ package service_test
 // insert, and counters that agree with a recount.
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -123,10 +122,7 @@ func ascending(ids []int64) bool {
 // recount of the rows.
 func TestCountersUnderConcurrency(t *testing.T) {
 	f := newFixture(t)
-	users := make([]context.Context, 8)
-	for i := range users {
-		users[i] = f.as(t, fmt.Sprintf("user%d", i))
-	}
+	users := f.crowd(t, "user%d", 8)
 	mod := f.asRole(t, "mod", model.RoleModerator)
 	p := f.post(t, users[0], "hot")
 	var seed []*model.Comment
@@ -138,42 +134,38 @@ func TestCountersUnderConcurrency(t *testing.T) {
 	}
 
 	const ops = 200
-	var wg sync.WaitGroup
-	for i := range ops {
+	together(ops, func(i int) {
 		rnd := rand.New(rand.NewPCG(uint64(i), 1))
 		u := users[rnd.IntN(len(users))]
 		c := seed[rnd.IntN(len(seed))]
-		wg.Go(func() {
-			var err error
-			switch i % 8 {
-			case 0:
-				_, err = f.posts.Like(u, p.ID)
-			case 1:
-				_, err = f.posts.Unlike(u, p.ID)
-			case 2:
+		var err error
+		switch i % 8 {
+		case 0:
+			_, err = f.posts.Like(u, p.ID)
+		case 1:
+			_, err = f.posts.Unlike(u, p.ID)
+		case 2:
+			_, err = f.comments.Like(u, c.ID)
+		case 3:
+			_, err = f.comments.Unlike(u, c.ID)
+		case 4:
+			_, err = f.comments.Create(u, p.ID, service.CommentInput{Body: "new"})
+		case 5:
+			_, err = f.comments.Create(u, p.ID, service.CommentInput{Body: "reply", ParentID: &c.ID})
+		case 6:
+			err = f.comments.Delete(mod, c.ID)
+		case 7:
+			_, err = f.posts.Like(u, p.ID)
+			if err == nil {
 				_, err = f.comments.Like(u, c.ID)
-			case 3:
-				_, err = f.comments.Unlike(u, c.ID)
-			case 4:
-				_, err = f.comments.Create(u, p.ID, service.CommentInput{Body: "new"})
-			case 5:
-				_, err = f.comments.Create(u, p.ID, service.CommentInput{Body: "reply", ParentID: &c.ID})
-			case 6:
-				err = f.comments.Delete(mod, c.ID)
-			case 7:
-				_, err = f.posts.Like(u, p.ID)
-				if err == nil {
-					_, err = f.comments.Like(u, c.ID)
-				}
 			}
-			// Racing a delete, a comment may be gone: that is the one
-			// acceptable failure.
-			if err != nil && model.ErrorCode(err) != model.ENOTFOUND {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
+		}
+		// Racing a delete, a comment may be gone: that is the one
+		// acceptable failure.
+		if err != nil && model.ErrorCode(err) != model.ENOTFOUND {
+			t.Error(err)
+		}
+	})
 	checkCounters(t, f)
 }
 

@@ -91,6 +91,17 @@ func (f *fixture) user(t testing.TB, name, role string) *model.User {
 	return u
 }
 
+// crowd signs in n users, named by format with their index, and returns
+// their contexts in index order.
+func (f *fixture) crowd(t testing.TB, format string, n int) []context.Context {
+	t.Helper()
+	ctxs := make([]context.Context, n)
+	for i := range ctxs {
+		ctxs[i] = f.as(t, fmt.Sprintf(format, i))
+	}
+	return ctxs
+}
+
 func (f *fixture) post(t testing.TB, ctx context.Context, body string) *model.Post {
 	t.Helper()
 	p, err := f.posts.Create(ctx, service.PostInput{Title: "a post", Body: body})
@@ -228,6 +239,22 @@ func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) 
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// together runs work(0) to work(n-1), each in a goroutine of its own,
+// released at once so that they overlap as much as they can, and returns
+// when all have returned.
+func together(n int, work func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			work(i)
+		})
+	}
+	close(start)
+	wg.Wait()
 }
 
 // startWorker runs work in a goroutine with a context that stop cancels,

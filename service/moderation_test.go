@@ -3,9 +3,7 @@ package service_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -385,18 +383,11 @@ func TestConcurrentReports(t *testing.T) {
 	m, _ := f.moderation(3, 20)
 	_, c := f.reportedThread(t)
 	const reporters = 8
-	ctxs := make([]context.Context, reporters)
-	for i := range ctxs {
-		ctxs[i] = f.as(t, fmt.Sprintf("reporter%d", i))
-	}
+	ctxs := f.crowd(t, "reporter%d", reporters)
 	errs := make([]error, reporters)
-	var wg sync.WaitGroup
-	for i := range reporters {
-		wg.Go(func() {
-			_, errs[i] = m.Report(ctxs[i], model.TargetComment, c.ID, service.ReportInput{Reason: model.ReasonSpam})
-		})
-	}
-	wg.Wait()
+	together(reporters, func(i int) {
+		_, errs[i] = m.Report(ctxs[i], model.TargetComment, c.ID, service.ReportInput{Reason: model.ReasonSpam})
+	})
 	ok := 0
 	for _, err := range errs {
 		switch model.ErrorCode(err) {

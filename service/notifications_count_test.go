@@ -3,7 +3,6 @@ package service_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/quizsite/discuss/model"
@@ -60,11 +59,8 @@ func checkSequence(t *testing.T, f *fixture, userID int64) {
 func TestUnreadCountsUnderConcurrency(t *testing.T) {
 	f := newFixture(t)
 	const users, workers, rounds = 10, 50, 3
-	ctxs := make([]context.Context, users)
+	ctxs := f.crowd(t, "user%02d", users)
 	posts := make([]*model.Post, users)
-	for i := range users {
-		ctxs[i] = f.as(t, fmt.Sprintf("user%02d", i))
-	}
 	for i := range users {
 		posts[i] = f.post(t, ctxs[i], fmt.Sprintf("post of user%02d", i))
 	}
@@ -73,39 +69,35 @@ func TestUnreadCountsUnderConcurrency(t *testing.T) {
 		tops[i] = f.comment(t, ctxs[(i+1)%users], posts[i].ID, nil, "first")
 	}
 
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			me := w % users
-			for r := range rounds {
-				target := (w + r + 1) % users
-				in := service.CommentInput{Body: fmt.Sprintf("w%d r%d @user%02d", w, r, (w+2*r)%users)}
-				if r%2 == 1 {
-					in.ParentID = &tops[target].ID
-				}
-				if _, err := f.comments.Create(ctxs[me], posts[target].ID, in); err != nil {
-					t.Errorf("worker %d comment: %v", w, err)
-				}
-				uid := model.UserFrom(ctxs[me]).ID
-				var err error
-				switch r % 3 {
-				case 0:
-					_, err = f.store.MarkRead(context.Background(), uid, nil, 1<<40)
-				case 1:
-					var page *service.NotificationPage
-					if page, err = f.notes.List(ctxs[me], service.ListNotifications{UnreadOnly: true, Limit: 3}); err == nil && len(page.Items) > 0 {
-						_, err = f.notes.MarkOneRead(ctxs[me], page.Items[0].ID)
-					}
-				case 2:
-					_, err = f.notes.UnreadCount(ctxs[me])
-				}
-				if err != nil {
-					t.Errorf("worker %d read: %v", w, err)
-				}
+	together(workers, func(w int) {
+		me := w % users
+		for r := range rounds {
+			target := (w + r + 1) % users
+			in := service.CommentInput{Body: fmt.Sprintf("w%d r%d @user%02d", w, r, (w+2*r)%users)}
+			if r%2 == 1 {
+				in.ParentID = &tops[target].ID
 			}
-		})
-	}
-	wg.Wait()
+			if _, err := f.comments.Create(ctxs[me], posts[target].ID, in); err != nil {
+				t.Errorf("worker %d comment: %v", w, err)
+			}
+			uid := model.UserFrom(ctxs[me]).ID
+			var err error
+			switch r % 3 {
+			case 0:
+				_, err = f.store.MarkRead(context.Background(), uid, nil, 1<<40)
+			case 1:
+				var page *service.NotificationPage
+				if page, err = f.notes.List(ctxs[me], service.ListNotifications{UnreadOnly: true, Limit: 3}); err == nil && len(page.Items) > 0 {
+					_, err = f.notes.MarkOneRead(ctxs[me], page.Items[0].ID)
+				}
+			case 2:
+				_, err = f.notes.UnreadCount(ctxs[me])
+			}
+			if err != nil {
+				t.Errorf("worker %d read: %v", w, err)
+			}
+		}
+	})
 
 	last := map[int64]int64{}
 	for _, e := range f.pub.take() {

@@ -3,7 +3,6 @@ package service_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -173,8 +172,7 @@ func TestFanoutBatches(t *testing.T) {
 	f := newFixture(t)
 	_, bob, p := f.alicePost(t, "p")
 	var watchers []*model.User
-	for i := range 7 {
-		ctx := f.as(t, fmt.Sprint("w", i))
+	for _, ctx := range f.crowd(t, "w%d", 7) {
 		f.setLevel(t, ctx, p.ID, model.LevelWatching)
 		watchers = append(watchers, model.UserFrom(ctx))
 	}
@@ -258,8 +256,8 @@ func TestFanoutBatches(t *testing.T) {
 func TestFanoutOfDeletedComment(t *testing.T) {
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "p")
-	for i := range 5 {
-		f.setLevel(t, f.as(t, fmt.Sprint("w", i)), p.ID, model.LevelWatching)
+	for _, w := range f.crowd(t, "w%d", 5) {
+		f.setLevel(t, w, p.ID, model.LevelWatching)
 	}
 	c := f.comment(t, bob, p.ID, nil, "oops")
 	if found, err := f.notes.FanoutBatch(context.Background(), 2); err != nil || !found {
@@ -348,31 +346,24 @@ func TestFanoutBesideWriters(t *testing.T) {
 	owner := f.as(t, "owner")
 	p := f.post(t, owner, "a hot thread")
 	const writers, each = 20, 5
-	ctxs := make([]context.Context, writers)
-	for i := range ctxs {
-		ctxs[i] = f.as(t, fmt.Sprintf("w%02d", i))
-	}
+	ctxs := f.crowd(t, "w%02d", writers)
 	stop := startWorker(t, "RunFanout", func(ctx context.Context) {
 		f.notes.RunFanout(ctx, service.Fanout{BatchSize: 7, Poll: 10 * time.Millisecond})
 	})
-	var wg sync.WaitGroup
-	for i := range writers {
-		wg.Go(func() {
-			for k := range each {
-				c, err := f.comments.Create(ctxs[i], p.ID, service.CommentInput{Body: fmt.Sprintf("answer %d", k)})
-				if err != nil {
-					t.Errorf("writer %d: %v", i, err)
-					return
-				}
-				if k == each-1 && i%5 == 0 {
-					if err := f.comments.Delete(ctxs[i], c.ID); err != nil {
-						t.Errorf("writer %d deleting: %v", i, err)
-					}
+	together(writers, func(i int) {
+		for k := range each {
+			c, err := f.comments.Create(ctxs[i], p.ID, service.CommentInput{Body: fmt.Sprintf("answer %d", k)})
+			if err != nil {
+				t.Errorf("writer %d: %v", i, err)
+				return
+			}
+			if k == each-1 && i%5 == 0 {
+				if err := f.comments.Delete(ctxs[i], c.ID); err != nil {
+					t.Errorf("writer %d deleting: %v", i, err)
 				}
 			}
-		})
-	}
-	wg.Wait()
+		}
+	})
 	waitFor(t, 30*time.Second, "an empty outbox", func() bool { return f.outboxRows(t) == 0 })
 	stop()
 	var dupes int64

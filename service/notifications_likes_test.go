@@ -3,8 +3,6 @@ package service_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/quizsite/discuss/model"
@@ -137,22 +135,15 @@ func TestLikesRaceOncePerLiker(t *testing.T) {
 	f := newFixture(t)
 	_, _, p := f.alicePost(t, "popular")
 	const likers = 12
-	ctxs := make([]context.Context, likers)
-	for i := range ctxs {
-		ctxs[i] = f.as(t, fmt.Sprintf("liker_%d", i))
-	}
-	var wg sync.WaitGroup
-	for _, ctx := range ctxs {
-		wg.Go(func() {
-			for _, step := range []func(context.Context, int64) (*model.LikeState, error){f.posts.Like, f.posts.Unlike, f.posts.Like, f.posts.Like} {
-				if _, err := step(ctx, p.ID); err != nil {
-					t.Error(err)
-					return
-				}
+	ctxs := f.crowd(t, "liker_%d", likers)
+	together(likers, func(i int) {
+		for _, step := range []func(context.Context, int64) (*model.LikeState, error){f.posts.Like, f.posts.Unlike, f.posts.Like, f.posts.Like} {
+			if _, err := step(ctxs[i], p.ID); err != nil {
+				t.Error(err)
+				return
 			}
-		})
-	}
-	wg.Wait()
+		}
+	})
 	aliceID := f.users["alice"].ID
 	likes := f.likesOf(t, aliceID)
 	actors := map[int64]bool{}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 
 	"github.com/quizsite/discuss/model"
@@ -104,17 +103,16 @@ func TestResumeNeverSkips(t *testing.T) {
 		// hunts cannot happen there; a short run checks the plumbing.
 		writers, each = 4, 5
 	}
-	ctxs := make([]context.Context, writers)
+	ctxs := f.crowd(t, "writer%02d", writers)
 	posts := make([]*model.Post, writers)
-	for i := range writers {
-		ctxs[i] = f.as(t, fmt.Sprintf("writer%02d", i))
-		posts[i] = f.post(t, ctxs[i], "own post")
+	for i, ctx := range ctxs {
+		posts[i] = f.post(t, ctx, "own post")
 	}
 
-	var wg sync.WaitGroup
 	done := make(chan struct{})
-	for i := range writers {
-		wg.Go(func() {
+	go func() {
+		defer close(done)
+		together(writers, func(i int) {
 			for k := range each {
 				// Each writer comments on its own post, so only the
 				// recipient's lock orders these transactions.
@@ -123,8 +121,7 @@ func TestResumeNeverSkips(t *testing.T) {
 				}
 			}
 		})
-	}
-	go func() { wg.Wait(); close(done) }()
+	}()
 
 	seen := map[int64]bool{}
 	var after int64

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 
 	"github.com/quizsite/discuss/model"
@@ -116,21 +115,14 @@ func TestThreadChainConcurrent(t *testing.T) {
 	f := newFixture(t)
 	_, _, p := f.alicePost(t, "hot")
 	f.pub.takeThreads()
-	var users []context.Context
-	for i := range 10 {
-		users = append(users, f.as(t, fmt.Sprint("writer", i)))
-	}
-	var wg sync.WaitGroup
-	for _, u := range users {
-		wg.Go(func() {
-			for range 5 {
-				if _, err := f.comments.Create(u, p.ID, service.CommentInput{Body: "answer"}); err != nil {
-					t.Error(err)
-				}
+	users := f.crowd(t, "writer%d", 10)
+	together(len(users), func(i int) {
+		for range 5 {
+			if _, err := f.comments.Create(users[i], p.ID, service.CommentInput{Body: "answer"}); err != nil {
+				t.Error(err)
 			}
-		})
-	}
-	wg.Wait()
+		}
+	})
 	prevOf := map[int64]int64{}
 	for _, e := range f.pub.takeThreads() {
 		prevOf[e.Comment.ID] = e.PrevCommentID
