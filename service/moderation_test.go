@@ -141,20 +141,16 @@ func TestHiddenVisibility(t *testing.T) {
 		})
 	}
 	t.Run("UserDoesNot", func(t *testing.T) {
-		if _, err := f.comments.Get(alice, reply.ID); model.ErrorCode(err) != model.ENOTFOUND {
-			t.Errorf("comment: %v", err)
-		}
-		if _, err := f.posts.Get(alice, spamPost.ID); model.ErrorCode(err) != model.ENOTFOUND {
-			t.Errorf("post: %v", err)
-		}
-		if _, err := f.posts.Subscription(alice, spamPost.ID); model.ErrorCode(err) != model.ENOTFOUND {
-			t.Errorf("subscription of the hidden post: %v", err)
-		}
-		if _, err := f.posts.ResetSubscription(alice, spamPost.ID); model.ErrorCode(err) != model.ENOTFOUND {
-			t.Errorf("reset subscription of the hidden post: %v", err)
-		}
-		if _, err := f.comments.List(alice, spamPost.ID, service.CommentQuery{}); model.ErrorCode(err) != model.ENOTFOUND {
-			t.Errorf("comments of the hidden post: %v", err)
+		for name, err := range map[string]error{
+			"comment":                               errOf(f.comments.Get(alice, reply.ID)),
+			"post":                                  errOf(f.posts.Get(alice, spamPost.ID)),
+			"subscription of the hidden post":       errOf(f.posts.Subscription(alice, spamPost.ID)),
+			"reset subscription of the hidden post": errOf(f.posts.ResetSubscription(alice, spamPost.ID)),
+			"comments of the hidden post":           errOf(f.comments.List(alice, spamPost.ID, service.CommentQuery{})),
+		} {
+			if model.ErrorCode(err) != model.ENOTFOUND {
+				t.Errorf("%s: %v", name, err)
+			}
 		}
 		posts, err := f.posts.List(alice, service.PostQuery{})
 		if err != nil || len(posts.Items) != 1 || posts.Items[0].ID != p.ID || posts.Items[0].CommentCount != 1 {
