@@ -14,6 +14,45 @@ import (
 	"github.com/quizsite/discuss/service"
 )
 
+// checkCounters compares every stored counter with a recount.
+func checkCounters(t *testing.T, f *fixture) {
+	t.Helper()
+	for _, q := range []struct{ name, sql string }{
+		{"posts.comment_count", `SELECT COUNT(*) FROM posts p WHERE comment_count <>
+			(SELECT COUNT(*) FROM comments c WHERE c.post_id = p.id AND c.deleted_at IS NULL)`},
+		{"posts.like_count", `SELECT COUNT(*) FROM posts p WHERE like_count <>
+			(SELECT COUNT(*) FROM post_likes l WHERE l.post_id = p.id)`},
+		{"comments.like_count", `SELECT COUNT(*) FROM comments c WHERE like_count <>
+			(SELECT COUNT(*) FROM comment_likes l WHERE l.comment_id = c.id)`},
+		{"comments.reply_count", `SELECT COUNT(*) FROM comments c WHERE reply_count <>
+			(SELECT COUNT(*) FROM comments r WHERE r.root_id = c.id AND r.deleted_at IS NULL)`},
+		{"negative counters", `SELECT COUNT(*) FROM comments WHERE like_count < 0 OR reply_count < 0`},
+	} {
+		var wrong int64
+		if err := f.db.Raw(q.sql).Scan(&wrong).Error; err != nil {
+			t.Fatal(err)
+		}
+		if wrong != 0 {
+			t.Errorf("%s: %d rows differ from a recount", q.name, wrong)
+		}
+	}
+}
+
+func reversed(ids []int64) []int64 {
+	out := slices.Clone(ids)
+	slices.Reverse(out)
+	return out
+}
+
+func ascending(ids []int64) bool {
+	for i := 1; i < len(ids); i++ {
+		if ids[i] <= ids[i-1] {
+			return false
+		}
+	}
+	return true
+}
+
 // TestCommentsWalkWhileInserting walks 1,000 top-level comments and 1,000
 // replies page by page, in every exact order, while other goroutines add
 // comments and replies: each walk must return every comment that existed
@@ -102,21 +141,6 @@ func TestCommentsWalkWhileInserting(t *testing.T) {
 	}
 }
 
-func reversed(ids []int64) []int64 {
-	out := slices.Clone(ids)
-	slices.Reverse(out)
-	return out
-}
-
-func ascending(ids []int64) bool {
-	for i := 1; i < len(ids); i++ {
-		if ids[i] <= ids[i-1] {
-			return false
-		}
-	}
-	return true
-}
-
 // TestCountersUnderConcurrency runs 200 likes, unlikes, comments, replies
 // and deletes at once on one post, then checks every counter against a
 // recount of the rows.
@@ -167,28 +191,4 @@ func TestCountersUnderConcurrency(t *testing.T) {
 		}
 	})
 	checkCounters(t, f)
-}
-
-// checkCounters compares every stored counter with a recount.
-func checkCounters(t *testing.T, f *fixture) {
-	t.Helper()
-	for _, q := range []struct{ name, sql string }{
-		{"posts.comment_count", `SELECT COUNT(*) FROM posts p WHERE comment_count <>
-			(SELECT COUNT(*) FROM comments c WHERE c.post_id = p.id AND c.deleted_at IS NULL)`},
-		{"posts.like_count", `SELECT COUNT(*) FROM posts p WHERE like_count <>
-			(SELECT COUNT(*) FROM post_likes l WHERE l.post_id = p.id)`},
-		{"comments.like_count", `SELECT COUNT(*) FROM comments c WHERE like_count <>
-			(SELECT COUNT(*) FROM comment_likes l WHERE l.comment_id = c.id)`},
-		{"comments.reply_count", `SELECT COUNT(*) FROM comments c WHERE reply_count <>
-			(SELECT COUNT(*) FROM comments r WHERE r.root_id = c.id AND r.deleted_at IS NULL)`},
-		{"negative counters", `SELECT COUNT(*) FROM comments WHERE like_count < 0 OR reply_count < 0`},
-	} {
-		var wrong int64
-		if err := f.db.Raw(q.sql).Scan(&wrong).Error; err != nil {
-			t.Fatal(err)
-		}
-		if wrong != 0 {
-			t.Errorf("%s: %d rows differ from a recount", q.name, wrong)
-		}
-	}
 }

@@ -14,6 +14,30 @@ import (
 	"github.com/quizsite/discuss/service/delivery/deliverytest"
 )
 
+// TestEmailOff: without an SMTP server the preferences say so and refuse
+// an address.
+func TestEmailOff(t *testing.T) {
+	f := newFixture(t)
+	o := service.NewOffline(f.db.DB, service.OfflineConfig{})
+	ctx := f.as(t, "alice")
+	p, err := o.Preferences(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.EmailAvailable || p.PushAvailable || !p.PushEnabled || len(p.Types) != len(model.NotificationTypes()) {
+		t.Fatalf("preferences: %+v", p)
+	}
+	addr := "alice@example.com"
+	_, err = o.UpdatePreferences(ctx, model.PreferencesPatch{Email: &addr})
+	wantCode(t, err, model.EINVALID, "sends no email")
+	if _, err := o.PushKey(); model.ErrorCode(err) != model.ENOTFOUND {
+		t.Fatalf("push key without push: %v", err)
+	}
+	if found, err := o.MailOnce(context.Background()); found || err != nil {
+		t.Fatalf("MailOnce without a mailer: %v, %v", found, err)
+	}
+}
+
 func TestEmailVerification(t *testing.T) {
 	of := newOfflineFixture(t, offlineOptions{})
 	alice := of.as(t, "alice")
@@ -104,30 +128,6 @@ func TestEmailVerification(t *testing.T) {
 		_, err = of.offline.UpdatePreferences(context.Background(), model.PreferencesPatch{})
 		wantCode(t, err, model.EUNAUTHENTICATED, "")
 	})
-}
-
-// TestEmailOff: without an SMTP server the preferences say so and refuse
-// an address.
-func TestEmailOff(t *testing.T) {
-	f := newFixture(t)
-	o := service.NewOffline(f.db.DB, service.OfflineConfig{})
-	ctx := f.as(t, "alice")
-	p, err := o.Preferences(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.EmailAvailable || p.PushAvailable || !p.PushEnabled || len(p.Types) != len(model.NotificationTypes()) {
-		t.Fatalf("preferences: %+v", p)
-	}
-	addr := "alice@example.com"
-	_, err = o.UpdatePreferences(ctx, model.PreferencesPatch{Email: &addr})
-	wantCode(t, err, model.EINVALID, "sends no email")
-	if _, err := o.PushKey(); model.ErrorCode(err) != model.ENOTFOUND {
-		t.Fatalf("push key without push: %v", err)
-	}
-	if found, err := o.MailOnce(context.Background()); found || err != nil {
-		t.Fatalf("MailOnce without a mailer: %v, %v", found, err)
-	}
 }
 
 func TestInstantMail(t *testing.T) {
