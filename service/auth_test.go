@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -74,7 +73,7 @@ func noneToken(t *testing.T, c jwt.Claims) string {
 func TestAuthenticateRejects(t *testing.T) {
 	rsaKey := mustRSA(t)
 	a, _ := newAuth(t, &service.ExternalIssuer{Issuer: quizIssuer, Algorithm: "RS256", RS256Key: &rsaKey.PublicKey})
-	ctx := context.Background()
+	ctx := t.Context()
 	u, err := a.CreateUser(ctx, "alice", "password123", model.RoleUser)
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +149,7 @@ func TestExternalIssuerCreatesUserOnce(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, db := newAuth(t, tc.ext)
-			ctx := context.Background()
+			ctx := t.Context()
 			// Someone already holds the name the quiz site suggests.
 			if _, err := a.CreateUser(ctx, "carol", "password123", model.RoleUser); err != nil {
 				t.Fatal(err)
@@ -200,7 +199,7 @@ func TestExternalIssuerCreatesUserOnce(t *testing.T) {
 
 func TestRegisterAndLogin(t *testing.T) {
 	a, _ := newAuth(t, nil)
-	ctx := context.Background()
+	ctx := t.Context()
 	sess, err := a.Register(ctx, service.RegisterInput{Username: " dave ", Password: "password123", DisplayName: "  Dave  "})
 	if err != nil {
 		t.Fatal(err)
@@ -245,7 +244,7 @@ func TestRegisterAndLogin(t *testing.T) {
 
 func TestLoginRateLimited(t *testing.T) {
 	a, _ := authWith(t, service.AuthConfig{LoginLimiter: service.NewRateLimiter(3, time.Minute)})
-	ctx := context.Background()
+	ctx := t.Context()
 	for i := range 3 {
 		if _, err := a.Login(ctx, "victim", "guess"+strconv.Itoa(i), "10.0.0."+strconv.Itoa(i)); model.ErrorCode(err) != model.EUNAUTHENTICATED {
 			t.Fatalf("attempt %d: %v", i, err)
@@ -263,7 +262,7 @@ func TestLoginRateLimited(t *testing.T) {
 
 func TestSetRole(t *testing.T) {
 	a, db := newAuth(t, nil)
-	ctx := context.Background()
+	ctx := t.Context()
 	admin, _ := a.CreateUser(ctx, "root_admin", "password123", model.RoleAdmin)
 	bob, _ := a.CreateUser(ctx, "bob", "password123", model.RoleUser)
 	users := service.NewUsers(db.DB, service.NopPublisher{})
@@ -318,7 +317,7 @@ func TestExternalLocaleKept(t *testing.T) {
 		{"zh-CN", model.LocaleZhCN}, {"", model.LocaleZhCN}, {"en-US", ""}, {"zh_Hans", model.LocaleZhCN},
 	} {
 		tok := sign(t, jwt.SigningMethodHS256, []byte(quizSecret), quizClaims{claims(quizIssuer, "u-7", now, now.Add(time.Hour)), step.claim})
-		u, err := a.Authenticate(context.Background(), tok)
+		u, err := a.Authenticate(t.Context(), tok)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -337,7 +336,7 @@ func TestExternalLocaleKept(t *testing.T) {
 func TestSignedInOnly(t *testing.T) {
 	f := newFixture(t)
 	_, _, n := f.threeFor(t, "alice")
-	anon, postID := context.Background(), *n[0].PostID
+	anon, postID := t.Context(), *n[0].PostID
 	for name, err := range map[string]error{
 		"Posts.Create":              errOf(f.posts.Create(anon, service.PostInput{Title: "t", Body: "b"})),
 		"Posts.Subscription":        errOf(f.posts.Subscription(anon, postID)),

@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -132,7 +131,7 @@ func TestBlockWithdrawsAndLists(t *testing.T) {
 // notifications, replay and lists alike, while the head still covers it,
 // so the hub's cursor moves past it.
 func TestReadsRecheckBlocksAndHides(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	f := newFixture(t)
 	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
 	aliceID := f.users["alice"].ID

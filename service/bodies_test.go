@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"context"
 	"strconv"
 	"testing"
 
@@ -94,7 +93,7 @@ func TestBodyHTML(t *testing.T) {
 // with an empty body_html until RenderStoredBodies renders them, which it
 // does once.
 func TestRenderStoredBodies(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	db := dbtest.OpenEmpty(t)
 	at := "2026-01-02 03:04:05"
 	m := db.MigrateTo(t, 5,

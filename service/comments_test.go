@@ -12,6 +12,43 @@ import (
 	"github.com/quizsite/discuss/service"
 )
 
+// thread signs in alice, bob and carol and makes, on a new post by alice:
+// top-level comments t0..t4 by bob;
+// t1 has replies r0..r4 (by carol, then alternating); t3 is a placeholder
+// (deleted, one live reply); t4 is deleted without replies.
+type thread struct {
+	alice, bob, carol context.Context
+	post              *model.Post
+	tops              []*model.Comment
+	replies           []*model.Comment
+}
+
+func (f *fixture) thread(t *testing.T) thread {
+	t.Helper()
+	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
+	th := thread{alice: alice, bob: bob, carol: carol, post: f.post(t, alice, "thread")}
+	for i := range 5 {
+		th.tops = append(th.tops, f.comment(t, bob, th.post.ID, nil, fmt.Sprintf("t%d", i)))
+	}
+	parent := th.tops[1]
+	for i := range 5 {
+		ctx := carol
+		if i%2 == 1 {
+			ctx = alice
+		}
+		r := f.comment(t, ctx, th.post.ID, parent, fmt.Sprintf("r%d", i))
+		th.replies = append(th.replies, r)
+		parent = r
+	}
+	f.comment(t, carol, th.post.ID, th.tops[3], "under t3")
+	for _, c := range th.tops[3:] {
+		if err := f.comments.Delete(bob, c.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return th
+}
+
 func TestCommentsCreate(t *testing.T) {
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "p")
@@ -84,43 +121,6 @@ func TestCommentsCreate(t *testing.T) {
 		_, err := comments.Create(carol, p.ID, service.CommentInput{Body: "b"})
 		wantCode(t, err, model.ERATELIMITED, "")
 	})
-}
-
-// thread signs in alice, bob and carol and makes, on a new post by alice:
-// top-level comments t0..t4 by bob;
-// t1 has replies r0..r4 (by carol, then alternating); t3 is a placeholder
-// (deleted, one live reply); t4 is deleted without replies.
-type thread struct {
-	alice, bob, carol context.Context
-	post              *model.Post
-	tops              []*model.Comment
-	replies           []*model.Comment
-}
-
-func (f *fixture) thread(t *testing.T) thread {
-	t.Helper()
-	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
-	th := thread{alice: alice, bob: bob, carol: carol, post: f.post(t, alice, "thread")}
-	for i := range 5 {
-		th.tops = append(th.tops, f.comment(t, bob, th.post.ID, nil, fmt.Sprintf("t%d", i)))
-	}
-	parent := th.tops[1]
-	for i := range 5 {
-		ctx := carol
-		if i%2 == 1 {
-			ctx = alice
-		}
-		r := f.comment(t, ctx, th.post.ID, parent, fmt.Sprintf("r%d", i))
-		th.replies = append(th.replies, r)
-		parent = r
-	}
-	f.comment(t, carol, th.post.ID, th.tops[3], "under t3")
-	for _, c := range th.tops[3:] {
-		if err := f.comments.Delete(bob, c.ID); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return th
 }
 
 func TestCommentsList(t *testing.T) {

@@ -160,7 +160,7 @@ func signKid(t *testing.T, method jwt.SigningMethod, key any, kid, sub string) s
 // authenticates asserts that token signs in the quiz user sub.
 func authenticates(t *testing.T, a *service.Auth, token, sub string) {
 	t.Helper()
-	u, err := a.Authenticate(context.Background(), token)
+	u, err := a.Authenticate(t.Context(), token)
 	if err != nil {
 		t.Fatalf("token refused: %v", err)
 	}
@@ -173,7 +173,7 @@ func authenticates(t *testing.T, a *service.Auth, token, sub string) {
 // unavailable or internal.
 func refused(t *testing.T, a *service.Auth, name, token string) {
 	t.Helper()
-	u, err := a.Authenticate(context.Background(), token)
+	u, err := a.Authenticate(t.Context(), token)
 	if code := model.ErrorCode(err); code != model.EUNAUTHENTICATED {
 		t.Errorf("%s: user %v, error %v (%s), want %s", name, u, err, code, model.EUNAUTHENTICATED)
 	}
@@ -302,7 +302,7 @@ func TestJWKSDocumentTooLarge(t *testing.T) {
 // and its goroutine ends with the context NewJWKS was given.
 func TestJWKSRefreshStops(t *testing.T) {
 	_, s := oneKeyServer(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	if _, err := service.NewJWKS(ctx, service.JWKSConfig{URL: s.URL, RefreshInterval: time.Millisecond}); err != nil {
 		t.Fatal(err)

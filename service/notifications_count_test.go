@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -25,7 +24,7 @@ func checkSequence(t *testing.T, f *fixture, userID int64) {
 			t.Fatalf("user %d: notification %d has seq %d, want %d", userID, r.ID, r.Seq, i+1)
 		}
 	}
-	head, err := f.store.NotificationHead(context.Background(), userID)
+	head, err := f.store.NotificationHead(t.Context(), userID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +45,7 @@ func checkSequence(t *testing.T, f *fixture, userID int64) {
 	if head != want {
 		t.Fatalf("user %d: head %+v, want %+v", userID, head, want)
 	}
-	seqs, err := f.store.NotificationSeqs(context.Background(), []int64{userID, 1 << 40})
+	seqs, err := f.store.NotificationSeqs(t.Context(), []int64{userID, 1 << 40})
 	if err != nil || len(seqs) != 1 || seqs[userID] != want.Seq {
 		t.Fatalf("user %d: NotificationSeqs = %v, %v; want {%d: %d}", userID, seqs, err, userID, want.Seq)
 	}
@@ -84,7 +83,7 @@ func TestUnreadCountsUnderConcurrency(t *testing.T) {
 			var err error
 			switch r % 3 {
 			case 0:
-				_, err = f.store.MarkRead(context.Background(), uid, nil, 1<<40)
+				_, err = f.store.MarkRead(t.Context(), uid, nil, 1<<40)
 			case 1:
 				var page *service.NotificationPage
 				if page, err = f.notes.List(ctxs[me], service.ListNotifications{UnreadOnly: true, Limit: 3}); err == nil && len(page.Items) > 0 {

@@ -15,7 +15,7 @@ import (
 func (f *fixture) drainFanout(t testing.TB, size int) int {
 	t.Helper()
 	for n := 0; ; n++ {
-		found, err := f.notes.FanoutBatch(context.Background(), size)
+		found, err := f.notes.FanoutBatch(t.Context(), size)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -190,7 +190,7 @@ func TestFanoutBatches(t *testing.T) {
 		t.Fatalf("outbox row %+v", ob)
 	}
 	// Watchers: alice (post_comment instead), w0..w6, bob (the actor).
-	found, err := f.notes.FanoutBatch(context.Background(), 3)
+	found, err := f.notes.FanoutBatch(t.Context(), 3)
 	if err != nil || !found {
 		t.Fatalf("first batch: %v %v", found, err)
 	}
@@ -260,7 +260,7 @@ func TestFanoutOfDeletedComment(t *testing.T) {
 		f.setLevel(t, w, p.ID, model.LevelWatching)
 	}
 	c := f.comment(t, bob, p.ID, nil, "oops")
-	if found, err := f.notes.FanoutBatch(context.Background(), 2); err != nil || !found {
+	if found, err := f.notes.FanoutBatch(t.Context(), 2); err != nil || !found {
 		t.Fatal(found, err)
 	}
 	if err := f.comments.Delete(bob, c.ID); err != nil {

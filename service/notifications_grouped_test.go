@@ -303,7 +303,7 @@ func TestGroupedViewBounds(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	page, err := f.notes.ListGrouped(model.WithUser(context.Background(), zoe), service.ListNotifications{})
+	page, err := f.notes.ListGrouped(model.WithUser(t.Context(), zoe), service.ListNotifications{})
 	if err != nil || len(page.Items) != 1 {
 		t.Fatalf("ListGrouped = %+v, %v", page, err)
 	}

@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -46,7 +45,7 @@ func TestPublishAfterCommitOnly(t *testing.T) {
 		if n := recountOf(f.db.DB, f.users["alice"].ID); n != 1 {
 			t.Errorf("alice has %d unread, want 1", n)
 		}
-		if n, err := f.store.MarkRead(context.Background(), f.users["alice"].ID, nil, 1<<40); err != nil || n != 0 {
+		if n, err := f.store.MarkRead(t.Context(), f.users["alice"].ID, nil, 1<<40); err != nil || n != 0 {
 			t.Errorf("MarkRead = %d, %v", n, err)
 		}
 		wantLogged(t, f.logs, "broker down")
@@ -129,7 +128,7 @@ func TestCommentDeletedRemovesNotifications(t *testing.T) {
 		t.Fatal("setup: wrong unread counts")
 	}
 	// Carol has read hers: it must leave her list all the same.
-	if _, err := f.store.MarkRead(context.Background(), carolID, nil, 1<<40); err != nil {
+	if _, err := f.store.MarkRead(t.Context(), carolID, nil, 1<<40); err != nil {
 		t.Fatal(err)
 	}
 	f.pub.take()
@@ -147,7 +146,7 @@ func TestCommentDeletedRemovesNotifications(t *testing.T) {
 	if err != nil || len(page.Items) != 1 || page.Unread != 1 {
 		t.Errorf("alice's list %+v, %v", page, err)
 	}
-	after, err := f.store.NotificationsAfter(context.Background(), carolID, 0, 100)
+	after, err := f.store.NotificationsAfter(t.Context(), carolID, 0, 100)
 	if err != nil || len(after) != 0 {
 		t.Errorf("carol replays %+v, %v", after, err)
 	}
@@ -174,7 +173,7 @@ func TestPostDeletedHook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.notes.Publish(context.Background(), out)
+	f.notes.Publish(t.Context(), out)
 	var left []*model.Notification
 	f.db.Find(&left)
 	if len(left) != 1 || *left[0].PostID != other.ID {

@@ -30,7 +30,7 @@ func (f *fixture) threeFor(t testing.TB, user string) (ctx context.Context, id i
 }
 
 func TestMarkRead(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	f := newFixture(t)
 
 	t.Run("OK/UpToID", func(t *testing.T) {
@@ -157,7 +157,7 @@ func TestListNotifications(t *testing.T) {
 		f.comment(t, bob, p.ID, nil, fmt.Sprintf("comment %d", i))
 	}
 	rows := f.rowsOf(t, f.users["alice"].ID)
-	if _, err := f.store.MarkRead(context.Background(), f.users["alice"].ID, []int64{rows[1].ID, rows[3].ID}, 0); err != nil {
+	if _, err := f.store.MarkRead(t.Context(), f.users["alice"].ID, []int64{rows[1].ID, rows[3].ID}, 0); err != nil {
 		t.Fatal(err)
 	}
 	// walkList walks alice's list with q, checking the count on every

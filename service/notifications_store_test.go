@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -14,7 +13,7 @@ import (
 // a broker outage.
 
 func TestReplayQueries(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	f := newFixture(t)
 	_, alice, n := f.threeFor(t, "alice")
 	if _, err := f.store.MarkRead(ctx, alice, []int64{n[1].ID}, 0); err != nil {
@@ -84,7 +83,7 @@ func TestSequenceSurvivesDeletion(t *testing.T) {
 	if !slices.Equal(seqs, []int64{2, 3}) {
 		t.Fatalf("seqs after deleting the first comment = %v, want [2 3]", seqs)
 	}
-	head, err := f.store.NotificationHead(context.Background(), aliceID)
+	head, err := f.store.NotificationHead(t.Context(), aliceID)
 	if err != nil || head.Seq != 3 || head.Unread != 2 {
 		t.Fatalf("head = %+v, %v; want seq 3, unread 2", head, err)
 	}
@@ -130,11 +129,11 @@ func TestResumeNeverSkips(t *testing.T) {
 	// may show a notification without the one before it while that one
 	// commits (MariaDB's snapshot), and resuming after it would skip it.
 	read := func() {
-		head, err := f.store.NotificationHead(context.Background(), target)
+		head, err := f.store.NotificationHead(t.Context(), target)
 		if err != nil {
 			t.Fatal(err)
 		}
-		list, err := f.store.NotificationsAfter(context.Background(), target, after, 500)
+		list, err := f.store.NotificationsAfter(t.Context(), target, after, 500)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -185,7 +184,7 @@ func TestMissedNotifications(t *testing.T) {
 	}
 	aliceRows := f.rowsOf(t, aliceID) // seqs 1, 3, 4 remain
 
-	got, err := f.store.MissedNotifications(context.Background(), []model.NotificationRange{
+	got, err := f.store.MissedNotifications(t.Context(), []model.NotificationRange{
 		{UserID: aliceID, AfterID: 0, UpToSeq: 3},
 		{UserID: bobID, AfterID: 0, UpToSeq: 1},
 		{UserID: carolID, AfterID: 0, UpToSeq: 0},
@@ -217,11 +216,11 @@ func TestMissedNotifications(t *testing.T) {
 	}
 
 	// AfterID cuts the front of a range.
-	got, err = f.store.MissedNotifications(context.Background(), []model.NotificationRange{{UserID: aliceID, AfterID: aliceRows[0].ID, UpToSeq: 4}})
+	got, err = f.store.MissedNotifications(t.Context(), []model.NotificationRange{{UserID: aliceID, AfterID: aliceRows[0].ID, UpToSeq: 4}})
 	if err != nil || len(got) != 1 || len(got[0].List) != 2 || got[0].List[0].ID != aliceRows[1].ID {
 		t.Fatalf("after the first: %+v, %v; want seq 3 and 4", got, err)
 	}
-	if none, err := f.store.MissedNotifications(context.Background(), nil); err != nil || none != nil {
+	if none, err := f.store.MissedNotifications(t.Context(), nil); err != nil || none != nil {
 		t.Fatalf("no ranges: %v, %v", none, err)
 	}
 }

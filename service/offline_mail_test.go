@@ -4,7 +4,6 @@ package service_test
 // and daily mail, unsubscribing, and an SMTP server that goes away.
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +32,7 @@ func TestEmailOff(t *testing.T) {
 	if _, err := o.PushKey(); model.ErrorCode(err) != model.ENOTFOUND {
 		t.Fatalf("push key without push: %v", err)
 	}
-	if found, err := o.MailOnce(context.Background()); found || err != nil {
+	if found, err := o.MailOnce(t.Context()); found || err != nil {
 		t.Fatalf("MailOnce without a mailer: %v, %v", found, err)
 	}
 }
@@ -71,24 +70,24 @@ func TestEmailVerification(t *testing.T) {
 	})
 	t.Run("ErrBadToken", func(t *testing.T) {
 		for _, tok := range []string{"", "nonsense", good[:len(good)-2] + "xx", strings.Replace(good, ".", "", 1)} {
-			_, err := of.offline.VerifyEmail(context.Background(), tok)
+			_, err := of.offline.VerifyEmail(t.Context(), tok)
 			wantCode(t, err, model.EINVALID, "invalid token")
 		}
 	})
 	t.Run("ErrUnsubscribeTokenIsNoVerifyToken", func(t *testing.T) {
 		// A token signed for another purpose does not verify.
-		_, err := of.offline.VerifyEmail(context.Background(), strings.Replace(good, "dmVyaWZ5", "dW5zdWJzY3JpYmU", 1))
+		_, err := of.offline.VerifyEmail(t.Context(), strings.Replace(good, "dmVyaWZ5", "dW5zdWJzY3JpYmU", 1))
 		wantCode(t, err, model.EINVALID, "invalid token")
 	})
 	t.Run("ErrExpired", func(t *testing.T) {
 		saved := of.clock.Now()
 		defer of.clock.Set(saved)
 		of.clock.Advance(25 * time.Hour)
-		_, err := of.offline.VerifyEmail(context.Background(), good)
+		_, err := of.offline.VerifyEmail(t.Context(), good)
 		wantCode(t, err, model.EINVALID, "token expired")
 	})
 	t.Run("OK", func(t *testing.T) {
-		p, err := of.offline.VerifyEmail(context.Background(), good)
+		p, err := of.offline.VerifyEmail(t.Context(), good)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +108,7 @@ func TestEmailVerification(t *testing.T) {
 		if _, err := of.offline.UpdatePreferences(alice, model.PreferencesPatch{Email: &other}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := of.offline.VerifyEmail(context.Background(), good)
+		_, err := of.offline.VerifyEmail(t.Context(), good)
 		wantCode(t, err, model.EINVALID, "address has changed")
 		p, _ := of.offline.Preferences(alice)
 		if p.EmailVerified {
@@ -125,7 +124,7 @@ func TestEmailVerification(t *testing.T) {
 		wantCode(t, err, model.EINVALID, "email_delivery")
 		_, err = of.offline.UpdatePreferences(alice, model.PreferencesPatch{Types: map[string]bool{"poke": false}})
 		wantCode(t, err, model.EINVALID, "unknown notification type")
-		_, err = of.offline.UpdatePreferences(context.Background(), model.PreferencesPatch{})
+		_, err = of.offline.UpdatePreferences(t.Context(), model.PreferencesPatch{})
 		wantCode(t, err, model.EUNAUTHENTICATED, "")
 	})
 }
@@ -198,7 +197,7 @@ func TestNoMailWhileConnected(t *testing.T) {
 	aliceID := model.UserFrom(alice).ID
 	bob := of.as(t, "bob")
 	post := of.post(t, alice, "a question")
-	ctx := context.Background()
+	ctx := t.Context()
 	if err := of.offline.RecordPresence(ctx, "instance-1", []int64{aliceID}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -278,20 +277,20 @@ func TestUnsubscribeLink(t *testing.T) {
 	tok := deliverytest.Token(t, link)
 
 	t.Run("ErrBadToken", func(t *testing.T) {
-		wantCode(t, of.offline.Unsubscribe(context.Background(), tok+"x"), model.EINVALID, "invalid token")
+		wantCode(t, of.offline.Unsubscribe(t.Context(), tok+"x"), model.EINVALID, "invalid token")
 		// A verification token does not unsubscribe.
-		wantCode(t, of.offline.Unsubscribe(context.Background(), deliverytest.Token(t, msgs[0].Text)), model.EINVALID, "invalid token")
+		wantCode(t, of.offline.Unsubscribe(t.Context(), deliverytest.Token(t, msgs[0].Text)), model.EINVALID, "invalid token")
 	})
 	t.Run("OK", func(t *testing.T) {
 		// No user in the context: the link needs no sign-in.
-		if err := of.offline.Unsubscribe(context.Background(), tok); err != nil {
+		if err := of.offline.Unsubscribe(t.Context(), tok); err != nil {
 			t.Fatal(err)
 		}
 		p, err := of.offline.Preferences(of.as(t, "alice"))
 		if err != nil || p.EmailDelivery != model.DeliveryOff {
 			t.Fatalf("after unsubscribing: %+v, %v", p, err)
 		}
-		if err := of.offline.Unsubscribe(context.Background(), tok); err != nil {
+		if err := of.offline.Unsubscribe(t.Context(), tok); err != nil {
 			t.Fatalf("unsubscribing twice: %v", err)
 		}
 		of.comment(t, of.as(t, "bob"), post.ID, nil, "not mailed")

@@ -4,7 +4,6 @@ package service_test
 // switches, and spoilers kept out of both.
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -67,7 +66,7 @@ func TestWebPush(t *testing.T) {
 		})
 	})
 	t.Run("NoPushWhileConnected", func(t *testing.T) {
-		if err := of.offline.RecordPresence(context.Background(), "instance-1", []int64{aliceID}, nil); err != nil {
+		if err := of.offline.RecordPresence(t.Context(), "instance-1", []int64{aliceID}, nil); err != nil {
 			t.Fatal(err)
 		}
 		of.comment(t, bob, post.ID, nil, "seen live")

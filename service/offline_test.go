@@ -110,7 +110,7 @@ func newOfflineFixture(t *testing.T, opts offlineOptions) *offlineFixture {
 // mailOnce runs one claim and fails the test on an error.
 func (of *offlineFixture) mailOnce(t *testing.T) bool {
 	t.Helper()
-	found, err := of.offline.MailOnce(context.Background())
+	found, err := of.offline.MailOnce(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func (of *offlineFixture) verifiedEmail(t *testing.T, name, mode string) context
 		t.Fatal(err)
 	}
 	msgs := of.mailpit.WaitMessages(t, before+1, 10*time.Second)
-	p, err := of.offline.VerifyEmail(context.Background(), deliverytest.Token(t, msgs[len(msgs)-1].Text))
+	p, err := of.offline.VerifyEmail(t.Context(), deliverytest.Token(t, msgs[len(msgs)-1].Text))
 	if err != nil {
 		t.Fatal(err)
 	}

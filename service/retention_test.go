@@ -40,7 +40,7 @@ func repeat(d time.Duration, n int) []time.Duration { return slices.Repeat([]tim
 func TestPrune(t *testing.T) {
 	t.Parallel()
 	const day = 24 * time.Hour
-	ctx := context.Background()
+	ctx := t.Context()
 
 	t.Run("OK/MaxAge", func(t *testing.T) {
 		f := newFixture(t)

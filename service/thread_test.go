@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -127,7 +126,7 @@ func TestThreadChainConcurrent(t *testing.T) {
 	for _, e := range f.pub.takeThreads() {
 		prevOf[e.Comment.ID] = e.PrevCommentID
 	}
-	head, err := f.store.ThreadHead(context.Background(), p.ID)
+	head, err := f.store.ThreadHead(t.Context(), p.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +149,7 @@ func TestThreadChainConcurrent(t *testing.T) {
 // nothing sees them.
 func TestThreadStore(t *testing.T) {
 	f := newFixture(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	alice, bob, p := f.alicePost(t, "post")
 	if head, err := f.store.ThreadHead(ctx, p.ID); err != nil || head != 0 {
 		t.Fatalf("head of a post without comments: %d %v", head, err)
@@ -228,7 +227,7 @@ func TestThreadStore(t *testing.T) {
 // nothing more, and the hub's reads leave it out.
 func TestThreadHiddenContent(t *testing.T) {
 	f := newFixture(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	alice, bob, p := f.alicePost(t, "post")
 	c := f.comment(t, bob, p.ID, nil, "spam")
 	keep := f.comment(t, bob, p.ID, nil, "fine")
