@@ -157,7 +157,7 @@ func TestReadsRecheckBlocksAndHides(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return idsOf(list, notificationID)
+		return pluck(list, notificationID)
 	}
 	if got := ids(f.store.NotificationsAfter(ctx, aliceID, 0, 500)); !slices.Equal(got, want) {
 		t.Errorf("replay since 0: %v, want %v", got, want)

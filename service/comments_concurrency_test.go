@@ -80,7 +80,7 @@ func TestCommentsWalkWhileInserting(t *testing.T) {
 	if err := f.db.Exec("UPDATE comments SET reply_count = ? WHERE id = ?", n, root).Error; err != nil {
 		t.Fatal(err)
 	}
-	wantOld, wantReplies := idsOf(tops, commentID), idsOf(replies, commentID)
+	wantOld, wantReplies := pluck(tops, commentID), pluck(replies, commentID)
 	wantNew := reversed(wantOld)
 
 	// Writers add a top-level comment and a reply for every page a walk
@@ -107,7 +107,7 @@ func TestCommentsWalkWhileInserting(t *testing.T) {
 	// busyWalk walks a list through next, setting the writers off
 	// before every page after the first.
 	busyWalk := func(next func(cursor string) (*service.Page[*model.Comment], error)) []int64 {
-		return idsOf(walk(t, func(cursor string) (*service.Page[*model.Comment], error) {
+		return pluck(walk(t, func(cursor string) (*service.Page[*model.Comment], error) {
 			if cursor != "" {
 				tick <- struct{}{}
 				tick <- struct{}{}

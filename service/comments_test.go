@@ -150,7 +150,7 @@ func TestCommentsList(t *testing.T) {
 			got := walk(t, func(cursor string) (*service.Page[*model.Comment], error) {
 				return f.comments.List(th.carol, th.post.ID, service.CommentQuery{Sort: tc.sort, Limit: 3, Cursor: cursor})
 			})
-			if ids := idsOf(got, commentID); !slices.Equal(ids, tc.want) {
+			if ids := pluck(got, commentID); !slices.Equal(ids, tc.want) {
 				t.Fatalf("got %v, want %v", ids, tc.want)
 			}
 			for _, c := range got {
@@ -246,7 +246,7 @@ func TestCommentsReplies(t *testing.T) {
 			}
 		}
 		want := []int64{th.replies[0].ID, th.replies[1].ID, th.replies[2].ID, th.replies[4].ID}
-		if got := idsOf(replies, commentID); !slices.Equal(got, want) {
+		if got := pluck(replies, commentID); !slices.Equal(got, want) {
 			t.Errorf("got %v, want %v", got, want)
 		}
 	})

@@ -118,16 +118,17 @@ func walk[T any](t testing.TB, next func(cursor string) (*service.Page[T], error
 	return nil
 }
 
-// idsOf returns the ids of items, in order.
-func idsOf[T any](items []T, id func(T) int64) []int64 {
-	ids := make([]int64, len(items))
+// pluck returns what of gives for each of items, in order: their ids,
+// most often.
+func pluck[T, V any](items []T, of func(T) V) []V {
+	out := make([]V, len(items))
 	for i, item := range items {
-		ids[i] = id(item)
+		out[i] = of(item)
 	}
-	return ids
+	return out
 }
 
-// commentID and notificationID are the ids idsOf takes most.
+// commentID and notificationID are what pluck takes most.
 func commentID(c *model.Comment) int64           { return c.ID }
 func notificationID(n *model.Notification) int64 { return n.ID }
 

@@ -231,7 +231,7 @@ func TestFanoutBatches(t *testing.T) {
 		rows := f.rowsOf(t, w.ID)
 		for j, r := range rows {
 			if r.Seq != int64(j+1) {
-				t.Errorf("watcher %s: seqs %v", w.Username, idsOf(rows, func(n *model.Notification) int64 { return n.Seq }))
+				t.Errorf("watcher %s: seqs %v", w.Username, pluck(rows, func(n *model.Notification) int64 { return n.Seq }))
 				break
 			}
 		}

@@ -174,6 +174,7 @@ func (g *groupedFixture) rowOf(id int64) *model.Notification {
 // holds what q's limit allows; between, when not nil, runs between pages.
 func (g *groupedFixture) walk(t *testing.T, q service.ListNotifications, between func()) []*service.NotificationGroup {
 	t.Helper()
+	pages := 0
 	return walk(t, func(cursor string) (*service.Page[*service.NotificationGroup], error) {
 		if cursor != "" && between != nil {
 			between()
@@ -184,8 +185,9 @@ func (g *groupedFixture) walk(t *testing.T, q service.ListNotifications, between
 			return nil, err
 		}
 		if len(page.Items) > max(q.Limit, 1) || (q.Limit > 0 && page.NextCursor != nil && len(page.Items) != q.Limit) {
-			t.Fatalf("a page after cursor %q has %d groups for limit %d", cursor, len(page.Items), q.Limit)
+			t.Fatalf("page %d has %d groups for limit %d", pages, len(page.Items), q.Limit)
 		}
+		pages++
 		return &page.Page, nil
 	})
 }

@@ -180,7 +180,7 @@ func TestListNotifications(t *testing.T) {
 				t.Errorf("notification %d actor %+v", n.ID, n.Actor)
 			}
 		}
-		return idsOf(listed, notificationID)
+		return pluck(listed, notificationID)
 	}
 
 	t.Run("OK", func(t *testing.T) {

@@ -165,7 +165,7 @@ func TestPostsList(t *testing.T) {
 					t.Errorf("post %d: liked %v for bob", p.ID, p.Liked)
 				}
 			}
-			if got := idsOf(listed, func(p *model.Post) int64 { return p.ID }); !slices.Equal(got, tc.want) {
+			if got := pluck(listed, func(p *model.Post) int64 { return p.ID }); !slices.Equal(got, tc.want) {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})

@@ -31,7 +31,7 @@ func (f *fixture) seed(t *testing.T, user string, unread int, ages ...time.Durat
 // kept returns the ids of the notifications user has, oldest first.
 func (f *fixture) kept(t *testing.T, user string) []int64 {
 	t.Helper()
-	return idsOf(f.rowsOf(t, f.users[user].ID), notificationID)
+	return pluck(f.rowsOf(t, f.users[user].ID), notificationID)
 }
 
 // repeat is n times d, for seed's ages.
