@@ -108,11 +108,11 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 // statement in that section is paid once per comment by all of them.
 func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, in CommentInput, body, html string) (*model.Comment, Outbox, error) {
 	db := s.db.WithContext(ctx)
-	post, err := livePost(db, actor, postID)
+	p, err := livePost(db, actor, postID)
 	if err != nil {
 		return nil, Outbox{}, err
 	}
-	if err := writable(actor, "post", postID, post.AuthorID, post.Hidden); err != nil {
+	if err := writable(actor, "post", postID, p.AuthorID, p.Hidden); err != nil {
 		return nil, Outbox{}, err
 	}
 	var parent *model.Comment
@@ -120,8 +120,11 @@ func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, 
 		if parent, err = replyParent(db, postID, *in.ParentID); err != nil {
 			return nil, Outbox{}, err
 		}
+		if err := writable(actor, "comment", parent.ID, parent.AuthorID, parent.Hidden); err != nil {
+			return nil, Outbox{}, err
+		}
 	}
-	draft, err := s.notes.draftComment(db, actor, post, parent, body)
+	draft, err := s.notes.draftComment(db, actor, p, parent, body)
 	if err != nil {
 		return nil, Outbox{}, err
 	}
@@ -155,18 +158,6 @@ func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, 
 		if err := writable(actor, "post", postID, post.AuthorID, post.Hidden); err != nil {
 			return err
 		}
-		// Read after the post lock: every writer of this thread holds it, so
-		// the parent cannot be deleted or hidden under us.
-		var parent *model.Comment
-		if in.ParentID != nil {
-			var err error
-			if parent, err = replyParent(tx, postID, *in.ParentID); err != nil {
-				return err
-			}
-			if err := writable(actor, "comment", parent.ID, parent.AuthorID, parent.Hidden); err != nil {
-				return err
-			}
-		}
 		plan, err := lockPlan(tx, actor, draft.to)
 		if err != nil {
 			return err
@@ -177,18 +168,14 @@ func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, 
 			Spoiler: in.Spoiler, CreatedAt: now,
 		}
 		if parent != nil {
+			if err := lockParent(tx, actor, parent); err != nil {
+				return err
+			}
 			root := parent.ID
 			if parent.RootID != nil {
 				root = *parent.RootID
 			}
 			c.ParentID, c.RootID, c.ReplyToUserID = &parent.ID, &root, &parent.AuthorID
-			// The insert's foreign key check would share-lock the root,
-			// whose reply_count is updated next; see the package doc on locking.
-			err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
-				Select("id").Take(&model.Comment{}, root).Error
-			if err != nil {
-				return dbError(err)
-			}
 		}
 		if err := tx.Create(c).Error; err != nil {
 			return dbError(err)
@@ -228,6 +215,31 @@ func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, 
 	// post hold the ones after it.
 	s.notes.publishThread(ctx, &model.ThreadEvent{Type: model.ThreadCommentCreated, PostID: postID, Comment: c, PrevCommentID: prev})
 	return c, out, nil
+}
+
+// lockParent locks, inside tx and after the users (the lock order), the
+// parent of a new reply and its root, whose reply_count the reply moves
+// (the insert's foreign key checks would otherwise share-lock them first;
+// see the package doc), and checks the parent again: every writer of the
+// thread holds the post's lock, so once read here it cannot be deleted or
+// hidden before the commit. Errors as replyParent's and writable's.
+func lockParent(tx *gorm.DB, actor *model.User, parent *model.Comment) error {
+	ids := []int64{parent.ID}
+	if parent.RootID != nil {
+		ids = append(ids, *parent.RootID)
+	}
+	var rows []model.Comment
+	err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
+		Select("id", "deleted_at", "hidden").Where("id IN ?", ids).Order("id").Find(&rows).Error
+	if err != nil {
+		return dbError(err)
+	}
+	for _, r := range rows {
+		if r.ID == parent.ID && r.DeletedAt == nil {
+			return writable(actor, "comment", r.ID, parent.AuthorID, r.Hidden)
+		}
+	}
+	return model.Errorf(model.ENOTFOUND, "comment %d not found", parent.ID)
 }
 
 // replyParent returns comment id as the parent of a new reply on post
