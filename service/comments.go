@@ -96,8 +96,7 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 }
 
 // create writes comment c and its notifications, and publishes its thread
-// event; the caller publishes out, after the post's next comment may have
-// entered (the notifications' counts take queries).
+// event; the caller publishes out.
 //
 // Everything that needs no lock is read before the transaction: the post
 // and the parent (whose authors never change) to work out the recipients,
@@ -140,8 +139,7 @@ func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, 
 	}
 
 	// One comment per post at a time enters its transaction on this
-	// instance (postGate explains why), and leaves once its thread event is
-	// published, so that the post's events go out in commit order.
+	// instance (postGate explains why), and leaves before the commit.
 	leave, err := s.gate.enter(ctx, postID)
 	if err != nil {
 		return nil, Outbox{}, dbError(err)
@@ -203,6 +201,7 @@ func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, 
 			}
 		}
 		out, err = s.notes.commentCreated(tx, plan, actor, &post, c, draft.watched)
+		leave()
 		return err
 	})
 	if err != nil {

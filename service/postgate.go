@@ -16,9 +16,13 @@ import (
 // on one post, they take every connection, and requests that have nothing
 // to do with the post (another user's notification, a page load) wait for
 // one. Behind the gate they wait in memory, and the row lock has at most
-// one waiter per instance. It also hands the post over without a lock-wait
-// round inside MySQL, and publishes the post's events in commit order on
-// this instance, so its live feeds rarely hold one back.
+// one waiter per instance.
+//
+// A comment leaves the gate after its last statement, before its commit:
+// the next one's first statements then overlap the commit's log flush, and
+// its lock request is granted as soon as the commit releases the row, not
+// after the flush (InnoDB releases locks before it flushes, and a flush
+// serves all the commits waiting for it).
 type postGate struct {
 	mu    sync.Mutex
 	posts map[int64]*gateTurn
@@ -36,8 +40,9 @@ func newPostGate() *postGate {
 }
 
 // enter waits for post id's turn, or for ctx to end (then the error is
-// ctx's, and the caller holds nothing). The caller must call leave once it
-// has committed and published.
+// ctx's, and the caller holds nothing). The caller must call leave when its
+// transaction has written its last row, before its commit; calls after the
+// first do nothing.
 func (g *postGate) enter(ctx context.Context, id int64) (leave func(), err error) {
 	g.mu.Lock()
 	t := g.posts[id]
@@ -50,9 +55,12 @@ func (g *postGate) enter(ctx context.Context, id int64) (leave func(), err error
 	g.mu.Unlock()
 	select {
 	case <-t.token:
+		var once sync.Once
 		return func() {
-			t.token <- struct{}{}
-			g.done(id, t)
+			once.Do(func() {
+				t.token <- struct{}{}
+				g.done(id, t)
+			})
 		}, nil
 	case <-ctx.Done():
 		g.done(id, t)

@@ -9,7 +9,8 @@ import (
 
 // TestPostGate: one holder per post, others wait and go in turn, a waiter
 // whose context ends gives up holding nothing, other posts are not held
-// up, and a post nobody holds or waits for is forgotten.
+// up, leaving twice is leaving once, and a post nobody holds or waits for
+// is forgotten.
 func TestPostGate(t *testing.T) {
 	g := newPostGate()
 	ctx := context.Background()
@@ -52,6 +53,7 @@ func TestPostGate(t *testing.T) {
 	}
 
 	leave1()
+	leave1() // a second call does nothing: it neither blocks nor frees a second turn
 	var leave func()
 	select {
 	case leave = <-entered:
