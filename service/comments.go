@@ -31,8 +31,8 @@ type Comments struct {
 	db    *gorm.DB
 	notes *Notifications
 	limit *RateLimiter
-	html  bodies // renders body_html
-	gate  *postGate
+	html  bodies    // renders body_html
+	gate  *postGate // one comment transaction per post at a time
 }
 
 // NewComments returns the comments service. notes writes the notifications
