@@ -32,7 +32,7 @@ type Comments struct {
 	notes *Notifications
 	limit *RateLimiter
 	html  bodies    // renders body_html
-	gate  *postGate // one comment transaction per post at a time
+	gate  *postGate // two comment transactions per post at a time
 }
 
 // NewComments returns the comments service. notes writes the notifications
@@ -138,8 +138,8 @@ func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, 
 		replyTo = authors[parent.AuthorID]
 	}
 
-	// One comment per post at a time enters its transaction on this
-	// instance (postGate explains why), and leaves before the commit.
+	// Two comments per post at a time enter their transactions on this
+	// instance; postGate explains why.
 	leave, err := s.gate.enter(ctx, postID)
 	if err != nil {
 		return nil, Outbox{}, dbError(err)
@@ -201,7 +201,6 @@ func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, 
 			}
 		}
 		out, err = s.notes.commentCreated(tx, plan, actor, &post, c, draft.watched)
-		leave()
 		return err
 	})
 	if err != nil {

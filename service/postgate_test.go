@@ -7,16 +7,19 @@ import (
 	"time"
 )
 
-// TestPostGate: one holder per post, others wait and go in turn, a waiter
-// whose context ends gives up holding nothing, other posts are not held
-// up, leaving twice is leaving once, and a post nobody holds or waits for
-// is forgotten.
+// TestPostGate: gateWidth holders per post, others wait and go in turn, a
+// waiter whose context ends gives up holding nothing, other posts are not
+// held up, and a post nobody holds or waits for is forgotten.
 func TestPostGate(t *testing.T) {
 	g := newPostGate()
 	ctx := context.Background()
-	leave1, err := g.enter(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
+	var held []func()
+	for range gateWidth {
+		leave, err := g.enter(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, leave)
 	}
 	leave2, err := g.enter(ctx, 2)
 	if err != nil {
@@ -32,35 +35,37 @@ func TestPostGate(t *testing.T) {
 		}
 		entered <- leave
 	}()
-	for deadline := time.Now().Add(10 * time.Second); g.users(1) != 2; time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); g.users(1) != gateWidth+1; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatal("the second comment never waited for post 1")
+			t.Fatal("the extra comment never waited for post 1")
 		}
 	}
 	select {
 	case <-entered:
-		t.Fatal("a second comment entered post 1 while the first held it")
+		t.Fatalf("a comment entered post 1 while %d held it", gateWidth)
 	default:
 	}
 
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	if _, err := g.enter(cancelled, 1); !errors.Is(err, context.Canceled) {
-		t.Fatalf("enter with an ended context while post 1 is held = %v, want context.Canceled", err)
+		t.Fatalf("enter with an ended context while post 1 is full = %v, want context.Canceled", err)
 	}
-	if n := g.users(1); n != 2 {
-		t.Fatalf("post 1 has %d users after a waiter gave up, want 2", n)
+	if n := g.users(1); n != gateWidth+1 {
+		t.Fatalf("post 1 has %d users after a waiter gave up, want %d", n, gateWidth+1)
 	}
 
-	leave1()
-	leave1() // a second call does nothing: it neither blocks nor frees a second turn
+	held[0]()
 	var leave func()
 	select {
 	case leave = <-entered:
 	case <-time.After(10 * time.Second):
-		t.Fatal("the waiter did not enter once post 1 was left")
+		t.Fatal("the waiter did not enter once a holder left post 1")
 	}
 	leave()
+	for _, leave := range held[1:] {
+		leave()
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if len(g.posts) != 0 {
@@ -68,7 +73,7 @@ func TestPostGate(t *testing.T) {
 	}
 }
 
-// users is how many hold or wait for post id's turn.
+// users is how many hold or wait for a turn on post id.
 func (g *postGate) users(id int64) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
