@@ -145,25 +145,6 @@ func userExists(db *gorm.DB, id int64) error {
 	return nil
 }
 
-// blockersOf returns which of users have blocked actorID, with a locking
-// read, inside tx, which holds those users' rows (see lockPlan).
-func blockersOf(tx *gorm.DB, actorID int64, users []int64) (map[int64]bool, error) {
-	out := map[int64]bool{}
-	if len(users) == 0 {
-		return out, nil
-	}
-	var ids []int64
-	err := tx.Model(&model.UserBlock{}).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
-		Where("blocked_id = ? AND user_id IN ?", actorID, users).Pluck("user_id", &ids).Error
-	if err != nil {
-		return nil, dbError(err)
-	}
-	for _, id := range ids {
-		out[id] = true
-	}
-	return out, nil
-}
-
 // blockedBy returns which of authors viewer has blocked, for the
 // author_blocked flags of a page; none for no viewer.
 func blockedBy(db *gorm.DB, viewer *model.User, authors []int64) (map[int64]bool, error) {
