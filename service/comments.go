@@ -270,14 +270,9 @@ func (s *Comments) Update(ctx context.Context, id int64, in CommentPatch) (*mode
 	if in.Body == nil && in.Spoiler == nil {
 		return nil, model.Errorf(model.EINVALID, "body or spoiler is required")
 	}
-	changes := map[string]any{"edited_at": Now()}
-	if in.Body != nil {
-		if changes["body"], err = model.Text("body", *in.Body, 1, model.CommentBodyMax); err != nil {
-			return nil, err
-		}
-	}
-	if in.Spoiler != nil {
-		changes["spoiler"] = *in.Spoiler
+	edit, err := newTextEdit("edited_at", in.Body, model.CommentBodyMax, in.Spoiler)
+	if err != nil {
+		return nil, err
 	}
 	c, err := commentOfLivePost(s.db.WithContext(ctx), actor, id, commentsLiveTo)
 	if err != nil {
@@ -286,26 +281,15 @@ func (s *Comments) Update(ctx context.Context, id int64, in CommentPatch) (*mode
 	if c.AuthorID != actor.ID {
 		return nil, model.Errorf(model.EPERMISSION, "only the author may edit comment %d", id)
 	}
-	if body, ok := changes["body"].(string); ok {
-		if changes["body_html"], err = s.html.render(ctx, body); err != nil {
-			return nil, err
-		}
-		changes["body_html_version"] = markdown.Version
+	if err := edit.render(ctx, s.html); err != nil {
+		return nil, err
 	}
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
 		locked, err := lockLiveComment(tx, id, c.PostID)
 		if err != nil {
 			return err
 		}
-		// UpdateColumns sets the new values on locked too.
-		wasSpoiler := locked.Spoiler
-		if err := tx.Model(locked).UpdateColumns(changes).Error; err != nil {
-			return dbError(err)
-		}
-		if in.Spoiler == nil || *in.Spoiler == wasSpoiler {
-			return nil
-		}
-		return rewriteExcerpts(tx, "comment_id = ?", id, locked.Body, locked.Spoiler)
+		return edit.write(tx, locked, locked.Body, locked.Spoiler, "comment_id = ?", id)
 	})
 	if err != nil {
 		return nil, err
@@ -357,11 +341,15 @@ func (s *Comments) Delete(ctx context.Context, id int64) error {
 }
 
 // lockLiveComment locks, inside tx, post postID and then comment id of it
-// (lockTarget, the package's lock order) and returns the comment. Update
-// and Delete read the comment before their transaction; a delete of it or
-// of its post since then is ENOTFOUND. Errors: ENOTFOUND.
+// (lockPostOf and lockTarget, the package's lock order) and returns the
+// comment. Update and Delete read the comment before their transaction; a
+// delete of it or of its post since then is ENOTFOUND. Errors: ENOTFOUND.
 func lockLiveComment(tx *gorm.DB, id, postID int64) (*model.Comment, error) {
-	t, err := lockTarget(tx, model.TargetComment, id, postID)
+	post, err := lockPostOf(tx, model.TargetComment, id, postID)
+	if err != nil {
+		return nil, err
+	}
+	t, err := lockTarget(tx, post, model.TargetComment, id)
 	if err != nil {
 		return nil, err
 	}
@@ -379,13 +367,8 @@ func (s *Notifications) removeComment(tx *gorm.DB, c *model.Comment) (Outbox, er
 		return Outbox{}, dbError(err)
 	}
 	if !c.Hidden {
-		if err := bumpCounter(tx, postComments, c.PostID, -1); err != nil {
+		if err := moveCommentCounters(tx, c, -1); err != nil {
 			return Outbox{}, err
-		}
-		if c.RootID != nil {
-			if err := bumpCounter(tx, commentReplies, *c.RootID, -1); err != nil {
-				return Outbox{}, err
-			}
 		}
 	}
 	out, err := s.commentsDeleted(tx, []int64{c.ID})
