@@ -1,7 +1,7 @@
 package api
 
 import (
-	"net/http"
+	"context"
 
 	"github.com/gin-gonic/gin"
 )
@@ -12,11 +12,7 @@ type setRoleRequest struct {
 
 // setUserRole answers PATCH /admin/users/{id} with the user in its new role.
 func (s *Server) setUserRole(c *gin.Context) (int, any, error) {
-	var req setRoleRequest
-	id, err := pathIDAndJSON(c, &req)
-	if err != nil {
-		return 0, nil, err
-	}
-	u, err := s.users.SetRole(ctx(c), id, req.Role)
-	return http.StatusOK, u, err
+	return changeByID(c, func(ctx context.Context, id int64, req *setRoleRequest) (any, error) {
+		return s.users.SetRole(ctx, id, req.Role)
+	})
 }

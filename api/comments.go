@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -54,13 +55,9 @@ func (s *Server) listReplies(c *gin.Context) (int, any, error) {
 }
 
 func (s *Server) updateComment(c *gin.Context) (int, any, error) {
-	var req updateCommentRequest
-	id, err := pathIDAndJSON(c, &req)
-	if err != nil {
-		return 0, nil, err
-	}
-	cm, err := s.comments.Update(ctx(c), id, service.CommentPatch{Body: req.Body, Spoiler: req.Spoiler})
-	return http.StatusOK, cm, err
+	return changeByID(c, func(ctx context.Context, id int64, req *updateCommentRequest) (any, error) {
+		return s.comments.Update(ctx, id, service.CommentPatch{Body: req.Body, Spoiler: req.Spoiler})
+	})
 }
 
 func (s *Server) deleteComment(c *gin.Context) (int, any, error) {

@@ -39,7 +39,7 @@ func (s *Server) handle(h jsonHandler) gin.HandlerFunc {
 	}
 }
 
-// The two shapes that several routes share, as jsonHandlers.
+// The shapes that several routes share, as jsonHandlers.
 
 // byID answers 200 with what get returns for the resource named by the id
 // path parameter: reads, and likes and unlikes with their like state.
@@ -60,4 +60,29 @@ func noContent(c *gin.Context, do func(context.Context, int64) error) (int, any,
 		return 0, nil, err
 	}
 	return http.StatusNoContent, nil, do(ctx(c), id)
+}
+
+// changeByID answers 200 with what change returns for the resource named
+// by the id path parameter and the JSON body, read into a Req: edits, and
+// the actions whose body says what to do (a role, a level, a resolution).
+// Errors: pathIDAndJSON's, then change's.
+func changeByID[Req any](c *gin.Context, change func(context.Context, int64, *Req) (any, error)) (int, any, error) {
+	var req Req
+	id, err := pathIDAndJSON(c, &req)
+	if err != nil {
+		return 0, nil, err
+	}
+	v, err := change(ctx(c), id, &req)
+	return http.StatusOK, v, err
+}
+
+// listed answers 200 with the page that list returns for the limit and
+// cursor query parameters: the lists that take no other.
+func listed[T any](c *gin.Context, list func(context.Context, int, string) (T, error)) (int, any, error) {
+	limit, err := queryLimit(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	page, err := list(ctx(c), limit, c.Query("cursor"))
+	return http.StatusOK, page, err
 }

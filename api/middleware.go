@@ -251,9 +251,20 @@ func (s *Server) authenticate() gin.HandlerFunc {
 
 // requireAdmin lets only admins through.
 func (s *Server) requireAdmin() gin.HandlerFunc {
+	return s.requireRole((*model.User).IsAdmin, "only an admin may do this")
+}
+
+// requireModerator lets only moderators and admins through.
+func (s *Server) requireModerator() gin.HandlerFunc {
+	return s.requireRole((*model.User).CanModerate, "only a moderator or an admin may do this")
+}
+
+// requireRole lets through only the signed-in users that may, and answers
+// the others EPERMISSION with message. It follows authenticate.
+func (s *Server) requireRole(may func(*model.User) bool, message string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if !model.UserFrom(c.Request.Context()).IsAdmin() {
-			writeError(c, s.log, model.Errorf(model.EPERMISSION, "only an admin may do this"))
+		if !may(model.UserFrom(c.Request.Context())) {
+			writeError(c, s.log, model.Errorf(model.EPERMISSION, "%s", message))
 			return
 		}
 		c.Next()

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -50,45 +51,18 @@ func (s *Server) listReports(c *gin.Context) (int, any, error) {
 // resolveReport answers POST /mod/reports/{id}/resolve with the resolved
 // case.
 func (s *Server) resolveReport(c *gin.Context) (int, any, error) {
-	var req resolveRequest
-	id, err := pathIDAndJSON(c, &req)
-	if err != nil {
-		return 0, nil, err
-	}
-	kase, err := s.moderation.Resolve(ctx(c), id, req.Action)
-	return http.StatusOK, kase, err
+	return changeByID(c, func(ctx context.Context, id int64, req *resolveRequest) (any, error) {
+		return s.moderation.Resolve(ctx, id, req.Action)
+	})
 }
 
 // moderationLog answers GET /admin/moderation-log.
 func (s *Server) moderationLog(c *gin.Context) (int, any, error) {
-	limit, err := queryLimit(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	page, err := s.moderation.Log(ctx(c), limit, c.Query("cursor"))
-	return http.StatusOK, page, err
+	return listed(c, s.moderation.Log)
 }
 
 func (s *Server) blockUser(c *gin.Context) (int, any, error)   { return noContent(c, s.blocks.Block) }
 func (s *Server) unblockUser(c *gin.Context) (int, any, error) { return noContent(c, s.blocks.Unblock) }
 
 // listBlocks answers GET /me/blocks.
-func (s *Server) listBlocks(c *gin.Context) (int, any, error) {
-	limit, err := queryLimit(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	page, err := s.blocks.List(ctx(c), limit, c.Query("cursor"))
-	return http.StatusOK, page, err
-}
-
-// requireModerator lets only moderators and admins through.
-func (s *Server) requireModerator() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if !model.UserFrom(c.Request.Context()).CanModerate() {
-			writeError(c, s.log, model.Errorf(model.EPERMISSION, "only a moderator or an admin may do this"))
-			return
-		}
-		c.Next()
-	}
-}
+func (s *Server) listBlocks(c *gin.Context) (int, any, error) { return listed(c, s.blocks.List) }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -27,36 +28,28 @@ type adminNotifyRequest struct {
 // listNotifications answers GET /notifications: the caller's notifications,
 // newest first, and their unread and unseen counts.
 func (s *Server) listNotifications(c *gin.Context) (int, any, error) {
-	q, err := notificationsQuery(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	page, err := s.notes.List(ctx(c), q)
-	return http.StatusOK, page, err
-}
-
-// notificationsQuery reads the query of a notification list, plain or
-// grouped: unread_only, limit and cursor.
-func notificationsQuery(c *gin.Context) (service.ListNotifications, error) {
-	limit, err := queryLimit(c)
-	if err != nil {
-		return service.ListNotifications{}, err
-	}
-	unreadOnly, err := queryBool(c, "unread_only")
-	if err != nil {
-		return service.ListNotifications{}, err
-	}
-	return service.ListNotifications{UnreadOnly: unreadOnly, Limit: limit, Cursor: c.Query("cursor")}, nil
+	return notificationsPage(c, s.notes.List)
 }
 
 // listNotificationGroups answers GET /notifications/grouped: the caller's
 // notifications in groups, newest group first, and their counts.
 func (s *Server) listNotificationGroups(c *gin.Context) (int, any, error) {
-	q, err := notificationsQuery(c)
+	return notificationsPage(c, s.notes.ListGrouped)
+}
+
+// notificationsPage answers 200 with the page of a notification list,
+// plain or grouped, that list returns for the query: unread_only, limit
+// and cursor.
+func notificationsPage[T any](c *gin.Context, list func(context.Context, service.ListNotifications) (T, error)) (int, any, error) {
+	limit, err := queryLimit(c)
 	if err != nil {
 		return 0, nil, err
 	}
-	page, err := s.notes.ListGrouped(ctx(c), q)
+	unreadOnly, err := queryBool(c, "unread_only")
+	if err != nil {
+		return 0, nil, err
+	}
+	page, err := list(ctx(c), service.ListNotifications{UnreadOnly: unreadOnly, Limit: limit, Cursor: c.Query("cursor")})
 	return http.StatusOK, page, err
 }
 

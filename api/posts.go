@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"math"
 	"net/http"
 
@@ -56,13 +57,9 @@ func (s *Server) listPosts(c *gin.Context) (int, any, error) {
 func (s *Server) getPost(c *gin.Context) (int, any, error) { return byID(c, s.posts.Get) }
 
 func (s *Server) updatePost(c *gin.Context) (int, any, error) {
-	var req updatePostRequest
-	id, err := pathIDAndJSON(c, &req)
-	if err != nil {
-		return 0, nil, err
-	}
-	p, err := s.posts.Update(ctx(c), id, service.PostPatch{Title: req.Title, Body: req.Body, Spoiler: req.Spoiler})
-	return http.StatusOK, p, err
+	return changeByID(c, func(ctx context.Context, id int64, req *updatePostRequest) (any, error) {
+		return s.posts.Update(ctx, id, service.PostPatch{Title: req.Title, Body: req.Body, Spoiler: req.Spoiler})
+	})
 }
 
 func (s *Server) deletePost(c *gin.Context) (int, any, error) { return noContent(c, s.posts.Delete) }

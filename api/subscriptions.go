@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -17,13 +18,9 @@ func (s *Server) getSubscription(c *gin.Context) (int, any, error) {
 }
 
 func (s *Server) putSubscription(c *gin.Context) (int, any, error) {
-	var req subscriptionRequest
-	id, err := pathIDAndJSON(c, &req)
-	if err != nil {
-		return 0, nil, err
-	}
-	sub, err := s.posts.SetSubscription(ctx(c), id, req.Level)
-	return http.StatusOK, sub, err
+	return changeByID(c, func(ctx context.Context, id int64, req *subscriptionRequest) (any, error) {
+		return s.posts.SetSubscription(ctx, id, req.Level)
+	})
 }
 
 func (s *Server) deleteSubscription(c *gin.Context) (int, any, error) {

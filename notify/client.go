@@ -37,7 +37,7 @@ type client struct {
 	// writer runs (open, then one started by enqueue or stop), so that one
 	// goroutine writes at a time. Both are guarded by queueMu.
 	queueMu sync.Mutex
-	queue   []*frame
+	queue   frameQueue
 	writing bool
 	// pingSlot is which of the hub's ping rounds pings this connection.
 	pingSlot int
@@ -53,9 +53,9 @@ type client struct {
 	// registration.
 	reads *readPacer
 
-	// cur and posts (the posts it follows, see thread.go) belong to
-	// whichever goroutine writes: open, then each writer in turn (queueMu
-	// orders them), then finish once the last has ended.
+	// cur and posts (the posts it follows, see thread_subscribe.go)
+	// belong to whichever goroutine writes: open, then each writer in turn
+	// (queueMu orders them), then finish once the last has ended.
 	cur   cursor
 	posts map[int64]*following
 	// following is len(posts), for enqueue: a connection that follows
@@ -190,14 +190,12 @@ func (c *client) writeQueued() {
 			close(c.writerDone)
 			return
 		}
-		if len(c.queue) == 0 {
-			c.queue, c.writing = nil, false
+		f, ok := c.queue.shift()
+		if !ok {
+			c.writing = false
 			c.queueMu.Unlock()
 			return
 		}
-		f := c.queue[0]
-		c.queue[0] = nil
-		c.queue = c.queue[1:]
 		c.queueMu.Unlock()
 		if err := c.handle(f); err != nil {
 			// The client is gone, or did not take a frame within

@@ -79,8 +79,8 @@
 // edits, deletions and like counts reach it as they commit, on the same
 // queue as its notifications. A post's comment_created frames go out in
 // comment-id order, ordered once per instance and post by a feed rather
-// than per connection; thread.go explains how, and the seam between a
-// subscription's replay and the live events.
+// than per connection; thread.go explains how, and thread_subscribe.go the
+// seam between a subscription's replay and the live events.
 //
 // A connection ends with the token that opened it: when the token expires,
 // the hub closes it with 4001 and the client reconnects with a fresh one.

@@ -132,6 +132,24 @@ type frame struct {
 	prev   int64
 }
 
+// frameQueue holds frames first in, first out: a connection's send queue,
+// a feed's inbox.
+type frameQueue []*frame
+
+// shift takes the first frame off q, clearing its slot so that the array
+// does not keep a sent frame alive, or reports false when q is empty and
+// then lets go of the array, however long a burst made it grow.
+func (q *frameQueue) shift() (*frame, bool) {
+	if len(*q) == 0 {
+		*q = nil
+		return nil, false
+	}
+	f := (*q)[0]
+	(*q)[0] = nil
+	*q = (*q)[1:]
+	return f, true
+}
+
 // The server frames of the contract. Every frame is one JSON text message
 // with a type.
 type (
@@ -218,49 +236,53 @@ func newBroadcastFrame(a *model.Announcement) (*frame, error) {
 // following its post. A comment_created frame knows its comment's
 // predecessor in the post, for the hub's order (see feed).
 func newThreadFrame(e *model.ThreadEvent) (*frame, error) {
-	var f *frame
-	var err error
-	switch e.Type {
-	case model.ThreadCommentCreated, model.ThreadCommentUpdated:
+	kind, ok := threadKind(e.Type)
+	if !ok {
+		return nil, fmt.Errorf("notify: unknown live-thread event %q", e.Type)
+	}
+	// id and prev are the frame's, as frame describes them.
+	var id, prev int64
+	var v any
+	switch kind {
+	case kindCommentCreated, kindCommentUpdated:
 		if e.Comment == nil {
 			return nil, fmt.Errorf("notify: %s without a comment", e.Type)
 		}
-		kind := kindCommentCreated
-		if e.Type == model.ThreadCommentUpdated {
-			kind = kindCommentUpdated
-		}
-		f, err = encodeFrame(kind, threadFrame{Type: e.Type, PostID: e.PostID, Comment: e.Comment})
-		if f != nil {
-			f.id, f.prev = e.Comment.ID, e.PrevCommentID
-		}
-	case model.ThreadCommentDeleted:
+		v, id, prev = threadFrame{Type: e.Type, PostID: e.PostID, Comment: e.Comment}, e.Comment.ID, e.PrevCommentID
+	case kindCommentDeleted:
 		if e.CommentID == nil {
 			return nil, fmt.Errorf("notify: %s without a comment id", e.Type)
 		}
-		f, err = encodeFrame(kindCommentDeleted, threadFrame{Type: e.Type, PostID: e.PostID, CommentID: e.CommentID})
-		if f != nil {
-			f.id = *e.CommentID
-		}
-	case model.ThreadPostUpdated:
+		v, id = threadFrame{Type: e.Type, PostID: e.PostID, CommentID: e.CommentID}, *e.CommentID
+	case kindPostUpdated:
 		if e.Post == nil {
 			return nil, fmt.Errorf("notify: %s without a post", e.Type)
 		}
-		f, err = encodeFrame(kindPostUpdated, threadFrame{Type: e.Type, PostID: e.PostID, Post: e.Post})
-	case model.ThreadPostDeleted:
-		f = newPostFrame(kindPostDeleted, e.PostID)
-	case model.ThreadLikeCount:
-		f, err = encodeFrame(kindLikeCount, likeCountFrame{Type: e.Type, PostID: e.PostID, CommentID: e.CommentID, LikeCount: e.LikeCount})
-		if f != nil && e.CommentID != nil {
-			f.id = *e.CommentID
+		v = threadFrame{Type: e.Type, PostID: e.PostID, Post: e.Post}
+	case kindPostDeleted:
+		return newPostFrame(kindPostDeleted, e.PostID), nil
+	case kindLikeCount:
+		v = likeCountFrame{Type: e.Type, PostID: e.PostID, CommentID: e.CommentID, LikeCount: e.LikeCount}
+		if e.CommentID != nil {
+			id = *e.CommentID
 		}
-	default:
-		return nil, fmt.Errorf("notify: unknown live-thread event %q", e.Type)
 	}
+	f, err := encodeFrame(kind, v)
 	if err != nil {
 		return nil, err
 	}
-	f.postID = e.PostID
+	f.id, f.prev, f.postID = id, prev, e.PostID
 	return f, nil
+}
+
+// threadKind is the frame kind of a live-thread event type.
+func threadKind(event string) (frameKind, bool) {
+	for k := kindCommentCreated; k <= kindLikeCount; k++ {
+		if k.String() == event {
+			return k, true
+		}
+	}
+	return 0, false
 }
 
 // newPostFrame makes the live-thread frames that carry only their post's

@@ -47,11 +47,7 @@ func (s *Announcements) Broadcast(ctx context.Context, message string) (*model.A
 // List returns announcements, newest first. Errors: EINVALID for a bad
 // cursor or limit.
 func (s *Announcements) List(ctx context.Context, cursorText string, limit int) (*Page[*model.Announcement], error) {
-	limit, err := pageLimit(limit)
-	if err != nil {
-		return nil, err
-	}
-	after, err := decodeCursor(cursorText, "announcements", noKey)
+	limit, after, err := pageStart(limit, cursorText, "announcements", noKey)
 	if err != nil {
 		return nil, err
 	}

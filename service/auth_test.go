@@ -1,15 +1,14 @@
 package service_test
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,19 +20,26 @@ import (
 )
 
 const (
-	ourSecret   = "our-secret-our-secret-our-secret-0123456"
-	quizSecret  = "quiz-secret-quiz-secret-quiz-secret-0123"
-	quizIssuer  = "https://quiz.example.com"
-	ourIssuer   = "discuss"
-	testTimeout = 10 * time.Second
+	ourSecret  = "our-secret-our-secret-our-secret-0123456"
+	quizSecret = "quiz-secret-quiz-secret-quiz-secret-0123"
+	quizIssuer = "https://quiz.example.com"
+	ourIssuer  = "discuss"
 )
 
+// newAuth returns the auth service over a fresh database, trusting ext's
+// tokens besides its own when ext is not nil.
 func newAuth(t *testing.T, ext *service.ExternalIssuer) (*service.Auth, *dbtest.DB) {
 	t.Helper()
+	return authWith(t, service.AuthConfig{External: ext})
+}
+
+// authWith is the auth service of cfg, given our secret, issuer, an hour's
+// tokens and the cheapest bcrypt cost, over a fresh database.
+func authWith(t *testing.T, cfg service.AuthConfig) (*service.Auth, *dbtest.DB) {
+	t.Helper()
 	db := dbtest.Open(t)
-	a, err := service.NewAuth(db.DB, service.AuthConfig{
-		Secret: []byte(ourSecret), Issuer: ourIssuer, TokenTTL: time.Hour, BcryptCost: 4, External: ext,
-	})
+	cfg.Secret, cfg.Issuer, cfg.TokenTTL, cfg.BcryptCost = []byte(ourSecret), ourIssuer, time.Hour, 4
+	a, err := service.NewAuth(db.DB, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,12 +71,9 @@ func noneToken(t *testing.T, c jwt.Claims) string {
 }
 
 func TestAuthenticateRejects(t *testing.T) {
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rsaKey := mustRSA(t)
 	a, _ := newAuth(t, &service.ExternalIssuer{Issuer: quizIssuer, Algorithm: "RS256", RS256Key: &rsaKey.PublicKey})
-	ctx := context.Background()
+	ctx := t.Context()
 	u, err := a.CreateUser(ctx, "alice", "password123", model.RoleUser)
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +87,7 @@ func TestAuthenticateRejects(t *testing.T) {
 	parts := strings.Split(valid, ".")
 	tamperedPayload, _ := base64.RawURLEncoding.DecodeString(parts[1])
 	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(tamperedPayload), `"sub":"`+sub, `"sub":"9`+sub, 1))) + "." + parts[2]
-	pubPEM := publicKeyBytes(t, &rsaKey.PublicKey)
+	_, pubPEM := publicKeyBytes(t, &rsaKey.PublicKey)
 
 	tests := []struct {
 		name  string
@@ -146,7 +149,7 @@ func TestExternalIssuerCreatesUserOnce(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, db := newAuth(t, tc.ext)
-			ctx := context.Background()
+			ctx := t.Context()
 			// Someone already holds the name the quiz site suggests.
 			if _, err := a.CreateUser(ctx, "carol", "password123", model.RoleUser); err != nil {
 				t.Fatal(err)
@@ -160,19 +163,15 @@ func TestExternalIssuerCreatesUserOnce(t *testing.T) {
 			tok := tc.tok(quizClaims{claims(quizIssuer, "u-1001", now, now.Add(time.Hour)), "carol", "Carol Quiz"})
 
 			// Many first requests at once still make one user.
-			var wg sync.WaitGroup
 			ids := make([]int64, 8)
 			errs := make([]error, 8)
-			for i := range ids {
-				wg.Go(func() {
-					u, err := a.Authenticate(ctx, tok)
-					errs[i] = err
-					if u != nil {
-						ids[i] = u.ID
-					}
-				})
-			}
-			wg.Wait()
+			together(len(ids), func(i int) {
+				u, err := a.Authenticate(ctx, tok)
+				errs[i] = err
+				if u != nil {
+					ids[i] = u.ID
+				}
+			})
 			for i := range ids {
 				if errs[i] != nil || ids[i] != ids[0] {
 					t.Fatalf("request %d: id %d err %v (first id %d)", i, ids[i], errs[i], ids[0])
@@ -200,7 +199,7 @@ func TestExternalIssuerCreatesUserOnce(t *testing.T) {
 
 func TestRegisterAndLogin(t *testing.T) {
 	a, _ := newAuth(t, nil)
-	ctx := context.Background()
+	ctx := t.Context()
 	sess, err := a.Register(ctx, service.RegisterInput{Username: " dave ", Password: "password123", DisplayName: "  Dave  "})
 	if err != nil {
 		t.Fatal(err)
@@ -244,40 +243,26 @@ func TestRegisterAndLogin(t *testing.T) {
 }
 
 func TestLoginRateLimited(t *testing.T) {
-	db := dbtest.Open(t)
-	a, err := service.NewAuth(db.DB, service.AuthConfig{
-		Secret: []byte(ourSecret), Issuer: ourIssuer, TokenTTL: time.Hour, BcryptCost: 4,
-		LoginLimiter: service.NewRateLimiter(3, time.Minute),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
+	a, _ := authWith(t, service.AuthConfig{LoginLimiter: service.NewRateLimiter(3, time.Minute)})
+	ctx := t.Context()
 	for i := range 3 {
 		if _, err := a.Login(ctx, "victim", "guess"+strconv.Itoa(i), "10.0.0."+strconv.Itoa(i)); model.ErrorCode(err) != model.EUNAUTHENTICATED {
 			t.Fatalf("attempt %d: %v", i, err)
 		}
 	}
 	// The fourth guess at the same username is throttled from any address.
-	_, err = a.Login(ctx, "victim", "guess", "10.0.0.99")
+	_, err := a.Login(ctx, "victim", "guess", "10.0.0.99")
 	if model.ErrorCode(err) != model.ERATELIMITED {
 		t.Fatalf("fourth attempt: %v", err)
 	}
-	var me *model.Error
-	if !asModelError(err, &me) || me.RetryAfter <= 0 {
+	if me, ok := errors.AsType[*model.Error](err); !ok || me.RetryAfter <= 0 {
 		t.Fatalf("no RetryAfter on %v", err)
 	}
 }
 
-func asModelError(err error, target **model.Error) bool {
-	e, ok := err.(*model.Error)
-	*target = e
-	return ok
-}
-
 func TestSetRole(t *testing.T) {
 	a, db := newAuth(t, nil)
-	ctx := context.Background()
+	ctx := t.Context()
 	admin, _ := a.CreateUser(ctx, "root_admin", "password123", model.RoleAdmin)
 	bob, _ := a.CreateUser(ctx, "bob", "password123", model.RoleUser)
 	users := service.NewUsers(db.DB, service.NopPublisher{})
@@ -307,13 +292,15 @@ func TestSetRole(t *testing.T) {
 	}
 }
 
-func publicKeyBytes(t *testing.T, k *rsa.PublicKey) []byte {
+// publicKeyBytes returns k in DER and in PEM, the forms an HS/RS
+// confusion attack keys HS256 with.
+func publicKeyBytes(t *testing.T, k *rsa.PublicKey) (der, pemBytes []byte) {
 	t.Helper()
 	der, err := x509.MarshalPKIXPublicKey(k)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	return der, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 }
 
 // TestExternalLocaleKept: the locale claim of the quiz site's tokens is
@@ -330,7 +317,7 @@ func TestExternalLocaleKept(t *testing.T) {
 		{"zh-CN", model.LocaleZhCN}, {"", model.LocaleZhCN}, {"en-US", ""}, {"zh_Hans", model.LocaleZhCN},
 	} {
 		tok := sign(t, jwt.SigningMethodHS256, []byte(quizSecret), quizClaims{claims(quizIssuer, "u-7", now, now.Add(time.Hour)), step.claim})
-		u, err := a.Authenticate(context.Background(), tok)
+		u, err := a.Authenticate(t.Context(), tok)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -341,5 +328,28 @@ func TestExternalLocaleKept(t *testing.T) {
 		if u.Locale != step.want || stored != step.want {
 			t.Fatalf("claim %q: user's locale %q, stored %q, want %q", step.claim, u.Locale, stored, step.want)
 		}
+	}
+}
+
+// TestSignedInOnly: every call made for the signed-in user refuses a
+// context without one as unauthenticated, whatever it is asked about.
+func TestSignedInOnly(t *testing.T) {
+	f := newFixture(t)
+	_, _, n := f.threeFor(t, "alice")
+	anon, postID := t.Context(), *n[0].PostID
+	for name, err := range map[string]error{
+		"Posts.Create":              errOf(f.posts.Create(anon, service.PostInput{Title: "t", Body: "b"})),
+		"Posts.Subscription":        errOf(f.posts.Subscription(anon, postID)),
+		"Posts.SetSubscription":     errOf(f.posts.SetSubscription(anon, postID, model.LevelMuted)),
+		"Posts.ResetSubscription":   errOf(f.posts.ResetSubscription(anon, postID)),
+		"Posts.Subscriptions":       errOf(f.posts.Subscriptions(anon, service.SubscriptionQuery{})),
+		"Notifications.List":        errOf(f.notes.List(anon, service.ListNotifications{})),
+		"Notifications.ListGrouped": errOf(f.notes.ListGrouped(anon, service.ListNotifications{})),
+		"Notifications.UnreadCount": errOf(f.notes.UnreadCount(anon)),
+		"Notifications.MarkRead":    errOf(f.notes.MarkRead(anon, model.ReadSelection{IDs: []int64{n[0].ID}})),
+		"Notifications.MarkOneRead": errOf(f.notes.MarkOneRead(anon, n[0].ID)),
+		"Notifications.MarkSeen":    errOf(f.notes.MarkSeen(anon, n[0].ID)),
+	} {
+		t.Run(name, func(t *testing.T) { wantCode(t, err, model.EUNAUTHENTICATED, "") })
 	}
 }

@@ -43,14 +43,8 @@ const blocksSort = "blocks"
 // Errors: EUNAUTHENTICATED; EINVALID for oneself; ENOTFOUND for an unknown
 // user.
 func (s *Blocks) Block(ctx context.Context, id int64) error {
-	actor, err := signedIn(ctx)
+	actor, err := blocker(ctx, s.db.WithContext(ctx), id)
 	if err != nil {
-		return err
-	}
-	if id == actor.ID {
-		return model.Errorf(model.EINVALID, "id: you cannot block yourself")
-	}
-	if err := userExists(s.db.WithContext(ctx), id); err != nil {
 		return err
 	}
 	var out Outbox
@@ -80,15 +74,9 @@ func (s *Blocks) Block(ctx context.Context, id int64) error {
 // Errors: EUNAUTHENTICATED; EINVALID for oneself; ENOTFOUND for an unknown
 // user.
 func (s *Blocks) Unblock(ctx context.Context, id int64) error {
-	actor, err := signedIn(ctx)
-	if err != nil {
-		return err
-	}
-	if id == actor.ID {
-		return model.Errorf(model.EINVALID, "id: you cannot block yourself")
-	}
 	db := s.db.WithContext(ctx)
-	if err := userExists(db, id); err != nil {
+	actor, err := blocker(ctx, db, id)
+	if err != nil {
 		return err
 	}
 	return dbError(db.Where("user_id = ? AND blocked_id = ?", actor.ID, id).Delete(&model.UserBlock{}).Error)
@@ -102,11 +90,7 @@ func (s *Blocks) List(ctx context.Context, limit int, cursorText string) (*Page[
 	if err != nil {
 		return nil, err
 	}
-	limit, err = pageLimit(limit)
-	if err != nil {
-		return nil, err
-	}
-	after, err := decodeCursor(cursorText, blocksSort, noKey)
+	limit, after, err := pageStart(limit, cursorText, blocksSort, noKey)
 	if err != nil {
 		return nil, err
 	}
@@ -135,6 +119,20 @@ func (s *Blocks) List(ctx context.Context, limit int, cursorText string) (*Page[
 	return page, nil
 }
 
+// blocker returns the signed-in user, who blocks or unblocks user id,
+// once both may: not oneself, and a user that exists.
+// Errors: EUNAUTHENTICATED, EINVALID, ENOTFOUND.
+func blocker(ctx context.Context, db *gorm.DB, id int64) (*model.User, error) {
+	actor, err := signedIn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if id == actor.ID {
+		return nil, model.Errorf(model.EINVALID, "id: you cannot block yourself")
+	}
+	return actor, userExists(db, id)
+}
+
 // userExists returns ENOTFOUND unless user id exists.
 func userExists(db *gorm.DB, id int64) error {
 	var n int64
@@ -145,25 +143,6 @@ func userExists(db *gorm.DB, id int64) error {
 		return model.Errorf(model.ENOTFOUND, "user %d not found", id)
 	}
 	return nil
-}
-
-// blockersOf returns which of users have blocked actorID, with a locking
-// read, inside tx, which holds those users' rows (see lockPlan).
-func blockersOf(tx *gorm.DB, actorID int64, users []int64) (map[int64]bool, error) {
-	out := map[int64]bool{}
-	if len(users) == 0 {
-		return out, nil
-	}
-	var ids []int64
-	err := tx.Model(&model.UserBlock{}).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
-		Where("blocked_id = ? AND user_id IN ?", actorID, users).Pluck("user_id", &ids).Error
-	if err != nil {
-		return nil, dbError(err)
-	}
-	for _, id := range ids {
-		out[id] = true
-	}
-	return out, nil
 }
 
 // blockedBy returns which of authors viewer has blocked, for the

@@ -1,10 +1,8 @@
 package service_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 
 	"github.com/quizsite/discuss/model"
@@ -16,7 +14,6 @@ import (
 // nothing, while carol, who did not block him, hears of them all; and
 // bob's posts and comments carry author_blocked in alice's views only.
 func TestBlockedUserNotifiesNothing(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	_, blocks := f.moderation(3, 20)
 	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
@@ -81,7 +78,6 @@ func TestBlockedUserNotifiesNothing(t *testing.T) {
 // publishes the new counts; blocks are listed, undone, and refused for
 // oneself and unknown users.
 func TestBlockWithdrawsAndLists(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	_, blocks := f.moderation(3, 20)
 	alice, bob := f.as(t, "alice"), f.as(t, "bob")
@@ -135,8 +131,7 @@ func TestBlockWithdrawsAndLists(t *testing.T) {
 // notifications, replay and lists alike, while the head still covers it,
 // so the hub's cursor moves past it.
 func TestReadsRecheckBlocksAndHides(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	f := newFixture(t)
 	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
 	aliceID := f.users["alice"].ID
@@ -162,11 +157,7 @@ func TestReadsRecheckBlocksAndHides(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out []int64
-		for _, n := range list {
-			out = append(out, n.ID)
-		}
-		return out
+		return pluck(list, notificationID)
 	}
 	if got := ids(f.store.NotificationsAfter(ctx, aliceID, 0, 500)); !slices.Equal(got, want) {
 		t.Errorf("replay since 0: %v, want %v", got, want)
@@ -197,30 +188,20 @@ func TestReadsRecheckBlocksAndHides(t *testing.T) {
 // writer either saw the block or committed before it and was withdrawn by
 // it.
 func TestBlockRacingWriters(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	_, blocks := f.moderation(3, 20)
 	alice, bob := f.as(t, "alice"), f.as(t, "bob")
 	p := f.post(t, alice, "a question")
 	const writers = 8
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range writers {
-		wg.Go(func() {
-			<-start
-			if _, err := f.comments.Create(bob, p.ID, service.CommentInput{Body: fmt.Sprintf("@alice look %d", i)}); err != nil {
-				t.Errorf("comment: %v", err)
+	together(writers+1, func(i int) {
+		if i == writers {
+			if err := blocks.Block(alice, f.users["bob"].ID); err != nil {
+				t.Errorf("block: %v", err)
 			}
-		})
-	}
-	wg.Go(func() {
-		<-start
-		if err := blocks.Block(alice, f.users["bob"].ID); err != nil {
-			t.Errorf("block: %v", err)
+		} else if _, err := f.comments.Create(bob, p.ID, service.CommentInput{Body: fmt.Sprintf("@alice look %d", i)}); err != nil {
+			t.Errorf("comment: %v", err)
 		}
 	})
-	close(start)
-	wg.Wait()
 	if n := f.countRows(t, &model.Notification{}, "user_id = ? AND actor_id = ?", f.users["alice"].ID, f.users["bob"].ID); n != 0 {
 		t.Errorf("alice keeps %d notifications of bob", n)
 	}

@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"context"
 	"strconv"
 	"testing"
 
@@ -94,7 +93,7 @@ func TestBodyHTML(t *testing.T) {
 // with an empty body_html until RenderStoredBodies renders them, which it
 // does once.
 func TestRenderStoredBodies(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	db := dbtest.OpenEmpty(t)
 	at := "2026-01-02 03:04:05"
 	m := db.MigrateTo(t, 5,
@@ -105,8 +104,7 @@ func TestRenderStoredBodies(t *testing.T) {
 	if _, err := m.Up(ctx); err != nil {
 		t.Fatal(err)
 	}
-	notes := service.NewNotifications(db.DB, &recorder{db: db.DB})
-	posts, comments := service.NewPosts(db.DB, notes, nil), service.NewComments(db.DB, notes, nil)
+	f := fixtureOn(t, db)
 	var bob model.User
 	if err := db.Take(&bob, 2).Error; err != nil {
 		t.Fatal(err)
@@ -114,11 +112,11 @@ func TestRenderStoredBodies(t *testing.T) {
 	reader := model.WithUser(ctx, &bob)
 	read := func() (*model.Post, *model.Comment) {
 		t.Helper()
-		p, err := posts.Get(reader, 1)
+		p, err := f.posts.Get(reader, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := comments.Get(reader, 1)
+		c, err := f.comments.Get(reader, 1)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -31,14 +31,15 @@ type Comments struct {
 	db    *gorm.DB
 	notes *Notifications
 	limit *RateLimiter
-	html  bodies // renders body_html
+	html  bodies    // renders body_html
+	gate  *postGate // two comment transactions per post at a time
 }
 
 // NewComments returns the comments service. notes writes the notifications
 // of a new comment in its transaction; limit throttles comment creation per
 // user (nil: unlimited).
 func NewComments(db *gorm.DB, notes *Notifications, limit *RateLimiter) *Comments {
-	s := &Comments{db: db, notes: notes, limit: limit, html: newBodies(db)}
+	s := &Comments{db: db, notes: notes, limit: limit, html: newBodies(db), gate: newPostGate()}
 	s.likes = likes{db: db, notes: notes, counter: commentLikes, row: newCommentLike, lock: s.lockToLike}
 	return s
 }
@@ -83,6 +84,67 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 	if err != nil {
 		return nil, err
 	}
+	c, out, err := s.create(ctx, actor, postID, in, body, html)
+	if err != nil {
+		return nil, err
+	}
+	s.notes.publish(ctx, out)
+	if out.fanout {
+		s.notes.wakeFanout()
+	}
+	return c, nil
+}
+
+// create writes comment c and its notifications, and publishes its thread
+// event; the caller publishes out.
+//
+// Everything that needs no lock is read before the transaction: the post
+// and the parent (whose authors never change) to work out the recipients,
+// the mutes and mentions, and whether anyone else watches the post. The
+// transaction, which holds the post's lock from its first statement to its
+// commit, then checks the post and the parent again and only locks and
+// writes: a hot post's comments commit one after another, so every
+// statement in that section is paid once per comment by all of them.
+func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, in CommentInput, body, html string) (*model.Comment, Outbox, error) {
+	db := s.db.WithContext(ctx)
+	p, err := livePost(db, actor, postID)
+	if err != nil {
+		return nil, Outbox{}, err
+	}
+	if err := writable(actor, "post", postID, p.AuthorID, p.Hidden); err != nil {
+		return nil, Outbox{}, err
+	}
+	var parent *model.Comment
+	if in.ParentID != nil {
+		if parent, err = replyParent(db, postID, *in.ParentID); err != nil {
+			return nil, Outbox{}, err
+		}
+		if err := writable(actor, "comment", parent.ID, parent.AuthorID, parent.Hidden); err != nil {
+			return nil, Outbox{}, err
+		}
+	}
+	draft, err := s.notes.draftComment(db, actor, p, parent, body)
+	if err != nil {
+		return nil, Outbox{}, err
+	}
+	// Nobody has liked it yet, and its author is the actor: only reply_to
+	// may need a query, and the parent's author is known already.
+	var replyTo *model.Author
+	if parent != nil {
+		authors, err := fetchAuthors(db, []int64{parent.AuthorID})
+		if err != nil {
+			return nil, Outbox{}, err
+		}
+		replyTo = authors[parent.AuthorID]
+	}
+
+	// Two comments per post at a time enter their transactions on this
+	// instance; postGate explains why.
+	leave, err := s.gate.enter(ctx, postID)
+	if err != nil {
+		return nil, Outbox{}, dbError(err)
+	}
+	defer leave()
 	var c *model.Comment
 	var out Outbox
 	var prev int64
@@ -94,19 +156,7 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 		if err := writable(actor, "post", postID, post.AuthorID, post.Hidden); err != nil {
 			return err
 		}
-		// Read after the post lock: every writer of this thread holds it, so
-		// the parent cannot be deleted or hidden under us.
-		var parent *model.Comment
-		if in.ParentID != nil {
-			var err error
-			if parent, err = replyParent(tx, postID, *in.ParentID); err != nil {
-				return err
-			}
-			if err := writable(actor, "comment", parent.ID, parent.AuthorID, parent.Hidden); err != nil {
-				return err
-			}
-		}
-		plan, err := s.notes.planComment(tx, actor, &post, parent, body)
+		plan, err := lockPlan(tx, actor, draft.to)
 		if err != nil {
 			return err
 		}
@@ -116,26 +166,24 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 			Spoiler: in.Spoiler, CreatedAt: now,
 		}
 		if parent != nil {
+			if err := lockParent(tx, actor, parent); err != nil {
+				return err
+			}
 			root := parent.ID
 			if parent.RootID != nil {
 				root = *parent.RootID
 			}
 			c.ParentID, c.RootID, c.ReplyToUserID = &parent.ID, &root, &parent.AuthorID
-			// The insert's foreign key check would share-lock the root,
-			// whose reply_count is updated next; see the package doc on locking.
-			err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
-				Select("id").Take(&model.Comment{}, root).Error
-			if err != nil {
-				return dbError(err)
-			}
 		}
 		if err := tx.Create(c).Error; err != nil {
 			return dbError(err)
 		}
 		// Whoever comments watches the post from then on, unless they
-		// chose a level on it.
-		if err := watchImplicitly(tx, postID, actor.ID); err != nil {
-			return err
+		// chose a level on it (or have watched it since an earlier one).
+		if !draft.leveled {
+			if err := watchImplicitly(tx, postID, actor.ID); err != nil {
+				return err
+			}
 		}
 		// The post's previous comment, read under its lock, orders this one
 		// in the live thread (see model.ThreadEvent.PrevCommentID).
@@ -152,37 +200,44 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 				return err
 			}
 		}
-		out, err = s.notes.commentCreated(tx, plan, actor, &post, c)
+		out, err = s.notes.commentCreated(tx, plan, actor, &post, c, draft.watched)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, Outbox{}, err
 	}
-	// Nobody has liked it yet, and its author is the actor: only reply_to
-	// may need a query.
 	c.Author = model.AuthorOf(actor)
-	var authorsErr error
-	if c.ReplyToUserID != nil {
-		var authors map[int64]*model.Author
-		if authors, authorsErr = fetchAuthors(s.db.WithContext(ctx), []int64{*c.ReplyToUserID}); authorsErr == nil {
-			c.ReplyTo = authors[*c.ReplyToUserID]
-		}
-	}
+	c.ReplyTo = replyTo
 	// The post's followers first: the notifications' counts take queries,
 	// and a comment published late makes every instance's feed of the
-	// post hold the ones after it. Without its reply_to the comment is
-	// not published; the feeds read it when the next one shows it missing.
-	if authorsErr == nil {
-		s.notes.publishThread(ctx, &model.ThreadEvent{Type: model.ThreadCommentCreated, PostID: postID, Comment: c, PrevCommentID: prev})
+	// post hold the ones after it.
+	s.notes.publishThread(ctx, &model.ThreadEvent{Type: model.ThreadCommentCreated, PostID: postID, Comment: c, PrevCommentID: prev})
+	return c, out, nil
+}
+
+// lockParent locks, inside tx and after the users (the lock order), the
+// parent of a new reply and its root, whose reply_count the reply moves
+// (the insert's foreign key checks would otherwise share-lock them first;
+// see the package doc), and checks the parent again: every writer of the
+// thread holds the post's lock, so once read here it cannot be deleted or
+// hidden before the commit. Errors as replyParent's and writable's.
+func lockParent(tx *gorm.DB, actor *model.User, parent *model.Comment) error {
+	ids := []int64{parent.ID}
+	if parent.RootID != nil {
+		ids = append(ids, *parent.RootID)
 	}
-	s.notes.publish(ctx, out)
-	if out.fanout {
-		s.notes.wakeFanout()
+	var rows []model.Comment
+	err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
+		Select("id", "deleted_at", "hidden").Where("id IN ?", ids).Order("id").Find(&rows).Error
+	if err != nil {
+		return dbError(err)
 	}
-	if authorsErr != nil {
-		return nil, authorsErr
+	for _, r := range rows {
+		if r.ID == parent.ID && r.DeletedAt == nil {
+			return writable(actor, "comment", r.ID, parent.AuthorID, r.Hidden)
+		}
 	}
-	return c, nil
+	return model.Errorf(model.ENOTFOUND, "comment %d not found", parent.ID)
 }
 
 // replyParent returns comment id as the parent of a new reply on post
@@ -215,14 +270,9 @@ func (s *Comments) Update(ctx context.Context, id int64, in CommentPatch) (*mode
 	if in.Body == nil && in.Spoiler == nil {
 		return nil, model.Errorf(model.EINVALID, "body or spoiler is required")
 	}
-	changes := map[string]any{"edited_at": Now()}
-	if in.Body != nil {
-		if changes["body"], err = model.Text("body", *in.Body, 1, model.CommentBodyMax); err != nil {
-			return nil, err
-		}
-	}
-	if in.Spoiler != nil {
-		changes["spoiler"] = *in.Spoiler
+	edit, err := newTextEdit("edited_at", in.Body, model.CommentBodyMax, in.Spoiler)
+	if err != nil {
+		return nil, err
 	}
 	c, err := commentOfLivePost(s.db.WithContext(ctx), actor, id, commentsLiveTo)
 	if err != nil {
@@ -231,26 +281,15 @@ func (s *Comments) Update(ctx context.Context, id int64, in CommentPatch) (*mode
 	if c.AuthorID != actor.ID {
 		return nil, model.Errorf(model.EPERMISSION, "only the author may edit comment %d", id)
 	}
-	if body, ok := changes["body"].(string); ok {
-		if changes["body_html"], err = s.html.render(ctx, body); err != nil {
-			return nil, err
-		}
-		changes["body_html_version"] = markdown.Version
+	if err := edit.render(ctx, s.html); err != nil {
+		return nil, err
 	}
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
 		locked, err := lockLiveComment(tx, id, c.PostID)
 		if err != nil {
 			return err
 		}
-		// UpdateColumns sets the new values on locked too.
-		wasSpoiler := locked.Spoiler
-		if err := tx.Model(locked).UpdateColumns(changes).Error; err != nil {
-			return dbError(err)
-		}
-		if in.Spoiler == nil || *in.Spoiler == wasSpoiler {
-			return nil
-		}
-		return rewriteExcerpts(tx, "comment_id = ?", id, locked.Body, locked.Spoiler)
+		return edit.write(tx, locked, locked.Body, locked.Spoiler, "comment_id = ?", id)
 	})
 	if err != nil {
 		return nil, err
@@ -302,11 +341,15 @@ func (s *Comments) Delete(ctx context.Context, id int64) error {
 }
 
 // lockLiveComment locks, inside tx, post postID and then comment id of it
-// (lockTarget, the package's lock order) and returns the comment. Update
-// and Delete read the comment before their transaction; a delete of it or
-// of its post since then is ENOTFOUND. Errors: ENOTFOUND.
+// (lockPostOf and lockTarget, the package's lock order) and returns the
+// comment. Update and Delete read the comment before their transaction; a
+// delete of it or of its post since then is ENOTFOUND. Errors: ENOTFOUND.
 func lockLiveComment(tx *gorm.DB, id, postID int64) (*model.Comment, error) {
-	t, err := lockTarget(tx, model.TargetComment, id, postID)
+	post, err := lockPostOf(tx, model.TargetComment, id, postID)
+	if err != nil {
+		return nil, err
+	}
+	t, err := lockTarget(tx, post, model.TargetComment, id)
 	if err != nil {
 		return nil, err
 	}
@@ -324,13 +367,8 @@ func (s *Notifications) removeComment(tx *gorm.DB, c *model.Comment) (Outbox, er
 		return Outbox{}, dbError(err)
 	}
 	if !c.Hidden {
-		if err := bumpCounter(tx, postComments, c.PostID, -1); err != nil {
+		if err := moveCommentCounters(tx, c, -1); err != nil {
 			return Outbox{}, err
-		}
-		if c.RootID != nil {
-			if err := bumpCounter(tx, commentReplies, *c.RootID, -1); err != nil {
-				return Outbox{}, err
-			}
 		}
 	}
 	out, err := s.commentsDeleted(tx, []int64{c.ID})

@@ -81,15 +81,11 @@ func (s *Comments) List(ctx context.Context, postID int64, q CommentQuery) (*Pag
 	if q.Sort != CommentsOld && q.Sort != CommentsNew && q.Sort != CommentsTop {
 		return nil, model.Errorf(model.EINVALID, "sort must be old, new or top")
 	}
-	limit, err := pageLimit(q.Limit)
-	if err != nil {
-		return nil, err
-	}
 	key := noKey
 	if q.Sort == CommentsTop {
 		key = countKey
 	}
-	after, err := decodeCursor(q.Cursor, q.Sort, key)
+	limit, after, err := pageStart(q.Limit, q.Cursor, q.Sort, key)
 	if err != nil {
 		return nil, err
 	}
@@ -210,11 +206,7 @@ func firstReplies(db *gorm.DB, viewer *model.User, tops []*model.Comment) (map[i
 // Errors: ENOTFOUND; EINVALID when id is a reply, or naming limit or cursor.
 func (s *Comments) Replies(ctx context.Context, id int64, limit int, cursorText string) (*Page[*model.Comment], error) {
 	db := s.db.WithContext(ctx)
-	limit, err := pageLimit(limit)
-	if err != nil {
-		return nil, err
-	}
-	after, err := decodeCursor(cursorText, CommentsOld, noKey)
+	limit, after, err := pageStart(limit, cursorText, CommentsOld, noKey)
 	if err != nil {
 		return nil, err
 	}
@@ -300,31 +292,21 @@ func fillComments(db *gorm.DB, viewer *model.User, comments []*model.Comment) er
 			userIDs = append(userIDs, *c.ReplyToUserID)
 		}
 	}
-	authors, err := fetchAuthors(db, userIDs)
+	marks, err := readMarks(db, viewer, &model.CommentLike{}, ids, userIDs)
 	if err != nil {
 		return err
-	}
-	blocked, err := blockedBy(db, viewer, userIDs)
-	if err != nil {
-		return err
-	}
-	var liked map[int64]bool
-	if viewer != nil {
-		if liked, err = viewerRows(db, &model.CommentLike{}, viewer.ID, ids); err != nil {
-			return err
-		}
 	}
 	for _, c := range comments {
 		if c.DeletedAt != nil || !c.VisibleTo(viewer) {
 			c.Deleted, c.Body, c.BodyHTML, c.Author, c.Liked, c.Spoiler, c.Hidden = true, "", "", nil, false, false, false
 			continue
 		}
-		c.Author = authors[c.AuthorID]
-		c.AuthorBlocked = blocked[c.AuthorID]
+		c.Author = marks.authors[c.AuthorID]
+		c.AuthorBlocked = marks.blocked[c.AuthorID]
 		if c.ReplyToUserID != nil {
-			c.ReplyTo = authors[*c.ReplyToUserID]
+			c.ReplyTo = marks.authors[*c.ReplyToUserID]
 		}
-		c.Liked = liked[c.ID]
+		c.Liked = marks.liked[c.ID]
 	}
 	return nil
 }

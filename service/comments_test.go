@@ -3,10 +3,8 @@ package service_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,8 +12,44 @@ import (
 	"github.com/quizsite/discuss/service"
 )
 
+// thread signs in alice, bob and carol and makes, on a new post by alice:
+// top-level comments t0..t4 by bob;
+// t1 has replies r0..r4 (by carol, then alternating); t3 is a placeholder
+// (deleted, one live reply); t4 is deleted without replies.
+type thread struct {
+	alice, bob, carol context.Context
+	post              *model.Post
+	tops              []*model.Comment
+	replies           []*model.Comment
+}
+
+func (f *fixture) thread(t *testing.T) thread {
+	t.Helper()
+	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
+	th := thread{alice: alice, bob: bob, carol: carol, post: f.post(t, alice, "thread")}
+	for i := range 5 {
+		th.tops = append(th.tops, f.comment(t, bob, th.post.ID, nil, fmt.Sprintf("t%d", i)))
+	}
+	parent := th.tops[1]
+	for i := range 5 {
+		ctx := carol
+		if i%2 == 1 {
+			ctx = alice
+		}
+		r := f.comment(t, ctx, th.post.ID, parent, fmt.Sprintf("r%d", i))
+		th.replies = append(th.replies, r)
+		parent = r
+	}
+	f.comment(t, carol, th.post.ID, th.tops[3], "under t3")
+	for _, c := range th.tops[3:] {
+		if err := f.comments.Delete(bob, c.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return th
+}
+
 func TestCommentsCreate(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "p")
 	carol := f.as(t, "carol")
@@ -89,45 +123,7 @@ func TestCommentsCreate(t *testing.T) {
 	})
 }
 
-// thread signs in alice, bob and carol and makes, on a new post by alice:
-// top-level comments t0..t4 by bob;
-// t1 has replies r0..r4 (by carol, then alternating); t3 is a placeholder
-// (deleted, one live reply); t4 is deleted without replies.
-type thread struct {
-	alice, bob, carol context.Context
-	post              *model.Post
-	tops              []*model.Comment
-	replies           []*model.Comment
-}
-
-func (f *fixture) thread(t *testing.T) thread {
-	t.Helper()
-	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
-	th := thread{alice: alice, bob: bob, carol: carol, post: f.post(t, alice, "thread")}
-	for i := range 5 {
-		th.tops = append(th.tops, f.comment(t, bob, th.post.ID, nil, fmt.Sprintf("t%d", i)))
-	}
-	parent := th.tops[1]
-	for i := range 5 {
-		ctx := carol
-		if i%2 == 1 {
-			ctx = alice
-		}
-		r := f.comment(t, ctx, th.post.ID, parent, fmt.Sprintf("r%d", i))
-		th.replies = append(th.replies, r)
-		parent = r
-	}
-	f.comment(t, carol, th.post.ID, th.tops[3], "under t3")
-	for _, c := range th.tops[3:] {
-		if err := f.comments.Delete(bob, c.ID); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return th
-}
-
 func TestCommentsList(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	th := f.thread(t)
 	// Likes: t2 has 2, t1 has 1.
@@ -151,24 +147,10 @@ func TestCommentsList(t *testing.T) {
 		{"top", []int64{id(2), id(1), id(3), id(0)}},
 	} {
 		t.Run("OK/"+tc.sort, func(t *testing.T) {
-			var got []*model.Comment
-			q := service.CommentQuery{Sort: tc.sort, Limit: 3}
-			for {
-				page, err := f.comments.List(th.carol, th.post.ID, q)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, page.Items...)
-				if page.NextCursor == nil {
-					break
-				}
-				q.Cursor = *page.NextCursor
-			}
-			ids := make([]int64, len(got))
-			for i, c := range got {
-				ids[i] = c.ID
-			}
-			if !slices.Equal(ids, tc.want) {
+			got := walk(t, func(cursor string) (*service.Page[*model.Comment], error) {
+				return f.comments.List(th.carol, th.post.ID, service.CommentQuery{Sort: tc.sort, Limit: 3, Cursor: cursor})
+			})
+			if ids := pluck(got, commentID); !slices.Equal(ids, tc.want) {
 				t.Fatalf("got %v, want %v", ids, tc.want)
 			}
 			for _, c := range got {
@@ -224,7 +206,6 @@ func checkListed(t *testing.T, th thread, c *model.Comment) {
 }
 
 func TestCommentsGet(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	th := f.thread(t)
 
@@ -249,7 +230,6 @@ func TestCommentsGet(t *testing.T) {
 }
 
 func TestCommentsReplies(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	th := f.thread(t)
 	if err := f.comments.Delete(th.alice, th.replies[3].ID); err != nil {
@@ -257,26 +237,16 @@ func TestCommentsReplies(t *testing.T) {
 	}
 
 	t.Run("OK", func(t *testing.T) {
-		var got []int64
-		cursor := ""
-		for {
-			page, err := f.comments.Replies(th.carol, th.tops[1].ID, 2, cursor)
-			if err != nil {
-				t.Fatal(err)
+		replies := walk(t, func(cursor string) (*service.Page[*model.Comment], error) {
+			return f.comments.Replies(th.carol, th.tops[1].ID, 2, cursor)
+		})
+		for _, r := range replies {
+			if r.Author == nil || r.ReplyTo == nil || r.Deleted {
+				t.Errorf("reply %+v", r)
 			}
-			for _, r := range page.Items {
-				got = append(got, r.ID)
-				if r.Author == nil || r.ReplyTo == nil || r.Deleted {
-					t.Errorf("reply %+v", r)
-				}
-			}
-			if page.NextCursor == nil {
-				break
-			}
-			cursor = *page.NextCursor
 		}
 		want := []int64{th.replies[0].ID, th.replies[1].ID, th.replies[2].ID, th.replies[4].ID}
-		if !slices.Equal(got, want) {
+		if got := pluck(replies, commentID); !slices.Equal(got, want) {
 			t.Errorf("got %v, want %v", got, want)
 		}
 	})
@@ -301,7 +271,6 @@ func TestCommentsReplies(t *testing.T) {
 }
 
 func TestCommentsUpdate(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "p")
 	mod := f.asRole(t, "mod", model.RoleModerator)
@@ -334,7 +303,6 @@ func TestCommentsUpdate(t *testing.T) {
 }
 
 func TestCommentsDelete(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "p")
 	top := f.comment(t, bob, p.ID, nil, "top")
@@ -370,9 +338,7 @@ func TestCommentsDelete(t *testing.T) {
 	})
 	t.Run("OK", func(t *testing.T) {
 		counts(3, 2)
-		var notes int64
-		f.db.Model(&model.Notification{}).Where("comment_id = ?", top.ID).Count(&notes)
-		if notes != 1 {
+		if notes := f.countRows(t, &model.Notification{}, "comment_id = ?", top.ID); notes != 1 {
 			t.Fatalf("%d notifications of bob's comment on alice's post, want 1", notes)
 		}
 		if err := f.comments.Delete(bob, top.ID); err != nil {
@@ -380,8 +346,7 @@ func TestCommentsDelete(t *testing.T) {
 		}
 		counts(2, 2)
 		// Its notification went with it.
-		f.db.Model(&model.Notification{}).Where("comment_id = ?", top.ID).Count(&notes)
-		if notes != 0 {
+		if notes := f.countRows(t, &model.Notification{}, "comment_id = ?", top.ID); notes != 0 {
 			t.Errorf("%d notifications of a deleted comment left", notes)
 		}
 		if l := listed(); len(l) != 1 || !l[0].Deleted || len(l[0].Replies) != 2 {
@@ -415,7 +380,6 @@ func TestCommentsDelete(t *testing.T) {
 }
 
 func TestCommentsLike(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "p")
 	c := f.comment(t, bob, p.ID, nil, "c")
@@ -428,210 +392,4 @@ func TestCommentsLike(t *testing.T) {
 		_, err := f.comments.Like(alice, c.ID)
 		wantCode(t, err, model.ENOTFOUND, "comment")
 	})
-}
-
-// TestCommentsWalkWhileInserting walks 1,000 top-level comments and 1,000
-// replies page by page, in every exact order, while other goroutines add
-// comments and replies: each walk must return every comment that existed
-// before it began exactly once, in order.
-func TestCommentsWalkWhileInserting(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t)
-	alice := f.as(t, "alice")
-	p := f.post(t, alice, "busy")
-	const n = 1000
-	tops := make([]*model.Comment, n)
-	for i := range tops {
-		tops[i] = &model.Comment{PostID: p.ID, AuthorID: model.UserFrom(alice).ID, Body: fmt.Sprint(i), CreatedAt: service.Now()}
-	}
-	if err := f.db.CreateInBatches(tops, 200).Error; err != nil {
-		t.Fatal(err)
-	}
-	root := tops[0].ID
-	replies := make([]*model.Comment, n)
-	for i := range replies {
-		replies[i] = &model.Comment{PostID: p.ID, ParentID: &root, RootID: &root, AuthorID: model.UserFrom(alice).ID, Body: fmt.Sprint(i), CreatedAt: service.Now()}
-	}
-	if err := f.db.CreateInBatches(replies, 200).Error; err != nil {
-		t.Fatal(err)
-	}
-	if err := f.db.Exec("UPDATE comments SET reply_count = ? WHERE id = ?", n, root).Error; err != nil {
-		t.Fatal(err)
-	}
-	ids := func(cs []*model.Comment) []int64 {
-		out := make([]int64, len(cs))
-		for i, c := range cs {
-			out[i] = c.ID
-		}
-		return out
-	}
-	wantOld, wantReplies := ids(tops), ids(replies)
-	wantNew := reversed(wantOld)
-
-	// Writers add a top-level comment and a reply for every page a walk
-	// reads, concurrently with the walk's next page: inserts interleave with
-	// the walk wherever the scheduler puts them, and their number stays
-	// bounded however slow the database.
-	tick := make(chan struct{}, 16)
-	var writers sync.WaitGroup
-	for w := range 4 {
-		writers.Go(func() {
-			i := 0
-			for range tick {
-				i++
-				in := service.CommentInput{Body: fmt.Sprintf("new %d.%d", w, i)}
-				if w%2 == 1 {
-					in.ParentID = &root
-				}
-				if _, err := f.comments.Create(alice, p.ID, in); err != nil {
-					t.Error(err)
-				}
-			}
-		})
-	}
-	walk := func(next func(cursor string) (*service.Page[*model.Comment], error)) []int64 {
-		var got []int64
-		cursor := ""
-		for {
-			page, err := next(cursor)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, ids(page.Items)...)
-			if page.NextCursor == nil {
-				return got
-			}
-			cursor = *page.NextCursor
-			tick <- struct{}{}
-			tick <- struct{}{}
-		}
-	}
-	gotOld := walk(func(c string) (*service.Page[*model.Comment], error) {
-		return f.comments.List(alice, p.ID, service.CommentQuery{Sort: "old", Limit: 37, Cursor: c})
-	})
-	gotNew := walk(func(c string) (*service.Page[*model.Comment], error) {
-		return f.comments.List(alice, p.ID, service.CommentQuery{Sort: "new", Limit: 41, Cursor: c})
-	})
-	gotReplies := walk(func(c string) (*service.Page[*model.Comment], error) {
-		return f.comments.Replies(alice, root, 43, c)
-	})
-	close(tick)
-	writers.Wait()
-
-	// Oldest-first walks see the originals first, then some of the new
-	// comments; newest-first walks may start with comments added before
-	// they began, then see the originals. No walk repeats or reorders.
-	if len(gotOld) < n || !slices.Equal(gotOld[:n], wantOld) || !ascending(gotOld) {
-		t.Errorf("old walk: %d ids, originals in order: %v", len(gotOld), len(gotOld) >= n && slices.Equal(gotOld[:n], wantOld))
-	}
-	if len(gotNew) < n || !slices.Equal(gotNew[len(gotNew)-n:], wantNew) || !ascending(reversed(gotNew)) {
-		t.Errorf("new walk: %d ids, originals in order: %v", len(gotNew), len(gotNew) >= n && slices.Equal(gotNew[len(gotNew)-n:], wantNew))
-	}
-	if len(gotReplies) < n || !slices.Equal(gotReplies[:n], wantReplies) || !ascending(gotReplies) {
-		t.Errorf("replies walk: %d ids, originals in order: %v", len(gotReplies), len(gotReplies) >= n && slices.Equal(gotReplies[:n], wantReplies))
-	}
-}
-
-func reversed(ids []int64) []int64 {
-	out := slices.Clone(ids)
-	slices.Reverse(out)
-	return out
-}
-
-func ascending(ids []int64) bool {
-	for i := 1; i < len(ids); i++ {
-		if ids[i] <= ids[i-1] {
-			return false
-		}
-	}
-	return true
-}
-
-// TestCountersUnderConcurrency runs 200 likes, unlikes, comments, replies
-// and deletes at once on one post, then checks every counter against a
-// recount of the rows.
-func TestCountersUnderConcurrency(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t)
-	users := make([]context.Context, 8)
-	for i := range users {
-		users[i] = f.as(t, fmt.Sprintf("user%d", i))
-	}
-	mod := f.asRole(t, "mod", model.RoleModerator)
-	p := f.post(t, users[0], "hot")
-	var seed []*model.Comment
-	for i := range 10 {
-		seed = append(seed, f.comment(t, users[i%len(users)], p.ID, nil, "seed"))
-	}
-	for i := range 10 {
-		seed = append(seed, f.comment(t, users[i%len(users)], p.ID, seed[i], "seed reply"))
-	}
-
-	const ops = 200
-	var wg sync.WaitGroup
-	errs := make(chan error, ops)
-	for i := range ops {
-		rnd := rand.New(rand.NewPCG(uint64(i), 1))
-		u := users[rnd.IntN(len(users))]
-		c := seed[rnd.IntN(len(seed))]
-		wg.Go(func() {
-			var err error
-			switch i % 8 {
-			case 0:
-				_, err = f.posts.Like(u, p.ID)
-			case 1:
-				_, err = f.posts.Unlike(u, p.ID)
-			case 2:
-				_, err = f.comments.Like(u, c.ID)
-			case 3:
-				_, err = f.comments.Unlike(u, c.ID)
-			case 4:
-				_, err = f.comments.Create(u, p.ID, service.CommentInput{Body: "new"})
-			case 5:
-				_, err = f.comments.Create(u, p.ID, service.CommentInput{Body: "reply", ParentID: &c.ID})
-			case 6:
-				err = f.comments.Delete(mod, c.ID)
-			case 7:
-				_, err = f.posts.Like(u, p.ID)
-				if err == nil {
-					_, err = f.comments.Like(u, c.ID)
-				}
-			}
-			// Racing a delete, a comment may be gone: that is the one
-			// acceptable failure.
-			if err != nil && model.ErrorCode(err) != model.ENOTFOUND {
-				errs <- err
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	checkCounters(t, f)
-}
-
-// checkCounters compares every stored counter with a recount.
-func checkCounters(t *testing.T, f *fixture) {
-	t.Helper()
-	for _, q := range []struct{ name, sql string }{
-		{"posts.comment_count", `SELECT COUNT(*) FROM posts p WHERE comment_count <>
-			(SELECT COUNT(*) FROM comments c WHERE c.post_id = p.id AND c.deleted_at IS NULL)`},
-		{"posts.like_count", `SELECT COUNT(*) FROM posts p WHERE like_count <>
-			(SELECT COUNT(*) FROM post_likes l WHERE l.post_id = p.id)`},
-		{"comments.like_count", `SELECT COUNT(*) FROM comments c WHERE like_count <>
-			(SELECT COUNT(*) FROM comment_likes l WHERE l.comment_id = c.id)`},
-		{"comments.reply_count", `SELECT COUNT(*) FROM comments c WHERE reply_count <>
-			(SELECT COUNT(*) FROM comments r WHERE r.root_id = c.id AND r.deleted_at IS NULL)`},
-		{"negative counters", `SELECT COUNT(*) FROM comments WHERE like_count < 0 OR reply_count < 0`},
-	} {
-		var wrong int64
-		if err := f.db.Raw(q.sql).Scan(&wrong).Error; err != nil {
-			t.Fatal(err)
-		}
-		if wrong != 0 {
-			t.Errorf("%s: %d rows differ from a recount", q.name, wrong)
-		}
-	}
 }

@@ -117,6 +117,22 @@ func pageLimit(limit int) (int, error) {
 	return limit, nil
 }
 
+// pageStart checks the two inputs of every list, in this order: the
+// requested size (pageLimit) and the cursor of the order sort, whose key
+// is of kind key (decodeCursor; nil for the first page).
+// Errors: EINVALID naming limit or cursor.
+func pageStart(limit int, cursorText, sort string, key keyKind) (int, *cursor, error) {
+	limit, err := pageLimit(limit)
+	if err != nil {
+		return 0, nil, err
+	}
+	after, err := decodeCursor(cursorText, sort, key)
+	if err != nil {
+		return 0, nil, err
+	}
+	return limit, after, nil
+}
+
 // newPage turns rows fetched with LIMIT limit+1 into a page of at most limit
 // rows. The extra row only tells that another page exists; the next cursor
 // points after the last row kept, whose position at returns.

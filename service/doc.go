@@ -47,10 +47,13 @@
 //
 // # Where to look
 //
-// tx.go holds the transaction and row plumbing every service uses. Posts
+// tx.go holds the transaction and row plumbing every service uses.
+// Accounts and sign-in are auth.go, tokens auth_token.go, and the quiz
+// site's users, whose tokens its own issuer signs, auth_external.go. Posts
 // and comments are in posts.go, comments.go (writes) and comments_read.go
-// (reads); likes.go is the Like and Unlike they share; subscriptions.go
-// keeps each user's notification level on each post. Notifications are
+// (reads); likes.go is the Like and Unlike they share, edit.go their edits
+// of a body and a spoiler flag; subscriptions.go keeps each user's
+// notification level on each post. Notifications are
 // divided by step: notifications_plan.go works out and locks who a change
 // notifies, notifications_write.go writes the rows inside the change's
 // transaction, notifications_likes.go does both for a like,
@@ -63,12 +66,13 @@
 // the body_html stored with them (package markdown), before the write's
 // transaction, and renders stored rows an older renderer made. Moderation:
 // hidden.go is who sees hidden content (the SQL of model.Visible) and the
-// hiding itself, moderation.go reports, the moderators' queue and the log,
-// blocks.go blocks. Offline delivery (mail and Web Push to users who are
-// not connected) is offline.go (preferences and the signed links of the
-// mail), offline_mail.go (the mail outbox) and offline_push.go (Web Push
-// and the presence record the hubs keep); service/delivery renders and
-// sends, behind the Mailer and Pusher interfaces declared there. The
-// outbox's claim takes a delivery_preferences row and no other lock, and
-// sends with no transaction open.
+// hiding itself, moderation.go reports, moderation_queue.go the moderators'
+// queue, their resolutions and the log, blocks.go blocks. Offline delivery
+// (mail and Web Push to users who are not connected) is offline.go
+// (preferences and the signed links of the mail), offline_mail.go (the mail
+// outbox) and offline_push.go (Web Push and the presence record the hubs
+// keep); service/delivery renders and sends, behind the Mailer and Pusher
+// interfaces declared there. The outbox's claim takes a
+// delivery_preferences row and no other lock, and sends with no transaction
+// open.
 package service

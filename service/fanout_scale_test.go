@@ -2,7 +2,7 @@ package service_test
 
 import (
 	"context"
-	"log/slog"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -58,7 +58,7 @@ func TestFanoutTenThousandWatchers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seeds 10,000 users")
 	}
-	db := dbtest.Open(t)
+	f := fixtureOn(t, dbtest.Open(t))
 	// 10,000 watchers, told within 5 s. The race detector slows the
 	// worker several times over (and SQLite's pure-Go driver some
 	// twentyfold), so under it the test checks the plumbing, not the
@@ -67,34 +67,22 @@ func TestFanoutTenThousandWatchers(t *testing.T) {
 	watchers, bound := 10_000, 5*time.Second
 	if raceDetector {
 		bound = time.Minute
-		if db.Driver == "sqlite" {
+		if f.db.Driver == "sqlite" {
 			watchers = 1_000
 		}
 	}
 	pub := &threadCounter{seen: map[int64]map[int64]int{}}
-	notes := service.NewNotifications(db.DB, pub).WithLogger(slog.New(slog.NewTextHandler(t.Output(), nil)))
-	posts, comments := service.NewPosts(db.DB, notes, nil), service.NewComments(db.DB, notes, nil)
-	f := &fixture{db: db, users: map[string]*model.User{}}
+	f.wire(pub)
 	bob := f.as(t, "bob")
-	quiet, err := posts.Create(bob, service.PostInput{Title: "quiet", Body: "nobody watches"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	busy, err := posts.Create(bob, service.PostInput{Title: "busy", Body: "everyone watches"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dbtest.SeedWatchers(t, db.DB, busy.ID, watchers)
+	quiet, busy := f.post(t, bob, "nobody watches"), f.post(t, bob, "everyone watches")
+	dbtest.SeedWatchers(t, f.db.DB, busy.ID, watchers)
 
 	// Timed without the worker, which would compete for the database: what
 	// is measured is the request's own work. The comments on the busy post
 	// are deleted afterwards, which drops their fan-out.
 	comment := func(postID int64) (time.Duration, *model.Comment) {
 		start := time.Now()
-		c, err := comments.Create(bob, postID, service.CommentInput{Body: "a comment"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := f.comment(t, bob, postID, nil, "a comment")
 		return time.Since(start), c
 	}
 	var quietTimes, busyTimes []time.Duration
@@ -114,44 +102,31 @@ func TestFanoutTenThousandWatchers(t *testing.T) {
 	if mb > 2*mq {
 		t.Errorf("median comment with %d watchers %v, more than twice the unwatched post's %v", watchers, mb, mq)
 	}
-	var outbox int64
-	db.Model(&model.FanoutOutbox{}).Count(&outbox)
-	if outbox != int64(len(busyComments)) {
+	if outbox := f.outboxRows(t); outbox != int64(len(busyComments)) {
 		t.Fatalf("%d outbox rows for %d comments", outbox, len(busyComments))
 	}
 	for _, c := range busyComments {
-		if err := comments.Delete(bob, c.ID); err != nil {
+		if err := f.comments.Delete(bob, c.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		notes.RunFanout(ctx, service.Fanout{BatchSize: 1000, Poll: time.Second}) // the default batch
-	}()
-	defer func() { cancel(); <-done }()
+	startWorker(t, "RunFanout", func(ctx context.Context) {
+		f.notes.RunFanout(ctx, service.Fanout{BatchSize: 1000, Poll: time.Second}) // the default batch
+	})
 	start := time.Now()
 	_, c := comment(busy.ID)
-	deadline := start.Add(bound)
-	for {
-		users, twice := pub.of(c.ID)
-		if users == watchers {
-			if twice > 0 {
-				t.Errorf("%d watchers told twice", twice)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d watchers told within %v", users, watchers, bound)
-		}
-		time.Sleep(10 * time.Millisecond)
+	waitFor(t, bound, fmt.Sprintf("all %d watchers told", watchers), func() bool {
+		users, _ := pub.of(c.ID)
+		return users == watchers
+	})
+	if _, twice := pub.of(c.ID); twice > 0 {
+		t.Errorf("%d watchers told twice", twice)
 	}
 	t.Logf("%d watchers written and published in %v", watchers, time.Since(start))
-	var rows, distinct int64
-	db.Model(&model.Notification{}).Where("comment_id = ? AND type = ?", c.ID, model.NotifyThreadComment).Count(&rows)
-	db.Model(&model.Notification{}).Where("comment_id = ? AND type = ?", c.ID, model.NotifyThreadComment).
+	rows := f.countRows(t, &model.Notification{}, "comment_id = ? AND type = ?", c.ID, model.NotifyThreadComment)
+	var distinct int64
+	f.db.Model(&model.Notification{}).Where("comment_id = ? AND type = ?", c.ID, model.NotifyThreadComment).
 		Distinct("user_id").Count(&distinct)
 	if rows != int64(watchers) || distinct != int64(watchers) {
 		t.Errorf("%d thread_comment rows for %d users, want %d", rows, distinct, watchers)

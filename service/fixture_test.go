@@ -3,8 +3,8 @@ package service_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 
@@ -16,7 +16,9 @@ import (
 )
 
 // fixture is the services over a fresh database, wired as cmd wires them,
-// with a recording publisher and a captured log.
+// with a recording publisher and a captured log. It is the one set-up of
+// this package's tests: tests that need more (offline delivery, a grouped
+// history) build on it.
 type fixture struct {
 	db       *dbtest.DB
 	pub      *recorder
@@ -25,23 +27,37 @@ type fixture struct {
 	posts    *service.Posts
 	comments *service.Comments
 	users    map[string]*model.User
+	hooks    int // hooks registered, which names the next
 	// logs is written through slog's TextHandler, which serialises its
 	// writes; tests read it only after the calls that log have returned.
 	logs *bytes.Buffer
 }
 
+// newFixture runs the test in parallel with the package's other parallel
+// tests, over a fresh migrated database of its own.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	db := dbtest.Open(t)
-	pub := &recorder{db: db.DB}
-	logs := &bytes.Buffer{}
-	notes := service.NewNotifications(db.DB, pub).WithLogger(slog.New(slog.NewTextHandler(logs, nil)))
-	return &fixture{
-		db: db, pub: pub, logs: logs, notes: notes, store: notes.Store(),
-		posts:    service.NewPosts(db.DB, notes, nil),
-		comments: service.NewComments(db.DB, notes, nil),
-		users:    map[string]*model.User{},
-	}
+	t.Parallel()
+	return fixtureOn(t, dbtest.Open(t))
+}
+
+// fixtureOn is the fixture over db, for a test that does not run in
+// parallel (one that times its work, or starts servers on ports it picked,
+// which a parallel test could take first) or that makes its database
+// itself (migrated part way).
+func fixtureOn(t *testing.T, db *dbtest.DB) *fixture {
+	t.Helper()
+	f := &fixture{db: db, pub: &recorder{db: db.DB}, logs: &bytes.Buffer{}, users: map[string]*model.User{}}
+	f.wire(f.pub)
+	return f
+}
+
+// wire makes the services again, publishing through pub, as cmd wires them.
+func (f *fixture) wire(pub service.Publisher) {
+	f.notes = service.NewNotifications(f.db.DB, pub).WithLogger(slog.New(slog.NewTextHandler(f.logs, nil)))
+	f.store = f.notes.Store()
+	f.posts = service.NewPosts(f.db.DB, f.notes, nil)
+	f.comments = service.NewComments(f.db.DB, f.notes, nil)
 }
 
 // as returns a context signed in as name, creating the user with role user
@@ -71,6 +87,17 @@ func (f *fixture) user(t testing.TB, name, role string) *model.User {
 	}
 	f.users[name] = u
 	return u
+}
+
+// crowd signs in n users, named by format with their index, and returns
+// their contexts in index order.
+func (f *fixture) crowd(t testing.TB, format string, n int) []context.Context {
+	t.Helper()
+	ctxs := make([]context.Context, n)
+	for i := range ctxs {
+		ctxs[i] = f.as(t, fmt.Sprintf(format, i))
+	}
+	return ctxs
 }
 
 func (f *fixture) post(t testing.TB, ctx context.Context, body string) *model.Post {
@@ -113,26 +140,67 @@ func (f *fixture) rowsOf(t testing.TB, userID int64) []*model.Notification {
 	return rows
 }
 
+// countRows counts the rows of model's table that match the condition,
+// or all of them when cond is empty.
+func (f *fixture) countRows(t testing.TB, m any, cond string, args ...any) int64 {
+	t.Helper()
+	q := f.db.Model(m)
+	if cond != "" {
+		q = q.Where(cond, args...)
+	}
+	var n int64
+	if err := q.Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// hook runs fn before gorm runs each statement of kind ("create",
+// "query", "delete" or "row", the processor Raw statements go through) on
+// the fixture's database, until remove is called: a test's way to count
+// statements, or to fail them as a broken database would. The database
+// goes with the test, and its hooks with it.
+func (f *fixture) hook(t testing.TB, kind string, fn func(tx *gorm.DB)) (remove func()) {
+	t.Helper()
+	f.hooks++
+	name := fmt.Sprintf("test:hook%d", f.hooks)
+	cb := f.db.Callback()
+	var err error
+	switch kind {
+	case "create":
+		err, remove = cb.Create().Before("gorm:create").Register(name, fn), func() { _ = cb.Create().Remove(name) }
+	case "query":
+		err, remove = cb.Query().Before("gorm:query").Register(name, fn), func() { _ = cb.Query().Remove(name) }
+	case "delete":
+		err, remove = cb.Delete().Before("gorm:delete").Register(name, fn), func() { _ = cb.Delete().Remove(name) }
+	case "row":
+		err, remove = cb.Row().Before("gorm:row").Register(name, fn), func() { _ = cb.Row().Remove(name) }
+	default:
+		t.Fatalf("no statements of kind %q", kind)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return remove
+}
+
+// failOn makes every statement of kind on table fail with err, as a
+// database that breaks there would, until remove is called.
+func (f *fixture) failOn(t testing.TB, kind, table string, err error) (remove func()) {
+	t.Helper()
+	return f.hook(t, kind, func(tx *gorm.DB) {
+		if tx.Statement.Table == table {
+			_ = tx.AddError(err)
+		}
+	})
+}
+
 // recountOf counts a user's unread notifications straight from the table.
 func recountOf(db *gorm.DB, userID int64) int64 {
 	var n int64
 	db.Raw("SELECT COUNT(*) FROM notifications WHERE user_id = ? AND is_read = ?", userID, false).Scan(&n)
 	return n
 }
-
-// wantCode fails the test unless err has the code and, when field is not
-// empty, a message naming field.
-func wantCode(t testing.TB, err error, code, field string) {
-	t.Helper()
-	if model.ErrorCode(err) != code {
-		t.Fatalf("error %v, want code %s", err, code)
-	}
-	if field != "" && !strings.Contains(model.ErrorMessage(err), field) {
-		t.Fatalf("error message %q does not name %s", model.ErrorMessage(err), field)
-	}
-}
-
-func ptr[T any](v T) *T { return &v }
 
 // published is one call the recorder received.
 type published struct {

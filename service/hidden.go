@@ -70,18 +70,26 @@ type target struct {
 	comment *model.Comment // nil when the target is the post
 }
 
-// lockTarget locks, inside tx, post postID, then the rows of users (whose
-// rows the caller's inserts would otherwise share-lock through their
-// foreign keys, out of order), then, for a comment target (typ
-// model.TargetComment), comment id of that post: the package's lock order.
-// It returns them whether deleted or not. Errors: ENOTFOUND naming the
-// target.
-func lockTarget(tx *gorm.DB, typ string, id, postID int64, users ...int64) (*target, error) {
-	forUpdate := clause.Locking{Strength: clause.LockingStrengthUpdate}
-	t := &target{}
-	if err := tx.Clauses(forUpdate).Take(&t.post, postID).Error; err != nil {
+// lockPostOf locks, inside tx, post postID of the target typ id, deleted
+// or not: the first lock of lockTarget's order, for callers that act on a
+// deleted target too. Errors: ENOTFOUND naming the target.
+func lockPostOf(tx *gorm.DB, typ string, id, postID int64) (*model.Post, error) {
+	var post model.Post
+	err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).Take(&post, postID).Error
+	if err != nil {
 		return nil, notFound(err, "%s %d not found", typ, id)
 	}
+	return &post, nil
+}
+
+// lockTarget takes, inside tx and after post, which the caller has locked
+// (lockPostOf, lockLivePost), the rows of users (whose rows the caller's
+// inserts would otherwise share-lock through their foreign keys, out of
+// order), then, for a comment target (typ model.TargetComment), comment id
+// of that post: the package's lock order. It returns them whether deleted
+// or not. Errors: ENOTFOUND naming the target.
+func lockTarget(tx *gorm.DB, post *model.Post, typ string, id int64, users ...int64) (*target, error) {
+	t := &target{post: *post}
 	if len(users) > 0 {
 		if _, err := lockUsers(tx, users); err != nil {
 			return nil, err
@@ -91,7 +99,9 @@ func lockTarget(tx *gorm.DB, typ string, id, postID int64, users ...int64) (*tar
 		return t, nil
 	}
 	t.comment = &model.Comment{}
-	if err := tx.Clauses(forUpdate).Where("post_id = ?", postID).Take(t.comment, id).Error; err != nil {
+	err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
+		Where("post_id = ?", post.ID).Take(t.comment, id).Error
+	if err != nil {
 		return nil, notFound(err, "%s %d not found", typ, id)
 	}
 	return t, nil
@@ -164,13 +174,8 @@ func (s *Notifications) setHidden(tx *gorm.DB, t *target, hidden bool) (Outbox, 
 	if hidden {
 		delta = -1
 	}
-	if err := bumpCounter(tx, postComments, t.post.ID, delta); err != nil {
+	if err := moveCommentCounters(tx, c, delta); err != nil {
 		return Outbox{}, err
-	}
-	if c.RootID != nil {
-		if err := bumpCounter(tx, commentReplies, *c.RootID, delta); err != nil {
-			return Outbox{}, err
-		}
 	}
 	if !hidden {
 		return Outbox{}, nil
@@ -180,4 +185,18 @@ func (s *Notifications) setHidden(tx *gorm.DB, t *target, hidden bool) (Outbox, 
 		out.threads = append(out.threads, commentGone(c))
 	}
 	return out, err
+}
+
+// moveCommentCounters adds delta to the counters that count comment c, as
+// readers see it: its post's comment_count and, for a reply, its root's
+// reply_count. Hiding, showing again and deleting move them; see the top
+// of this file for what they count.
+func moveCommentCounters(tx *gorm.DB, c *model.Comment, delta int64) error {
+	if err := bumpCounter(tx, postComments, c.PostID, delta); err != nil {
+		return err
+	}
+	if c.RootID == nil {
+		return nil
+	}
+	return bumpCounter(tx, commentReplies, *c.RootID, delta)
 }

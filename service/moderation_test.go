@@ -3,13 +3,9 @@ package service_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
-
-	"gorm.io/gorm"
 
 	"github.com/quizsite/discuss/model"
 	"github.com/quizsite/discuss/service"
@@ -29,16 +25,6 @@ func (f *fixture) report(t testing.TB, m *service.Moderation, ctx context.Contex
 		t.Fatal(err)
 	}
 	return r
-}
-
-// countRows counts the rows of model's table that match the condition.
-func (f *fixture) countRows(t testing.TB, m any, cond string, args ...any) int64 {
-	t.Helper()
-	var n int64
-	if err := f.db.Model(m).Where(cond, args...).Count(&n).Error; err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 // reportedThread is alice's post with bob's comment in it, which notified
@@ -66,7 +52,6 @@ func (f *fixture) reportedThread(t *testing.T) (p *model.Post, c *model.Comment)
 // their counts after commit. When any part of the hiding fails, the
 // report fails with it: nothing of it is committed.
 func TestThirdReportHides(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	m, _ := f.moderation(3, 20)
 	p, c := f.reportedThread(t)
@@ -79,20 +64,11 @@ func TestThirdReportHides(t *testing.T) {
 	// The third report, with the notifications' delete failing: the
 	// report is rolled back with it.
 	failDelete := errors.New("injected failure")
-	err := f.db.Callback().Delete().Before("gorm:delete").Register("fail_notifications", func(tx *gorm.DB) {
-		if tx.Statement.Table == "notifications" {
-			_ = tx.AddError(failDelete)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	heal := f.failOn(t, "delete", "notifications", failDelete)
 	if _, err := m.Report(f.as(t, "gina"), model.TargetComment, c.ID, service.ReportInput{Reason: model.ReasonOffensive}); !errors.Is(err, failDelete) {
 		t.Fatalf("report with a failing hide: %v", err)
 	}
-	if err := f.db.Callback().Delete().Remove("fail_notifications"); err != nil {
-		t.Fatal(err)
-	}
+	heal()
 	if n := f.countRows(t, &model.Report{}, "target_id = ?", c.ID); n != 2 {
 		t.Fatalf("%d reports after the failed one, want 2", n)
 	}
@@ -133,7 +109,6 @@ func TestThirdReportHides(t *testing.T) {
 // true), moderators and admins, and by nobody else: not by id, not in
 // lists, not in counts, not as a reply preview.
 func TestHiddenVisibility(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	m, _ := f.moderation(1, 20)
 	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
@@ -166,20 +141,16 @@ func TestHiddenVisibility(t *testing.T) {
 		})
 	}
 	t.Run("UserDoesNot", func(t *testing.T) {
-		if _, err := f.comments.Get(alice, reply.ID); model.ErrorCode(err) != model.ENOTFOUND {
-			t.Errorf("comment: %v", err)
-		}
-		if _, err := f.posts.Get(alice, spamPost.ID); model.ErrorCode(err) != model.ENOTFOUND {
-			t.Errorf("post: %v", err)
-		}
-		if _, err := f.posts.Subscription(alice, spamPost.ID); model.ErrorCode(err) != model.ENOTFOUND {
-			t.Errorf("subscription of the hidden post: %v", err)
-		}
-		if _, err := f.posts.ResetSubscription(alice, spamPost.ID); model.ErrorCode(err) != model.ENOTFOUND {
-			t.Errorf("reset subscription of the hidden post: %v", err)
-		}
-		if _, err := f.comments.List(alice, spamPost.ID, service.CommentQuery{}); model.ErrorCode(err) != model.ENOTFOUND {
-			t.Errorf("comments of the hidden post: %v", err)
+		for name, err := range map[string]error{
+			"comment":                               errOf(f.comments.Get(alice, reply.ID)),
+			"post":                                  errOf(f.posts.Get(alice, spamPost.ID)),
+			"subscription of the hidden post":       errOf(f.posts.Subscription(alice, spamPost.ID)),
+			"reset subscription of the hidden post": errOf(f.posts.ResetSubscription(alice, spamPost.ID)),
+			"comments of the hidden post":           errOf(f.comments.List(alice, spamPost.ID, service.CommentQuery{})),
+		} {
+			if model.ErrorCode(err) != model.ENOTFOUND {
+				t.Errorf("%s: %v", name, err)
+			}
 		}
 		posts, err := f.posts.List(alice, service.PostQuery{})
 		if err != nil || len(posts.Items) != 1 || posts.Items[0].ID != p.ID || posts.Items[0].CommentCount != 1 {
@@ -228,7 +199,6 @@ func TestHiddenVisibility(t *testing.T) {
 // counters and sends none of its withdrawn notifications again; hide keeps
 // it hidden; delete deletes it; each is resolved once and logged.
 func TestResolve(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	m, _ := f.moderation(3, 20)
 	mod := f.asRole(t, "mod", model.RoleModerator)
@@ -343,7 +313,6 @@ func TestResolve(t *testing.T) {
 // TestReportRules: the reasons, the note, one report per user and target,
 // none of one's own content nor of what one cannot see, and the limits.
 func TestReportRules(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	m, _ := f.moderation(3, 2)
 	alice, bob := f.as(t, "alice"), f.as(t, "bob")
@@ -406,23 +375,15 @@ func TestReportRules(t *testing.T) {
 // that reaches the threshold hides it, and the others find it hidden
 // (404: they may not see it); one case, one log entry, no error else.
 func TestConcurrentReports(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	m, _ := f.moderation(3, 20)
 	_, c := f.reportedThread(t)
 	const reporters = 8
-	ctxs := make([]context.Context, reporters)
-	for i := range ctxs {
-		ctxs[i] = f.as(t, fmt.Sprintf("reporter%d", i))
-	}
+	ctxs := f.crowd(t, "reporter%d", reporters)
 	errs := make([]error, reporters)
-	var wg sync.WaitGroup
-	for i := range reporters {
-		wg.Go(func() {
-			_, errs[i] = m.Report(ctxs[i], model.TargetComment, c.ID, service.ReportInput{Reason: model.ReasonSpam})
-		})
-	}
-	wg.Wait()
+	together(reporters, func(i int) {
+		_, errs[i] = m.Report(ctxs[i], model.TargetComment, c.ID, service.ReportInput{Reason: model.ReasonSpam})
+	})
 	ok := 0
 	for _, err := range errs {
 		switch model.ErrorCode(err) {

@@ -114,11 +114,7 @@ func (s *Notifications) startListing(ctx context.Context, q ListNotifications, s
 	if err != nil {
 		return nil, err
 	}
-	limit, err := pageLimit(q.Limit)
-	if err != nil {
-		return nil, err
-	}
-	after, err := decodeCursor(q.Cursor, sort, key)
+	limit, after, err := pageStart(q.Limit, q.Cursor, sort, key)
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,7 @@
 package service_test
 
 import (
-	"context"
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/quizsite/discuss/model"
@@ -26,7 +24,7 @@ func checkSequence(t *testing.T, f *fixture, userID int64) {
 			t.Fatalf("user %d: notification %d has seq %d, want %d", userID, r.ID, r.Seq, i+1)
 		}
 	}
-	head, err := f.store.NotificationHead(context.Background(), userID)
+	head, err := f.store.NotificationHead(t.Context(), userID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +45,7 @@ func checkSequence(t *testing.T, f *fixture, userID int64) {
 	if head != want {
 		t.Fatalf("user %d: head %+v, want %+v", userID, head, want)
 	}
-	seqs, err := f.store.NotificationSeqs(context.Background(), []int64{userID, 1 << 40})
+	seqs, err := f.store.NotificationSeqs(t.Context(), []int64{userID, 1 << 40})
 	if err != nil || len(seqs) != 1 || seqs[userID] != want.Seq {
 		t.Fatalf("user %d: NotificationSeqs = %v, %v; want {%d: %d}", userID, seqs, err, userID, want.Seq)
 	}
@@ -58,14 +56,10 @@ func checkSequence(t *testing.T, f *fixture, userID int64) {
 // unread count agrees with a recount, and that the last count published to
 // each user is that recount.
 func TestUnreadCountsUnderConcurrency(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	const users, workers, rounds = 10, 50, 3
-	ctxs := make([]context.Context, users)
+	ctxs := f.crowd(t, "user%02d", users)
 	posts := make([]*model.Post, users)
-	for i := range users {
-		ctxs[i] = f.as(t, fmt.Sprintf("user%02d", i))
-	}
 	for i := range users {
 		posts[i] = f.post(t, ctxs[i], fmt.Sprintf("post of user%02d", i))
 	}
@@ -74,44 +68,35 @@ func TestUnreadCountsUnderConcurrency(t *testing.T) {
 		tops[i] = f.comment(t, ctxs[(i+1)%users], posts[i].ID, nil, "first")
 	}
 
-	var wg sync.WaitGroup
-	errs := make(chan error, workers*rounds*2)
-	for w := range workers {
-		wg.Go(func() {
-			me := w % users
-			for r := range rounds {
-				target := (w + r + 1) % users
-				in := service.CommentInput{Body: fmt.Sprintf("w%d r%d @user%02d", w, r, (w+2*r)%users)}
-				if r%2 == 1 {
-					in.ParentID = &tops[target].ID
-				}
-				if _, err := f.comments.Create(ctxs[me], posts[target].ID, in); err != nil {
-					errs <- fmt.Errorf("worker %d comment: %w", w, err)
-				}
-				uid := model.UserFrom(ctxs[me]).ID
-				var err error
-				switch r % 3 {
-				case 0:
-					_, err = f.store.MarkRead(context.Background(), uid, nil, 1<<40)
-				case 1:
-					var page *service.NotificationPage
-					if page, err = f.notes.List(ctxs[me], service.ListNotifications{UnreadOnly: true, Limit: 3}); err == nil && len(page.Items) > 0 {
-						_, err = f.notes.MarkOneRead(ctxs[me], page.Items[0].ID)
-					}
-				case 2:
-					_, err = f.notes.UnreadCount(ctxs[me])
-				}
-				if err != nil {
-					errs <- fmt.Errorf("worker %d read: %w", w, err)
-				}
+	together(workers, func(w int) {
+		me := w % users
+		for r := range rounds {
+			target := (w + r + 1) % users
+			in := service.CommentInput{Body: fmt.Sprintf("w%d r%d @user%02d", w, r, (w+2*r)%users)}
+			if r%2 == 1 {
+				in.ParentID = &tops[target].ID
 			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+			if _, err := f.comments.Create(ctxs[me], posts[target].ID, in); err != nil {
+				t.Errorf("worker %d comment: %v", w, err)
+			}
+			uid := model.UserFrom(ctxs[me]).ID
+			var err error
+			switch r % 3 {
+			case 0:
+				_, err = f.store.MarkRead(t.Context(), uid, nil, 1<<40)
+			case 1:
+				var page *service.NotificationPage
+				if page, err = f.notes.List(ctxs[me], service.ListNotifications{UnreadOnly: true, Limit: 3}); err == nil && len(page.Items) > 0 {
+					_, err = f.notes.MarkOneRead(ctxs[me], page.Items[0].ID)
+				}
+			case 2:
+				_, err = f.notes.UnreadCount(ctxs[me])
+			}
+			if err != nil {
+				t.Errorf("worker %d read: %v", w, err)
+			}
+		}
+	})
 
 	last := map[int64]int64{}
 	for _, e := range f.pub.take() {

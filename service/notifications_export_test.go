@@ -10,14 +10,18 @@ import (
 
 // Test access to what only the posts and comments services call.
 
-// CommentCreatedHook plans and writes, in tx, the notifications of comment
+// CommentCreatedHook drafts, plans and writes, in tx, the notifications of comment
 // c, as Comments.Create does around its insert.
 func (s *Notifications) CommentCreatedHook(tx *gorm.DB, actor *model.User, post *model.Post, parent, c *model.Comment) (Outbox, error) {
-	plan, err := s.planComment(tx, actor, post, parent, c.Body)
+	draft, err := s.draftComment(tx, actor, post, parent, c.Body)
 	if err != nil {
 		return Outbox{}, err
 	}
-	return s.commentCreated(tx, plan, actor, post, c)
+	plan, err := lockPlan(tx, actor, draft.to)
+	if err != nil {
+		return Outbox{}, err
+	}
+	return s.commentCreated(tx, plan, actor, post, c, draft.watched)
 }
 
 // PostDeletedHook runs the postDeleted hook in tx.

@@ -50,20 +50,16 @@ type Fanout struct {
 }
 
 // queueFanout writes, inside the comment's transaction, the outbox row
-// that makes the worker tell the post's watchers of comment c, when any
-// watcher is left once the actor and the users plan notifies are set
-// aside. It reports whether it wrote one.
-func (s *Notifications) queueFanout(tx *gorm.DB, plan notifyPlan, actor *model.User, c *model.Comment) (bool, error) {
-	skip := recipientIDs(plan)
-	var watcher []int64
-	err := tx.Model(&model.PostSubscription{}).
-		Where("post_id = ? AND level = ? AND user_id NOT IN ?", c.PostID, model.LevelWatching, append(skip, actor.ID)).
-		Limit(1).Pluck("user_id", &watcher).Error
-	if err != nil || len(watcher) == 0 {
-		return false, dbError(err)
+// that makes the worker tell the post's watchers of comment c, when its
+// draft found any beyond the actor and its recipients (watched). The row
+// names the users plan notifies, whom the fan-out skips. It reports
+// whether it wrote one.
+func (s *Notifications) queueFanout(tx *gorm.DB, plan notifyPlan, actor *model.User, c *model.Comment, watched bool) (bool, error) {
+	if !watched {
+		return false, nil
 	}
 	row := &model.FanoutOutbox{
-		PostID: c.PostID, CommentID: c.ID, ActorID: actor.ID, SkipUserIDs: formatIDs(skip), CreatedAt: Now(),
+		PostID: c.PostID, CommentID: c.ID, ActorID: actor.ID, SkipUserIDs: formatIDs(recipientIDs(plan)), CreatedAt: Now(),
 	}
 	return true, dbError(tx.Create(row).Error)
 }
@@ -175,13 +171,9 @@ func (s *Notifications) fanoutStep(tx *gorm.DB, ob *model.FanoutOutbox, size int
 	if len(to) == 0 {
 		return Outbox{}, nil
 	}
-	seqs, err := lockUsers(tx, to)
-	if err != nil {
-		return Outbox{}, err
-	}
-	// After the locks, as lockPlan reads them: the watchers who blocked
-	// the comment's author hear nothing of it.
-	blockers, err := blockersOf(tx, ob.ActorID, to)
+	// The watchers who blocked the comment's author hear nothing of it;
+	// the blocks are read with the locks, as lockPlan reads them.
+	seqs, blockers, err := lockNotified(tx, ob.ActorID, to)
 	if err != nil {
 		return Outbox{}, err
 	}

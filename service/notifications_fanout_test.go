@@ -3,7 +3,6 @@ package service_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,7 +15,7 @@ import (
 func (f *fixture) drainFanout(t testing.TB, size int) int {
 	t.Helper()
 	for n := 0; ; n++ {
-		found, err := f.notes.FanoutBatch(context.Background(), size)
+		found, err := f.notes.FanoutBatch(t.Context(), size)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -29,11 +28,7 @@ func (f *fixture) drainFanout(t testing.TB, size int) int {
 // outboxRows counts the fan-out's outbox rows.
 func (f *fixture) outboxRows(t testing.TB) int64 {
 	t.Helper()
-	var n int64
-	if err := f.db.Model(&model.FanoutOutbox{}).Count(&n).Error; err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return f.countRows(t, &model.FanoutOutbox{}, "")
 }
 
 func (f *fixture) setLevel(t testing.TB, ctx context.Context, postID int64, level string) {
@@ -48,7 +43,6 @@ func (f *fixture) setLevel(t testing.TB, ctx context.Context, postID int64, leve
 // comment, by priority comment_reply > mention > post_comment >
 // thread_comment; the actor none; muted users only their mentions.
 func TestPriorityWithAllFourTypes(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, carol, dave := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol"), f.as(t, "dave")
 	erin, frank, gina := f.as(t, "erin"), f.as(t, "frank"), f.as(t, "gina")
@@ -59,85 +53,78 @@ func TestPriorityWithAllFourTypes(t *testing.T) {
 	f.setLevel(t, frank, p.ID, model.LevelMuted)
 	_ = gina // normal by default: hears only what is addressed to her
 
-	// A top-level comment: alice qualifies for post_comment and
-	// thread_comment, carol for mention and thread_comment, erin (muted)
-	// for mention, dave for thread_comment, bob (the actor, now watching)
-	// for nothing.
-	c1 := f.comment(t, bob, p.ID, nil, "@carol @erin what do you think?")
-	if n := f.drainFanout(t, 2); n == 0 {
-		t.Fatal("no fan-out for a watched post")
-	}
-	want1 := map[string]string{
-		"alice": model.NotifyPostComment, "carol": model.NotifyMention,
-		"erin": model.NotifyMention, "dave": model.NotifyThreadComment,
-	}
-	if got := f.typesFor(t, c1); !maps2equal(got, want1) {
-		t.Errorf("comment 1: %v, want %v", got, want1)
-	}
-
-	// A reply by carol to bob, mentioning alice, bob, frank (muted) and
-	// gina: bob qualifies for all of comment_reply, mention and
-	// thread_comment (he watches since his comment), alice for mention and
-	// thread_comment, gina for mention only.
-	c2 := f.comment(t, carol, p.ID, c1, "@alice @bob @frank @gina yes")
-	f.drainFanout(t, 2)
-	want2 := map[string]string{
-		"bob": model.NotifyCommentReply, "alice": model.NotifyMention, "frank": model.NotifyMention,
-		"gina": model.NotifyMention, "dave": model.NotifyThreadComment,
-	}
-	if got := f.typesFor(t, c2); !maps2equal(got, want2) {
-		t.Errorf("comment 2: %v, want %v", got, want2)
-	}
-
-	// A plain reply by dave: the watchers alice, bob and carol (now a
-	// participant) get thread_comment, except carol, whose comment it
-	// answers.
-	c3 := f.comment(t, dave, p.ID, c2, "indeed")
-	f.drainFanout(t, 1)
-	want3 := map[string]string{
-		"carol": model.NotifyCommentReply, "alice": model.NotifyThreadComment, "bob": model.NotifyThreadComment,
-	}
-	if got := f.typesFor(t, c3); !maps2equal(got, want3) {
-		t.Errorf("comment 3: %v, want %v", got, want3)
+	var written []*model.Comment
+	for i, step := range []struct {
+		by     context.Context
+		parent int // the step whose comment this one answers, or -1
+		body   string
+		batch  int
+		want   map[string]string
+	}{
+		// A top-level comment: alice qualifies for post_comment and
+		// thread_comment, carol for mention and thread_comment, erin (muted)
+		// for mention, dave for thread_comment, bob (the actor, now
+		// watching) for nothing.
+		{bob, -1, "@carol @erin what do you think?", 2, map[string]string{
+			"alice": model.NotifyPostComment, "carol": model.NotifyMention,
+			"erin": model.NotifyMention, "dave": model.NotifyThreadComment,
+		}},
+		// A reply by carol to bob, mentioning alice, bob, frank (muted) and
+		// gina: bob qualifies for all of comment_reply, mention and
+		// thread_comment (he watches since his comment), alice for mention
+		// and thread_comment, gina for mention only.
+		{carol, 0, "@alice @bob @frank @gina yes", 2, map[string]string{
+			"bob": model.NotifyCommentReply, "alice": model.NotifyMention, "frank": model.NotifyMention,
+			"gina": model.NotifyMention, "dave": model.NotifyThreadComment,
+		}},
+		// A plain reply by dave: the watchers alice, bob and carol (now a
+		// participant) get thread_comment, except carol, whose comment it
+		// answers.
+		{dave, 1, "indeed", 1, map[string]string{
+			"carol": model.NotifyCommentReply, "alice": model.NotifyThreadComment, "bob": model.NotifyThreadComment,
+		}},
+	} {
+		var parent *model.Comment
+		if step.parent >= 0 {
+			parent = written[step.parent]
+		}
+		c := f.comment(t, step.by, p.ID, parent, step.body)
+		written = append(written, c)
+		if n := f.drainFanout(t, step.batch); n == 0 {
+			t.Fatalf("comment %d: no fan-out for a watched post", i+1)
+		}
+		f.wantTypes(t, c, step.want)
 	}
 	if n := f.outboxRows(t); n != 0 {
 		t.Errorf("%d outbox rows left", n)
 	}
 }
 
-func maps2equal(a, b map[string]string) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
-
 // TestLevelsOverrideDefaults: an explicit normal silences a default watcher
 // (author, participant) for thread_comment but not for what is addressed
 // to them; an explicit muted silences post_comment and comment_reply too;
 // going back to the default makes them watch again.
 func TestLevelsOverrideDefaults(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
 	p := f.post(t, alice, "p")
 	c1 := f.comment(t, bob, p.ID, nil, "first")
 	f.drainFanout(t, 10)
+	// carol's comment, once the fan-out has run, notified want.
+	carolTells := func(parent *model.Comment, body string, want map[string]string) {
+		t.Helper()
+		c := f.comment(t, carol, p.ID, parent, body)
+		f.drainFanout(t, 10)
+		f.wantTypes(t, c, want)
+	}
 
 	f.setLevel(t, bob, p.ID, model.LevelNormal)
-	c2 := f.comment(t, carol, p.ID, nil, "second")
-	f.drainFanout(t, 10)
-	if got, want := f.typesFor(t, c2), map[string]string{"alice": model.NotifyPostComment}; !maps2equal(got, want) {
-		t.Errorf("bob normal: %v, want %v", got, want)
-	}
-	c3 := f.comment(t, carol, p.ID, c1, "to bob")
-	f.drainFanout(t, 10)
-	if got, want := f.typesFor(t, c3), map[string]string{"bob": model.NotifyCommentReply, "alice": model.NotifyThreadComment}; !maps2equal(got, want) {
-		t.Errorf("bob normal, replied to: %v, want %v", got, want)
-	}
+	carolTells(nil, "second, bob normal", map[string]string{"alice": model.NotifyPostComment})
+	carolTells(c1, "to bob, normal", map[string]string{"bob": model.NotifyCommentReply, "alice": model.NotifyThreadComment})
 
 	f.setLevel(t, alice, p.ID, model.LevelMuted)
 	f.setLevel(t, bob, p.ID, model.LevelMuted)
-	c4 := f.comment(t, carol, p.ID, c1, "to bob again")
-	f.drainFanout(t, 10)
-	if got := f.typesFor(t, c4); len(got) != 0 {
-		t.Errorf("alice and bob muted: %v, want nothing", got)
-	}
+	carolTells(c1, "to bob again, alice and bob muted", map[string]string{})
 
 	for _, ctx := range []context.Context{alice, bob} {
 		sub, err := f.posts.ResetSubscription(ctx, p.ID)
@@ -148,44 +135,30 @@ func TestLevelsOverrideDefaults(t *testing.T) {
 			t.Errorf("back to default: %+v, want watching by default", sub)
 		}
 	}
-	c5 := f.comment(t, carol, p.ID, nil, "third")
-	f.drainFanout(t, 10)
-	if got, want := f.typesFor(t, c5), map[string]string{"alice": model.NotifyPostComment, "bob": model.NotifyThreadComment}; !maps2equal(got, want) {
-		t.Errorf("back to defaults: %v, want %v", got, want)
-	}
+	carolTells(nil, "third, back to defaults", map[string]string{"alice": model.NotifyPostComment, "bob": model.NotifyThreadComment})
 }
 
 // TestSubscriptionErrors: every error of the level calls.
 func TestSubscriptionErrors(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, _, p := f.alicePost(t, "p")
 	gone := f.post(t, alice, "gone")
 	if err := f.posts.Delete(alice, gone.ID); err != nil {
 		t.Fatal(err)
 	}
-	anon := context.Background()
-	_, err := f.posts.Subscription(anon, p.ID)
-	wantCode(t, err, model.EUNAUTHENTICATED, "")
-	_, err = f.posts.SetSubscription(anon, p.ID, model.LevelMuted)
-	wantCode(t, err, model.EUNAUTHENTICATED, "")
-	_, err = f.posts.ResetSubscription(anon, p.ID)
-	wantCode(t, err, model.EUNAUTHENTICATED, "")
-	_, err = f.posts.Subscriptions(anon, service.SubscriptionQuery{})
-	wantCode(t, err, model.EUNAUTHENTICATED, "")
 	for _, level := range []string{"", "Watching", "loud"} {
-		_, err = f.posts.SetSubscription(alice, p.ID, level)
+		_, err := f.posts.SetSubscription(alice, p.ID, level)
 		wantCode(t, err, model.EINVALID, "level")
 	}
 	for _, id := range []int64{gone.ID, 999} {
-		_, err = f.posts.Subscription(alice, id)
+		_, err := f.posts.Subscription(alice, id)
 		wantCode(t, err, model.ENOTFOUND, "post")
 		_, err = f.posts.SetSubscription(alice, id, model.LevelMuted)
 		wantCode(t, err, model.ENOTFOUND, "post")
 		_, err = f.posts.ResetSubscription(alice, id)
 		wantCode(t, err, model.ENOTFOUND, "post")
 	}
-	_, err = f.posts.Subscriptions(alice, service.SubscriptionQuery{Limit: 101})
+	_, err := f.posts.Subscriptions(alice, service.SubscriptionQuery{Limit: 101})
 	wantCode(t, err, model.EINVALID, "limit")
 	_, err = f.posts.Subscriptions(alice, service.SubscriptionQuery{Cursor: "eyJpIjoxfQ"})
 	wantCode(t, err, model.EINVALID, "cursor")
@@ -196,12 +169,10 @@ func TestSubscriptionErrors(t *testing.T) {
 // taking the next number of their sequence; every row is published once,
 // after commit, with the unread count that includes it.
 func TestFanoutBatches(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	_, bob, p := f.alicePost(t, "p")
 	var watchers []*model.User
-	for i := range 7 {
-		ctx := f.as(t, fmt.Sprint("w", i))
+	for _, ctx := range f.crowd(t, "w%d", 7) {
 		f.setLevel(t, ctx, p.ID, model.LevelWatching)
 		watchers = append(watchers, model.UserFrom(ctx))
 	}
@@ -219,7 +190,7 @@ func TestFanoutBatches(t *testing.T) {
 		t.Fatalf("outbox row %+v", ob)
 	}
 	// Watchers: alice (post_comment instead), w0..w6, bob (the actor).
-	found, err := f.notes.FanoutBatch(context.Background(), 3)
+	found, err := f.notes.FanoutBatch(t.Context(), 3)
 	if err != nil || !found {
 		t.Fatalf("first batch: %v %v", found, err)
 	}
@@ -260,7 +231,7 @@ func TestFanoutBatches(t *testing.T) {
 		rows := f.rowsOf(t, w.ID)
 		for j, r := range rows {
 			if r.Seq != int64(j+1) {
-				t.Errorf("watcher %s: seqs %v", w.Username, seqsOf(rows))
+				t.Errorf("watcher %s: seqs %v", w.Username, pluck(rows, func(n *model.Notification) int64 { return n.Seq }))
 				break
 			}
 		}
@@ -279,35 +250,24 @@ func TestFanoutBatches(t *testing.T) {
 	}
 }
 
-func seqsOf(rows []*model.Notification) []int64 {
-	seqs := make([]int64, len(rows))
-	for i, r := range rows {
-		seqs[i] = r.Seq
-	}
-	return seqs
-}
-
 // TestFanoutOfDeletedComment: a comment deleted while its watchers are
 // being told takes with it the rows written so far and the rest of the
 // fan-out; so does a deleted post.
 func TestFanoutOfDeletedComment(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "p")
-	for i := range 5 {
-		f.setLevel(t, f.as(t, fmt.Sprint("w", i)), p.ID, model.LevelWatching)
+	for _, w := range f.crowd(t, "w%d", 5) {
+		f.setLevel(t, w, p.ID, model.LevelWatching)
 	}
 	c := f.comment(t, bob, p.ID, nil, "oops")
-	if found, err := f.notes.FanoutBatch(context.Background(), 2); err != nil || !found {
+	if found, err := f.notes.FanoutBatch(t.Context(), 2); err != nil || !found {
 		t.Fatal(found, err)
 	}
 	if err := f.comments.Delete(bob, c.ID); err != nil {
 		t.Fatal(err)
 	}
 	f.drainFanout(t, 2)
-	var n int64
-	f.db.Model(&model.Notification{}).Where("comment_id = ?", c.ID).Count(&n)
-	if n != 0 || f.outboxRows(t) != 0 {
+	if n := f.countRows(t, &model.Notification{}, "comment_id = ?", c.ID); n != 0 || f.outboxRows(t) != 0 {
 		t.Errorf("after delete: %d notifications, %d outbox rows", n, f.outboxRows(t))
 	}
 
@@ -326,7 +286,6 @@ func TestFanoutOfDeletedComment(t *testing.T) {
 // TestNoFanoutWithoutWatchers: a comment that leaves no watcher to tell
 // (the author is told anyway, the actor is never told) writes no outbox row.
 func TestNoFanoutWithoutWatchers(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "p")
 	f.comment(t, bob, p.ID, nil, "first")
@@ -344,7 +303,6 @@ func TestNoFanoutWithoutWatchers(t *testing.T) {
 // TestThreadCommentUnique: the database refuses a second thread_comment
 // for one user and comment, and allows any number of other rows.
 func TestThreadCommentUnique(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	u := f.user(t, "alice", model.RoleUser)
 	insert := func(typ string, commentID int64) error {
@@ -367,31 +325,16 @@ func TestThreadCommentUnique(t *testing.T) {
 // the comment's commit rather than its poll, and returns when its context
 // ends.
 func TestFanoutWorker(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	_, bob, p := f.alicePost(t, "p")
 	carol := f.as(t, "carol")
 	f.setLevel(t, carol, p.ID, model.LevelWatching)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	stop := startWorker(t, "RunFanout", func(ctx context.Context) {
 		f.notes.RunFanout(ctx, service.Fanout{BatchSize: 10, Poll: time.Hour})
-	}()
+	})
 	f.comment(t, bob, p.ID, nil, "hello")
-	deadline := time.Now().Add(5 * time.Second)
-	for len(f.rowsOf(t, model.UserFrom(carol).ID)) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("carol's thread_comment not written within 5 s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("RunFanout did not return")
-	}
+	waitFor(t, 5*time.Second, "carol's thread_comment", func() bool { return len(f.rowsOf(t, model.UserFrom(carol).ID)) > 0 })
+	stop()
 }
 
 // TestFanoutBesideWriters: twenty users comment on one watched post at once
@@ -399,48 +342,30 @@ func TestFanoutWorker(t *testing.T) {
 // every request succeeds (no transaction is left a deadlock victim past
 // its retries), and every watcher hears of every live comment once.
 func TestFanoutBesideWriters(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	owner := f.as(t, "owner")
 	p := f.post(t, owner, "a hot thread")
 	const writers, each = 20, 5
-	ctxs := make([]context.Context, writers)
-	for i := range ctxs {
-		ctxs[i] = f.as(t, fmt.Sprintf("w%02d", i))
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	worker := make(chan struct{})
-	go func() {
-		defer close(worker)
+	ctxs := f.crowd(t, "w%02d", writers)
+	stop := startWorker(t, "RunFanout", func(ctx context.Context) {
 		f.notes.RunFanout(ctx, service.Fanout{BatchSize: 7, Poll: 10 * time.Millisecond})
-	}()
-	var wg sync.WaitGroup
-	for i := range writers {
-		wg.Go(func() {
-			for k := range each {
-				c, err := f.comments.Create(ctxs[i], p.ID, service.CommentInput{Body: fmt.Sprintf("answer %d", k)})
-				if err != nil {
-					t.Errorf("writer %d: %v", i, err)
-					return
-				}
-				if k == each-1 && i%5 == 0 {
-					if err := f.comments.Delete(ctxs[i], c.ID); err != nil {
-						t.Errorf("writer %d deleting: %v", i, err)
-					}
+	})
+	together(writers, func(i int) {
+		for k := range each {
+			c, err := f.comments.Create(ctxs[i], p.ID, service.CommentInput{Body: fmt.Sprintf("answer %d", k)})
+			if err != nil {
+				t.Errorf("writer %d: %v", i, err)
+				return
+			}
+			if k == each-1 && i%5 == 0 {
+				if err := f.comments.Delete(ctxs[i], c.ID); err != nil {
+					t.Errorf("writer %d deleting: %v", i, err)
 				}
 			}
-		})
-	}
-	wg.Wait()
-	deadline := time.Now().Add(30 * time.Second)
-	for f.outboxRows(t) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d outbox rows left", f.outboxRows(t))
 		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
-	cancel()
-	<-worker
+	})
+	waitFor(t, 30*time.Second, "an empty outbox", func() bool { return f.outboxRows(t) == 0 })
+	stop()
 	var dupes int64
 	err := f.db.Raw(`SELECT COUNT(*) FROM (SELECT user_id, comment_id FROM notifications
 		WHERE type = ? GROUP BY user_id, comment_id HAVING COUNT(*) > 1) d`, model.NotifyThreadComment).Scan(&dupes).Error

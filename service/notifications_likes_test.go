@@ -2,8 +2,7 @@ package service_test
 
 import (
 	"context"
-	"fmt"
-	"sync"
+	"errors"
 	"testing"
 
 	"github.com/quizsite/discuss/model"
@@ -26,7 +25,6 @@ func (f *fixture) likesOf(t testing.TB, userID int64) []*model.Notification {
 }
 
 func TestLikeNotifications(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "a post about Q7")
 	aliceID, bobID := f.users["alice"].ID, f.users["bob"].ID
@@ -134,31 +132,18 @@ func TestLikeNotifications(t *testing.T) {
 // liking again, give the author one notification each, in one unbroken
 // sequence, and the like count the likers.
 func TestLikesRaceOncePerLiker(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	_, _, p := f.alicePost(t, "popular")
 	const likers = 12
-	ctxs := make([]context.Context, likers)
-	for i := range ctxs {
-		ctxs[i] = f.as(t, fmt.Sprintf("liker_%d", i))
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, likers)
-	for _, ctx := range ctxs {
-		wg.Go(func() {
-			for _, step := range []func(context.Context, int64) (*model.LikeState, error){f.posts.Like, f.posts.Unlike, f.posts.Like, f.posts.Like} {
-				if _, err := step(ctx, p.ID); err != nil {
-					errs <- err
-					return
-				}
+	ctxs := f.crowd(t, "liker_%d", likers)
+	together(likers, func(i int) {
+		for _, step := range []func(context.Context, int64) (*model.LikeState, error){f.posts.Like, f.posts.Unlike, f.posts.Like, f.posts.Like} {
+			if _, err := step(ctxs[i], p.ID); err != nil {
+				t.Error(err)
+				return
 			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+		}
+	})
 	aliceID := f.users["alice"].ID
 	likes := f.likesOf(t, aliceID)
 	actors := map[int64]bool{}
@@ -181,20 +166,16 @@ func TestLikesRaceOncePerLiker(t *testing.T) {
 func TestLikeRollsBackWithItsNotification(t *testing.T) {
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "post")
-	failNotificationInserts(t, f.db.DB)
+	heal := f.failOn(t, "create", "notifications", errors.New("injected failure"))
 	_, err := f.posts.Like(bob, p.ID)
 	if err == nil {
 		t.Fatal("the like succeeded without its notification")
 	}
-	if err := f.db.Callback().Create().Remove("test:fail_notifications"); err != nil {
-		t.Fatal(err)
-	}
+	heal()
 	if got, err := f.posts.Get(alice, p.ID); err != nil || got.LikeCount != 0 || got.Liked {
 		t.Fatalf("after the failed like: %+v, %v", got, err)
 	}
-	var notices int64
-	f.db.Model(&model.PostLikeNotice{}).Count(&notices)
-	if notices != 0 || len(f.pub.take()) != 0 {
+	if notices := f.countRows(t, &model.PostLikeNotice{}, ""); notices != 0 || len(f.pub.take()) != 0 {
 		t.Fatalf("%d notices left, or published", notices)
 	}
 	if _, err := f.posts.Like(bob, p.ID); err != nil {

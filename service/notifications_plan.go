@@ -9,14 +9,16 @@ import (
 )
 
 // Planning: who a new post or comment notifies, and how, worked out and
-// locked at the start of its transaction. notifications_write.go then
+// locked at the start of its transaction (a comment's worked out before
+// it). notifications_write.go then
 // writes the rows.
 
 // notifyPlan is who a new post or comment notifies and how, one type per
-// user in user id order. planPost and planComment work it out at the start
-// of the transaction, before the post or comment row is inserted, and lock
-// the user rows of the actor and of every recipient, in id order; the
-// matching postCreated or commentCreated then writes the rows to it.
+// user in user id order. planPost (for a comment, lockPlan from its draft)
+// makes it at the start of the transaction, before the post or comment row
+// is inserted, and locks the user rows of the actor and of every
+// recipient, in id order; the matching postCreated or commentCreated then
+// writes the rows to it.
 //
 // Taking those locks first, all at once, is what makes the writers
 // deadlock-free: the insert share-locks the actor's row through its author
@@ -39,42 +41,71 @@ func (s *Notifications) planPost(tx *gorm.DB, actor *model.User, body string) (n
 	return lockPlan(tx, actor, to)
 }
 
-// planComment works out and locks, inside tx, who a new comment with body
-// by actor on post, replying to parent (nil for a top-level comment),
-// notifies.
+// commentDraft is who a new comment notifies, worked out before its
+// transaction (draftComment); the transaction locks the plan from it
+// (lockPlan), which also sets aside the recipients who blocked the actor.
+type commentDraft struct {
+	to []recipient
+	// watched says that someone else watches the post: the comment needs
+	// the fan-out (see queueFanout).
+	watched bool
+	// leveled says that the actor has a level on the post already, which
+	// commenting leaves as it is (see watchImplicitly).
+	leveled bool
+}
+
+// draftComment works out who a new comment with body by actor on post,
+// replying to parent (nil for a top-level comment), notifies. It reads
+// without locks, before the comment's transaction: the authors of the post
+// and of the parent do not change, and the mutes, mentions and watchers it
+// reads were never locked (a level set while a comment commits may or may
+// not apply to it, with or without the post's lock).
 //
 // Each user gets at most one notification for it, by priority comment_reply
 // > mention > post_comment > thread_comment, and the actor none. A user who
 // muted the post gets no post_comment or comment_reply from it, but is
 // still told of a mention: the mute is applied before the priority, so a
-// muted parent author who is also mentioned gets the mention. The plan
+// muted parent author who is also mentioned gets the mention. The draft
 // holds the first three, addressed to someone; thread_comment, for the
 // post's watchers who got none of them, is written after commit by the
 // fan-out (notifications_fanout.go), from the outbox row the comment's
 // transaction writes.
-func (s *Notifications) planComment(tx *gorm.DB, actor *model.User, post *model.Post, parent *model.Comment, body string) (notifyPlan, error) {
-	to, err := commentRecipients(tx, actor, post, parent, body)
+func (s *Notifications) draftComment(db *gorm.DB, actor *model.User, post *model.Post, parent *model.Comment, body string) (commentDraft, error) {
+	to, err := commentRecipients(db, actor, post, parent, body)
 	if err != nil {
-		return nil, err
+		return commentDraft{}, err
 	}
-	return lockPlan(tx, actor, to)
+	d := commentDraft{to: to}
+	// One statement: the actor's own row, and one watcher who is neither
+	// the actor nor a recipient (the derived table lets the LIMIT stand in
+	// a UNION on MySQL and SQLite alike).
+	var rows []int64
+	err = db.Raw(`SELECT user_id FROM post_subscriptions WHERE post_id = ? AND user_id = ?
+UNION ALL
+SELECT user_id FROM (SELECT user_id FROM post_subscriptions
+  WHERE post_id = ? AND level = ? AND user_id NOT IN ? LIMIT 1) AS watcher`,
+		post.ID, actor.ID, post.ID, model.LevelWatching, append(recipientIDs(to), actor.ID)).Scan(&rows).Error
+	for _, id := range rows {
+		if id == actor.ID {
+			d.leveled = true
+		} else {
+			d.watched = true
+		}
+	}
+	return d, dbError(err)
 }
 
 // lockPlan locks the user rows of actor and of the recipients to, in id
 // order, and returns the plan of those who have not blocked actor: nothing
 // the actor does notifies them, whatever the type.
 //
-// Blocks are read after the locks, with a locking read (which sees every
+// Blocks are read with the locks, by a locking read (which sees every
 // committed row, whatever the transaction's snapshot): a block commits
 // holding its blocker's row (Blocks.Block), so either it committed before
 // this read, which sees it, or it waits for this transaction and then
 // withdraws what this one wrote.
 func lockPlan(tx *gorm.DB, actor *model.User, to []recipient) (notifyPlan, error) {
-	seqs, err := lockUsers(tx, append(recipientIDs(to), actor.ID))
-	if err != nil {
-		return nil, err
-	}
-	blockers, err := blockersOf(tx, actor.ID, recipientIDs(to))
+	seqs, blockers, err := lockNotified(tx, actor.ID, append(recipientIDs(to), actor.ID))
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -46,12 +45,10 @@ func TestPublishAfterCommitOnly(t *testing.T) {
 		if n := recountOf(f.db.DB, f.users["alice"].ID); n != 1 {
 			t.Errorf("alice has %d unread, want 1", n)
 		}
-		if n, err := f.store.MarkRead(context.Background(), f.users["alice"].ID, nil, 1<<40); err != nil || n != 0 {
+		if n, err := f.store.MarkRead(t.Context(), f.users["alice"].ID, nil, 1<<40); err != nil || n != 0 {
 			t.Errorf("MarkRead = %d, %v", n, err)
 		}
-		if !strings.Contains(f.logs.String(), "broker down") {
-			t.Errorf("the publish error was not logged: %s", f.logs.String())
-		}
+		wantLogged(t, f.logs, "broker down")
 	})
 
 	t.Run("ErrRolledBack", func(t *testing.T) {
@@ -62,7 +59,7 @@ func TestPublishAfterCommitOnly(t *testing.T) {
 		f.as(t, "carol")
 		top := f.comment(t, f.as(t, "carol"), p.ID, nil, "top")
 		f.pub.take()
-		failNotificationInserts(t, f.db.DB)
+		f.failOn(t, "create", "notifications", errors.New("injected failure"))
 
 		for _, parent := range []*model.Comment{nil, top} {
 			in := service.CommentInput{Body: "hi @carol"}
@@ -77,9 +74,8 @@ func TestPublishAfterCommitOnly(t *testing.T) {
 		if got := f.pub.take(); len(got) != 0 {
 			t.Errorf("published %+v for rolled-back transactions", got)
 		}
-		var comments, notes int64
-		f.db.Model(&model.Comment{}).Where("post_id = ?", p.ID).Count(&comments)
-		f.db.Model(&model.Notification{}).Where("post_id = ?", p.ID).Count(&notes)
+		comments := f.countRows(t, &model.Comment{}, "post_id = ?", p.ID)
+		notes := f.countRows(t, &model.Notification{}, "post_id = ?", p.ID)
 		if comments != 1 || notes != 1 { // the top comment and its post_comment, from before
 			t.Errorf("%d comments and %d notifications remain, want 1 and 1", comments, notes)
 		}
@@ -91,20 +87,6 @@ func TestPublishAfterCommitOnly(t *testing.T) {
 			t.Errorf("counters moved: comment_count %d, reply_count %d", post.CommentCount, root.ReplyCount)
 		}
 	})
-}
-
-// failNotificationInserts makes every insert into notifications on db fail,
-// as a database that breaks after the comment insert would.
-func failNotificationInserts(t *testing.T, db *gorm.DB) {
-	t.Helper()
-	err := db.Callback().Create().Before("gorm:create").Register("test:fail_notifications", func(tx *gorm.DB) {
-		if tx.Statement.Table == "notifications" {
-			_ = tx.AddError(errors.New("injected failure"))
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestPublishWithoutCount: when the counts cannot be read after the
@@ -119,14 +101,11 @@ func TestPublishWithoutCount(t *testing.T) {
 	var failCounts atomic.Bool
 	// The counts are a Raw statement, which gorm runs through its Row
 	// callbacks.
-	err := f.db.Callback().Row().After("gorm:row").Register("test:fail_unread_counts", func(tx *gorm.DB) {
+	f.hook(t, "row", func(tx *gorm.DB) {
 		if failCounts.Load() && strings.Contains(tx.Statement.SQL.String(), "AS unseen") {
 			_ = tx.AddError(errors.New("injected failure"))
 		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	failCounts.Store(true)
 	c := f.comment(t, bob, p.ID, nil, "first!")
 	failCounts.Store(false)
@@ -135,13 +114,10 @@ func TestPublishWithoutCount(t *testing.T) {
 	if len(got) != 1 || got[0].kind != "notification" || got[0].n.CommentID == nil || *got[0].n.CommentID != c.ID || got[0].unread != -1 {
 		t.Fatalf("published %+v, want the notification of comment %d with unread -1", got, c.ID)
 	}
-	if !strings.Contains(f.logs.String(), "counts for publishing") {
-		t.Errorf("the failed count was not logged:\n%s", f.logs.String())
-	}
+	wantLogged(t, f.logs, "counts for publishing")
 }
 
 func TestCommentDeletedRemovesNotifications(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
 	p := f.post(t, alice, "post")
@@ -152,7 +128,7 @@ func TestCommentDeletedRemovesNotifications(t *testing.T) {
 		t.Fatal("setup: wrong unread counts")
 	}
 	// Carol has read hers: it must leave her list all the same.
-	if _, err := f.store.MarkRead(context.Background(), carolID, nil, 1<<40); err != nil {
+	if _, err := f.store.MarkRead(t.Context(), carolID, nil, 1<<40); err != nil {
 		t.Fatal(err)
 	}
 	f.pub.take()
@@ -160,9 +136,7 @@ func TestCommentDeletedRemovesNotifications(t *testing.T) {
 	if err := f.comments.Delete(bob, gone.ID); err != nil {
 		t.Fatal(err)
 	}
-	var left int64
-	f.db.Model(&model.Notification{}).Where("comment_id = ?", gone.ID).Count(&left)
-	if left != 0 {
+	if left := f.countRows(t, &model.Notification{}, "comment_id = ?", gone.ID); left != 0 {
 		t.Errorf("%d notifications of the deleted comment remain", left)
 	}
 	if rows := f.rowsOf(t, aliceID); len(rows) != 1 || *rows[0].CommentID != keep.ID {
@@ -172,7 +146,7 @@ func TestCommentDeletedRemovesNotifications(t *testing.T) {
 	if err != nil || len(page.Items) != 1 || page.Unread != 1 {
 		t.Errorf("alice's list %+v, %v", page, err)
 	}
-	after, err := f.store.NotificationsAfter(context.Background(), carolID, 0, 100)
+	after, err := f.store.NotificationsAfter(t.Context(), carolID, 0, 100)
 	if err != nil || len(after) != 0 {
 		t.Errorf("carol replays %+v, %v", after, err)
 	}
@@ -183,7 +157,6 @@ func TestCommentDeletedRemovesNotifications(t *testing.T) {
 }
 
 func TestPostDeletedHook(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "hello @bob")
 	f.as(t, "carol")
@@ -200,7 +173,7 @@ func TestPostDeletedHook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.notes.Publish(context.Background(), out)
+	f.notes.Publish(t.Context(), out)
 	var left []*model.Notification
 	f.db.Find(&left)
 	if len(left) != 1 || *left[0].PostID != other.ID {

@@ -1,10 +1,8 @@
 package service_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 
 	"github.com/quizsite/discuss/model"
@@ -15,11 +13,9 @@ import (
 // a broker outage.
 
 func TestReplayQueries(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	f := newFixture(t)
-	n := threeFor(t, f, "alice")
-	alice := f.users["alice"].ID
+	_, alice, n := f.threeFor(t, "alice")
 	if _, err := f.store.MarkRead(ctx, alice, []int64{n[1].ID}, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +67,6 @@ func TestReplayQueries(t *testing.T) {
 // notification, leaving a hole in the user's sequence that is never
 // filled; the next notification takes the next number.
 func TestSequenceSurvivesDeletion(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, post := f.alicePost(t, "my post")
 	aliceID := model.UserFrom(alice).ID
@@ -85,10 +80,10 @@ func TestSequenceSurvivesDeletion(t *testing.T) {
 	if err := f.db.Raw("SELECT seq FROM notifications WHERE user_id = ? ORDER BY id", aliceID).Scan(&seqs).Error; err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(seqs) != "[2 3]" {
+	if !slices.Equal(seqs, []int64{2, 3}) {
 		t.Fatalf("seqs after deleting the first comment = %v, want [2 3]", seqs)
 	}
-	head, err := f.store.NotificationHead(context.Background(), aliceID)
+	head, err := f.store.NotificationHead(t.Context(), aliceID)
 	if err != nil || head.Seq != 3 || head.Unread != 2 {
 		t.Fatalf("head = %+v, %v; want seq 3, unread 2", head, err)
 	}
@@ -98,7 +93,6 @@ func TestSequenceSurvivesDeletion(t *testing.T) {
 // once while a reader resumes by id as a reconnecting client does. Every
 // notification must be seen: none may commit after a larger id was read.
 func TestResumeNeverSkips(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	f.as(t, "target")
 	target := f.users["target"].ID
@@ -108,17 +102,16 @@ func TestResumeNeverSkips(t *testing.T) {
 		// hunts cannot happen there; a short run checks the plumbing.
 		writers, each = 4, 5
 	}
-	ctxs := make([]context.Context, writers)
+	ctxs := f.crowd(t, "writer%02d", writers)
 	posts := make([]*model.Post, writers)
-	for i := range writers {
-		ctxs[i] = f.as(t, fmt.Sprintf("writer%02d", i))
-		posts[i] = f.post(t, ctxs[i], "own post")
+	for i, ctx := range ctxs {
+		posts[i] = f.post(t, ctx, "own post")
 	}
 
-	var wg sync.WaitGroup
 	done := make(chan struct{})
-	for i := range writers {
-		wg.Go(func() {
+	go func() {
+		defer close(done)
+		together(writers, func(i int) {
 			for k := range each {
 				// Each writer comments on its own post, so only the
 				// recipient's lock orders these transactions.
@@ -127,8 +120,7 @@ func TestResumeNeverSkips(t *testing.T) {
 				}
 			}
 		})
-	}
-	go func() { wg.Wait(); close(done) }()
+	}()
 
 	seen := map[int64]bool{}
 	var after int64
@@ -137,11 +129,11 @@ func TestResumeNeverSkips(t *testing.T) {
 	// may show a notification without the one before it while that one
 	// commits (MariaDB's snapshot), and resuming after it would skip it.
 	read := func() {
-		head, err := f.store.NotificationHead(context.Background(), target)
+		head, err := f.store.NotificationHead(t.Context(), target)
 		if err != nil {
 			t.Fatal(err)
 		}
-		list, err := f.store.NotificationsAfter(context.Background(), target, after, 500)
+		list, err := f.store.NotificationsAfter(t.Context(), target, after, 500)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -178,7 +170,6 @@ func TestResumeNeverSkips(t *testing.T) {
 // with actors and the user's unread count; a range with nothing in it
 // still gets its head, and a hole left by a deleted comment is skipped.
 func TestMissedNotifications(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
 	aliceID, bobID, carolID := model.UserFrom(alice).ID, model.UserFrom(bob).ID, model.UserFrom(carol).ID
@@ -193,7 +184,7 @@ func TestMissedNotifications(t *testing.T) {
 	}
 	aliceRows := f.rowsOf(t, aliceID) // seqs 1, 3, 4 remain
 
-	got, err := f.store.MissedNotifications(context.Background(), []model.NotificationRange{
+	got, err := f.store.MissedNotifications(t.Context(), []model.NotificationRange{
 		{UserID: aliceID, AfterID: 0, UpToSeq: 3},
 		{UserID: bobID, AfterID: 0, UpToSeq: 1},
 		{UserID: carolID, AfterID: 0, UpToSeq: 0},
@@ -225,11 +216,11 @@ func TestMissedNotifications(t *testing.T) {
 	}
 
 	// AfterID cuts the front of a range.
-	got, err = f.store.MissedNotifications(context.Background(), []model.NotificationRange{{UserID: aliceID, AfterID: aliceRows[0].ID, UpToSeq: 4}})
+	got, err = f.store.MissedNotifications(t.Context(), []model.NotificationRange{{UserID: aliceID, AfterID: aliceRows[0].ID, UpToSeq: 4}})
 	if err != nil || len(got) != 1 || len(got[0].List) != 2 || got[0].List[0].ID != aliceRows[1].ID {
 		t.Fatalf("after the first: %+v, %v; want seq 3 and 4", got, err)
 	}
-	if none, err := f.store.MissedNotifications(context.Background(), nil); err != nil || none != nil {
+	if none, err := f.store.MissedNotifications(t.Context(), nil); err != nil || none != nil {
 		t.Fatalf("no ranges: %v, %v", none, err)
 	}
 }

@@ -37,8 +37,16 @@ func (f *fixture) typesFor(t testing.TB, c *model.Comment) map[string]string {
 	return got
 }
 
+// wantTypes fails the test unless the notifications of comment c are
+// want: by recipient username, the type.
+func (f *fixture) wantTypes(t testing.TB, c *model.Comment, want map[string]string) {
+	t.Helper()
+	if got := f.typesFor(t, c); !maps.Equal(got, want) {
+		t.Errorf("comment %q notified %v, want %v", c.Body, got, want)
+	}
+}
+
 func TestNotificationTypes(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
 	f.as(t, "dave")
@@ -84,15 +92,12 @@ func TestNotificationTypes(t *testing.T) {
 				parent = f.comment(t, tt.parent, p.ID, nil, "the comment replied to")
 			}
 			c := f.comment(t, tt.actor, p.ID, parent, tt.body)
-			if got := f.typesFor(t, c); !maps.Equal(got, tt.want) {
-				t.Errorf("notified %v, want %v", got, tt.want)
-			}
+			f.wantTypes(t, c, tt.want)
 		})
 	}
 }
 
 func TestNotificationContent(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	_, bob, p := f.alicePost(t, "a question")
 	f.pub.take()
@@ -125,7 +130,6 @@ func TestNotificationContent(t *testing.T) {
 }
 
 func TestPostMentions(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice := f.as(t, "alice")
 	f.as(t, "bob")
@@ -149,7 +153,6 @@ func TestPostMentions(t *testing.T) {
 
 func TestHookOnDeletedParent(t *testing.T) {
 	// A reply to a deleted comment does not notify its author.
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "post")
 	parent := f.comment(t, alice, p.ID, nil, "withdrawn")
@@ -172,7 +175,6 @@ func TestHookOnDeletedParent(t *testing.T) {
 }
 
 func TestSendSystem(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	admin := f.asRole(t, "root", model.RoleAdmin)
 	alice := f.as(t, "alice")

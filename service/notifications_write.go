@@ -46,9 +46,10 @@ func (s *Notifications) postCreated(tx *gorm.DB, plan notifyPlan, actor *model.U
 }
 
 // commentCreated writes, inside tx, the notifications that the new comment c
-// on post causes, to the recipients planComment found, and the outbox row
-// from which the post's other watchers are told (see queueFanout).
-func (s *Notifications) commentCreated(tx *gorm.DB, plan notifyPlan, actor *model.User, post *model.Post, c *model.Comment) (Outbox, error) {
+// on post causes, to the recipients of plan, and, when the post is watched
+// by others (see commentDraft), the outbox row from which they are told
+// (see queueFanout).
+func (s *Notifications) commentCreated(tx *gorm.DB, plan notifyPlan, actor *model.User, post *model.Post, c *model.Comment, watched bool) (Outbox, error) {
 	actorID, postID, commentID := actor.ID, post.ID, c.ID
 	out, err := s.write(tx, plan, func(userID int64, typ string) *model.Notification {
 		return &model.Notification{
@@ -59,7 +60,7 @@ func (s *Notifications) commentCreated(tx *gorm.DB, plan notifyPlan, actor *mode
 	if err != nil {
 		return Outbox{}, err
 	}
-	out.fanout, err = s.queueFanout(tx, plan, actor, c)
+	out.fanout, err = s.queueFanout(tx, plan, actor, c, watched)
 	return out, err
 }
 
@@ -230,4 +231,34 @@ func lockUsers(tx *gorm.DB, ids []int64) (map[int64]int64, error) {
 		seqs[r.ID] = r.NotificationSeq
 	}
 	return seqs, nil
+}
+
+// lockNotified locks, inside tx, the rows of the users ids in id order, as
+// lockUsers does, and reads in the same statement which of them have
+// blocked actorID: the block rows are read by a locking read, which sees
+// every committed row whatever the transaction's snapshot (see lockPlan).
+// It returns the notification_seq of each user that exists, and the
+// blockers.
+func lockNotified(tx *gorm.DB, actorID int64, ids []int64) (map[int64]int64, map[int64]bool, error) {
+	var rows []struct {
+		ID              int64
+		NotificationSeq int64
+		Blocker         *int64
+	}
+	err := tx.Table("users").Select("users.id, users.notification_seq, user_blocks.user_id AS blocker").
+		Joins("LEFT JOIN user_blocks ON user_blocks.user_id = users.id AND user_blocks.blocked_id = ?", actorID).
+		Where("users.id IN ?", ids).Order("users.id").
+		Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).Scan(&rows).Error
+	if err != nil {
+		return nil, nil, dbError(err)
+	}
+	seqs := make(map[int64]int64, len(rows))
+	blockers := map[int64]bool{}
+	for _, r := range rows {
+		seqs[r.ID] = r.NotificationSeq
+		if r.Blocker != nil {
+			blockers[r.ID] = true
+		}
+	}
+	return seqs, blockers, nil
 }

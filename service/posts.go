@@ -165,11 +165,7 @@ func (s *Posts) List(ctx context.Context, q PostQuery) (*Page[*model.Post], erro
 	default:
 		return nil, model.Errorf(model.EINVALID, "sort must be new, active or top")
 	}
-	limit, err := pageLimit(q.Limit)
-	if err != nil {
-		return nil, err
-	}
-	after, err := decodeCursor(q.Cursor, q.Sort, key)
+	limit, after, err := pageStart(q.Limit, q.Cursor, q.Sort, key)
 	if err != nil {
 		return nil, err
 	}
@@ -234,22 +230,20 @@ func (s *Posts) Update(ctx context.Context, id int64, in PostPatch) (*model.Post
 	if in.Title == nil && in.Body == nil && in.Spoiler == nil {
 		return nil, model.Errorf(model.EINVALID, "title, body or spoiler is required")
 	}
-	changes := map[string]any{"updated_at": Now()}
+	var title string
 	if in.Title != nil {
-		if changes["title"], err = model.Text("title", *in.Title, 1, model.TitleMax); err != nil {
+		if title, err = model.Text("title", *in.Title, 1, model.TitleMax); err != nil {
 			return nil, err
 		}
 	}
-	if in.Body != nil {
-		if changes["body"], err = model.Text("body", *in.Body, 1, model.PostBodyMax); err != nil {
-			return nil, err
-		}
+	edit, err := newTextEdit("updated_at", in.Body, model.PostBodyMax, in.Spoiler)
+	if err != nil {
+		return nil, err
 	}
-	if in.Spoiler != nil {
-		changes["spoiler"] = *in.Spoiler
+	if in.Title != nil {
+		edit.changes["title"] = title
 	}
-	// Checked before the body is rendered, outside the transaction, so
-	// that nobody makes the server render what it will not store; the
+	// Checked before the body is rendered, outside the transaction; the
 	// transaction checks again under the post's lock what may have changed
 	// since (a post deleted or hidden meanwhile).
 	p, err := livePost(s.db.WithContext(ctx), actor, id)
@@ -259,26 +253,15 @@ func (s *Posts) Update(ctx context.Context, id int64, in PostPatch) (*model.Post
 	if err := mayModify(actor, p, "edit"); err != nil {
 		return nil, err
 	}
-	if body, ok := changes["body"].(string); ok {
-		if changes["body_html"], err = s.html.render(ctx, body); err != nil {
-			return nil, err
-		}
-		changes["body_html_version"] = markdown.Version
+	if err := edit.render(ctx, s.html); err != nil {
+		return nil, err
 	}
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
 		var p model.Post
 		if err := lockVisiblePost(tx, id, actor, &p); err != nil {
 			return err
 		}
-		// UpdateColumns sets the new values on p too.
-		wasSpoiler := p.Spoiler
-		if err := tx.Model(&p).UpdateColumns(changes).Error; err != nil {
-			return dbError(err)
-		}
-		if in.Spoiler == nil || *in.Spoiler == wasSpoiler {
-			return nil
-		}
-		return rewriteExcerpts(tx, "post_id = ? AND comment_id IS NULL", id, p.Body, p.Spoiler)
+		return edit.write(tx, &p, p.Body, p.Spoiler, "post_id = ? AND comment_id IS NULL", id)
 	})
 	if err != nil {
 		return nil, err
@@ -301,16 +284,6 @@ func lockVisiblePost(tx *gorm.DB, id int64, actor *model.User, p *model.Post) er
 		return model.Errorf(model.ENOTFOUND, "post %d not found", id)
 	}
 	return nil
-}
-
-// rewriteExcerpts sets, inside tx, the excerpt of the notifications that
-// quote a post's or comment's body (cond selects them) after its spoiler
-// flag changed: "[spoiler]" from now on, or the body again. Excerpts
-// written before a body edit keep the old text, as before; a spoiler is
-// about what must not be read, so it reaches back.
-func rewriteExcerpts(tx *gorm.DB, cond string, id int64, body string, spoiler bool) error {
-	err := tx.Model(&model.Notification{}).Where(cond, id).UpdateColumn("excerpt", model.ExcerptOf(body, spoiler)).Error
-	return dbError(err)
 }
 
 // Delete soft-deletes a post; its author, moderators and admins may. In the
@@ -412,28 +385,20 @@ func fillPosts(db *gorm.DB, viewer *model.User, posts []*model.Post) error {
 	for i, p := range posts {
 		ids[i], authorIDs[i] = p.ID, p.AuthorID
 	}
-	authors, err := fetchAuthors(db, authorIDs)
+	marks, err := readMarks(db, viewer, &model.PostLike{}, ids, authorIDs)
 	if err != nil {
 		return err
 	}
-	blocked, err := blockedBy(db, viewer, authorIDs)
-	if err != nil {
-		return err
-	}
-	var liked map[int64]bool
 	var levels map[int64]string
 	if viewer != nil {
-		if liked, err = viewerRows(db, &model.PostLike{}, viewer.ID, ids); err != nil {
-			return err
-		}
 		if levels, err = viewerLevels(db, viewer.ID, ids); err != nil {
 			return err
 		}
 	}
 	for _, p := range posts {
-		p.Author = authors[p.AuthorID]
-		p.AuthorBlocked = blocked[p.AuthorID]
-		p.Liked = liked[p.ID]
+		p.Author = marks.authors[p.AuthorID]
+		p.AuthorBlocked = marks.blocked[p.AuthorID]
+		p.Liked = marks.liked[p.ID]
 		p.Subscription = cmp.Or(levels[p.ID], model.LevelNormal)
 		p.Muted = p.Subscription == model.LevelMuted
 	}

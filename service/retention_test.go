@@ -28,27 +28,19 @@ func (f *fixture) seed(t *testing.T, user string, unread int, ages ...time.Durat
 	return ids
 }
 
-func (f *fixture) idsOf(t *testing.T, user string) []int64 {
+// kept returns the ids of the notifications user has, oldest first.
+func (f *fixture) kept(t *testing.T, user string) []int64 {
 	t.Helper()
-	var ids []int64
-	for _, n := range f.rowsOf(t, f.users[user].ID) {
-		ids = append(ids, n.ID)
-	}
-	return ids
+	return pluck(f.rowsOf(t, f.users[user].ID), notificationID)
 }
 
-func repeat(d time.Duration, n int) []time.Duration {
-	out := make([]time.Duration, n)
-	for i := range out {
-		out[i] = d
-	}
-	return out
-}
+// repeat is n times d, for seed's ages.
+func repeat(d time.Duration, n int) []time.Duration { return slices.Repeat([]time.Duration{d}, n) }
 
 func TestPrune(t *testing.T) {
 	t.Parallel()
 	const day = 24 * time.Hour
-	ctx := context.Background()
+	ctx := t.Context()
 
 	t.Run("OK/MaxAge", func(t *testing.T) {
 		f := newFixture(t)
@@ -61,13 +53,13 @@ func TestPrune(t *testing.T) {
 		if err != nil || deleted != 7 {
 			t.Fatalf("Prune = %d, %v; want 7", deleted, err)
 		}
-		if got := f.idsOf(t, "alice"); !slices.Equal(got, alice[5:]) {
+		if got := f.kept(t, "alice"); !slices.Equal(got, alice[5:]) {
 			t.Errorf("alice keeps %v, want %v", got, alice[5:])
 		}
-		if got := f.idsOf(t, "bob"); len(got) != 0 {
+		if got := f.kept(t, "bob"); len(got) != 0 {
 			t.Errorf("bob keeps %v", got)
 		}
-		if got := f.idsOf(t, "carol"); !slices.Equal(got, carol) {
+		if got := f.kept(t, "carol"); !slices.Equal(got, carol) {
 			t.Errorf("carol keeps %v, want %v", got, carol)
 		}
 		// Only alice lost unread notifications; bob's were read.
@@ -92,7 +84,7 @@ func TestPrune(t *testing.T) {
 			t.Fatalf("Prune = %d, %v; want 12", deleted, err)
 		}
 		for u, ids := range want {
-			if got := f.idsOf(t, u); !slices.Equal(got, ids) {
+			if got := f.kept(t, u); !slices.Equal(got, ids) {
 				t.Errorf("%s keeps %v, want %v", u, got, ids)
 			}
 		}
@@ -109,7 +101,7 @@ func TestPrune(t *testing.T) {
 		if err != nil || deleted != 2 {
 			t.Fatalf("Prune = %d, %v; want 2", deleted, err)
 		}
-		if got := f.idsOf(t, "alice"); !slices.Equal(got, ids[2:]) {
+		if got := f.kept(t, "alice"); !slices.Equal(got, ids[2:]) {
 			t.Errorf("alice keeps %v, want %v", got, ids[2:])
 		}
 	})
@@ -124,16 +116,12 @@ func TestPrune(t *testing.T) {
 }
 
 func TestRunRetention(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	f.pub.counts = make(chan published, 1)
 	f.seed(t, "alice", 1, 48*time.Hour)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	stop := startWorker(t, "RunRetention", func(ctx context.Context) {
 		f.notes.RunRetention(ctx, time.Hour, service.Retention{MaxAge: 24 * time.Hour})
-	}()
+	})
 	// The first pass runs at once; alice hears that her unread one went.
 	select {
 	case p := <-f.pub.counts:
@@ -146,10 +134,5 @@ func TestRunRetention(t *testing.T) {
 	if rows := f.rowsOf(t, f.users["alice"].ID); len(rows) != 0 {
 		t.Errorf("%d old notifications left", len(rows))
 	}
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("RunRetention did not return after its context ended")
-	}
+	stop()
 }

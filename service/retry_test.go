@@ -14,12 +14,12 @@ import (
 // failOnce makes the next statement of kind (query or create) on table
 // that locks rows (for a query) fail with err, once; it returns how many
 // times it failed one.
-func failOnce(t *testing.T, db *gorm.DB, kind, table string, err error) *atomic.Int64 {
+func (f *fixture) failOnce(t *testing.T, kind, table string, err error) *atomic.Int64 {
 	t.Helper()
 	var armed atomic.Bool
 	armed.Store(true)
 	failed := new(atomic.Int64)
-	hook := func(tx *gorm.DB) {
+	f.hook(t, kind, func(tx *gorm.DB) {
 		if tx.Statement.Table != table {
 			return
 		}
@@ -30,18 +30,7 @@ func failOnce(t *testing.T, db *gorm.DB, kind, table string, err error) *atomic.
 			failed.Add(1)
 			_ = tx.AddError(err)
 		}
-	}
-	var regErr error
-	name := "test:fail_once_" + t.Name()
-	switch kind {
-	case "query":
-		regErr = db.Callback().Query().Before("gorm:query").Register(name, hook)
-	case "create":
-		regErr = db.Callback().Create().Before("gorm:create").Register(name, hook)
-	}
-	if regErr != nil {
-		t.Fatal(regErr)
-	}
+	})
 	return failed
 }
 
@@ -53,7 +42,7 @@ func TestCommentDeleteLockErrors(t *testing.T) {
 		f := newFixture(t)
 		alice := f.as(t, "alice")
 		c := f.comment(t, alice, f.post(t, alice, "p").ID, nil, "bye")
-		failed := failOnce(t, f.db.DB, "query", "posts", deadlock)
+		failed := f.failOnce(t, "query", "posts", deadlock)
 		if err := f.comments.Delete(alice, c.ID); err != nil {
 			t.Fatalf("delete after one deadlock: %v, want it retried", err)
 		}
@@ -67,7 +56,7 @@ func TestCommentDeleteLockErrors(t *testing.T) {
 		f := newFixture(t)
 		alice := f.as(t, "alice")
 		c := f.comment(t, alice, f.post(t, alice, "p").ID, nil, "stays")
-		failOnce(t, f.db.DB, "query", "posts", driver.ErrBadConn)
+		f.failOnce(t, "query", "posts", driver.ErrBadConn)
 		err := f.comments.Delete(alice, c.ID)
 		wantCode(t, err, model.EUNAVAILABLE, "")
 		if _, err := f.comments.Get(alice, c.ID); err != nil {
@@ -81,7 +70,7 @@ func TestSendSystemRetriesDeadlock(t *testing.T) {
 	admin := f.asRole(t, "root", model.RoleAdmin)
 	f.as(t, "bob")
 	bobID := f.users["bob"].ID
-	failed := failOnce(t, f.db.DB, "create", "notifications", deadlock)
+	failed := f.failOnce(t, "create", "notifications", deadlock)
 	n, err := f.notes.SendSystem(admin, bobID, "hello")
 	if err != nil {
 		t.Fatalf("send after one deadlock: %v, want it retried", err)

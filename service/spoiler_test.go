@@ -12,7 +12,6 @@ import (
 // carries the flag; marking or unmarking it in an edit rewrites the
 // excerpts written before.
 func TestSpoilerExcerpts(t *testing.T) {
-	t.Parallel()
 	f := newFixture(t)
 	alice, bob, carol := f.as(t, "alice"), f.as(t, "bob"), f.as(t, "carol")
 	p, err := f.posts.Create(alice, service.PostInput{Title: "q", Body: "the answer is 42 @carol", Spoiler: true})

@@ -131,11 +131,7 @@ func (s *Posts) Subscriptions(ctx context.Context, q SubscriptionQuery) (*Page[*
 	if err != nil {
 		return nil, err
 	}
-	limit, err := pageLimit(q.Limit)
-	if err != nil {
-		return nil, err
-	}
-	after, err := decodeCursor(q.Cursor, subscriptionsSort, noKey)
+	limit, after, err := pageStart(q.Limit, q.Cursor, subscriptionsSort, noKey)
 	if err != nil {
 		return nil, err
 	}

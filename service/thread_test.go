@@ -1,11 +1,9 @@
 package service_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"sync"
+	"slices"
 	"testing"
 
 	"github.com/quizsite/discuss/model"
@@ -36,7 +34,7 @@ func (f *fixture) wantThreads(t *testing.T, want ...string) {
 	for _, e := range f.pub.takeThreads() {
 		got = append(got, describe(e))
 	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
+	if !slices.Equal(got, want) {
 		t.Fatalf("live-thread events\n got %q\nwant %q", got, want)
 	}
 }
@@ -107,9 +105,7 @@ func TestThreadEventPublishFails(t *testing.T) {
 	if _, err := f.comments.Create(bob, p.ID, service.CommentInput{Body: "still saved"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.logs.String(); !strings.Contains(got, "live thread: publish") {
-		t.Fatalf("log %q", got)
-	}
+	wantLogged(t, f.logs, "live thread: publish")
 }
 
 // TestThreadChainConcurrent: comments written at once on one post each
@@ -118,26 +114,19 @@ func TestThreadChainConcurrent(t *testing.T) {
 	f := newFixture(t)
 	_, _, p := f.alicePost(t, "hot")
 	f.pub.takeThreads()
-	var users []context.Context
-	for i := range 10 {
-		users = append(users, f.as(t, fmt.Sprint("writer", i)))
-	}
-	var wg sync.WaitGroup
-	for _, u := range users {
-		wg.Go(func() {
-			for range 5 {
-				if _, err := f.comments.Create(u, p.ID, service.CommentInput{Body: "answer"}); err != nil {
-					t.Error(err)
-				}
+	users := f.crowd(t, "writer%d", 10)
+	together(len(users), func(i int) {
+		for range 5 {
+			if _, err := f.comments.Create(users[i], p.ID, service.CommentInput{Body: "answer"}); err != nil {
+				t.Error(err)
 			}
-		})
-	}
-	wg.Wait()
+		}
+	})
 	prevOf := map[int64]int64{}
 	for _, e := range f.pub.takeThreads() {
 		prevOf[e.Comment.ID] = e.PrevCommentID
 	}
-	head, err := f.store.ThreadHead(context.Background(), p.ID)
+	head, err := f.store.ThreadHead(t.Context(), p.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +149,7 @@ func TestThreadChainConcurrent(t *testing.T) {
 // nothing sees them.
 func TestThreadStore(t *testing.T) {
 	f := newFixture(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	alice, bob, p := f.alicePost(t, "post")
 	if head, err := f.store.ThreadHead(ctx, p.ID); err != nil || head != 0 {
 		t.Fatalf("head of a post without comments: %d %v", head, err)
@@ -238,7 +227,7 @@ func TestThreadStore(t *testing.T) {
 // nothing more, and the hub's reads leave it out.
 func TestThreadHiddenContent(t *testing.T) {
 	f := newFixture(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	alice, bob, p := f.alicePost(t, "post")
 	c := f.comment(t, bob, p.ID, nil, "spam")
 	keep := f.comment(t, bob, p.ID, nil, "fine")

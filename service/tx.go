@@ -193,6 +193,35 @@ func fetchAuthors(db *gorm.DB, ids []int64) (map[int64]*model.Author, error) {
 	return authors, nil
 }
 
+// viewerMarks are what a list of posts or comments shows beside each row
+// for its viewer (nil for anyone): the authors, those of them the viewer
+// blocks, and the rows the viewer likes.
+type viewerMarks struct {
+	authors map[int64]*model.Author
+	blocked map[int64]bool
+	liked   map[int64]bool
+}
+
+// readMarks reads the viewerMarks of rows ids by users userIDs (authors,
+// and whoever else the rows name), one query each, whatever the number of
+// rows; likes is the likes' table as viewerRows takes it.
+func readMarks(db *gorm.DB, viewer *model.User, likes any, ids, userIDs []int64) (viewerMarks, error) {
+	var m viewerMarks
+	var err error
+	if m.authors, err = fetchAuthors(db, userIDs); err != nil {
+		return viewerMarks{}, err
+	}
+	if m.blocked, err = blockedBy(db, viewer, userIDs); err != nil {
+		return viewerMarks{}, err
+	}
+	if viewer != nil {
+		if m.liked, err = viewerRows(db, likes, viewer.ID, ids); err != nil {
+			return viewerMarks{}, err
+		}
+	}
+	return m, nil
+}
+
 // uniqueIDs returns ids without repeats, in their first order, so that IN
 // lists stay as short as they can.
 func uniqueIDs(ids []int64) []int64 {

@@ -350,18 +350,24 @@ export class DiscussClient {
     }
   }
 
+  // startConnecting begins a connection attempt of either transport and
+  // returns its URL: base with the token and, once a notification has been
+  // seen, since.
+  startConnecting(base) {
+    const url = new URL(base);
+    url.searchParams.set("token", this.token);
+    if (this.lastId !== null) url.searchParams.set("since", String(this.lastId));
+    this.setState("connecting");
+    this.generation++;
+    return url;
+  }
+
   open() {
     if (this.transport === "eventsource") {
       this.openStream();
       return;
     }
-    const url = new URL(this.url);
-    url.searchParams.set("token", this.token);
-    if (this.lastId !== null) url.searchParams.set("since", String(this.lastId));
-    this.setState("connecting");
-    this.generation++;
-
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(this.startConnecting(this.url));
     this.ws = ws;
     let opened = false;
     ws.onopen = () => {
@@ -386,13 +392,7 @@ export class DiscussClient {
   // renewal or the checks below: the client closes it on any error and
   // reconnects as it does a WebSocket, with since.
   openStream() {
-    const url = new URL(this.streamURL);
-    url.searchParams.set("token", this.token);
-    if (this.lastId !== null) url.searchParams.set("since", String(this.lastId));
-    this.setState("connecting");
-    this.generation++;
-
-    const es = new EventSource(url);
+    const es = new EventSource(this.startConnecting(this.streamURL));
     this.es = es;
     let opened = false;
     es.onopen = () => {

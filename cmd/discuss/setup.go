@@ -21,6 +21,7 @@ import (
 	"github.com/quizsite/discuss/configs"
 	"github.com/quizsite/discuss/migrations"
 	"github.com/quizsite/discuss/service"
+	"github.com/quizsite/discuss/service/secretfile"
 )
 
 // base is what every command that works on the database sets up first.
@@ -158,35 +159,26 @@ func signingSecret(cfg *configs.Config, log *slog.Logger) ([]byte, error) {
 	path, kept := secretPath(cfg.Database.DSN)
 	if !kept {
 		log.Warn("generated a signing secret for this process only (in-memory database); set auth.secret to keep tokens across restarts")
-		return newSecret()
+		secret, err := newSecret()
+		return []byte(secret), err
 	}
 	if err := adoptSharedSecret(path, log); err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(path)
-	if err == nil {
-		secret := strings.TrimSpace(string(data))
-		if len(secret) < 32 {
-			return nil, fmt.Errorf("signing secret in %s is shorter than 32 bytes; delete it to make a new one", path)
-		}
+	// Of two processes starting at once, one keeps its secret and the
+	// other reads it.
+	secret, created, err := secretfile.Keep(path, "signing secret", newSecret)
+	switch {
+	case err != nil:
+		return nil, err
+	case created:
+		log.Warn("generated a signing secret and kept it beside the database; set auth.secret in production", "path", path)
+	case len(secret) < 32:
+		return nil, fmt.Errorf("signing secret in %s is shorter than 32 bytes; delete it to make a new one", path)
+	default:
 		log.Info("using the signing secret kept beside the database", "path", path)
-		return []byte(secret), nil
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("read signing secret: %w", err)
-	}
-	secret, err := newSecret()
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(path, append(secret, '\n'), 0o600); err != nil {
-		return nil, fmt.Errorf("keep signing secret: %w", err)
-	}
-	log.Warn("generated a signing secret and kept it beside the database; set auth.secret in production", "path", path)
-	return secret, nil
+	return []byte(secret), nil
 }
 
 // secretPath is where the secret of the SQLite database dsn is kept: the
@@ -226,12 +218,12 @@ func adoptSharedSecret(path string, log *slog.Logger) error {
 }
 
 // newSecret returns 32 random bytes, hex-encoded.
-func newSecret() ([]byte, error) {
+func newSecret() (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
-		return nil, err
+		return "", err
 	}
-	return []byte(hex.EncodeToString(b)), nil
+	return hex.EncodeToString(b), nil
 }
 
 // authConfig turns the auth settings into the service's configuration,

@@ -97,6 +97,13 @@ loadgen() {
 run() {
 	local scenario=$1
 	shift
+	# Every run starts from the same database: no notifications, no
+	# fan-out and no watchers of the thread left by earlier runs. The
+	# thread-live scenario's commenters watch the post they comment on, so
+	# each run would otherwise leave the next more watchers to fan out to
+	# and more unread notifications to count.
+	mariadb -uroot "$DB_NAME" -e "DELETE FROM fanout_outbox; DELETE FROM notifications;
+		DELETE FROM post_subscriptions WHERE post_id = $(cat "$DIR/thread.id")" || return
 	# Each step returns on failure itself: compare calls run in a ||
 	# list, where set -e does not apply.
 	if [ "$scenario" = resubscribe ]; then

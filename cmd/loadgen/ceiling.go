@@ -119,14 +119,40 @@ func (r *runner) ceilingPhase(ctx context.Context, name string, op func(context.
 }
 
 // replyStatements is one reply by actorID on target's post, as the server
-// makes it: the signed-in user, then one transaction that locks the post
-// and both users, inserts the comment, makes the actor watch the post,
-// moves the post's counters, inserts the post author's notification and
-// moves their sequence, looks for other watchers and, when there are some,
+// makes it: the signed-in user; before the transaction, the post, the post
+// author's mute and, in one statement, the actor's level and another
+// watcher; then one transaction that locks the post, locks both users and
+// reads their blocks of the actor, inserts the comment, makes the actor
+// watch the post, moves the post's counters, inserts the post author's
+// notification and moves their sequence and, when someone else watches,
 // writes the fan-out's outbox row; then the unread count that goes out
 // with the push.
 func replyStatements(ctx context.Context, db *sql.DB, actorID int64, target user) error {
 	if err := scanAll(ctx, db, "SELECT * FROM `users` WHERE `users`.`id` = ? LIMIT 1", actorID); err != nil {
+		return err
+	}
+	if err := scanAll(ctx, db, "SELECT `id`,`author_id`,`hidden` FROM `posts` WHERE deleted_at IS NULL AND `posts`.`id` = ? LIMIT 1", target.postID); err != nil {
+		return err
+	}
+	if err := scanAll(ctx, db, "SELECT `user_id` FROM `post_subscriptions` WHERE post_id = ? AND level = 'muted' AND user_id IN (?)", target.postID, target.id); err != nil {
+		return err
+	}
+	levels, err := db.QueryContext(ctx, "SELECT user_id FROM post_subscriptions WHERE post_id = ? AND user_id = ? UNION ALL "+
+		"SELECT user_id FROM (SELECT user_id FROM post_subscriptions WHERE post_id = ? AND level = 'watching' AND user_id NOT IN (?,?) LIMIT 1) AS watcher",
+		target.postID, actorID, target.postID, target.id, actorID)
+	if err != nil {
+		return err
+	}
+	var leveled, watched bool
+	for levels.Next() {
+		var id int64
+		if err := levels.Scan(&id); err != nil {
+			levels.Close()
+			return err
+		}
+		leveled, watched = leveled || id == actorID, watched || id != actorID
+	}
+	if err := levels.Close(); err != nil {
 		return err
 	}
 	tx, err := db.BeginTx(ctx, nil)
@@ -136,37 +162,29 @@ func replyStatements(ctx context.Context, db *sql.DB, actorID int64, target user
 	defer func() { _ = tx.Rollback() }()
 	now := time.Now().UTC()
 	body := "db-ceiling reply"
-	var seq int64
-	steps := []func() error{
-		func() error {
-			return scanAll(ctx, tx, "SELECT * FROM `posts` WHERE deleted_at IS NULL AND `posts`.`id` = ? LIMIT 1 FOR UPDATE", target.postID)
-		},
-		func() error {
-			return scanAll(ctx, tx, "SELECT `user_id` FROM `post_subscriptions` WHERE post_id = ? AND level = 'muted' AND user_id IN (?)", target.postID, target.id)
-		},
-		func() error {
-			rows, err := tx.QueryContext(ctx, "SELECT `id`,notification_seq FROM `users` WHERE id IN (?,?) ORDER BY id FOR UPDATE",
-				min(actorID, target.id), max(actorID, target.id))
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var id, s int64
-				if err := rows.Scan(&id, &s); err != nil {
-					return err
-				}
-				if id == target.id {
-					seq = s
-				}
-			}
-			return rows.Err()
-		},
+	if err := scanAll(ctx, tx, "SELECT * FROM `posts` WHERE deleted_at IS NULL AND `posts`.`id` = ? LIMIT 1 FOR UPDATE", target.postID); err != nil {
+		return err
 	}
-	for _, step := range steps {
-		if err := step(); err != nil {
+	var seq int64
+	rows, err := tx.QueryContext(ctx, "SELECT users.id, users.notification_seq, user_blocks.user_id AS blocker FROM `users` "+
+		"LEFT JOIN user_blocks ON user_blocks.user_id = users.id AND user_blocks.blocked_id = ? WHERE users.id IN (?,?) ORDER BY users.id FOR UPDATE",
+		actorID, min(actorID, target.id), max(actorID, target.id))
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id, s int64
+		var blocker sql.NullInt64
+		if err := rows.Scan(&id, &s, &blocker); err != nil {
+			rows.Close()
 			return err
 		}
+		if id == target.id {
+			seq = s
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return err
 	}
 	res, err := tx.ExecContext(ctx, "INSERT INTO `comments` (`post_id`,`parent_id`,`root_id`,`author_id`,`reply_to_user_id`,`body`,`like_count`,`reply_count`,`created_at`,`edited_at`,`deleted_at`) VALUES (?,NULL,NULL,?,NULL,?,0,0,?,NULL,NULL)",
 		target.postID, actorID, body, now)
@@ -177,11 +195,13 @@ func replyStatements(ctx context.Context, db *sql.DB, actorID int64, target user
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO `post_subscriptions` (`post_id`,`user_id`,`level`,`explicit`,`updated_at`) VALUES (?,?,'watching',false,?) ON DUPLICATE KEY UPDATE `post_id`=`post_id`",
-		target.postID, actorID, now); err != nil {
-		return err
+	if !leveled {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO `post_subscriptions` (`post_id`,`user_id`,`level`,`explicit`,`updated_at`) VALUES (?,?,'watching',false,?) ON DUPLICATE KEY UPDATE `post_id`=`post_id`",
+			target.postID, actorID, now); err != nil {
+			return err
+		}
 	}
-	if _, err := tx.ExecContext(ctx, "UPDATE posts SET comment_count = comment_count + 1, last_activity_at = ? WHERE id = ?", now, target.postID); err != nil {
+	if _, err := tx.ExecContext(ctx, "UPDATE posts SET comment_count = comment_count + 1, last_activity_at = ?, last_comment_id = ? WHERE id = ?", now, commentID, target.postID); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO `notifications` (`user_id`,`seq`,`type`,`actor_id`,`post_id`,`comment_id`,`excerpt`,`is_read`,`created_at`) VALUES (?,?,'post_comment',?,?,?,?,0,?)",
@@ -191,13 +211,7 @@ func replyStatements(ctx context.Context, db *sql.DB, actorID int64, target user
 	if _, err := tx.ExecContext(ctx, "UPDATE `users` SET `notification_seq`=notification_seq + 1 WHERE id IN (?)", target.id); err != nil {
 		return err
 	}
-	var watcher int64
-	err = tx.QueryRowContext(ctx, "SELECT `user_id` FROM `post_subscriptions` WHERE post_id = ? AND level = 'watching' AND user_id NOT IN (?,?) LIMIT 1",
-		target.postID, target.id, actorID).Scan(&watcher)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return err
-	}
-	if err == nil {
+	if watched {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO `fanout_outbox` (`post_id`,`comment_id`,`actor_id`,`skip_user_ids`,`after_user_id`,`created_at`) VALUES (?,?,?,?,0,?)",
 			target.postID, commentID, actorID, fmt.Sprint(target.id), now); err != nil {
 			return err

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"sync"
 	"time"
 )
 
@@ -61,27 +60,13 @@ func (r *runner) fanout(ctx context.Context) error {
 	}
 
 	rate, n := r.events(1)
-	var post latencies
-	var mu sync.Mutex
-	dues := map[int64]time.Time{}
+	fp := r.followedPost(author.postID, watchers)
 	sent, elapsed := r.paced(ctx, "fanout", rate, n, true, func(ctx context.Context, seq int, due time.Time) {
-		id, err := r.api.comment(ctx, author.token, author.postID, fmt.Sprintf("loadgen fan-out %d", seq))
-		post.add(time.Since(due))
-		if err != nil {
-			r.failed(err)
-			return
-		}
-		r.d.started(id, due)
-		for _, c := range watchers {
-			r.d.expect(c.idx, id)
-		}
-		mu.Lock()
-		dues[id] = due
-		mu.Unlock()
+		fp.comment(ctx, author.token, fmt.Sprintf("loadgen fan-out %d", seq), due)
 	})
 	var last latencies
 	complete := 0
-	for id, due := range dues {
+	for id, due := range fp.dues {
 		at, got := r.d.lastArrival(id)
 		if got == len(watchers) {
 			complete++
@@ -91,11 +76,11 @@ func (r *runner) fanout(ctx context.Context) error {
 	r.rep.rows = append(r.rep.rows,
 		row{name: "fanout: POST to the last watcher's frame", sum: last.summary(), note: "per complete comment"},
 		row{name: "fanout: POST to each frame", sum: summarize(r.d.latencies()), elapsed: elapsed},
-		row{name: "POST /posts/{id}/comments", sum: post.summary(), elapsed: elapsed})
+		row{name: "POST /posts/{id}/comments", sum: fp.post.summary(), elapsed: elapsed})
 	r.rep.notes = append(r.rep.notes, fmt.Sprintf("%d of %d comments reached all %d watchers (%d sent)",
-		complete, len(dues), len(watchers), sent))
-	if complete < len(dues) {
-		r.rep.fail("%d comments did not reach every watcher within --timeout", len(dues)-complete)
+		complete, len(fp.dues), len(watchers), sent))
+	if complete < len(fp.dues) {
+		r.rep.fail("%d comments did not reach every watcher within --timeout", len(fp.dues)-complete)
 	}
 	return errContext(ctx.Err())
 }

@@ -37,6 +37,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -72,6 +73,7 @@ type config struct {
 	settle           time.Duration
 	progress         time.Duration
 	maxRun           time.Duration
+	cpuProfile       string
 	writerURL        *url.URL
 	brokerProxy      string
 	dsn              string
@@ -156,6 +158,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.subscribers, "subscribers", 1000, "thread-live: connections that follow the post commented on")
 	fs.IntVar(&c.commenters, "commenters", 20, "thread-live: `users` who take turns commenting")
 	fs.IntVar(&c.workers, "workers", 8, "db-ceiling: `goroutines` running the statements, each with its own database connection; snapshot: writers, and as many readers")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write loadgen's own CPU profile to this `file`")
 	fs.DurationVar(&c.maxRun, "max-run", 15*time.Minute, "stop the whole run after this long, whatever happens")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -252,6 +255,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer r.close()
+	if cfg.cpuProfile != "" {
+		// The load generator shares the machine with the server: where
+		// its own time goes says how much of a run it takes.
+		f, err := os.Create(cfg.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "loadgen:", err)
+			return 2
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	if err := scenario(cfg.scenario)(r, ctx); err != nil {
 		r.rep.fail("%v", err)
 	}

@@ -294,3 +294,38 @@ func (r *runner) postAuthor() (user, error) {
 	}
 	return author, nil
 }
+
+// followedPost is a post that the fan-out and live-thread scenarios
+// comment on while followers follow it (watch it, or subscribe to it):
+// every comment must reach every follower once.
+type followedPost struct {
+	r         *runner
+	postID    int64
+	followers []*client
+	post      latencies // the comments' POSTs, from their paced start
+	mu        sync.Mutex
+	dues      map[int64]time.Time // each comment's paced start, by id; read once the pacing is done
+}
+
+func (r *runner) followedPost(postID int64, followers []*client) *followedPost {
+	return &followedPost{r: r, postID: postID, followers: followers, dues: map[int64]time.Time{}}
+}
+
+// comment has the user of token comment text on the post, paced to start
+// at due, and expects the comment at every follower.
+func (fp *followedPost) comment(ctx context.Context, token, text string, due time.Time) {
+	r := fp.r
+	id, err := r.api.comment(ctx, token, fp.postID, text)
+	fp.post.add(time.Since(due))
+	if err != nil {
+		r.failed(err)
+		return
+	}
+	r.d.started(id, due)
+	for _, c := range fp.followers {
+		r.d.expect(c.idx, id)
+	}
+	fp.mu.Lock()
+	fp.dues[id] = due
+	fp.mu.Unlock()
+}

@@ -92,9 +92,8 @@ func (r *runner) threadLive(ctx context.Context) error {
 
 	before, herr := r.api.scrapeHistogram(ctx, deliveryHistogram)
 	rate, n := r.events(50)
-	var post, pushPost latencies
-	var mu sync.Mutex
-	dues := map[int64]time.Time{}
+	var pushPost latencies
+	fp := r.followedPost(author.postID, subs)
 	cpu := r.serverCPU()
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -113,19 +112,7 @@ func (r *runner) threadLive(ctx context.Context) error {
 	})
 	sent, elapsed := r.paced(ctx, "thread-live", rate, n, true, func(ctx context.Context, seq int, due time.Time) {
 		u := commenters[seq%len(commenters)].user
-		id, err := r.api.comment(ctx, u.token, author.postID, fmt.Sprintf("loadgen thread-live %d", seq))
-		post.add(time.Since(due))
-		if err != nil {
-			r.failed(err)
-			return
-		}
-		r.d.started(id, due)
-		for _, c := range subs {
-			r.d.expect(c.idx, id)
-		}
-		mu.Lock()
-		dues[id] = due
-		mu.Unlock()
+		fp.comment(ctx, u.token, fmt.Sprintf("loadgen thread-live %d", seq), due)
 	})
 	wg.Wait()
 	cpu(sent*len(subs), "frame (comments times subscribers, with the comments' and the pushes' requests)")
@@ -137,7 +124,7 @@ func (r *runner) threadLive(ctx context.Context) error {
 	var last, lastFromCreated latencies
 	complete := 0
 	arrivals := r.d.lastArrivals()
-	for id, due := range dues {
+	for id, due := range fp.dues {
 		if a := arrivals[id]; a.n == len(subs) {
 			complete++
 			last.add(a.first.Sub(due))
@@ -150,7 +137,7 @@ func (r *runner) threadLive(ctx context.Context) error {
 		row{name: "thread-live: POST to the last subscriber's frame", sum: last.summary(), note: "per complete comment"},
 		row{name: "thread-live: created_at to the last subscriber's frame", sum: lastFromCreated.summary(), note: "per complete comment"},
 		row{name: "thread-live: POST to each frame", sum: summarize(r.d.latencies()), elapsed: elapsed},
-		row{name: "POST /posts/{id}/comments", sum: post.summary(), elapsed: elapsed},
+		row{name: "POST /posts/{id}/comments", sum: fp.post.summary(), elapsed: elapsed},
 		row{name: "others' push: created_at to frame", sum: summarize(pushes.latencies()), elapsed: elapsed},
 		row{name: "POST /admin/notify", sum: pushPost.summary(), elapsed: elapsed})
 	if herr == nil {
@@ -160,9 +147,9 @@ func (r *runner) threadLive(ctx context.Context) error {
 		r.rep.notes = append(r.rep.notes, "no server histogram: "+herr.Error())
 	}
 	r.rep.notes = append(r.rep.notes, fmt.Sprintf("%d of %d comments reached all %d subscribers (%d sent); %d connected in all",
-		complete, len(dues), len(subs), sent, len(r.sw.clients)))
-	if complete < len(dues) {
-		r.rep.fail("%d comments did not reach every subscriber within --timeout", len(dues)-complete)
+		complete, len(fp.dues), len(subs), sent, len(r.sw.clients)))
+	if complete < len(fp.dues) {
+		r.rep.fail("%d comments did not reach every subscriber within --timeout", len(fp.dues)-complete)
 	}
 	if t := pushes.tally(); t.lost > 0 || t.duplicated > 0 {
 		r.rep.fail("the other users' pushes: %d lost, %d duplicated of %d", t.lost, t.duplicated, t.expected)

@@ -8,16 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	webpush "github.com/SherClockHolmes/webpush-go"
 
 	"github.com/quizsite/discuss/model"
+	"github.com/quizsite/discuss/service/secretfile"
 )
 
 // WebPush sends encrypted messages (RFC 8291, aes128gcm) to the browsers'
@@ -93,38 +91,18 @@ func PublicKeyOf(private string) (string, error) {
 
 // KeyFile returns the VAPID key pair kept in the file at path (the private
 // key, base64url, on one line), making and keeping a new one when there is
-// no file. created says which happened.
+// no file (secretfile.Keep: of two processes starting at once, one keeps
+// its key and the other reads it). created says which happened.
 func KeyFile(path string) (private, public string, created bool, err error) {
-	data, err := os.ReadFile(path)
-	if err == nil {
-		private = strings.TrimSpace(string(data))
-		public, err = PublicKeyOf(private)
-		if err != nil {
-			return "", "", false, fmt.Errorf("VAPID key in %s: %w; delete it to make a new one (subscribed browsers must then subscribe again)", path, err)
-		}
-		return private, public, false, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return "", "", false, fmt.Errorf("read VAPID key: %w", err)
-	}
-	if private, public, err = GenerateVAPIDKeys(); err != nil {
-		return "", "", false, err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return "", "", false, err
-	}
-	// O_EXCL: of two processes starting at once, one keeps its key and the
-	// other reads it.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return KeyFile(path)
-	}
+	private, created, err = secretfile.Keep(path, "VAPID key", func() (string, error) {
+		private, _, err := GenerateVAPIDKeys()
+		return private, err
+	})
 	if err != nil {
-		return "", "", false, fmt.Errorf("keep VAPID key: %w", err)
+		return "", "", false, err
 	}
-	_, err = f.WriteString(private + "\n")
-	if err = errors.Join(err, f.Close()); err != nil {
-		return "", "", false, fmt.Errorf("keep VAPID key: %w", err)
+	if public, err = PublicKeyOf(private); err != nil {
+		return "", "", false, fmt.Errorf("VAPID key in %s: %w; delete it to make a new one (subscribed browsers must then subscribe again)", path, err)
 	}
-	return private, public, true, nil
+	return private, public, created, nil
 }

@@ -271,13 +271,9 @@ func (r *nodeRenderer) renderFencedCode(w util.BufWriter, source []byte, node as
 		return ast.WalkContinue, nil
 	}
 	n := node.(*ast.FencedCodeBlock)
-	var code bytes.Buffer
-	for i := 0; i < n.Lines().Len(); i++ {
-		seg := n.Lines().At(i)
-		code.Write(seg.Value(source))
-	}
+	code := n.Lines().Value(source)
 	if lexer := lexerFor(string(n.Language(source))); lexer != nil {
-		it, err := chroma.Coalesce(lexer).Tokenise(nil, code.String())
+		it, err := chroma.Coalesce(lexer).Tokenise(nil, string(code))
 		if err == nil {
 			var out bytes.Buffer
 			// The style only matters for inline styles; with classes the
@@ -291,7 +287,7 @@ func (r *nodeRenderer) renderFencedCode(w util.BufWriter, source []byte, node as
 		// expressions in time) leaves the code plain.
 	}
 	_, _ = w.WriteString("<pre><code>")
-	_, _ = w.Write(util.EscapeHTML(code.Bytes()))
+	_, _ = w.Write(util.EscapeHTML(code))
 	_, _ = w.WriteString("</code></pre>\n")
 	return ast.WalkSkipChildren, nil
 }
@@ -310,11 +306,7 @@ func (r *nodeRenderer) renderRawHTML(w util.BufWriter, source []byte, node ast.N
 	if !entering {
 		return ast.WalkSkipChildren, nil
 	}
-	segs := node.(*ast.RawHTML).Segments
-	for i := 0; i < segs.Len(); i++ {
-		seg := segs.At(i)
-		_, _ = w.Write(util.EscapeHTML(seg.Value(source)))
-	}
+	_, _ = w.Write(util.EscapeHTML(node.(*ast.RawHTML).Segments.Value(source)))
 	return ast.WalkSkipChildren, nil
 }
 
@@ -324,16 +316,12 @@ func (r *nodeRenderer) renderHTMLBlock(w util.BufWriter, source []byte, node ast
 		return ast.WalkSkipChildren, nil
 	}
 	n := node.(*ast.HTMLBlock)
-	var raw bytes.Buffer
-	for i := 0; i < n.Lines().Len(); i++ {
-		seg := n.Lines().At(i)
-		raw.Write(seg.Value(source))
-	}
+	raw := n.Lines().Value(source)
 	if n.HasClosure() {
-		raw.Write(n.ClosureLine.Value(source))
+		raw = append(raw, n.ClosureLine.Value(source)...)
 	}
 	_, _ = w.WriteString("<p>")
-	_, _ = w.Write(util.EscapeHTML(bytes.TrimRight(raw.Bytes(), "\n")))
+	_, _ = w.Write(util.EscapeHTML(bytes.TrimRight(raw, "\n")))
 	_, _ = w.WriteString("</p>\n")
 	return ast.WalkSkipChildren, nil
 }

@@ -105,29 +105,31 @@ var markdownVectors = []string{
 	"| a |\n|---|\n| <img src=x onerror=alert(1)> |",
 }
 
+// alice is the one user of the renderings that need one.
+func alice() map[string]markdown.User {
+	return map[string]markdown.User{"alice": {ID: 1, Username: "alice"}}
+}
+
+// renderSafe renders body and fails the test unless that succeeds and
+// the output passes assertSafe.
+func renderSafe(t testing.TB, r *markdown.Renderer, body string, users map[string]markdown.User) string {
+	t.Helper()
+	out, err := r.Render(body, users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSafe(t, out, true)
+	return out
+}
+
 func TestSanitiserNeutralisesXSS(t *testing.T) {
 	r := markdown.New()
-	users := map[string]markdown.User{"alice": {ID: 1, Username: "alice"}}
 	for _, v := range xssVectors {
-		t.Run("Render/"+v, func(t *testing.T) {
-			out, err := r.Render(v, users)
-			if err != nil {
-				t.Fatal(err)
-			}
-			assertSafe(t, out, true)
-		})
-		t.Run("Sanitize/"+v, func(t *testing.T) {
-			assertSafe(t, r.Sanitize(v), false)
-		})
+		t.Run("Render/"+v, func(t *testing.T) { renderSafe(t, r, v, alice()) })
+		t.Run("Sanitize/"+v, func(t *testing.T) { assertSafe(t, r.Sanitize(v), false) })
 	}
 	for _, v := range markdownVectors {
-		t.Run("Markdown/"+v, func(t *testing.T) {
-			out, err := r.Render(v, users)
-			if err != nil {
-				t.Fatal(err)
-			}
-			assertSafe(t, out, true)
-		})
+		t.Run("Markdown/"+v, func(t *testing.T) { renderSafe(t, r, v, alice()) })
 	}
 }
 
@@ -269,100 +271,26 @@ func TestRender(t *testing.T) {
 		want       []string // substrings of the output
 		not        []string
 	}{
-		{
-			name: "Highlight",
-			body: "```go\nfunc main() { fmt.Println(\"hi\") }\n```",
-			want: []string{`<pre class="chroma"><code>`, `<span class="kd">func</span>`, `<span class="nf">main</span>`, `<span class="s">&#34;hi&#34;</span>`},
-		},
-		{
-			name: "UnknownLanguagePlain",
-			body: "```nosuchlanguage\n<b>x</b>\n```",
-			want: []string{"<pre><code>&lt;b&gt;x&lt;/b&gt;\n</code></pre>"},
-			not:  []string{"chroma"},
-		},
-		{
-			name: "NoLanguagePlain",
-			body: "```\nif a < b {}\n```",
-			want: []string{"<pre><code>if a &lt; b {}\n</code></pre>"},
-		},
-		{
-			name: "Table",
-			body: "| a | b |\n|:--|--:|\n| 1 | 2 |",
-			want: []string{"<table>", "<thead>", "<th", ">a</th>", "<tbody>", "<td", ">2</td>", "</table>"},
-		},
-		{
-			name: "Strikethrough",
-			body: "~~gone~~",
-			want: []string{"<del>gone</del>"},
-		},
-		{
-			name: "Emphasis",
-			body: "*a* **b** `c`",
-			want: []string{"<em>a</em>", "<strong>b</strong>", "<code>c</code>"},
-		},
-		{
-			name: "LinkRel",
-			body: "[x](https://example.com/a?b=1) <https://example.com>",
-			want: []string{`<a href="https://example.com/a?b=1" rel="nofollow ugc noopener">x</a>`, `<a href="https://example.com" rel="nofollow ugc noopener">https://example.com</a>`},
-		},
-		{
-			name: "RawHTMLIsText",
-			body: "use <div> when a<b, and <b>bold</b>",
-			want: []string{"use &lt;div&gt; when a&lt;b, and &lt;b&gt;bold&lt;/b&gt;"},
-			not:  []string{"<div>", "<b>"},
-		},
-		{
-			name: "MentionOfExistingUser",
-			body: "thanks @alice!",
-			want: []string{`thanks <a href="/#/users/7" class="mention" rel="nofollow ugc noopener">@alice</a>!`},
-		},
-		{
-			name: "MentionAnyCase",
-			body: "@ALICE",
-			want: []string{`<a href="/#/users/7" class="mention" rel="nofollow ugc noopener">@ALICE</a>`},
-		},
-		{
-			name: "MentionOfUnknownUser",
-			body: "thanks @bob",
-			want: []string{"thanks @bob"},
-			not:  []string{"<a"},
-		},
-		{
-			name: "NoMentionInEmail",
-			body: "write to x@alice.com",
-			not:  []string{"<a"},
-		},
-		{
-			name: "NoMentionInLongerName",
-			body: "@alice_x @aliceé",
-			not:  []string{"<a"},
-		},
-		{
-			name: "NoMentionInCode",
-			body: "`@alice`\n\n```\n@alice\n```",
-			want: []string{"<code>@alice</code>"},
-			not:  []string{"<a"},
-		},
-		{
-			name: "NoLinkInLink",
-			body: "[see @alice](https://example.com)",
-			want: []string{`<a href="https://example.com" rel="nofollow ugc noopener">see @alice</a>`},
-			not:  []string{"mention"},
-		},
-		{
-			name: "MentionInEmphasis",
-			body: "**@alice**",
-			want: []string{`<strong><a href="/#/users/7" class="mention" rel="nofollow ugc noopener">@alice</a></strong>`},
-		},
+		{"Highlight", "```go\nfunc main() { fmt.Println(\"hi\") }\n```", []string{`<pre class="chroma"><code>`, `<span class="kd">func</span>`, `<span class="nf">main</span>`, `<span class="s">&#34;hi&#34;</span>`}, nil},
+		{"UnknownLanguagePlain", "```nosuchlanguage\n<b>x</b>\n```", []string{"<pre><code>&lt;b&gt;x&lt;/b&gt;\n</code></pre>"}, []string{"chroma"}},
+		{"NoLanguagePlain", "```\nif a < b {}\n```", []string{"<pre><code>if a &lt; b {}\n</code></pre>"}, nil},
+		{"Table", "| a | b |\n|:--|--:|\n| 1 | 2 |", []string{"<table>", "<thead>", "<th", ">a</th>", "<tbody>", "<td", ">2</td>", "</table>"}, nil},
+		{"Strikethrough", "~~gone~~", []string{"<del>gone</del>"}, nil},
+		{"Emphasis", "*a* **b** `c`", []string{"<em>a</em>", "<strong>b</strong>", "<code>c</code>"}, nil},
+		{"LinkRel", "[x](https://example.com/a?b=1) <https://example.com>", []string{`<a href="https://example.com/a?b=1" rel="nofollow ugc noopener">x</a>`, `<a href="https://example.com" rel="nofollow ugc noopener">https://example.com</a>`}, nil},
+		{"RawHTMLIsText", "use <div> when a<b, and <b>bold</b>", []string{"use &lt;div&gt; when a&lt;b, and &lt;b&gt;bold&lt;/b&gt;"}, []string{"<div>", "<b>"}},
+		{"MentionOfExistingUser", "thanks @alice!", []string{`thanks <a href="/#/users/7" class="mention" rel="nofollow ugc noopener">@alice</a>!`}, nil},
+		{"MentionAnyCase", "@ALICE", []string{`<a href="/#/users/7" class="mention" rel="nofollow ugc noopener">@ALICE</a>`}, nil},
+		{"MentionOfUnknownUser", "thanks @bob", []string{"thanks @bob"}, []string{"<a"}},
+		{"NoMentionInEmail", "write to x@alice.com", nil, []string{"<a"}},
+		{"NoMentionInLongerName", "@alice_x @aliceé", nil, []string{"<a"}},
+		{"NoMentionInCode", "`@alice`\n\n```\n@alice\n```", []string{"<code>@alice</code>"}, []string{"<a"}},
+		{"NoLinkInLink", "[see @alice](https://example.com)", []string{`<a href="https://example.com" rel="nofollow ugc noopener">see @alice</a>`}, []string{"mention"}},
+		{"MentionInEmphasis", "**@alice**", []string{`<strong><a href="/#/users/7" class="mention" rel="nofollow ugc noopener">@alice</a></strong>`}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := r.Render(tt.body, users)
-			if err != nil {
-				t.Fatal(err)
-			}
-			markdowntest.Contains(t, "output", out, tt.want, tt.not...)
-			assertSafe(t, out, true)
+			markdowntest.Contains(t, "output", renderSafe(t, r, tt.body, users), tt.want, tt.not...)
 		})
 	}
 }
@@ -399,8 +327,7 @@ func TestStylesheet(t *testing.T) {
 // BenchmarkRender measures a comment of prose and one with a highlighted
 // code block, the two costs a write adds (README, Rich text).
 func BenchmarkRender(b *testing.B) {
-	r := markdown.New()
-	users := map[string]markdown.User{"alice": {ID: 1, Username: "alice"}}
+	r, users := markdown.New(), alice()
 	prose := strings.Repeat("Thanks @alice, the loop should start at *zero*; see [the notes](https://example.com/n). ", 4)
 	code := "Try this:\n\n```go\n" + strings.Repeat("for i := 0; i < n; i++ {\n\tsum += a[i] // add\n}\n", 5) + "```\n"
 	for _, bc := range []struct{ name, body string }{{"Prose", prose}, {"Code", code}} {
@@ -421,12 +348,5 @@ func FuzzRender(f *testing.F) {
 		f.Add(v)
 	}
 	r := markdown.New()
-	users := map[string]markdown.User{"alice": {ID: 1, Username: "alice"}}
-	f.Fuzz(func(t *testing.T, body string) {
-		out, err := r.Render(body, users)
-		if err != nil {
-			t.Fatal(err)
-		}
-		assertSafe(t, out, true)
-	})
+	f.Fuzz(func(t *testing.T, body string) { renderSafe(t, r, body, alice()) })
 }
