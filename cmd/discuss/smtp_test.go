@@ -7,7 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -21,9 +21,8 @@ type smtpProxy struct {
 	ln       net.Listener
 	upstream string
 
-	mu       sync.Mutex
-	accepted int
-	onAccept func()
+	accepted atomic.Int64
+	onAccept atomic.Pointer[func()]
 }
 
 func startSMTPProxy(t *testing.T, upstream string) *smtpProxy {
@@ -46,17 +45,9 @@ func startSMTPProxy(t *testing.T, upstream string) *smtpProxy {
 	return p
 }
 
-func (p *smtpProxy) arm(onAccept func()) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.onAccept = onAccept
-}
+func (p *smtpProxy) arm(onAccept func()) { p.onAccept.Store(&onAccept) }
 
-func (p *smtpProxy) count() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.accepted
-}
+func (p *smtpProxy) count() int { return int(p.accepted.Load()) }
 
 func (p *smtpProxy) relay(client net.Conn) {
 	defer client.Close()
@@ -65,10 +56,9 @@ func (p *smtpProxy) relay(client net.Conn) {
 		return
 	}
 	defer server.Close()
-	// ended is set once the client sent a message's final "\r\n.\r\n",
-	// before the server can have answered it.
-	var ended sync.Mutex
-	dataEnded := false
+	// dataEnded is set once the client sent a message's final
+	// "\r\n.\r\n", before the server can have answered it.
+	var dataEnded atomic.Bool
 	go func() {
 		var tail []byte
 		buf := make([]byte, 32<<10)
@@ -77,9 +67,7 @@ func (p *smtpProxy) relay(client net.Conn) {
 			if n > 0 {
 				tail = append(tail, buf[:n]...)
 				if bytes.Contains(tail, []byte("\r\n.\r\n")) {
-					ended.Lock()
-					dataEnded = true
-					ended.Unlock()
+					dataEnded.Store(true)
 					tail = nil
 				} else if len(tail) > 4 {
 					tail = tail[len(tail)-4:]
@@ -100,20 +88,10 @@ func (p *smtpProxy) relay(client net.Conn) {
 		if err != nil {
 			return
 		}
-		ended.Lock()
-		accept := dataEnded && strings.HasPrefix(line, "250 ")
-		if accept {
-			dataEnded = false
-		}
-		ended.Unlock()
-		if accept {
-			p.mu.Lock()
-			p.accepted++
-			kill := p.onAccept
-			p.onAccept = nil
-			p.mu.Unlock()
-			if kill != nil {
-				kill()
+		if strings.HasPrefix(line, "250 ") && dataEnded.CompareAndSwap(true, false) {
+			p.accepted.Add(1)
+			if kill := p.onAccept.Swap(nil); kill != nil {
+				(*kill)()
 				return // the client never hears the 250
 			}
 		}
