@@ -13,8 +13,9 @@
 //     (lockLivePost), then user rows in ascending id (lockUsers, taken all
 //     at once by a notification plan before anything is inserted), then
 //     comment rows. Writers of one thread therefore queue on the post row
-//     instead of deadlocking, and a transaction that notifies users cannot
-//     close a cycle with one that notifies it back. Where an insert's
+//     instead of deadlocking (new comments queue in memory first, two per
+//     post in their transactions: postGate), and a transaction that
+//     notifies users cannot close a cycle with one that notifies it back. Where an insert's
 //     foreign key check would share-lock a row that the transaction updates
 //     later, that row is locked for update first: two holders of a shared
 //     lock that both want to upgrade it deadlock. What InnoDB's gap locks
@@ -51,8 +52,9 @@
 // Accounts and sign-in are auth.go, tokens auth_token.go, and the quiz
 // site's users, whose tokens its own issuer signs, auth_external.go. Posts
 // and comments are in posts.go, comments.go (writes) and comments_read.go
-// (reads); likes.go is the Like and Unlike they share, edit.go their edits
-// of a body and a spoiler flag; subscriptions.go keeps each user's
+// (reads); postgate.go queues a post's new comments in memory (see the
+// lock order); likes.go is the Like and Unlike they share, edit.go their
+// edits of a body and a spoiler flag; subscriptions.go keeps each user's
 // notification level on each post. Notifications are
 // divided by step: notifications_plan.go works out and locks who a change
 // notifies, notifications_write.go writes the rows inside the change's
