@@ -2,7 +2,6 @@ package api
 
 import (
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -10,41 +9,9 @@ import (
 	"github.com/quizsite/discuss/model"
 )
 
-// createComment comments on post postID, replying to parent when it is not
-// nil, and returns the comment.
-func (ts *testServer) createComment(t *testing.T, token string, postID int64, parent *model.Comment) model.Comment {
-	t.Helper()
-	var parentID int64
-	if parent != nil {
-		parentID = parent.ID
-	}
-	return ts.commentWith(t, token, postID, parentID, "a comment")
-}
-
-// commentWith comments body on post postID, replying to parentID when it is
-// not 0.
-func (ts *testServer) commentWith(t *testing.T, token string, postID, parentID int64, body string) model.Comment {
-	t.Helper()
-	req := map[string]any{"body": body}
-	if parentID != 0 {
-		req["parent_id"] = parentID
-	}
-	res := ts.doChecked(t, "POST", fmt.Sprintf("/api/v1/posts/%d/comments", postID), token, req)
-	return decodeAs[model.Comment](t, res, http.StatusCreated, "create comment")
-}
-
-// commentPage is a list of comments as the API answers it.
-type commentPage struct {
-	Items      []model.Comment `json:"items"`
-	NextCursor *string         `json:"next_cursor"`
-}
-
 func TestCreateComment(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, func(c *configs.Config) { c.Limits.CommentsPerMinute = 5 })
-	alice := ts.register(t, "alice")
-	bob := ts.register(t, "bob")
-	p := ts.createPost(t, alice.Token, "p")
+	ts, alice, bob, p := newServerWithPost(t, func(c *configs.Config) { c.Limits.CommentsPerMinute = 5 })
 	other := ts.createPost(t, alice.Token, "other")
 	path := fmt.Sprintf("/api/v1/posts/%d/comments", p.ID)
 
@@ -262,131 +229,7 @@ func TestLikeComment(t *testing.T) {
 	t.Parallel()
 	ts, alice, bob, p := newServerWithPost(t)
 	c := ts.createComment(t, bob.Token, p.ID, nil)
-	path := fmt.Sprintf("/api/v1/comments/%d/like", c.ID)
-	ts.wantLikeSteps(t, path, []likeStep{
-		{"PUT", alice, `{"like_count":1,"liked":true}`},
-		{"PUT", alice, `{"like_count":1,"liked":true}`},
-		{"PUT", bob, `{"like_count":2,"liked":true}`},
-		{"DELETE", bob, `{"like_count":1,"liked":false}`},
-		{"DELETE", bob, `{"like_count":1,"liked":false}`},
-	})
+	ts.wantLikesCountOnce(t, fmt.Sprintf("/api/v1/comments/%d/like", c.ID), alice, bob, bob)
 	wantError(t, ts.doChecked(t, "PUT", "/api/v1/comments/9999/like", bob.Token, nil), 404, model.ENOTFOUND, "comment")
 	wantError(t, ts.doChecked(t, "DELETE", "/api/v1/comments/0/like", bob.Token, nil), 400, model.EINVALID, "id")
-}
-
-// TestPermissionMatrix runs every mutating route of posts and comments,
-// and every route of moderation, as the author, another user, a
-// moderator, an admin and nobody; those on content on live and on deleted
-// content, each on fresh content so that no case depends on another.
-func TestPermissionMatrix(t *testing.T) {
-	t.Parallel()
-	ts := newTestServer(t)
-	author := ts.register(t, "author")
-	reporter := ts.register(t, "reporter")
-	blocked := ts.register(t, "blocked")
-	sessions := map[string]session{
-		"author":    author,
-		"other":     ts.register(t, "other"),
-		"moderator": ts.withRole(t, "moderator", model.RoleModerator),
-		"admin":     ts.withRole(t, "admin", model.RoleAdmin),
-		"anonymous": {},
-	}
-	type want struct{ author, other, moderator, admin int }
-	everyone := func(status int) want { return want{status, status, status, status} }
-	// What a route's %d names: the post, the comment, a report case of the
-	// post (reported by another user), a user to block, or nothing.
-	const (
-		onPost = iota
-		onComment
-		onReport
-		onUser
-		onNothing
-	)
-	routes := []struct {
-		method, path string // path has %d for what on names
-		on           int
-		body         any
-		want         want
-	}{
-		{"PATCH", "/api/v1/posts/%d", onPost, map[string]any{"title": "new"}, want{200, 403, 200, 200}},
-		{"DELETE", "/api/v1/posts/%d", onPost, nil, want{204, 403, 204, 204}},
-		{"PUT", "/api/v1/posts/%d/like", onPost, nil, everyone(200)},
-		{"DELETE", "/api/v1/posts/%d/like", onPost, nil, everyone(200)},
-		{"PUT", "/api/v1/posts/%d/mute", onPost, nil, everyone(204)},
-		{"DELETE", "/api/v1/posts/%d/mute", onPost, nil, everyone(204)},
-		{"GET", "/api/v1/posts/%d/subscription", onPost, nil, everyone(200)},
-		{"PUT", "/api/v1/posts/%d/subscription", onPost, map[string]any{"level": "watching"}, everyone(200)},
-		{"DELETE", "/api/v1/posts/%d/subscription", onPost, nil, everyone(200)},
-		{"POST", "/api/v1/posts/%d/comments", onPost, map[string]any{"body": "hi"}, everyone(201)},
-		{"POST", "/api/v1/posts/%d/report", onPost, map[string]any{"reason": "spam"}, want{403, 201, 201, 201}},
-		{"PATCH", "/api/v1/comments/%d", onComment, map[string]any{"body": "new"}, want{200, 403, 403, 403}},
-		{"DELETE", "/api/v1/comments/%d", onComment, nil, want{204, 403, 204, 204}},
-		{"PUT", "/api/v1/comments/%d/like", onComment, nil, everyone(200)},
-		{"DELETE", "/api/v1/comments/%d/like", onComment, nil, everyone(200)},
-		{"POST", "/api/v1/comments/%d/report", onComment, map[string]any{"reason": "spoiler"}, want{403, 201, 201, 201}},
-		{"GET", "/api/v1/mod/reports", onNothing, nil, want{403, 403, 200, 200}},
-		{"POST", "/api/v1/mod/reports/%d/resolve", onReport, map[string]any{"action": "dismiss"}, want{403, 403, 200, 200}},
-		{"GET", "/api/v1/admin/moderation-log", onNothing, nil, want{403, 403, 403, 200}},
-		{"PUT", "/api/v1/users/%d/block", onUser, nil, everyone(204)},
-		{"DELETE", "/api/v1/users/%d/block", onUser, nil, everyone(204)},
-		{"GET", "/api/v1/me/blocks", onNothing, nil, everyone(200)},
-	}
-	for _, r := range routes {
-		for _, role := range []string{"author", "other", "moderator", "admin", "anonymous"} {
-			for _, deleted := range []bool{false, true} {
-				if deleted && r.on != onPost && r.on != onComment {
-					continue
-				}
-				name := fmt.Sprintf("%s %s/%s", r.method, strings.ReplaceAll(r.path, "%d", "{id}"), role)
-				if deleted {
-					name += "/deleted"
-				}
-				t.Run(name, func(t *testing.T) {
-					p := ts.createPost(t, author.Token, "p")
-					c := ts.createComment(t, author.Token, p.ID, nil)
-					var id int64
-					switch r.on {
-					case onPost:
-						id = p.ID
-					case onComment:
-						id = c.ID
-					case onReport:
-						res := ts.do(t, "POST", fmt.Sprintf("/api/v1/posts/%d/report", p.ID), reporter.Token, map[string]any{"reason": "spam"})
-						if res.Status != 201 {
-							t.Fatalf("report: %d %s", res.Status, res.Body)
-						}
-						if err := ts.DB.Raw("SELECT case_id FROM reports WHERE target_id = ? AND target_type = ?", p.ID, model.TargetPost).Scan(&id).Error; err != nil {
-							t.Fatal(err)
-						}
-					case onUser:
-						id = blocked.User.ID
-					}
-					if deleted {
-						target := fmt.Sprintf("/api/v1/posts/%d", p.ID)
-						if r.on == onComment {
-							target = fmt.Sprintf("/api/v1/comments/%d", c.ID)
-						}
-						if res := ts.do(t, "DELETE", target, author.Token, nil); res.Status != 204 {
-							t.Fatalf("delete: %d %s", res.Status, res.Body)
-						}
-					}
-					status := map[string]int{"author": r.want.author, "other": r.want.other, "moderator": r.want.moderator, "admin": r.want.admin}[role]
-					switch {
-					case role == "anonymous":
-						status = 401
-					case deleted:
-						status = 404
-					}
-					path := r.path
-					if r.on != onNothing {
-						path = fmt.Sprintf(r.path, id)
-					}
-					res := ts.doChecked(t, r.method, path, sessions[role].Token, r.body)
-					if res.Status != status {
-						t.Errorf("%d %s, want %d", res.Status, res.Body, status)
-					}
-				})
-			}
-		}
-	}
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"testing"
 	"time"
 
@@ -20,9 +19,7 @@ import (
 type eventStream struct {
 	t      *testing.T
 	res    *http.Response
-	events chan ssetest.Event
-	done   chan struct{}
-	err    error // set before done closes
+	events *ssetest.Queue[ssetest.Event]
 }
 
 // openStream opens GET /sse on base with query and header, and returns the
@@ -47,22 +44,23 @@ func openStream(t *testing.T, base, query string, header http.Header) (*http.Res
 		cancel()
 		return res, nil
 	}
-	s := &eventStream{t: t, res: res, events: make(chan ssetest.Event, 1024), done: make(chan struct{})}
+	s := &eventStream{t: t, res: res, events: ssetest.NewQueue[ssetest.Event](1024)}
 	t.Cleanup(func() {
 		cancel()
 		_ = res.Body.Close()
-		<-s.done
+		<-s.events.Done()
 	})
 	go func() {
-		defer close(s.done)
 		r := ssetest.NewReader(res.Body)
 		for {
 			ev, err := r.Next()
+			if err == nil {
+				err = s.events.Put(ev)
+			}
 			if err != nil {
-				s.err = err
+				s.events.End(err)
 				return
 			}
-			s.events <- ev
 		}
 	}()
 	return res, s
@@ -82,24 +80,12 @@ func (ts *testServer) stream(t *testing.T, query string, header http.Header) *ev
 // next returns the next event, comments included.
 func (s *eventStream) next() ssetest.Event {
 	s.t.Helper()
-	select {
-	case ev := <-s.events:
-		return ev
-	case <-s.done:
-		select {
-		case ev := <-s.events:
-			return ev
-		default:
-		}
-		s.t.Fatalf("the stream ended: %v", s.err)
-	case <-time.After(10 * time.Second):
-		s.t.Fatal("no event within 10 s")
-	}
-	return ssetest.Event{}
+	return s.events.Want(s.t, 10*time.Second)
 }
 
 // frame returns the next event that is not a comment, decoded, after
-// checking that it is named after its frame's type.
+// checking it against its frame: named after the frame's type, with the
+// notification's id exactly when it carries one.
 func (s *eventStream) frame() (ssetest.Event, frame) {
 	s.t.Helper()
 	for {
@@ -108,23 +94,19 @@ func (s *eventStream) frame() (ssetest.Event, frame) {
 			continue
 		}
 		var f frame
-		if err := json.Unmarshal([]byte(ev.Data), &f); err != nil || f.Type != ev.Type {
-			s.t.Fatalf("event %+v: %v", ev, err)
+		if err := ev.Decode(&f); err != nil {
+			s.t.Fatal(err)
 		}
 		return ev, f
 	}
 }
 
-// notification returns the next notification event's id, which must be
-// its id field, and the frame.
+// notification returns the next notification's id and frame.
 func (s *eventStream) notification() (int64, frame) {
 	s.t.Helper()
 	for {
-		ev, f := s.frame()
+		_, f := s.frame()
 		if f.Type != "notification" {
-			if ev.ID != "" {
-				s.t.Fatalf("a %s event with an id: %+v", f.Type, ev)
-			}
 			continue
 		}
 		var n struct {
@@ -132,9 +114,6 @@ func (s *eventStream) notification() (int64, frame) {
 		}
 		if err := json.Unmarshal(f.Notification, &n); err != nil {
 			s.t.Fatal(err)
-		}
-		if ev.ID != strconv.FormatInt(n.ID, 10) {
-			s.t.Fatalf("notification %d in an event with id %q", n.ID, ev.ID)
 		}
 		return n.ID, f
 	}
@@ -182,10 +161,7 @@ func TestEventStreamOpen(t *testing.T) {
 			if ct := res.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" || res.Header.Get("X-Accel-Buffering") != "" {
 				t.Fatalf("headers %v, want a JSON answer", res.Header)
 			}
-			var body ErrorBody
-			if err := json.NewDecoder(res.Body).Decode(&body); err != nil || body.Error.Code != tt.code {
-				t.Fatalf("body %+v (%v), want code %s", body, err, tt.code)
-			}
+			wantError(t, readResponse(t, res), tt.status, tt.code, "")
 		})
 	}
 }
@@ -312,9 +288,9 @@ func TestEventStreamShutdown(t *testing.T) {
 	if err := json.Unmarshal([]byte(ev.Data), &closing); err != nil || ev.Type != "close" || closing.Code != 1001 || closing.Reason == "" {
 		t.Fatalf("event %+v (%v), want close 1001", ev, err)
 	}
-	<-s.done
-	if !errors.Is(s.err, io.EOF) {
-		t.Fatalf("the stream ended with %v, want its end", s.err)
+	<-s.events.Done()
+	if err := s.events.Err(); !errors.Is(err, io.EOF) {
+		t.Fatalf("the stream ended with %v, want its end", err)
 	}
 	res, late := openStream(t, ts.URL, "?token="+alice.Token, nil)
 	if late != nil || res.StatusCode != http.StatusServiceUnavailable {

@@ -39,9 +39,9 @@ func FuzzRequestBodies(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	ts := newTestServerWith(f, func(oc *service.OfflineConfig) {
+	ts := newServer(f, setup{offline: func(oc *service.OfflineConfig) {
 		oc.Pusher, oc.VAPIDPublicKey = delivery.NewWebPush(private, public, "mailto:ops@example.com", nil), public
-	})
+	}})
 	fx := newFuzzFixture(f, ts)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, r := range fx.routes {

@@ -29,9 +29,8 @@ type groupPage struct {
 
 func TestGroupedNotifications(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t)
-	alice, bob, carol := ts.register(t, "alice"), ts.register(t, "bob"), ts.register(t, "carol")
-	post := ts.createPost(t, alice.Token, "how did you get Q7?")
+	ts, alice, bob, post := newServerWithPost(t)
+	carol := ts.register(t, "carol")
 	ts.commentWith(t, bob.Token, post.ID, 0, "like this")
 	ts.commentWith(t, carol.Token, post.ID, 0, "or this")
 	ts.commentWith(t, bob.Token, post.ID, 0, "@alice and this")

@@ -107,13 +107,10 @@ func TestWebSocketHandshake(t *testing.T) {
 				conn.Close()
 				t.Fatal("the upgrade succeeded")
 			}
-			if res == nil || res.StatusCode != tt.status {
+			if res == nil {
 				t.Fatalf("response %v, want status %d", res, tt.status)
 			}
-			var body ErrorBody
-			if err := json.NewDecoder(res.Body).Decode(&body); err != nil || body.Error.Code != tt.code {
-				t.Fatalf("body %+v (%v), want code %s", body, err, tt.code)
-			}
+			wantError(t, readResponse(t, res), tt.status, tt.code, "")
 		})
 	}
 }
@@ -223,21 +220,28 @@ func TestSetUserRole(t *testing.T) {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-// nextNotification reads frames until a notification and returns it.
-func nextNotification(t *testing.T, conn *websocket.Conn) (id int64, f frame) {
+// nextOfType reads frames until one of type typ.
+func nextOfType(t *testing.T, conn *websocket.Conn, typ string) frame {
 	t.Helper()
 	for {
-		f = readFrame(t, conn)
-		if f.Type == "notification" {
-			var n struct {
-				ID int64 `json:"id"`
-			}
-			if err := json.Unmarshal(f.Notification, &n); err != nil {
-				t.Fatal(err)
-			}
-			return n.ID, f
+		if f := readFrame(t, conn); f.Type == typ {
+			return f
 		}
 	}
+}
+
+// nextNotification reads frames until a notification and returns its id
+// and frame.
+func nextNotification(t *testing.T, conn *websocket.Conn) (id int64, f frame) {
+	t.Helper()
+	f = nextOfType(t, conn, "notification")
+	var n struct {
+		ID int64 `json:"id"`
+	}
+	if err := json.Unmarshal(f.Notification, &n); err != nil {
+		t.Fatal(err)
+	}
+	return n.ID, f
 }
 
 // TestReplyReachesEveryConnection: a reply POSTed by B reaches both of A's

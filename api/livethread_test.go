@@ -2,12 +2,9 @@ package api
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -17,6 +14,7 @@ import (
 
 	"github.com/quizsite/discuss/model"
 	"github.com/quizsite/discuss/notify"
+	"github.com/quizsite/discuss/notify/ssetest"
 	"github.com/quizsite/discuss/service/dbtest"
 )
 
@@ -44,33 +42,30 @@ type liveFrame struct {
 type follower struct {
 	t      *testing.T
 	conn   *websocket.Conn
-	frames chan liveFrame
-	done   chan struct{}
-	err    error
+	frames *ssetest.Queue[liveFrame]
 }
 
 func (ts *testServer) follower(t *testing.T, s session) *follower {
 	t.Helper()
-	f := &follower{t: t, conn: ts.dialWS(t, "?token="+s.Token, nil), frames: make(chan liveFrame, 10000), done: make(chan struct{})}
+	f := &follower{t: t, conn: ts.dialWS(t, "?token="+s.Token, nil), frames: ssetest.NewQueue[liveFrame](10000)}
 	_ = f.conn.SetReadDeadline(time.Time{}) // next has its own
 	go func() {
-		defer close(f.done)
 		for {
 			_, data, err := f.conn.ReadMessage()
-			if err != nil {
-				f.err = err
-				return
-			}
 			var lf liveFrame
-			err = json.Unmarshal(data, &lf)
+			if err == nil {
+				err = json.Unmarshal(data, &lf)
+			}
 			if err == nil {
 				err = json.Unmarshal(data, &lf.Raw)
 			}
+			if err == nil {
+				err = f.frames.Put(lf)
+			}
 			if err != nil {
-				f.err = err
+				f.frames.End(err)
 				return
 			}
-			f.frames <- lf
 		}
 	}()
 	return f
@@ -86,18 +81,9 @@ func (f *follower) send(msg string) {
 // next returns the next frame other than notifications and counts.
 func (f *follower) next() liveFrame {
 	f.t.Helper()
-	deadline := time.After(10 * time.Second)
 	for {
-		select {
-		case lf := <-f.frames:
-			if lf.Type == "notification" || lf.Type == "unread_count" {
-				continue
-			}
+		if lf := f.frames.Want(f.t, 10*time.Second); lf.Type != "notification" && lf.Type != "unread_count" {
 			return lf
-		case <-f.done:
-			f.t.Fatalf("socket ended: %v", f.err)
-		case <-deadline:
-			f.t.Fatal("timed out waiting for a live-thread frame")
 		}
 	}
 }
@@ -113,11 +99,13 @@ func (f *follower) expect(typ string, postID int64) liveFrame {
 
 func (f *follower) subscribe(postID int64, after *int64) {
 	f.t.Helper()
-	msg := fmt.Sprintf(`{"type":"subscribe_post","post_id":%d}`, postID)
+	msg := map[string]any{"type": "subscribe_post", "post_id": postID}
 	if after != nil {
-		msg = fmt.Sprintf(`{"type":"subscribe_post","post_id":%d,"after_comment_id":%d}`, postID, *after)
+		msg["after_comment_id"] = *after
 	}
-	f.send(msg)
+	if err := f.conn.WriteJSON(msg); err != nil {
+		f.t.Fatal(err)
+	}
 	f.expect("post_subscribed", postID)
 }
 
@@ -368,13 +356,7 @@ func TestLiveThreadSeam(t *testing.T) {
 // twoInstances starts two API instances on one database, exchanging
 // changes over Redis (skipped without DISCUSS_TEST_REDIS_ADDR).
 func twoInstances(t *testing.T) (a, b *testServer) {
-	addr := os.Getenv("DISCUSS_TEST_REDIS_ADDR")
-	if addr == "" {
-		t.Skip("DISCUSS_TEST_REDIS_ADDR is not set")
-	}
-	var raw [6]byte
-	_, _ = rand.Read(raw[:])
-	channel := "discuss-test-" + hex.EncodeToString(raw[:])
+	addr, channel := dbtest.Redis(t)
 	broker := func() notify.Broker {
 		b, err := notify.NewRedisBroker(notify.RedisConfig{Addr: addr, Channel: channel}, nil)
 		if err != nil {
@@ -385,7 +367,7 @@ func twoInstances(t *testing.T) (a, b *testServer) {
 		return b
 	}
 	db := dbtest.Open(t)
-	return newInstance(t, db, broker()), newInstance(t, db, broker())
+	return newServer(t, setup{db: db, broker: broker()}), newServer(t, setup{db: db, broker: broker()})
 }
 
 func TestLiveThreadTwoInstances(t *testing.T) {

@@ -214,11 +214,7 @@ func TestDisplayNameCharacters(t *testing.T) {
 			res := ts.do(t, "POST", "/api/v1/auth/register", "", map[string]string{
 				"username": "ann_" + strings.ToLower(name[3:]), "password": "password123", "display_name": display,
 			})
-			var e ErrorBody
-			res.JSON(t, &e)
-			if res.Status != http.StatusBadRequest || e.Error.Code != model.EINVALID || !strings.Contains(e.Error.Message, "display_name") {
-				t.Fatalf("%q: %d %s", display, res.Status, res.Body)
-			}
+			wantError(t, res, http.StatusBadRequest, model.EINVALID, "display_name")
 		})
 	}
 	t.Run("OKJoinersAndScripts", func(t *testing.T) {

@@ -6,20 +6,8 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/quizsite/discuss/model"
 )
-
-// nextOfType reads frames until one of type typ.
-func nextOfType(t *testing.T, conn *websocket.Conn, typ string) frame {
-	t.Helper()
-	for {
-		if f := readFrame(t, conn); f.Type == typ {
-			return f
-		}
-	}
-}
 
 // excerptOf returns the excerpt of a notification frame.
 func excerptOf(t *testing.T, f frame) string {

@@ -31,14 +31,14 @@ func offlineServer(t *testing.T, also ...func(*service.OfflineConfig)) (*testSer
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := newTestServerWith(t, func(oc *service.OfflineConfig) {
+	ts := newServer(t, setup{offline: func(oc *service.OfflineConfig) {
 		oc.Mailer = smtp
 		oc.Pusher = delivery.NewWebPush(private, public, "https://quiz.example.com/contact", nil)
 		oc.VAPIDPublicKey, oc.AllowInsecureEndpoints = public, true
 		for _, f := range also {
 			f(oc)
 		}
-	})
+	}})
 	return ts, mp, push
 }
 

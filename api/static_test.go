@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/quizsite/discuss/model"
 	"net/http"
 	"strings"
 	"testing"
@@ -100,12 +101,7 @@ func TestStaticNotFound(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res := ts.do(t, "GET", tt.path, "", nil)
-			if res.Status != http.StatusNotFound {
-				t.Fatalf("%s: %d %s, want 404", tt.path, res.Status, res.Body)
-			}
-			if code := res.ErrorCode(t); code != "not_found" {
-				t.Errorf("code %q, want not_found", code)
-			}
+			wantError(t, res, http.StatusNotFound, model.ENOTFOUND, "")
 			if strings.Contains(string(res.Body), "<a href") {
 				t.Errorf("a folder was listed: %s", res.Body)
 			}

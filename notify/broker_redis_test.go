@@ -2,34 +2,15 @@ package notify
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-	"io"
 	"net"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/quizsite/discuss/service/dbtest"
 )
-
-// redisAddr returns the Redis to test against, or skips the test.
-func redisAddr(t *testing.T) string {
-	t.Helper()
-	addr := os.Getenv("DISCUSS_TEST_REDIS_ADDR")
-	if addr == "" {
-		t.Skip("DISCUSS_TEST_REDIS_ADDR is not set")
-	}
-	return addr
-}
-
-// testChannel is a channel (and presence key prefix) no other test uses.
-func testChannel() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return "discuss-test-" + hex.EncodeToString(b[:])
-}
 
 func newTestRedisBroker(t *testing.T, addr, channel string) *RedisBroker {
 	t.Helper()
@@ -43,8 +24,7 @@ func newTestRedisBroker(t *testing.T, addr, channel string) *RedisBroker {
 }
 
 func TestRedisTwoInstances(t *testing.T) {
-	addr := redisAddr(t)
-	ch := testChannel()
+	addr, ch := dbtest.Redis(t)
 	store := newFakeStore()
 	opts := Options{PresenceInterval: 100 * time.Millisecond}
 	a := newEnv(t, envConfig{broker: newTestRedisBroker(t, addr, ch), store: store, opts: opts})
@@ -103,18 +83,17 @@ func TestRedisTwoInstances(t *testing.T) {
 
 func TestRedisOutageReplaysWithoutReconnect(t *testing.T) {
 	overTransports(t, func(t *testing.T, sse bool) {
-		addr := redisAddr(t)
-		ch := testChannel()
-		proxy := newTCPProxy(t, addr)
+		addr, ch := dbtest.Redis(t)
+		proxy := dbtest.NewProxy(t, addr)
 		store := newFakeStore()
 		a := newEnv(t, envConfig{sse: sse, broker: newTestRedisBroker(t, addr, ch), store: store})
-		b := newEnv(t, envConfig{sse: sse, broker: newTestRedisBroker(t, proxy.addr(), ch), store: store})
+		b := newEnv(t, envConfig{sse: sse, broker: newTestRedisBroker(t, proxy.Addr(), ch), store: store})
 
 		c := b.connect(1, dialOpts{since: ptr[int64](0)})
 		n := store.addAndPublish(t, a.hub, 1)
 		c.expectNotification(n.ID, false)
 
-		proxy.cut()
+		proxy.Cut()
 		// Replies keep being committed and published through A; B hears nothing.
 		var missed []int64
 		for range 3 {
@@ -141,7 +120,7 @@ func TestRedisOutageReplaysWithoutReconnect(t *testing.T) {
 			missed = append(missed, store.addAndPublish(t, a.hub, 1).ID)
 		}
 
-		proxy.restore()
+		proxy.Restore()
 		// B re-subscribes by itself and replays what its client missed since,
 		// on the same connection, each once.
 		for _, id := range missed[3:] {
@@ -151,8 +130,8 @@ func TestRedisOutageReplaysWithoutReconnect(t *testing.T) {
 		n = store.addAndPublish(t, a.hub, 1)
 		c.expectNotification(n.ID, false)
 		select {
-		case <-c.done:
-			t.Fatalf("the client was disconnected: %v", c.err)
+		case <-c.q.Done():
+			t.Fatalf("the client was disconnected: %v", c.q.Err())
 		default:
 		}
 		if got := testutil.ToFloat64(b.hub.m.resubscribes); got < 1 {
@@ -162,8 +141,8 @@ func TestRedisOutageReplaysWithoutReconnect(t *testing.T) {
 }
 
 func TestRedisPresence(t *testing.T) {
-	addr := redisAddr(t)
-	b := newTestRedisBroker(t, addr, testChannel())
+	addr, ch := dbtest.Redis(t)
+	b := newTestRedisBroker(t, addr, ch)
 	ctx := context.Background()
 	for _, p := range []Presence{
 		{Instance: "a", Connections: 3, Users: []int64{1, 2}},
@@ -219,7 +198,8 @@ func TestRedisPublishFailsFastWhenDown(t *testing.T) {
 // number past its last) ends Subscribe with the reason, rather than
 // retrying for ever while the instance looks healthy.
 func TestRedisRefusalIsFinal(t *testing.T) {
-	b, err := NewRedisBroker(RedisConfig{Addr: redisAddr(t), DB: 1 << 20, MaxBackoff: 100 * time.Millisecond}, testLogger(t))
+	addr, _ := dbtest.Redis(t)
+	b, err := NewRedisBroker(RedisConfig{Addr: addr, DB: 1 << 20, MaxBackoff: 100 * time.Millisecond}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,83 +210,4 @@ func TestRedisRefusalIsFinal(t *testing.T) {
 	if ctx.Err() != nil || err == nil || !strings.Contains(err.Error(), "DB index") {
 		t.Fatalf("Subscribe returned %v (context: %v), want Redis's refusal", err, ctx.Err())
 	}
-}
-
-// tcpProxy forwards TCP connections to a target until cut: then it drops
-// every connection it carries and refuses new ones until restored.
-type tcpProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	down   bool
-	conns  map[net.Conn]struct{}
-}
-
-func newTCPProxy(t *testing.T, target string) *tcpProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln, target: target, conns: make(map[net.Conn]struct{})}
-	go p.serve()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		p.cut()
-	})
-	return p
-}
-
-func (p *tcpProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *tcpProxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		go p.forward(c)
-	}
-}
-
-func (p *tcpProxy) forward(c net.Conn) {
-	up, err := net.Dial("tcp", p.target)
-	if err != nil {
-		_ = c.Close()
-		return
-	}
-	p.mu.Lock()
-	if p.down {
-		p.mu.Unlock()
-		_ = c.Close()
-		_ = up.Close()
-		return
-	}
-	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-	p.mu.Unlock()
-	go func() {
-		_, _ = io.Copy(up, c)
-		_ = up.Close()
-	}()
-	_, _ = io.Copy(c, up)
-	_ = c.Close()
-	p.mu.Lock()
-	delete(p.conns, c)
-	delete(p.conns, up)
-	p.mu.Unlock()
-}
-
-func (p *tcpProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for c := range p.conns {
-		_ = c.Close()
-	}
-	clear(p.conns)
-}
-
-func (p *tcpProxy) restore() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = false
 }

@@ -88,7 +88,7 @@ func TestOversizedFrameCloses1009(t *testing.T) {
 	c := e.connect(1, dialOpts{})
 	c.send(`{"type":"ping","pad":"` + strings.Repeat("x", 4096) + `"}`)
 	if code := c.closeCode(); code != websocket.CloseMessageTooBig {
-		t.Fatalf("close code = %d (%v), want 1009", code, c.err)
+		t.Fatalf("close code = %d (%v), want 1009", code, c.q.Err())
 	}
 	waitFor(t, "the connection to be unregistered", func() bool {
 		_, conns := e.hub.LocalCounts()
@@ -151,7 +151,7 @@ func TestMalformedFrames(t *testing.T) {
 				return
 			}
 			if code := c.closeCode(); code != tt.code {
-				t.Fatalf("close code = %d (%v), want %d", code, c.err, tt.code)
+				t.Fatalf("close code = %d (%v), want %d", code, c.q.Err(), tt.code)
 			}
 		})
 	}

@@ -60,7 +60,7 @@ func TestConnectionLimitClosesOldest4000(t *testing.T) {
 		other := e.connect(2, dialOpts{})
 		c3 := e.connect(1, dialOpts{})
 		if code := c1.closeCode(); code != CloseReplaced {
-			t.Fatalf("oldest closed with %d (%v), want 4000", code, c1.err)
+			t.Fatalf("oldest closed with %d (%v), want 4000", code, c1.q.Err())
 		}
 		n := e.store.addAndPublish(t, e.hub, 1)
 		c2.expectNotification(n.ID, false)
@@ -80,7 +80,7 @@ func TestTokenExpiryCloses4001(t *testing.T) {
 		expiring := e.connect(1, dialOpts{expires: time.Now().Add(300 * time.Millisecond)})
 		lasting := e.connect(1, dialOpts{})
 		if code := expiring.closeCode(); code != CloseTokenExpired {
-			t.Fatalf("close code = %d (%v), want 4001", code, expiring.err)
+			t.Fatalf("close code = %d (%v), want 4001", code, expiring.q.Err())
 		}
 		n := e.store.addAndPublish(t, e.hub, 1)
 		lasting.expectNotification(n.ID, false)
@@ -120,7 +120,7 @@ func TestSilentClientDropped(t *testing.T) {
 	go c.readLoop()
 	c.expect("hello")
 	if code := c.closeCode(); code != -1 && code != websocket.CloseAbnormalClosure {
-		t.Fatalf("close code = %d (%v), want none", code, c.err)
+		t.Fatalf("close code = %d (%v), want none", code, c.q.Err())
 	}
 	waitFor(t, "the connection to be unregistered", func() bool {
 		_, conns := e.hub.LocalCounts()
@@ -168,7 +168,7 @@ func TestStoreDownOnConnectCloses1011(t *testing.T) {
 		e.store.fail.Store(true)
 		c := e.dial(1, dialOpts{})
 		if code := c.closeCode(); code != websocket.CloseInternalServerErr {
-			t.Fatalf("close code = %d (%v), want 1011", code, c.err)
+			t.Fatalf("close code = %d (%v), want 1011", code, c.q.Err())
 		}
 	})
 }
@@ -183,7 +183,7 @@ func TestShutdownCloses1001(t *testing.T) {
 		e.stop()
 		for _, c := range clients {
 			if code := c.closeCode(); code != websocket.CloseGoingAway {
-				t.Fatalf("close code = %d (%v), want 1001", code, c.err)
+				t.Fatalf("close code = %d (%v), want 1001", code, c.q.Err())
 			}
 		}
 		// A connection arriving after shutdown is closed at once; an event
@@ -196,7 +196,7 @@ func TestShutdownCloses1001(t *testing.T) {
 		}
 		late := e.dial(1, dialOpts{})
 		if code := late.closeCode(); code != websocket.CloseGoingAway {
-			t.Fatalf("late connection: close code = %d (%v), want 1001", code, late.err)
+			t.Fatalf("late connection: close code = %d (%v), want 1001", code, late.q.Err())
 		}
 	})
 }
@@ -224,7 +224,7 @@ func TestCloseStreams(t *testing.T) {
 	e.hub.CloseStreams()
 	for _, c := range streams {
 		if code := c.closeCode(); code != websocket.CloseGoingAway {
-			t.Fatalf("close code = %d (%v), want 1001", code, c.err)
+			t.Fatalf("close code = %d (%v), want 1001", code, c.q.Err())
 		}
 	}
 	waitFor(t, "the streams to be unregistered", func() bool {
@@ -268,7 +268,7 @@ func TestBrokerRefusalEndsRun(t *testing.T) {
 		t.Fatal("Run did not return after the broker refused")
 	}
 	if code := c.closeCode(); code != websocket.CloseGoingAway {
-		t.Fatalf("close code = %d (%v), want 1001", code, c.err)
+		t.Fatalf("close code = %d (%v), want 1001", code, c.q.Err())
 	}
 }
 

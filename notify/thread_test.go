@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/quizsite/discuss/model"
+	"github.com/quizsite/discuss/service/dbtest"
 )
 
 // subscribe sends subscribe_post and expects post_subscribed.
@@ -26,6 +27,15 @@ func (c *wsClient) subscribe(postID int64, after *int64) {
 	if f := c.expect("post_subscribed"); f.PostID != postID {
 		c.t.Fatalf("post_subscribed for post %d, want %d", f.PostID, postID)
 	}
+}
+
+// follow connects userID and subscribes it to postID, after the comment
+// after when not nil.
+func (e *env) follow(userID, postID int64, after *int64) *wsClient {
+	e.t.Helper()
+	c := e.connect(userID, dialOpts{})
+	c.subscribe(postID, after)
+	return c
 }
 
 // expectCreated checks the next frames are comment_created for ids, in order.
@@ -57,6 +67,22 @@ func (e *env) comment(postID int64) int64 {
 	return ev.Comment.ID
 }
 
+// comments commits n comments on postID and returns their ids. Each is
+// published through the hub when publish is set; else their publishes
+// are lost, as a broker outage loses them.
+func (e *env) comments(postID int64, n int, publish bool) []int64 {
+	e.t.Helper()
+	var ids []int64
+	for range n {
+		ev := e.store.threads.addComment(postID)
+		if publish {
+			e.publishThread(ev)
+		}
+		ids = append(ids, ev.Comment.ID)
+	}
+	return ids
+}
+
 func (e *env) publishThread(ev *model.ThreadEvent) {
 	e.t.Helper()
 	if err := e.hub.PublishThread(context.Background(), ev); err != nil {
@@ -68,8 +94,7 @@ func TestLiveThreadFrames(t *testing.T) {
 	e := newEnv(t, envConfig{})
 	const post = 7
 	first := e.comment(post) // before anyone follows the post
-	a := e.connect(1, dialOpts{})
-	a.subscribe(post, nil)
+	a := e.follow(1, post, nil)
 	a.expectQuiet() // no replay without after_comment_id
 
 	t.Run("CommentCreated", func(t *testing.T) {
@@ -188,26 +213,20 @@ func TestLiveThreadReplay(t *testing.T) {
 	e.store.threads.deleteComment(ids[3])
 
 	t.Run("AfterCommentID", func(t *testing.T) {
-		a := e.connect(1, dialOpts{})
-		a.subscribe(post, &ids[1])
+		a := e.follow(1, post, &ids[1])
 		a.expectCreated(post, ids[2], ids[4])
 		a.expectQuiet()
 		id := e.comment(post)
 		a.expectCreated(post, id)
 	})
 	t.Run("AfterZero", func(t *testing.T) {
-		a := e.connect(2, dialOpts{})
-		a.subscribe(post, ptr[int64](0))
+		a := e.follow(2, post, ptr[int64](0))
 		a.expectCreated(post, ids[0], ids[1], ids[2], ids[4])
 	})
 	t.Run("PostResync", func(t *testing.T) {
 		const busy = 9
-		var all []int64
-		for range threadReplayLimit + 5 {
-			all = append(all, e.store.threads.addComment(busy).Comment.ID)
-		}
-		a := e.connect(3, dialOpts{})
-		a.subscribe(busy, ptr[int64](0))
+		all := e.comments(busy, threadReplayLimit+5, false)
+		a := e.follow(3, busy, ptr[int64](0))
 		a.expectCreated(busy, all[:threadReplayLimit]...)
 		if f := a.expect("post_resync"); f.PostID != busy {
 			t.Fatalf("post_resync %+v", f)
@@ -227,9 +246,7 @@ func TestLiveThreadOrder(t *testing.T) {
 	e.comment(post)
 	var subs []*wsClient
 	for u := range subscribers {
-		c := e.connect(int64(u+1), dialOpts{})
-		c.subscribe(post, nil)
-		subs = append(subs, c)
+		subs = append(subs, e.follow(int64(u+1), post, nil))
 	}
 	evs := make([]*model.ThreadEvent, 6)
 	for i := range evs {
@@ -309,8 +326,7 @@ func TestLiveThreadSeam(t *testing.T) {
 	var subs []sub
 	for u := range subscribers {
 		after := max(e.store.threads.addComment(post+1).Comment.ID-int64(rand.IntN(20)), 0)
-		c := e.connect(int64(u+1), dialOpts{})
-		c.subscribe(post, &after)
+		c := e.follow(int64(u+1), post, &after)
 		subs = append(subs, sub{c, after})
 	}
 	wg.Wait()
@@ -337,18 +353,15 @@ func TestLiveThreadAnchorSeam(t *testing.T) {
 	e.comment(post)
 	a, b := e.connect(1, dialOpts{}), e.connect(2, dialOpts{})
 	inHead, resume := make(chan struct{}), make(chan struct{})
-	var between []int64
 	hook := func() {
 		close(inHead)
 		<-resume
 	}
 	e.store.threads.afterHead.Store(&hook)
 	a.send(`{"type":"subscribe_post","post_id":7,"after_comment_id":0}`)
-	<-inHead // a has joined the feed and read its head
-	for range 3 {
-		between = append(between, e.comment(post)) // held: the feed is not anchored
-	}
-	b.subscribe(post, nil) // anchors the feed above a's head
+	<-inHead                             // a has joined the feed and read its head
+	between := e.comments(post, 3, true) // held: the feed is not anchored
+	b.subscribe(post, nil)               // anchors the feed above a's head
 	close(resume)
 	a.expect("post_subscribed")
 	a.expectCreated(post, append([]int64{1}, between...)...)
@@ -389,8 +402,7 @@ func TestLiveThreadSlowSubscriber(t *testing.T) {
 			t.Fatalf("slow subscriber read %+v, %v; want %s", f, err, want)
 		}
 	}
-	fast := e.connect(2, dialOpts{})
-	fast.subscribe(post, nil)
+	fast := e.follow(2, post, nil)
 	body := strings.Repeat("m", 8<<10)
 	for sent := 0; testutil.ToFloat64(e.hub.m.overflows) == 0; sent++ {
 		if sent == 10000 {
@@ -413,8 +425,7 @@ func TestLiveThreadResubscribe(t *testing.T) {
 	b := newFlakyBroker()
 	e := newEnv(t, envConfig{broker: b})
 	const post = 7
-	a := e.connect(1, dialOpts{})
-	a.subscribe(post, nil)
+	a := e.follow(1, post, nil)
 	b.cut()
 	lost := e.store.threads.addComment(post)
 	_ = e.hub.PublishThread(context.Background(), lost) // lost with the broker
@@ -431,15 +442,12 @@ func TestLiveThreadResubscribe(t *testing.T) {
 // interleave, and a post deleted through either ends the subscriptions on
 // both.
 func TestLiveThreadRedisTwoInstances(t *testing.T) {
-	addr := redisAddr(t)
-	ch := testChannel()
+	addr, ch := dbtest.Redis(t)
 	store := newFakeStore()
 	a := newEnv(t, envConfig{broker: newTestRedisBroker(t, addr, ch), store: store})
 	b := newEnv(t, envConfig{broker: newTestRedisBroker(t, addr, ch), store: store})
 	const post = 7
-	onA, onB := a.connect(1, dialOpts{}), b.connect(2, dialOpts{})
-	onA.subscribe(post, nil)
-	onB.subscribe(post, nil)
+	onA, onB := a.follow(1, post, nil), b.follow(2, post, nil)
 
 	evs := []*model.ThreadEvent{store.threads.addComment(post), store.threads.addComment(post), store.threads.addComment(post)}
 	a.publishThread(evs[2])
@@ -468,13 +476,8 @@ func TestLiveThreadRedisTwoInstances(t *testing.T) {
 func TestLiveThreadBurst(t *testing.T) {
 	e := newEnv(t, envConfig{})
 	const post = 7
-	a := e.connect(1, dialOpts{})
-	a.subscribe(post, nil)
-	var ids []int64
-	for range 200 {
-		ids = append(ids, e.comment(post))
-	}
-	a.expectCreated(post, ids...)
+	a := e.follow(1, post, nil)
+	a.expectCreated(post, e.comments(post, 200, true)...)
 }
 
 // TestLiveThreadFeedPages: a feed more than a page of comments behind (its
@@ -483,14 +486,9 @@ func TestLiveThreadBurst(t *testing.T) {
 func TestLiveThreadFeedPages(t *testing.T) {
 	e := newEnv(t, envConfig{})
 	const post = 7
-	a := e.connect(1, dialOpts{})
-	a.subscribe(post, nil)
-	var ids []int64
-	for range threadReplayLimit + 50 { // their publishes are lost
-		ids = append(ids, e.store.threads.addComment(post).Comment.ID)
-	}
-	ids = append(ids, e.comment(post))
-	a.expectCreated(post, ids...)
+	a := e.follow(1, post, nil)
+	ids := e.comments(post, threadReplayLimit+50, false)
+	a.expectCreated(post, append(ids, e.comment(post))...)
 	a.expectQuiet()
 	if got := testutil.ToFloat64(e.hub.m.threadReads); got != 2 {
 		t.Fatalf("%v reads, want 2 pages", got)

@@ -45,11 +45,10 @@ type serverFrame struct {
 // then events are checked against the frames they carry and queued as the
 // frames, and the close event ends it as a close frame would.
 type wsClient struct {
-	t      testing.TB
-	conn   *websocket.Conn // nil for an event stream
-	frames chan serverFrame
-	done   chan struct{}
-	err    error // the read error, set before done closes
+	t    testing.TB
+	conn *websocket.Conn // nil for an event stream
+	// q holds the frames read, then the read error.
+	q *ssetest.Queue[serverFrame]
 
 	// For an event stream: the env, the tag of the stream's response
 	// (see taggedWriter), the response body, and the comment lines read.
@@ -177,46 +176,44 @@ func dialWith(t testing.TB, e *env, userID int64, o dialOpts) *wsClient {
 	return c
 }
 
+// readLoop queues the connection's frames until it ends.
 func (c *wsClient) readLoop() {
-	defer close(c.done)
 	if c.conn == nil {
-		c.readEvents()
+		c.q.End(c.readEvents())
 		return
 	}
 	for {
 		typ, data, err := c.conn.ReadMessage()
 		if err != nil {
-			c.err = err
+			c.q.End(err)
 			return
 		}
 		if typ != websocket.TextMessage {
-			c.err = fmt.Errorf("unexpected message type %d", typ)
+			c.q.End(fmt.Errorf("unexpected message type %d", typ))
 			return
 		}
 		var f serverFrame
 		if err := json.Unmarshal(data, &f); err != nil {
-			c.err = fmt.Errorf("bad frame %q: %v", data, err)
+			c.q.End(fmt.Errorf("bad frame %q: %v", data, err))
 			return
 		}
-		select {
-		case c.frames <- f:
-		default:
-			c.err = errors.New("test client queue overflow")
+		if err := c.q.Put(f); err != nil {
+			c.q.End(err)
 			return
 		}
 	}
 }
 
-// readEvents reads an event stream as readLoop reads a WebSocket. Each
-// event must be named after its frame's type and carry an id exactly when
-// it is a notification, the notification's; comment lines are counted.
-func (c *wsClient) readEvents() {
+// readEvents reads an event stream as readLoop reads a WebSocket, each
+// event checked against the frame it carries, and returns why it ended;
+// comment lines are counted, and the close event ends it as a close frame
+// would.
+func (c *wsClient) readEvents() error {
 	r := ssetest.NewReader(c.body)
 	for {
 		ev, err := r.Next()
 		if err != nil {
-			c.err = err
-			return
+			return err
 		}
 		if ev.Comment != "" {
 			c.comments.Add(1)
@@ -224,34 +221,20 @@ func (c *wsClient) readEvents() {
 		}
 		if ev.Type == closeEventType {
 			var ce closeEvent
-			if err := json.Unmarshal([]byte(ev.Data), &ce); err != nil || ce.Type != closeEventType || ev.ID != "" {
-				c.err = fmt.Errorf("bad close event %+v: %v", ev, err)
-				return
+			if err := ev.Decode(&ce); err != nil {
+				return fmt.Errorf("bad close event: %v", err)
 			}
-			c.err = &websocket.CloseError{Code: ce.Code, Text: ce.Reason}
 			if ev, err := r.Next(); err != io.EOF {
-				c.err = fmt.Errorf("the stream went on after its close event: %+v, %v", ev, err)
+				return fmt.Errorf("the stream went on after its close event: %+v, %v", ev, err)
 			}
-			return
+			return &websocket.CloseError{Code: ce.Code, Text: ce.Reason}
 		}
 		var f serverFrame
-		if err := json.Unmarshal([]byte(ev.Data), &f); err != nil {
-			c.err = fmt.Errorf("bad event %+v: %v", ev, err)
-			return
+		if err := ev.Decode(&f); err != nil {
+			return err
 		}
-		wantID := ""
-		if f.Type == "notification" && f.Notification != nil {
-			wantID = strconv.FormatInt(f.Notification.ID, 10)
-		}
-		if f.Type != ev.Type || ev.ID != wantID {
-			c.err = fmt.Errorf("event %q with id %q carries %s", ev.Type, ev.ID, ev.Data)
-			return
-		}
-		select {
-		case c.frames <- f:
-		default:
-			c.err = errors.New("test client queue overflow")
-			return
+		if err := c.q.Put(f); err != nil {
+			return err
 		}
 	}
 }
@@ -259,20 +242,7 @@ func (c *wsClient) readEvents() {
 // next returns the next frame, failing the test if none comes.
 func (c *wsClient) next() serverFrame {
 	c.t.Helper()
-	select {
-	case f := <-c.frames:
-		return f
-	case <-c.done:
-		select {
-		case f := <-c.frames:
-			return f
-		default:
-		}
-		c.t.Fatalf("connection ended while waiting for a frame: %v", c.err)
-	case <-time.After(waitTimeout):
-		c.t.Fatal("timed out waiting for a frame")
-	}
-	return serverFrame{}
+	return c.q.Want(c.t, waitTimeout)
 }
 
 // expect returns the next frame, which must be of type typ.
@@ -366,17 +336,16 @@ func (c *wsClient) expectTooSlow() {
 	c.t.Helper()
 	go c.readLoop()
 	for {
-		select {
-		case <-c.frames:
-			continue
-		case <-c.done:
-		case <-time.After(waitTimeout):
+		_, ok, err := c.q.Next(waitTimeout)
+		if err != nil {
+			break // it ended: its close code tells how
+		}
+		if !ok {
 			c.t.Fatal("slow client never closed")
 		}
-		break
 	}
 	if code := c.closeCode(); code != websocket.CloseTryAgainLater {
-		c.t.Fatalf("close code = %d (%v), want 1013", code, c.err)
+		c.t.Fatalf("close code = %d (%v), want 1013", code, c.q.Err())
 	}
 }
 
@@ -385,12 +354,12 @@ func (c *wsClient) expectTooSlow() {
 func (c *wsClient) closeCode() int {
 	c.t.Helper()
 	select {
-	case <-c.done:
+	case <-c.q.Done():
 	case <-time.After(waitTimeout):
 		c.t.Fatal("connection did not end")
 	}
 	var ce *websocket.CloseError
-	if errors.As(c.err, &ce) {
+	if errors.As(c.q.Err(), &ce) {
 		return ce.Code
 	}
 	return -1
@@ -408,28 +377,18 @@ func (c *wsClient) hello() (serverFrame, []serverFrame) {
 
 // newWSClient wraps a dialed connection; go c.readLoop() starts reading.
 func newWSClient(t testing.TB, conn *websocket.Conn) *wsClient {
-	return &wsClient{t: t, conn: conn, frames: make(chan serverFrame, 4096), done: make(chan struct{})}
+	return &wsClient{t: t, conn: conn, q: ssetest.NewQueue[serverFrame](4096)}
 }
 
 // tryNext returns the next frame if one comes within d. Unlike next it
 // does not fail the test, so goroutines other than the test's may use it;
 // err is set when the connection ended.
 func (c *wsClient) tryNext(d time.Duration) (f serverFrame, ok bool, err error) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case f := <-c.frames:
-		return f, true, nil
-	case <-c.done:
-		select {
-		case f := <-c.frames:
-			return f, true, nil
-		default:
-		}
-		return serverFrame{}, false, fmt.Errorf("connection ended: %v", c.err)
-	case <-t.C:
-		return serverFrame{}, false, nil
+	f, ok, err = c.q.Next(d)
+	if err != nil {
+		err = fmt.Errorf("connection ended: %v", err)
 	}
+	return f, ok, err
 }
 
 // drop ends the connection without a word.

@@ -4,13 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,33 +13,6 @@ import (
 
 	"github.com/quizsite/discuss/service/dbtest"
 )
-
-// process is the discuss binary running as a child process; its server
-// has no context to cancel, the test kills it instead.
-type process struct {
-	*server
-	cmd *exec.Cmd
-}
-
-func startProcess(t *testing.T, bin, addr string, env map[string]string) *process {
-	t.Helper()
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "DISCUSS_SERVER_ADDR="+addr)
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	p := &process{server: &server{base: "http://" + addr, stderr: &dbtest.SyncBuffer{}}, cmd: cmd}
-	cmd.Stdout, cmd.Stderr = p.stderr, p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	waitHealthy(t, "binary", p.base, 30*time.Second, p.stderr, nil)
-	return p
-}
 
 // receiver is one user's socket that records every notification id.
 type receiver struct {
@@ -78,27 +46,15 @@ func (r *receiver) listen(conn *websocket.Conn, done func()) {
 // and checks that every notification committed before the kill arrived on
 // its user's socket exactly once.
 func TestCrashRecovery(t *testing.T) {
-	if dbtest.MySQLRootDSN(t) == "" {
-		t.Skip("needs MySQL: set DISCUSS_TEST_MYSQL_DSN")
-	}
+	needMySQL(t)
 	db := dbtest.OpenEmpty(t)
-	bin := filepath.Join(t.TempDir(), "discuss")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	env := map[string]string{
-		"DISCUSS_DATABASE_DRIVER":               "mysql",
-		"DISCUSS_DATABASE_DSN":                  db.DSN,
-		"DISCUSS_DATABASE_AUTO_MIGRATE":         "true",
-		"DISCUSS_AUTH_SECRET":                   strings.Repeat("k", 32),
-		"DISCUSS_AUTH_BCRYPT_COST":              "4",
-		"DISCUSS_LOG_LEVEL":                     "warn",
+	bin := buildBinary(t)
+	env := serveEnv(db, map[string]string{
 		"DISCUSS_LIMITS_COMMENTS_PER_MINUTE":    "100000",
 		"DISCUSS_LIMITS_REGISTER_PER_MINUTE":    "100000",
 		"DISCUSS_WEBSOCKET_SEND_QUEUE_SIZE":     "1024",
 		"DISCUSS_WEBSOCKET_UNREAD_REPLAY_LIMIT": "500",
-	}
+	})
 	addr := freeAddr(t)
 	p := startProcess(t, bin, addr, env)
 
@@ -116,16 +72,8 @@ func TestCrashRecovery(t *testing.T) {
 	threads := make([][2]int64, recipients) // post id, comment id
 	for i := range users {
 		users[i] = register(fmt.Sprintf("reader%d", i))
-		var post, comment struct {
-			ID int64 `json:"id"`
-		}
-		if code := p.call(t, "POST", "/api/v1/posts", users[i].token, map[string]string{"title": "help", "body": "stuck on problem"}, &post); code != 201 {
-			t.Fatalf("post: %d", code)
-		}
-		if code := p.call(t, "POST", fmt.Sprintf("/api/v1/posts/%d/comments", post.ID), users[i].token, map[string]string{"body": "details"}, &comment); code != 201 {
-			t.Fatalf("comment: %d", code)
-		}
-		threads[i] = [2]int64{post.ID, comment.ID}
+		post := p.createPost(t, users[i].token, "help", "stuck on problem")
+		threads[i] = [2]int64{post, p.comment(t, users[i].token, post, "details")}
 	}
 	writers := []account{register("writer_a"), register("writer_b"), register("writer_c")}
 
@@ -166,14 +114,8 @@ func TestCrashRecovery(t *testing.T) {
 			}
 		})
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for replies.Load() < 150 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond) // polling interval
-	}
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = p.cmd.Wait()
+	poll(30*time.Second, func() bool { return replies.Load() >= 150 })
+	p.kill(t)
 	close(stop)
 	load.Wait()
 	listening.Wait() // every socket ends with the process
@@ -200,7 +142,8 @@ func TestCrashRecovery(t *testing.T) {
 	}
 
 	p2 := startProcess(t, bin, addr, env)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	deadline := time.Now().Add(30 * time.Second)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	for i, r := range receivers {
 		r.mu.Lock()
@@ -214,18 +157,14 @@ func TestCrashRecovery(t *testing.T) {
 		want := committed[users[i].id]
 		done := make(chan struct{})
 		go r.listen(conn, func() { close(done) })
-		for {
+		eventually(t, time.Until(deadline), func() error {
 			r.mu.Lock()
-			got := len(r.seen)
-			r.mu.Unlock()
-			if got >= len(want) {
-				break
+			defer r.mu.Unlock()
+			if got := len(r.seen); got < len(want) {
+				return fmt.Errorf("reader%d: %d of %d notifications after resuming", i, got, len(want))
 			}
-			if ctx.Err() != nil {
-				t.Fatalf("reader%d: %d of %d notifications after resuming", i, got, len(want))
-			}
-			time.Sleep(10 * time.Millisecond) // polling interval
-		}
+			return nil
+		})
 		conn.Close()
 		<-done
 		r.mu.Lock()

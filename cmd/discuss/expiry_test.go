@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,10 +14,7 @@ import (
 // token that expires in 2 to 3 s: the server closes the socket with 4001
 // when it does, not before.
 func TestSocketClosedAtTokenExpiry(t *testing.T) {
-	env := databaseEnv(t)
-	secret := strings.Repeat("k", 32)
-	env["DISCUSS_AUTH_SECRET"] = secret
-	s := startServe(t, env)
+	s := startServe(t, databaseEnv(t)) // its tokens are signed with testSecret
 	_, id := registerUser(t, s, "alice")
 
 	expires := time.Now().Add(2 * time.Second).Truncate(time.Second).Add(time.Second)
@@ -27,7 +23,7 @@ func TestSocketClosedAtTokenExpiry(t *testing.T) {
 		Issuer:    "discuss",
 		IssuedAt:  jwt.NewNumericDate(time.Now()),
 		ExpiresAt: jwt.NewNumericDate(expires),
-	}).SignedString([]byte(secret))
+	}).SignedString([]byte(testSecret))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,8 +15,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-
-	"github.com/quizsite/discuss/service/dbtest"
 )
 
 // rawConn dials the server at base over plain TCP, for requests no HTTP
@@ -199,20 +196,8 @@ func TestServeInternalListener(t *testing.T) {
 		}
 		defer busy.Close()
 		env := databaseEnv(t)
-		env["DISCUSS_SERVER_ADDR"] = freeAddr(t)
 		env["DISCUSS_SERVER_INTERNAL_ADDR"] = busy.Addr().String()
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		err = run(ctx, []string{"serve"}, envOf(env), &dbtest.SyncBuffer{}, &dbtest.SyncBuffer{})
-		if ctx.Err() != nil || err == nil || !strings.Contains(err.Error(), "server.internal_addr") {
-			t.Fatalf("got %v (context: %v), want a start-up error naming server.internal_addr", err, ctx.Err())
-		}
-		// Nothing is left listening on the public address.
-		ln, err := net.Listen("tcp", env["DISCUSS_SERVER_ADDR"])
-		if err != nil {
-			t.Fatalf("the public address is still taken: %v", err)
-		}
-		ln.Close()
+		serveFails(t, env, "server.internal_addr") // and closed the public listener again
 	})
 }
 

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
-	"io"
 	"maps"
-	"net"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,155 +22,14 @@ import (
 // recorded sends it once more after the restart, under the same
 // Message-ID, which a server that remembers Message-IDs drops.
 
-// smtpProxy relays SMTP between the binary and mailpit, reading the plain
-// conversation (the binary is configured with email.tls none for this).
-// It counts the messages the server accepted, and when armed it calls
-// onAccept once, when the server's 250 for the end of a message's DATA
-// arrives, before the client sees it: the client then cannot have recorded
-// the message as sent.
-type smtpProxy struct {
-	ln       net.Listener
-	upstream string
-
-	mu       sync.Mutex
-	accepted int
-	onAccept func()
-}
-
-func startSMTPProxy(t *testing.T, upstream string) *smtpProxy {
+// startMailpit starts a mailpit that takes plain SMTP (the binary's
+// email.tls none) with flags, until the test ends.
+func startMailpit(t *testing.T, flags ...string) *deliverytest.Mailpit {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &smtpProxy{ln: ln, upstream: upstream}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.relay(c)
-		}
-	}()
-	return p
-}
-
-func (p *smtpProxy) arm(onAccept func()) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.onAccept = onAccept
-}
-
-func (p *smtpProxy) count() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.accepted
-}
-
-func (p *smtpProxy) relay(client net.Conn) {
-	defer client.Close()
-	server, err := net.Dial("tcp", p.upstream)
-	if err != nil {
-		return
-	}
-	defer server.Close()
-	// ended is set once the client sent a message's final "\r\n.\r\n",
-	// before the server can have answered it.
-	var ended sync.Mutex
-	dataEnded := false
-	go func() {
-		var tail []byte
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := client.Read(buf)
-			if n > 0 {
-				tail = append(tail, buf[:n]...)
-				if bytes.Contains(tail, []byte("\r\n.\r\n")) {
-					ended.Lock()
-					dataEnded = true
-					ended.Unlock()
-					tail = nil
-				} else if len(tail) > 4 {
-					tail = tail[len(tail)-4:]
-				}
-				if _, err := server.Write(buf[:n]); err != nil {
-					return
-				}
-			}
-			if err != nil {
-				_ = server.Close()
-				return
-			}
-		}
-	}()
-	lines := newLineReader(server)
-	for {
-		line, err := lines.next()
-		if err != nil {
-			return
-		}
-		ended.Lock()
-		accept := dataEnded && strings.HasPrefix(line, "250 ")
-		if accept {
-			dataEnded = false
-		}
-		ended.Unlock()
-		if accept {
-			p.mu.Lock()
-			p.accepted++
-			kill := p.onAccept
-			p.onAccept = nil
-			p.mu.Unlock()
-			if kill != nil {
-				kill()
-				return // the client never hears the 250
-			}
-		}
-		if _, err := io.WriteString(client, line); err != nil {
-			return
-		}
-	}
-}
-
-// lineReader reads CRLF-terminated lines, each returned with its ending.
-type lineReader struct {
-	r   io.Reader
-	buf []byte
-}
-
-func newLineReader(r io.Reader) *lineReader { return &lineReader{r: r} }
-
-func (l *lineReader) next() (string, error) {
-	for {
-		if i := bytes.Index(l.buf, []byte("\r\n")); i >= 0 {
-			line := string(l.buf[:i+2])
-			l.buf = l.buf[i+2:]
-			return line, nil
-		}
-		chunk := make([]byte, 4096)
-		n, err := l.r.Read(chunk)
-		l.buf = append(l.buf, chunk[:n]...)
-		if err != nil {
-			return "", err
-		}
-	}
-}
-
-// serveEnv is the configuration of a binary on db, which it migrates at
-// start, with extra on top.
-func serveEnv(db *dbtest.DB, extra map[string]string) map[string]string {
-	env := map[string]string{
-		"DISCUSS_DATABASE_DRIVER":       db.Driver,
-		"DISCUSS_DATABASE_DSN":          db.DSN,
-		"DISCUSS_DATABASE_AUTO_MIGRATE": "true",
-		"DISCUSS_AUTH_SECRET":           strings.Repeat("k", 32),
-		"DISCUSS_AUTH_BCRYPT_COST":      "4",
-		"DISCUSS_LOG_LEVEL":             "warn",
-	}
-	maps.Copy(env, extra)
-	return env
+	mp := deliverytest.NewMailpit(t, deliverytest.FreePort(t))
+	mp.Flags = flags
+	mp.Start(t)
+	return mp
 }
 
 // offlineEnv is the configuration of a binary that mails through smtpAddr
@@ -204,43 +60,20 @@ func verifiedEmail(t *testing.T, s *server, mp *deliverytest.Mailpit, token, add
 	}
 }
 
-// comment posts body under postID as token.
-func comment(t *testing.T, s *server, token string, postID int64, body string) {
-	t.Helper()
-	if code := s.call(t, "POST", fmt.Sprintf("/api/v1/posts/%d/comments", postID), token, map[string]string{"body": body}, nil); code != 201 {
-		t.Fatalf("comment: %d", code)
-	}
-}
-
-func createPostAs(t *testing.T, s *server, token, title string) int64 {
-	t.Helper()
-	var p struct {
-		ID int64 `json:"id"`
-	}
-	if code := s.call(t, "POST", "/api/v1/posts", token, map[string]string{"title": title, "body": "b"}, &p); code != 201 {
-		t.Fatalf("post: %d", code)
-	}
-	return p.ID
-}
-
 // waitDelivered waits until the outbox of user has moved past notification
 // id: mailed, or passed over for good.
 func waitDelivered(t *testing.T, db *dbtest.DB, user, id int64) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	eventually(t, 30*time.Second, func() error {
 		var row model.DeliveryPreferences
 		if err := db.Where("user_id = ?", user).Take(&row).Error; err != nil {
 			t.Fatal(err)
 		}
-		if row.MailedUpToID >= id && row.PendingMessageID == "" {
-			return
+		if row.MailedUpToID < id || row.PendingMessageID != "" {
+			return fmt.Errorf("user %d's outbox stands at %d (pending %q), want past %d", user, row.MailedUpToID, row.PendingMessageID, id)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("user %d's outbox stands at %d (pending %q), want past %d", user, row.MailedUpToID, row.PendingMessageID, id)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func lastNotification(t *testing.T, db *dbtest.DB, user int64) int64 {
@@ -257,9 +90,7 @@ func lastNotification(t *testing.T, db *dbtest.DB, user int64) int64 {
 // delay.
 func TestOfflineMailThroughServe(t *testing.T) {
 	db := dbtest.OpenEmpty(t)
-	mp := deliverytest.NewMailpit(t, deliverytest.FreePort(t))
-	mp.Flags = nil // plain SMTP: email.tls none
-	mp.Start(t)
+	mp := startMailpit(t)
 	addr := freeAddr(t)
 	p := startProcess(t, buildBinary(t), addr, offlineEnv(db, mp.SMTPAddr, "http://"+addr))
 
@@ -273,10 +104,10 @@ func TestOfflineMailThroughServe(t *testing.T) {
 	// The socket is recorded before the comment it must keep from mail.
 	waitConnected(t, db, hereID)
 
-	herePost := createPostAs(t, p.server, here, "here's question")
-	awayPost := createPostAs(t, p.server, away, "away's question")
-	comment(t, p.server, bob, herePost, "told live")
-	comment(t, p.server, bob, awayPost, "told by mail")
+	herePost := p.createPost(t, here, "here's question", "b")
+	awayPost := p.createPost(t, away, "away's question", "b")
+	p.comment(t, bob, herePost, "told live")
+	p.comment(t, bob, awayPost, "told by mail")
 	waitDelivered(t, db, hereID, lastNotification(t, db, hereID))
 	waitDelivered(t, db, awayID, lastNotification(t, db, awayID))
 	msgs := mp.Messages(t)
@@ -291,20 +122,16 @@ func TestOfflineMailThroughServe(t *testing.T) {
 // waitConnected waits until user has a connected presence row.
 func waitConnected(t *testing.T, db *dbtest.DB, user int64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	eventually(t, 10*time.Second, func() error {
 		var n int64
 		if err := db.Model(&model.UserPresence{}).Where("user_id = ? AND connected = ?", user, true).Count(&n).Error; err != nil {
 			t.Fatal(err)
 		}
-		if n > 0 {
-			return
+		if n == 0 {
+			return fmt.Errorf("user %d never recorded connected", user)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("user %d never recorded connected", user)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestMailKilledMidSend kills the binary with SIGKILL after the SMTP
@@ -314,9 +141,7 @@ func waitConnected(t *testing.T, db *dbtest.DB, user int64) {
 // once), that the outbox then records it, and that nothing was lost.
 func TestMailKilledMidSend(t *testing.T) {
 	db := dbtest.OpenEmpty(t)
-	mp := deliverytest.NewMailpit(t, deliverytest.FreePort(t))
-	mp.Flags = []string{"--ignore-duplicate-ids"}
-	mp.Start(t)
+	mp := startMailpit(t, "--ignore-duplicate-ids")
 	proxy := startSMTPProxy(t, mp.SMTPAddr)
 	bin := buildBinary(t)
 	addr := freeAddr(t)
@@ -328,13 +153,12 @@ func TestMailKilledMidSend(t *testing.T) {
 	verifiedEmail(t, p.server, mp, alice, "alice@example.com")
 	killed := make(chan struct{})
 	proxy.arm(func() {
-		_ = p.cmd.Process.Kill() // SIGKILL
-		_, _ = p.cmd.Process.Wait()
+		p.kill(t)
 		close(killed)
 	})
-	post := createPostAs(t, p.server, alice, "a question")
-	comment(t, p.server, bob, post, "first answer")
-	comment(t, p.server, bob, post, "second answer")
+	post := p.createPost(t, alice, "a question", "b")
+	p.comment(t, bob, post, "first answer")
+	p.comment(t, bob, post, "second answer")
 	last := lastNotification(t, db, aliceID)
 	select {
 	case <-killed:
@@ -416,29 +240,24 @@ func TestWebPushThroughServe(t *testing.T) {
 	waitConnected(t, db, hereID)
 
 	// here's comment is queued first; away's push shows it was handled.
-	comment(t, p.server, bob, createPostAs(t, p.server, here, "here's"), "told live")
-	comment(t, p.server, bob, createPostAs(t, p.server, away, "away's"), "pushed")
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	p.comment(t, bob, p.createPost(t, here, "here's", "b"), "told live")
+	p.comment(t, bob, p.createPost(t, away, "away's", "b"), "pushed")
+	eventually(t, 20*time.Second, func() error {
 		got, errs := push.Received()
 		if len(errs) > 0 {
 			t.Fatalf("the push service refused: %v", errs)
 		}
-		if len(got) > 0 {
-			if len(got) != 1 || got[0].Endpoint != awayBrowser.Endpoint || !strings.Contains(string(got[0].Payload), `"excerpt":"pushed"`) {
-				t.Fatalf("pushes %+v", got)
-			}
-			break
+		if len(got) == 0 {
+			return errors.New("no push")
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("no push")
+		if len(got) != 1 || got[0].Endpoint != awayBrowser.Endpoint || !strings.Contains(string(got[0].Payload), `"excerpt":"pushed"`) {
+			t.Fatalf("pushes %+v", got)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 
 	// The key is kept: after a restart browsers need not subscribe again.
-	_ = p.cmd.Process.Kill()
-	_, _ = p.cmd.Process.Wait()
+	p.kill(t)
 	p = startProcess(t, bin, addr, env)
 	var again struct {
 		PublicKey string `json:"public_key"`
@@ -455,22 +274,17 @@ func TestWebPushThroughServe(t *testing.T) {
 // (Web Push needs a browser push service, which a headless browser here
 // cannot reach: pushes are tested with the checking push service.)
 func TestBrowserPreferences(t *testing.T) {
-	chrome := findChromium(t)
-	mp := deliverytest.NewMailpit(t, deliverytest.FreePort(t))
-	mp.Flags = nil
-	mp.Start(t)
+	mp := startMailpit(t)
 	env := databaseEnv(t)
 	env["DISCUSS_SERVER_ADDR"] = freeAddr(t)
-	for k, v := range map[string]string{
+	maps.Copy(env, map[string]string{
 		"DISCUSS_EMAIL_SMTP_ADDR": mp.SMTPAddr, "DISCUSS_EMAIL_TLS": "none", "DISCUSS_EMAIL_FROM": "discuss@quiz.example.com",
 		"DISCUSS_EMAIL_PUBLIC_URL": "http://" + env["DISCUSS_SERVER_ADDR"],
-	} {
-		env[k] = v
-	}
+	})
 	s := startServeForBrowser(t, env)
 	token, _ := registerUser(t, s, "alice")
 
-	b := newBrowser(t, chrome, s)
+	b := newBrowser(t, s)
 	b.step("open the page signed in", 15*time.Second,
 		chromedp.Navigate(s.base+"/"),
 		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`localStorage.setItem("discuss.token", %q)`, token)),

@@ -3,16 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
-	"net"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,22 +27,10 @@ const (
 	orderNotifications = 2048 // orderWriters * 32
 )
 
-// buildBinary builds the discuss binary into a temporary folder.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "discuss")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // orderEnv is the environment of a server for the scenario: limits that
 // let the writers through, on the database databaseEnv chose.
 func orderEnv(t *testing.T) map[string]string {
 	env := databaseEnv(t)
-	env["DISCUSS_AUTH_SECRET"] = strings.Repeat("k", 32)
 	env["DISCUSS_LOG_LEVEL"] = "error"
 	env["DISCUSS_LIMITS_COMMENTS_PER_MINUTE"] = "1000000"
 	env["DISCUSS_LIMITS_REGISTER_PER_MINUTE"] = "1000000"
@@ -194,9 +179,7 @@ func listAll(t *testing.T, base, token string) []int64 {
 		}
 		cursor = *page.NextCursor
 	}
-	for i, j := 0, len(ids)-1; i < j; i, j = i+1, j-1 {
-		ids[i], ids[j] = ids[j], ids[i]
-	}
+	slices.Reverse(ids)
 	return ids
 }
 
@@ -218,29 +201,21 @@ type orderScenario struct {
 // checks that the reader received every notification the database holds,
 // once each, in increasing id order.
 func runOrderScenario(t *testing.T, sc orderScenario) {
-	wb := sc.writerBase()
-	readerToken, _ := registerUser(t, &server{base: wb}, "reader")
+	wb := &server{base: sc.writerBase()}
+	readerToken, _ := registerUser(t, wb, "reader")
 	var posts []int64
 	for i := range 4 {
-		var post struct {
-			ID int64 `json:"id"`
-		}
-		code, err := callJSON(wb, "POST", "/api/v1/posts", readerToken, map[string]string{"title": fmt.Sprintf("Q%d", i), "body": "how?"}, &post)
-		if err != nil || code != 201 {
-			t.Fatalf("post: %d %v", code, err)
-		}
-		posts = append(posts, post.ID)
+		posts = append(posts, wb.createPost(t, readerToken, fmt.Sprintf("Q%d", i), "how?"))
 	}
 	tokens := make([]string, orderWriters)
 	for i := range tokens {
-		tokens[i], _ = registerUser(t, &server{base: wb}, fmt.Sprintf("writer%d", i))
+		tokens[i], _ = registerUser(t, wb, fmt.Sprintf("writer%d", i))
 		// Writers would watch the posts once they comment, and each comment
 		// would tell the other 63: 129,000 thread_comment rows a run, which
 		// is fan-out's load (fanout_test.go), not this test's.
 		for _, post := range posts {
-			code, err := callJSON(wb, "PUT", fmt.Sprintf("/api/v1/posts/%d/subscription", post), tokens[i], map[string]string{"level": "normal"}, nil)
-			if err != nil || code != 200 {
-				t.Fatalf("level: %d %v", code, err)
+			if code := wb.call(t, "PUT", fmt.Sprintf("/api/v1/posts/%d/subscription", post), tokens[i], map[string]string{"level": "normal"}, nil); code != 200 {
+				t.Fatalf("level: %d", code)
 			}
 		}
 	}
@@ -300,10 +275,7 @@ func runOrderScenario(t *testing.T, sc orderScenario) {
 		t.Fatalf("the database holds %d notifications for %d comments", len(want), orderNotifications)
 	}
 	// The reader keeps dropping and resuming until it has them all.
-	deadline := time.Now().Add(30 * time.Second)
-	for len(reader.received()) < len(want) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
+	poll(30*time.Second, func() bool { return len(reader.received()) >= len(want) })
 	stopReader()
 	reading.Wait()
 
@@ -324,29 +296,9 @@ func runOrderScenario(t *testing.T, sc orderScenario) {
 	}
 }
 
-// logOnFailure has a failed test show what the server logged (errors only,
-// at the scenario's log level).
-func logOnFailure(t *testing.T, p *process) {
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("the server logged:\n%s", p.stderr.String())
-		}
-	})
-}
-
 // difference returns the ids of a that are not in b.
 func difference(a, b []int64) []int64 {
-	in := make(map[int64]bool, len(b))
-	for _, id := range b {
-		in[id] = true
-	}
-	var out []int64
-	for _, id := range a {
-		if !in[id] {
-			out = append(out, id)
-		}
-	}
-	return out
+	return slices.DeleteFunc(slices.Clone(a), func(id int64) bool { return slices.Contains(b, id) })
 }
 
 func head(ids []int64, n int) []int64 { return ids[:min(n, len(ids))] }
@@ -368,20 +320,10 @@ func TestOrderedDeliveryOneInstance(t *testing.T) {
 // test can cut.
 func twoInstances(t *testing.T) (bin string, envA map[string]string, a, b *process, proxyB *dbtest.Proxy) {
 	t.Helper()
-	redisAddr := os.Getenv("DISCUSS_TEST_REDIS_ADDR")
-	if redisAddr == "" || dbtest.MySQLRootDSN(t) == "" {
-		t.Skip("needs MySQL and Redis: set DISCUSS_TEST_MYSQL_DSN and DISCUSS_TEST_REDIS_ADDR")
-	}
+	envA, redis := onRedis(t, orderEnv(t))
 	bin = buildBinary(t)
-	envA = orderEnv(t)
-	envA["DISCUSS_BROKER_KIND"] = "redis"
-	envA["DISCUSS_BROKER_REDIS_ADDR"] = redisAddr
-	envA["DISCUSS_BROKER_CHANNEL"] = fmt.Sprintf("discuss_test_%s_%d", strings.ReplaceAll(t.Name(), "/", "_"), time.Now().UnixNano())
-	proxyB = dbtest.NewProxy(t, redisAddr)
-	envB := make(map[string]string, len(envA))
-	for k, v := range envA {
-		envB[k] = v
-	}
+	proxyB = dbtest.NewProxy(t, redis)
+	envB := maps.Clone(envA)
 	envB["DISCUSS_BROKER_REDIS_ADDR"] = proxyB.Addr()
 	a = startProcess(t, bin, freeAddr(t), envA)
 	b = startProcess(t, bin, freeAddr(t), envB)
@@ -444,28 +386,9 @@ func TestOrderedDeliveryWriterKilled(t *testing.T) {
 		midway: func() {
 			mu.Lock()
 			defer mu.Unlock()
-			if err := writer.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-				t.Error(err)
-				return
-			}
-			_ = writer.cmd.Wait()
+			writer.kill(t)
 			waitPortFree(t, addr)
 			writer = startProcess(t, bin, addr, envA)
 		},
 	})
-}
-
-// waitPortFree waits until nothing listens on addr any more.
-func waitPortFree(t *testing.T, addr string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err != nil {
-			return
-		}
-		_ = c.Close()
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
-	t.Fatalf("%s still accepts connections", addr)
 }

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
+	"maps"
 	"net/http"
-	"os"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/quizsite/discuss/service/dbtest"
 )
 
 // Users a token names are cached for auth.user_cache_ttl; a role change
@@ -24,38 +20,16 @@ func roleEnv(env map[string]string) map[string]string {
 	return env
 }
 
-// createAdmin makes the admin root with `discuss user create` and returns
-// its token from a login through s.
-func createAdmin(t *testing.T, s *server, env map[string]string) string {
-	t.Helper()
-	var out dbtest.SyncBuffer
-	if err := run(context.Background(), []string{"user", "create", "--username", "root", "--role", "admin"}, envOf(withUserPassword(env, "password123")), &out, &out); err != nil {
-		t.Fatalf("user create: %v\n%s", err, out.String())
-	}
-	var login struct {
-		Token string `json:"token"`
-	}
-	if code := s.call(t, "POST", "/api/v1/auth/login", "", map[string]string{"username": "root", "password": "password123"}, &login); code != http.StatusOK {
-		t.Fatalf("admin login: %d", code)
-	}
-	return login.Token
-}
-
 // awaitStatus calls GET path on s as token until it answers want, failing
 // the test after within: far less than the cache's minute.
 func awaitStatus(t *testing.T, s *server, token, path string, want int, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		code := s.call(t, "GET", path, token, nil, nil)
-		if code == want {
-			return
+	eventually(t, within, func() error {
+		if code := s.call(t, "GET", path, token, nil, nil); code != want {
+			return fmt.Errorf("GET %s answered %d after the role change, want %d", path, code, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET %s answered %d %s after the role change, want %d", path, code, within, want)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
+		return nil
+	})
 }
 
 // checkRoleChanges has the admin promote and demote carol through a while
@@ -84,20 +58,8 @@ func TestRoleChangeAppliesAtOnce(t *testing.T) {
 }
 
 func TestRoleChangeAppliesOnEveryInstance(t *testing.T) {
-	redisAddr := os.Getenv("DISCUSS_TEST_REDIS_ADDR")
-	if redisAddr == "" || dbtest.MySQLRootDSN(t) == "" {
-		t.Skip("needs MySQL and Redis: set DISCUSS_TEST_MYSQL_DSN and DISCUSS_TEST_REDIS_ADDR")
-	}
-	env := roleEnv(databaseEnv(t))
-	env["DISCUSS_BROKER_KIND"] = "redis"
-	env["DISCUSS_BROKER_REDIS_ADDR"] = redisAddr
-	env["DISCUSS_BROKER_CHANNEL"] = "discuss_test_roles_" + fmt.Sprint(time.Now().UnixNano())
-	envB := map[string]string{}
-	for k, v := range env {
-		if !strings.HasPrefix(k, "DISCUSS_SERVER_") {
-			envB[k] = v
-		}
-	}
+	env, _ := onRedis(t, roleEnv(databaseEnv(t)))
+	envB := maps.Clone(env) // before a records its address in env
 	a := startServe(t, env)
 	b := startServe(t, envB)
 	checkRoleChanges(t, a, b, createAdmin(t, a, env))

@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,61 +39,80 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// server is a running `discuss serve`.
+// server is a running `discuss serve`: in the test's process, where done
+// is closed once run has returned err, or a child process
+// (process_test.go), where done is nil.
 type server struct {
 	base   string
 	stderr *dbtest.SyncBuffer
-	done   chan error
+	done   chan struct{}
+	err    error
 	cancel context.CancelFunc
 }
 
 // startServe runs `discuss serve` with env until the test ends, and waits
 // until /healthz answers (on the internal listener when env sets one). It
 // serves on env's DISCUSS_SERVER_ADDR when set (a restart on the same
-// address), else on a free port it records there.
+// address), else on a free port it records there; freeAddr's port is free
+// only until it is closed, and an outgoing connection (to MySQL, say) may
+// take it as its own first, so a port taken so is chosen again.
 func startServe(t *testing.T, env map[string]string) *server {
 	t.Helper()
-	addr := env["DISCUSS_SERVER_ADDR"]
-	if addr == "" {
-		addr = freeAddr(t)
-		env["DISCUSS_SERVER_ADDR"] = addr
+	pick := env["DISCUSS_SERVER_ADDR"] == ""
+	for tries := 1; ; tries++ {
+		if pick {
+			env["DISCUSS_SERVER_ADDR"] = freeAddr(t)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		s := &server{base: "http://" + env["DISCUSS_SERVER_ADDR"], stderr: &dbtest.SyncBuffer{}, done: make(chan struct{}), cancel: cancel}
+		go func() {
+			defer close(s.done)
+			s.err = run(ctx, []string{"serve"}, envOf(env), &dbtest.SyncBuffer{}, s.stderr)
+		}()
+		health := s.base
+		if internal := env["DISCUSS_SERVER_INTERNAL_ADDR"]; internal != "" {
+			health = "http://" + internal
+		}
+		err := waitHealthy(health, 20*time.Second, s)
+		if pick && tries < 3 && errors.Is(s.err, syscall.EADDRINUSE) {
+			cancel()
+			continue
+		}
+		t.Cleanup(func() { s.stop(t) })
+		if err != nil {
+			t.Fatalf("serve %v:\n%s", err, s.stderr)
+		}
+		return s
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{base: "http://" + addr, stderr: &dbtest.SyncBuffer{}, done: make(chan error, 1), cancel: cancel}
-	go func() { s.done <- run(ctx, []string{"serve"}, envOf(env), &dbtest.SyncBuffer{}, s.stderr) }()
-	t.Cleanup(func() { s.stop(t) })
-	health := s.base
-	if internal := env["DISCUSS_SERVER_INTERNAL_ADDR"]; internal != "" {
-		health = "http://" + internal
-	}
-	waitHealthy(t, "serve", health, 20*time.Second, s.stderr, s.done)
-	return s
 }
 
-// waitHealthy polls base's /healthz until it answers 200, failing the test
-// with log when within passes or when exited (nil for none) reports that
-// the server ended first.
-func waitHealthy(t *testing.T, name, base string, within time.Duration, log fmt.Stringer, exited <-chan error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		res, err := http.Get(base + "/healthz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return
-			}
-		}
+// waitHealthy polls health's /healthz until it answers 200. It returns an
+// error when within passes first, or when s, a serve in the test's
+// process, returns first.
+func waitHealthy(health string, within time.Duration, s *server) error {
+	var exited error
+	healthy := poll(within, func() bool {
 		select {
-		case err := <-exited:
-			t.Fatalf("%s exited before it was healthy: %v\n%s", name, err, log)
+		case <-s.done: // never, for a child process
+			exited = fmt.Errorf("exited before it was healthy: %v", s.err)
+			return true
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not healthy within %s:\n%s", name, within, log)
+		// Bounded: what listens there may not be the server yet.
+		res, err := (&http.Client{Timeout: time.Second}).Get(health + "/healthz")
+		if err != nil {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
+	if exited != nil {
+		return exited
 	}
+	if !healthy {
+		return fmt.Errorf("not healthy within %s", within)
+	}
+	return nil
 }
 
 // stop cancels the server's context, as SIGTERM does, and checks that it
@@ -105,9 +124,9 @@ func (s *server) stop(t *testing.T) {
 	s.cancel()
 	s.cancel = nil
 	select {
-	case err := <-s.done:
-		if err != nil {
-			t.Errorf("serve returned %v", err)
+	case <-s.done:
+		if s.err != nil {
+			t.Errorf("serve returned %v", s.err)
 		}
 	case <-time.After(45 * time.Second):
 		// A hang detector, not a measure: shutdown may take the HTTP
@@ -155,22 +174,11 @@ func callJSON(base, method, path, token string, body, out any) (int, error) {
 	return res.StatusCode, nil
 }
 
-// databaseEnv points the server at a fresh database: an empty MySQL
-// database that the server migrates itself (auto_migrate) when MySQL is
+// databaseEnv is serveEnv on a fresh empty database: MySQL when one is
 // available, else SQLite in a temporary folder.
 func databaseEnv(t *testing.T) map[string]string {
 	t.Helper()
-	db := dbtest.OpenEmpty(t)
-	env := map[string]string{"DISCUSS_LOG_LEVEL": "warn", "DISCUSS_AUTH_BCRYPT_COST": "4"}
-	if db.Driver == "mysql" {
-		env["DISCUSS_DATABASE_DRIVER"] = "mysql"
-		env["DISCUSS_DATABASE_DSN"] = db.DSN
-		env["DISCUSS_DATABASE_AUTO_MIGRATE"] = "true"
-		env["DISCUSS_AUTH_SECRET"] = strings.Repeat("k", 32)
-	} else {
-		env["DISCUSS_DATABASE_DSN"] = filepath.Join(t.TempDir(), "discuss.db")
-	}
-	return env
+	return serveEnv(dbtest.OpenEmpty(t), nil)
 }
 
 func TestServeEndToEnd(t *testing.T) {
@@ -230,7 +238,7 @@ func TestReadyzFollowsSchema(t *testing.T) {
 	s := startServe(t, env)
 	migrate := func(args ...string) {
 		t.Helper()
-		if err := run(context.Background(), append([]string{"migrate"}, args...), envOf(env), &dbtest.SyncBuffer{}, &dbtest.SyncBuffer{}); err != nil {
+		if _, _, err := discuss(env, append([]string{"migrate"}, args...)...); err != nil {
 			t.Fatalf("migrate %v: %v", args, err)
 		}
 	}
@@ -295,32 +303,22 @@ func TestSecretPerDatabase(t *testing.T) {
 }
 
 func TestServeRefusesUnmigratedMySQL(t *testing.T) {
-	if dbtest.MySQLRootDSN(t) == "" {
-		t.Skip("needs MySQL: set DISCUSS_TEST_MYSQL_DSN")
-	}
-	db := dbtest.OpenEmpty(t)
-	var stderr dbtest.SyncBuffer
-	err := run(context.Background(), []string{"serve"}, envOf(map[string]string{
-		"DISCUSS_DATABASE_DRIVER": "mysql",
-		"DISCUSS_DATABASE_DSN":    db.DSN,
-		"DISCUSS_AUTH_SECRET":     strings.Repeat("k", 32),
-		"DISCUSS_SERVER_ADDR":     freeAddr(t),
-	}), &dbtest.SyncBuffer{}, &stderr)
-	if err == nil || !strings.Contains(err.Error(), "discuss migrate up") || exitCode(err) != 1 {
-		t.Fatalf("got %v (exit %d), want a refusal naming `discuss migrate up`", err, exitCode(err))
+	needMySQL(t)
+	env := serveEnv(dbtest.OpenEmpty(t), map[string]string{"DISCUSS_DATABASE_AUTO_MIGRATE": "false"})
+	if err := serveFails(t, env, "discuss migrate up"); exitCode(err) != 1 {
+		t.Fatalf("got %v (exit %d), want a refusal that exits 1", err, exitCode(err))
 	}
 }
 
 func TestMigrateCommands(t *testing.T) {
-	db := dbtest.OpenEmpty(t)
-	env := map[string]string{"DISCUSS_DATABASE_DRIVER": db.Driver, "DISCUSS_DATABASE_DSN": db.DSN, "DISCUSS_AUTH_SECRET": strings.Repeat("k", 32)}
+	env := databaseEnv(t)
 	migrate := func(action string) string {
 		t.Helper()
-		var out dbtest.SyncBuffer
-		if err := run(context.Background(), append([]string{"migrate"}, strings.Fields(action)...), envOf(env), &out, &dbtest.SyncBuffer{}); err != nil {
+		out, _, err := discuss(env, append([]string{"migrate"}, strings.Fields(action)...)...)
+		if err != nil {
 			t.Fatalf("migrate %s: %v", action, err)
 		}
-		return out.String()
+		return out
 	}
 	steps := []struct{ action, want string }{
 		{"status", "00001 00001_init.sql pending"},
@@ -349,14 +347,13 @@ func TestMigrateCommands(t *testing.T) {
 	}
 
 	// Without --yes, down says what it would run and runs nothing.
-	var out dbtest.SyncBuffer
-	err := run(context.Background(), []string{"migrate", "down"}, envOf(env), &out, &dbtest.SyncBuffer{})
+	out, _, err := discuss(env, "migrate", "down")
 	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "--yes") {
 		t.Fatalf("migrate down without --yes: %v (exit %d), want exit 2 naming --yes", err, exitCode(err))
 	}
 	for _, want := range []string{"would roll back 00009 00009_offline_delivery.sql", "DROP TABLE delivery_preferences"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("migrate down without --yes printed %q, want %q in it", out.String(), want)
+		if !strings.Contains(out, want) {
+			t.Errorf("migrate down without --yes printed %q, want %q in it", out, want)
 		}
 	}
 	if got := strings.Join(strings.Fields(migrate("status")), " "); !strings.Contains(got, "00009 00009_offline_delivery.sql applied") {
@@ -368,7 +365,6 @@ func TestMigrateCommands(t *testing.T) {
 // 00007 renders their body_html, and says so; run again, it has nothing
 // to render.
 func TestMigrateUpRendersBodies(t *testing.T) {
-	ctx := context.Background()
 	db := dbtest.OpenEmpty(t)
 	const at = "2026-01-02 03:04:05"
 	db.MigrateTo(t, 5,
@@ -378,15 +374,15 @@ func TestMigrateUpRendersBodies(t *testing.T) {
 	)
 	env := map[string]string{"DISCUSS_DATABASE_DRIVER": db.Driver, "DISCUSS_DATABASE_DSN": db.DSN}
 	for _, want := range []string{"rendered body_html: 2 rows of posts and comments", "schema is up to date"} {
-		var out dbtest.SyncBuffer
-		if err := run(ctx, []string{"migrate", "up"}, envOf(env), &out, &dbtest.SyncBuffer{}); err != nil {
+		out, _, err := discuss(env, "migrate", "up")
+		if err != nil {
 			t.Fatalf("migrate up: %v", err)
 		}
-		if !strings.Contains(out.String(), want) {
-			t.Fatalf("migrate up printed %q, want %q", out.String(), want)
+		if !strings.Contains(out, want) {
+			t.Fatalf("migrate up printed %q, want %q", out, want)
 		}
-		if want == "schema is up to date" && strings.Contains(out.String(), "rendered") {
-			t.Fatalf("the second migrate up rendered again: %q", out.String())
+		if want == "schema is up to date" && strings.Contains(out, "rendered") {
+			t.Fatalf("the second migrate up rendered again: %q", out)
 		}
 	}
 	var html []string
@@ -402,38 +398,29 @@ func TestMigrateUpRendersBodies(t *testing.T) {
 // TestHelp: every command's -h and --help print its usage and succeed.
 func TestHelp(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"help"}, {"serve", "--help"}, {"serve", "-h"}, {"migrate", "--help"}, {"migrate", "-h"}, {"user", "create", "--help"}} {
-		var stdout, stderr dbtest.SyncBuffer
-		if err := run(context.Background(), args, envOf(nil), &stdout, &stderr); err != nil {
+		stdout, stderr, err := discuss(nil, args...)
+		if err != nil {
 			t.Errorf("%v: %v (exit %d)", args, err, exitCode(err))
 		}
-		if !strings.Contains(stdout.String()+stderr.String(), "usage") && !strings.Contains(stderr.String(), "Usage") {
-			t.Errorf("%v printed no usage:\n%s%s", args, stdout.String(), stderr.String())
+		if !strings.Contains(stdout+stderr, "usage") && !strings.Contains(stderr, "Usage") {
+			t.Errorf("%v printed no usage:\n%s%s", args, stdout, stderr)
 		}
 	}
 }
 
-// withUserPassword returns env with the password `user create` reads
-// from DISCUSS_USER_PASSWORD.
-func withUserPassword(env map[string]string, password string) map[string]string {
-	env = maps.Clone(env)
-	env[userPasswordEnv] = password
-	return env
-}
-
 func TestUserCreate(t *testing.T) {
 	db := dbtest.Open(t)
-	env := map[string]string{"DISCUSS_DATABASE_DRIVER": db.Driver, "DISCUSS_DATABASE_DSN": db.DSN, "DISCUSS_AUTH_SECRET": strings.Repeat("k", 32), "DISCUSS_AUTH_BCRYPT_COST": "4"}
-	var out dbtest.SyncBuffer
-	err := run(context.Background(), []string{"user", "create", "--username", "root_admin", "--role", "admin"}, envOf(withUserPassword(env, "password123")), &out, &dbtest.SyncBuffer{})
-	if err != nil || !strings.Contains(out.String(), "root_admin (admin)") {
-		t.Fatalf("user create: %v %q", err, out.String())
+	env := serveEnv(db, nil)
+	out, _, err := discuss(withUserPassword(env, "password123"), "user", "create", "--username", "root_admin", "--role", "admin")
+	if err != nil || !strings.Contains(out, "root_admin (admin)") {
+		t.Fatalf("user create: %v %q", err, out)
 	}
 	var role string
 	db.Raw("SELECT role FROM users WHERE username = ?", "root_admin").Scan(&role)
 	if role != "admin" {
 		t.Fatalf("role %q", role)
 	}
-	err = run(context.Background(), []string{"user", "create", "--username", "root_admin"}, envOf(withUserPassword(env, "password123")), &out, &dbtest.SyncBuffer{})
+	_, _, err = discuss(withUserPassword(env, "password123"), "user", "create", "--username", "root_admin")
 	if err == nil || !strings.Contains(err.Error(), "taken") {
 		t.Fatalf("duplicate user: %v", err)
 	}
@@ -447,9 +434,7 @@ func TestUserCreatePasswordFromStdin(t *testing.T) {
 	bin := buildBinary(t)
 	db := dbtest.Open(t)
 	create := func(username, stdin string) (string, error) {
-		cmd := exec.Command(bin, "user", "create", "--username", username, "--role", "admin")
-		cmd.Env = append(os.Environ(), "DISCUSS_DATABASE_DRIVER="+db.Driver, "DISCUSS_DATABASE_DSN="+db.DSN,
-			"DISCUSS_AUTH_SECRET="+strings.Repeat("k", 32), "DISCUSS_AUTH_BCRYPT_COST=4", userPasswordEnv+"=")
+		cmd := command(bin, withUserPassword(serveEnv(db, nil), ""), "user", "create", "--username", username, "--role", "admin")
 		cmd.Stdin = strings.NewReader(stdin)
 		out, err := cmd.CombinedOutput()
 		return string(out), err
@@ -457,7 +442,7 @@ func TestUserCreatePasswordFromStdin(t *testing.T) {
 	if out, err := create("root_admin", " pass word 123 \r\nnot the password\n"); err != nil || !strings.Contains(out, "root_admin (admin)") {
 		t.Fatalf("user create: %v\n%s", err, out)
 	}
-	auth, err := service.NewAuth(db.DB, service.AuthConfig{Secret: []byte(strings.Repeat("k", 32)), Issuer: "discuss", TokenTTL: time.Hour, BcryptCost: 4})
+	auth, err := service.NewAuth(db.DB, service.AuthConfig{Secret: []byte(testSecret), Issuer: "discuss", TokenTTL: time.Hour, BcryptCost: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -506,7 +491,7 @@ func TestCommandErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := run(context.Background(), tt.args, envOf(tt.env), &dbtest.SyncBuffer{}, &dbtest.SyncBuffer{})
+			_, _, err := discuss(tt.env, tt.args...)
 			if err == nil || exitCode(err) != tt.exit || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got %v (exit %d), want exit %d naming %q", err, exitCode(err), tt.exit, tt.want)
 			}
@@ -518,9 +503,8 @@ func TestCommandErrors(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
-	var out dbtest.SyncBuffer
-	if err := run(context.Background(), []string{"version"}, envOf(nil), &out, &dbtest.SyncBuffer{}); err != nil || !strings.HasPrefix(out.String(), "discuss ") {
-		t.Fatalf("version: %v %q", err, out.String())
+	if out, _, err := discuss(nil, "version"); err != nil || !strings.HasPrefix(out, "discuss ") {
+		t.Fatalf("version: %v %q", err, out)
 	}
 	if code := exitCode(fmt.Errorf("wrapped: %w", usagef("bad flag"))); code != 2 {
 		t.Fatalf("a wrapped usage error exits %d, want 2", code)

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -40,17 +39,14 @@ func parseSeedLines(t *testing.T, out string) []seedLine {
 
 func TestSeed(t *testing.T) {
 	db := dbtest.Open(t)
-	env := map[string]string{
-		"DISCUSS_DATABASE_DRIVER": db.Driver, "DISCUSS_DATABASE_DSN": db.DSN,
-		"DISCUSS_AUTH_SECRET": strings.Repeat("k", 32), "DISCUSS_AUTH_BCRYPT_COST": "4", "DISCUSS_LOG_LEVEL": "warn",
-	}
+	env := serveEnv(db, nil)
 	seed := func(args ...string) string {
 		t.Helper()
-		var out, errOut dbtest.SyncBuffer
-		if err := run(context.Background(), append([]string{"seed"}, args...), envOf(env), &out, &errOut); err != nil {
-			t.Fatalf("seed %v: %v\n%s", args, err, errOut.String())
+		out, stderr, err := discuss(env, append([]string{"seed"}, args...)...)
+		if err != nil {
+			t.Fatalf("seed %v: %v\n%s", args, err, stderr)
 		}
-		return out.String()
+		return out
 	}
 
 	first := parseSeedLines(t, seed("--users", "5", "--prefix", "lt", "--posts", "4", "--thread-comments", "10"))
@@ -126,7 +122,7 @@ func TestSeedErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := run(context.Background(), append([]string{"seed"}, tt.args...), envOf(nil), &dbtest.SyncBuffer{}, &dbtest.SyncBuffer{})
+			_, _, err := discuss(nil, append([]string{"seed"}, tt.args...)...)
 			if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got %v (exit %d), want a usage error naming %q", err, exitCode(err), tt.want)
 			}

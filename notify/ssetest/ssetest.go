@@ -1,5 +1,7 @@
 // Package ssetest reads an event stream (text/event-stream) as a browser's
-// EventSource does, for the tests of GET /sse in notify, api and cmd.
+// EventSource does, checks each event against the frame it carries, and
+// queues what a live connection's reader reads, a stream's or a socket's,
+// for the tests of GET /sse and /ws in notify, api and cmd.
 package ssetest
 
 import (
