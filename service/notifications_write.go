@@ -217,37 +217,28 @@ func bumpSeqs(tx *gorm.DB, to notifyPlan) error {
 // lockUsers takes the write locks of the given users' rows, ascending by id
 // (see write). It returns the notification_seq of each user that exists.
 func lockUsers(tx *gorm.DB, ids []int64) (map[int64]int64, error) {
-	var rows []struct {
-		ID              int64
-		NotificationSeq int64
-	}
-	err := tx.Model(&model.User{}).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
-		Select("id", "notification_seq").Where("id IN ?", ids).Order("id").Find(&rows).Error
-	if err != nil {
-		return nil, dbError(err)
-	}
-	seqs := make(map[int64]int64, len(rows))
-	for _, r := range rows {
-		seqs[r.ID] = r.NotificationSeq
-	}
-	return seqs, nil
+	seqs, _, err := lockNotified(tx, 0, ids)
+	return seqs, err
 }
 
-// lockNotified locks, inside tx, the rows of the users ids in id order, as
-// lockUsers does, and reads in the same statement which of them have
-// blocked actorID: the block rows are read by a locking read, which sees
-// every committed row whatever the transaction's snapshot (see lockPlan).
-// It returns the notification_seq of each user that exists, and the
-// blockers.
+// lockNotified locks, inside tx, the rows of the users ids, ascending by id
+// (see write), and, for an actorID other than 0, reads in the same
+// statement which of them have blocked actorID: the block rows are read by
+// a locking read, which sees every committed row whatever the
+// transaction's snapshot (see lockPlan). It returns the notification_seq
+// of each user that exists, and the blockers.
 func lockNotified(tx *gorm.DB, actorID int64, ids []int64) (map[int64]int64, map[int64]bool, error) {
 	var rows []struct {
 		ID              int64
 		NotificationSeq int64
 		Blocker         *int64
 	}
-	err := tx.Table("users").Select("users.id, users.notification_seq, user_blocks.user_id AS blocker").
-		Joins("LEFT JOIN user_blocks ON user_blocks.user_id = users.id AND user_blocks.blocked_id = ?", actorID).
-		Where("users.id IN ?", ids).Order("users.id").
+	q := tx.Table("users").Select("users.id, users.notification_seq")
+	if actorID != 0 {
+		q = q.Select("users.id, users.notification_seq, user_blocks.user_id AS blocker").
+			Joins("LEFT JOIN user_blocks ON user_blocks.user_id = users.id AND user_blocks.blocked_id = ?", actorID)
+	}
+	err := q.Where("users.id IN ?", ids).Order("users.id").
 		Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).Scan(&rows).Error
 	if err != nil {
 		return nil, nil, dbError(err)
