@@ -132,10 +132,10 @@ func (s *sockConn) uncork() bool {
 		return len(s.pending) > 0
 	}
 	n, err := writeNow(s.raw, s.pending)
-	if n == len(s.pending) {
-		s.reuse()
-	} else {
-		s.pending = s.pending[n:]
+	s.pending = s.pending[n:]
+	if len(s.pending) == 0 {
+		// An idle connection keeps no buffer.
+		s.pending = nil
 	}
 	return err != nil || len(s.pending) > 0
 }
@@ -155,23 +155,9 @@ func (s *sockConn) flush() error {
 	// The next write's deadline is set by the next flush; a past one
 	// would make writes that do not wait fail.
 	_ = s.Conn.SetWriteDeadline(time.Time{})
-	s.reuse()
+	s.pending = nil
 	return err
 }
-
-// reuse empties pending once it is written, keeping its array for the
-// next batch unless a burst made it large: that should not stay with the
-// connection. mu is held.
-func (s *sockConn) reuse() {
-	if cap(s.pending) > maxKeptPending {
-		s.pending = nil
-	} else {
-		s.pending = s.pending[:0]
-	}
-}
-
-// maxKeptPending is the largest pending buffer kept for reuse.
-const maxKeptPending = 4 << 10
 
 // CloseWrite half-closes the socket, for client.linger.
 func (s *sockConn) CloseWrite() error {

@@ -74,7 +74,10 @@ func (w wsTransport) sayClose(code int, deadline time.Time) error {
 
 func (w wsTransport) drop() error { return w.conn.Close() }
 
-func (w wsTransport) writesNow() bool { return w.sock != nil }
+// writesNow is false for a socket that cannot be written without waiting
+// (TLS, or not a Unix system): there a frame written in place would only be
+// kept for a writer goroutine anyway.
+func (w wsTransport) writesNow() bool { return w.sock != nil && w.sock.raw != nil }
 
 func (w wsTransport) flushing() bool { return w.sock != nil && w.sock.flushing() }
 
