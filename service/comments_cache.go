@@ -109,16 +109,20 @@ func threadLikesChanged(tx *gorm.DB, postID int64) error {
 	return dbError(tx.Exec(q, postID).Error)
 }
 
-// PageCacheStats are the page cache's counters since start: reads served
-// from an entry, reads that filled one (or found the reader one the cache
-// does not fit), and what it holds now.
+// PageCacheStats are the page cache's counters since start and what it
+// holds now.
 type PageCacheStats struct {
-	Hits, Misses     uint64
-	Entries, Bytes   int64
-	Enabled          bool
-	MaxBytes         int64
-	TTL              time.Duration
-	Bypassed, Filled uint64
+	// Hits are reads served from an entry after their check; Misses reads
+	// the cache could serve but found no fresh entry for (or a reader it
+	// does not fit); Bypassed reads it does not serve (see keyOf).
+	Hits, Misses, Bypassed uint64
+	// Filled counts the entries read and kept, Joined the misses that
+	// waited for another read's fill instead of reading the page.
+	Filled, Joined uint64
+	Entries, Bytes int64
+	Enabled        bool
+	MaxBytes       int64
+	TTL            time.Duration
 }
 
 // SetPageCache sizes the thread page cache: at most maxBytes of entries,
@@ -168,16 +172,13 @@ func (s *Comments) ListJSON(ctx context.Context, postID int64, q CommentQuery) (
 		// it: List says what this reader sees.
 		return s.listJSON(ctx, postID, q)
 	}
-	page, err := listPage(db, nil, postID, key.sort, DefaultPageSize, nil)
+	e, err := s.fill(ctx, db, key, st)
 	if err != nil {
 		return nil, err
 	}
-	e, err := newPageEntry(key, st.version, st.hiders, page)
-	if err != nil {
-		return nil, err
+	if e.hides(viewer) {
+		return s.listJSON(ctx, postID, q) // hidden since this read's own look
 	}
-	s.pages.put(e)
-	s.pages.filled.Add(1)
 	if viewer == nil {
 		return e.body, nil
 	}
@@ -185,7 +186,47 @@ func (s *Comments) ListJSON(ctx context.Context, postID int64, q CommentQuery) (
 	if err != nil {
 		return nil, err
 	}
+	if !marks.live {
+		return s.listJSON(ctx, postID, q) // deleted or hidden meanwhile
+	}
 	return e.render(marks.liked, marks.blocked), nil
+}
+
+// fill returns an entry of key at least as new as st, the post's state that
+// this read found: the one another read of the key is filling, when it
+// began at versions at least as new, else one this read fills (and keeps).
+// After a change, the reads of a hot page that miss wait for one fill
+// instead of each reading the page again.
+func (s *Comments) fill(ctx context.Context, db *gorm.DB, key pageKey, st threadState) (*pageEntry, error) {
+	f, lead := s.pages.startFill(key, st.version)
+	if !lead {
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, dbError(ctx.Err())
+		}
+		if f.entry != nil {
+			s.pages.joined.Add(1)
+			return f.entry, nil
+		}
+		// That fill failed: this read fills for itself.
+	}
+	var e *pageEntry
+	defer func() {
+		if lead {
+			s.pages.endFill(key, f, e)
+		}
+	}()
+	page, err := listPage(db, nil, key.postID, key.sort, DefaultPageSize, nil)
+	if err != nil {
+		return nil, err
+	}
+	if e, err = newPageEntry(key, st.version, st.hiders, page); err != nil {
+		return nil, err
+	}
+	s.pages.put(e)
+	s.pages.filled.Add(1)
+	return e, nil
 }
 
 // listJSON is List encoded, for the requests the cache does not serve.
@@ -440,16 +481,53 @@ type pageCache struct {
 	ttl      time.Duration
 	now      func() time.Time
 
-	hits, misses, bypass, filled atomic.Uint64
+	hits, misses, bypass, filled, joined atomic.Uint64
 
 	mu      sync.Mutex
 	entries map[pageKey]*pageEntry
 	lru     list.List // of *pageEntry, most recently read first
 	bytes   int64
+	// fills are the fills under way, by key.
+	fills map[pageKey]*pageFill
+}
+
+// pageFill is one read of a page into an entry, which other reads of the
+// same key may wait for.
+type pageFill struct {
+	version threadVersion // the versions it was read at
+	done    chan struct{} // closed when it ends
+	entry   *pageEntry    // set before done is closed; nil when it failed
+}
+
+// startFill returns the fill under way of key, if it was read at versions
+// at least as new as v (lead false), or else a new fill that the caller
+// must end with endFill (lead true). A fill at older versions is left to
+// finish on its own.
+func (c *pageCache) startFill(key pageKey, v threadVersion) (f *pageFill, lead bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f := c.fills[key]; f != nil && f.version.atLeast(v) {
+		return f, false
+	}
+	f = &pageFill{version: v, done: make(chan struct{})}
+	c.fills[key] = f
+	return f, true
+}
+
+// endFill ends fill f of key with entry e (nil: failed) and wakes its
+// waiters.
+func (c *pageCache) endFill(key pageKey, f *pageFill, e *pageEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fills[key] == f {
+		delete(c.fills, key)
+	}
+	f.entry = e
+	close(f.done)
 }
 
 func newPageCache(maxBytes int64, ttl time.Duration, now func() time.Time) *pageCache {
-	return &pageCache{maxBytes: maxBytes, ttl: ttl, now: now, entries: map[pageKey]*pageEntry{}}
+	return &pageCache{maxBytes: maxBytes, ttl: ttl, now: now, entries: map[pageKey]*pageEntry{}, fills: map[pageKey]*pageFill{}}
 }
 
 // keyOf returns the key of the page q asks for, and whether the cache may
@@ -530,7 +608,7 @@ func (c *pageCache) stats() PageCacheStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return PageCacheStats{
-		Hits: c.hits.Load(), Misses: c.misses.Load(), Bypassed: c.bypass.Load(), Filled: c.filled.Load(),
+		Hits: c.hits.Load(), Misses: c.misses.Load(), Bypassed: c.bypass.Load(), Filled: c.filled.Load(), Joined: c.joined.Load(),
 		Entries: int64(len(c.entries)), Bytes: c.bytes, Enabled: true, MaxBytes: c.maxBytes, TTL: c.ttl,
 	}
 }

@@ -82,3 +82,36 @@ func TestPageCacheKeys(t *testing.T) {
 		t.Error("a nil cache serves")
 	}
 }
+
+// TestPageCacheFills: a read that misses waits for a fill under way only
+// when that fill read the post at versions at least as new as its own.
+func TestPageCacheFills(t *testing.T) {
+	c := newPageCache(1<<20, time.Minute, time.Now)
+	key := pageKey{1, CommentsOld}
+	f, lead := c.startFill(key, threadVersion{thread: 5, likes: 2})
+	if !lead {
+		t.Fatal("the first fill does not lead")
+	}
+	g, lead := c.startFill(key, threadVersion{thread: 5, likes: 1})
+	if lead || g != f {
+		t.Fatal("a read at older versions does not wait for the fill")
+	}
+	h, lead := c.startFill(key, threadVersion{thread: 6, likes: 0})
+	if !lead || h == f {
+		t.Fatal("a read that saw a newer change waits for an older fill")
+	}
+	e := &pageEntry{key: key}
+	c.endFill(key, f, e)
+	select {
+	case <-f.done:
+	default:
+		t.Fatal("the fill's waiters are not woken")
+	}
+	if f.entry != e || c.fills[key] != h {
+		t.Errorf("after the first fill ended: entry %p, fills %v", f.entry, c.fills)
+	}
+	c.endFill(key, h, nil)
+	if len(c.fills) != 0 {
+		t.Errorf("fills left: %v", c.fills)
+	}
+}
