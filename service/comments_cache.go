@@ -42,9 +42,11 @@ import (
 // Every change to what the page shows moves a version inside the change's
 // own transaction (migration 00010): posts.thread_version for the writes
 // that hold the post's lock (a comment or reply created, edited, deleted,
-// hidden or shown again; a stored body rendered again), and the post's
-// thread_like_versions row for a like or unlike of one of its comments
-// (likes do not take the post's lock). An entry remembers the versions it
+// hidden or shown again), and the post's thread_like_versions row for a
+// like or unlike of one of its comments (likes do not take the post's
+// lock). RenderStoredBodies, at start-up after a change of the renderer,
+// moves thread_version of the posts whose comments it rendered just after
+// each batch of them. An entry remembers the versions it
 // was read at, read before the page in their own statement; every read of
 // the entry reads them again, with the reader's likes and blocks and the
 // post's deleted and hidden flags, in one statement, and serves the entry
@@ -62,8 +64,10 @@ import (
 // seen within the entry's time to live.
 //
 // The cost: one statement per read that finds an entry (against six without
-// the cache), five to fill one. After a change, the next read of each sort
-// fills it again.
+// the cache), five for the read that fills one. After a change, the next
+// read of each sort fills it again, and the reads that miss meanwhile wait
+// for that fill (two statements more each: the post's state, then their
+// likes and blocks on the new entry) instead of reading the page each.
 
 // Defaults of the page cache (configs: thread_cache).
 const (
