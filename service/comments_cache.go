@@ -414,32 +414,34 @@ func newPageEntry(key pageKey, version threadVersion, hiders []int64, page *Page
 		}
 		return b, nil
 	}
-	buf.WriteString(`{"items":[`)
-	for i, c := range page.Items {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		b, err := one(c)
-		if err != nil {
-			return nil, err
-		}
-		if c.Replies == nil {
-			buf.Write(b)
-			continue
-		}
-		buf.Write(b[:len(b)-1])
-		buf.WriteString(`,"replies":[`)
-		for j, r := range c.Replies {
-			if j > 0 {
+	// array writes comments as the elements of a JSON array, the one
+	// replies of a top-level comment inside its object.
+	var array func(comments []*model.Comment) error
+	array = func(comments []*model.Comment) error {
+		for i, c := range comments {
+			if i > 0 {
 				buf.WriteByte(',')
 			}
-			b, err := one(r)
+			b, err := one(c)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			buf.Write(b)
+			if c.Replies == nil {
+				buf.Write(b)
+				continue
+			}
+			buf.Write(b[:len(b)-1])
+			buf.WriteString(`,"replies":[`)
+			if err := array(c.Replies); err != nil {
+				return err
+			}
+			buf.WriteString("]}")
 		}
-		buf.WriteString("]}")
+		return nil
+	}
+	buf.WriteString(`{"items":[`)
+	if err := array(page.Items); err != nil {
+		return nil, err
 	}
 	next, err := json.Marshal(page.NextCursor)
 	if err != nil {

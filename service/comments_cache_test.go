@@ -233,6 +233,14 @@ func TestPageCacheInvalidation(t *testing.T) {
 		}
 	}
 	var hidden *model.Comment
+	// like is a step that likes or unlikes (set) comment id as ctx's user.
+	like := func(set func(context.Context, int64) (*model.LikeState, error), ctx context.Context, id int64) func(t *testing.T) {
+		return func(t *testing.T) {
+			if _, err := set(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	steps := []struct {
 		name    string
 		write   func(t *testing.T)
@@ -251,21 +259,9 @@ func TestPageCacheInvalidation(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, sorts},
-		{"Like", func(t *testing.T) {
-			if _, err := f.comments.Like(dave, reply.ID); err != nil {
-				t.Fatal(err)
-			}
-		}, sorts},
-		{"LikeTop", func(t *testing.T) {
-			if _, err := f.comments.Like(alice, carols.ID); err != nil {
-				t.Fatal(err)
-			}
-		}, sorts},
-		{"Unlike", func(t *testing.T) {
-			if _, err := f.comments.Unlike(dave, reply.ID); err != nil {
-				t.Fatal(err)
-			}
-		}, sorts},
+		{"Like", like(f.comments.Like, dave, reply.ID), sorts},
+		{"LikeTop", like(f.comments.Like, alice, carols.ID), sorts},
+		{"Unlike", like(f.comments.Unlike, dave, reply.ID), sorts},
 		{"CommentToHide", func(t *testing.T) { hidden = f.comment(t, bob, p.ID, nil, "to be hidden") }, sorts},
 		{"Hide", func(t *testing.T) { f.report(t, m, carol, model.TargetComment, hidden.ID) }, sorts},
 		{"ShowAgain", func(t *testing.T) {
