@@ -87,7 +87,7 @@ func (s *Server) serveWS(c *gin.Context) {
 	}
 	// The upgrader answers a failed handshake itself (through its Error
 	// hook, in the contract's shape).
-	conn, err := s.upgrader.Upgrade(c.Writer, c.Request, nil)
+	conn, err := s.upgrader.Upgrade(notify.NonBlocking(c.Writer), c.Request, nil)
 	if err != nil {
 		lc.release()
 		return

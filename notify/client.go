@@ -120,7 +120,66 @@ func (c *client) enqueue(f *frame) {
 		c.stop(websocket.CloseTryAgainLater)
 		return
 	}
+	if !c.writing && len(c.queue) == 0 && c.writesNow(f) {
+		// Nothing is queued and no writer runs: write f here, without
+		// waiting, as the writer would.
+		c.writing = true
+		c.queueMu.Unlock()
+		c.writeHere(f)
+		return
+	}
 	c.queue = append(c.queue, f)
+	start := !c.writing
+	c.writing = true
+	c.queueMu.Unlock()
+	if start {
+		go c.writeQueued()
+	}
+}
+
+// writesNow reports whether f can be written on the goroutine that queues
+// it: the transport does not wait for the client, and f's turn needs no
+// Store read (a notification in its turn, not one past a gap; not a
+// subscription). A broadcast is left to writer goroutines, which write to
+// every connection in parallel, while hub.toAll holds the hub's lock.
+// queueMu is held, and no writer runs.
+func (c *client) writesNow(f *frame) bool {
+	if !c.out.writesNow() {
+		return false
+	}
+	switch f.kind {
+	case kindNotification:
+		return c.cur.settled(f.id, f.seq) || c.cur.next(f.seq)
+	case kindPing, kindPong, kindUnreadCount, kindError,
+		kindCommentCreated, kindCommentUpdated, kindCommentDeleted, kindPostUpdated, kindPostDeleted, kindLikeCount, kindPostResync:
+		return true
+	}
+	return false
+}
+
+// writeHere writes f on the caller's goroutine, which has taken the
+// writer's turn (writing) with an empty queue, then hands the turn back,
+// or to a writer goroutine when the socket did not take all of f, frames
+// were queued meanwhile, or the client is being stopped.
+func (c *client) writeHere(f *frame) {
+	if err := c.handle(f); err != nil {
+		c.writeFailed()
+		return
+	}
+	c.queueMu.Lock()
+	if len(c.queue) == 0 && !c.stopping.Load() && !c.out.flushing() {
+		c.writing = false
+		c.queueMu.Unlock()
+		return
+	}
+	c.queueMu.Unlock()
+	go c.writeQueued()
+}
+
+// kick starts a writer, if none runs, to flush what another goroutine
+// wrote (the reader's pong).
+func (c *client) kick() {
+	c.queueMu.Lock()
 	start := !c.writing
 	c.writing = true
 	c.queueMu.Unlock()
@@ -176,12 +235,19 @@ func closeText(code int) string {
 	return ""
 }
 
-// writeQueued writes queued frames until the queue is empty, then ends. A
-// stopped client gets its close frame next, not the rest of its queue, and
-// after it, or after a failed write, no writer runs again: writing stays
-// set, and writerDone is closed.
+// writeQueued writes queued frames until the queue is empty and the
+// transport has flushed them, then ends. A stopped client gets its close
+// frame next, not the rest of its queue, and after it, or after a failed
+// write, no writer runs again: writing stays set, and writerDone is
+// closed.
 func (c *client) writeQueued() {
 	for {
+		// What the socket did not take at once, of the last frame or of
+		// one written elsewhere, goes before the next.
+		if err := c.out.flush(); err != nil {
+			c.writeFailed()
+			return
+		}
 		c.queueMu.Lock()
 		if c.stopping.Load() {
 			c.queue = nil
@@ -192,19 +258,28 @@ func (c *client) writeQueued() {
 		}
 		f, ok := c.queue.shift()
 		if !ok {
+			if c.out.flushing() {
+				// The reader's pong, written since the flush above.
+				c.queueMu.Unlock()
+				continue
+			}
 			c.writing = false
 			c.queueMu.Unlock()
 			return
 		}
 		c.queueMu.Unlock()
 		if err := c.handle(f); err != nil {
-			// The client is gone, or did not take a frame within
-			// WriteTimeout: drop the connection, which ends readLoop too.
-			_ = c.out.drop()
-			close(c.writerDone)
+			c.writeFailed()
 			return
 		}
 	}
+}
+
+// writeFailed ends a connection whose client is gone, or did not take a
+// frame within WriteTimeout: drop it, which ends readLoop too.
+func (c *client) writeFailed() {
+	_ = c.out.drop()
+	close(c.writerDone)
 }
 
 // handle writes one queued frame. A notification goes out only in its
@@ -271,7 +346,9 @@ func (c *client) writeClose() {
 	if code == 0 {
 		return
 	}
-	_ = c.out.sayClose(code, time.Now().Add(min(c.hub.opts.WriteTimeout, c.hub.opts.CloseGrace)))
+	if c.out.sayClose(code, time.Now().Add(min(c.hub.opts.WriteTimeout, c.hub.opts.CloseGrace))) == nil {
+		_ = c.out.flush()
+	}
 }
 
 // readLoop reads client frames until the connection ends. Any frame or
@@ -290,6 +367,9 @@ func (c *client) readLoop() {
 		// As gorilla's default handler: a failed pong is the reader's
 		// business, which will see the connection fail too.
 		_ = c.conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(c.hub.opts.WriteTimeout))
+		if c.out.flushing() {
+			c.kick()
+		}
 		return nil
 	})
 	for {

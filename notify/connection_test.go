@@ -111,6 +111,33 @@ func TestWebSocketPings(t *testing.T) {
 	})
 }
 
+func TestClientPingsAnswered(t *testing.T) {
+	// A client's WebSocket ping is answered with a pong carrying its data,
+	// though the server's reader writes it, not the connection's writer.
+	e := newEnv(t, envConfig{})
+	c := e.dial(1, dialOpts{noRead: true})
+	pongs := make(chan string, 8)
+	c.conn.SetPongHandler(func(data string) error {
+		pongs <- data
+		return nil
+	})
+	go c.readLoop()
+	c.expect("hello")
+	for _, data := range []string{"one", "two", "three"} {
+		if err := c.conn.WriteControl(websocket.PingMessage, []byte(data), time.Now().Add(waitTimeout)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case got := <-pongs:
+			if got != data {
+				t.Fatalf("pong %q, want %q", got, data)
+			}
+		case <-time.After(waitTimeout):
+			t.Fatalf("no pong for ping %q", data)
+		}
+	}
+}
+
 func TestSilentClientDropped(t *testing.T) {
 	// A client that answers no ping is dropped after PongTimeout, without
 	// a close frame (nobody would read it).

@@ -97,6 +97,11 @@ func (s *eventStream) sayClose(code int, deadline time.Time) error {
 // client that does not read gives up at its write deadline.
 func (s *eventStream) drop() error { return nil }
 
+// An event stream's writes go through net/http's response, which waits.
+func (s *eventStream) writesNow() bool { return false }
+func (s *eventStream) flushing() bool  { return false }
+func (s *eventStream) flush() error    { return nil }
+
 // event writes one event. Frame JSON holds no newline (encoding/json
 // escapes them in strings), so data is one line.
 func (s *eventStream) event(typ string, id int64, data []byte, deadline time.Time) error {

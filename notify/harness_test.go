@@ -129,7 +129,7 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 			}
 			return
 		}
-		conn, err := upgrader.Upgrade(w, r, nil)
+		conn, err := upgrader.Upgrade(NonBlocking(w), r, nil)
 		if err != nil {
 			return
 		}

@@ -225,7 +225,7 @@ func (h *Hub) Serve(conn *websocket.Conn, user *model.User, since *int64, expire
 		release()
 		return errors.New("notify: Serve needs a user")
 	}
-	c := newClient(h, wsTransport{conn}, conn, user.ID, since, release)
+	c := newClient(h, newWSTransport(conn), conn, user.ID, since, release)
 	kicked, ok := h.register(c)
 	if !ok {
 		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, closeText(websocket.CloseGoingAway)), time.Now().Add(time.Second))

@@ -23,10 +23,33 @@ type transport interface {
 	sayClose(code int, deadline time.Time) error
 	// drop ends the underlying connection at once.
 	drop() error
+	// writesNow reports whether send, keepAlive and sayClose return
+	// without waiting for the client, keeping what it does not take at
+	// once for flush; only then may a frame be written on the goroutine
+	// that queues it (see client.enqueue).
+	writesNow() bool
+	// flushing reports whether written frames wait for flush.
+	flushing() bool
+	// flush writes them, waiting for the client up to the deadline of the
+	// last write.
+	flush() error
 }
 
 // wsTransport writes a connection's frames as WebSocket text messages.
-type wsTransport struct{ conn *websocket.Conn }
+// sock, when the connection was upgraded through NonBlocking, is the
+// socket under it; see sockConn.
+type wsTransport struct {
+	conn *websocket.Conn
+	sock *sockConn
+}
+
+func newWSTransport(conn *websocket.Conn) wsTransport {
+	sock, _ := conn.NetConn().(*sockConn)
+	if sock != nil {
+		sock.buffer()
+	}
+	return wsTransport{conn: conn, sock: sock}
+}
 
 func (w wsTransport) send(f *frame, deadline time.Time) error {
 	_ = w.conn.SetWriteDeadline(deadline)
@@ -46,3 +69,14 @@ func (w wsTransport) sayClose(code int, deadline time.Time) error {
 }
 
 func (w wsTransport) drop() error { return w.conn.Close() }
+
+func (w wsTransport) writesNow() bool { return w.sock != nil }
+
+func (w wsTransport) flushing() bool { return w.sock != nil && w.sock.flushing() }
+
+func (w wsTransport) flush() error {
+	if w.sock == nil {
+		return nil
+	}
+	return w.sock.flush()
+}

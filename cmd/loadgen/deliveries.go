@@ -13,9 +13,20 @@ type key struct {
 	id   int64
 }
 
+// arrival is when an event first arrived, and how many times (or, from
+// lastArrivals, on how many connections).
 type arrival struct {
 	first time.Time
 	n     int
+}
+
+// delivery is what is known of one key: whether it is expected, and when
+// and how often it arrived. A value, not a pointer: a run tracks millions
+// of them, which the collector then need not scan.
+type delivery struct {
+	expected bool
+	n        int32
+	first    int64 // UnixNano of the first arrival
 }
 
 // deliveries tracks what each connection should receive and what it did,
@@ -24,14 +35,13 @@ type arrival struct {
 // before it answers), so expect and receive may come in either order.
 type deliveries struct {
 	mu          sync.Mutex
-	expected    map[key]struct{}
-	got         map[key]*arrival
+	keys        map[key]delivery
 	start       map[int64]time.Time // when event id began, for latency
 	outstanding int                 // expected keys not received yet
 }
 
 func newDeliveries() *deliveries {
-	return &deliveries{expected: map[key]struct{}{}, got: map[key]*arrival{}, start: map[int64]time.Time{}}
+	return &deliveries{keys: map[key]delivery{}, start: map[int64]time.Time{}}
 }
 
 // expect records that connection conn must receive event id exactly once.
@@ -39,13 +49,15 @@ func (d *deliveries) expect(conn int, id int64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	k := key{conn, id}
-	if _, ok := d.expected[k]; ok {
+	v := d.keys[k]
+	if v.expected {
 		return
 	}
-	d.expected[k] = struct{}{}
-	if d.got[k] == nil {
+	v.expected = true
+	if v.n == 0 {
 		d.outstanding++
 	}
+	d.keys[k] = v
 }
 
 // started records when event id began; latency is measured from it.
@@ -60,14 +72,15 @@ func (d *deliveries) receive(conn int, id int64, at time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	k := key{conn, id}
-	if a := d.got[k]; a != nil {
-		a.n++
-		return
+	v := d.keys[k]
+	if v.n == 0 {
+		v.first = at.UnixNano()
+		if v.expected {
+			d.outstanding--
+		}
 	}
-	d.got[k] = &arrival{first: at, n: 1}
-	if _, ok := d.expected[k]; ok {
-		d.outstanding--
-	}
+	v.n++
+	d.keys[k] = v
 }
 
 // pending is the number of expected deliveries not received yet.
@@ -88,14 +101,19 @@ type tally struct {
 func (d *deliveries) tally() tally {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	t := tally{expected: len(d.expected), lost: d.outstanding}
-	t.delivered = t.expected - t.lost
-	for k, a := range d.got {
-		t.duplicated += a.n - 1
-		if _, ok := d.expected[k]; !ok {
-			t.unexpected++
+	t := tally{lost: d.outstanding}
+	for _, v := range d.keys {
+		if v.expected {
+			t.expected++
+		}
+		if v.n > 0 {
+			t.duplicated += int(v.n) - 1
+			if !v.expected {
+				t.unexpected++
+			}
 		}
 	}
+	t.delivered = t.expected - t.lost
 	return t
 }
 
@@ -104,11 +122,11 @@ func (d *deliveries) tally() tally {
 func (d *deliveries) latencies() []time.Duration {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := make([]time.Duration, 0, len(d.got))
-	for k := range d.expected {
-		a, s := d.got[k], d.start[k.id]
-		if a != nil && !s.IsZero() {
-			out = append(out, a.first.Sub(s))
+	out := make([]time.Duration, 0, len(d.keys))
+	for k, v := range d.keys {
+		s := d.start[k.id]
+		if v.expected && v.n > 0 && !s.IsZero() {
+			out = append(out, time.Unix(0, v.first).Sub(s))
 		}
 	}
 	return out
@@ -120,21 +138,20 @@ func (d *deliveries) latencies() []time.Duration {
 func (d *deliveries) completions(since time.Time) (done []time.Duration, incomplete int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	last := map[int]time.Time{}
+	last := map[int]int64{}
 	missing := map[int]bool{}
-	for k := range d.expected {
-		a := d.got[k]
-		if a == nil {
+	for k, v := range d.keys {
+		switch {
+		case !v.expected:
+		case v.n == 0:
 			missing[k.conn] = true
-			continue
-		}
-		if a.first.After(last[k.conn]) {
-			last[k.conn] = a.first
+		case v.first > last[k.conn]:
+			last[k.conn] = v.first
 		}
 	}
 	for conn, at := range last {
 		if !missing[conn] {
-			done = append(done, at.Sub(since))
+			done = append(done, time.Unix(0, at).Sub(since))
 		}
 	}
 	return done, len(missing)
@@ -145,17 +162,18 @@ func (d *deliveries) completions(since time.Time) (done []time.Duration, incompl
 func (d *deliveries) lastArrival(id int64) (time.Time, int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var last time.Time
+	var last int64
 	n := 0
-	for k, a := range d.got {
-		if k.id == id {
+	for k, v := range d.keys {
+		if k.id == id && v.n > 0 {
 			n++
-			if a.first.After(last) {
-				last = a.first
-			}
+			last = max(last, v.first)
 		}
 	}
-	return last, n
+	if n == 0 {
+		return time.Time{}, 0
+	}
+	return time.Unix(0, last), n
 }
 
 // lastArrivals is lastArrival for every event at once, in one pass over
@@ -165,11 +183,14 @@ func (d *deliveries) lastArrivals() map[int64]arrival {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := map[int64]arrival{}
-	for k, a := range d.got {
+	for k, v := range d.keys {
+		if v.n == 0 {
+			continue
+		}
 		e := out[k.id]
 		e.n++
-		if a.first.After(e.first) {
-			e.first = a.first
+		if at := time.Unix(0, v.first); at.After(e.first) {
+			e.first = at
 		}
 		out[k.id] = e
 	}
@@ -182,11 +203,11 @@ func (d *deliveries) lostSample(n int) []key {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var out []key
-	for k := range d.expected {
+	for k, v := range d.keys {
 		if len(out) == n {
 			break
 		}
-		if d.got[k] == nil {
+		if v.expected && v.n == 0 {
 			out = append(out, k)
 		}
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -22,11 +21,13 @@ type frame struct {
 	Notification *notificationBody `json:"notification"`
 	Message      string            `json:"message"`
 	// A live-thread frame's post, and its comment (comment_created).
-	PostID  int64 `json:"post_id"`
-	Comment *struct {
-		ID        int64     `json:"id"`
-		CreatedAt time.Time `json:"created_at"`
-	} `json:"comment"`
+	PostID  int64         `json:"post_id"`
+	Comment *frameComment `json:"comment"`
+}
+
+type frameComment struct {
+	ID        int64     `json:"id"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // client is the WebSocket connection of one seeded user.
@@ -206,7 +207,7 @@ func (s *swarm) read(c *client) {
 			return
 		}
 		var f frame
-		if err := json.Unmarshal(data, &f); err != nil {
+		if err := decodeFrame(data, &f); err != nil {
 			s.badFrames.Add(1)
 			continue
 		}

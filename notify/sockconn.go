@@ -1,0 +1,162 @@
+package notify
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// sockConn is the network connection under a WebSocket that the hub
+// writes to without waiting. Once the handshake is done (buffer), a write
+// puts what the socket's send buffer takes at once on the wire, in one
+// non-blocking write system call, and keeps the rest, in order, for flush,
+// which the connection's writer goroutine calls and which does wait, up to
+// the write deadline.
+//
+// That is what lets a frame be written on the goroutine that has it: a hot
+// post's feed writes each comment to its thousand subscribers itself
+// instead of waking a writer goroutine for each (see client.enqueue), and a
+// client that does not read costs the feed one system call, not a wait.
+// Without it, a thousand goroutines a comment fill the run queues, and the
+// database's answers to the next comment's transaction wait behind them:
+// Go polls the network only when a processor has nothing else to run.
+//
+// gorilla/websocket writes every frame with Write, after SetWriteDeadline,
+// holding its own write lock; mu orders those writes with flush, which
+// runs without gorilla's lock.
+type sockConn struct {
+	net.Conn
+	// raw writes without waiting; nil where the connection cannot (not a
+	// socket, or not a Unix system), and then every write is kept for
+	// flush.
+	raw syscall.RawConn
+
+	mu sync.Mutex
+	// buffering is set once the handshake is written: until then a write
+	// waits, as on any net.Conn.
+	buffering bool
+	// pending is what the socket has not taken yet.
+	pending []byte
+	// deadline is the last write deadline gorilla set, for flush.
+	deadline time.Time
+}
+
+func newSockConn(c net.Conn) *sockConn {
+	s := &sockConn{Conn: c}
+	if sc, ok := c.(syscall.Conn); ok && canWriteNow {
+		if raw, err := sc.SyscallConn(); err == nil {
+			s.raw = raw
+		}
+	}
+	return s
+}
+
+// buffer ends the handshake: from now on writes do not wait.
+func (s *sockConn) buffer() {
+	s.mu.Lock()
+	s.buffering = true
+	s.mu.Unlock()
+}
+
+func (s *sockConn) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.buffering {
+		return s.Conn.Write(p)
+	}
+	n := len(p)
+	if len(s.pending) == 0 && s.raw != nil {
+		written, err := writeNow(s.raw, p)
+		if err != nil {
+			return written, err
+		}
+		p = p[written:]
+	}
+	s.pending = append(s.pending, p...)
+	return n, nil
+}
+
+// SetWriteDeadline keeps the deadline for flush: a write that does not
+// wait needs none, and setting one on the socket costs a timer update per
+// frame.
+func (s *sockConn) SetWriteDeadline(t time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.buffering {
+		return s.Conn.SetWriteDeadline(t)
+	}
+	s.deadline = t
+	return nil
+}
+
+// SetDeadline sets the read deadline on the socket and keeps the write
+// deadline as SetWriteDeadline does.
+func (s *sockConn) SetDeadline(t time.Time) error {
+	if err := s.Conn.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return s.SetWriteDeadline(t)
+}
+
+// flushing reports whether some written bytes wait for flush.
+func (s *sockConn) flushing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending) > 0
+}
+
+// flush writes what the socket did not take at once, waiting for the
+// client up to the last write deadline set.
+func (s *sockConn) flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.pending) == 0 {
+		return nil
+	}
+	if err := s.Conn.SetWriteDeadline(s.deadline); err != nil {
+		return err
+	}
+	_, err := s.Conn.Write(s.pending)
+	// The next write's deadline is set by the next flush; a past one
+	// would make writes that do not wait fail.
+	_ = s.Conn.SetWriteDeadline(time.Time{})
+	if cap(s.pending) > maxKeptPending {
+		s.pending = nil
+	} else {
+		s.pending = s.pending[:0]
+	}
+	return err
+}
+
+// maxKeptPending is the largest pending buffer kept for reuse after a
+// flush: a burst for a slow client should not stay with the connection.
+const maxKeptPending = 4 << 10
+
+// CloseWrite half-closes the socket, for client.linger.
+func (s *sockConn) CloseWrite() error {
+	if hc, ok := s.Conn.(interface{ CloseWrite() error }); ok {
+		return hc.CloseWrite()
+	}
+	return s.Conn.Close()
+}
+
+// NonBlocking returns w with its Hijack giving the connection the hub
+// writes to without waiting (sockConn). Pass it, not w, to the Upgrader's
+// Upgrade; Serve falls back to writing on a goroutine per connection for a
+// WebSocket upgraded without it.
+func NonBlocking(w http.ResponseWriter) http.ResponseWriter {
+	return hijacker{w}
+}
+
+type hijacker struct{ http.ResponseWriter }
+
+func (h hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	return newSockConn(c), rw, nil
+}

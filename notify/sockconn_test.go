@@ -1,0 +1,135 @@
+package notify
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// socketPair returns the two ends of a loopback TCP connection, the first
+// as the hub holds it after a handshake (see sockConn), with a small send
+// buffer. (A small receive buffer too would fill sooner, but then Linux
+// probes the closed window with a back-off of seconds once the peer reads.)
+func socketPair(t *testing.T) (*sockConn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			t.Error(err)
+		}
+		accepted <- c
+	}()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := <-accepted
+	if c == nil {
+		t.FailNow()
+	}
+	_ = c.(*net.TCPConn).SetWriteBuffer(4096)
+	s := newSockConn(c)
+	s.buffer()
+	t.Cleanup(func() { _ = s.Close(); _ = peer.Close() })
+	return s, peer
+}
+
+// chunks is n chunks of 1 KiB, each filled with its own byte, so that a
+// reader can tell order and loss.
+func chunks(n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = bytes.Repeat([]byte{byte(i)}, 1024)
+	}
+	return out
+}
+
+func TestSockConnWritesWithoutWaiting(t *testing.T) {
+	if !canWriteNow {
+		t.Skip("this system's sockets are written by flush only")
+	}
+	s, peer := socketPair(t)
+	// Far more than the socket buffers hold (the peer's receive buffer
+	// grows only while it reads), to a peer that does not read: every
+	// Write still returns at once (a waiting one would hang the test, as
+	// no deadline is set), the first straight onto the wire.
+	data := chunks(1 << 10)
+	wrote := make(chan error, 1)
+	go func() {
+		for _, p := range data {
+			if n, err := s.Write(p); err != nil || n != len(p) {
+				wrote <- errors.Join(err, io.ErrShortWrite)
+				return
+			}
+		}
+		wrote <- nil
+	}()
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("Write waited for a peer that does not read")
+	}
+	if !s.flushing() {
+		t.Fatal("1 MiB written to a peer that does not read, and nothing waits for flush")
+	}
+	// The peer reads now: flush delivers the rest, everything in order.
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(peer)
+		got <- b
+	}()
+	_ = s.SetWriteDeadline(time.Now().Add(waitTimeout))
+	if err := s.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if s.flushing() {
+		t.Fatal("flushing after flush")
+	}
+	_ = s.Conn.(*net.TCPConn).CloseWrite()
+	if want := bytes.Join(data, nil); !bytes.Equal(<-got, want) {
+		t.Fatal("the peer read other bytes than were written, or in another order")
+	}
+}
+
+func TestSockConnFlushDeadline(t *testing.T) {
+	s, _ := socketPair(t)
+	for _, p := range chunks(1 << 10) {
+		if _, err := s.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The peer never reads: flush gives up at the deadline gorilla set.
+	_ = s.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+	if err := s.flush(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("flush to a peer that does not read: %v, want the deadline", err)
+	}
+}
+
+func TestSockConnWaitsUntilBuffering(t *testing.T) {
+	// Before the handshake is done, writes and deadlines are the socket's
+	// own: a write deadline applies at once.
+	s, _ := socketPair(t)
+	s.mu.Lock()
+	s.buffering = false
+	s.mu.Unlock()
+	_ = s.SetWriteDeadline(time.Now().Add(-time.Second))
+	if _, err := s.Write([]byte("x")); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("write past the deadline during the handshake: %v", err)
+	}
+	if s.flushing() {
+		t.Fatal("a handshake write was kept")
+	}
+}
