@@ -18,12 +18,27 @@ import (
 var tables = []string{"users", "posts", "comments", "post_likes", "comment_likes", "post_subscriptions", "fanout_outbox", "notifications", "announcements",
 	"post_like_notices", "comment_like_notices"}
 
-// TestUpDownUp runs on MySQL when DISCUSS_TEST_MYSQL_DSN is set and on
-// SQLite otherwise, so CI covers the MySQL migrations and a plain `go test`
-// the SQLite ones; TestSQLiteUpDownUp below always covers SQLite.
+// eachDialect runs test twice, each time on a fresh empty database: on the
+// configured one (MySQL when DISCUSS_TEST_MYSQL_DSN is set or a container
+// can be had, else SQLite), so that CI covers the MySQL migrations, and on
+// SQLite whatever MySQL is available, so that CI covers the SQLite ones too.
+func eachDialect(t *testing.T, test func(t *testing.T, db *dbtest.DB)) {
+	t.Helper()
+	for _, d := range []struct {
+		name string
+		open func(testing.TB) *dbtest.DB
+	}{
+		{"configured", dbtest.OpenEmpty},
+		{"sqlite", dbtest.OpenEmptySQLite},
+	} {
+		t.Run(d.name, func(t *testing.T) { test(t, d.open(t)) })
+	}
+}
+
+// TestUpDownUp: every migration goes up, down and up again, on both
+// dialects.
 func TestUpDownUp(t *testing.T) {
-	db := dbtest.OpenEmpty(t)
-	upDownUp(t, db)
+	eachDialect(t, upDownUp)
 }
 
 // migrator returns db's connection pool and a Migrator over it.
@@ -110,10 +125,6 @@ func TestUnknownDriver(t *testing.T) {
 	}
 }
 
-func TestSQLiteUpDownUp(t *testing.T) {
-	upDownUp(t, dbtest.OpenEmptySQLite(t))
-}
-
 // TestUsersCompareExactly: after the migrations, users are found by
 // username_key, which tells apart what MariaDB's utf8mb4_unicode_ci (and
 // the PAD SPACE of utf8mb4_bin) folded together, and keeps one account per
@@ -160,53 +171,51 @@ func TestUsersCompareExactly(t *testing.T) {
 // checks the levels 00004 made of them: authors and commenters watch by
 // default, mutes are explicit muted levels. Down brings the mutes back.
 func TestLevelsMigrated(t *testing.T) {
-	for name, db := range map[string]*dbtest.DB{"configured": dbtest.OpenEmpty(t), "sqlite": dbtest.OpenEmptySQLite(t)} {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			const at = "2026-01-02 03:04:05"
-			m := db.MigrateTo(t, 3,
-				"INSERT INTO users (id, username, display_name, role, created_at) VALUES (1, 'ann', 'Ann', 'user', '"+at+"'), (2, 'ben', 'Ben', 'user', '"+at+"'), (3, 'cat', 'Cat', 'user', '"+at+"'), (4, 'dan', 'Dan', 'user', '"+at+"')",
-				"INSERT INTO posts (id, author_id, title, body, created_at, updated_at, last_activity_at) VALUES (1, 1, 't', 'b', '"+at+"', '"+at+"', '"+at+"')",
-				"INSERT INTO comments (id, post_id, author_id, body, created_at) VALUES (1, 1, 2, 'c', '"+at+"'), (2, 1, 2, 'd', '"+at+"'), (3, 1, 3, 'e', '"+at+"')",
-				// ann (the author) and cat (a commenter) muted it, and so did
-				// dan, who never took part.
-				"INSERT INTO post_mutes (post_id, user_id, created_at) VALUES (1, 1, '"+at+"'), (1, 3, '"+at+"'), (1, 4, '"+at+"')",
-			)
-			if _, err := m.UpTo(ctx, 5); err != nil {
+	eachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		ctx := context.Background()
+		const at = "2026-01-02 03:04:05"
+		m := db.MigrateTo(t, 3,
+			"INSERT INTO users (id, username, display_name, role, created_at) VALUES (1, 'ann', 'Ann', 'user', '"+at+"'), (2, 'ben', 'Ben', 'user', '"+at+"'), (3, 'cat', 'Cat', 'user', '"+at+"'), (4, 'dan', 'Dan', 'user', '"+at+"')",
+			"INSERT INTO posts (id, author_id, title, body, created_at, updated_at, last_activity_at) VALUES (1, 1, 't', 'b', '"+at+"', '"+at+"', '"+at+"')",
+			"INSERT INTO comments (id, post_id, author_id, body, created_at) VALUES (1, 1, 2, 'c', '"+at+"'), (2, 1, 2, 'd', '"+at+"'), (3, 1, 3, 'e', '"+at+"')",
+			// ann (the author) and cat (a commenter) muted it, and so did
+			// dan, who never took part.
+			"INSERT INTO post_mutes (post_id, user_id, created_at) VALUES (1, 1, '"+at+"'), (1, 3, '"+at+"'), (1, 4, '"+at+"')",
+		)
+		if _, err := m.UpTo(ctx, 5); err != nil {
+			t.Fatal(err)
+		}
+		type level struct {
+			UserID   int64
+			Level    string
+			Explicit bool
+		}
+		var got []level
+		if err := db.Raw("SELECT user_id, level, explicit FROM post_subscriptions WHERE post_id = 1 ORDER BY user_id").Scan(&got).Error; err != nil {
+			t.Fatal(err)
+		}
+		want := []level{{1, "muted", true}, {2, "watching", false}, {3, "muted", true}, {4, "muted", true}}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("levels after up: %v, want %v", got, want)
+		}
+		// Down to 00003: the newest first, 00004 last.
+		for {
+			step, ok, err := m.Down(ctx)
+			if err != nil {
 				t.Fatal(err)
 			}
-			type level struct {
-				UserID   int64
-				Level    string
-				Explicit bool
+			if !ok || step.Version == 4 {
+				break
 			}
-			var got []level
-			if err := db.Raw("SELECT user_id, level, explicit FROM post_subscriptions WHERE post_id = 1 ORDER BY user_id").Scan(&got).Error; err != nil {
-				t.Fatal(err)
-			}
-			want := []level{{1, "muted", true}, {2, "watching", false}, {3, "muted", true}, {4, "muted", true}}
-			if fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Errorf("levels after up: %v, want %v", got, want)
-			}
-			// Down to 00003: the newest first, 00004 last.
-			for {
-				step, ok, err := m.Down(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !ok || step.Version == 4 {
-					break
-				}
-			}
-			var muted []int64
-			if err := db.Raw("SELECT user_id FROM post_mutes WHERE post_id = 1 ORDER BY user_id").Scan(&muted).Error; err != nil {
-				t.Fatal(err)
-			}
-			if fmt.Sprint(muted) != "[1 3 4]" {
-				t.Errorf("mutes after down: %v, want [1 3 4]", muted)
-			}
-		})
-	}
+		}
+		var muted []int64
+		if err := db.Raw("SELECT user_id FROM post_mutes WHERE post_id = 1 ORDER BY user_id").Scan(&muted).Error; err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(muted) != "[1 3 4]" {
+			t.Errorf("mutes after down: %v, want [1 3 4]", muted)
+		}
+	})
 }
 
 // TestSeenMarkAndLikeNoticesMigrate: migration 5 starts each user's seen
@@ -280,32 +289,30 @@ func TestSeenMarkAndLikeNoticesMigrate(t *testing.T) {
 // comment, deleted or not (0 without any), which new comments then move;
 // down drops it.
 func TestLastCommentMigrated(t *testing.T) {
-	for name, db := range map[string]*dbtest.DB{"configured": dbtest.OpenEmpty(t), "sqlite": dbtest.OpenEmptySQLite(t)} {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			const at = "2026-01-02 03:04:05"
-			m := db.MigrateTo(t, 5,
-				"INSERT INTO users (id, username, display_name, role, created_at) VALUES (1, 'ann', 'Ann', 'user', '"+at+"')",
-				"INSERT INTO posts (id, author_id, title, body, created_at, updated_at, last_activity_at) VALUES (1, 1, 't', 'b', '"+at+"', '"+at+"', '"+at+"'), (2, 1, 't', 'b', '"+at+"', '"+at+"', '"+at+"')",
-				"INSERT INTO comments (id, post_id, author_id, body, created_at) VALUES (1, 1, 1, 'c', '"+at+"'), (3, 1, 1, 'd', '"+at+"')",
-				"INSERT INTO comments (id, post_id, author_id, body, created_at, deleted_at) VALUES (4, 1, 1, 'gone', '"+at+"', '"+at+"')",
-			)
-			if _, err := m.UpTo(ctx, 6); err != nil {
-				t.Fatal(err)
-			}
-			var last []int64
-			if err := db.Raw("SELECT last_comment_id FROM posts ORDER BY id").Scan(&last).Error; err != nil {
-				t.Fatal(err)
-			}
-			if fmt.Sprint(last) != "[4 0]" {
-				t.Errorf("last_comment_id %v, want [4 0]", last)
-			}
-			if step, ok, err := m.Down(ctx); err != nil || !ok || step.Version != 6 {
-				t.Fatalf("down: %+v %v %v", step, ok, err)
-			}
-			if err := db.Exec("SELECT last_comment_id FROM posts").Error; err == nil {
-				t.Error("last_comment_id outlived its migration's down")
-			}
-		})
-	}
+	eachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		ctx := context.Background()
+		const at = "2026-01-02 03:04:05"
+		m := db.MigrateTo(t, 5,
+			"INSERT INTO users (id, username, display_name, role, created_at) VALUES (1, 'ann', 'Ann', 'user', '"+at+"')",
+			"INSERT INTO posts (id, author_id, title, body, created_at, updated_at, last_activity_at) VALUES (1, 1, 't', 'b', '"+at+"', '"+at+"', '"+at+"'), (2, 1, 't', 'b', '"+at+"', '"+at+"', '"+at+"')",
+			"INSERT INTO comments (id, post_id, author_id, body, created_at) VALUES (1, 1, 1, 'c', '"+at+"'), (3, 1, 1, 'd', '"+at+"')",
+			"INSERT INTO comments (id, post_id, author_id, body, created_at, deleted_at) VALUES (4, 1, 1, 'gone', '"+at+"', '"+at+"')",
+		)
+		if _, err := m.UpTo(ctx, 6); err != nil {
+			t.Fatal(err)
+		}
+		var last []int64
+		if err := db.Raw("SELECT last_comment_id FROM posts ORDER BY id").Scan(&last).Error; err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(last) != "[4 0]" {
+			t.Errorf("last_comment_id %v, want [4 0]", last)
+		}
+		if step, ok, err := m.Down(ctx); err != nil || !ok || step.Version != 6 {
+			t.Fatalf("down: %+v %v %v", step, ok, err)
+		}
+		if err := db.Exec("SELECT last_comment_id FROM posts").Error; err == nil {
+			t.Error("last_comment_id outlived its migration's down")
+		}
+	})
 }

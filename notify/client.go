@@ -39,6 +39,8 @@ type client struct {
 	queueMu sync.Mutex
 	queue   frameQueue
 	writing bool
+	// corked is set between cork and uncork, guarded by queueMu.
+	corked bool
 	// pingSlot is which of the hub's ping rounds pings this connection.
 	pingSlot int
 	// quit is closed by the first stop; the writer then sends closeCode
@@ -120,6 +122,12 @@ func (c *client) enqueue(f *frame) {
 		c.stop(websocket.CloseTryAgainLater)
 		return
 	}
+	if c.corked {
+		// A feed's batch: uncork writes it.
+		c.queue = append(c.queue, f)
+		c.queueMu.Unlock()
+		return
+	}
 	if !c.writing && len(c.queue) == 0 && c.writesNow(f) {
 		// Nothing is queued and no writer runs: write f here, without
 		// waiting, as the writer would.
@@ -142,7 +150,7 @@ func (c *client) enqueue(f *frame) {
 // Store read (a notification in its turn, not one past a gap; not a
 // subscription). A broadcast is left to writer goroutines, which write to
 // every connection in parallel, while hub.toAll holds the hub's lock.
-// queueMu is held, and no writer runs.
+// The caller has the writer's turn, or holds queueMu while no writer runs.
 func (c *client) writesNow(f *frame) bool {
 	if !c.out.writesNow() {
 		return false
@@ -166,14 +174,65 @@ func (c *client) writeHere(f *frame) {
 		c.writeFailed()
 		return
 	}
+	c.handBack(c.out.flushing())
+}
+
+// handBack ends a turn at writing taken without a writer goroutine: it
+// lets the turn go, or starts a writer when the socket did not take
+// everything (flushing), frames were queued meanwhile, or the client is
+// being stopped.
+func (c *client) handBack(flushing bool) {
 	c.queueMu.Lock()
-	if len(c.queue) == 0 && !c.stopping.Load() && !c.out.flushing() {
+	if len(c.queue) == 0 && !c.stopping.Load() && !flushing {
 		c.writing = false
 		c.queueMu.Unlock()
 		return
 	}
 	c.queueMu.Unlock()
 	go c.writeQueued()
+}
+
+// cork has the connection keep the frames queued to it until uncork, which
+// writes them together: a feed passing on several events at once (see
+// Hub.drain) sends each subscriber one write system call, not one a frame.
+// Nothing is written meanwhile, so keep it short.
+func (c *client) cork() {
+	c.queueMu.Lock()
+	c.corked = true
+	c.queueMu.Unlock()
+}
+
+// uncork ends cork. Unless a writer runs (it writes the queue as ever),
+// the frames queued meanwhile are written here, in one write of the
+// transport as far as the socket takes them without waiting, and a writer
+// is started for the rest; from the first frame that needs a Store read
+// on, the writer writes them.
+func (c *client) uncork() {
+	c.queueMu.Lock()
+	c.corked = false
+	if c.writing || len(c.queue) == 0 {
+		c.queueMu.Unlock()
+		return
+	}
+	c.writing = true
+	batch := c.queue
+	c.queue = nil
+	c.queueMu.Unlock()
+	c.out.cork()
+	for i, f := range batch {
+		if !c.writesNow(f) {
+			c.queueMu.Lock()
+			c.queue = append(batch[i:len(batch):len(batch)], c.queue...)
+			c.queueMu.Unlock()
+			break
+		}
+		if err := c.handle(f); err != nil {
+			c.out.uncork()
+			c.writeFailed()
+			return
+		}
+	}
+	c.handBack(c.out.uncork())
 }
 
 // kick starts a writer, if none runs, to flush what another goroutine

@@ -101,6 +101,8 @@ func (s *eventStream) drop() error { return nil }
 func (s *eventStream) writesNow() bool { return false }
 func (s *eventStream) flushing() bool  { return false }
 func (s *eventStream) flush() error    { return nil }
+func (s *eventStream) cork()           {}
+func (s *eventStream) uncork() bool    { return false }
 
 // event writes one event. Frame JSON holds no newline (encoding/json
 // escapes them in strings), so data is one line.

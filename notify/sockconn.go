@@ -38,6 +38,9 @@ type sockConn struct {
 	// buffering is set once the handshake is written: until then a write
 	// waits, as on any net.Conn.
 	buffering bool
+	// corked is set while a feed writes a batch of frames (see cork):
+	// writes are only kept, for uncork.
+	corked bool
 	// pending is what the socket has not taken yet.
 	pending []byte
 	// deadline is the last write deadline gorilla set, for flush.
@@ -68,7 +71,7 @@ func (s *sockConn) Write(p []byte) (int, error) {
 		return s.Conn.Write(p)
 	}
 	n := len(p)
-	if len(s.pending) == 0 && s.raw != nil {
+	if len(s.pending) == 0 && s.raw != nil && !s.corked {
 		written, err := writeNow(s.raw, p)
 		if err != nil {
 			return written, err
@@ -101,11 +104,40 @@ func (s *sockConn) SetDeadline(t time.Time) error {
 	return s.SetWriteDeadline(t)
 }
 
-// flushing reports whether some written bytes wait for flush.
+// flushing reports whether some written bytes wait for flush; while
+// corked, they wait for uncork instead.
 func (s *sockConn) flushing() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.pending) > 0
+	return len(s.pending) > 0 && !s.corked
+}
+
+// cork keeps every write until uncork, which sends them together: a
+// client sent several frames at once gets them in one write system call
+// (and reads them in one), not one each, as with TCP_CORK.
+func (s *sockConn) cork() {
+	s.mu.Lock()
+	s.corked = true
+	s.mu.Unlock()
+}
+
+// uncork writes what was kept since cork, as much as the socket takes
+// without waiting, and reports whether some of it waits for flush (or a
+// write failed, which flush will find again).
+func (s *sockConn) uncork() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.corked = false
+	if len(s.pending) == 0 || s.raw == nil {
+		return len(s.pending) > 0
+	}
+	n, err := writeNow(s.raw, s.pending)
+	if n == len(s.pending) {
+		s.reuse()
+	} else {
+		s.pending = s.pending[n:]
+	}
+	return err != nil || len(s.pending) > 0
 }
 
 // flush writes what the socket did not take at once, waiting for the
@@ -123,16 +155,22 @@ func (s *sockConn) flush() error {
 	// The next write's deadline is set by the next flush; a past one
 	// would make writes that do not wait fail.
 	_ = s.Conn.SetWriteDeadline(time.Time{})
+	s.reuse()
+	return err
+}
+
+// reuse empties pending once it is written, keeping its array for the
+// next batch unless a burst made it large: that should not stay with the
+// connection. mu is held.
+func (s *sockConn) reuse() {
 	if cap(s.pending) > maxKeptPending {
 		s.pending = nil
 	} else {
 		s.pending = s.pending[:0]
 	}
-	return err
 }
 
-// maxKeptPending is the largest pending buffer kept for reuse after a
-// flush: a burst for a slow client should not stay with the connection.
+// maxKeptPending is the largest pending buffer kept for reuse.
 const maxKeptPending = 4 << 10
 
 // CloseWrite half-closes the socket, for client.linger.

@@ -133,3 +133,34 @@ func TestSockConnWaitsUntilBuffering(t *testing.T) {
 		t.Fatal("a handshake write was kept")
 	}
 }
+
+func TestSockConnCork(t *testing.T) {
+	if !canWriteNow {
+		t.Skip("this system's sockets are written by flush only")
+	}
+	s, peer := socketPair(t)
+	s.cork()
+	frames := []string{"one", "two", "three"}
+	for _, f := range frames {
+		if _, err := s.Write([]byte(f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.flushing() {
+		t.Fatal("corked writes wait for flush, not uncork")
+	}
+	if s.uncork() {
+		t.Fatal("a few bytes wait after uncork")
+	}
+	// One write system call: the peer reads the three in one read.
+	_ = peer.SetReadDeadline(time.Now().Add(waitTimeout))
+	buf := make([]byte, 64)
+	n, err := peer.Read(buf)
+	if err != nil || string(buf[:n]) != "onetwothree" {
+		t.Fatalf("peer read %q, %v; want the three frames at once", buf[:n], err)
+	}
+	// Uncorked, a write goes out at once again.
+	if _, err := s.Write([]byte("four")); err != nil || s.flushing() {
+		t.Fatalf("write after uncork: %v, flushing %v", err, s.flushing())
+	}
+}

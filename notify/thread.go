@@ -123,20 +123,58 @@ func (h *Hub) deliverThread(env envelope) {
 }
 
 // drain takes the feed's inbox in arrival order until it is empty. One
-// drain runs at a time per feed.
+// drain runs at a time per feed. The events that came while it passed on
+// the last are taken together (at most maxBatch), each subscriber corked
+// meanwhile: when comments come faster than they are written, they reach
+// a subscriber several to a write system call, which is what lets a
+// loaded feed catch up rather than fall further behind.
 func (h *Hub) drain(fd *feed) {
 	for {
 		fd.inboxMu.Lock()
-		f, ok := fd.inbox.shift()
-		if !ok {
+		n := min(len(fd.inbox), maxBatch)
+		if n == 0 {
+			fd.inbox = nil
 			fd.draining = false
 			fd.inboxMu.Unlock()
 			return
 		}
+		batch := slices.Clone(fd.inbox[:n])
+		clear(fd.inbox[:n])
+		fd.inbox = fd.inbox[n:]
 		fd.inboxMu.Unlock()
 		fd.mu.Lock()
-		h.take(fd, f)
+		corked := fd.cork(len(batch))
+		for _, f := range batch {
+			h.take(fd, f)
+		}
+		uncork(corked)
 		fd.mu.Unlock()
+	}
+}
+
+// maxBatch is the most events a feed passes on in one batch: each
+// subscriber keeps a batch's frames in memory until the batch is done.
+const maxBatch = 32
+
+// cork corks the feed's subscribers (see client.cork) for a batch of n
+// events, when there are several, and returns them, for uncork; they are
+// returned rather than found again, as the batch may end the feed and
+// let go of its subscribers. fd.mu is held.
+func (fd *feed) cork(n int) []*client {
+	if n < 2 {
+		return nil
+	}
+	subs := make([]*client, 0, len(fd.subs))
+	for c := range fd.subs {
+		c.cork()
+		subs = append(subs, c)
+	}
+	return subs
+}
+
+func uncork(subs []*client) {
+	for _, c := range subs {
+		c.uncork()
 	}
 }
 
@@ -288,7 +326,10 @@ func (h *Hub) readFeed(fd *feed) {
 		}
 		fd.retry = 0
 		h.m.threadReads.Inc()
-		for _, f := range h.threadFrames(list) {
+		frames := h.threadFrames(list)
+		corked := fd.cork(len(frames) + len(fd.held))
+		defer uncork(corked)
+		for _, f := range frames {
 			if f.id > fd.last {
 				fd.pass(f)
 			}

@@ -483,6 +483,63 @@ func TestLiveThreadBurst(t *testing.T) {
 // TestLiveThreadFeedPages: a feed more than a page of comments behind (its
 // read waited long) reads on, page after page: its subscribers get every
 // comment in order, and no post_resync.
+// TestLiveThreadBatch: events that reach a feed while it is busy are
+// passed on together, each subscriber corked meanwhile; every subscriber
+// still gets every comment once, in order, and a notification queued to a
+// corked subscriber arrives too.
+func TestLiveThreadBatch(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	const post = 7
+	subs := []*wsClient{e.follow(1, post, nil), e.follow(2, post, nil), e.follow(3, post, nil)}
+	e.hub.feedsMu.RLock()
+	fd := e.hub.feeds[post]
+	e.hub.feedsMu.RUnlock()
+	inbox := func(n int) func() bool {
+		return func() bool {
+			fd.inboxMu.Lock()
+			defer fd.inboxMu.Unlock()
+			return fd.draining && len(fd.inbox) == n
+		}
+	}
+	// The feed is busy: its drain has taken the first comment and waits
+	// for fd.mu, and the next ones pile up in its inbox.
+	fd.mu.Lock()
+	locked := true
+	defer func() {
+		if locked {
+			fd.mu.Unlock()
+		}
+	}()
+	ids := e.comments(post, 1, true)
+	waitFor(t, "the drain to take the first comment", inbox(0))
+	ids = append(ids, e.comments(post, 19, true)...)
+	waitFor(t, "the rest in the feed's inbox", inbox(19))
+	// A notification for user 2 while its connection is corked waits in
+	// its queue; uncork writes it.
+	corked := fd.cork(2)
+	n := e.store.addAndPublish(t, e.hub, 2)
+	e.hub.mu.RLock()
+	c2 := e.hub.users[2][0]
+	e.hub.mu.RUnlock()
+	waitFor(t, "the notification queued", func() bool {
+		c2.queueMu.Lock()
+		defer c2.queueMu.Unlock()
+		return len(c2.queue) == 1
+	})
+	uncork(corked)
+	locked = false
+	fd.mu.Unlock()
+	for i, c := range subs {
+		if i == 1 {
+			if f := c.expect("notification"); f.Notification == nil || f.Notification.ID != n.ID {
+				t.Fatalf("user 2 got %+v, want notification %d", f, n.ID)
+			}
+		}
+		c.expectCreated(post, ids...)
+		c.expectQuiet()
+	}
+}
+
 func TestLiveThreadFeedPages(t *testing.T) {
 	e := newEnv(t, envConfig{})
 	const post = 7

@@ -33,6 +33,10 @@ type transport interface {
 	// flush writes them, waiting for the client up to the deadline of the
 	// last write.
 	flush() error
+	// cork keeps what is written until uncork, which writes it at once,
+	// without waiting, and reports whether some of it waits for flush.
+	cork()
+	uncork() bool
 }
 
 // wsTransport writes a connection's frames as WebSocket text messages.
@@ -73,6 +77,14 @@ func (w wsTransport) drop() error { return w.conn.Close() }
 func (w wsTransport) writesNow() bool { return w.sock != nil }
 
 func (w wsTransport) flushing() bool { return w.sock != nil && w.sock.flushing() }
+
+func (w wsTransport) cork() {
+	if w.sock != nil {
+		w.sock.cork()
+	}
+}
+
+func (w wsTransport) uncork() bool { return w.sock != nil && w.sock.uncork() }
 
 func (w wsTransport) flush() error {
 	if w.sock == nil {
