@@ -37,10 +37,11 @@ func (s *Server) listComments(c *gin.Context) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	page, err := s.comments.List(ctx(c), postID, service.CommentQuery{
+	// Encoded by the service, which caches the first pages of threads.
+	page, err := s.comments.ListJSON(ctx(c), postID, service.CommentQuery{
 		Sort: c.Query("sort"), Limit: limit, Cursor: c.Query("cursor"),
 	})
-	return http.StatusOK, page, err
+	return http.StatusOK, encodedJSON(page), err
 }
 
 func (s *Server) getComment(c *gin.Context) (int, any, error) { return byID(c, s.comments.Get) }

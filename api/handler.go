@@ -34,10 +34,22 @@ func (s *Server) handle(h jsonHandler) gin.HandlerFunc {
 		case body == nil:
 			c.Status(status)
 		default:
+			if b, ok := body.(encodedJSON); ok {
+				c.Data(status, jsonContentType, b)
+				return
+			}
 			c.JSON(status, body)
 		}
 	}
 }
+
+// encodedJSON is a body encoded already, as c.JSON would have encoded it,
+// which handle writes as it is: the thread page, which the service keeps
+// encoded (service.Comments.ListJSON).
+type encodedJSON []byte
+
+// jsonContentType is what c.JSON sends.
+const jsonContentType = "application/json; charset=utf-8"
 
 // The shapes that several routes share, as jsonHandlers.
 

@@ -32,6 +32,7 @@ type Config struct {
 	Broker        Broker        `yaml:"broker"`
 	Limits        Limits        `yaml:"limits"`
 	Notifications Notifications `yaml:"notifications"`
+	ThreadCache   ThreadCache   `yaml:"thread_cache"`
 	Email         Email         `yaml:"email"`
 	Push          Push          `yaml:"push"`
 	Moderation    Moderation    `yaml:"moderation"`
@@ -146,6 +147,15 @@ type Notifications struct {
 	CleanupInterval    time.Duration `yaml:"cleanup_interval"`
 	FanoutBatchSize    int           `yaml:"fanout_batch_size"`
 	FanoutPollInterval time.Duration `yaml:"fanout_poll_interval"`
+}
+
+// ThreadCache sizes each instance's cache of thread pages: the first page
+// of a post's comments in each sort, kept encoded and checked against the
+// database on every read, so that no instance serves a page older than
+// what has committed (see the README, Performance). MaxBytes 0 turns it off.
+type ThreadCache struct {
+	MaxBytes int64         `yaml:"max_bytes"`
+	TTL      time.Duration `yaml:"ttl"`
 }
 
 // Email configures the mail sent to users who are away: verification,

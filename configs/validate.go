@@ -78,6 +78,9 @@ func (c *Config) Validate() error {
 		{c.Notifications.FanoutBatchSize < 1 || c.Notifications.FanoutBatchSize > 5000, "notifications.fanout_batch_size", "must be 1 to 5000"},
 		{c.Notifications.FanoutPollInterval < 10*time.Millisecond, "notifications.fanout_poll_interval", "must be at least 10ms"},
 
+		{c.ThreadCache.MaxBytes < 0, "thread_cache.max_bytes", "must not be negative (0: no cache)"},
+		{c.ThreadCache.TTL < time.Second || c.ThreadCache.TTL > time.Hour, "thread_cache.ttl", "must be between 1s and 1h"},
+
 		{c.Email.Enabled() && !validAddr(c.Email.SMTPAddr), "email.smtp_addr", "must be host:port, such as smtp.example.com:587"},
 		{c.Email.Enabled() && !validMailbox(c.Email.From), "email.from", "must be an address such as Discuss <discuss@quiz.example.com> when email.smtp_addr is set"},
 		{c.Email.Enabled() && !validPublicURL(c.Email.PublicURL), "email.public_url", "must be an http(s) URL such as https://discuss.quiz.example.com when email.smtp_addr is set"},

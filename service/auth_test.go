@@ -1,12 +1,14 @@
 package service_test
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -351,5 +353,55 @@ func TestSignedInOnly(t *testing.T) {
 		"Notifications.MarkSeen":    errOf(f.notes.MarkSeen(anon, n[0].ID)),
 	} {
 		t.Run(name, func(t *testing.T) { wantCode(t, err, model.EUNAUTHENTICATED, "") })
+	}
+}
+
+// TestTokenUserEveryField: the user a token names, which the auth service
+// reads by hand, is the users row as GORM reads it, every field of it, for
+// a local account and for one of the quiz site's; a field added to
+// model.User and not to the read fails here.
+func TestTokenUserEveryField(t *testing.T) {
+	a, db := newAuth(t, nil)
+	hash, iss, sub := "$2a$04$hash", quizIssuer, "quiz-42"
+	set := map[string]bool{} // the fields set in one of the users at least
+	for _, u := range []*model.User{
+		{Username: "local", DisplayName: "Local One", PasswordHash: &hash, Role: model.RoleModerator, CreatedAt: service.Now()},
+		{Username: "quiz_42", DisplayName: "Quiz One", Role: model.RoleUser, Issuer: &iss, Subject: &sub, Locale: model.LocaleZhCN, CreatedAt: service.Now()},
+	} {
+		if err := db.Create(u).Error; err != nil {
+			t.Fatal(err)
+		}
+		token, _, err := a.IssueToken(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := a.Authenticate(context.Background(), token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want model.User
+		if err := db.Take(&want, u.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		gotV, wantV := reflect.ValueOf(*got), reflect.ValueOf(want)
+		for i := range gotV.NumField() {
+			name := gotV.Type().Field(i).Name
+			g, w := gotV.Field(i).Interface(), wantV.Field(i).Interface()
+			set[name] = set[name] || !gotV.Field(i).IsZero()
+			if gt, ok := g.(time.Time); ok {
+				if !gt.Equal(w.(time.Time)) {
+					t.Errorf("%s: %s %v, want %v", u.Username, name, g, w)
+				}
+				continue
+			}
+			if !reflect.DeepEqual(g, w) {
+				t.Errorf("%s: %s %#v, want %#v", u.Username, name, g, w)
+			}
+		}
+	}
+	for i := range reflect.TypeFor[model.User]().NumField() {
+		if name := reflect.TypeFor[model.User]().Field(i).Name; !set[name] {
+			t.Errorf("no user of the test sets %s: set it in one, so that its read is checked", name)
+		}
 	}
 }

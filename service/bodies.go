@@ -88,8 +88,16 @@ func RenderStoredBodies(ctx context.Context, db *gorm.DB) (int, error) {
 
 func renderTable(ctx context.Context, db *gorm.DB, md *markdown.Renderer, table string) (int, error) {
 	type row struct {
-		ID   int64
-		Body string
+		ID     int64
+		PostID int64
+		Body   string
+	}
+	cols := []string{"id", "body"}
+	if table == "comments" {
+		// A comment rendered again changes its post's thread pages,
+		// which the page caches of every instance then read again
+		// (comments_cache.go).
+		cols = append(cols, "post_id")
 	}
 	done := 0
 	var after int64
@@ -98,11 +106,12 @@ func renderTable(ctx context.Context, db *gorm.DB, md *markdown.Renderer, table 
 			return done, err
 		}
 		var rows []row
-		err := db.Table(table).Select("id", "body").Where("body_html_version < ? AND id > ?", markdown.Version, after).
+		err := db.Table(table).Select(cols).Where("body_html_version < ? AND id > ?", markdown.Version, after).
 			Order("id").Limit(renderBatch).Find(&rows).Error
 		if err != nil {
 			return done, dbError(err)
 		}
+		var posts []int64
 		for _, r := range rows {
 			html, err := renderBody(db, md, r.Body)
 			if err != nil {
@@ -113,7 +122,16 @@ func renderTable(ctx context.Context, db *gorm.DB, md *markdown.Renderer, table 
 			if err != nil {
 				return done, dbError(err)
 			}
+			if r.PostID != 0 {
+				posts = append(posts, r.PostID)
+			}
 			done++
+		}
+		if len(posts) > 0 {
+			err := db.Exec("UPDATE posts SET thread_version = thread_version + 1 WHERE id IN ?", uniqueIDs(posts)).Error
+			if err != nil {
+				return done, dbError(err)
+			}
 		}
 		if len(rows) < renderBatch {
 			return done, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -31,15 +32,18 @@ type Comments struct {
 	db    *gorm.DB
 	notes *Notifications
 	limit *RateLimiter
-	html  bodies    // renders body_html
-	gate  *postGate // two comment transactions per post at a time
+	html  bodies     // renders body_html
+	gate  *postGate  // two comment transactions per post at a time
+	pages *pageCache // first pages of threads, see comments_cache.go; nil: none
 }
 
 // NewComments returns the comments service. notes writes the notifications
 // of a new comment in its transaction; limit throttles comment creation per
-// user (nil: unlimited).
+// user (nil: unlimited). Its thread page cache has the default size
+// (SetPageCache).
 func NewComments(db *gorm.DB, notes *Notifications, limit *RateLimiter) *Comments {
-	s := &Comments{db: db, notes: notes, limit: limit, html: newBodies(db), gate: newPostGate()}
+	s := &Comments{db: db, notes: notes, limit: limit, html: newBodies(db), gate: newPostGate(),
+		pages: newPageCache(DefaultPageCacheBytes, DefaultPageCacheTTL, time.Now)}
 	s.likes = likes{db: db, notes: notes, counter: commentLikes, row: newCommentLike, lock: s.lockToLike}
 	return s
 }
@@ -190,7 +194,9 @@ func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, 
 		prev = post.LastCommentID
 		activity := clause.Assignment{Column: clause.Column{Name: "last_activity_at"}, Value: now}
 		last := clause.Assignment{Column: clause.Column{Name: "last_comment_id"}, Value: c.ID}
-		if err := bumpCounter(tx, postComments, postID, 1, activity, last); err != nil {
+		// The thread's pages change too (comments_cache.go), and the
+		// root's reply_count with a reply.
+		if err := bumpCounter(tx, postComments, postID, 1, activity, last, threadVersionBump()); err != nil {
 			return err
 		}
 		post.CommentCount++
@@ -289,7 +295,10 @@ func (s *Comments) Update(ctx context.Context, id int64, in CommentPatch) (*mode
 		if err != nil {
 			return err
 		}
-		return edit.write(tx, locked, locked.Body, locked.Spoiler, "comment_id = ?", id)
+		if err := edit.write(tx, locked, locked.Body, locked.Spoiler, "comment_id = ?", id); err != nil {
+			return err
+		}
+		return threadChanged(tx, c.PostID)
 	})
 	if err != nil {
 		return nil, err
@@ -365,6 +374,11 @@ func lockLiveComment(tx *gorm.DB, id, postID int64) (*model.Comment, error) {
 func (s *Notifications) removeComment(tx *gorm.DB, c *model.Comment) (Outbox, error) {
 	if err := tx.Model(c).UpdateColumn("deleted_at", Now()).Error; err != nil {
 		return Outbox{}, dbError(err)
+	}
+	// Even a hidden one: its author saw it, and the cache's list of the
+	// post's hidden comments changes.
+	if err := threadChanged(tx, c.PostID); err != nil {
+		return Outbox{}, err
 	}
 	if !c.Hidden {
 		if err := moveCommentCounters(tx, c, -1); err != nil {

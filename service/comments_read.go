@@ -101,12 +101,20 @@ func (s *Comments) List(ctx context.Context, postID int64, q CommentQuery) (*Pag
 	if !post.VisibleTo(viewer) {
 		return nil, model.Errorf(model.ENOTFOUND, "post %d not found", postID)
 	}
+	return listPage(db, viewer, postID, q.Sort, limit, after)
+}
 
+// listPage reads the page of at most limit top-level comments of post
+// postID after cursor after (nil: the first page) in order sort, as viewer
+// (nil: a reader who has liked and blocked nothing and sees nothing
+// hidden) sees them, each with its first replies: three statements, four
+// with a viewer. The caller has checked the post.
+func listPage(db *gorm.DB, viewer *model.User, postID int64, sort string, limit int, after *cursor) (*Page[*model.Comment], error) {
 	// comments_post_root (post_id, root_id, id) serves old and new,
 	// comments_post_root_top (post_id, root_id, like_count, id) serves top.
 	visible, visibleArgs := commentsVisibleTo(viewer)
 	query := db.Where("post_id = ? AND root_id IS NULL", postID).Where(visible, visibleArgs...)
-	switch q.Sort {
+	switch sort {
 	case CommentsOld:
 		query = query.Order("id")
 		if after != nil {
@@ -128,8 +136,8 @@ func (s *Comments) List(ctx context.Context, postID int64, q CommentQuery) (*Pag
 		return nil, err
 	}
 	page := newPage(rows, limit, func(c *model.Comment) cursor {
-		k := cursor{Sort: q.Sort, ID: c.ID}
-		if q.Sort == CommentsTop {
+		k := cursor{Sort: sort, ID: c.ID}
+		if sort == CommentsTop {
 			k.Key = c.LikeCount
 		}
 		return k

@@ -39,6 +39,14 @@
 //     atomic SQL (bumpCounter) in the transaction of the change that moves
 //     them; unread counts are not stored but counted, and each user's
 //     counts are published in the order they were taken.
+//   - Thread versions move with the thread. Every transaction that changes
+//     what a post's comment pages show to everyone moves a version in the
+//     same transaction: posts.thread_version (threadChanged, or
+//     threadVersionBump in an UPDATE of the post it makes anyway) when it
+//     holds the post's lock, thread_like_versions (threadLikesChanged, its
+//     last lock) for a like of a comment. The page cache serves an entry
+//     only while they stand still (comments_cache.go); a writer that forgets
+//     them leaves every instance serving the page as it was.
 //   - Errors are returned, not logged; only publishing and retention, which
 //     run after or outside a request, log theirs. An error is a
 //     *model.Error whose code says what the caller did wrong (EINVALID
@@ -52,8 +60,9 @@
 // Accounts and sign-in are auth.go, tokens auth_token.go, and the quiz
 // site's users, whose tokens its own issuer signs, auth_external.go. Posts
 // and comments are in posts.go, comments.go (writes) and comments_read.go
-// (reads); postgate.go queues a post's new comments in memory (see the
-// lock order); likes.go is the Like and Unlike they share, edit.go their
+// (reads), comments_cache.go the cache of thread pages that the API reads
+// through (ListJSON); postgate.go queues a post's new comments in memory
+// (see the lock order); likes.go is the Like and Unlike they share, edit.go their
 // edits of a body and a spoiler flag; subscriptions.go keeps each user's
 // notification level on each post. Notifications are
 // divided by step: notifications_plan.go works out and locks who a change

@@ -151,6 +151,10 @@ func (s *Notifications) setHidden(tx *gorm.DB, t *target, hidden bool) (Outbox, 
 	if t.hidden() == hidden || t.deleted() {
 		return Outbox{}, nil
 	}
+	// Who sees what changes in the post's pages (comments_cache.go).
+	if err := threadChanged(tx, t.post.ID); err != nil {
+		return Outbox{}, err
+	}
 	if t.comment == nil {
 		if err := tx.Model(&t.post).UpdateColumn("hidden", hidden).Error; err != nil {
 			return Outbox{}, dbError(err)

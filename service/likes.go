@@ -82,6 +82,13 @@ func (l *likes) set(ctx context.Context, id int64, like bool) (*model.LikeState,
 				return err
 			}
 		}
+		// A comment's like count shows in its thread's pages
+		// (comments_cache.go): the last lock the transaction takes.
+		if delta != 0 && target.commentID != nil {
+			if err := threadLikesChanged(tx, target.postID); err != nil {
+				return err
+			}
+		}
 		state = model.LikeState{LikeCount: max(target.count+delta, 0), Liked: like}
 		if delta != 0 {
 			moved = &model.ThreadEvent{Type: model.ThreadLikeCount, PostID: target.postID, CommentID: target.commentID, LikeCount: state.LikeCount}

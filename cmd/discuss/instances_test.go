@@ -2,7 +2,11 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,4 +58,102 @@ func TestTwoInstances(t *testing.T) {
 	}
 	// Nothing arrives twice: the socket stays quiet but for pongs.
 	pingPong(t, conn)
+}
+
+// TestTwoInstancesThreadPage: each instance caches a thread's first page,
+// and a change committed through one is on the other's next page, read the
+// moment the change's request returns: a comment, a like, an edit, a
+// deletion. The check is in the database, so this holds with the broker
+// away too (the cache sends no message).
+func TestTwoInstancesThreadPage(t *testing.T) {
+	db := dbtest.OpenEmpty(t)
+	envA, _ := onRedis(t, serveEnv(db, map[string]string{"DISCUSS_LOG_LEVEL": "error"}))
+	envB := maps.Clone(envA) // before startServe names A's address in envA
+	a := startServe(t, envA)
+	b := startServe(t, envB)
+
+	aliceToken, _ := registerUser(t, a, "alice")
+	bobToken, _ := registerUser(t, a, "bob")
+	carolToken, _ := registerUser(t, b, "carol")
+	post := a.createPost(t, aliceToken, "DP", "why TLE?")
+	first := a.comment(t, aliceToken, post, "n is 1e5")
+
+	type comment struct {
+		ID        int64  `json:"id"`
+		Body      string `json:"body"`
+		LikeCount int64  `json:"like_count"`
+		Liked     bool   `json:"liked"`
+		Deleted   bool   `json:"deleted"`
+	}
+	page := func(s *server, token string) map[int64]comment {
+		t.Helper()
+		var out struct {
+			Items []comment `json:"items"`
+		}
+		if code := s.call(t, "GET", fmt.Sprintf("/api/v1/posts/%d/comments", post), token, nil, &out); code != 200 {
+			t.Fatalf("thread page: %d", code)
+		}
+		byID := map[int64]comment{}
+		for _, c := range out.Items {
+			byID[c.ID] = c
+		}
+		return byID
+	}
+	hits := func(s *server) float64 {
+		t.Helper()
+		res, err := http.Get(s.base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		for line := range strings.Lines(string(body)) {
+			if v, ok := strings.CutPrefix(line, "discuss_thread_page_cache_hits_total "); ok {
+				n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+		}
+		t.Fatal("no discuss_thread_page_cache_hits_total in /metrics")
+		return 0
+	}
+	page(b, carolToken) // fills B's entry
+	before := hits(b)
+	if got := page(b, carolToken); len(got) != 1 || got[first].Body != "n is 1e5" {
+		t.Fatalf("B's page: %+v", got)
+	}
+	if hits(b) != before+1 {
+		t.Fatalf("B's second read was not served from its cache")
+	}
+
+	second := a.comment(t, bobToken, post, "memoize it")
+	if _, ok := page(b, carolToken)[second]; !ok {
+		t.Errorf("B's page lacks the comment committed through A")
+	}
+	if code := a.call(t, "PUT", fmt.Sprintf("/api/v1/comments/%d/like", first), carolToken, nil, nil); code != 200 {
+		t.Fatalf("like: %d", code)
+	}
+	if c := page(b, carolToken)[first]; c.LikeCount != 1 || !c.Liked {
+		t.Errorf("B's page after carol's like through A: %+v", c)
+	}
+	if c := page(b, bobToken)[first]; c.LikeCount != 1 || c.Liked {
+		t.Errorf("B's page to bob after carol's like: %+v", c)
+	}
+	if code := a.call(t, "PATCH", fmt.Sprintf("/api/v1/comments/%d", second), bobToken, map[string]string{"body": "memoise it"}, nil); code != 200 {
+		t.Fatalf("edit: %d", code)
+	}
+	if c := page(b, carolToken)[second]; c.Body != "memoise it" {
+		t.Errorf("B's page after the edit through A: %+v", c)
+	}
+	if code := a.call(t, "DELETE", fmt.Sprintf("/api/v1/comments/%d", second), bobToken, nil, nil); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+	if _, ok := page(b, carolToken)[second]; ok {
+		t.Errorf("B's page still shows the comment deleted through A")
+	}
+	if hits(b) <= before+1 {
+		t.Errorf("B served nothing more from its cache")
+	}
 }

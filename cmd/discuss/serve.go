@@ -66,6 +66,9 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	// Each notification published goes to the hub, and to the push
 	// services when its user has no connection open.
 	pub.Publisher = offline.Publisher(hub)
+	comments := service.NewComments(db, notes, service.NewRateLimiter(cfg.Limits.CommentsPerMinute, time.Minute))
+	comments.SetPageCache(cfg.ThreadCache.MaxBytes, cfg.ThreadCache.TTL)
+	registerPageCacheMetrics(registry, comments)
 	srv, err := api.New(api.Deps{
 		Config:        cfg,
 		Logger:        log,
@@ -73,7 +76,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		Auth:          auth,
 		Users:         service.NewUsers(db, hub),
 		Posts:         service.NewPosts(db, notes, service.NewRateLimiter(cfg.Limits.PostsPerMinute, time.Minute)),
-		Comments:      service.NewComments(db, notes, service.NewRateLimiter(cfg.Limits.CommentsPerMinute, time.Minute)),
+		Comments:      comments,
 		Notifications: notes,
 		Announcements: service.NewAnnouncements(db, hub, log),
 		Moderation: service.NewModeration(db, notes, service.ModerationConfig{
@@ -361,4 +364,26 @@ func readiness(db *gorm.DB, m *migrations.Migrator) func(context.Context) error 
 		}
 		return nil
 	}
+}
+
+// registerPageCacheMetrics exports the thread page cache's counters
+// (service.Comments.PageCacheStats), read when scraped.
+func registerPageCacheMetrics(reg prometheus.Registerer, comments *service.Comments) {
+	reads := func(pick func(service.PageCacheStats) uint64) func() float64 {
+		return func() float64 { return float64(pick(comments.PageCacheStats())) }
+	}
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "discuss_thread_page_cache_hits_total", Help: "Thread pages served from the page cache after their check.",
+		}, reads(func(s service.PageCacheStats) uint64 { return s.Hits })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "discuss_thread_page_cache_misses_total", Help: "Thread pages the cache could have served but had to read (no entry, an entry outdated or expired, or a reader it does not fit).",
+		}, reads(func(s service.PageCacheStats) uint64 { return s.Misses })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "discuss_thread_page_cache_bypassed_total", Help: "Thread pages the cache does not serve (later pages, other limits, moderators).",
+		}, reads(func(s service.PageCacheStats) uint64 { return s.Bypassed })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "discuss_thread_page_cache_bytes", Help: "Bytes the thread page cache holds.",
+		}, func() float64 { return float64(comments.PageCacheStats().Bytes) }),
+	)
 }

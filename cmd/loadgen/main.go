@@ -69,6 +69,7 @@ type config struct {
 	inflight         int
 	postID           int64
 	query            string
+	likeEvery        int
 	timeout          time.Duration
 	settle           time.Duration
 	progress         time.Duration
@@ -148,6 +149,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.inflight, "inflight", 256, "REST requests in flight at most")
 	fs.Int64Var(&c.postID, "post", 0, "thread-read: the `id` of the long thread (seed --thread-comments prints it)")
 	fs.StringVar(&c.query, "query", "", "thread-read: extra query, e.g. sort=top&limit=100")
+	fs.IntVar(&c.likeEvery, "like-every", 0, "thread-read: every `n`th reader first likes a comment of the page, then reads it (0: nobody likes)")
 	fs.DurationVar(&c.timeout, "timeout", 15*time.Second, "how long to wait for outstanding deliveries, and for each request")
 	fs.DurationVar(&c.settle, "settle", 5*time.Second, "pause after connecting, before reading resident memory and measuring")
 	fs.DurationVar(&c.progress, "progress", 5*time.Second, "progress line interval on stderr; 0: none")

@@ -1,0 +1,620 @@
+package service
+
+import (
+	"bytes"
+	"container/list"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/quizsite/discuss/model"
+)
+
+// The thread page cache: the first page of a post's comments (each sort,
+// the default limit), encoded once as JSON and served to every viewer it
+// fits, checked against the database on every read.
+//
+// # What is cached, and for whom
+//
+// A page is the same for every reader but for three things: whether the
+// reader liked each comment (liked), whether they block its author
+// (author_blocked), and what hidden content they may see (model.Visible:
+// moderators see all of it, authors their own). An entry holds the page as
+// a reader who has liked and blocked nothing and may see nothing hidden
+// gets it (the "anonymous" page), with the offset of every liked and
+// author_blocked value in it, the post's live comments on it and their
+// authors. A read fills in the reader's likes and blocks, read afresh in
+// the same statement that checks the entry (below), by writing "true" at
+// those offsets. Readers the anonymous page does not fit are served as
+// before, by List: moderators, the authors of the post's live hidden
+// comments (the entry lists them; there are seldom any), and everyone on
+// a hidden post. Pages after the first, and other limits, are not cached.
+//
+// # Freshness
+//
+// Every change to what the page shows moves a version inside the change's
+// own transaction (migration 00010): posts.thread_version for the writes
+// that hold the post's lock (a comment or reply created, edited, deleted,
+// hidden or shown again), and the post's thread_like_versions row for a
+// like or unlike of one of its comments (likes do not take the post's
+// lock). RenderStoredBodies, at start-up after a change of the renderer,
+// moves thread_version of the posts whose comments it rendered just after
+// each batch of them. An entry remembers the versions it
+// was read at, read before the page in their own statement; every read of
+// the entry reads them again, with the reader's likes and blocks and the
+// post's deleted and hidden flags, in one statement, and serves the entry
+// only when nothing moved.
+//
+// The guarantee: a page served reflects every change committed before the
+// read's statement began, on every instance, exactly as List would show it
+// to that reader at that moment. In particular a user who has commented,
+// liked or deleted sees it on their next load, whichever instance serves
+// it, and a page is never older than a live-thread event its reader has
+// been sent (those are published after commit). No broker message is
+// involved: a Redis outage cannot make an instance serve a stale page.
+// Users' names never change, and role changes only decide who bypasses the
+// cache. What moves no version (a row changed by hand in the database) is
+// seen within the entry's time to live.
+//
+// The cost: one statement per read that finds an entry (against six without
+// the cache), five for the read that fills one. After a change, the next
+// read of each sort fills it again, and the reads that miss meanwhile wait
+// for that fill (two statements more each: the post's state, then their
+// likes and blocks on the new entry) instead of reading the page each.
+
+// Defaults of the page cache (configs: thread_cache).
+const (
+	DefaultPageCacheBytes = 32 << 20
+	DefaultPageCacheTTL   = 30 * time.Second
+)
+
+// threadVersion is where a post's thread stood when it was read: its
+// thread_version and its likes' version.
+type threadVersion struct{ thread, likes int64 }
+
+// atLeast reports whether v is as new as w in both versions.
+func (v threadVersion) atLeast(w threadVersion) bool {
+	return v.thread >= w.thread && v.likes >= w.likes
+}
+
+// threadVersionBump is the assignment that moves posts.thread_version, for
+// an UPDATE of the post's row that the change makes anyway (bumpCounter's
+// also).
+func threadVersionBump() clause.Assignment {
+	return clause.Assignment{Column: clause.Column{Name: "thread_version"}, Value: gorm.Expr("thread_version + 1")}
+}
+
+// threadChanged moves post postID's thread_version inside tx, whose
+// change alters what the post's comment pages show. The caller holds the
+// post's lock (every writer of a thread does), so versions move in commit
+// order.
+func threadChanged(tx *gorm.DB, postID int64) error {
+	return dbError(tx.Exec("UPDATE posts SET thread_version = thread_version + 1 WHERE id = ?", postID).Error)
+}
+
+// threadLikesChanged moves the likes' version of post postID inside tx, a
+// like or unlike of one of its comments. It must be the transaction's last
+// lock: no other kind of transaction takes this row, and a like takes
+// nothing after it, so it closes no cycle of locks. The first like of a
+// post inserts the row; concurrent first inserts may deadlock on MySQL,
+// which transact retries.
+func threadLikesChanged(tx *gorm.DB, postID int64) error {
+	q := "INSERT INTO thread_like_versions (post_id, version) VALUES (?, 1) ON CONFLICT (post_id) DO UPDATE SET version = version + 1"
+	if tx.Dialector.Name() == "mysql" {
+		q = "INSERT INTO thread_like_versions (post_id, version) VALUES (?, 1) ON DUPLICATE KEY UPDATE version = version + 1"
+	}
+	return dbError(tx.Exec(q, postID).Error)
+}
+
+// PageCacheStats are the page cache's counters since start and what it
+// holds now.
+type PageCacheStats struct {
+	// Hits are reads served from an entry after their check; Misses reads
+	// the cache could serve but found no fresh entry for (or a reader it
+	// does not fit); Bypassed reads it does not serve (see keyOf).
+	Hits, Misses, Bypassed uint64
+	// Filled counts the entries read and kept, Joined the misses that
+	// waited for another read's fill instead of reading the page.
+	Filled, Joined uint64
+	Entries, Bytes int64
+	Enabled        bool
+	MaxBytes       int64
+	TTL            time.Duration
+}
+
+// SetPageCache sizes the thread page cache: at most maxBytes of entries,
+// each served for at most ttl. A maxBytes or ttl of 0 turns it off. Call it
+// before serving.
+func (s *Comments) SetPageCache(maxBytes int64, ttl time.Duration) {
+	if maxBytes <= 0 || ttl <= 0 {
+		s.pages = nil
+		return
+	}
+	s.pages = newPageCache(maxBytes, ttl, time.Now)
+}
+
+// PageCacheStats returns the page cache's counters.
+func (s *Comments) PageCacheStats() PageCacheStats {
+	return s.pages.stats()
+}
+
+// ListJSON returns List's page for the signed-in user as JSON, byte for
+// byte what encoding/json makes of it, from the page cache when the request
+// and the reader fit it (see the top of this file). Errors: as List's.
+func (s *Comments) ListJSON(ctx context.Context, postID int64, q CommentQuery) ([]byte, error) {
+	viewer := model.UserFrom(ctx)
+	key, ok := s.pages.keyOf(postID, q, viewer)
+	if !ok {
+		s.pages.bypassed()
+		return s.listJSON(ctx, postID, q)
+	}
+	db := s.db.WithContext(ctx)
+	if e := s.pages.get(key); e != nil && !e.hides(viewer) {
+		st, err := readThreadState(db, postID, viewer, e.comments, e.authors)
+		if err != nil {
+			return nil, err
+		}
+		if st.live && st.version == e.version {
+			s.pages.hits.Add(1)
+			return e.render(st.liked, st.blocked), nil
+		}
+	}
+	s.pages.misses.Add(1)
+	st, err := readThreadState(db, postID, nil, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	if !st.live || (viewer != nil && slices.Contains(st.hiders, viewer.ID)) {
+		// A hidden or missing post, or a reader with hidden comments in
+		// it: List says what this reader sees.
+		return s.listJSON(ctx, postID, q)
+	}
+	e, err := s.fill(ctx, db, key, st)
+	if err != nil {
+		return nil, err
+	}
+	if e.hides(viewer) {
+		return s.listJSON(ctx, postID, q) // hidden since this read's own look
+	}
+	if viewer == nil {
+		return e.body, nil
+	}
+	marks, err := readThreadState(db, postID, viewer, e.comments, e.authors)
+	if err != nil {
+		return nil, err
+	}
+	if !marks.live {
+		return s.listJSON(ctx, postID, q) // deleted or hidden meanwhile
+	}
+	return e.render(marks.liked, marks.blocked), nil
+}
+
+// fill returns an entry of key at least as new as st, the post's state that
+// this read found: the one another read of the key is filling, when it
+// began at versions at least as new, else one this read fills (and keeps).
+// After a change, the reads of a hot page that miss wait for one fill
+// instead of each reading the page again.
+func (s *Comments) fill(ctx context.Context, db *gorm.DB, key pageKey, st threadState) (*pageEntry, error) {
+	f, lead := s.pages.startFill(key, st.version)
+	if !lead {
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, dbError(ctx.Err())
+		}
+		if f.entry != nil {
+			s.pages.joined.Add(1)
+			return f.entry, nil
+		}
+		// That fill failed: this read fills for itself.
+	}
+	var e *pageEntry
+	defer func() {
+		if lead {
+			s.pages.endFill(key, f, e)
+		}
+	}()
+	page, err := listPage(db, nil, key.postID, key.sort, DefaultPageSize, nil)
+	if err != nil {
+		return nil, err
+	}
+	if e, err = newPageEntry(key, st.version, st.hiders, page); err != nil {
+		return nil, err
+	}
+	s.pages.put(e)
+	s.pages.filled.Add(1)
+	return e, nil
+}
+
+// listJSON is List encoded, for the requests the cache does not serve.
+func (s *Comments) listJSON(ctx context.Context, postID int64, q CommentQuery) ([]byte, error) {
+	page, err := s.List(ctx, postID, q)
+	if err != nil {
+		return nil, err
+	}
+	out, err := json.Marshal(page)
+	if err != nil {
+		return nil, fmt.Errorf("service: encoding a thread page: %w", err)
+	}
+	return out, nil
+}
+
+// threadState is what a read of the page cache learns of a post in one
+// statement.
+type threadState struct {
+	// live is set when the post exists, is not deleted and is not hidden.
+	live    bool
+	version threadVersion
+	// hiders are the authors of the post's live hidden comments (when
+	// asked for: no viewer).
+	hiders []int64
+	// liked are the viewer's likes among the comments asked about,
+	// blocked the viewer's blocks among the authors asked about.
+	liked, blocked map[int64]bool
+}
+
+// readThreadState reads, in one statement, the post's flags and versions
+// and then either (viewer nil) the authors of its live hidden comments, or
+// which of comments viewer likes and which of authors viewer blocks.
+// A UNION ALL of small index lookups: the post's row, the likes' version
+// row, and comment_likes and user_blocks by primary key, or
+// comments_post_hidden.
+func readThreadState(db *gorm.DB, postID int64, viewer *model.User, comments, authors []int64) (threadState, error) {
+	const (
+		kindPost = iota
+		kindLikes
+		kindHider
+		kindLiked
+		kindBlocked
+	)
+	q := "SELECT 0, thread_version FROM posts WHERE id = ? AND deleted_at IS NULL AND hidden = ?" +
+		" UNION ALL SELECT 1, version FROM thread_like_versions WHERE post_id = ?"
+	args := []any{postID, false, postID}
+	if viewer == nil {
+		q += " UNION ALL SELECT DISTINCT 2, author_id FROM comments WHERE post_id = ? AND hidden = ? AND deleted_at IS NULL"
+		args = append(args, postID, true)
+	} else {
+		if len(comments) > 0 {
+			q += " UNION ALL SELECT 3, comment_id FROM comment_likes WHERE user_id = ? AND comment_id IN ?"
+			args = append(args, viewer.ID, comments)
+		}
+		if len(authors) > 0 {
+			q += " UNION ALL SELECT 4, blocked_id FROM user_blocks WHERE user_id = ? AND blocked_id IN ?"
+			args = append(args, viewer.ID, authors)
+		}
+	}
+	rows, err := db.Raw(q, args...).Rows()
+	if err != nil {
+		return threadState{}, dbError(err)
+	}
+	defer func() { _ = rows.Close() }()
+	var st threadState
+	for rows.Next() {
+		var kind, value int64
+		if err := rows.Scan(&kind, &value); err != nil {
+			return threadState{}, dbError(err)
+		}
+		switch kind {
+		case kindPost:
+			st.live, st.version.thread = true, value
+		case kindLikes:
+			st.version.likes = value
+		case kindHider:
+			st.hiders = append(st.hiders, value)
+		case kindLiked:
+			if st.liked == nil {
+				st.liked = map[int64]bool{}
+			}
+			st.liked[value] = true
+		case kindBlocked:
+			if st.blocked == nil {
+				st.blocked = map[int64]bool{}
+			}
+			st.blocked[value] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return threadState{}, dbError(err)
+	}
+	return st, nil
+}
+
+// pageKey names a cached page: a post and a sort (the first page, at the
+// default limit).
+type pageKey struct {
+	postID int64
+	sort   string
+}
+
+// pageEntry is one cached page; see the top of this file. It is never
+// changed once made, so readers share it without a lock.
+type pageEntry struct {
+	key     pageKey
+	version threadVersion
+	expires time.Time
+	// hiders are the authors of the post's live hidden comments, who are
+	// not served from the entry.
+	hiders []int64
+	// body is the anonymous page's JSON; flags are the places in it that a
+	// reader's likes and blocks turn to true, in body order.
+	body  []byte
+	flags []pageFlag
+	// comments are the page's live comments and replies, authors their
+	// authors, once each: what a reader's likes and blocks are read for.
+	comments, authors []int64
+	size              int64
+	elem              *list.Element
+}
+
+// pageFlag is one "false" in an entry's body, at offset at: the liked of
+// comment id (liked set) or the author_blocked of a comment by user id.
+type pageFlag struct {
+	at    int
+	liked bool
+	id    int64
+}
+
+const (
+	jsonFalse = "false"
+	jsonTrue  = "true"
+)
+
+var (
+	likedFalse   = []byte(`"liked":false`)
+	blockedFalse = []byte(`"author_blocked":false`)
+)
+
+// newPageEntry encodes page, as a reader who has liked and blocked nothing
+// sees it, into an entry read at version. The body is what json.Marshal
+// makes of the page, built a comment at a time so that the offsets of
+// each comment's flags are known: a comment with its replies nil encodes
+// as its fields in order, and "replies" comes last.
+//
+// In one comment's encoding (replies aside) `"liked":false` and
+// `"author_blocked":false` each occur once: they are keys of the comment
+// object (its author and reply_to have neither), and the text cannot hold
+// them inside a string, where every quote is escaped.
+func newPageEntry(key pageKey, version threadVersion, hiders []int64, page *Page[*model.Comment]) (*pageEntry, error) {
+	e := &pageEntry{key: key, version: version, hiders: hiders}
+	var buf bytes.Buffer
+	authors := map[int64]bool{}
+	one := func(c *model.Comment) ([]byte, error) {
+		replies := c.Replies
+		c.Replies = nil
+		b, err := json.Marshal(c)
+		c.Replies = replies
+		if err != nil {
+			return nil, err
+		}
+		if c.Deleted {
+			return b, nil // a placeholder is never liked nor blocked
+		}
+		for _, f := range []struct {
+			key   []byte
+			liked bool
+			id    int64
+		}{{likedFalse, true, c.ID}, {blockedFalse, false, c.AuthorID}} {
+			if bytes.Count(b, f.key) != 1 {
+				return nil, fmt.Errorf("service: comment %d encodes %s %d times", c.ID, f.key, bytes.Count(b, f.key))
+			}
+			at := buf.Len() + bytes.Index(b, f.key) + len(f.key) - len(jsonFalse)
+			e.flags = append(e.flags, pageFlag{at: at, liked: f.liked, id: f.id})
+		}
+		e.comments = append(e.comments, c.ID)
+		if !authors[c.AuthorID] {
+			authors[c.AuthorID] = true
+			e.authors = append(e.authors, c.AuthorID)
+		}
+		return b, nil
+	}
+	// array writes comments as the elements of a JSON array, the one
+	// replies of a top-level comment inside its object.
+	var array func(comments []*model.Comment) error
+	array = func(comments []*model.Comment) error {
+		for i, c := range comments {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			b, err := one(c)
+			if err != nil {
+				return err
+			}
+			if c.Replies == nil {
+				buf.Write(b)
+				continue
+			}
+			buf.Write(b[:len(b)-1])
+			buf.WriteString(`,"replies":[`)
+			if err := array(c.Replies); err != nil {
+				return err
+			}
+			buf.WriteString("]}")
+		}
+		return nil
+	}
+	buf.WriteString(`{"items":[`)
+	if err := array(page.Items); err != nil {
+		return nil, err
+	}
+	next, err := json.Marshal(page.NextCursor)
+	if err != nil {
+		return nil, err
+	}
+	buf.WriteString(`],"next_cursor":`)
+	buf.Write(next)
+	buf.WriteByte('}')
+	e.body = buf.Bytes()
+	e.size = int64(len(e.body)) + int64(len(e.flags))*24 + int64(len(e.comments)+len(e.authors)+len(e.hiders))*8 + 256
+	return e, nil
+}
+
+// hides reports whether viewer may see hidden comments of the entry's
+// post that the entry leaves out.
+func (e *pageEntry) hides(viewer *model.User) bool {
+	return viewer != nil && slices.Contains(e.hiders, viewer.ID)
+}
+
+// render returns the entry's body for a reader who likes the comments
+// liked and blocks the authors blocked (either nil for none); the body
+// itself, shared, when there is nothing to mark.
+func (e *pageEntry) render(liked, blocked map[int64]bool) []byte {
+	if len(liked) == 0 && len(blocked) == 0 {
+		return e.body
+	}
+	out := make([]byte, 0, len(e.body))
+	from := 0
+	for _, f := range e.flags {
+		if (f.liked && liked[f.id]) || (!f.liked && blocked[f.id]) {
+			out = append(out, e.body[from:f.at]...)
+			out = append(out, jsonTrue...)
+			from = f.at + len(jsonFalse)
+		}
+	}
+	return append(out, e.body[from:]...)
+}
+
+// pageCache holds entries up to maxBytes, the least recently read leaving
+// first, each for at most ttl. A nil *pageCache caches nothing.
+type pageCache struct {
+	maxBytes int64
+	ttl      time.Duration
+	now      func() time.Time
+
+	hits, misses, bypass, filled, joined atomic.Uint64
+
+	mu      sync.Mutex
+	entries map[pageKey]*pageEntry
+	lru     list.List // of *pageEntry, most recently read first
+	bytes   int64
+	// fills are the fills under way, by key.
+	fills map[pageKey]*pageFill
+}
+
+// pageFill is one read of a page into an entry, which other reads of the
+// same key may wait for.
+type pageFill struct {
+	version threadVersion // the versions it was read at
+	done    chan struct{} // closed when it ends
+	entry   *pageEntry    // set before done is closed; nil when it failed
+}
+
+// startFill returns the fill under way of key, if it was read at versions
+// at least as new as v (lead false), or else a new fill that the caller
+// must end with endFill (lead true). A fill at older versions is left to
+// finish on its own.
+func (c *pageCache) startFill(key pageKey, v threadVersion) (f *pageFill, lead bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f := c.fills[key]; f != nil && f.version.atLeast(v) {
+		return f, false
+	}
+	f = &pageFill{version: v, done: make(chan struct{})}
+	c.fills[key] = f
+	return f, true
+}
+
+// endFill ends fill f of key with entry e (nil: failed) and wakes its
+// waiters.
+func (c *pageCache) endFill(key pageKey, f *pageFill, e *pageEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fills[key] == f {
+		delete(c.fills, key)
+	}
+	f.entry = e
+	close(f.done)
+}
+
+func newPageCache(maxBytes int64, ttl time.Duration, now func() time.Time) *pageCache {
+	return &pageCache{maxBytes: maxBytes, ttl: ttl, now: now, entries: map[pageKey]*pageEntry{}, fills: map[pageKey]*pageFill{}}
+}
+
+// keyOf returns the key of the page q asks for, and whether the cache may
+// serve it to viewer: the first page at the default limit, in a valid sort
+// (List refuses the others), to anyone but a moderator.
+func (c *pageCache) keyOf(postID int64, q CommentQuery, viewer *model.User) (pageKey, bool) {
+	if c == nil || q.Cursor != "" || (q.Limit != 0 && q.Limit != DefaultPageSize) || viewer.CanModerate() {
+		return pageKey{}, false
+	}
+	sort := q.Sort
+	if sort == "" {
+		sort = CommentsOld
+	}
+	if sort != CommentsOld && sort != CommentsNew && sort != CommentsTop {
+		return pageKey{}, false
+	}
+	return pageKey{postID: postID, sort: sort}, true
+}
+
+func (c *pageCache) bypassed() {
+	if c != nil {
+		c.bypass.Add(1)
+	}
+}
+
+// get returns the unexpired entry of key, if any.
+func (c *pageCache) get(key pageKey) *pageEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[key]
+	if e == nil {
+		return nil
+	}
+	if !c.now().Before(e.expires) {
+		c.remove(e)
+		return nil
+	}
+	c.lru.MoveToFront(e.elem)
+	return e
+}
+
+// put keeps e, unless an unexpired entry of its key read at versions at
+// least as new is there already (two fills that raced), then drops the
+// least recently read entries past maxBytes.
+func (c *pageCache) put(e *pageEntry) {
+	if e.size > c.maxBytes/4 {
+		return // one page does not crowd out the others
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	if old := c.entries[e.key]; old != nil {
+		if now.Before(old.expires) && old.version.atLeast(e.version) {
+			return
+		}
+		c.remove(old)
+	}
+	e.expires = now.Add(c.ttl)
+	e.elem = c.lru.PushFront(e)
+	c.entries[e.key] = e
+	c.bytes += e.size
+	for c.bytes > c.maxBytes {
+		c.remove(c.lru.Back().Value.(*pageEntry))
+	}
+}
+
+// remove drops e; c.mu is held.
+func (c *pageCache) remove(e *pageEntry) {
+	c.lru.Remove(e.elem)
+	delete(c.entries, e.key)
+	c.bytes -= e.size
+}
+
+func (c *pageCache) stats() PageCacheStats {
+	if c == nil {
+		return PageCacheStats{}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return PageCacheStats{
+		Hits: c.hits.Load(), Misses: c.misses.Load(), Bypassed: c.bypass.Load(), Filled: c.filled.Load(), Joined: c.joined.Load(),
+		Entries: int64(len(c.entries)), Bytes: c.bytes, Enabled: true, MaxBytes: c.maxBytes, TTL: c.ttl,
+	}
+}
