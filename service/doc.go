@@ -59,9 +59,10 @@
 // tx.go holds the transaction and row plumbing every service uses.
 // Accounts and sign-in are auth.go, tokens auth_token.go, and the quiz
 // site's users, whose tokens its own issuer signs, auth_external.go. Posts
-// and comments are in posts.go, comments.go (writes) and comments_read.go
-// (reads), comments_cache.go the cache of thread pages that the API reads
-// through (ListJSON); postgate.go queues a post's new comments in memory
+// and comments are in posts.go, comments.go (writes; comments_delete.go
+// the deletion) and comments_read.go (reads), comments_cache.go the cache of thread pages that the API reads
+// through (ListJSON), comments_cache_store.go its entries and their LRU;
+// postgate.go queues a post's new comments in memory
 // (see the lock order); likes.go is the Like and Unlike they share, edit.go their
 // edits of a body and a spoiler flag; subscriptions.go keeps each user's
 // notification level on each post. Notifications are
