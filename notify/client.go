@@ -157,15 +157,9 @@ func (c *client) stop(code int) {
 	c.closeCode.Store(int32(code))
 	close(c.quit)
 	// A writer must send the close frame: the running one sees stopping
-	// before its next frame (it checks under queueMu, which this takes
-	// after setting stopping), or a new one starts.
-	c.queueMu.Lock()
-	start := !c.writing
-	c.writing = true
-	c.queueMu.Unlock()
-	if start {
-		go c.writeQueued()
-	}
+	// before its next frame (it checks under queueMu, which kick takes
+	// after stopping is set), or a new one starts.
+	c.kick()
 	if code != 0 {
 		time.AfterFunc(c.hub.opts.WriteTimeout+c.hub.opts.CloseGrace, func() { _ = c.out.drop() })
 	}

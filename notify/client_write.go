@@ -98,8 +98,8 @@ func (c *client) uncork() {
 	c.handBack(c.out.uncork())
 }
 
-// kick starts a writer, if none runs, to flush what another goroutine
-// wrote (the reader's pong).
+// kick starts a writer, if none runs: to flush what another goroutine
+// wrote (the reader's pong), or to send the close frame (stop).
 func (c *client) kick() {
 	c.queueMu.Lock()
 	start := !c.writing
