@@ -8,10 +8,14 @@
 // connections of that user. The database stays the source of truth; anything
 // the broker drops is read again through the Store by notification id.
 //
-// Each connection runs two goroutines, the floor with gorilla/websocket: a
-// reader, and a writer that owns every data write and sends the pings. On
-// connect the connection is registered for live delivery first, then it is
-// sent hello and a replay from the Store, then live frames.
+// Each connection has a reader goroutine for its whole life, and one
+// goroutine at a time has the writer's turn (client.writing), which owns
+// every data write: a writer goroutine while frames are queued, or, for a
+// frame queued while nothing else is and that needs no Store read, the
+// goroutine that queues it, which writes it in place without waiting (see
+// sockConn and client.writeHere). On connect the connection is registered
+// for live delivery first, then it is sent hello and a replay from the
+// Store, then live frames.
 //
 // An event stream (ServeEvents) is the same connection over another
 // transport: the writer writes each frame as an event, pings as comment
@@ -92,5 +96,8 @@
 // queues each connection's ping once a PingInterval, in 25 rounds spread
 // over it. gorilla's chat example keeps a writer and a ticker per
 // connection instead; at 15,000 idle connections that was 19.9 KiB each,
-// against 11.7 KiB now.
+// against 11.7 KiB then. A hot post's feed writes each comment to its
+// subscribers in place, and a batch of them, when it fell behind, in one
+// write per subscriber (client.cork), rather than waking a writer
+// goroutine per subscriber per comment.
 package notify
