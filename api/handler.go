@@ -48,7 +48,7 @@ func (s *Server) handle(h jsonHandler) gin.HandlerFunc {
 // encoded (service.Comments.ListJSON).
 type encodedJSON []byte
 
-// jsonContentType is what c.JSON sends.
+// jsonContentType is what c.JSON sends, and what every JSON answer says.
 const jsonContentType = "application/json; charset=utf-8"
 
 // The shapes that several routes share, as jsonHandlers.

@@ -132,7 +132,7 @@ func (s *Server) upgradeError(w http.ResponseWriter, _ *http.Request, status int
 	if status == http.StatusForbidden {
 		code = model.EPERMISSION
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Type", jsonContentType)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(ErrorBody{Error: ErrorDetail{Code: code, Message: "websocket handshake failed: " + reason.Error()}})
 }

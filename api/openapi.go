@@ -19,5 +19,5 @@ var openAPIDocument []byte
 // may keep it for a while.
 func (s *Server) openAPI(c *gin.Context) {
 	c.Header("Cache-Control", "public, max-age=300")
-	c.Data(http.StatusOK, "application/json; charset=utf-8", openAPIDocument)
+	c.Data(http.StatusOK, jsonContentType, openAPIDocument)
 }

@@ -2,10 +2,10 @@ package api
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/quizsite/discuss/model"
 	"github.com/quizsite/discuss/service"
 )
 
@@ -28,10 +28,7 @@ func (s *Server) deleteSubscription(c *gin.Context) (int, any, error) {
 }
 
 func (s *Server) listSubscriptions(c *gin.Context) (int, any, error) {
-	limit, err := queryLimit(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	page, err := s.posts.Subscriptions(ctx(c), service.SubscriptionQuery{Limit: limit, Cursor: c.Query("cursor")})
-	return http.StatusOK, page, err
+	return listed(c, func(ctx context.Context, limit int, cursor string) (*service.Page[*model.SubscriptionItem], error) {
+		return s.posts.Subscriptions(ctx, service.SubscriptionQuery{Limit: limit, Cursor: cursor})
+	})
 }

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"bufio"
+	"errors"
 	"net"
 	"net/http"
 	"sync"
@@ -159,12 +160,19 @@ func (s *sockConn) flush() error {
 	return err
 }
 
-// CloseWrite half-closes the socket, for client.linger.
+// CloseWrite half-closes the socket, for client.linger, after what was
+// kept for flush (gorilla's close frame among it): a half-closed socket
+// sends nothing more. A connection that cannot half-close says so, as one
+// without the method would have.
 func (s *sockConn) CloseWrite() error {
-	if hc, ok := s.Conn.(interface{ CloseWrite() error }); ok {
-		return hc.CloseWrite()
+	hc, ok := s.Conn.(interface{ CloseWrite() error })
+	if !ok {
+		return errors.ErrUnsupported
 	}
-	return s.Conn.Close()
+	if err := s.flush(); err != nil {
+		return err
+	}
+	return hc.CloseWrite()
 }
 
 // NonBlocking returns w with its Hijack giving the connection the hub

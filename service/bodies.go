@@ -128,9 +128,8 @@ func renderTable(ctx context.Context, db *gorm.DB, md *markdown.Renderer, table 
 			done++
 		}
 		if len(posts) > 0 {
-			err := db.Exec("UPDATE posts SET thread_version = thread_version + 1 WHERE id IN ?", uniqueIDs(posts)).Error
-			if err != nil {
-				return done, dbError(err)
+			if err := threadChanged(db, uniqueIDs(posts)...); err != nil {
+				return done, err
 			}
 		}
 		if len(rows) < renderBatch {

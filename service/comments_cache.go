@@ -87,12 +87,11 @@ func threadVersionBump() clause.Assignment {
 	return clause.Assignment{Column: clause.Column{Name: "thread_version"}, Value: gorm.Expr("thread_version + 1")}
 }
 
-// threadChanged moves post postID's thread_version inside tx, whose
-// change alters what the post's comment pages show. The caller holds the
-// post's lock (every writer of a thread does), so versions move in commit
-// order.
-func threadChanged(tx *gorm.DB, postID int64) error {
-	return dbError(tx.Exec("UPDATE posts SET thread_version = thread_version + 1 WHERE id = ?", postID).Error)
+// threadChanged moves the thread_version of posts postIDs inside tx, whose
+// change alters what their comment pages show. A writer of a thread holds
+// the post's lock, so its versions move in commit order.
+func threadChanged(tx *gorm.DB, postIDs ...int64) error {
+	return dbError(tx.Exec("UPDATE posts SET thread_version = thread_version + 1 WHERE id IN ?", postIDs).Error)
 }
 
 // threadLikesChanged moves the likes' version of post postID inside tx, a
@@ -102,11 +101,11 @@ func threadChanged(tx *gorm.DB, postID int64) error {
 // post inserts the row; concurrent first inserts may deadlock on MySQL,
 // which transact retries.
 func threadLikesChanged(tx *gorm.DB, postID int64) error {
-	q := "INSERT INTO thread_like_versions (post_id, version) VALUES (?, 1) ON CONFLICT (post_id) DO UPDATE SET version = version + 1"
-	if tx.Dialector.Name() == "mysql" {
-		q = "INSERT INTO thread_like_versions (post_id, version) VALUES (?, 1) ON DUPLICATE KEY UPDATE version = version + 1"
+	bump := clause.OnConflict{
+		Columns:   []clause.Column{{Name: "post_id"}},
+		DoUpdates: clause.Assignments(map[string]any{"version": gorm.Expr("version + 1")}),
 	}
-	return dbError(tx.Exec(q, postID).Error)
+	return dbError(tx.Table("thread_like_versions").Clauses(bump).Create(map[string]any{"post_id": postID, "version": 1}).Error)
 }
 
 // PageCacheStats are the page cache's counters since start and what it
@@ -121,8 +120,6 @@ type PageCacheStats struct {
 	Filled, Joined uint64
 	Entries, Bytes int64
 	Enabled        bool
-	MaxBytes       int64
-	TTL            time.Duration
 }
 
 // SetPageCache sizes the thread page cache: at most maxBytes of entries,
@@ -152,7 +149,14 @@ func (s *Comments) ListJSON(ctx context.Context, postID int64, q CommentQuery) (
 		return s.listJSON(ctx, postID, q)
 	}
 	db := s.db.WithContext(ctx)
-	if e := s.pages.get(key); e != nil && !e.hides(viewer) {
+	e := s.pages.get(key)
+	if e != nil && e.hides(viewer) {
+		// A reader with hidden comments in the thread: List says what they
+		// see.
+		s.pages.misses.Add(1)
+		return s.listJSON(ctx, postID, q)
+	}
+	if e != nil {
 		st, err := readThreadState(db, postID, viewer, e.comments, e.authors)
 		if err != nil {
 			return nil, err
@@ -172,7 +176,7 @@ func (s *Comments) ListJSON(ctx context.Context, postID int64, q CommentQuery) (
 		// it: List says what this reader sees.
 		return s.listJSON(ctx, postID, q)
 	}
-	e, err := s.fill(ctx, db, key, st)
+	e, err = s.fill(ctx, db, key, st)
 	if err != nil {
 		return nil, err
 	}

@@ -230,14 +230,12 @@ func newPageCache(maxBytes int64, ttl time.Duration, now func() time.Time) *page
 // serve it to viewer: the first page at the default limit, in a valid sort
 // (List refuses the others), to anyone but a moderator.
 func (c *pageCache) keyOf(postID int64, q CommentQuery, viewer *model.User) (pageKey, bool) {
-	if c == nil || q.Cursor != "" || (q.Limit != 0 && q.Limit != DefaultPageSize) || viewer.CanModerate() {
+	if c == nil || q.Cursor != "" || viewer.CanModerate() {
 		return pageKey{}, false
 	}
-	sort := q.Sort
-	if sort == "" {
-		sort = CommentsOld
-	}
-	if sort != CommentsOld && sort != CommentsNew && sort != CommentsTop {
+	limit, err := pageLimit(q.Limit)
+	sort, serr := commentSort(q.Sort)
+	if err != nil || serr != nil || limit != DefaultPageSize {
 		return pageKey{}, false
 	}
 	return pageKey{postID: postID, sort: sort}, true
@@ -305,6 +303,6 @@ func (c *pageCache) stats() PageCacheStats {
 	defer c.mu.Unlock()
 	return PageCacheStats{
 		Hits: c.hits.Load(), Misses: c.misses.Load(), Bypassed: c.bypass.Load(), Filled: c.filled.Load(), Joined: c.joined.Load(),
-		Entries: int64(len(c.entries)), Bytes: c.bytes, Enabled: true, MaxBytes: c.maxBytes, TTL: c.ttl,
+		Entries: int64(len(c.entries)), Bytes: c.bytes, Enabled: true,
 	}
 }

@@ -75,11 +75,9 @@ func commentOfLivePost(db *gorm.DB, viewer *model.User, id int64, cond func(*mod
 // twice, every other one is seen once.
 // Errors: ENOTFOUND, EINVALID naming sort, limit or cursor.
 func (s *Comments) List(ctx context.Context, postID int64, q CommentQuery) (*Page[*model.Comment], error) {
-	if q.Sort == "" {
-		q.Sort = CommentsOld
-	}
-	if q.Sort != CommentsOld && q.Sort != CommentsNew && q.Sort != CommentsTop {
-		return nil, model.Errorf(model.EINVALID, "sort must be old, new or top")
+	var err error
+	if q.Sort, err = commentSort(q.Sort); err != nil {
+		return nil, err
 	}
 	key := noKey
 	if q.Sort == CommentsTop {
@@ -102,6 +100,18 @@ func (s *Comments) List(ctx context.Context, postID int64, q CommentQuery) (*Pag
 		return nil, model.Errorf(model.ENOTFOUND, "post %d not found", postID)
 	}
 	return listPage(db, viewer, postID, q.Sort, limit, after)
+}
+
+// commentSort is the order a thread is listed in: sort, or CommentsOld
+// when it is empty. Errors: EINVALID for any other.
+func commentSort(sort string) (string, error) {
+	switch sort {
+	case "":
+		return CommentsOld, nil
+	case CommentsOld, CommentsNew, CommentsTop:
+		return sort, nil
+	}
+	return "", model.Errorf(model.EINVALID, "sort must be old, new or top")
 }
 
 // listPage reads the page of at most limit top-level comments of post

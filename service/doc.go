@@ -15,14 +15,15 @@
 //     comment rows. Writers of one thread therefore queue on the post row
 //     instead of deadlocking (new comments queue in memory first, two per
 //     post in their transactions: postGate), and a transaction that
-//     notifies users cannot close a cycle with one that notifies it back. Where an insert's
-//     foreign key check would share-lock a row that the transaction updates
-//     later, that row is locked for update first: two holders of a shared
-//     lock that both want to upgrade it deadlock. What InnoDB's gap locks
-//     still cause, transact retries. The fan-out's batches take their
-//     fanout_outbox row before their user rows: nothing that holds user
-//     rows waits for an existing outbox row (a new comment inserts a new
-//     one), so this closes no cycle (see notifications_fanout.go).
+//     notifies users cannot close a cycle with one that notifies it back.
+//     Where an insert's foreign key check would share-lock a row that the
+//     transaction updates later, that row is locked for update first: two
+//     holders of a shared lock that both want to upgrade it deadlock. What
+//     InnoDB's gap locks still cause, transact retries. The fan-out's
+//     batches take their fanout_outbox row before their user rows: nothing
+//     that holds user rows waits for an existing outbox row (a new comment
+//     inserts a new one), so this closes no cycle (see
+//     notifications_fanout.go).
 //   - Write in one transaction, publish after commit. A change writes its
 //     notification rows and moves its counters in its own transaction and
 //     gets back an Outbox; the Outbox is published only after commit and
@@ -60,15 +61,15 @@
 // Accounts and sign-in are auth.go, tokens auth_token.go, and the quiz
 // site's users, whose tokens its own issuer signs, auth_external.go. Posts
 // and comments are in posts.go, comments.go (writes; comments_delete.go
-// the deletion) and comments_read.go (reads), comments_cache.go the cache of thread pages that the API reads
-// through (ListJSON), comments_cache_store.go its entries and their LRU;
-// postgate.go queues a post's new comments in memory
-// (see the lock order); likes.go is the Like and Unlike they share, edit.go their
-// edits of a body and a spoiler flag; subscriptions.go keeps each user's
-// notification level on each post. Notifications are
-// divided by step: notifications_plan.go works out and locks who a change
-// notifies, notifications_write.go writes the rows inside the change's
-// transaction, notifications_likes.go does both for a like,
+// the deletion) and comments_read.go (reads), comments_cache.go the cache
+// of thread pages that the API reads through (ListJSON),
+// comments_cache_store.go its entries and their LRU; postgate.go queues a
+// post's new comments in memory (see the lock order); likes.go is the Like
+// and Unlike they share, edit.go their edits of a body and a spoiler flag;
+// subscriptions.go keeps each user's notification level on each post.
+// Notifications are divided by step: notifications_plan.go works out and
+// locks who a change notifies, notifications_write.go writes the rows
+// inside the change's transaction, notifications_likes.go does both for a like,
 // notifications_fanout.go tells a post's watchers from an outbox after it,
 // notifications_publish.go tells the hub after commit,
 // notifications_store.go is the hub's NotificationStore (per-user reads and

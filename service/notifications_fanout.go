@@ -50,18 +50,13 @@ type Fanout struct {
 }
 
 // queueFanout writes, inside the comment's transaction, the outbox row
-// that makes the worker tell the post's watchers of comment c, when its
-// draft found any beyond the actor and its recipients (watched). The row
-// names the users plan notifies, whom the fan-out skips. It reports
-// whether it wrote one.
-func (s *Notifications) queueFanout(tx *gorm.DB, plan notifyPlan, actor *model.User, c *model.Comment, watched bool) (bool, error) {
-	if !watched {
-		return false, nil
-	}
+// that makes the worker tell the post's watchers of comment c. The row
+// names the users plan notifies, whom the fan-out skips.
+func (s *Notifications) queueFanout(tx *gorm.DB, plan notifyPlan, actor *model.User, c *model.Comment) error {
 	row := &model.FanoutOutbox{
 		PostID: c.PostID, CommentID: c.ID, ActorID: actor.ID, SkipUserIDs: formatIDs(recipientIDs(plan)), CreatedAt: Now(),
 	}
-	return true, dbError(tx.Create(row).Error)
+	return dbError(tx.Create(row).Error)
 }
 
 // wakeFanout tells this instance's worker that an outbox row committed.

@@ -60,7 +60,10 @@ func (s *Notifications) commentCreated(tx *gorm.DB, plan notifyPlan, actor *mode
 	if err != nil {
 		return Outbox{}, err
 	}
-	out.fanout, err = s.queueFanout(tx, plan, actor, c, watched)
+	if watched {
+		out.fanout = true
+		err = s.queueFanout(tx, plan, actor, c)
+	}
 	return out, err
 }
 

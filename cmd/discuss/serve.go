@@ -380,6 +380,12 @@ func registerPageCacheMetrics(reg prometheus.Registerer, comments *service.Comme
 			Name: "discuss_thread_page_cache_misses_total", Help: "Thread pages the cache could have served but had to read (no entry, an entry outdated or expired, or a reader it does not fit).",
 		}, reads(func(s service.PageCacheStats) uint64 { return s.Misses })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "discuss_thread_page_cache_fills_total", Help: "Thread pages read and kept in the page cache.",
+		}, reads(func(s service.PageCacheStats) uint64 { return s.Filled })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "discuss_thread_page_cache_joined_total", Help: "Thread page reads that missed and waited for another read's fill of the page instead of reading it.",
+		}, reads(func(s service.PageCacheStats) uint64 { return s.Joined })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "discuss_thread_page_cache_bypassed_total", Help: "Thread pages the cache does not serve (later pages, other limits, moderators).",
 		}, reads(func(s service.PageCacheStats) uint64 { return s.Bypassed })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
