@@ -369,27 +369,27 @@ func readiness(db *gorm.DB, m *migrations.Migrator) func(context.Context) error 
 // registerPageCacheMetrics exports the thread page cache's counters
 // (service.Comments.PageCacheStats), read when scraped.
 func registerPageCacheMetrics(reg prometheus.Registerer, comments *service.Comments) {
-	reads := func(pick func(service.PageCacheStats) uint64) func() float64 {
-		return func() float64 { return float64(pick(comments.PageCacheStats())) }
+	counters := []struct {
+		name, help string
+		pick       func(service.PageCacheStats) uint64
+	}{
+		{"hits", "Thread pages served from the page cache after their check.",
+			func(s service.PageCacheStats) uint64 { return s.Hits }},
+		{"misses", "Thread pages the cache could have served but had to read (no entry, an entry outdated or expired, or a reader it does not fit).",
+			func(s service.PageCacheStats) uint64 { return s.Misses }},
+		{"fills", "Thread pages read and kept in the page cache.",
+			func(s service.PageCacheStats) uint64 { return s.Filled }},
+		{"joined", "Thread page reads that missed and waited for another read's fill of the page instead of reading it.",
+			func(s service.PageCacheStats) uint64 { return s.Joined }},
+		{"bypassed", "Thread pages the cache does not serve (later pages, other limits, moderators).",
+			func(s service.PageCacheStats) uint64 { return s.Bypassed }},
 	}
-	reg.MustRegister(
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "discuss_thread_page_cache_hits_total", Help: "Thread pages served from the page cache after their check.",
-		}, reads(func(s service.PageCacheStats) uint64 { return s.Hits })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "discuss_thread_page_cache_misses_total", Help: "Thread pages the cache could have served but had to read (no entry, an entry outdated or expired, or a reader it does not fit).",
-		}, reads(func(s service.PageCacheStats) uint64 { return s.Misses })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "discuss_thread_page_cache_fills_total", Help: "Thread pages read and kept in the page cache.",
-		}, reads(func(s service.PageCacheStats) uint64 { return s.Filled })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "discuss_thread_page_cache_joined_total", Help: "Thread page reads that missed and waited for another read's fill of the page instead of reading it.",
-		}, reads(func(s service.PageCacheStats) uint64 { return s.Joined })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "discuss_thread_page_cache_bypassed_total", Help: "Thread pages the cache does not serve (later pages, other limits, moderators).",
-		}, reads(func(s service.PageCacheStats) uint64 { return s.Bypassed })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "discuss_thread_page_cache_bytes", Help: "Bytes the thread page cache holds.",
-		}, func() float64 { return float64(comments.PageCacheStats().Bytes) }),
-	)
+	for _, c := range counters {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "discuss_thread_page_cache_" + c.name + "_total", Help: c.help,
+		}, func() float64 { return float64(c.pick(comments.PageCacheStats())) }))
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "discuss_thread_page_cache_bytes", Help: "Bytes the thread page cache holds.",
+	}, func() float64 { return float64(comments.PageCacheStats().Bytes) }))
 }
