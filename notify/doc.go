@@ -102,6 +102,6 @@
 // subscribers in place, and a batch of them, when it fell behind, in one
 // write per subscriber (client.cork), rather than waking a writer
 // goroutine per subscriber per comment. So is a broadcast (Hub.toAll):
-// a writer goroutine started for each of 15,000 connections took a sixth
+// a writer goroutine started for each of 15,000 connections took an eighth
 // of the server's CPU for it and held the hub's lock for nearly all of it.
 package notify

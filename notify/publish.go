@@ -180,8 +180,8 @@ func (h *Hub) toUser(userID int64, f *frame) {
 // writer's turn (offer); outside it, the connections that gave it are
 // written in place, the same encoded frame to each, by at most GOMAXPROCS
 // goroutines. A writer goroutine started for each of 15,000 connections
-// (its start, its wake-up, its stack grown on the first write) took a
-// sixth of the server's CPU for a broadcast, and the lock, with the
+// (its start, its wake-up, its stack grown on the first write) took an
+// eighth of the server's CPU for a broadcast, and the lock, with the
 // goroutine delivering, for nearly all of the broadcast: the writers ran
 // ahead of the loop that started them. Every turn is taken before toAll
 // returns, so whatever is delivered after f waits behind it on every
