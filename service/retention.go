@@ -82,7 +82,7 @@ func (s *Notifications) pruneOlder(ctx context.Context, cutoff time.Time, recoun
 	var deleted int64
 	for {
 		var rows []*model.Notification
-		err := s.db.WithContext(ctx).Select("id", "user_id", "is_read").
+		err := s.db.WithContext(ctx).Select("id").
 			Where("created_at < ?", cutoff).Limit(s.retentionBatch).Find(&rows).Error
 		if err != nil {
 			return deleted, dbError(err)
@@ -122,7 +122,7 @@ func (s *Notifications) pruneOverflow(ctx context.Context, keep int, recount map
 			boundary := kept[0]
 			for {
 				var rows []*model.Notification
-				err := s.db.WithContext(ctx).Select("id", "user_id", "is_read").
+				err := s.db.WithContext(ctx).Select("id").
 					Where("user_id = ? AND id < ?", u, boundary).Limit(s.retentionBatch).Find(&rows).Error
 				if err != nil {
 					return deleted, dbError(err)
