@@ -316,3 +316,37 @@ func TestLastCommentMigrated(t *testing.T) {
 		}
 	})
 }
+
+// TestNotificationCountsMigrated: migration 11 stores each user's unread
+// and unseen counts, counted from the rows already there (unseen: above
+// the user's seen mark, read or not); down drops them.
+func TestNotificationCountsMigrated(t *testing.T) {
+	eachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		ctx := context.Background()
+		const at = "2026-01-02 03:04:05"
+		m := db.MigrateTo(t, 10,
+			"INSERT INTO users (id, username, display_name, role, created_at, notification_seen_id) VALUES "+
+				"(1, 'ann', '', 'user', '"+at+"', 2), (2, 'bob', '', 'user', '"+at+"', 0), (3, 'cy', '', 'user', '"+at+"', 0)",
+			"INSERT INTO notifications (id, user_id, type, excerpt, is_read, created_at, seq) VALUES "+
+				"(1, 1, 'system', '', TRUE, '"+at+"', 1), (2, 1, 'system', '', FALSE, '"+at+"', 2), "+
+				"(3, 1, 'system', '', TRUE, '"+at+"', 3), (4, 1, 'system', '', FALSE, '"+at+"', 4), "+
+				"(5, 2, 'system', '', FALSE, '"+at+"', 1)",
+		)
+		if _, err := m.UpTo(ctx, 11); err != nil {
+			t.Fatal(err)
+		}
+		var got []struct{ ID, UnreadNotifications, UnseenNotifications int64 }
+		if err := db.Raw("SELECT id, unread_notifications, unseen_notifications FROM users ORDER BY id").Scan(&got).Error; err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != "[{1 2 2} {2 1 1} {3 0 0}]" {
+			t.Errorf("users' (id, unread, unseen) %v, want [{1 2 2} {2 1 1} {3 0 0}]", got)
+		}
+		if step, ok, err := m.Down(ctx); err != nil || !ok || step.Version != 11 {
+			t.Fatalf("down: %+v %v %v", step, ok, err)
+		}
+		if err := db.Exec("SELECT unread_notifications FROM users").Error; err == nil {
+			t.Error("unread_notifications outlived its migration's down")
+		}
+	})
+}

@@ -59,7 +59,7 @@ func (s *Blocks) Block(ctx context.Context, id int64) error {
 		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(row).Error; err != nil {
 			return dbError(err)
 		}
-		users, err := removeWhere(tx, "user_id = ? AND actor_id = ? AND type <> ?", actor.ID, id, model.NotifySystem)
+		users, _, err := removeWhere(tx, "user_id = ? AND actor_id = ? AND type <> ?", actor.ID, id, model.NotifySystem)
 		out.recounts = users
 		return err
 	})

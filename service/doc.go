@@ -19,10 +19,12 @@
 //     Where an insert's foreign key check would share-lock a row that the
 //     transaction updates later, that row is locked for update first: two
 //     holders of a shared lock that both want to upgrade it deadlock. What
-//     InnoDB's gap locks still cause, transact retries. The fan-out's
-//     batches take their fanout_outbox row before their user rows: nothing
-//     that holds user rows waits for an existing outbox row (a new comment
-//     inserts a new one), so this closes no cycle (see
+//     InnoDB's gap locks still cause, transact retries. Removing
+//     notifications locks them before their users (removeWhere): it must
+//     read them with a locking read, and the rare deadlock is retried too.
+//     The fan-out's batches take their fanout_outbox row before their user
+//     rows: nothing that holds user rows waits for an existing outbox row
+//     (a new comment inserts a new one), so this closes no cycle (see
 //     notifications_fanout.go).
 //   - Write in one transaction, publish after commit. A change writes its
 //     notification rows and moves its counters in its own transaction and
@@ -38,8 +40,9 @@
 //     are numbered the same way, a batch of users at a time.
 //   - Counts are exact. Counters (likes, comments, replies) move with
 //     atomic SQL (bumpCounter) in the transaction of the change that moves
-//     them; unread counts are not stored but counted, and each user's
-//     counts are published in the order they were taken.
+//     them; so do each user's unread and unseen notification counts, under
+//     the user's lock (notifications_counts.go), and each user's counts are
+//     published in the order they were taken.
 //   - Thread versions move with the thread. Every transaction that changes
 //     what a post's comment pages show to everyone moves a version in the
 //     same transaction: posts.thread_version (threadChanged, or
@@ -69,9 +72,10 @@
 // subscriptions.go keeps each user's notification level on each post.
 // Notifications are divided by step: notifications_plan.go works out and
 // locks who a change notifies, notifications_write.go writes the rows
-// inside the change's transaction, notifications_likes.go does both for a like,
-// notifications_fanout.go tells a post's watchers from an outbox after it,
-// notifications_publish.go tells the hub after commit,
+// inside the change's transaction, notifications_likes.go does both for a
+// like, notifications_counts.go keeps each user's unread and unseen counts
+// and removes rows, notifications_fanout.go tells a post's watchers from an
+// outbox after it, notifications_publish.go tells the hub after commit,
 // notifications_store.go is the hub's NotificationStore (per-user reads and
 // marks), notifications.go the REST calls of the signed-in user,
 // notifications_grouped.go their grouped view, and retention.go the

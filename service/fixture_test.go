@@ -49,7 +49,50 @@ func fixtureOn(t *testing.T, db *dbtest.DB) *fixture {
 	t.Helper()
 	f := &fixture{db: db, pub: &recorder{db: db.DB}, logs: &bytes.Buffer{}, users: map[string]*model.User{}}
 	f.wire(f.pub)
+	t.Cleanup(func() { f.countsAgree(t) })
 	return f
+}
+
+// storedCounts are the rows of users whose stored notification counts are
+// not those of their notification rows (the counts columns' test): what
+// every change to notifications must keep empty.
+const storedCounts = `SELECT u.id, u.unread_notifications, u.unseen_notifications,
+	(SELECT COUNT(*) FROM notifications n WHERE n.user_id = u.id AND n.is_read = ?) AS unread,
+	(SELECT COUNT(*) FROM notifications n WHERE n.user_id = u.id AND n.id > u.notification_seen_id) AS unseen
+	FROM users u`
+
+// countsAgree fails t unless every user's stored unread and unseen counts
+// are those of their notification rows: the invariant of
+// service/notifications_counts.go, checked after every test that uses the
+// fixture. A database migrated only part way has no counts to check.
+func (f *fixture) countsAgree(t testing.TB) {
+	t.Helper()
+	if !f.db.Migrator().HasColumn("users", "unread_notifications") {
+		return
+	}
+	var rows []struct{ ID, UnreadNotifications, UnseenNotifications, Unread, Unseen int64 }
+	if err := f.db.Raw(storedCounts, false).Scan(&rows).Error; err != nil {
+		t.Errorf("stored counts: %v", err)
+		return
+	}
+	for _, r := range rows {
+		if r.UnreadNotifications != r.Unread || r.UnseenNotifications != r.Unseen {
+			t.Errorf("user %d: stored counts unread %d, unseen %d; the rows say %d and %d",
+				r.ID, r.UnreadNotifications, r.UnseenNotifications, r.Unread, r.Unseen)
+		}
+	}
+}
+
+// recount sets every user's stored notification counts from their rows,
+// as migration 00011 does, after a test wrote notification rows itself.
+func (f *fixture) recount(t testing.TB) {
+	t.Helper()
+	err := f.db.Exec(`UPDATE users SET
+		unread_notifications = (SELECT COUNT(*) FROM notifications n WHERE n.user_id = users.id AND n.is_read = ?),
+		unseen_notifications = (SELECT COUNT(*) FROM notifications n WHERE n.user_id = users.id AND n.id > users.notification_seen_id)`, false).Error
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // wire makes the services again, publishing through pub, as cmd wires them.

@@ -16,11 +16,10 @@ import (
 // their changes cause (notifications_plan.go, notifications_write.go), and
 // runs retention. The hub reads and marks any user's through Store.
 //
-// Unread and unseen counts are not stored: every count is a COUNT over the
-// rows, cheap through the (user_id, is_read, id) and (user_id, id) indexes,
-// so it is exact whatever runs concurrently and cannot drift from the rows.
-// What is stored is each user's seen mark (users.notification_seen_id): the
-// badge counts the notifications above it.
+// Each user's unread and unseen counts are stored with the user, and move
+// in the transaction of every change to the rows they count
+// (notifications_counts.go). The badge counts the notifications above the
+// user's seen mark (users.notification_seen_id).
 type Notifications struct {
 	*notificationCore
 	store *NotificationStore
@@ -181,21 +180,29 @@ func (s *Notifications) MarkOneRead(ctx context.Context, id int64) (model.Notifi
 	if err != nil {
 		return model.NotificationCounts{}, err
 	}
-	db := s.db.WithContext(ctx)
-	res := db.Model(&model.Notification{}).Where("id = ? AND user_id = ? AND is_read = ?", id, u.ID, false).
-		Update("is_read", true)
-	if res.Error != nil {
-		return model.NotificationCounts{}, dbError(res.Error)
-	}
-	if res.RowsAffected == 0 {
+	var marked int64
+	err = transact(ctx, s.db, func(tx *gorm.DB) error {
+		if _, err := lockUsers(tx, []int64{u.ID}); err != nil {
+			return err
+		}
+		q := tx.Model(&model.Notification{}).Where("id = ? AND user_id = ? AND is_read = ?", id, u.ID, false)
+		if marked, err = markRows(tx, u.ID, q); err != nil || marked > 0 {
+			return err
+		}
 		// Either already read, or not this user's.
 		var n int64
-		if err := db.Model(&model.Notification{}).Where("id = ? AND user_id = ?", id, u.ID).Count(&n).Error; err != nil {
-			return model.NotificationCounts{}, dbError(err)
+		if err := tx.Model(&model.Notification{}).Where("id = ? AND user_id = ?", id, u.ID).Count(&n).Error; err != nil {
+			return dbError(err)
 		}
 		if n == 0 {
-			return model.NotificationCounts{}, model.Errorf(model.ENOTFOUND, "notification %d not found", id)
+			return model.Errorf(model.ENOTFOUND, "notification %d not found", id)
 		}
+		return nil
+	})
+	if err != nil {
+		return model.NotificationCounts{}, err
+	}
+	if marked == 0 {
 		return s.counts(ctx, u.ID)
 	}
 	return s.countsChanged(ctx, u.ID)
@@ -217,23 +224,42 @@ func (s *Notifications) MarkSeen(ctx context.Context, upToID int64) (int64, erro
 	if upToID <= 0 {
 		return 0, model.Errorf(model.EINVALID, "up_to_id must be a positive integer")
 	}
-	db := s.db.WithContext(ctx)
-	// A plain read, then an update by primary key: an UPDATE reading
-	// notifications in a subquery would lock their index range on MySQL,
-	// where writers of the user's notifications insert.
-	var mark int64
-	err = db.Model(&model.Notification{}).Select("COALESCE(MAX(id), 0)").
-		Where("user_id = ? AND id <= ?", u.ID, upToID).Scan(&mark).Error
+	var moved bool
+	err = transact(ctx, s.db, func(tx *gorm.DB) error {
+		moved = false
+		seen, err := lockSeen(tx, []int64{u.ID})
+		if err != nil {
+			return err
+		}
+		// Plain reads after the lock, then an update by primary key: an
+		// UPDATE reading notifications in a subquery would lock their index
+		// range on MySQL.
+		var mark int64
+		err = tx.Model(&model.Notification{}).Select("COALESCE(MAX(id), 0)").
+			Where("user_id = ? AND id <= ?", u.ID, upToID).Scan(&mark).Error
+		if err != nil {
+			return dbError(err)
+		}
+		from := seen[u.ID]
+		if mark <= from {
+			return nil
+		}
+		var passed int64
+		err = tx.Model(&model.Notification{}).Where("user_id = ? AND id > ? AND id <= ?", u.ID, from, mark).
+			Count(&passed).Error
+		if err != nil {
+			return dbError(err)
+		}
+		err = tx.Exec(`UPDATE users SET notification_seen_id = ?, unseen_notifications = unseen_notifications - ?
+			WHERE id = ?`, mark, passed, u.ID).Error
+		moved = err == nil
+		return dbError(err)
+	})
 	if err != nil {
-		return 0, dbError(err)
-	}
-	res := db.Model(&model.User{}).Where("id = ? AND notification_seen_id < ?", u.ID, mark).
-		UpdateColumn("notification_seen_id", mark)
-	if res.Error != nil {
-		return 0, dbError(res.Error)
+		return 0, err
 	}
 	var counts model.NotificationCounts
-	if res.RowsAffected == 0 {
+	if !moved {
 		counts, err = s.counts(ctx, u.ID) // nothing changed, nothing to tell
 	} else {
 		counts, err = s.countsChanged(ctx, u.ID)

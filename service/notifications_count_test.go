@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/quizsite/discuss/model"
@@ -122,5 +123,108 @@ func TestUnreadCountsUnderConcurrency(t *testing.T) {
 	}
 	if total < workers*rounds {
 		t.Errorf("only %d notifications for %d comments", total, workers*rounds)
+	}
+}
+
+// TestStoredCountsUnderConcurrency has every change that moves a user's
+// stored unread and unseen counts run at once: comments with mentions and
+// their watchers' fan-out, marks read by id, up to an id and one at a
+// time, seen marks, deleted comments, blocks and retention. Afterwards
+// every user's stored counts must be those of their rows, and what each
+// way of reading them says must agree.
+func TestStoredCountsUnderConcurrency(t *testing.T) {
+	f := newFixture(t)
+	const users, workers, rounds = 8, 24, 6
+	ctxs := f.crowd(t, "user%02d", users)
+	_, blocks := f.moderation(3, 20)
+	posts := make([]*model.Post, users)
+	for i := range users {
+		posts[i] = f.post(t, ctxs[i], fmt.Sprintf("post of user%02d", i))
+	}
+	// Everyone comments on every post first, and so watches it.
+	for i := range users {
+		for j := range users {
+			f.comment(t, ctxs[j], posts[i].ID, nil, "watching")
+		}
+	}
+
+	var mu sync.Mutex
+	mine := make([][]int64, workers) // each worker's comments, to delete
+	together(workers, func(w int) {
+		ctx, uid := ctxs[w%users], model.UserFrom(ctxs[w%users]).ID
+		other := model.UserFrom(ctxs[(w+1)%users]).ID
+		for r := range rounds {
+			var err error
+			switch (w + r) % 8 {
+			case 0, 1:
+				var c *model.Comment
+				c, err = f.comments.Create(ctx, posts[(w+r)%users].ID, service.CommentInput{
+					Body: fmt.Sprintf("w%d r%d @user%02d", w, r, (w+3)%users)})
+				if err == nil {
+					mu.Lock()
+					mine[w] = append(mine[w], c.ID)
+					mu.Unlock()
+				}
+			case 2:
+				_, err = f.notes.FanoutBatch(t.Context(), 5)
+			case 3:
+				if r%2 == 0 {
+					_, err = f.store.MarkRead(t.Context(), uid, nil, 1<<40)
+				} else {
+					var page *service.NotificationPage
+					if page, err = f.notes.List(ctx, service.ListNotifications{UnreadOnly: true, Limit: 4}); err == nil && len(page.Items) > 1 {
+						_, err = f.notes.MarkRead(ctx, model.ReadSelection{IDs: []int64{page.Items[0].ID, page.Items[1].ID}})
+					}
+				}
+			case 4:
+				var page *service.NotificationPage
+				if page, err = f.notes.List(ctx, service.ListNotifications{Limit: 3}); err == nil && len(page.Items) > 0 {
+					_, err = f.notes.MarkSeen(ctx, page.Items[len(page.Items)-1].ID)
+				}
+			case 5:
+				mu.Lock()
+				ids := mine[w]
+				mine[w] = nil
+				mu.Unlock()
+				for _, id := range ids {
+					if err = f.comments.Delete(ctx, id); err != nil {
+						break
+					}
+				}
+			case 6:
+				if err = blocks.Block(ctx, other); err == nil {
+					err = blocks.Unblock(ctx, other)
+				}
+			case 7:
+				_, err = f.notes.Prune(t.Context(), service.Retention{KeepPerUser: 6})
+			}
+			// A comment on the post of a user who blocks its author is
+			// refused; nothing else may fail.
+			if err != nil && model.ErrorCode(err) != model.EPERMISSION {
+				t.Errorf("worker %d round %d: %v", w, r, err)
+			}
+		}
+	})
+	for {
+		more, err := f.notes.FanoutBatch(t.Context(), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !more {
+			break
+		}
+	}
+
+	f.countsAgree(t)
+	for i := range users {
+		u := model.UserFrom(ctxs[i])
+		got, err := f.notes.UnreadCount(ctxs[i])
+		if err != nil || got.Unread != recountOf(f.db.DB, u.ID) {
+			t.Errorf("%s: UnreadCount = %+v, %v; recount %d", u.Username, got, err, recountOf(f.db.DB, u.ID))
+		}
+		head, err := f.store.NotificationHead(t.Context(), u.ID)
+		if err != nil || head.Unread != got.Unread || head.Unseen != got.Unseen {
+			t.Errorf("%s: head %+v, %v; UnreadCount %+v", u.Username, head, err, got)
+		}
 	}
 }

@@ -319,6 +319,7 @@ func TestThreadCommentUnique(t *testing.T) {
 	if err := insert(model.NotifyThreadComment, 8); err != nil {
 		t.Error(err)
 	}
+	f.recount(t)
 }
 
 // TestFanoutWorker: RunFanout tells watchers of a comment at once, woken by

@@ -232,6 +232,7 @@ func TestGroupedView(t *testing.T) {
 		if err := g.db.Where("user_id = ? AND excerpt = ?", g.users["alice"], "during the walk").Delete(&model.Notification{}).Error; err != nil {
 			t.Fatal(err)
 		}
+		g.recount(t)
 	})
 	t.Run("OK/UnreadOnly", func(t *testing.T) {
 		if _, err := g.notes.MarkRead(g.alice, model.ReadSelection{IDs: []int64{g.ids["pc4"], g.ids["like2"], g.ids["system"]}}); err != nil {
@@ -305,6 +306,7 @@ func TestGroupedViewBounds(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	f.recount(t)
 	page, err := f.notes.ListGrouped(model.WithUser(t.Context(), zoe), service.ListNotifications{})
 	if err != nil || len(page.Items) != 1 {
 		t.Fatalf("ListGrouped = %+v, %v", page, err)

@@ -119,7 +119,7 @@ func (s *NotificationStore) NotificationHead(ctx context.Context, userID int64) 
 	err := s.db.WithContext(ctx).Raw(`SELECT u.notification_seq AS seq,
 		(SELECT COALESCE(MAX(n.id), 0) FROM notifications n WHERE n.user_id = u.id) AS last_id,
 		`+countsColumns+`
-		FROM users u WHERE u.id = ?`, false, userID).Scan(&head).Error
+		FROM users u WHERE u.id = ?`, userID).Scan(&head).Error
 	if err != nil {
 		return model.NotificationHead{}, dbError(err)
 	}
@@ -215,46 +215,6 @@ func (s *NotificationStore) MarkRead(ctx context.Context, userID int64, ids []in
 	return counts.Unread, err
 }
 
-// countsColumns are the unread and unseen counts of the user u, as columns
-// of a statement over users u that passes false as its first argument. The
-// unread count is a range of the (user_id, is_read, id) index, the unseen
-// count one of (user_id, id): the notifications above the user's seen
-// mark, read or not.
-const countsColumns = `(SELECT COUNT(*) FROM notifications n WHERE n.user_id = u.id AND n.is_read = ?) AS unread,
-		(SELECT COUNT(*) FROM notifications n WHERE n.user_id = u.id AND n.id > u.notification_seen_id) AS unseen`
-
-// counts returns userID's unread and unseen counts, in one statement; an
-// unknown user has none.
-func (s *notificationCore) counts(ctx context.Context, userID int64) (model.NotificationCounts, error) {
-	var c model.NotificationCounts
-	err := s.db.WithContext(ctx).Raw(`SELECT `+countsColumns+` FROM users u WHERE u.id = ?`, false, userID).
-		Scan(&c).Error
-	if err != nil {
-		return model.NotificationCounts{}, dbError(err)
-	}
-	return c, nil
-}
-
-// countsOf returns the unread and unseen counts of each of users that
-// exists, in one statement. At most lookupChunk users at once.
-func (s *notificationCore) countsOf(ctx context.Context, users []int64) (map[int64]model.NotificationCounts, error) {
-	var rows []struct {
-		ID     int64
-		Unread int64
-		Unseen int64
-	}
-	err := s.db.WithContext(ctx).Raw(`SELECT u.id, `+countsColumns+` FROM users u WHERE u.id IN ?`, false, users).
-		Scan(&rows).Error
-	if err != nil {
-		return nil, dbError(err)
-	}
-	byUser := make(map[int64]model.NotificationCounts, len(rows))
-	for _, r := range rows {
-		byUser[r.ID] = model.NotificationCounts{Unread: r.Unread, Unseen: r.Unseen}
-	}
-	return byUser, nil
-}
-
 // markRead marks read userID's notifications with the ids of sel, or, with
 // its UpToID, every one with an id up to it (never a newer one, which the
 // client has not seen). Ids that are not userID's, or no longer exist, are
@@ -266,17 +226,25 @@ func (s *notificationCore) markRead(ctx context.Context, userID int64, sel model
 	if err := sel.Validate(); err != nil {
 		return model.NotificationCounts{}, err
 	}
-	q := s.db.WithContext(ctx).Model(&model.Notification{}).Where("user_id = ? AND is_read = ?", userID, false)
-	if sel.UpToID > 0 {
-		q = q.Where("id <= ?", sel.UpToID)
-	} else {
-		q = q.Where("id IN ?", sel.IDs)
+	var marked int64
+	err := transact(ctx, s.db, func(tx *gorm.DB) error {
+		if _, err := lockUsers(tx, []int64{userID}); err != nil {
+			return err
+		}
+		q := tx.Model(&model.Notification{}).Where("user_id = ? AND is_read = ?", userID, false)
+		if sel.UpToID > 0 {
+			q = q.Where("id <= ?", sel.UpToID)
+		} else {
+			q = q.Where("id IN ?", sel.IDs)
+		}
+		var err error
+		marked, err = markRows(tx, userID, q)
+		return err
+	})
+	if err != nil {
+		return model.NotificationCounts{}, err
 	}
-	res := q.Update("is_read", true)
-	if res.Error != nil {
-		return model.NotificationCounts{}, dbError(res.Error)
-	}
-	if res.RowsAffected == 0 {
+	if marked == 0 {
 		return s.counts(ctx, userID) // nothing changed, nothing to tell
 	}
 	return s.countsChanged(ctx, userID)

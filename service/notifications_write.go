@@ -76,7 +76,7 @@ func (s *Notifications) commentsDeleted(tx *gorm.DB, commentIDs []int64) (Outbox
 		if err := removeFanout(tx, "comment_id IN ?", chunk); err != nil {
 			return Outbox{}, err
 		}
-		users, err := removeWhere(tx, "comment_id IN ?", chunk)
+		users, _, err := removeWhere(tx, "comment_id IN ?", chunk)
 		if err != nil {
 			return Outbox{}, err
 		}
@@ -92,26 +92,11 @@ func (s *Notifications) postDeleted(tx *gorm.DB, postID int64) (Outbox, error) {
 	if err := removeFanout(tx, "post_id = ?", postID); err != nil {
 		return Outbox{}, err
 	}
-	users, err := removeWhere(tx, "post_id = ?", postID)
+	users, _, err := removeWhere(tx, "post_id = ?", postID)
 	if err != nil {
 		return Outbox{}, err
 	}
 	return Outbox{recounts: users}, nil
-}
-
-// removeWhere deletes the notifications matching the condition and returns
-// the users who had unread ones among them.
-func removeWhere(tx *gorm.DB, cond string, args ...any) ([]int64, error) {
-	var users []int64
-	err := tx.Model(&model.Notification{}).Where(cond, args...).Where("is_read = ?", false).
-		Distinct().Pluck("user_id", &users).Error
-	if err != nil {
-		return nil, dbError(err)
-	}
-	if err := tx.Where(cond, args...).Delete(&model.Notification{}).Error; err != nil {
-		return nil, dbError(err)
-	}
-	return users, nil
 }
 
 // write inserts, inside tx, one notification per recipient of plan, made
@@ -201,7 +186,8 @@ func (s *Notifications) writeThreadComments(tx *gorm.DB, to notifyPlan, commentI
 
 // bumpSeqs moves on by one the sequence of every recipient of a plan, each
 // of whom has just been given the next number (a plan names each user
-// once).
+// once), and adds the new notification to their unread and unseen counts
+// (notifications_counts.go).
 //
 // The rows are locked already, and the update must lock nothing more. On
 // MySQL it names the primary key: left to itself, MariaDB scanned a small
@@ -209,12 +195,19 @@ func (s *Notifications) writeThreadComments(tx *gorm.DB, to notifyPlan, commentI
 // locked, which deadlocked the fan-out worker against comments on its post.
 // SQLite has no row locks to take.
 func bumpSeqs(tx *gorm.DB, to notifyPlan) error {
-	table := "users"
-	if tx.Dialector.Name() == "mysql" {
-		table = "users FORCE INDEX (PRIMARY)"
-	}
-	err := tx.Exec("UPDATE "+table+" SET notification_seq = notification_seq + 1 WHERE id IN ?", recipientIDs(to)).Error
+	err := tx.Exec(`UPDATE `+usersByKey(tx)+` SET notification_seq = notification_seq + 1,
+		unread_notifications = unread_notifications + 1, unseen_notifications = unseen_notifications + 1
+		WHERE id IN ?`, recipientIDs(to)).Error
 	return dbError(err)
+}
+
+// usersByKey is the users table for an UPDATE of rows named by id that the
+// transaction has locked, which must lock nothing more (see bumpSeqs).
+func usersByKey(tx *gorm.DB) string {
+	if tx.Dialector.Name() == "mysql" {
+		return "users FORCE INDEX (PRIMARY)"
+	}
+	return "users"
 }
 
 // lockUsers takes the write locks of the given users' rows, ascending by id

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/quizsite/discuss/model"
 )
 
@@ -80,7 +82,7 @@ func (s *Notifications) pruneOlder(ctx context.Context, cutoff time.Time, recoun
 	var deleted int64
 	for {
 		var rows []*model.Notification
-		err := s.db.WithContext(ctx).Select("id", "user_id", "is_read").
+		err := s.db.WithContext(ctx).Select("id").
 			Where("created_at < ?", cutoff).Limit(s.retentionBatch).Find(&rows).Error
 		if err != nil {
 			return deleted, dbError(err)
@@ -120,7 +122,7 @@ func (s *Notifications) pruneOverflow(ctx context.Context, keep int, recount map
 			boundary := kept[0]
 			for {
 				var rows []*model.Notification
-				err := s.db.WithContext(ctx).Select("id", "user_id", "is_read").
+				err := s.db.WithContext(ctx).Select("id").
 					Where("user_id = ? AND id < ?", u, boundary).Limit(s.retentionBatch).Find(&rows).Error
 				if err != nil {
 					return deleted, dbError(err)
@@ -142,8 +144,9 @@ func (s *Notifications) pruneOverflow(ctx context.Context, keep int, recount map
 	}
 }
 
-// deleteRows deletes the given notifications by id and notes in recount
-// the users who lost unread ones.
+// deleteRows deletes the given notifications, in a transaction that takes
+// them off their users' counts, and notes in recount the users who lost
+// unread ones.
 func (s *Notifications) deleteRows(ctx context.Context, rows []*model.Notification, recount map[int64]bool) (int64, error) {
 	if len(rows) == 0 {
 		return 0, nil
@@ -151,13 +154,19 @@ func (s *Notifications) deleteRows(ctx context.Context, rows []*model.Notificati
 	ids := make([]int64, len(rows))
 	for i, n := range rows {
 		ids[i] = n.ID
-		if !n.Read {
-			recount[n.UserID] = true
-		}
 	}
-	res := s.db.WithContext(ctx).Where("id IN ?", ids).Delete(&model.Notification{})
-	if res.Error != nil {
-		return 0, dbError(res.Error)
+	var users []int64
+	var deleted int
+	err := transact(ctx, s.db, func(tx *gorm.DB) error {
+		var err error
+		users, deleted, err = removeWhere(tx, "id IN ?", ids)
+		return err
+	})
+	if err != nil {
+		return 0, err
 	}
-	return res.RowsAffected, nil
+	for _, u := range users {
+		recount[u] = true
+	}
+	return int64(deleted), nil
 }

@@ -25,6 +25,7 @@ func (f *fixture) seed(t *testing.T, user string, unread int, ages ...time.Durat
 		}
 		ids = append(ids, n.ID)
 	}
+	f.recount(t)
 	return ids
 }
 

@@ -324,8 +324,9 @@ func TestMigrateCommands(t *testing.T) {
 		{"status", "00001 00001_init.sql pending"},
 		{"up", "applied 00001 00001_init.sql"},
 		{"status", "00001 00001_init.sql applied"},
-		{"status", "00010 00010_thread_versions.sql applied"},
+		{"status", "00011 00011_notification_counts.sql applied"},
 		{"up", "schema is up to date"},
+		{"down --yes", "rolled back 00011 00011_notification_counts.sql"},
 		{"down --yes", "rolled back 00010 00010_thread_versions.sql"},
 		{"down --yes", "rolled back 00009 00009_offline_delivery.sql"},
 		{"down --yes", "rolled back 00008 00008_moderation.sql"},
@@ -352,12 +353,12 @@ func TestMigrateCommands(t *testing.T) {
 	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "--yes") {
 		t.Fatalf("migrate down without --yes: %v (exit %d), want exit 2 naming --yes", err, exitCode(err))
 	}
-	for _, want := range []string{"would roll back 00010 00010_thread_versions.sql", "DROP TABLE thread_like_versions"} {
+	for _, want := range []string{"would roll back 00011 00011_notification_counts.sql", "DROP COLUMN unseen_notifications"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("migrate down without --yes printed %q, want %q in it", out, want)
 		}
 	}
-	if got := strings.Join(strings.Fields(migrate("status")), " "); !strings.Contains(got, "00010 00010_thread_versions.sql applied") {
+	if got := strings.Join(strings.Fields(migrate("status")), " "); !strings.Contains(got, "00011 00011_notification_counts.sql applied") {
 		t.Fatalf("after migrate down without --yes: %q", got)
 	}
 }

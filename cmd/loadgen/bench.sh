@@ -106,7 +106,11 @@ run() {
 	# that every like of a run is a new one.
 	local thread
 	thread=$(cat "$DIR/thread.id")
+	# The binary's migrations first: the statements below name its columns.
+	"$DIR/discuss" migrate up >/dev/null || return
 	mariadb -uroot "$DB_NAME" -e "DELETE FROM fanout_outbox; DELETE FROM notifications;
+		UPDATE users SET unread_notifications = 0, unseen_notifications = 0
+			WHERE unread_notifications <> 0 OR unseen_notifications <> 0;
 		DELETE FROM post_subscriptions;
 		DELETE FROM comment_likes WHERE comment_id IN (SELECT id FROM comments WHERE post_id = $thread);
 		DELETE FROM comment_like_notices WHERE comment_id IN (SELECT id FROM comments WHERE post_id = $thread);

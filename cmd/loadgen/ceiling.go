@@ -217,7 +217,8 @@ func replyStatements(ctx context.Context, db *sql.DB, actorID int64, target user
 		target.id, seq+1, actorID, target.postID, commentID, body, now); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, "UPDATE `users` SET `notification_seq`=notification_seq + 1 WHERE id IN (?)", target.id); err != nil {
+	if _, err := tx.ExecContext(ctx, "UPDATE users FORCE INDEX (PRIMARY) SET notification_seq = notification_seq + 1, "+
+		"unread_notifications = unread_notifications + 1, unseen_notifications = unseen_notifications + 1 WHERE id IN (?)", target.id); err != nil {
 		return err
 	}
 	if watched {
@@ -229,8 +230,9 @@ func replyStatements(ctx context.Context, db *sql.DB, actorID int64, target user
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	var unread int64
-	return db.QueryRowContext(ctx, "SELECT count(*) FROM `notifications` WHERE user_id = ? AND is_read = 0", target.id).Scan(&unread)
+	var unread, unseen int64
+	return db.QueryRowContext(ctx, "SELECT u.unread_notifications AS unread, u.unseen_notifications AS unseen FROM users u WHERE u.id = ?", target.id).
+		Scan(&unread, &unseen)
 }
 
 // threadPageStatements is one first page of postID's comments as viewerID
