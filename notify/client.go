@@ -15,8 +15,8 @@ import (
 // ServeEvents). After open a WebSocket runs readLoop, which reads client
 // frames, for its whole life, and a writer (writeQueued) only while there
 // is something to write: an idle connection costs one goroutine, not two.
-// Others reach it through enqueue and stop, which never block; the hub's
-// ping loop enqueues its pings.
+// Others reach it through enqueue (or offer) and stop, which never block;
+// the hub's ping loop enqueues its pings.
 type client struct {
 	hub *Hub
 	// out writes the frames; conn is the WebSocket readLoop reads, nil for
@@ -107,12 +107,25 @@ func (c *client) open() {
 	c.writeQueued()
 }
 
-// enqueue queues f for the writer, starting one if none runs. A client
-// whose queue is full is too slow to keep: it is closed with 1013 and
-// recovers by reconnecting with since.
+// enqueue queues f for the writer, starting one if none runs, or writes
+// it here when nothing is queued before it (see offer). A client whose
+// queue is full is too slow to keep: it is closed with 1013 and recovers
+// by reconnecting with since.
 func (c *client) enqueue(f *frame) {
+	if c.offer(f) {
+		c.writeHere(f)
+	}
+}
+
+// offer is enqueue without the write in place: it queues f, or reports
+// that f is the caller's to write (nothing is queued, no writer runs, and
+// f needs no wait or Store read), having given the caller the writer's
+// turn. The caller then calls writeHere(f), on whichever goroutine it
+// likes: until then every frame queued to c waits behind f (see
+// Hub.toAll).
+func (c *client) offer(f *frame) (writeHere bool) {
 	if c.stopping.Load() {
-		return
+		return false
 	}
 	c.queueMu.Lock()
 	if len(c.queue) >= c.hub.opts.SendQueueSize+threadQueueSlack*min(int(c.following.Load()), 1) {
@@ -120,21 +133,20 @@ func (c *client) enqueue(f *frame) {
 		c.hub.m.overflows.Inc()
 		c.hub.log.Info("notify: send queue full; closing connection", "user_id", c.userID)
 		c.stop(websocket.CloseTryAgainLater)
-		return
+		return false
 	}
 	if c.corked {
 		// A feed's batch: uncork writes it.
 		c.queue = append(c.queue, f)
 		c.queueMu.Unlock()
-		return
+		return false
 	}
 	if !c.writing && len(c.queue) == 0 && c.writesNow(f) {
-		// Nothing is queued and no writer runs: write f here, without
-		// waiting, as the writer would.
+		// Nothing is queued and no writer runs: f is written in place,
+		// without waiting, as the writer would.
 		c.writing = true
 		c.queueMu.Unlock()
-		c.writeHere(f)
-		return
+		return true
 	}
 	c.queue = append(c.queue, f)
 	start := !c.writing
@@ -143,6 +155,7 @@ func (c *client) enqueue(f *frame) {
 	if start {
 		go c.writeQueued()
 	}
+	return false
 }
 
 // stop asks the connection to end, with a close frame of code unless code

@@ -6,14 +6,15 @@ import "time"
 // it when nothing is queued before it and it needs no Store read
 // (writeHere), else by a writer goroutine that runs while frames are
 // queued (writeQueued); a feed corks its subscribers for a batch (cork,
-// uncork). One goroutine at a time has the writer's turn (client.writing).
+// uncork), and a broadcast is written by a few goroutines for every
+// connection (Hub.toAll). One goroutine at a time has the writer's turn
+// (client.writing).
 
 // writesNow reports whether f can be written on the goroutine that queues
 // it: the transport does not wait for the client, and f's turn needs no
 // Store read (a notification in its turn, not one past a gap; not a
-// subscription). A broadcast is left to writer goroutines, which write to
-// every connection in parallel, while hub.toAll holds the hub's lock.
-// The caller has the writer's turn, or holds queueMu while no writer runs.
+// subscription). The caller has the writer's turn, or holds queueMu while
+// no writer runs.
 func (c *client) writesNow(f *frame) bool {
 	if !c.out.writesNow() {
 		return false
@@ -21,7 +22,7 @@ func (c *client) writesNow(f *frame) bool {
 	switch f.kind {
 	case kindNotification:
 		return c.cur.settled(f.id, f.seq) || c.cur.next(f.seq)
-	case kindPing, kindPong, kindUnreadCount, kindError,
+	case kindPing, kindPong, kindUnreadCount, kindBroadcast, kindError,
 		kindCommentCreated, kindCommentUpdated, kindCommentDeleted, kindPostUpdated, kindPostDeleted, kindLikeCount, kindPostResync:
 		return true
 	}
