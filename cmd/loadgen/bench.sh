@@ -5,6 +5,7 @@
 #   cmd/loadgen/bench.sh run SCENARIO [FLAGS]   fresh server, one loadgen run, server stopped
 #   cmd/loadgen/bench.sh compare reply|thread-read [FLAGS]
 #                                               db-ceiling, then the server's run, and the ratio
+#   cmd/loadgen/bench.sh table                  every row of the README's table, in one sequence
 #
 # The resubscribe scenario starts two servers on Redis: the one under load
 # reaches Redis through loadgen's proxy (which the scenario cuts), the
@@ -61,7 +62,14 @@ setup() {
 # waits until it answers. The last one started is $SERVER; every one is
 # stopped on exit.
 SERVERS=()
-trap 'for s in "${SERVERS[@]}"; do kill "$s" 2>/dev/null; wait "$s" 2>/dev/null || true; done' EXIT
+stop_servers() {
+	for s in "${SERVERS[@]}"; do
+		kill "$s" 2>/dev/null
+		wait "$s" 2>/dev/null || true
+	done
+	SERVERS=()
+}
+trap stop_servers EXIT
 serve() {
 	local port=$1 internal=127.0.0.1:$(($1 + 1))
 	shift
@@ -178,8 +186,43 @@ compare() {
 	return "$status"
 }
 
+# table runs every row of the README's performance table in one sequence,
+# each against a fresh server, and writes each run's report, headed by the
+# time and the load average before and after it, to $DIR/table.txt. One
+# sequence on one build, so that the rows can be read side by side.
+table() {
+	local out=$DIR/table.txt status=0
+	: >"$out"
+	row() {
+		local name=$1
+		shift
+		echo "=== $name: $* ($(date -u +%H:%M:%S) UTC, load average $(cut -d' ' -f1-3 /proc/loadavg))" >>"$out"
+		"$@" >>"$out" 2>&1 || {
+			status=$?
+			echo "=== $name failed: exit $status" >>"$out"
+		}
+		stop_servers
+		echo "=== end of $name ($(date -u +%H:%M:%S) UTC, load average $(cut -d' ' -f1-3 /proc/loadavg))" >>"$out"
+		echo "$name done"
+	}
+	row idle run idle -duration 30s -settle 5s -dial-concurrency 200
+	row push run push -rate 200 -duration 30s -settle 5s
+	row reply-push run reply -rate 200 -duration 30s -settle 5s
+	row reply-throughput compare reply -rate 2000 -duration 20s -settle 5s -inflight 512 -timeout 60s
+	row reconnect run reconnect -rate 1000 -count 1 -settle 5s -timeout 60s
+	row broadcast run broadcast -count 8 -settle 3s
+	row resubscribe run resubscribe -rate 1000 -count 1 -settle 5s -timeout 30s
+	row thread-read run thread-read -rate 300 -duration 40s -settle 5s -timeout 30s
+	row thread-read-ceiling compare thread-read -rate 2000 -duration 20s -settle 5s
+	row fanout run fanout -watchers 10000 -duration 30s -settle 5s -timeout 30s
+	row thread-live run thread-live -duration 30s -settle 10s
+	echo "every report is in $out"
+	return "$status"
+}
+
 case "${1:-}" in
 setup) setup ;;
+table) table ;;
 run)
 	shift
 	run "$@"
@@ -189,7 +232,7 @@ compare)
 	compare "$@"
 	;;
 *)
-	echo "usage: $0 setup | run SCENARIO [loadgen flags] | compare reply|thread-read [loadgen flags]" >&2
+	echo "usage: $0 setup | run SCENARIO [loadgen flags] | compare reply|thread-read [loadgen flags] | table" >&2
 	exit 2
 	;;
 esac
