@@ -19,12 +19,10 @@
 //     Where an insert's foreign key check would share-lock a row that the
 //     transaction updates later, that row is locked for update first: two
 //     holders of a shared lock that both want to upgrade it deadlock. What
-//     InnoDB's gap locks still cause, transact retries. Removing
-//     notifications locks them before their users (removeWhere): it must
-//     read them with a locking read, and the rare deadlock is retried too.
-//     The fan-out's batches take their fanout_outbox row before their user
-//     rows: nothing that holds user rows waits for an existing outbox row
-//     (a new comment inserts a new one), so this closes no cycle (see
+//     InnoDB's gap locks still cause, transact retries. The fan-out's
+//     batches take their fanout_outbox row before their user rows: nothing
+//     that holds user rows waits for an existing outbox row (a new comment
+//     inserts a new one), so this closes no cycle (see
 //     notifications_fanout.go).
 //   - Write in one transaction, publish after commit. A change writes its
 //     notification rows and moves its counters in its own transaction and

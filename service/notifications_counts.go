@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"maps"
 	"slices"
 
 	"gorm.io/gorm"
@@ -29,8 +30,8 @@ import (
 //     the rows it turned read from its count of them.
 //   - moving the seen mark (MarkSeen) locks the user first and takes the
 //     rows it passed from the unseen count.
-//   - removing rows (removeWhere, also retention's) locks the rows, then
-//     their users, and takes off what each user lost.
+//   - removing rows (removeWhere, also retention's) locks their users,
+//     then the rows, and takes off what each user lost.
 // Plain reads in those transactions come after the user's lock, so their
 // snapshot holds every change to the user's rows: any other writer of them
 // has committed before the lock was granted.
@@ -118,40 +119,52 @@ type countsLost struct{ unread, unseen int64 }
 // takes them off their users' counts, and returns the users who had unread
 // ones among them and how many it deleted.
 //
-// It locks the rows before their users, against the lock order, because
-// it must read them with a locking read to see every committed one (the
-// transaction's snapshot may be older than the caller's locks); a
-// deadlock with a writer of one of the users is retried by transact. What
-// it takes off is read under both: no row can be marked read, and no seen
-// mark move, until it commits.
+// It keeps the lock order: it locks the users whose notifications match,
+// found by a plain read, then reads the rows with a locking read, which
+// sees every committed one (the transaction's snapshot may be older). Rows
+// of a user that the plain read missed, committed meanwhile, have their
+// user locked after them, out of order; the rare deadlock that can cause
+// is retried by transact. What it takes off is read under both locks: no
+// row can be marked read, and no seen mark move, until it commits.
 func removeWhere(tx *gorm.DB, cond string, args ...any) ([]int64, int, error) {
+	var users []int64
+	if err := tx.Model(&model.Notification{}).Where(cond, args...).Distinct().Pluck("user_id", &users).Error; err != nil {
+		return nil, 0, dbError(err)
+	}
+	if len(users) == 0 {
+		return nil, 0, nil
+	}
+	seen, err := lockSeen(tx, users)
+	if err != nil {
+		return nil, 0, err
+	}
 	var rows []struct {
 		ID     int64
 		UserID int64
 		IsRead bool
 	}
-	err := tx.Table("notifications").Select("id", "user_id", "is_read").Where(cond, args...).Order("id").
+	err = tx.Table("notifications").Select("id", "user_id", "is_read").Where(cond, args...).Order("id").
 		Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).Scan(&rows).Error
 	if err != nil {
 		return nil, 0, dbError(err)
 	}
-	if len(rows) == 0 {
-		return nil, 0, nil
+	var late []int64
+	for _, r := range rows {
+		if _, ok := seen[r.UserID]; !ok {
+			late = append(late, r.UserID)
+		}
 	}
-	users := make([]int64, 0, len(rows))
+	if len(late) > 0 {
+		more, err := lockSeen(tx, late)
+		if err != nil {
+			return nil, 0, err
+		}
+		maps.Copy(seen, more)
+	}
+	lost := make(map[int64]countsLost, len(seen))
 	ids := make([]int64, len(rows))
 	for i, r := range rows {
-		users = append(users, r.UserID)
 		ids[i] = r.ID
-	}
-	slices.Sort(users)
-	users = slices.Compact(users)
-	seen, err := lockSeen(tx, users)
-	if err != nil {
-		return nil, 0, err
-	}
-	lost := make(map[int64]countsLost, len(users))
-	for _, r := range rows {
 		l := lost[r.UserID]
 		if !r.IsRead {
 			l.unread++
@@ -170,11 +183,12 @@ func removeWhere(tx *gorm.DB, cond string, args ...any) ([]int64, int, error) {
 		return nil, 0, err
 	}
 	var recount []int64
-	for _, u := range users {
-		if lost[u].unread > 0 {
+	for u, l := range lost {
+		if l.unread > 0 {
 			recount = append(recount, u)
 		}
 	}
+	slices.Sort(recount)
 	return recount, len(rows), nil
 }
 
