@@ -285,35 +285,57 @@ func TestSeenMarkAndLikeNoticesMigrate(t *testing.T) {
 	}
 }
 
+// backfill is a migration that adds columns and fills them from the rows
+// already there: seeded at version-1, migrated to version, query must
+// print want (as fmt.Sprint prints what it scans into a T); its down must
+// drop column from table.
+type backfill struct {
+	version       int64
+	seed          []string
+	query, want   string
+	table, column string
+}
+
+func checkBackfill[T any](t *testing.T, db *dbtest.DB, b backfill) {
+	t.Helper()
+	ctx := context.Background()
+	m := db.MigrateTo(t, b.version-1, b.seed...)
+	if _, err := m.UpTo(ctx, b.version); err != nil {
+		t.Fatal(err)
+	}
+	var got T
+	if err := db.Raw(b.query).Scan(&got).Error; err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != b.want {
+		t.Errorf("%s: %v, want %s", b.query, got, b.want)
+	}
+	if step, ok, err := m.Down(ctx); err != nil || !ok || step.Version != b.version {
+		t.Fatalf("down: %+v %v %v", step, ok, err)
+	}
+	if err := db.Exec("SELECT " + b.column + " FROM " + b.table).Error; err == nil {
+		t.Errorf("%s.%s outlived its migration's down", b.table, b.column)
+	}
+}
+
 // TestLastCommentMigrated: migration 6 gives each post the id of its newest
 // comment, deleted or not (0 without any), which new comments then move;
 // down drops it.
 func TestLastCommentMigrated(t *testing.T) {
+	const at = "2026-01-02 03:04:05"
 	eachDialect(t, func(t *testing.T, db *dbtest.DB) {
-		ctx := context.Background()
-		const at = "2026-01-02 03:04:05"
-		m := db.MigrateTo(t, 5,
-			"INSERT INTO users (id, username, display_name, role, created_at) VALUES (1, 'ann', 'Ann', 'user', '"+at+"')",
-			"INSERT INTO posts (id, author_id, title, body, created_at, updated_at, last_activity_at) VALUES (1, 1, 't', 'b', '"+at+"', '"+at+"', '"+at+"'), (2, 1, 't', 'b', '"+at+"', '"+at+"', '"+at+"')",
-			"INSERT INTO comments (id, post_id, author_id, body, created_at) VALUES (1, 1, 1, 'c', '"+at+"'), (3, 1, 1, 'd', '"+at+"')",
-			"INSERT INTO comments (id, post_id, author_id, body, created_at, deleted_at) VALUES (4, 1, 1, 'gone', '"+at+"', '"+at+"')",
-		)
-		if _, err := m.UpTo(ctx, 6); err != nil {
-			t.Fatal(err)
-		}
-		var last []int64
-		if err := db.Raw("SELECT last_comment_id FROM posts ORDER BY id").Scan(&last).Error; err != nil {
-			t.Fatal(err)
-		}
-		if fmt.Sprint(last) != "[4 0]" {
-			t.Errorf("last_comment_id %v, want [4 0]", last)
-		}
-		if step, ok, err := m.Down(ctx); err != nil || !ok || step.Version != 6 {
-			t.Fatalf("down: %+v %v %v", step, ok, err)
-		}
-		if err := db.Exec("SELECT last_comment_id FROM posts").Error; err == nil {
-			t.Error("last_comment_id outlived its migration's down")
-		}
+		checkBackfill[[]int64](t, db, backfill{
+			version: 6,
+			seed: []string{
+				"INSERT INTO users (id, username, display_name, role, created_at) VALUES (1, 'ann', 'Ann', 'user', '" + at + "')",
+				"INSERT INTO posts (id, author_id, title, body, created_at, updated_at, last_activity_at) VALUES (1, 1, 't', 'b', '" + at + "', '" + at + "', '" + at + "'), (2, 1, 't', 'b', '" + at + "', '" + at + "', '" + at + "')",
+				"INSERT INTO comments (id, post_id, author_id, body, created_at) VALUES (1, 1, 1, 'c', '" + at + "'), (3, 1, 1, 'd', '" + at + "')",
+				"INSERT INTO comments (id, post_id, author_id, body, created_at, deleted_at) VALUES (4, 1, 1, 'gone', '" + at + "', '" + at + "')",
+			},
+			query: "SELECT last_comment_id FROM posts ORDER BY id",
+			want:  "[4 0]",
+			table: "posts", column: "last_comment_id",
+		})
 	})
 }
 
@@ -321,32 +343,22 @@ func TestLastCommentMigrated(t *testing.T) {
 // and unseen counts, counted from the rows already there (unseen: above
 // the user's seen mark, read or not); down drops them.
 func TestNotificationCountsMigrated(t *testing.T) {
+	const at = "2026-01-02 03:04:05"
 	eachDialect(t, func(t *testing.T, db *dbtest.DB) {
-		ctx := context.Background()
-		const at = "2026-01-02 03:04:05"
-		m := db.MigrateTo(t, 10,
-			"INSERT INTO users (id, username, display_name, role, created_at, notification_seen_id) VALUES "+
-				"(1, 'ann', '', 'user', '"+at+"', 2), (2, 'bob', '', 'user', '"+at+"', 0), (3, 'cy', '', 'user', '"+at+"', 0)",
-			"INSERT INTO notifications (id, user_id, type, excerpt, is_read, created_at, seq) VALUES "+
-				"(1, 1, 'system', '', TRUE, '"+at+"', 1), (2, 1, 'system', '', FALSE, '"+at+"', 2), "+
-				"(3, 1, 'system', '', TRUE, '"+at+"', 3), (4, 1, 'system', '', FALSE, '"+at+"', 4), "+
-				"(5, 2, 'system', '', FALSE, '"+at+"', 1)",
-		)
-		if _, err := m.UpTo(ctx, 11); err != nil {
-			t.Fatal(err)
-		}
-		var got []struct{ ID, UnreadNotifications, UnseenNotifications int64 }
-		if err := db.Raw("SELECT id, unread_notifications, unseen_notifications FROM users ORDER BY id").Scan(&got).Error; err != nil {
-			t.Fatal(err)
-		}
-		if fmt.Sprint(got) != "[{1 2 2} {2 1 1} {3 0 0}]" {
-			t.Errorf("users' (id, unread, unseen) %v, want [{1 2 2} {2 1 1} {3 0 0}]", got)
-		}
-		if step, ok, err := m.Down(ctx); err != nil || !ok || step.Version != 11 {
-			t.Fatalf("down: %+v %v %v", step, ok, err)
-		}
-		if err := db.Exec("SELECT unread_notifications FROM users").Error; err == nil {
-			t.Error("unread_notifications outlived its migration's down")
-		}
+		checkBackfill[[]struct{ ID, UnreadNotifications, UnseenNotifications int64 }](t, db, backfill{
+			version: 11,
+			seed: []string{
+				"INSERT INTO users (id, username, display_name, role, created_at, notification_seen_id) VALUES " +
+					"(1, 'ann', '', 'user', '" + at + "', 2), (2, 'bob', '', 'user', '" + at + "', 0), (3, 'cy', '', 'user', '" + at + "', 0)",
+				"INSERT INTO notifications (id, user_id, type, excerpt, is_read, created_at, seq) VALUES " +
+					"(1, 1, 'system', '', TRUE, '" + at + "', 1), (2, 1, 'system', '', FALSE, '" + at + "', 2), " +
+					"(3, 1, 'system', '', TRUE, '" + at + "', 3), (4, 1, 'system', '', FALSE, '" + at + "', 4), " +
+					"(5, 2, 'system', '', FALSE, '" + at + "', 1)",
+			},
+			// (id, unread, unseen) per user
+			query: "SELECT id, unread_notifications, unseen_notifications FROM users ORDER BY id",
+			want:  "[{1 2 2} {2 1 1} {3 0 0}]",
+			table: "users", column: "unread_notifications",
+		})
 	})
 }
