@@ -37,6 +37,7 @@ func (r *runner) broadcast(ctx context.Context) error {
 		count = 5
 	}
 	var post, last latencies
+	cpu := r.measureCPU()
 	start := time.Now()
 	for id := int64(1); id <= int64(count); id++ {
 		for _, c := range r.sw.clients {
@@ -60,6 +61,8 @@ func (r *runner) broadcast(ctx context.Context) error {
 		}
 	}
 	elapsed := time.Since(start)
+	// Over the pauses too, in which neither process has much to do.
+	cpu(count, "broadcast")
 	r.rep.rows = append(r.rep.rows,
 		row{name: "broadcast: POST to the last connection", sum: last.summary(), note: "per broadcast"},
 		row{name: "broadcast: POST to each frame", sum: summarize(r.d.latencies()), elapsed: elapsed},

@@ -63,7 +63,7 @@ func (r *runner) reply(ctx context.Context) error {
 	before, herr := r.api.scrapeHistogram(ctx, deliveryHistogram)
 	rate, n := r.events(200)
 	var post latencies
-	cpu := r.serverCPU()
+	cpu := r.measureCPU()
 	started, sent := r.paced(ctx, "reply", rate, n, true, func(ctx context.Context, seq int, due time.Time) {
 		r.comment(ctx, targets[rand.IntN(len(targets))], seq, due, &post)
 	})

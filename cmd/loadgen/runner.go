@@ -131,23 +131,36 @@ func (r *runner) resident() int64 {
 	return rss
 }
 
-// serverCPU starts measuring the server's CPU time; the function it
-// returns notes the time used since, per one of count requests named what.
-// Without --pid it notes nothing.
-func (r *runner) serverCPU() func(count int, what string) {
-	if r.cfg.pid == 0 {
+// measureCPU starts measuring the server's CPU time, and loadgen's own:
+// the function it returns notes the time each used since, per one of
+// count events named what. loadgen shares the machine with the server, so
+// its own share says how far the run measures the server rather than the
+// generator. Without --pid it notes loadgen's alone.
+func (r *runner) measureCPU() func(count int, what string) {
+	server := r.cpuMeter("server", r.cfg.pid)
+	own := r.cpuMeter("loadgen", os.Getpid())
+	return func(count int, what string) {
+		server(count, what)
+		own(count, what)
+	}
+}
+
+// cpuMeter starts measuring the CPU time of process pid, named name, and
+// returns what notes its use since; pid 0 notes nothing.
+func (r *runner) cpuMeter(name string, pid int) func(count int, what string) {
+	if pid == 0 {
 		return func(int, string) {}
 	}
-	before, err := cpuTime(r.cfg.pid)
+	before, err := cpuTime(pid)
 	return func(count int, what string) {
-		after, err2 := cpuTime(r.cfg.pid)
+		after, err2 := cpuTime(pid)
 		if err = cmp.Or(err, err2); err != nil || count == 0 {
-			r.rep.notes = append(r.rep.notes, fmt.Sprintf("server CPU unknown: %v, %d %ss", err, count, what))
+			r.rep.notes = append(r.rep.notes, fmt.Sprintf("%s CPU unknown: %v, %d %ss", name, err, count, what))
 			return
 		}
 		used := after - before
-		r.rep.notes = append(r.rep.notes, fmt.Sprintf("server CPU: %.2f ms per %s (%s over %d)",
-			float64(used)/float64(time.Millisecond)/float64(count), what, used.Round(10*time.Millisecond), count))
+		r.rep.notes = append(r.rep.notes, fmt.Sprintf("%s CPU: %.2f ms per %s (%s over %d)",
+			name, float64(used)/float64(time.Millisecond)/float64(count), what, used.Round(10*time.Millisecond), count))
 	}
 }
 

@@ -61,7 +61,7 @@ func (r *runner) threadRead(ctx context.Context) error {
 	}
 	rate, n := r.events(300)
 	var lat, likeLat latencies
-	cpu := r.serverCPU()
+	cpu := r.measureCPU()
 	started, elapsed := r.paced(ctx, "read", rate, n, false, func(ctx context.Context, seq int, due time.Time) {
 		u := r.all[seq%len(r.all)]
 		from := due

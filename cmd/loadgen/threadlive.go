@@ -94,7 +94,7 @@ func (r *runner) threadLive(ctx context.Context) error {
 	rate, n := r.events(50)
 	var pushPost latencies
 	fp := r.followedPost(author.postID, subs)
-	cpu := r.serverCPU()
+	cpu := r.measureCPU()
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		// The other users' pushes, at the same rate, on their own pace.
