@@ -159,7 +159,7 @@ func (r *runner) cpuMeter(name string, pid int) func(count int, what string) {
 			return
 		}
 		used := after - before
-		r.rep.notes = append(r.rep.notes, fmt.Sprintf("%s CPU: %.2f ms per %s (%s over %d)",
+		r.rep.notes = append(r.rep.notes, fmt.Sprintf("%s CPU: %.4g ms per %s (%s over %d)",
 			name, float64(used)/float64(time.Millisecond)/float64(count), what, used.Round(10*time.Millisecond), count))
 	}
 }
