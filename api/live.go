@@ -46,12 +46,12 @@ func (s *Server) admitLive(c *gin.Context, since string, sinceGiven bool) (liveC
 	if token == "" {
 		token = bearerToken(c.Request)
 	}
-	user, err := s.auth.Authenticate(ctx(c), token)
+	user, expires, err := s.auth.Verify(ctx(c), token)
 	if err != nil {
 		writeError(c, s.log, err)
 		return liveConn{}, false
 	}
-	lc := liveConn{user: user, expires: s.auth.TokenExpiry(token)}
+	lc := liveConn{user: user, expires: expires}
 	if sinceGiven {
 		n, err := strconv.ParseInt(since, 10, 64)
 		if err != nil || n < 0 {
