@@ -5,6 +5,8 @@
 #   cmd/loadgen/bench.sh run SCENARIO [FLAGS]   fresh server, one loadgen run, server stopped
 #   cmd/loadgen/bench.sh compare reply|thread-read [FLAGS]
 #                                               db-ceiling, then the server's run, and the ratio
+#   cmd/loadgen/bench.sh compare push [FLAGS]   db-push at push's rate, then push: MariaDB's
+#                                               part of created_at -> frame beside the whole
 #   cmd/loadgen/bench.sh table                  every row of the README's table, in one sequence
 #
 # The resubscribe scenario starts two servers on Redis: the one under load
@@ -168,10 +170,14 @@ compare() {
 	local scenario=$1 row ceiling status=0
 	shift
 	case "$scenario" in
+	push)
+		compare_push "$@"
+		return
+		;;
 	reply) row='POST /posts/{id}/comments' ceiling='db-ceiling: reply' ;;
 	thread-read) row='GET /api/v1/posts/' ceiling='db-ceiling: thread page from the cache' ;;
 	*)
-		echo "compare: reply or thread-read" >&2
+		echo "compare: reply, thread-read or push" >&2
 		return 2
 		;;
 	esac
@@ -184,6 +190,28 @@ compare() {
 	awk -v s="$(rate "$DIR/compare-server.txt" "$row")" -v c="$(rate "$DIR/compare-ceiling.txt" "$ceiling")" -v n="$scenario" \
 		'BEGIN { printf "compare %s: server %.1f/s, db-ceiling %.1f/s: %.0f%% of the ceiling\n", n, s, c, (c > 0 ? 100 * s / c : 0) }'
 	return "$status"
+}
+
+# compare_push runs a system notification's transaction through
+# database/sql alone at push's rate (db-push), then push against a fresh
+# server with the same flags, and prints the two p99s: of created_at to
+# COMMIT, the database's part, and of created_at to the frame.
+compare_push() {
+	local status=0
+	"$DIR/loadgen" -scenario db-push -users "$DIR/users.txt" -dsn "$DISCUSS_DATABASE_DSN" \
+		-workers "${CEILING_WORKERS:-8}" "$@" >"$DIR/compare-ceiling.txt"
+	cat "$DIR/compare-ceiling.txt"
+	run push "$@" >"$DIR/compare-server.txt" || status=$?
+	cat "$DIR/compare-server.txt"
+	printf 'compare push: p99 created_at to COMMIT %s (database/sql alone), created_at to frame %s (the server)\n' \
+		"$(p99 "$DIR/compare-ceiling.txt" 'db-push: created_at to COMMIT')" "$(p99 "$DIR/compare-server.txt" 'push: created_at to frame')"
+	return "$status"
+}
+
+# p99 FILE ROW prints the p99 column of the first row of a loadgen report
+# whose name contains ROW.
+p99() {
+	grep -F -- "$2" "$1" | head -1 | awk '{ print $(NF - 1) }'
 }
 
 # table runs every row of the README's performance table in one sequence,
@@ -206,7 +234,7 @@ table() {
 		echo "$name done"
 	}
 	row idle run idle -duration 30s -settle 5s -dial-concurrency 200
-	row push run push -rate 200 -duration 30s -settle 5s
+	row push compare push -rate 200 -duration 30s -settle 5s
 	row reply-push run reply -rate 200 -duration 30s -settle 5s
 	row reply-throughput compare reply -rate 2000 -duration 20s -settle 5s -inflight 512 -timeout 60s
 	row reconnect run reconnect -rate 1000 -count 1 -settle 5s -timeout 60s
@@ -232,7 +260,7 @@ compare)
 	compare "$@"
 	;;
 *)
-	echo "usage: $0 setup | run SCENARIO [loadgen flags] | compare reply|thread-read [loadgen flags] | table" >&2
+	echo "usage: $0 setup | run SCENARIO [loadgen flags] | compare reply|thread-read|push [loadgen flags] | table" >&2
 	exit 2
 	;;
 esac
