@@ -7,6 +7,9 @@
 #                                               db-ceiling, then the server's run, and the ratio
 #   cmd/loadgen/bench.sh compare push [FLAGS]   db-push at push's rate, then push: MariaDB's
 #                                               part of created_at -> frame beside the whole
+#   cmd/loadgen/bench.sh bare idle|broadcast [FLAGS]
+#                                               the scenario against loadgen's bare gorilla
+#                                               server (cmd/loadgen/bare.go): the floor here
 #   cmd/loadgen/bench.sh table                  every row of the README's table, in one sequence
 #
 # The resubscribe scenario starts two servers on Redis: the one under load
@@ -214,6 +217,33 @@ p99() {
 	grep -F -- "$2" "$1" | head -1 | awk '{ print $(NF - 1) }'
 }
 
+# bare runs SCENARIO (idle or broadcast) against `loadgen bare`, a
+# gorilla server that does nothing but hello and writing one frame to every
+# socket, on PORT + 10: what the machine allows the scenario, beside the
+# server's own run.
+bare() {
+	local scenario=$1 port=$((PORT + 10)) pid status=0
+	shift
+	case "$scenario" in
+	idle | broadcast) ;;
+	*)
+		echo "bare: idle or broadcast" >&2
+		return 2
+		;;
+	esac
+	"$DIR/loadgen" bare -listen "127.0.0.1:$port" 2>>"$DIR/bare.log" &
+	pid=$!
+	for _ in $(seq 100); do
+		curl -s -o /dev/null "http://127.0.0.1:$port/ws" && break
+		sleep 0.1
+	done
+	"$DIR/loadgen" -scenario "$scenario" -url "http://127.0.0.1:$port" -users "$DIR/users.txt" \
+		-pid "$pid" -admin-token bare "$@" || status=$?
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	return "$status"
+}
+
 # table runs every row of the README's performance table in one sequence,
 # each against a fresh server, and writes each run's report, headed by the
 # time and the load average before and after it, to $DIR/table.txt. One
@@ -239,6 +269,7 @@ table() {
 	row reply-throughput compare reply -rate 2000 -duration 20s -settle 5s -inflight 512 -timeout 60s
 	row reconnect run reconnect -rate 1000 -count 1 -settle 5s -timeout 60s
 	row broadcast run broadcast -count 8 -settle 3s
+	row broadcast-bare bare broadcast -count 8 -settle 3s
 	row resubscribe run resubscribe -rate 1000 -count 1 -settle 5s -timeout 30s
 	row thread-read run thread-read -rate 300 -duration 40s -settle 5s -timeout 30s
 	row thread-read-ceiling compare thread-read -rate 2000 -duration 20s -settle 5s
@@ -251,6 +282,10 @@ table() {
 case "${1:-}" in
 setup) setup ;;
 table) table ;;
+bare)
+	shift
+	bare "$@"
+	;;
 run)
 	shift
 	run "$@"
@@ -260,7 +295,7 @@ compare)
 	compare "$@"
 	;;
 *)
-	echo "usage: $0 setup | run SCENARIO [loadgen flags] | compare reply|thread-read|push [loadgen flags] | table" >&2
+	echo "usage: $0 setup | run SCENARIO [loadgen flags] | compare reply|thread-read|push [loadgen flags] | bare idle|broadcast [loadgen flags] | table" >&2
 	exit 2
 	;;
 esac

@@ -25,6 +25,10 @@
 //	            while readers count holes in what they see, unbounded and
 //	            bounded by an earlier head read (why the hub reads so)
 //
+// `loadgen bare -listen ADDR` serves instead the least a server can do for
+// idle and broadcast (hello, one frame written to every socket; see
+// bare.go), to run those scenarios against beside the real server.
+//
 // It exits 1 when any delivery is lost or duplicated, a request or
 // connection fails, or the server drops a connection; 2 on a usage error.
 package main
@@ -245,6 +249,15 @@ func loopbackURL(raw string) (*url.URL, error) {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "bare" {
+		if err := serveBare(ctx, args[1:], stderr); err != nil {
+			if !errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintln(stderr, "loadgen bare:", err)
+			}
+			return 2
+		}
+		return 0
+	}
 	cfg, err := parseConfig(args, stderr)
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
