@@ -19,7 +19,7 @@ import (
 // bareServer is the least a server can do for the idle and broadcast
 // scenarios, with the same library the real one uses: it upgrades /ws
 // without looking at the token, says hello, keeps a gorilla reader per
-// socket, and writes a broadcast, encoded once, to every socket from
+// socket (which answers a ping frame), and writes a broadcast, encoded once, to every socket from
 // GOMAXPROCS goroutines. No database, no authentication, no queues. Run
 // beside the scenario on the same machine (bench.sh bare), it tells what
 // the kernel's loopback and gorilla cost for the same frames: the floor
@@ -27,6 +27,7 @@ import (
 type bareServer struct {
 	upgrader websocket.Upgrader
 	hello    *websocket.PreparedMessage
+	pong     *websocket.PreparedMessage
 	mu       sync.Mutex
 	conns    map[*bareConn]struct{}
 }
@@ -70,8 +71,13 @@ func newBareServer() (*bareServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	pong, err := websocket.NewPreparedMessage(websocket.TextMessage, []byte(`{"type":"pong"}`))
+	if err != nil {
+		return nil, err
+	}
 	return &bareServer{
 		hello: hello,
+		pong:  pong,
 		// The real server's buffers (notify.Hub.Upgrader): a small read
 		// buffer, and write buffers from a pool, held only while writing.
 		upgrader: websocket.Upgrader{ReadBufferSize: 256, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{},
@@ -109,9 +115,14 @@ func (b *bareServer) serveWS(w http.ResponseWriter, r *http.Request) {
 	b.conns[c] = struct{}{}
 	b.mu.Unlock()
 	// The handler's goroutine is the socket's reader for its life, as
-	// the real server's is.
+	// the real server's is; it answers the idle scenario's pings.
 	for {
-		if _, _, err := ws.ReadMessage(); err != nil {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			break
+		}
+		var f struct{ Type string }
+		if json.Unmarshal(data, &f) == nil && f.Type == "ping" && c.write(b.pong) != nil {
 			break
 		}
 	}

@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// TestBareBroadcast: the bare server says hello to every client and writes
-// a broadcast to each, once.
+// TestBareBroadcast: the bare server says hello to every client, answers
+// each one's ping and writes a broadcast to each, once.
 func TestBareBroadcast(t *testing.T) {
 	b, err := newBareServer()
 	if err != nil {
@@ -38,6 +38,9 @@ func TestBareBroadcast(t *testing.T) {
 		t.Fatalf("%d connects failed: %v", failed, first)
 	}
 	defer s.closeAll()
+	if missing := s.pingAll(5 * time.Second); missing != 0 {
+		t.Fatalf("%d clients had no pong", missing)
+	}
 	res, err := http.Post(srv.URL+"/api/v1/admin/broadcast", "application/json", strings.NewReader(`{"message":"hi"}`))
 	if err != nil {
 		t.Fatal(err)
