@@ -264,6 +264,7 @@ table() {
 		echo "$name done"
 	}
 	row idle run idle -duration 30s -settle 5s -dial-concurrency 200
+	row idle-bare bare idle -duration 30s -settle 5s -dial-concurrency 200
 	row push compare push -rate 200 -duration 30s -settle 5s
 	row reply-push run reply -rate 200 -duration 30s -settle 5s
 	row reply-throughput compare reply -rate 2000 -duration 20s -settle 5s -inflight 512 -timeout 60s
