@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,12 +20,7 @@ func TestBareBroadcast(t *testing.T) {
 	}
 	srv := httptest.NewServer(b.handler())
 	defer srv.Close()
-	base, _ := url.Parse(srv.URL)
-	users := make([]user, 50)
-	for i := range users {
-		users[i] = user{id: int64(i + 1), name: "u", token: "t"}
-	}
-	s := newSwarm(base, users, 1, 5*time.Second)
+	s := testSwarm(srv.URL, 50)
 	var got atomic.Int64
 	s.onFrame = func(_ *client, f *frame, _ time.Time) {
 		if f.Type == "broadcast" && f.Message == "hi" {

@@ -17,8 +17,7 @@ import (
 // flush. Set beside push (bench.sh compare push), the difference is the
 // server's publish and write and the client's read.
 func (r *runner) dbPush(ctx context.Context) error {
-	r.rep.conns = 0 // no sockets: the database alone
-	db, err := openCeilingDB(r.cfg.dsn, r.cfg.workers)
+	db, err := r.ceilingDB()
 	if err != nil {
 		return err
 	}
