@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"slices"
 	"strings"
 
@@ -26,8 +25,8 @@ const lookupChunk = 500
 // taken.
 type NotificationStore struct {
 	*notificationCore
-	// stmts holds the hub's reads on connect, prepared.
-	stmts *preparedStmts
+	// prep runs the hub's reads on connect as prepared statements.
+	prep *gorm.DB
 }
 
 // NotificationsAfter returns userID's notifications with an id above
@@ -71,11 +70,7 @@ func (s *NotificationStore) oldestFirst(ctx context.Context, query string, limit
 	if limit <= 0 {
 		return nil, model.Errorf(model.EINVALID, "limit must be positive")
 	}
-	stmt, err := s.stmts.get(ctx, query)
-	if err != nil {
-		return nil, dbError(err)
-	}
-	rows, err := stmt.QueryContext(ctx, model.NotifySystem, true, true, userID, cond, limit)
+	rows, err := s.prep.WithContext(ctx).Raw(query, model.NotifySystem, true, true, userID, cond, limit).Rows()
 	if err != nil {
 		return nil, dbError(err)
 	}
@@ -165,16 +160,23 @@ func (r *notificationRow) notification() *model.Notification {
 // statement so that its four figures agree with each other: the hub
 // starts a connection's cursor from it. An unknown user has a zero head.
 func (s *NotificationStore) NotificationHead(ctx context.Context, userID int64) (model.NotificationHead, error) {
-	stmt, err := s.stmts.get(ctx, `SELECT u.notification_seq,
+	// Rows, not Row: a statement that fails to prepare gives GORM's Row
+	// no error to return.
+	rows, err := s.prep.WithContext(ctx).Raw(`SELECT u.notification_seq,
 		(SELECT COALESCE(MAX(n.id), 0) FROM notifications n WHERE n.user_id = u.id),
 		u.unread_notifications, u.unseen_notifications
-		FROM users u WHERE u.id = ?`)
+		FROM users u WHERE u.id = ?`, userID).Rows()
 	if err != nil {
 		return model.NotificationHead{}, dbError(err)
 	}
+	defer rows.Close()
 	var head model.NotificationHead
-	err = stmt.QueryRowContext(ctx, userID).Scan(&head.Seq, &head.LastID, &head.Unread, &head.Unseen)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if rows.Next() {
+		if err := rows.Scan(&head.Seq, &head.LastID, &head.Unread, &head.Unseen); err != nil {
+			return model.NotificationHead{}, dbError(err)
+		}
+	}
+	if err := rows.Err(); err != nil {
 		return model.NotificationHead{}, dbError(err)
 	}
 	return head, nil
