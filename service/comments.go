@@ -130,15 +130,11 @@ func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, 
 	var out Outbox
 	var prev int64
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
-		var post model.Post
-		if err := lockLivePost(tx, postID, &post); err != nil {
+		post, plan, err := lockForComment(tx, actor, postID, draft.to)
+		if err != nil {
 			return err
 		}
 		if err := writable(actor, "post", postID, post.AuthorID, post.Hidden); err != nil {
-			return err
-		}
-		plan, err := lockPlan(tx, actor, draft.to)
-		if err != nil {
 			return err
 		}
 		now := Now()
@@ -156,8 +152,8 @@ func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, 
 			}
 			c.ParentID, c.RootID, c.ReplyToUserID = &parent.ID, &root, &parent.AuthorID
 		}
-		if err := tx.Create(c).Error; err != nil {
-			return dbError(err)
+		if err := insertComment(tx, c); err != nil {
+			return err
 		}
 		// Whoever comments watches the post from then on, unless they
 		// chose a level on it (or have watched it since an earlier one).
@@ -169,21 +165,16 @@ func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, 
 		// The post's previous comment, read under its lock, orders this one
 		// in the live thread (see model.ThreadEvent.PrevCommentID).
 		prev = post.LastCommentID
-		activity := clause.Assignment{Column: clause.Column{Name: "last_activity_at"}, Value: now}
-		last := clause.Assignment{Column: clause.Column{Name: "last_comment_id"}, Value: c.ID}
-		// The thread's pages change too (comments_cache.go), and the
-		// root's reply_count with a reply.
-		if err := bumpCounter(tx, postComments, postID, 1, activity, last, threadVersionBump()); err != nil {
+		if err := commentAdded(tx, postID, c.ID, now); err != nil {
 			return err
 		}
-		post.CommentCount++
-		post.LastActivityAt = now
+		// A reply moves its root's reply_count too.
 		if c.RootID != nil {
 			if err := bumpCounter(tx, commentReplies, *c.RootID, 1); err != nil {
 				return err
 			}
 		}
-		out, err = s.notes.commentCreated(tx, plan, actor, &post, c, draft.watched)
+		out, err = s.notes.commentCreated(tx, plan, actor, post, c, draft.watched)
 		return err
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package service
 import (
 	"database/sql"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -105,4 +106,71 @@ func readCommentTarget(db *gorm.DB, actor *model.User, postID int64, parentID *i
 	}
 	t.replyTo = &model.Author{ID: parentAuthor.Int64, Username: username.String, DisplayName: displayName.String}
 	return t, nil
+}
+
+// lockForComment locks, inside tx, live post postID and then the rows of
+// actor and of the recipients to, in the package's lock order, and returns
+// the post (its id, author_id, hidden and last_comment_id) and the plan of
+// the recipients who have not blocked actor, as lockPlan makes it. On
+// MySQL it is one statement, a UNION ALL whose members lock the post, then
+// the users: their rows are read, so locked, in the order of the primary
+// key's range, ascending by id. Errors: ENOTFOUND for a missing or deleted
+// post.
+func lockForComment(tx *gorm.DB, actor *model.User, postID int64, to []recipient) (*model.Post, notifyPlan, error) {
+	users, args := idList([]any{postID, actor.ID}, append(recipientIDs(to), actor.ID))
+	query := lockingUnion(tx,
+		"SELECT 0, author_id, hidden, last_comment_id FROM posts WHERE id = ? AND deleted_at IS NULL",
+		"SELECT 1, users.id, users.notification_seq, user_blocks.user_id FROM users "+
+			"LEFT JOIN user_blocks ON user_blocks.user_id = users.id AND user_blocks.blocked_id = ? WHERE users.id IN ("+users+")")
+	rows, err := tx.Raw(query, args...).Rows()
+	if err != nil {
+		return nil, nil, dbError(err)
+	}
+	defer func() { _ = rows.Close() }()
+	var post *model.Post
+	seqs := make(map[int64]int64, len(to)+1)
+	blockers := map[int64]bool{}
+	for rows.Next() {
+		var kind, a, b int64
+		var c sql.NullInt64
+		if err := rows.Scan(&kind, &a, &b, &c); err != nil {
+			return nil, nil, dbError(err)
+		}
+		if kind == 0 {
+			post = &model.Post{ID: postID, AuthorID: a, Hidden: b != 0, LastCommentID: c.Int64}
+			continue
+		}
+		seqs[a] = b
+		if c.Valid {
+			blockers[a] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, dbError(err)
+	}
+	if post == nil {
+		return nil, nil, model.Errorf(model.ENOTFOUND, "post %d not found", postID)
+	}
+	return post, planOf(to, seqs, blockers), nil
+}
+
+// insertComment inserts c inside tx and sets its id.
+func insertComment(tx *gorm.DB, c *model.Comment) error {
+	id, err := rawInsert(tx, "comments", `INSERT INTO comments (post_id, parent_id, root_id, author_id, reply_to_user_id,
+	body, body_html, body_html_version, spoiler, hidden, like_count, reply_count, created_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?)`,
+		c.PostID, c.ParentID, c.RootID, c.AuthorID, c.ReplyToUserID,
+		c.Body, c.BodyHTML, c.BodyHTMLVersion, c.Spoiler, c.Hidden, c.CreatedAt)
+	c.ID = id
+	return err
+}
+
+// commentAdded moves, inside tx, post postID's counters for its new comment
+// commentID made at now, in one statement: the comment count, the last
+// activity and comment, and the thread's version (its pages change, see
+// comments_cache.go).
+func commentAdded(tx *gorm.DB, postID, commentID int64, now time.Time) error {
+	_, err := rawExec(tx, `UPDATE posts SET comment_count = comment_count + 1, last_activity_at = ?,
+	last_comment_id = ?, thread_version = thread_version + 1 WHERE id = ?`, now, commentID, postID)
+	return err
 }

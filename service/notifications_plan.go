@@ -105,6 +105,12 @@ func lockPlan(tx *gorm.DB, actor *model.User, to []recipient) (notifyPlan, error
 	if err != nil {
 		return nil, err
 	}
+	return planOf(to, seqs, blockers), nil
+}
+
+// planOf is the plan of the recipients to who are not among blockers, each
+// with their notification_seq of seqs, read under their locks.
+func planOf(to []recipient, seqs map[int64]int64, blockers map[int64]bool) notifyPlan {
 	plan := make(notifyPlan, 0, len(to))
 	for _, r := range to {
 		if !blockers[r.userID] {
@@ -112,7 +118,7 @@ func lockPlan(tx *gorm.DB, actor *model.User, to []recipient) (notifyPlan, error
 			plan = append(plan, r)
 		}
 	}
-	return plan, nil
+	return plan
 }
 
 // postRecipients returns who a new post with body by actor notifies.

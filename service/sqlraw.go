@@ -2,8 +2,10 @@ package service
 
 import (
 	"database/sql"
+	"strings"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Hand-written statements (comments_sql.go) run through GORM's Raw and
@@ -31,4 +33,65 @@ func scanOne(db *gorm.DB, query string, args []any, dest ...any) error {
 		return dbError(err)
 	}
 	return dbError(rows.Close())
+}
+
+// rawInsert runs the hand-written INSERT query into table inside tx and
+// returns the id it gave, 0 when it inserted nothing (a duplicate it was
+// told to ignore). It goes through GORM's create callbacks with the table
+// named, as tx.Create would: what is registered there sees it as it saw
+// GORM's own insert (the tests' fault injection does).
+func rawInsert(tx *gorm.DB, table, query string, args ...any) (int64, error) {
+	res := gorm.WithResult()
+	db := tx.Table(table).Clauses(res)
+	clause.Expr{SQL: query, Vars: args}.Build(db.Statement)
+	if err := db.Callback().Create().Execute(db).Error; err != nil {
+		return 0, dbError(err)
+	}
+	if res.Result == nil || res.RowsAffected == 0 {
+		return 0, nil
+	}
+	id, err := res.Result.LastInsertId()
+	return id, dbError(err)
+}
+
+// rawExec runs the hand-written statement query inside tx and returns how
+// many rows it changed.
+func rawExec(tx *gorm.DB, query string, args ...any) (int64, error) {
+	res := tx.Exec(query, args...)
+	return res.RowsAffected, dbError(res.Error)
+}
+
+// onMySQL reports whether db speaks MySQL (MariaDB); the other dialect is
+// SQLite, which has no row locks (its write transactions take the
+// database's write lock at BEGIN, see OpenDB) and no FOR UPDATE.
+func onMySQL(db *gorm.DB) bool { return db.Dialector.Name() == "mysql" }
+
+// lockingUnion is the UNION ALL of the SELECTs members that locks the rows
+// each reads, member after member: on MySQL each is parenthesised with FOR
+// UPDATE, and MySQL runs them in their order, so the locks are taken in
+// it. SQLite needs neither (see onMySQL).
+func lockingUnion(db *gorm.DB, members ...string) string {
+	if !onMySQL(db) {
+		return strings.Join(members, " UNION ALL ")
+	}
+	return "(" + strings.Join(members, " FOR UPDATE) UNION ALL (") + " FOR UPDATE)"
+}
+
+// ignoreDuplicate ends an INSERT into a table whose primary key begins with
+// column so that a row already there is left as it is, the insert doing
+// nothing, as GORM's OnConflict{DoNothing: true} writes it.
+func ignoreDuplicate(db *gorm.DB, column string) string {
+	if onMySQL(db) {
+		return " ON DUPLICATE KEY UPDATE " + column + " = " + column
+	}
+	return " ON CONFLICT DO NOTHING"
+}
+
+// idList returns "?, ?, ..." for ids, and args with ids appended: an IN
+// list written out, where GORM would expand a slice by reflection.
+func idList(args []any, ids []int64) (string, []any) {
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	return strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", "), args
 }
