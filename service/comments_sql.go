@@ -122,9 +122,9 @@ func lockForComment(tx *gorm.DB, actor *model.User, postID int64, to []recipient
 		"SELECT 0, author_id, hidden, last_comment_id FROM posts WHERE id = ? AND deleted_at IS NULL",
 		"SELECT 1, users.id, users.notification_seq, user_blocks.user_id FROM users "+
 			"LEFT JOIN user_blocks ON user_blocks.user_id = users.id AND user_blocks.blocked_id = ? WHERE users.id IN ("+users+")")
-	rows, err := tx.Raw(query, args...).Rows()
+	rows, err := rawRows(tx, query, args...)
 	if err != nil {
-		return nil, nil, dbError(err)
+		return nil, nil, err
 	}
 	defer func() { _ = rows.Close() }()
 	var post *model.Post

@@ -5,22 +5,22 @@ import (
 	"strings"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
-// Hand-written statements (comments_sql.go) run through GORM's Raw and
-// Exec, inside the transaction of the gorm.DB they are given, and GORM's
-// callbacks see them as they see every statement; only the building of
-// the SQL and the reflective scanning are left out. Scanning is by hand,
-// into the destinations the caller names.
+// Hand-written statements (comments_sql.go) run through GORM's callbacks,
+// as Raw and Exec do, inside the transaction of the gorm.DB they are
+// given: transact's retry and whatever is registered there see them as
+// they see every statement. Only GORM's building of the SQL and its
+// reflective scanning are left out; rows are scanned by hand, into the
+// destinations the caller names.
 
 // scanOne runs query with args on db and scans its first row into dest.
 // No row is sql.ErrNoRows, which notFound turns into ENOTFOUND; other
 // errors are dbError's.
 func scanOne(db *gorm.DB, query string, args []any, dest ...any) error {
-	rows, err := db.Raw(query, args...).Rows()
+	rows, err := rawRows(db, query, args...)
 	if err != nil {
-		return dbError(err)
+		return err
 	}
 	defer func() { _ = rows.Close() }()
 	if !rows.Next() {
@@ -35,6 +35,25 @@ func scanOne(db *gorm.DB, query string, args []any, dest ...any) error {
 	return dbError(rows.Close())
 }
 
+// statement returns a new statement of db that holds query and args as
+// they are: what GORM's Raw and Exec make of a text whose every "?" binds
+// one scalar (an IN list is written out, see idList), without copying the
+// text byte by byte and inspecting each argument by reflection, which cost
+// more allocations than the rest of the statement.
+func statement(db *gorm.DB, query string, args []any) *gorm.DB {
+	s := db.Raw("")
+	s.Statement.SQL.WriteString(query)
+	s.Statement.Vars = args
+	return s
+}
+
+// rawRows runs the hand-written query inside db through GORM's row
+// callbacks, as Raw(...).Rows() does, and returns its rows.
+func rawRows(db *gorm.DB, query string, args ...any) (*sql.Rows, error) {
+	rows, err := statement(db, query, args).Rows()
+	return rows, dbError(err)
+}
+
 // rawInsert runs the hand-written INSERT query into table inside tx and
 // returns the id it gave, 0 when it inserted nothing (a duplicate it was
 // told to ignore). It goes through GORM's create callbacks with the table
@@ -42,9 +61,9 @@ func scanOne(db *gorm.DB, query string, args []any, dest ...any) error {
 // GORM's own insert (the tests' fault injection does).
 func rawInsert(tx *gorm.DB, table, query string, args ...any) (int64, error) {
 	res := gorm.WithResult()
-	db := tx.Table(table).Clauses(res)
-	clause.Expr{SQL: query, Vars: args}.Build(db.Statement)
-	if err := db.Callback().Create().Execute(db).Error; err != nil {
+	s := statement(tx.Clauses(res), query, args)
+	s.Statement.Table = table
+	if err := s.Callback().Create().Execute(s).Error; err != nil {
 		return 0, dbError(err)
 	}
 	if res.Result == nil || res.RowsAffected == 0 {
@@ -54,11 +73,12 @@ func rawInsert(tx *gorm.DB, table, query string, args ...any) (int64, error) {
 	return id, dbError(err)
 }
 
-// rawExec runs the hand-written statement query inside tx and returns how
-// many rows it changed.
+// rawExec runs the hand-written statement query inside tx through GORM's
+// raw callbacks, as Exec does, and returns how many rows it changed.
 func rawExec(tx *gorm.DB, query string, args ...any) (int64, error) {
-	res := tx.Exec(query, args...)
-	return res.RowsAffected, dbError(res.Error)
+	s := statement(tx, query, args)
+	err := s.Callback().Raw().Execute(s).Error
+	return s.RowsAffected, dbError(err)
 }
 
 // onMySQL reports whether db speaks MySQL (MariaDB); the other dialect is
