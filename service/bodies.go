@@ -27,6 +27,24 @@ func (b bodies) render(ctx context.Context, body string) (string, error) {
 	return renderBody(b.db.WithContext(ctx), b.md, body)
 }
 
+// renderMentions is render that also returns the ids of the users body
+// mentions, whom a new comment notifies: one lookup serves both.
+func (b bodies) renderMentions(ctx context.Context, body string) (string, []int64, error) {
+	users, err := mentionedUsers(b.db.WithContext(ctx), body)
+	if err != nil {
+		return "", nil, err
+	}
+	html, err := b.md.Render(body, users)
+	if err != nil {
+		return "", nil, err
+	}
+	ids := make([]int64, 0, len(users))
+	for _, u := range users {
+		ids = append(ids, u.ID)
+	}
+	return html, ids, nil
+}
+
 func renderBody(db *gorm.DB, md *markdown.Renderer, body string) (string, error) {
 	users, err := mentionedUsers(db, body)
 	if err != nil {

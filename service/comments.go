@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"time"
 
@@ -84,11 +83,11 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 	if err := allow(s.limit, "user:"+strconv.FormatInt(actor.ID, 10)); err != nil {
 		return nil, err
 	}
-	html, err := s.html.render(ctx, body)
+	html, mentioned, err := s.html.renderMentions(ctx, body)
 	if err != nil {
 		return nil, err
 	}
-	c, out, err := s.create(ctx, actor, postID, in, body, html)
+	c, out, err := s.create(ctx, actor, postID, in, body, html, mentioned)
 	if err != nil {
 		return nil, err
 	}
@@ -99,48 +98,26 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 	return c, nil
 }
 
-// create writes comment c and its notifications, and publishes its thread
-// event; the caller publishes out.
+// create writes comment c, whose body mentions the users mentioned, and
+// its notifications, and publishes its thread event; the caller publishes
+// out.
 //
-// Everything that needs no lock is read before the transaction: the post
-// and the parent (whose authors never change) to work out the recipients,
-// the mutes and mentions, and whether anyone else watches the post. The
+// Everything that needs no lock is read before the transaction, in one
+// statement (readCommentTarget; the mentions were found when the body was
+// rendered): the post and the parent (whose authors never change) to work
+// out the recipients, the mute of the one answered, the mentions, and
+// whether anyone else watches the post. The
 // transaction, which holds the post's lock from its first statement to its
 // commit, then checks the post and the parent again and only locks and
 // writes: a hot post's comments commit one after another, so every
 // statement in that section is paid once per comment by all of them.
-func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, in CommentInput, body, html string) (*model.Comment, Outbox, error) {
-	db := s.db.WithContext(ctx)
-	p, err := livePost(db, actor, postID)
+func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, in CommentInput, body, html string, mentioned []int64) (*model.Comment, Outbox, error) {
+	t, err := readCommentTarget(s.db.WithContext(ctx), actor, postID, in.ParentID, mentioned)
 	if err != nil {
 		return nil, Outbox{}, err
 	}
-	if err := writable(actor, "post", postID, p.AuthorID, p.Hidden); err != nil {
-		return nil, Outbox{}, err
-	}
-	var parent *model.Comment
-	if in.ParentID != nil {
-		if parent, err = replyParent(db, postID, *in.ParentID); err != nil {
-			return nil, Outbox{}, err
-		}
-		if err := writable(actor, "comment", parent.ID, parent.AuthorID, parent.Hidden); err != nil {
-			return nil, Outbox{}, err
-		}
-	}
-	draft, err := s.notes.draftComment(db, actor, p, parent, body)
-	if err != nil {
-		return nil, Outbox{}, err
-	}
-	// Nobody has liked it yet, and its author is the actor: only reply_to
-	// may need a query, and the parent's author is known already.
-	var replyTo *model.Author
-	if parent != nil {
-		authors, err := fetchAuthors(db, []int64{parent.AuthorID})
-		if err != nil {
-			return nil, Outbox{}, err
-		}
-		replyTo = authors[parent.AuthorID]
-	}
+	parent, replyTo := t.parent, t.replyTo
+	draft := draftComment(actor, t, mentioned)
 
 	// Two comments per post at a time enter their transactions on this
 	// instance; postGate explains why.
@@ -153,15 +130,11 @@ func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, 
 	var out Outbox
 	var prev int64
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
-		var post model.Post
-		if err := lockLivePost(tx, postID, &post); err != nil {
+		post, plan, err := lockForComment(tx, actor, postID, draft.to)
+		if err != nil {
 			return err
 		}
 		if err := writable(actor, "post", postID, post.AuthorID, post.Hidden); err != nil {
-			return err
-		}
-		plan, err := lockPlan(tx, actor, draft.to)
-		if err != nil {
 			return err
 		}
 		now := Now()
@@ -179,8 +152,8 @@ func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, 
 			}
 			c.ParentID, c.RootID, c.ReplyToUserID = &parent.ID, &root, &parent.AuthorID
 		}
-		if err := tx.Create(c).Error; err != nil {
-			return dbError(err)
+		if err := insertComment(tx, c); err != nil {
+			return err
 		}
 		// Whoever comments watches the post from then on, unless they
 		// chose a level on it (or have watched it since an earlier one).
@@ -192,21 +165,16 @@ func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, 
 		// The post's previous comment, read under its lock, orders this one
 		// in the live thread (see model.ThreadEvent.PrevCommentID).
 		prev = post.LastCommentID
-		activity := clause.Assignment{Column: clause.Column{Name: "last_activity_at"}, Value: now}
-		last := clause.Assignment{Column: clause.Column{Name: "last_comment_id"}, Value: c.ID}
-		// The thread's pages change too (comments_cache.go), and the
-		// root's reply_count with a reply.
-		if err := bumpCounter(tx, postComments, postID, 1, activity, last, threadVersionBump()); err != nil {
+		if err := commentAdded(tx, postID, c.ID, now); err != nil {
 			return err
 		}
-		post.CommentCount++
-		post.LastActivityAt = now
+		// A reply moves its root's reply_count too.
 		if c.RootID != nil {
 			if err := bumpCounter(tx, commentReplies, *c.RootID, 1); err != nil {
 				return err
 			}
 		}
-		out, err = s.notes.commentCreated(tx, plan, actor, &post, c, draft.watched)
+		out, err = s.notes.commentCreated(tx, plan, actor, post, c, draft.watched)
 		return err
 	})
 	if err != nil {
@@ -244,23 +212,6 @@ func lockParent(tx *gorm.DB, actor *model.User, parent *model.Comment) error {
 		}
 	}
 	return model.Errorf(model.ENOTFOUND, "comment %d not found", parent.ID)
-}
-
-// replyParent returns comment id as the parent of a new reply on post
-// postID. Errors: EINVALID when it is not a comment of that post, ENOTFOUND
-// when it is deleted.
-func replyParent(tx *gorm.DB, postID, id int64) (*model.Comment, error) {
-	var p model.Comment
-	err := tx.Take(&p, id).Error
-	switch {
-	case errors.Is(err, gorm.ErrRecordNotFound), err == nil && p.PostID != postID:
-		return nil, model.Errorf(model.EINVALID, "parent_id must be a comment of post %d", postID)
-	case err != nil:
-		return nil, dbError(err)
-	case p.DeletedAt != nil:
-		return nil, model.Errorf(model.ENOTFOUND, "comment %d not found", id)
-	}
-	return &p, nil
 }
 
 // Update replaces the body or the spoiler flag of a comment and sets

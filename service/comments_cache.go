@@ -80,13 +80,6 @@ func (v threadVersion) atLeast(w threadVersion) bool {
 	return v.thread >= w.thread && v.likes >= w.likes
 }
 
-// threadVersionBump is the assignment that moves posts.thread_version, for
-// an UPDATE of the post's row that the change makes anyway (bumpCounter's
-// also).
-func threadVersionBump() clause.Assignment {
-	return clause.Assignment{Column: clause.Column{Name: "thread_version"}, Value: gorm.Expr("thread_version + 1")}
-}
-
 // threadChanged moves the thread_version of posts postIDs inside tx, whose
 // change alters what their comment pages show. A writer of a thread holds
 // the post's lock, so its versions move in commit order.

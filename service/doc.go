@@ -12,7 +12,8 @@
 //   - Lock order. A transaction takes its row locks in one order: the post
 //     (lockLivePost), then user rows in ascending id (lockUsers, taken all
 //     at once by a notification plan before anything is inserted), then
-//     comment rows. Writers of one thread therefore queue on the post row
+//     comment rows. A new comment takes the first two in one statement on
+//     MySQL (lockForComment), whose members lock in that order. Writers of one thread therefore queue on the post row
 //     instead of deadlocking (new comments queue in memory first, two per
 //     post in their transactions: postGate), and a transaction that
 //     notifies users cannot close a cycle with one that notifies it back.
@@ -37,14 +38,15 @@
 //     fan-out's thread_comment rows, written after the comment commits,
 //     are numbered the same way, a batch of users at a time.
 //   - Counts are exact. Counters (likes, comments, replies) move with
-//     atomic SQL (bumpCounter) in the transaction of the change that moves
+//     atomic SQL (bumpCounter; commentAdded for a new comment's post) in
+//     the transaction of the change that moves
 //     them; so do each user's unread and unseen notification counts, under
 //     the user's lock (notifications_counts.go), and each user's counts are
 //     published in the order they were taken.
 //   - Thread versions move with the thread. Every transaction that changes
 //     what a post's comment pages show to everyone moves a version in the
-//     same transaction: posts.thread_version (threadChanged, or
-//     threadVersionBump in an UPDATE of the post it makes anyway) when it
+//     same transaction: posts.thread_version (threadChanged, or in an
+//     UPDATE of the post it makes anyway, as commentAdded does) when it
 //     holds the post's lock, thread_like_versions (threadLikesChanged, its
 //     last lock) for a like of a comment. The page cache serves an entry
 //     only while they stand still (comments_cache.go); a writer that forgets
@@ -61,8 +63,9 @@
 // tx.go holds the transaction and row plumbing every service uses.
 // Accounts and sign-in are auth.go, tokens auth_token.go, and the quiz
 // site's users, whose tokens its own issuer signs, auth_external.go. Posts
-// and comments are in posts.go, comments.go (writes; comments_delete.go
-// the deletion) and comments_read.go (reads), comments_cache.go the cache
+// and comments are in posts.go, comments.go (writes; comments_sql.go the
+// hand-written statements of a new comment, which sqlraw.go's helpers run;
+// comments_delete.go the deletion) and comments_read.go (reads), comments_cache.go the cache
 // of thread pages that the API reads through (ListJSON),
 // comments_cache_store.go its entries and their LRU; postgate.go queues a
 // post's new comments in memory (see the lock order); likes.go is the Like

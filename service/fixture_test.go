@@ -45,7 +45,7 @@ func newFixture(t *testing.T) *fixture {
 // parallel (one that times its work, or starts servers on ports it picked,
 // which a parallel test could take first) or that makes its database
 // itself (migrated part way).
-func fixtureOn(t *testing.T, db *dbtest.DB) *fixture {
+func fixtureOn(t testing.TB, db *dbtest.DB) *fixture {
 	t.Helper()
 	f := &fixture{db: db, pub: &recorder{db: db.DB}, logs: &bytes.Buffer{}, users: map[string]*model.User{}}
 	f.wire(f.pub)
@@ -199,7 +199,8 @@ func (f *fixture) countRows(t testing.TB, m any, cond string, args ...any) int64
 }
 
 // hook runs fn before gorm runs each statement of kind ("create",
-// "query", "delete" or "row", the processor Raw statements go through) on
+// "query", "delete", "row", the processor Raw statements go through, or
+// "raw", Exec's) on
 // the fixture's database, until remove is called: a test's way to count
 // statements, or to fail them as a broken database would. The database
 // goes with the test, and its hooks with it.
@@ -218,6 +219,8 @@ func (f *fixture) hook(t testing.TB, kind string, fn func(tx *gorm.DB)) (remove 
 		err, remove = cb.Delete().Before("gorm:delete").Register(name, fn), func() { _ = cb.Delete().Remove(name) }
 	case "row":
 		err, remove = cb.Row().Before("gorm:row").Register(name, fn), func() { _ = cb.Row().Remove(name) }
+	case "raw":
+		err, remove = cb.Raw().Before("gorm:raw").Register(name, fn), func() { _ = cb.Raw().Remove(name) }
 	default:
 		t.Fatalf("no statements of kind %q", kind)
 	}

@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"maps"
 	"slices"
 
@@ -44,12 +46,11 @@ const countsColumns = `u.unread_notifications AS unread, u.unseen_notifications 
 // none.
 func (s *notificationCore) counts(ctx context.Context, userID int64) (model.NotificationCounts, error) {
 	var c model.NotificationCounts
-	err := s.db.WithContext(ctx).Raw(`SELECT `+countsColumns+` FROM users u WHERE u.id = ?`, userID).
-		Scan(&c).Error
-	if err != nil {
-		return model.NotificationCounts{}, dbError(err)
+	err := scanOne(s.db.WithContext(ctx), `SELECT `+countsColumns+` FROM users u WHERE u.id = ?`, []any{userID}, &c.Unread, &c.Unseen)
+	if errors.Is(err, sql.ErrNoRows) {
+		return model.NotificationCounts{}, nil
 	}
-	return c, nil
+	return c, err
 }
 
 // countsOf returns the unread and unseen counts of each of users that

@@ -11,12 +11,18 @@ import (
 // Test access to what only the posts and comments services call.
 
 // CommentCreatedHook drafts, plans and writes, in tx, the notifications of comment
-// c, as Comments.Create does around its insert.
+// c, as Comments.Create does around its insert, on a post where nobody has
+// a level.
 func (s *Notifications) CommentCreatedHook(tx *gorm.DB, actor *model.User, post *model.Post, parent, c *model.Comment) (Outbox, error) {
-	draft, err := s.draftComment(tx, actor, post, parent, c.Body)
+	users, err := mentionedUsers(tx, c.Body)
 	if err != nil {
 		return Outbox{}, err
 	}
+	var mentioned []int64
+	for _, u := range users {
+		mentioned = append(mentioned, u.ID)
+	}
+	draft := draftComment(actor, &commentTarget{post: post, parent: parent}, mentioned)
 	plan, err := lockPlan(tx, actor, draft.to)
 	if err != nil {
 		return Outbox{}, err

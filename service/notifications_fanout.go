@@ -53,10 +53,10 @@ type Fanout struct {
 // that makes the worker tell the post's watchers of comment c. The row
 // names the users plan notifies, whom the fan-out skips.
 func (s *Notifications) queueFanout(tx *gorm.DB, plan notifyPlan, actor *model.User, c *model.Comment) error {
-	row := &model.FanoutOutbox{
-		PostID: c.PostID, CommentID: c.ID, ActorID: actor.ID, SkipUserIDs: formatIDs(recipientIDs(plan)), CreatedAt: Now(),
-	}
-	return dbError(tx.Create(row).Error)
+	_, err := rawInsert(tx, "fanout_outbox", `INSERT INTO fanout_outbox
+	(post_id, comment_id, actor_id, skip_user_ids, after_user_id, created_at) VALUES (?, ?, ?, ?, 0, ?)`,
+		c.PostID, c.ID, actor.ID, formatIDs(recipientIDs(plan)), Now())
+	return err
 }
 
 // wakeFanout tells this instance's worker that an outbox row committed.

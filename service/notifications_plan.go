@@ -54,12 +54,14 @@ type commentDraft struct {
 	leveled bool
 }
 
-// draftComment works out who a new comment with body by actor on post,
-// replying to parent (nil for a top-level comment), notifies. It reads
-// without locks, before the comment's transaction: the authors of the post
-// and of the parent do not change, and the mutes, mentions and watchers it
-// reads were never locked (a level set while a comment commits may or may
-// not apply to it, with or without the post's lock).
+// draftComment works out who a new comment by actor, read as t
+// (readCommentTarget), notifies; mentioned are the users its body
+// mentions, as its rendering found them (bodies.renderMentions).
+// Everything it needs was read without locks, before the comment's
+// transaction: the authors of the post and of the
+// parent do not change, and the mutes, mentions and watchers were never
+// locked (a level set while a comment commits may or may not apply to it,
+// with or without the post's lock).
 //
 // Each user gets at most one notification for it, by priority comment_reply
 // > mention > post_comment > thread_comment, and the actor none. A user who
@@ -70,29 +72,23 @@ type commentDraft struct {
 // post's watchers who got none of them, is written after commit by the
 // fan-out (notifications_fanout.go), from the outbox row the comment's
 // transaction writes.
-func (s *Notifications) draftComment(db *gorm.DB, actor *model.User, post *model.Post, parent *model.Comment, body string) (commentDraft, error) {
-	to, err := commentRecipients(db, actor, post, parent, body)
-	if err != nil {
-		return commentDraft{}, err
+func draftComment(actor *model.User, t *commentTarget, mentioned []int64) commentDraft {
+	r := recipients{}
+	switch {
+	case t.targetMuted:
+	case t.parent == nil:
+		r.add(t.post.AuthorID, model.NotifyPostComment)
+	case t.parent.DeletedAt == nil:
+		// The author of a deleted comment is not told of replies to its
+		// placeholder: they took their words back, and the placeholder no
+		// longer names them.
+		r.add(t.parent.AuthorID, model.NotifyCommentReply)
 	}
-	d := commentDraft{to: to}
-	// One statement: the actor's own row, and one watcher who is neither
-	// the actor nor a recipient (the derived table lets the LIMIT stand in
-	// a UNION on MySQL and SQLite alike).
-	var rows []int64
-	err = db.Raw(`SELECT user_id FROM post_subscriptions WHERE post_id = ? AND user_id = ?
-UNION ALL
-SELECT user_id FROM (SELECT user_id FROM post_subscriptions
-  WHERE post_id = ? AND level = ? AND user_id NOT IN ? LIMIT 1) AS watcher`,
-		post.ID, actor.ID, post.ID, model.LevelWatching, append(recipientIDs(to), actor.ID)).Scan(&rows).Error
-	for _, id := range rows {
-		if id == actor.ID {
-			d.leveled = true
-		} else {
-			d.watched = true
-		}
+	for _, id := range mentioned {
+		r.add(id, model.NotifyMention)
 	}
-	return d, dbError(err)
+	r.drop(actor.ID)
+	return commentDraft{to: r.pick(), watched: t.watched, leveled: t.leveled}
 }
 
 // lockPlan locks the user rows of actor and of the recipients to, in id
@@ -109,6 +105,12 @@ func lockPlan(tx *gorm.DB, actor *model.User, to []recipient) (notifyPlan, error
 	if err != nil {
 		return nil, err
 	}
+	return planOf(to, seqs, blockers), nil
+}
+
+// planOf is the plan of the recipients to who are not among blockers, each
+// with their notification_seq of seqs, read under their locks.
+func planOf(to []recipient, seqs map[int64]int64, blockers map[int64]bool) notifyPlan {
 	plan := make(notifyPlan, 0, len(to))
 	for _, r := range to {
 		if !blockers[r.userID] {
@@ -116,35 +118,12 @@ func lockPlan(tx *gorm.DB, actor *model.User, to []recipient) (notifyPlan, error
 			plan = append(plan, r)
 		}
 	}
-	return plan, nil
+	return plan
 }
 
 // postRecipients returns who a new post with body by actor notifies.
 func postRecipients(tx *gorm.DB, actor *model.User, body string) ([]recipient, error) {
 	r := recipients{}
-	if err := r.addMentions(tx, body); err != nil {
-		return nil, err
-	}
-	r.drop(actor.ID)
-	return r.pick(), nil
-}
-
-// commentRecipients returns who a new comment with body by actor notifies,
-// and how; see planComment.
-func commentRecipients(tx *gorm.DB, actor *model.User, post *model.Post, parent *model.Comment, body string) ([]recipient, error) {
-	r := recipients{}
-	switch {
-	case parent == nil:
-		r.add(post.AuthorID, model.NotifyPostComment)
-	case parent.DeletedAt == nil:
-		// The author of a deleted comment is not told of replies to its
-		// placeholder: they took their words back, and the placeholder no
-		// longer names them.
-		r.add(parent.AuthorID, model.NotifyCommentReply)
-	}
-	if err := r.dropMuted(tx, post.ID); err != nil {
-		return nil, err
-	}
 	if err := r.addMentions(tx, body); err != nil {
 		return nil, err
 	}
@@ -164,24 +143,6 @@ func (r recipients) add(userID int64, typ string) {
 }
 
 func (r recipients) drop(userID int64) { delete(r, userID) }
-
-// dropMuted removes the users who muted the post. It runs before mentions
-// are added, since a mute silences only post_comment and comment_reply.
-func (r recipients) dropMuted(tx *gorm.DB, postID int64) error {
-	if len(r) == 0 {
-		return nil
-	}
-	var muted []int64
-	err := tx.Model(&model.PostSubscription{}).Where("post_id = ? AND level = ? AND user_id IN ?", postID, model.LevelMuted, r.userIDs()).
-		Pluck("user_id", &muted).Error
-	if err != nil {
-		return dbError(err)
-	}
-	for _, id := range muted {
-		r.drop(id)
-	}
-	return nil
-}
 
 // addMentions adds a mention for every existing user named in body. Users
 // are found by their username key, so "@Alice" finds alice; unknown names

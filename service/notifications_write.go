@@ -116,8 +116,8 @@ func (s *Notifications) postDeleted(tx *gorm.DB, postID int64) (Outbox, error) {
 // include the next one; the hub reads with that in mind.) SQLite takes a database-wide write lock at BEGIN (see OpenDB), which
 // orders writers already; its dialect drops FOR UPDATE.
 //
-// Rows are inserted one at a time: MySQL reports only the first id of a
-// multi-row insert, and with innodb_autoinc_lock_mode=2 (MySQL 8's
+// Rows are inserted one at a time, by a statement written out (see
+// sqlraw.go): MySQL reports only the first id of a multi-row insert, and with innodb_autoinc_lock_mode=2 (MySQL 8's
 // default) the others need not follow it. A plan names each user once, so
 // one statement moves every recipient's sequence on by one.
 func (s *Notifications) write(tx *gorm.DB, to notifyPlan, build func(userID int64, typ string) *model.Notification) (Outbox, error) {
@@ -130,9 +130,13 @@ func (s *Notifications) write(tx *gorm.DB, to notifyPlan, build func(userID int6
 		n := build(r.userID, r.typ)
 		n.CreatedAt = now
 		n.Seq = r.seq + 1
-		if err := tx.Create(n).Error; err != nil {
-			return Outbox{}, dbError(err)
+		id, err := rawInsert(tx, "notifications", `INSERT INTO notifications
+	(user_id, seq, type, actor_id, post_id, comment_id, excerpt, is_read, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			n.UserID, n.Seq, n.Type, n.ActorID, n.PostID, n.CommentID, n.Excerpt, n.Read, n.CreatedAt)
+		if err != nil {
+			return Outbox{}, err
 		}
+		n.ID = id
 		out.notifications = append(out.notifications, n)
 	}
 	return out, bumpSeqs(tx, to)
@@ -195,10 +199,11 @@ func (s *Notifications) writeThreadComments(tx *gorm.DB, to notifyPlan, commentI
 // locked, which deadlocked the fan-out worker against comments on its post.
 // SQLite has no row locks to take.
 func bumpSeqs(tx *gorm.DB, to notifyPlan) error {
-	err := tx.Exec(`UPDATE `+usersByKey(tx)+` SET notification_seq = notification_seq + 1,
+	users, args := idList(make([]any, 0, len(to)), recipientIDs(to))
+	_, err := rawExec(tx, `UPDATE `+usersByKey(tx)+` SET notification_seq = notification_seq + 1,
 		unread_notifications = unread_notifications + 1, unseen_notifications = unseen_notifications + 1
-		WHERE id IN ?`, recipientIDs(to)).Error
-	return dbError(err)
+		WHERE id IN (`+users+`)`, args...)
+	return err
 }
 
 // usersByKey is the users table for an UPDATE of rows named by id that the

@@ -26,8 +26,10 @@ const subscriptionsSort = "subscriptions"
 // share-locks the post and the user, which every caller has already locked
 // for update (see the package doc).
 func watchImplicitly(tx *gorm.DB, postID, userID int64) error {
-	row := &model.PostSubscription{PostID: postID, UserID: userID, Level: model.LevelWatching, UpdatedAt: Now()}
-	return dbError(tx.Clauses(clause.OnConflict{DoNothing: true}).Create(row).Error)
+	_, err := rawInsert(tx, "post_subscriptions",
+		"INSERT INTO post_subscriptions (post_id, user_id, level, explicit, updated_at) VALUES (?, ?, ?, ?, ?)"+
+			ignoreDuplicate(tx, "post_id"), postID, userID, model.LevelWatching, false, Now())
+	return err
 }
 
 // Subscription returns the signed-in user's level on post id. Errors:

@@ -115,10 +115,8 @@ func (c counter) column() (any, string, error) {
 }
 
 // bumpCounter adds delta to counter c of row id with atomic SQL; a
-// decrement never takes a counter below zero. The same statement makes the
-// assignments of also, so that a change that moves a counter and stamps its
-// row (a new comment and its post's last activity) costs one round trip.
-func bumpCounter(tx *gorm.DB, c counter, id, delta int64, also ...clause.Assignment) error {
+// decrement never takes a counter below zero.
+func bumpCounter(tx *gorm.DB, c counter, id, delta int64) error {
 	if delta == 0 {
 		return nil
 	}
@@ -132,9 +130,6 @@ func bumpCounter(tx *gorm.DB, c counter, id, delta int64, also ...clause.Assignm
 	if delta < 0 {
 		q = q.Where("? >= ?", col, -delta)
 		set[name] = gorm.Expr("? - ?", col, -delta)
-	}
-	for _, a := range also {
-		set[a.Column.Name] = a.Value
 	}
 	return dbError(q.UpdateColumns(set).Error)
 }

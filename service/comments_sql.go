@@ -1,0 +1,176 @@
+package service
+
+import (
+	"database/sql"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/quizsite/discuss/model"
+)
+
+// The statements of a new comment, written out and scanned by hand: a hot
+// post's comments commit one after another, and GORM's building and
+// reflective scanning of them cost the server more CPU than MariaDB spent
+// answering them.
+
+// commentTarget is what a new comment needs to know before its
+// transaction, read in one statement by readCommentTarget.
+type commentTarget struct {
+	post *model.Post // its id, author_id and hidden
+	// parent is the comment replied to (its id, post_id, root_id,
+	// author_id and hidden), nil for a top-level comment; replyTo is its
+	// author.
+	parent  *model.Comment
+	replyTo *model.Author
+	// targetMuted says that the user the comment answers (the post's
+	// author, or the parent's) muted the post.
+	targetMuted bool
+	// leveled and watched are as in commentDraft.
+	leveled, watched bool
+}
+
+// commentTargetSQL is readCommentTarget's statement; %s is where the users
+// a body mentions join the users whom the fan-out does not tell. The
+// parent is looked up by id even for a top-level comment (id 0, which
+// finds nothing): one text for both. The user a comment answers is the
+// parent's author, or without a parent the post's.
+const commentTargetSQL = `SELECT p.author_id, p.hidden,
+	c.post_id, c.root_id, c.author_id, c.hidden, c.deleted_at IS NOT NULL, a.username, a.display_name,
+	EXISTS (SELECT 1 FROM post_subscriptions s
+		WHERE s.post_id = p.id AND s.user_id = COALESCE(c.author_id, p.author_id) AND s.level = ?),
+	EXISTS (SELECT 1 FROM post_subscriptions s WHERE s.post_id = p.id AND s.user_id = ?),
+	EXISTS (SELECT 1 FROM post_subscriptions s
+		WHERE s.post_id = p.id AND s.level = ? AND s.user_id NOT IN (?, COALESCE(c.author_id, p.author_id)%s))
+FROM posts p LEFT JOIN comments c ON c.id = ? LEFT JOIN users a ON a.id = c.author_id
+WHERE p.id = ? AND p.deleted_at IS NULL`
+
+// readCommentTarget reads, in one statement and without locks, what a new
+// comment by actor on post postID, replying to parentID (nil for a
+// top-level comment) and mentioning the users mentioned, needs before its
+// transaction: the post and the parent, the parent's author, whether the
+// user it answers muted the post, whether actor has a level on it, and
+// whether anyone else watches it, that is someone the fan-out would tell
+// (neither the actor nor a user the comment notifies directly; a user who
+// muted the post watches nothing). Errors: ENOTFOUND for a missing post,
+// or a deleted parent, or one of them hidden from actor; EPERMISSION for
+// a hidden one actor sees (writable); EINVALID naming parent_id when it is
+// not a comment of the post.
+func readCommentTarget(db *gorm.DB, actor *model.User, postID int64, parentID *int64, mentioned []int64) (*commentTarget, error) {
+	var wanted int64
+	if parentID != nil {
+		wanted = *parentID
+	}
+	args := make([]any, 0, 7+len(mentioned))
+	args = append(args, model.LevelMuted, actor.ID, model.LevelWatching, actor.ID)
+	for _, id := range mentioned {
+		args = append(args, id)
+	}
+	args = append(args, wanted, postID)
+	query := strings.Replace(commentTargetSQL, "%s", strings.Repeat(", ?", len(mentioned)), 1)
+	t := &commentTarget{post: &model.Post{ID: postID}}
+	var (
+		parentPost, root, parentAuthor sql.NullInt64
+		parentHidden                   sql.NullBool
+		parentDeleted                  bool
+		username, displayName          sql.NullString
+	)
+	err := scanOne(db, query, args, &t.post.AuthorID, &t.post.Hidden,
+		&parentPost, &root, &parentAuthor, &parentHidden, &parentDeleted, &username, &displayName,
+		&t.targetMuted, &t.leveled, &t.watched)
+	if err != nil {
+		return nil, notFound(err, "post %d not found", postID)
+	}
+	if !t.post.VisibleTo(actor) {
+		return nil, model.Errorf(model.ENOTFOUND, "post %d not found", postID)
+	}
+	if err := writable(actor, "post", postID, t.post.AuthorID, t.post.Hidden); err != nil {
+		return nil, err
+	}
+	if parentID == nil {
+		return t, nil
+	}
+	switch {
+	case !parentPost.Valid || parentPost.Int64 != postID:
+		return nil, model.Errorf(model.EINVALID, "parent_id must be a comment of post %d", postID)
+	case parentDeleted:
+		return nil, model.Errorf(model.ENOTFOUND, "comment %d not found", wanted)
+	}
+	t.parent = &model.Comment{ID: wanted, PostID: postID, AuthorID: parentAuthor.Int64, Hidden: parentHidden.Bool}
+	if root.Valid {
+		t.parent.RootID = &root.Int64
+	}
+	if err := writable(actor, "comment", wanted, t.parent.AuthorID, t.parent.Hidden); err != nil {
+		return nil, err
+	}
+	t.replyTo = &model.Author{ID: parentAuthor.Int64, Username: username.String, DisplayName: displayName.String}
+	return t, nil
+}
+
+// lockForComment locks, inside tx, live post postID and then the rows of
+// actor and of the recipients to, in the package's lock order, and returns
+// the post (its id, author_id, hidden and last_comment_id) and the plan of
+// the recipients who have not blocked actor, as lockPlan makes it. On
+// MySQL it is one statement, a UNION ALL whose members lock the post, then
+// the users: their rows are read, so locked, in the order of the primary
+// key's range, ascending by id. Errors: ENOTFOUND for a missing or deleted
+// post.
+func lockForComment(tx *gorm.DB, actor *model.User, postID int64, to []recipient) (*model.Post, notifyPlan, error) {
+	users, args := idList([]any{postID, actor.ID}, append(recipientIDs(to), actor.ID))
+	query := lockingUnion(tx,
+		"SELECT 0, author_id, hidden, last_comment_id FROM posts WHERE id = ? AND deleted_at IS NULL",
+		"SELECT 1, users.id, users.notification_seq, user_blocks.user_id FROM users "+
+			"LEFT JOIN user_blocks ON user_blocks.user_id = users.id AND user_blocks.blocked_id = ? WHERE users.id IN ("+users+")")
+	rows, err := rawRows(tx, query, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	var post *model.Post
+	seqs := make(map[int64]int64, len(to)+1)
+	blockers := map[int64]bool{}
+	for rows.Next() {
+		var kind, a, b int64
+		var c sql.NullInt64
+		if err := rows.Scan(&kind, &a, &b, &c); err != nil {
+			return nil, nil, dbError(err)
+		}
+		if kind == 0 {
+			post = &model.Post{ID: postID, AuthorID: a, Hidden: b != 0, LastCommentID: c.Int64}
+			continue
+		}
+		seqs[a] = b
+		if c.Valid {
+			blockers[a] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, dbError(err)
+	}
+	if post == nil {
+		return nil, nil, model.Errorf(model.ENOTFOUND, "post %d not found", postID)
+	}
+	return post, planOf(to, seqs, blockers), nil
+}
+
+// insertComment inserts c inside tx and sets its id.
+func insertComment(tx *gorm.DB, c *model.Comment) error {
+	id, err := rawInsert(tx, "comments", `INSERT INTO comments (post_id, parent_id, root_id, author_id, reply_to_user_id,
+	body, body_html, body_html_version, spoiler, hidden, like_count, reply_count, created_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?)`,
+		c.PostID, c.ParentID, c.RootID, c.AuthorID, c.ReplyToUserID,
+		c.Body, c.BodyHTML, c.BodyHTMLVersion, c.Spoiler, c.Hidden, c.CreatedAt)
+	c.ID = id
+	return err
+}
+
+// commentAdded moves, inside tx, post postID's counters for its new comment
+// commentID made at now, in one statement: the comment count, the last
+// activity and comment, and the thread's version (its pages change, see
+// comments_cache.go).
+func commentAdded(tx *gorm.DB, postID, commentID int64, now time.Time) error {
+	_, err := rawExec(tx, `UPDATE posts SET comment_count = comment_count + 1, last_activity_at = ?,
+	last_comment_id = ?, thread_version = thread_version + 1 WHERE id = ?`, now, commentID, postID)
+	return err
+}
