@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"slices"
 	"strings"
 
@@ -70,9 +71,9 @@ func (s *NotificationStore) oldestFirst(ctx context.Context, query string, limit
 	if limit <= 0 {
 		return nil, model.Errorf(model.EINVALID, "limit must be positive")
 	}
-	rows, err := s.prep.WithContext(ctx).Raw(query, model.NotifySystem, true, true, userID, cond, limit).Rows()
+	rows, err := rawRows(s.prep.WithContext(ctx), query, model.NotifySystem, true, true, userID, cond, limit)
 	if err != nil {
-		return nil, dbError(err)
+		return nil, err
 	}
 	defer rows.Close()
 	list := []*model.Notification{}
@@ -160,24 +161,13 @@ func (r *notificationRow) notification() *model.Notification {
 // statement so that its four figures agree with each other: the hub
 // starts a connection's cursor from it. An unknown user has a zero head.
 func (s *NotificationStore) NotificationHead(ctx context.Context, userID int64) (model.NotificationHead, error) {
-	// Rows, not Row: a statement that fails to prepare gives GORM's Row
-	// no error to return.
-	rows, err := s.prep.WithContext(ctx).Raw(`SELECT u.notification_seq,
+	var head model.NotificationHead
+	err := scanOne(s.prep.WithContext(ctx), `SELECT u.notification_seq,
 		(SELECT COALESCE(MAX(n.id), 0) FROM notifications n WHERE n.user_id = u.id),
 		u.unread_notifications, u.unseen_notifications
-		FROM users u WHERE u.id = ?`, userID).Rows()
-	if err != nil {
-		return model.NotificationHead{}, dbError(err)
-	}
-	defer rows.Close()
-	var head model.NotificationHead
-	if rows.Next() {
-		if err := rows.Scan(&head.Seq, &head.LastID, &head.Unread, &head.Unseen); err != nil {
-			return model.NotificationHead{}, dbError(err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return model.NotificationHead{}, dbError(err)
+		FROM users u WHERE u.id = ?`, []any{userID}, &head.Seq, &head.LastID, &head.Unread, &head.Unseen)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return model.NotificationHead{}, err
 	}
 	return head, nil
 }
