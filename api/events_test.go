@@ -148,7 +148,7 @@ func TestEventStreamOpen(t *testing.T) {
 
 	// Every refusal comes before the stream: the contract's JSON error,
 	// never a 200 and event-stream headers.
-	for _, tt := range append(handshakeRefusals(alice.Token),
+	for _, tt := range append(handshakeRefusals(alice.Token, ts.goneToken(t)),
 		refusal{"ErrBadHeaderToken", "", http.Header{"Authorization": {"Bearer forged.token.here"}}, 401, model.EUNAUTHENTICATED},
 		refusal{"ErrEmptySince", "?since=&token=" + alice.Token, nil, 400, model.EINVALID},
 		refusal{"ErrBadLastEventID", "?since=3&token=" + alice.Token, http.Header{"Last-Event-ID": {"x7"}}, 400, model.EINVALID},

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/gorilla/websocket"
 
 	"github.com/quizsite/discuss/model"
 	"github.com/quizsite/discuss/notify"
@@ -46,12 +47,12 @@ func (s *Server) admitLive(c *gin.Context, since string, sinceGiven bool) (liveC
 	if token == "" {
 		token = bearerToken(c.Request)
 	}
-	user, err := s.auth.Authenticate(ctx(c), token)
+	user, expires, err := s.auth.Verify(ctx(c), token)
 	if err != nil {
 		writeError(c, s.log, err)
 		return liveConn{}, false
 	}
-	lc := liveConn{user: user, expires: s.auth.TokenExpiry(token)}
+	lc := liveConn{user: user, expires: expires}
 	if sinceGiven {
 		n, err := strconv.ParseInt(since, 10, 64)
 		if err != nil || n < 0 {
@@ -86,13 +87,23 @@ func (s *Server) serveWS(c *gin.Context) {
 		return
 	}
 	// The upgrader answers a failed handshake itself (through its Error
-	// hook, in the contract's shape).
-	conn, err := s.upgrader.Upgrade(notify.NonBlocking(c.Writer), c.Request, nil)
-	if err != nil {
+	// hook, in the contract's shape); one that is not even asked for is
+	// answered before the hub reads anything for it.
+	if !websocket.IsWebSocketUpgrade(c.Request) {
+		_, _ = s.upgrader.Upgrade(c.Writer, c.Request, nil)
 		lc.release()
 		return
 	}
-	if err := s.hub.Serve(conn, lc.user, lc.since, lc.expires, lc.release); err != nil {
+	// What connecting costs (registration, the replay's read) is done
+	// before the upgrade, so that the 101, hello and the replay go out in
+	// one write.
+	a := s.hub.Admit(lc.user, lc.since, lc.expires, lc.release)
+	conn, err := s.upgrader.Upgrade(notify.NonBlocking(c.Writer), c.Request, nil)
+	if err != nil {
+		s.hub.Abandon(a)
+		return
+	}
+	if err := s.hub.ServeAdmitted(conn, a); err != nil {
 		s.log.Info("websocket refused", "user_id", lc.user.ID, "reason", err.Error())
 	}
 }

@@ -49,6 +49,16 @@ func (ts *testServer) dialWS(t *testing.T, query string, header http.Header) *we
 	return conn
 }
 
+// goneToken is a token of ours for a user that does not exist.
+func (ts *testServer) goneToken(t *testing.T) string {
+	t.Helper()
+	token, _, err := ts.Auth.IssueToken(&model.User{ID: 1 << 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
 func readFrame(t *testing.T, conn *websocket.Conn) frame {
 	t.Helper()
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -71,10 +81,11 @@ type refusal struct {
 
 // handshakeRefusals are the refusals that the socket and the event stream
 // share, for a server that allows only https://quiz.example.com; token is
-// a valid one.
-func handshakeRefusals(token string) []refusal {
+// a valid one, gone one validly signed for a user that does not exist.
+func handshakeRefusals(token, gone string) []refusal {
 	return []refusal{
 		{"ErrNoToken", "", nil, 401, model.EUNAUTHENTICATED},
+		{"ErrUnknownUser", "?token=" + gone, nil, 401, model.EUNAUTHENTICATED},
 		{"ErrBadToken", "?token=forged.token.here", nil, 401, model.EUNAUTHENTICATED},
 		{"ErrForeignOrigin", "?token=" + token, http.Header{"Origin": {"https://evil.example.com"}}, 403, model.EPERMISSION},
 		{"ErrBadSince", "?since=-3&token=" + token, nil, 400, model.EINVALID},
@@ -100,7 +111,7 @@ func TestWebSocketHandshake(t *testing.T) {
 		h := http.Header{"Authorization": {"Bearer " + alice.Token}, "Origin": {"https://quiz.example.com"}}
 		ts.dialWS(t, "", h)
 	})
-	for _, tt := range handshakeRefusals(alice.Token) {
+	for _, tt := range handshakeRefusals(alice.Token, ts.goneToken(t)) {
 		t.Run(tt.name, func(t *testing.T) {
 			conn, res, err := websocket.DefaultDialer.Dial(ts.wsURL(tt.query), tt.header)
 			if err == nil {

@@ -41,9 +41,15 @@ func requestIDMiddleware() gin.HandlerFunc {
 func requestID(c *gin.Context) string { return c.GetString(requestIDHeader) }
 
 // accessLog writes one line per request. The query string is logged with
-// the token parameter redacted: browsers pass their JWT there on /ws.
+// the token parameter redacted: browsers pass their JWT there on /ws. Below
+// the info level no record is built: the attributes, the redacted query and
+// the client address cost more than some requests do (a socket's connect).
 func (s *Server) accessLog() gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if !s.log.Enabled(c.Request.Context(), slog.LevelInfo) {
+			c.Next()
+			return
+		}
 		start := time.Now()
 		c.Next()
 		attrs := []slog.Attr{

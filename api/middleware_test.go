@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -260,5 +261,25 @@ func TestPanickingHandler(t *testing.T) {
 	}
 	if entry.RequestID != "panic-1" || entry.Panic != "boom" || !strings.Contains(entry.Stack, "TestPanickingHandler") {
 		t.Fatalf("panic logged as %+v; logs:\n%s", entry, ts.Logs.String())
+	}
+}
+
+// TestAccessLogBelowInfo: a logger above info gets no request line, and
+// the request is served all the same.
+func TestAccessLogBelowInfo(t *testing.T) {
+	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelWarn} {
+		var logs strings.Builder
+		s := &Server{log: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: level}))}
+		r := gin.New()
+		r.Use(s.accessLog())
+		r.GET("/x", func(c *gin.Context) { c.String(http.StatusTeapot, "ok") })
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, httptest.NewRequest("GET", "/x?token=secret", nil))
+		if w.Code != http.StatusTeapot {
+			t.Fatalf("%v: status %d", level, w.Code)
+		}
+		if logged := strings.Contains(logs.String(), `"msg":"request"`); logged != (level == slog.LevelInfo) {
+			t.Fatalf("%v: logged %v:\n%s", level, logged, logs.String())
+		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/quizsite/discuss/model"
 )
 
 // client is one connection: a WebSocket, or an event stream (see
@@ -20,10 +22,19 @@ import (
 type client struct {
 	hub *Hub
 	// out writes the frames; conn is the WebSocket readLoop reads, nil for
-	// an event stream, whose client sends nothing.
+	// an event stream, whose client sends nothing. A WebSocket admitted
+	// before its upgrade (Hub.Admit) has neither until served (serve), and
+	// nothing reads them before: its queue keeps what arrives, as open
+	// holds the writer's turn from the start.
 	out    transport
 	conn   *websocket.Conn
-	userID int64
+	stream bool // an event stream, not a WebSocket
+	// attached is set once out is (serve), for the timer of stop.
+	attached atomic.Bool
+	userID   int64
+	// expires is when the token the connection was opened with expires
+	// (see expireAt), kept from admission to serving.
+	expires time.Time
 	// resume is set when the client gave since, which is then cur.id.
 	resume bool
 	// expiry closes the connection with 4001 when its token expires; nil
@@ -51,6 +62,9 @@ type client struct {
 	closeCode  atomic.Int32
 
 	registered bool // guarded by hub.mu
+	// served is set once the connection is served, from when it counts
+	// against the user's limit (see Hub.countServed); guarded by hub.mu.
+	served bool
 	// reads paces the read frames of all the user's connections; set at
 	// registration.
 	reads *readPacer
@@ -65,11 +79,9 @@ type client struct {
 	following atomic.Int32
 }
 
-func newClient(h *Hub, out transport, conn *websocket.Conn, userID int64, since *int64, release func()) *client {
+func newClient(h *Hub, userID int64, since *int64, release func()) *client {
 	c := &client{
 		hub:        h,
-		out:        out,
-		conn:       conn,
 		userID:     userID,
 		release:    release,
 		writing:    true, // open writes first
@@ -83,6 +95,18 @@ func newClient(h *Hub, out transport, conn *websocket.Conn, userID int64, since 
 	return c
 }
 
+// serve gives c the transport it writes to, and the WebSocket it reads
+// (nil for an event stream). A client stopped before it had a transport
+// has its drop timer started here (see stop): one of the two sees the
+// other's flag.
+func (c *client) serve(out transport, conn *websocket.Conn) {
+	c.out, c.conn = out, conn
+	c.attached.Store(true)
+	if c.stopping.Load() && c.closeCode.Load() != 0 {
+		c.dropLater()
+	}
+}
+
 // expireAt closes the connection with 4001 when at comes: a socket must
 // not outlive the token that opened it (the user may have been signed out,
 // or lost the role the token named).
@@ -93,18 +117,24 @@ func (c *client) expireAt(at time.Time) {
 	c.expiry = time.AfterFunc(time.Until(at), func() { c.stop(CloseTokenExpired) })
 }
 
-// open sends hello and the replay, starts the reader of a WebSocket, and
-// writes what was queued meanwhile. It runs on a goroutine of its own that
-// ends when the queue is empty, so that neither the stack it grew in Store
-// calls nor a writer is kept for the life of an idle connection.
-func (c *client) open() {
-	if err := c.replayOnConnect(); err != nil && !c.stopping.Load() {
+// open sends hello and the replay read at admission (or its Store
+// failure, err, which closes the connection with 1011), starts the reader
+// of a WebSocket, and hands the writer's turn on to what was queued
+// meanwhile. A WebSocket's 101 response waits in its socket (see
+// NonBlocking) until uncork here, so that the 101, hello and the replay
+// go out in one write.
+func (c *client) open(head model.NotificationHead, list []*model.Notification, err error) {
+	if err == nil && !c.stopping.Load() {
+		// Stopped while admitted (the hub shut down): only the close frame.
+		err = c.sendConnect(head, list)
+	}
+	if err != nil && !c.stopping.Load() {
 		c.stop(websocket.CloseInternalServerErr)
 	}
 	if c.conn != nil {
 		go c.readLoop()
 	}
-	c.writeQueued()
+	c.handBack(c.out.uncork())
 }
 
 // enqueue queues f for the writer, starting one if none runs, or writes
@@ -173,9 +203,14 @@ func (c *client) stop(code int) {
 	// before its next frame (it checks under queueMu, which kick takes
 	// after stopping is set), or a new one starts.
 	c.kick()
-	if code != 0 {
-		time.AfterFunc(c.hub.opts.WriteTimeout+c.hub.opts.CloseGrace, func() { _ = c.out.drop() })
+	if code != 0 && c.attached.Load() {
+		c.dropLater()
 	}
+}
+
+// dropLater drops the TCP connection once the close frame had its time.
+func (c *client) dropLater() {
+	time.AfterFunc(c.hub.opts.WriteTimeout+c.hub.opts.CloseGrace, func() { _ = c.out.drop() })
 }
 
 // closeText is the reason sent with each close code the server uses.

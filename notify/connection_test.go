@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,6 +71,127 @@ func TestConnectionLimitClosesOldest4000(t *testing.T) {
 			t.Fatalf("LocalCounts = %d, %d; want 2, 3", users, conns)
 		}
 	})
+}
+
+// holdAdmission returns an admitted hook (envConfig) that holds the
+// n-th connection between Admit and its upgrade: held is sent to once it
+// is held, and closing release lets it go on.
+func holdAdmission(n int64) (hook func(), held chan struct{}, release chan struct{}) {
+	held, release = make(chan struct{}), make(chan struct{})
+	var calls atomic.Int64
+	return func() {
+		if calls.Add(1) == n {
+			held <- struct{}{}
+			<-release
+		}
+	}, held, release
+}
+
+// openAsync opens a WebSocket for userID on another goroutine; the client,
+// reading, or the error arrive on the channel.
+func openAsync(e *env, userID int64) chan any {
+	out := make(chan any, 1)
+	go func() {
+		c, _, err := e.open(userID, dialOpts{})
+		if err != nil {
+			out <- err
+			return
+		}
+		go c.readLoop()
+		out <- c
+	}()
+	return out
+}
+
+func opened(t *testing.T, ch chan any) *wsClient {
+	t.Helper()
+	select {
+	case v := <-ch:
+		c, ok := v.(*wsClient)
+		if !ok {
+			t.Fatalf("dial: %v", v)
+		}
+		t.Cleanup(c.drop)
+		return c
+	case <-time.After(waitTimeout):
+		t.Fatal("dial did not return")
+	}
+	return nil
+}
+
+// TestAdmission: a WebSocket admitted (Admit) but not yet upgraded counts
+// among the hub's connections at once, but against its user's limit only
+// once served; what is published meanwhile reaches it after its replay,
+// with no gap and no duplicate.
+func TestAdmission(t *testing.T) {
+	hook, held, release := holdAdmission(2)
+	e := newEnv(t, envConfig{opts: Options{MaxConnectionsPerUser: 1}, admitted: hook})
+	unread := e.store.addAndPublish(t, e.hub, 1)
+	c1 := e.connect(1, dialOpts{})
+	pending := openAsync(e, 1)
+	<-held
+	if users, conns := e.hub.LocalCounts(); users != 1 || conns != 2 {
+		t.Fatalf("LocalCounts = %d, %d; want 1, 2 (the handshake counts)", users, conns)
+	}
+	live := e.store.addAndPublish(t, e.hub, 1)
+	c1.expectNotification(live.ID, false) // not replaced yet
+	close(release)
+	c2 := opened(t, pending)
+	if code := c1.closeCode(); code != CloseReplaced {
+		t.Fatalf("oldest closed with %d (%v), want 4000", code, c1.q.Err())
+	}
+	c2.expect("hello")
+	c2.expectNotification(unread.ID, true)
+	c2.expectNotification(live.ID, false)
+	c2.expectQuiet()
+	if _, conns := e.hub.LocalCounts(); conns != 1 {
+		t.Fatalf("connections = %d, want 1", conns)
+	}
+}
+
+// TestAdmittedAtShutdown: a connection admitted before the hub shut down
+// and upgraded after is closed with 1001, and the hub's Run waits for it.
+func TestAdmittedAtShutdown(t *testing.T) {
+	hook, held, release := holdAdmission(1)
+	e := newEnv(t, envConfig{admitted: hook})
+	pending := openAsync(e, 1)
+	<-held
+	e.cancel()
+	waitFor(t, "the hub to shut down", func() bool {
+		e.hub.mu.RLock()
+		defer e.hub.mu.RUnlock()
+		return e.hub.closed
+	})
+	close(release)
+	c := opened(t, pending)
+	if code := c.closeCode(); code != websocket.CloseGoingAway {
+		t.Fatalf("close code = %d (%v), want 1001", code, c.q.Err())
+	}
+	e.stop()
+}
+
+// TestAdmissionAbandoned: a connection admitted whose upgrade then fails
+// (no Sec-WebSocket-Key) leaves the hub at once.
+func TestAdmissionAbandoned(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	req, err := http.NewRequest(http.MethodGet, e.srv.URL+"/ws?user=1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400", resp.StatusCode)
+	}
+	if users, conns := e.hub.LocalCounts(); users != 0 || conns != 0 {
+		t.Fatalf("LocalCounts = %d, %d; want 0, 0", users, conns)
+	}
 }
 
 func TestTokenExpiryCloses4001(t *testing.T) {

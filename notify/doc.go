@@ -16,8 +16,12 @@
 // sockConn and client.writeHere); a broadcast takes the turn of every
 // connection where nothing is queued, under the hub's lock, and a few
 // goroutines then write it to them all (Hub.toAll). On connect the
-// connection is registered for live delivery first, then it is sent hello
-// and a replay from the Store, then live frames.
+// connection is registered for live delivery first and its replay read
+// from the Store, before the WebSocket is upgraded (Hub.Admit); then the
+// 101 response, hello and the replay go out in one write
+// (Hub.ServeAdmitted), then live frames, including what was published
+// meanwhile. An admitted connection counts among the hub's connections at
+// once, and against its user's limit once served.
 //
 // An event stream (ServeEvents) is the same connection over another
 // transport: the writer writes each frame as an event, pings as comment

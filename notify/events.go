@@ -134,7 +134,7 @@ func (s *eventStream) write(b []byte, deadline time.Time) error {
 }
 
 // ServeEvents serves user's live notifications on r's response as an
-// event stream (see eventStream): the connection Serve gives a WebSocket,
+// event stream (see eventStream): the connection ServeAdmitted gives a WebSocket,
 // with the same hello, replay (unread notifications, or those after *since
 // when since is not nil), order, catch-ups and live frames, the same limit
 // of connections per user, and the same close codes, sent as a close event
@@ -142,7 +142,7 @@ func (s *eventStream) write(b []byte, deadline time.Time) error {
 // with 4001 then. release, when not nil, is called once the stream has
 // ended (see ReserveAddress).
 //
-// Unlike Serve it returns only when the stream ends: the client went away,
+// Unlike ServeAdmitted it returns only when the stream ends: the client went away,
 // or the hub closed the stream. It returns ErrClosed, having written
 // nothing, once the hub has shut down or closed its streams (see
 // CloseStreams), for the caller to answer as it sees fit.
@@ -159,13 +159,14 @@ func (h *Hub) ServeEvents(w http.ResponseWriter, r *http.Request, user *model.Us
 		release()
 		return err
 	}
-	c := newClient(h, stream, nil, user.ID, since, release)
-	kicked, ok := h.register(c)
-	if !ok {
+	c := newClient(h, user.ID, since, release)
+	c.stream = true
+	if !h.register(c) {
 		release()
 		return ErrClosed
 	}
-	if kicked != nil {
+	c.serve(stream, nil)
+	if kicked := h.countServed(c); kicked != nil {
 		kicked.stop(CloseReplaced)
 	}
 	stream.header()
@@ -175,7 +176,10 @@ func (h *Hub) ServeEvents(w http.ResponseWriter, r *http.Request, user *model.Us
 	// by the request's goroutine, which waits: the response is only ours
 	// until the handler returns, so it returns once no writer can run
 	// again.
-	go c.open()
+	go func() {
+		head, list, err := c.readReplay()
+		c.open(head, list, err)
+	}()
 	select {
 	case <-r.Context().Done():
 	case <-c.writerDone:
@@ -196,7 +200,7 @@ func (h *Hub) CloseStreams() {
 	var streams []*client
 	for _, list := range h.users {
 		for _, c := range list {
-			if c.conn == nil {
+			if c.stream {
 				streams = append(streams, c)
 			}
 		}

@@ -24,7 +24,7 @@ import (
 const waitTimeout = 10 * time.Second
 
 // env is a hub behind an httptest server whose /ws handler does what the
-// api package does: origin check, upgrade, Serve; and whose /sse handler
+// api package does: origin check, Admit, upgrade, ServeAdmitted; and whose /sse handler
 // does the same with ServeEvents. Its clients connect over /sse when sse
 // is set, else over /ws.
 type env struct {
@@ -51,6 +51,9 @@ type envConfig struct {
 	noWait bool
 	// sse has the env's clients connect over /sse instead of /ws.
 	sse bool
+	// admitted, when set, is called by the /ws handler between Admit and
+	// the upgrade.
+	admitted func()
 }
 
 // overTransports runs test twice: its clients over WebSocket, then over
@@ -129,11 +132,16 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 			}
 			return
 		}
+		a := h.Admit(&model.User{ID: userID}, since, expires, nil)
+		if cfg.admitted != nil {
+			cfg.admitted()
+		}
 		conn, err := upgrader.Upgrade(NonBlocking(w), r, nil)
 		if err != nil {
+			h.Abandon(a)
 			return
 		}
-		_ = h.Serve(conn, &model.User{ID: userID}, since, expires, nil)
+		_ = h.ServeAdmitted(conn, a)
 	}))
 	if cfg.listener != nil {
 		e.srv.Listener = cfg.listener(e.srv.Listener)

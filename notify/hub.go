@@ -16,8 +16,8 @@ import (
 	"github.com/quizsite/discuss/model"
 )
 
-// ErrClosed is returned by Serve and ServeEvents once the hub has shut
-// down, and by ServeEvents once CloseStreams was called.
+// ErrClosed is returned by ServeAdmitted and ServeEvents once the hub has
+// shut down, and by ServeEvents once CloseStreams was called.
 var ErrClosed = errors.New("notify: hub is shut down")
 
 // Hub holds this instance's live connections, WebSockets and event streams,
@@ -199,55 +199,106 @@ func (h *Hub) shutdown() {
 // ReserveAddress takes one of the connections the client address addr may
 // hold (Options.MaxConnectionsPerAddress), or reports false when it holds
 // them all. Call it before the upgrade, so that a refused client gets an
-// HTTP answer, and hand release to Serve, which calls it when the
+// HTTP answer, and hand release to Admit, which has it called when the
 // connection ends; call release yourself when the connection is not served.
 func (h *Hub) ReserveAddress(addr netip.Addr) (release func(), ok bool) {
 	return h.addresses.reserve(addr)
 }
 
-// Serve takes over a connection upgraded for user (see Upgrader): it
-// registers the connection for live delivery, then sends hello, the replay
-// (unread notifications, or those after *since when since is not nil) and
-// live frames. When expires is not zero (the expiry of the token the
-// connection was opened with) the connection is closed with 4001 then.
-// release, when not nil, is called once the connection has ended (see
-// ReserveAddress). Serve returns at once; the connection then lives on its
-// own goroutines until it or the hub closes, independent of the HTTP
-// request, which the caller should let go of (returning from the handler
-// frees the request and the buffers of the hijacked connection).
-func (h *Hub) Serve(conn *websocket.Conn, user *model.User, since *int64, expires time.Time, release func()) error {
+// Admission is a WebSocket connection admitted before its upgrade (see
+// Admit): registered for live delivery, its replay read. Hand it to
+// ServeAdmitted once upgraded, or to Abandon when the upgrade failed.
+type Admission struct {
+	c *client
+	// closed is set when the hub had shut down: the connection is only
+	// told so (1001).
+	closed bool
+	// err is the replay's Store failure: the connection is closed with
+	// 1011 once upgraded, and the client tries again.
+	err  error
+	head model.NotificationHead
+	list []*model.Notification
+}
+
+// Admit does, before a WebSocket is upgraded, what connecting costs: it
+// registers a connection for user for live delivery, from which
+// everything published for the user is kept for it, and reads its replay
+// (unread notifications, or those after *since when since is not nil)
+// from the Store, waiting at most StoreTimeout. The 101, hello and the
+// replay then go out in one write (ServeAdmitted). The connection counts
+// among the hub's connections from now on (Online), but against the
+// user's limit (Options.MaxConnectionsPerUser) only once served. When
+// expires is not zero the connection is closed with 4001 then. release,
+// when not nil, is called once the connection has ended (see
+// ReserveAddress), or by Abandon.
+func (h *Hub) Admit(user *model.User, since *int64, expires time.Time, release func()) *Admission {
 	if release == nil {
 		release = func() {}
 	}
-	if user == nil {
-		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseInternalServerErr, ""), time.Now().Add(time.Second))
-		_ = conn.Close()
-		release()
-		return errors.New("notify: Serve needs a user")
+	c := newClient(h, user.ID, since, release)
+	c.expires = expires
+	a := &Admission{c: c}
+	if !h.register(c) {
+		a.closed = true
+		return a
 	}
-	c := newClient(h, newWSTransport(conn), conn, user.ID, since, release)
-	kicked, ok := h.register(c)
-	if !ok {
-		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, closeText(websocket.CloseGoingAway)), time.Now().Add(time.Second))
-		_ = conn.Close()
-		release()
+	a.head, a.list, a.err = c.readReplay()
+	return a
+}
+
+// Abandon gives up an admission whose upgrade failed: the connection
+// leaves the hub and its address slot is released.
+func (h *Hub) Abandon(a *Admission) {
+	c := a.c
+	if a.closed {
+		c.release()
+		return
+	}
+	h.unregister(c)
+	c.stopping.Store(true)
+	c.release()
+	h.active.Done()
+}
+
+// ServeAdmitted takes over the connection of a, upgraded through
+// NonBlocking, whose 101 response is still kept: it writes the 101, hello
+// and the replay together, as far as the socket takes them without
+// waiting, then live frames. A connection the hub refused (it had shut
+// down; ErrClosed) is closed with 1001, one whose replay failed with 1011.
+// ServeAdmitted returns at once; the connection then lives on its own
+// goroutines until it or the hub closes, independent of the HTTP
+// request, which the caller should let go of (returning from the handler
+// frees the request and the buffers of the hijacked connection).
+func (h *Hub) ServeAdmitted(conn *websocket.Conn, a *Admission) error {
+	c := a.c
+	out := newWSTransport(conn)
+	if a.closed {
+		if out.sayClose(websocket.CloseGoingAway, time.Now().Add(time.Second)) == nil {
+			out.uncork()
+			_ = out.flush()
+		}
+		_ = out.drop()
+		c.release()
 		return ErrClosed
 	}
-	if kicked != nil {
+	c.serve(out, conn)
+	if kicked := h.countServed(c); kicked != nil {
 		kicked.stop(CloseReplaced)
 	}
-	c.expireAt(expires)
-	go c.open()
+	c.expireAt(c.expires)
+	c.open(a.head, a.list, a.err)
 	return nil
 }
 
-// register adds c to its user's connections. When that passes the limit,
-// the oldest is removed and returned for the caller to close.
-func (h *Hub) register(c *client) (kicked *client, ok bool) {
+// register adds c to its user's connections, for live delivery; it
+// reports false once the hub has shut down (or, for an event stream, has
+// closed its streams). c counts against the user's limit only once served
+// (countServed): a handshake under way replaces nobody.
+func (h *Hub) register(c *client) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed || (c.conn == nil && h.streamsClosed) {
-		return nil, false
+	if h.closed || (c.stream && h.streamsClosed) {
+		return false
 	}
 	list := h.users[c.userID]
 	if len(list) > 0 {
@@ -256,22 +307,44 @@ func (h *Hub) register(c *client) (kicked *client, ok bool) {
 		c.reads = &readPacer{}
 		h.markPresenceLocked(c.userID, true)
 	}
-	list = append(list, c)
-	if len(list) > h.opts.MaxConnectionsPerUser {
-		kicked = list[0]
-		kicked.registered = false
-		list = slices.Delete(list, 0, 1)
-		delete(h.rounds[kicked.pingSlot], kicked)
-		h.conns--
-	}
-	h.users[c.userID] = list
+	h.users[c.userID] = append(list, c)
 	h.conns++
 	c.registered = true
 	h.rounds[c.pingSlot][c] = struct{}{}
 	h.pingOnce.Do(func() { go h.pingLoop() })
 	h.active.Add(1)
 	h.setGaugesLocked()
-	return kicked, true
+	return true
+}
+
+// countServed counts c, now served, against its user's limit. When the
+// user's served connections pass it, the oldest is removed and returned
+// for the caller to close.
+func (h *Hub) countServed(c *client) (kicked *client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !c.registered {
+		return nil // Shut down meanwhile: stopped already.
+	}
+	c.served = true
+	list := h.users[c.userID]
+	served := 0
+	for _, o := range list {
+		if o.served {
+			served++
+		}
+	}
+	if served <= h.opts.MaxConnectionsPerUser {
+		return nil
+	}
+	i := slices.IndexFunc(list, func(o *client) bool { return o.served })
+	kicked = list[i]
+	kicked.registered = false
+	h.users[c.userID] = slices.Delete(list, i, i+1)
+	delete(h.rounds[kicked.pingSlot], kicked)
+	h.conns--
+	h.setGaugesLocked()
+	return kicked
 }
 
 // unregister removes c from live delivery; it may be called more than once.

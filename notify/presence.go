@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// LocalCounts returns the users and connections of this instance alone.
+// LocalCounts returns the users and connections of this instance alone,
+// counting the WebSockets admitted whose upgrade is under way (Admit).
 func (h *Hub) LocalCounts() (users, connections int) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()

@@ -104,23 +104,22 @@ func readStore[T any](h *Hub, read func(ctx context.Context) (T, error)) (T, err
 	return v, err
 }
 
-// replayOnConnect sends hello, then the unread notifications (at most
-// UnreadReplayLimit) or, with since, every notification after it (at most
-// ReplayLimit, then resync). The connection is registered already, so
-// whatever commits from now on also arrives live, and the cursor skips it
-// there if the replay has sent it.
+// readReplay reads what a connection is sent on connect, before it is
+// served (see Hub.Admit): the head, then the unread notifications (at
+// most UnreadReplayLimit) or, with since, every notification after it (at
+// most ReplayLimit+1, the extra one telling resync). The connection is
+// registered already, so whatever commits from now on also arrives live,
+// and the cursor skips it there if the replay has sent it.
 //
 // The head is read before the replay: everything it counts committed
 // before the replay's read, so once the replay is sent the cursor may move
 // up to it. Connecting waits at most StoreTimeout for its turn and reads
 // together; past that the client is closed with 1011 and tries again.
-func (c *client) replayOnConnect() error {
+func (c *client) readReplay() (head model.NotificationHead, list []*model.Notification, err error) {
 	h := c.hub
 	wait, cancel := context.WithTimeout(h.life, h.opts.StoreTimeout)
 	defer cancel()
-	var head model.NotificationHead
-	var list []*model.Notification
-	err := h.withStore(wait, func(ctx context.Context) error {
+	err = h.withStore(wait, func(ctx context.Context) error {
 		var err error
 		if head, err = h.store.NotificationHead(ctx, c.userID); err != nil {
 			return err
@@ -138,8 +137,12 @@ func (c *client) replayOnConnect() error {
 	})
 	if err != nil {
 		h.log.Warn("notify: replay on connect", "user_id", c.userID, "err", err)
-		return err
 	}
+	return head, list, err
+}
+
+// sendConnect sends hello, then the replay readReplay read.
+func (c *client) sendConnect(head model.NotificationHead, list []*model.Notification) error {
 	hello, err := newHelloFrame(c.userID, head.Counts(), time.Now())
 	if err != nil {
 		return err
@@ -147,7 +150,7 @@ func (c *client) replayOnConnect() error {
 	if err := c.write(hello); err != nil {
 		return err
 	}
-	return c.sendRead(list, head, h.m.replayConnect)
+	return c.sendRead(list, head, c.hub.m.replayConnect)
 }
 
 // sendRead sends a list read after head: the part head covers (see

@@ -176,9 +176,11 @@ func (s *sockConn) CloseWrite() error {
 }
 
 // NonBlocking returns w with its Hijack giving the connection the hub
-// writes to without waiting (sockConn). Pass it, not w, to the Upgrader's
-// Upgrade; Serve falls back to writing on a goroutine per connection for a
-// WebSocket upgraded without it.
+// writes to without waiting (sockConn), corked: the Upgrader's 101
+// response is kept until ServeAdmitted sends it with hello and the replay,
+// in one write. Pass it, not w, to the Upgrader's Upgrade, and the
+// connection to ServeAdmitted, which falls back to writing on a goroutine
+// per connection for a WebSocket upgraded without it.
 func NonBlocking(w http.ResponseWriter) http.ResponseWriter {
 	return hijacker{w}
 }
@@ -190,5 +192,7 @@ func (h hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return newSockConn(c), rw, nil
+	s := newSockConn(c)
+	s.buffering, s.corked = true, true
+	return s, rw, nil
 }

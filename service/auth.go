@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"gorm.io/gorm"
 
 	"github.com/quizsite/discuss/model"
@@ -50,6 +51,8 @@ type Auth struct {
 	loginRetries *RateLimiter
 	// users caches the users tokens name; nil when UserCacheTTL is 0.
 	users *userCache
+	// parser verifies tokens (see Verify).
+	parser *jwt.Parser
 }
 
 // NewAuth returns the auth service.
@@ -65,6 +68,7 @@ func NewAuth(db *gorm.DB, cfg AuthConfig) (*Auth, error) {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	a := &Auth{db: db, cfg: cfg, now: time.Now, dummyHash: dummy}
+	a.parser = a.newTokenParser()
 	if cfg.UserCacheTTL > 0 {
 		a.users = newUserCache(cfg.UserCacheTTL, func() time.Time { return a.now() })
 	}

@@ -128,6 +128,53 @@ func TestAuthenticateRejects(t *testing.T) {
 	}
 }
 
+// TestVerifyExpiry: Verify returns the user and the token's exp, for our
+// tokens and the external issuer's alike, and nothing for a refused one.
+func TestVerifyExpiry(t *testing.T) {
+	a, _ := newAuth(t, &service.ExternalIssuer{Issuer: quizIssuer, Algorithm: "HS256", HS256Key: []byte(quizSecret)})
+	ctx := t.Context()
+	u, err := a.CreateUser(ctx, "alice", "password123", model.RoleUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Truncate(time.Second)
+	exp := now.Add(42 * time.Minute)
+	for _, tt := range []struct {
+		name, token string
+	}{
+		{"Ours", sign(t, jwt.SigningMethodHS256, []byte(ourSecret), claims(ourIssuer, strconv.FormatInt(u.ID, 10), now, exp))},
+		{"External", sign(t, jwt.SigningMethodHS256, []byte(quizSecret), claims(quizIssuer, "quiz-7", now, exp))},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, expires, err := a.Verify(ctx, tt.token)
+			if err != nil || got == nil || !expires.Equal(exp) {
+				t.Fatalf("got %v, %v, %v; want a user and %v", got, expires, err, exp)
+			}
+		})
+	}
+	t.Run("Audience", func(t *testing.T) {
+		aud, _ := newAuth(t, &service.ExternalIssuer{Issuer: quizIssuer, Algorithm: "HS256", HS256Key: []byte(quizSecret), Audience: "discuss"})
+		for _, tt := range []struct {
+			audience []string
+			ok       bool
+		}{{[]string{"other", "discuss"}, true}, {[]string{"other"}, false}, {nil, false}} {
+			c := claims(quizIssuer, "quiz-8", now, exp)
+			c.Audience = tt.audience
+			got, _, err := aud.Verify(ctx, sign(t, jwt.SigningMethodHS256, []byte(quizSecret), c))
+			if (err == nil) != tt.ok || (err != nil && model.ErrorMessage(err) != "invalid token") {
+				t.Fatalf("audience %v: got %v, %v", tt.audience, got, err)
+			}
+		}
+	})
+	t.Run("ErrExpired", func(t *testing.T) {
+		token := sign(t, jwt.SigningMethodHS256, []byte(ourSecret), claims(ourIssuer, strconv.FormatInt(u.ID, 10), now.Add(-2*time.Hour), now.Add(-time.Hour)))
+		got, expires, err := a.Verify(ctx, token)
+		if got != nil || !expires.IsZero() || model.ErrorMessage(err) != "token expired" {
+			t.Fatalf("got %v, %v, %v", got, expires, err)
+		}
+	})
+}
+
 func mustRSA(t *testing.T) *rsa.PrivateKey {
 	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, 2048)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -32,58 +33,90 @@ func (a *Auth) IssueToken(u *model.User) (string, time.Time, error) {
 	return token, exp, nil
 }
 
-// Authenticate verifies a token and returns its user. Our own tokens name a
-// local user id; the external issuer's name a subject of theirs, whose local
-// user is created the first time it is seen. Every failure is
-// EUNAUTHENTICATED; EUNAVAILABLE when the database does not answer.
+// Authenticate verifies a token and returns its user; see Verify.
 func (a *Auth) Authenticate(ctx context.Context, token string) (*model.User, error) {
+	u, _, err := a.Verify(ctx, token)
+	return u, err
+}
+
+// Verify verifies a token and returns its user and when the token expires
+// (a live connection ends then). Our own tokens name a local user id; the
+// external issuer's name a subject of theirs, whose local user is created
+// the first time it is seen. The token is parsed once: the key is chosen
+// by its issuer while it is verified. Every failure is EUNAUTHENTICATED;
+// EUNAVAILABLE when the database does not answer.
+func (a *Auth) Verify(ctx context.Context, token string) (*model.User, time.Time, error) {
 	if token == "" {
-		return nil, model.Errorf(model.EUNAUTHENTICATED, "missing bearer token")
+		return nil, time.Time{}, model.Errorf(model.EUNAUTHENTICATED, "missing bearer token")
 	}
-	var unverified jwt.RegisteredClaims
-	if _, _, err := jwt.NewParser().ParseUnverified(token, &unverified); err != nil {
-		return nil, model.Errorf(model.EUNAUTHENTICATED, "malformed token")
-	}
-	switch {
-	case unverified.Issuer == a.cfg.Issuer:
-		return a.authenticateOwn(ctx, token)
-	case a.cfg.External != nil && unverified.Issuer == a.cfg.External.Issuer:
-		return a.authenticateExternal(ctx, token)
-	default:
-		return nil, model.Errorf(model.EUNAUTHENTICATED, "token issuer is not trusted")
-	}
-}
-
-func (a *Auth) parserOptions(issuer string, algs ...string) []jwt.ParserOption {
-	return []jwt.ParserOption{
-		jwt.WithValidMethods(algs),
-		jwt.WithIssuer(issuer),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithLeeway(30 * time.Second),
-		jwt.WithTimeFunc(a.now),
-	}
-}
-
-func (a *Auth) authenticateOwn(ctx context.Context, token string) (*model.User, error) {
-	var claims jwt.RegisteredClaims
-	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) {
-		return a.cfg.Secret, nil
-	}, a.parserOptions(a.cfg.Issuer, "HS256")...)
+	var claims externalClaims
+	external := false
+	_, err := a.parser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
+		iss, _ := t.Claims.GetIssuer()
+		switch {
+		case iss == a.cfg.Issuer:
+			return a.cfg.Secret, acceptAlg(t, "HS256")
+		case a.cfg.External != nil && iss == a.cfg.External.Issuer:
+			external = true
+			keys, algs := a.cfg.External.keys(ctx)
+			if err := acceptAlg(t, algs...); err != nil {
+				return nil, err
+			}
+			return keys(t)
+		}
+		return nil, errUntrustedIssuer
+	})
 	if err != nil {
-		return nil, tokenError(err)
+		return nil, time.Time{}, tokenError(err)
+	}
+	// The parser requires exp, so ExpiresAt is set.
+	expires := claims.ExpiresAt.Time
+	if external {
+		u, err := a.authenticateExternal(ctx, &claims)
+		return u, expires, err
 	}
 	id, err := strconv.ParseInt(claims.Subject, 10, 64)
 	if err != nil || id <= 0 {
-		return nil, model.Errorf(model.EUNAUTHENTICATED, "invalid token subject")
+		return nil, time.Time{}, model.Errorf(model.EUNAUTHENTICATED, "invalid token subject")
 	}
-	return a.user(ctx, id)
+	u, err := a.user(ctx, id)
+	return u, expires, err
+}
+
+// errUntrustedIssuer is the key lookup's answer to a token of an issuer
+// that is neither ours nor the external one.
+var errUntrustedIssuer = errors.New("token issuer is not trusted")
+
+// acceptAlg refuses a token signed with an algorithm its issuer's keys are
+// not for, so that an RS256 public key can never be used as an HS256
+// secret, nor "none" accepted.
+func acceptAlg(t *jwt.Token, algs ...string) error {
+	if slices.Contains(algs, t.Method.Alg()) {
+		return nil
+	}
+	return fmt.Errorf("signing method %s is not accepted for this issuer", t.Method.Alg())
+}
+
+// newTokenParser returns the checks of every token, whoever issued it;
+// the issuer and its algorithms are checked while the key is chosen
+// (Verify). A Parser may be shared once made.
+func (a *Auth) newTokenParser() *jwt.Parser {
+	return jwt.NewParser(
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(30*time.Second),
+		jwt.WithTimeFunc(func() time.Time { return a.now() }),
+	)
 }
 
 // tokenError turns a jwt parse error into the client's message, telling an
 // expired token apart so that clients know to sign in again.
 func tokenError(err error) error {
 	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return model.Errorf(model.EUNAUTHENTICATED, "malformed token")
+	case errors.Is(err, errUntrustedIssuer):
+		return model.Errorf(model.EUNAUTHENTICATED, "token issuer is not trusted")
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return model.Errorf(model.EUNAUTHENTICATED, "token expired")
 	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
@@ -91,16 +124,4 @@ func tokenError(err error) error {
 	default:
 		return model.Errorf(model.EUNAUTHENTICATED, "invalid token")
 	}
-}
-
-// TokenExpiry returns when a token that Authenticate accepted expires, so
-// that a connection opened with it can end then; zero when it cannot tell.
-// It does not verify the token: call it only on one Authenticate has
-// verified (which also requires exp).
-func (a *Auth) TokenExpiry(token string) time.Time {
-	var claims jwt.RegisteredClaims
-	if _, _, err := jwt.NewParser().ParseUnverified(token, &claims); err != nil || claims.ExpiresAt == nil {
-		return time.Time{}
-	}
-	return claims.ExpiresAt.Time
 }

@@ -55,7 +55,7 @@ func NewNotifications(db *gorm.DB, pub Publisher) *Notifications {
 		pub = NopPublisher{}
 	}
 	core := &notificationCore{db: db, pub: pub, log: slog.New(slog.DiscardHandler)}
-	return &Notifications{notificationCore: core, store: &NotificationStore{core}, retentionBatch: 1000,
+	return &Notifications{notificationCore: core, store: &NotificationStore{notificationCore: core, stmts: &preparedStmts{db: db}}, retentionBatch: 1000,
 		fanoutWake: make(chan struct{}, 1)}
 }
 

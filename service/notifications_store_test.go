@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -55,11 +56,54 @@ func TestReplayQueries(t *testing.T) {
 			t.Errorf("bob replays %v, %v", list, err)
 		}
 	})
+	t.Run("OK/EveryField", func(t *testing.T) {
+		// The hand-scanned rows are GORM's, field for field.
+		var want []*model.Notification
+		if err := f.db.Where("user_id = ?", alice).Order("id").Find(&want).Error; err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.store.NotificationsAfter(ctx, alice, 0, 500)
+		if err != nil || len(got) != len(want) {
+			t.Fatalf("NotificationsAfter = %d, %v; want %d", len(got), err, len(want))
+		}
+		for i := range got {
+			g := *got[i]
+			g.Actor = nil
+			if !reflect.DeepEqual(&g, want[i]) {
+				t.Errorf("row %d: %+v, want %+v", i, g, *want[i])
+			}
+		}
+		head, err := f.store.NotificationHead(ctx, alice)
+		if err != nil || head != (model.NotificationHead{Seq: 3, LastID: n[2].ID, Unread: 2, Unseen: 3}) {
+			t.Errorf("NotificationHead = %+v, %v", head, err)
+		}
+		if head, err := f.store.NotificationHead(ctx, 1<<40); err != nil || head != (model.NotificationHead{}) {
+			t.Errorf("unknown user's head = %+v, %v", head, err)
+		}
+	})
 	t.Run("ErrInvalid", func(t *testing.T) {
 		_, err := f.store.NotificationsAfter(ctx, alice, 0, 0)
 		wantCode(t, err, model.EINVALID, "limit")
 		_, err = f.store.UnreadNotifications(ctx, alice, -1)
 		wantCode(t, err, model.EINVALID, "limit")
+	})
+	t.Run("ErrDatabaseDown", func(t *testing.T) {
+		// Prepared already (above), the statements fail on the closed pool.
+		sqlDB, _ := f.db.DB.DB()
+		_ = sqlDB.Close()
+		if _, err := f.store.NotificationHead(ctx, alice); err == nil {
+			t.Error("NotificationHead: no error")
+		}
+		if _, err := f.store.NotificationsAfter(ctx, alice, 0, 10); err == nil {
+			t.Error("NotificationsAfter: no error")
+		}
+		if _, err := f.store.UnreadNotifications(ctx, alice, 10); err == nil {
+			t.Error("UnreadNotifications: no error")
+		}
+		// A store that has prepared nothing yet fails to prepare.
+		if _, err := service.NewNotifications(f.db.DB, nil).Store().NotificationHead(ctx, alice); err == nil {
+			t.Error("NotificationHead unprepared: no error")
+		}
 	})
 }
 

@@ -5,6 +5,11 @@
 #   cmd/loadgen/bench.sh run SCENARIO [FLAGS]   fresh server, one loadgen run, server stopped
 #   cmd/loadgen/bench.sh compare reply|thread-read [FLAGS]
 #                                               db-ceiling, then the server's run, and the ratio
+#   cmd/loadgen/bench.sh compare push [FLAGS]   db-push at push's rate, then push: MariaDB's
+#                                               part of created_at -> frame beside the whole
+#   cmd/loadgen/bench.sh bare idle|broadcast [FLAGS]
+#                                               the scenario against loadgen's bare gorilla
+#                                               server (cmd/loadgen/bare.go): the floor here
 #   cmd/loadgen/bench.sh table                  every row of the README's table, in one sequence
 #
 # The resubscribe scenario starts two servers on Redis: the one under load
@@ -168,10 +173,14 @@ compare() {
 	local scenario=$1 row ceiling status=0
 	shift
 	case "$scenario" in
+	push)
+		compare_push "$@"
+		return
+		;;
 	reply) row='POST /posts/{id}/comments' ceiling='db-ceiling: reply' ;;
 	thread-read) row='GET /api/v1/posts/' ceiling='db-ceiling: thread page from the cache' ;;
 	*)
-		echo "compare: reply or thread-read" >&2
+		echo "compare: reply, thread-read or push" >&2
 		return 2
 		;;
 	esac
@@ -183,6 +192,55 @@ compare() {
 	cat "$DIR/compare-server.txt"
 	awk -v s="$(rate "$DIR/compare-server.txt" "$row")" -v c="$(rate "$DIR/compare-ceiling.txt" "$ceiling")" -v n="$scenario" \
 		'BEGIN { printf "compare %s: server %.1f/s, db-ceiling %.1f/s: %.0f%% of the ceiling\n", n, s, c, (c > 0 ? 100 * s / c : 0) }'
+	return "$status"
+}
+
+# compare_push runs a system notification's transaction through
+# database/sql alone at push's rate (db-push), then push against a fresh
+# server with the same flags, and prints the two p99s: of created_at to
+# COMMIT, the database's part, and of created_at to the frame.
+compare_push() {
+	local status=0
+	"$DIR/loadgen" -scenario db-push -users "$DIR/users.txt" -dsn "$DISCUSS_DATABASE_DSN" \
+		-workers "${CEILING_WORKERS:-8}" "$@" >"$DIR/compare-ceiling.txt"
+	cat "$DIR/compare-ceiling.txt"
+	run push "$@" >"$DIR/compare-server.txt" || status=$?
+	cat "$DIR/compare-server.txt"
+	printf 'compare push: p99 created_at to COMMIT %s (database/sql alone), created_at to frame %s (the server)\n' \
+		"$(p99 "$DIR/compare-ceiling.txt" 'db-push: created_at to COMMIT')" "$(p99 "$DIR/compare-server.txt" 'push: created_at to frame')"
+	return "$status"
+}
+
+# p99 FILE ROW prints the p99 column of the first row of a loadgen report
+# whose name contains ROW.
+p99() {
+	grep -F -- "$2" "$1" | head -1 | awk '{ print $(NF - 1) }'
+}
+
+# bare runs SCENARIO (idle or broadcast) against `loadgen bare`, a
+# gorilla server that does nothing but hello and writing one frame to every
+# socket, on PORT + 10: what the machine allows the scenario, beside the
+# server's own run.
+bare() {
+	local scenario=$1 port=$((PORT + 10)) pid status=0
+	shift
+	case "$scenario" in
+	idle | broadcast) ;;
+	*)
+		echo "bare: idle or broadcast" >&2
+		return 2
+		;;
+	esac
+	"$DIR/loadgen" bare -listen "127.0.0.1:$port" 2>>"$DIR/bare.log" &
+	pid=$!
+	for _ in $(seq 100); do
+		curl -s -o /dev/null "http://127.0.0.1:$port/ws" && break
+		sleep 0.1
+	done
+	"$DIR/loadgen" -scenario "$scenario" -url "http://127.0.0.1:$port" -users "$DIR/users.txt" \
+		-pid "$pid" -admin-token bare "$@" || status=$?
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
 	return "$status"
 }
 
@@ -206,11 +264,13 @@ table() {
 		echo "$name done"
 	}
 	row idle run idle -duration 30s -settle 5s -dial-concurrency 200
-	row push run push -rate 200 -duration 30s -settle 5s
+	row idle-bare bare idle -duration 30s -settle 5s -dial-concurrency 200
+	row push compare push -rate 200 -duration 30s -settle 5s
 	row reply-push run reply -rate 200 -duration 30s -settle 5s
 	row reply-throughput compare reply -rate 2000 -duration 20s -settle 5s -inflight 512 -timeout 60s
 	row reconnect run reconnect -rate 1000 -count 1 -settle 5s -timeout 60s
 	row broadcast run broadcast -count 8 -settle 3s
+	row broadcast-bare bare broadcast -count 8 -settle 3s
 	row resubscribe run resubscribe -rate 1000 -count 1 -settle 5s -timeout 30s
 	row thread-read run thread-read -rate 300 -duration 40s -settle 5s -timeout 30s
 	row thread-read-ceiling compare thread-read -rate 2000 -duration 20s -settle 5s
@@ -223,6 +283,10 @@ table() {
 case "${1:-}" in
 setup) setup ;;
 table) table ;;
+bare)
+	shift
+	bare "$@"
+	;;
 run)
 	shift
 	run "$@"
@@ -232,7 +296,7 @@ compare)
 	compare "$@"
 	;;
 *)
-	echo "usage: $0 setup | run SCENARIO [loadgen flags] | compare reply|thread-read [loadgen flags] | table" >&2
+	echo "usage: $0 setup | run SCENARIO [loadgen flags] | compare reply|thread-read|push [loadgen flags] | bare idle|broadcast [loadgen flags] | table" >&2
 	exit 2
 	;;
 esac

@@ -30,8 +30,7 @@ import (
 // (six when the page cache misses, two when it serves the page). Keep them
 // in step when the server's statements change.
 func (r *runner) dbCeiling(ctx context.Context) error {
-	r.rep.conns = 0 // no sockets: the database alone
-	db, err := openCeilingDB(r.cfg.dsn, r.cfg.workers)
+	db, err := r.ceilingDB()
 	if err != nil {
 		return err
 	}
@@ -67,6 +66,13 @@ func (r *runner) dbCeiling(ctx context.Context) error {
 	}
 	r.rep.notes = append(r.rep.notes, fmt.Sprintf("%d workers, %s each, through database/sql", r.cfg.workers, r.cfg.duration))
 	return errContext(ctx.Err())
+}
+
+// ceilingDB opens the database of --dsn for --workers connections, for a
+// run that has no sockets: the database alone.
+func (r *runner) ceilingDB() (*sql.DB, error) {
+	r.rep.conns = 0
+	return openCeilingDB(r.cfg.dsn, r.cfg.workers)
 }
 
 // openCeilingDB opens the database at dsn as the server does: client-side

@@ -114,3 +114,19 @@ func TestThreadLiveConfig(t *testing.T) {
 		t.Error("thread-live runs without --admin-token")
 	}
 }
+
+// TestDatabaseScenariosConfig: the scenarios that talk to MariaDB alone
+// need its DSN and at least one worker.
+func TestDatabaseScenariosConfig(t *testing.T) {
+	for _, name := range []string{"db-ceiling", "db-push", "snapshot"} {
+		base := []string{"-scenario", name, "-users", "u.txt"}
+		if c, err := parseConfig(append(base, "-dsn", "root@tcp(127.0.0.1:3306)/x"), io.Discard); err != nil || c.workers != 8 {
+			t.Errorf("%s: %+v, %v", name, c, err)
+		}
+		for _, args := range [][]string{{}, {"-dsn", "root@tcp(127.0.0.1:3306)/x", "-workers", "0"}} {
+			if _, err := parseConfig(append(base, args...), io.Discard); err == nil {
+				t.Errorf("%s accepts %v", name, args)
+			}
+		}
+	}
+}

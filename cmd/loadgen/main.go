@@ -19,9 +19,15 @@
 //	            another instance; every one arrives after it is back
 //	db-ceiling  the server's SQL for a reply and a thread page through
 //	            database/sql alone: what the database allows
+//	db-push     a system notification's transaction through database/sql
+//	            at push's rate: MariaDB's part of push's latency
 //	snapshot    one user's notifications written as the server writes them
 //	            while readers count holes in what they see, unbounded and
 //	            bounded by an earlier head read (why the hub reads so)
+//
+// `loadgen bare -listen ADDR` serves instead the least a server can do for
+// idle and broadcast (hello, one frame written to every socket; see
+// bare.go), to run those scenarios against beside the real server.
 //
 // It exits 1 when any delivery is lost or duplicated, a request or
 // connection fails, or the server drops a connection; 2 on a usage error.
@@ -103,6 +109,7 @@ func scenarios() []namedScenario {
 		{"thread-live", (*runner).threadLive},
 		{"resubscribe", (*runner).resubscribe},
 		{"db-ceiling", (*runner).dbCeiling},
+		{"db-push", (*runner).dbPush},
 		{"snapshot", (*runner).snapshotHoles},
 	}
 }
@@ -136,8 +143,8 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.scenario, "scenario", "", strings.Join(names[:len(names)-1], ", ")+" or "+names[len(names)-1])
 	fs.StringVar(&c.usersFile, "users", "", "the `file` of `discuss seed` (id username token post_id per line)")
 	fs.IntVar(&c.conns, "conns", 0, "WebSocket `connections` to hold, one per user; 0: every user of the shard")
-	fs.Float64Var(&c.rate, "rate", 0, "events per `second` (push, reply, reconnect replies, fanout, thread-read, thread-live); 0: the scenario's default")
-	fs.DurationVar(&c.duration, "duration", 30*time.Second, "how long to send (push, reply, fanout, thread-read), hold (idle) or run each phase (db-ceiling)")
+	fs.Float64Var(&c.rate, "rate", 0, "events per `second` (push, db-push, reply, reconnect replies, fanout, thread-read, thread-live); 0: the scenario's default")
+	fs.DurationVar(&c.duration, "duration", 30*time.Second, "how long to send (push, db-push, reply, fanout, thread-read), hold (idle) or run each phase (db-ceiling)")
 	fs.IntVar(&c.count, "count", 0, "broadcasts to send, or missed replies (reconnect) or notifications (resubscribe) per user; 0: the default (5, 1, 1)")
 	fs.IntVar(&c.pid, "pid", 0, "the server's process `id`, to read its resident memory from /proc")
 	fs.StringVar(&c.adminToken, "admin-token", "", "an admin's `token` (push, broadcast; elsewhere it makes connects skip old notifications)")
@@ -155,7 +162,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.progress, "progress", 5*time.Second, "progress line interval on stderr; 0: none")
 	writerURL := fs.String("writer-url", "", "resubscribe: the `URL` of the instance that sends while the server at --url is cut off from Redis")
 	fs.StringVar(&c.brokerProxy, "broker-proxy", "", "resubscribe: `LISTEN=UPSTREAM`, a proxy to Redis for the server at --url, which the scenario cuts")
-	fs.StringVar(&c.dsn, "dsn", "", "db-ceiling, snapshot: the server's MySQL `DSN` (database.dsn), on the loopback")
+	fs.StringVar(&c.dsn, "dsn", "", "db-ceiling, db-push, snapshot: the server's MySQL `DSN` (database.dsn), on the loopback")
 	fs.IntVar(&c.watchers, "watchers", 10000, "fanout: connected `users` who watch the post commented on")
 	fs.IntVar(&c.subscribers, "subscribers", 1000, "thread-live: connections that follow the post commented on")
 	fs.IntVar(&c.commenters, "commenters", 20, "thread-live: `users` who take turns commenting")
@@ -208,7 +215,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("--scenario %s needs --admin-token", c.scenario)
 	case c.scenario == "thread-read" && c.postID <= 0:
 		return nil, errors.New("--scenario thread-read needs --post")
-	case (c.scenario == "db-ceiling" || c.scenario == "snapshot") && (c.dsn == "" || c.workers < 1):
+	case (c.scenario == "db-ceiling" || c.scenario == "db-push" || c.scenario == "snapshot") && (c.dsn == "" || c.workers < 1):
 		return nil, fmt.Errorf("--scenario %s needs --dsn and a positive --workers", c.scenario)
 	case c.scenario == "fanout" && (c.watchers < 1 || c.shards > 1):
 		return nil, errors.New("--scenario fanout needs a positive --watchers and runs in one process (--shard 1/1)")
@@ -242,6 +249,15 @@ func loopbackURL(raw string) (*url.URL, error) {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "bare" {
+		if err := serveBare(ctx, args[1:], stderr); err != nil {
+			if !errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintln(stderr, "loadgen bare:", err)
+			}
+			return 2
+		}
+		return 0
+	}
 	cfg, err := parseConfig(args, stderr)
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {

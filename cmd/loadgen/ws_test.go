@@ -28,12 +28,7 @@ func TestHelloThenClose(t *testing.T) {
 		_, _, _ = conn.ReadMessage() // until the client goes
 	}))
 	defer srv.Close()
-	base, _ := url.Parse(srv.URL)
-	users := make([]user, 300)
-	for i := range users {
-		users[i] = user{id: int64(i + 1), name: "u", token: "t"}
-	}
-	s := newSwarm(base, users, 1, 5*time.Second)
+	s := testSwarm(srv.URL, 300)
 	var lat latencies
 	s.connectAll(context.Background(), 50, func(*client) int64 { return -1 }, &lat)
 	s.readers.Wait()
@@ -46,8 +41,8 @@ func TestHelloThenClose(t *testing.T) {
 	if up > 0 || s.connected.Load() != 0 {
 		t.Fatalf("%d clients up and %d counted connected after the server closed all", up, s.connected.Load())
 	}
-	if got := s.closedWith(websocket.CloseTryAgainLater); got != len(users) {
-		t.Fatalf("%d drops with 1013, want %d", got, len(users))
+	if got := s.closedWith(websocket.CloseTryAgainLater); got != len(s.clients) {
+		t.Fatalf("%d drops with 1013, want %d", got, len(s.clients))
 	}
 }
 
@@ -62,4 +57,15 @@ func TestTakeDrop(t *testing.T) {
 	if c.takeDrop() {
 		t.Fatal("the drop was taken twice")
 	}
+}
+
+// testSwarm is a swarm of n users for the server at rawURL, from one
+// source address.
+func testSwarm(rawURL string, n int) *swarm {
+	base, _ := url.Parse(rawURL)
+	users := make([]user, n)
+	for i := range users {
+		users[i] = user{id: int64(i + 1), name: "u", token: "t"}
+	}
+	return newSwarm(base, users, 1, 5*time.Second)
 }
