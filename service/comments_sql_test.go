@@ -17,11 +17,7 @@ import (
 // commentStatements are the statements of a new comment's transaction
 // (service/comments_sql.go), each as a test finds it: the callbacks it goes
 // through and what tells it apart. replies says that only a reply makes it.
-var commentStatements = []struct {
-	name, kind string
-	is         func(tx *gorm.DB) bool
-	replies    bool
-}{
+var commentStatements = []commentStatement{
 	{"locks", "row", sqlHas("FROM posts WHERE id = ? AND deleted_at IS NULL"), false},
 	{"comment", "create", tableIs("comments"), false},
 	{"watch", "create", tableIs("post_subscriptions"), false},
@@ -30,6 +26,24 @@ var commentStatements = []struct {
 	{"notification", "create", tableIs("notifications"), false},
 	{"sequence", "raw", sqlHas("notification_seq = notification_seq + 1"), false},
 	{"outbox", "create", tableIs("fanout_outbox"), false},
+}
+
+type commentStatement struct {
+	name, kind string
+	is         func(tx *gorm.DB) bool
+	replies    bool
+}
+
+// eachCommentStatement runs test as a subtest for every statement of a
+// top-level comment's transaction and of a reply's.
+func eachCommentStatement(t *testing.T, test func(t *testing.T, st commentStatement, reply bool)) {
+	for _, reply := range []bool{false, true} {
+		for _, st := range commentStatements {
+			if !st.replies || reply {
+				t.Run(fmt.Sprintf("%s/reply=%v", st.name, reply), func(t *testing.T) { test(t, st, reply) })
+			}
+		}
+	}
 }
 
 func tableIs(table string) func(tx *gorm.DB) bool {
@@ -88,81 +102,67 @@ func (f *fixture) counters(t *testing.T, postID int64) string {
 // Create fails and leaves nothing: no comment, no counter or version moved,
 // no watch, notification, sequence or outbox row, nothing published.
 func TestCommentStatementFails(t *testing.T) {
-	for _, reply := range []bool{false, true} {
-		for _, st := range commentStatements {
-			if st.replies && !reply {
-				continue
-			}
-			t.Run(fmt.Sprintf("%s/reply=%v", st.name, reply), func(t *testing.T) {
-				f, p, in := commentScene(t, reply)
-				bob := f.as(t, "bob")
-				before := f.counters(t, p.ID)
-				failed := f.failWhen(t, st.kind, st.is, errors.New("injected failure"), false)
+	eachCommentStatement(t, func(t *testing.T, st commentStatement, reply bool) {
+		f, p, in := commentScene(t, reply)
+		bob := f.as(t, "bob")
+		before := f.counters(t, p.ID)
+		failed := f.failWhen(t, st.kind, st.is, errors.New("injected failure"), false)
 
-				_, err := f.comments.Create(bob, p.ID, in)
-				if err == nil || failed.Load() == 0 {
-					t.Fatalf("Create = %v with the %s statement failed %d times", err, st.name, failed.Load())
-				}
-				if after := f.counters(t, p.ID); after != before {
-					t.Errorf("counters moved from %s to %s", before, after)
-				}
-				for what, n := range map[string]int64{
-					"comments but alice's": f.countRows(t, &model.Comment{}, "") - 1,
-					"notifications":        f.countRows(t, &model.Notification{}, ""),
-					"outbox rows":          f.outboxRows(t),
-					"bob's levels":         f.countRows(t, &model.PostSubscription{}, "user_id = ?", model.UserFrom(bob).ID),
-					"sequences":            f.countRows(t, &model.User{}, "notification_seq <> 0"),
-				} {
-					if n != 0 {
-						t.Errorf("%d %s remain", n, what)
-					}
-				}
-				if got := f.pub.take(); len(got) != 0 {
-					t.Errorf("published %+v", got)
-				}
-				if got := f.pub.takeThreads(); len(got) != 0 {
-					t.Errorf("published thread events %+v", got)
-				}
-			})
+		_, err := f.comments.Create(bob, p.ID, in)
+		if err == nil || failed.Load() == 0 {
+			t.Fatalf("Create = %v with the %s statement failed %d times", err, st.name, failed.Load())
 		}
-	}
+		if after := f.counters(t, p.ID); after != before {
+			t.Errorf("counters moved from %s to %s", before, after)
+		}
+		for what, n := range map[string]int64{
+			"comments but alice's": f.countRows(t, &model.Comment{}, "") - 1,
+			"notifications":        f.countRows(t, &model.Notification{}, ""),
+			"outbox rows":          f.outboxRows(t),
+			"bob's levels":         f.countRows(t, &model.PostSubscription{}, "user_id = ?", model.UserFrom(bob).ID),
+			"sequences":            f.countRows(t, &model.User{}, "notification_seq <> 0"),
+		} {
+			if n != 0 {
+				t.Errorf("%d %s remain", n, what)
+			}
+		}
+		if got := f.pub.take(); len(got) != 0 {
+			t.Errorf("published %+v", got)
+		}
+		if got := f.pub.takeThreads(); len(got) != 0 {
+			t.Errorf("published thread events %+v", got)
+		}
+	})
 }
 
 // TestCommentStatementDeadlockRetried: a deadlock on any statement of the
 // transaction runs it again, and the comment is written once, whole.
 func TestCommentStatementDeadlockRetried(t *testing.T) {
-	for _, reply := range []bool{false, true} {
-		for _, st := range commentStatements {
-			if st.replies && !reply {
-				continue
-			}
-			t.Run(fmt.Sprintf("%s/reply=%v", st.name, reply), func(t *testing.T) {
-				f, p, in := commentScene(t, reply)
-				failed := f.failWhen(t, st.kind, st.is, deadlock, true)
-				c, err := f.comments.Create(f.as(t, "bob"), p.ID, in)
-				if err != nil || failed.Load() != 1 {
-					t.Fatalf("Create = %v after the %s statement failed %d times, want it retried", err, st.name, failed.Load())
-				}
-				want, typ := "post {CommentCount:2 ThreadVersion:2 LastCommentID:%d}, reply counts [0 0]", model.NotifyPostComment
-				if reply {
-					want, typ = "post {CommentCount:2 ThreadVersion:2 LastCommentID:%d}, reply counts [1 0]", model.NotifyCommentReply
-				}
-				if got := f.counters(t, p.ID); got != fmt.Sprintf(want, c.ID) {
-					t.Errorf("%s, want %s", got, fmt.Sprintf(want, c.ID))
-				}
-				alice := f.rowsOf(t, f.users["alice"].ID)
-				if len(alice) != 1 || alice[0].Seq != 1 || *alice[0].CommentID != c.ID || alice[0].Type != typ {
-					t.Errorf("alice's notifications %+v", alice)
-				}
-				if n := f.outboxRows(t); n != 1 {
-					t.Errorf("%d outbox rows, want 1", n)
-				}
-				if n := f.countRows(t, &model.PostSubscription{}, "user_id = ? AND level = ?", f.users["bob"].ID, model.LevelWatching); n != 1 {
-					t.Errorf("bob watches %d times", n)
-				}
-			})
+	eachCommentStatement(t, func(t *testing.T, st commentStatement, reply bool) {
+		f, p, in := commentScene(t, reply)
+		failed := f.failWhen(t, st.kind, st.is, deadlock, true)
+		c, err := f.comments.Create(f.as(t, "bob"), p.ID, in)
+		if err != nil || failed.Load() != 1 {
+			t.Fatalf("Create = %v after the %s statement failed %d times, want it retried", err, st.name, failed.Load())
 		}
-	}
+		want, typ := "post {CommentCount:2 ThreadVersion:2 LastCommentID:%d}, reply counts [0 0]", model.NotifyPostComment
+		if reply {
+			want, typ = "post {CommentCount:2 ThreadVersion:2 LastCommentID:%d}, reply counts [1 0]", model.NotifyCommentReply
+		}
+		if got := f.counters(t, p.ID); got != fmt.Sprintf(want, c.ID) {
+			t.Errorf("%s, want %s", got, fmt.Sprintf(want, c.ID))
+		}
+		alice := f.rowsOf(t, f.users["alice"].ID)
+		if len(alice) != 1 || alice[0].Seq != 1 || *alice[0].CommentID != c.ID || alice[0].Type != typ {
+			t.Errorf("alice's notifications %+v", alice)
+		}
+		if n := f.outboxRows(t); n != 1 {
+			t.Errorf("%d outbox rows, want 1", n)
+		}
+		if n := f.countRows(t, &model.PostSubscription{}, "user_id = ? AND level = ?", f.users["bob"].ID, model.LevelWatching); n != 1 {
+			t.Errorf("bob watches %d times", n)
+		}
+	})
 }
 
 // TestNoFanoutToTheOneReplied: a reply tells its parent's author directly,
