@@ -130,11 +130,8 @@ func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, 
 	var out Outbox
 	var prev int64
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
-		post, plan, err := lockForComment(tx, actor, postID, draft.to)
+		post, plan, err := lockForComment(tx, actor, postID, parent, draft.to)
 		if err != nil {
-			return err
-		}
-		if err := writable(actor, "post", postID, post.AuthorID, post.Hidden); err != nil {
 			return err
 		}
 		now := Now()
@@ -143,9 +140,6 @@ func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, 
 			Spoiler: in.Spoiler, CreatedAt: now,
 		}
 		if parent != nil {
-			if err := lockParent(tx, actor, parent); err != nil {
-				return err
-			}
 			root := parent.ID
 			if parent.RootID != nil {
 				root = *parent.RootID
@@ -170,7 +164,7 @@ func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, 
 		}
 		// A reply moves its root's reply_count too.
 		if c.RootID != nil {
-			if err := bumpCounter(tx, commentReplies, *c.RootID, 1); err != nil {
+			if err := replyAdded(tx, *c.RootID); err != nil {
 				return err
 			}
 		}
@@ -187,31 +181,6 @@ func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, 
 	// post hold the ones after it.
 	s.notes.publishThread(ctx, &model.ThreadEvent{Type: model.ThreadCommentCreated, PostID: postID, Comment: c, PrevCommentID: prev})
 	return c, out, nil
-}
-
-// lockParent locks, inside tx and after the users (the lock order), the
-// parent of a new reply and its root, whose reply_count the reply moves
-// (the insert's foreign key checks would otherwise share-lock them first;
-// see the package doc), and checks the parent again: every writer of the
-// thread holds the post's lock, so once read here it cannot be deleted or
-// hidden before the commit. Errors as replyParent's and writable's.
-func lockParent(tx *gorm.DB, actor *model.User, parent *model.Comment) error {
-	ids := []int64{parent.ID}
-	if parent.RootID != nil {
-		ids = append(ids, *parent.RootID)
-	}
-	var rows []model.Comment
-	err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
-		Select("id", "deleted_at", "hidden").Where("id IN ?", ids).Order("id").Find(&rows).Error
-	if err != nil {
-		return dbError(err)
-	}
-	for _, r := range rows {
-		if r.ID == parent.ID && r.DeletedAt == nil {
-			return writable(actor, "comment", r.ID, parent.AuthorID, r.Hidden)
-		}
-	}
-	return model.Errorf(model.ENOTFOUND, "comment %d not found", parent.ID)
 }
 
 // Update replaces the body or the spoiler flag of a comment and sets

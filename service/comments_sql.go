@@ -108,21 +108,38 @@ func readCommentTarget(db *gorm.DB, actor *model.User, postID int64, parentID *i
 	return t, nil
 }
 
-// lockForComment locks, inside tx, live post postID and then the rows of
-// actor and of the recipients to, in the package's lock order, and returns
-// the post (its id, author_id, hidden and last_comment_id) and the plan of
-// the recipients who have not blocked actor, as lockPlan makes it. On
-// MySQL it is one statement, a UNION ALL whose members lock the post, then
-// the users: their rows are read, so locked, in the order of the primary
-// key's range, ascending by id. Errors: ENOTFOUND for a missing or deleted
-// post.
-func lockForComment(tx *gorm.DB, actor *model.User, postID int64, to []recipient) (*model.Post, notifyPlan, error) {
+// lockForComment locks, inside tx, live post postID, then the rows of
+// actor and of the recipients to, then, for a reply, its parent and the
+// parent's root, whose reply_count the reply moves (the insert's foreign
+// key checks would otherwise share-lock them first; see the package doc):
+// the package's lock order. It returns the post (its id, author_id, hidden
+// and last_comment_id) and the plan of the recipients who have not blocked
+// actor, as lockPlan makes it, and checks the parent again: every writer
+// of the thread holds the post's lock, so once read here it cannot be
+// deleted or hidden before the commit.
+//
+// On MySQL it is one statement, a UNION ALL whose members lock in that
+// order; the users' and the comments' rows are read, so locked, in the
+// order of their primary key's range, ascending by id. Errors: ENOTFOUND
+// for a missing or deleted post or parent, or a parent hidden from actor;
+// EPERMISSION for a hidden parent that actor sees (writable).
+func lockForComment(tx *gorm.DB, actor *model.User, postID int64, parent *model.Comment, to []recipient) (*model.Post, notifyPlan, error) {
 	users, args := idList([]any{postID, actor.ID}, append(recipientIDs(to), actor.ID))
-	query := lockingUnion(tx,
+	members := []string{
 		"SELECT 0, author_id, hidden, last_comment_id FROM posts WHERE id = ? AND deleted_at IS NULL",
-		"SELECT 1, users.id, users.notification_seq, user_blocks.user_id FROM users "+
-			"LEFT JOIN user_blocks ON user_blocks.user_id = users.id AND user_blocks.blocked_id = ? WHERE users.id IN ("+users+")")
-	rows, err := rawRows(tx, query, args...)
+		"SELECT 1, users.id, users.notification_seq, user_blocks.user_id FROM users " +
+			"LEFT JOIN user_blocks ON user_blocks.user_id = users.id AND user_blocks.blocked_id = ? WHERE users.id IN (" + users + ")",
+	}
+	if parent != nil {
+		ids := []int64{parent.ID}
+		if parent.RootID != nil {
+			ids = append(ids, *parent.RootID)
+		}
+		var comments string
+		comments, args = idList(args, ids)
+		members = append(members, "SELECT 2, id, CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END, hidden FROM comments WHERE id IN ("+comments+")")
+	}
+	rows, err := rawRows(tx, lockingUnion(tx, members...), args...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -130,19 +147,23 @@ func lockForComment(tx *gorm.DB, actor *model.User, postID int64, to []recipient
 	var post *model.Post
 	seqs := make(map[int64]int64, len(to)+1)
 	blockers := map[int64]bool{}
+	parentLive, parentHidden := false, false
 	for rows.Next() {
 		var kind, a, b int64
 		var c sql.NullInt64
 		if err := rows.Scan(&kind, &a, &b, &c); err != nil {
 			return nil, nil, dbError(err)
 		}
-		if kind == 0 {
+		switch {
+		case kind == 0:
 			post = &model.Post{ID: postID, AuthorID: a, Hidden: b != 0, LastCommentID: c.Int64}
-			continue
-		}
-		seqs[a] = b
-		if c.Valid {
-			blockers[a] = true
+		case kind == 1:
+			seqs[a] = b
+			if c.Valid {
+				blockers[a] = true
+			}
+		case kind == 2 && a == parent.ID:
+			parentLive, parentHidden = b == 0, c.Int64 != 0
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -150,6 +171,17 @@ func lockForComment(tx *gorm.DB, actor *model.User, postID int64, to []recipient
 	}
 	if post == nil {
 		return nil, nil, model.Errorf(model.ENOTFOUND, "post %d not found", postID)
+	}
+	if err := writable(actor, "post", postID, post.AuthorID, post.Hidden); err != nil {
+		return nil, nil, err
+	}
+	if parent != nil {
+		if !parentLive {
+			return nil, nil, model.Errorf(model.ENOTFOUND, "comment %d not found", parent.ID)
+		}
+		if err := writable(actor, "comment", parent.ID, parent.AuthorID, parentHidden); err != nil {
+			return nil, nil, err
+		}
 	}
 	return post, planOf(to, seqs, blockers), nil
 }
@@ -172,5 +204,12 @@ func insertComment(tx *gorm.DB, c *model.Comment) error {
 func commentAdded(tx *gorm.DB, postID, commentID int64, now time.Time) error {
 	_, err := rawExec(tx, `UPDATE posts SET comment_count = comment_count + 1, last_activity_at = ?,
 	last_comment_id = ?, thread_version = thread_version + 1 WHERE id = ?`, now, commentID, postID)
+	return err
+}
+
+// replyAdded adds one, inside tx, to the reply_count of comment rootID,
+// the root of a new reply.
+func replyAdded(tx *gorm.DB, rootID int64) error {
+	_, err := rawExec(tx, "UPDATE comments SET reply_count = reply_count + 1 WHERE id = ?", rootID)
 	return err
 }

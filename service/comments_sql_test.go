@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,20 +14,36 @@ import (
 	"github.com/quizsite/discuss/service/dbtest"
 )
 
-// commentStatements are the statements of a new top-level comment's
-// transaction (service/comments_sql.go), each as a test finds it: the
-// callbacks it goes through and what tells it apart.
-var commentStatements = []struct {
+// commentStatements are the statements of a new comment's transaction
+// (service/comments_sql.go), each as a test finds it: the callbacks it goes
+// through and what tells it apart. replies says that only a reply makes it.
+var commentStatements = []commentStatement{
+	{"locks", "row", sqlHas("FROM posts WHERE id = ? AND deleted_at IS NULL"), false},
+	{"comment", "create", tableIs("comments"), false},
+	{"watch", "create", tableIs("post_subscriptions"), false},
+	{"post counters", "raw", sqlHas("UPDATE posts SET comment_count"), false},
+	{"reply count", "raw", sqlHas("UPDATE comments SET reply_count"), true},
+	{"notification", "create", tableIs("notifications"), false},
+	{"sequence", "raw", sqlHas("notification_seq = notification_seq + 1"), false},
+	{"outbox", "create", tableIs("fanout_outbox"), false},
+}
+
+type commentStatement struct {
 	name, kind string
 	is         func(tx *gorm.DB) bool
-}{
-	{"locks", "row", sqlHas("FROM posts WHERE id = ? AND deleted_at IS NULL")},
-	{"comment", "create", tableIs("comments")},
-	{"watch", "create", tableIs("post_subscriptions")},
-	{"post counters", "raw", sqlHas("UPDATE posts SET comment_count")},
-	{"notification", "create", tableIs("notifications")},
-	{"sequence", "raw", sqlHas("notification_seq = notification_seq + 1")},
-	{"outbox", "create", tableIs("fanout_outbox")},
+	replies    bool
+}
+
+// eachCommentStatement runs test as a subtest for every statement of a
+// top-level comment's transaction and of a reply's.
+func eachCommentStatement(t *testing.T, test func(t *testing.T, st commentStatement, reply bool)) {
+	for _, reply := range []bool{false, true} {
+		for _, st := range commentStatements {
+			if !st.replies || reply {
+				t.Run(fmt.Sprintf("%s/reply=%v", st.name, reply), func(t *testing.T) { test(t, st, reply) })
+			}
+		}
+	}
 }
 
 func tableIs(table string) func(tx *gorm.DB) bool {
@@ -51,88 +68,101 @@ func (f *fixture) failWhen(t *testing.T, kind string, is func(tx *gorm.DB) bool,
 	return failed
 }
 
-// commentScene is a post of alice's that carol watches, on which bob is to
-// comment for the first time: his comment runs every statement of the
-// transaction (his watch row, alice's notification, the outbox row for
-// carol).
-func commentScene(t *testing.T) (*fixture, *model.Post) {
+// commentScene is a post of alice's with a comment of hers, which carol
+// watches, on which bob is to comment for the first time, replying to
+// alice's comment when reply is set: his comment runs every statement of
+// the transaction (his watch row, alice's notification, the outbox row for
+// carol). It returns bob's input.
+func commentScene(t *testing.T, reply bool) (*fixture, *model.Post, service.CommentInput) {
 	f := newFixture(t)
-	_, _, p := f.alicePost(t, "post")
+	alice, _, p := f.alicePost(t, "post")
+	top := f.comment(t, alice, p.ID, nil, "top")
 	f.setLevel(t, f.as(t, "carol"), p.ID, model.LevelWatching)
 	f.pub.take()
-	return f, p
+	f.pub.takeThreads()
+	in := service.CommentInput{Body: "hi"}
+	if reply {
+		in.ParentID = &top.ID
+	}
+	return f, p, in
+}
+
+// counters are a post's counters and thread version, and the reply_count
+// of its comments.
+func (f *fixture) counters(t *testing.T, postID int64) string {
+	t.Helper()
+	var post struct{ CommentCount, ThreadVersion, LastCommentID int64 }
+	f.db.Raw("SELECT comment_count, thread_version, last_comment_id FROM posts WHERE id = ?", postID).Scan(&post)
+	var replies []int64
+	f.db.Raw("SELECT reply_count FROM comments WHERE post_id = ? ORDER BY id", postID).Scan(&replies)
+	return fmt.Sprintf("post %+v, reply counts %v", post, replies)
 }
 
 // TestCommentStatementFails: whichever statement of the transaction fails,
 // Create fails and leaves nothing: no comment, no counter or version moved,
 // no watch, notification, sequence or outbox row, nothing published.
 func TestCommentStatementFails(t *testing.T) {
-	for _, st := range commentStatements {
-		t.Run(st.name, func(t *testing.T) {
-			f, p := commentScene(t)
-			bob := model.UserFrom(f.as(t, "bob"))
-			var before struct{ CommentCount, ThreadVersion int64 }
-			f.db.Raw("SELECT comment_count, thread_version FROM posts WHERE id = ?", p.ID).Scan(&before)
-			failed := f.failWhen(t, st.kind, st.is, errors.New("injected failure"), false)
+	eachCommentStatement(t, func(t *testing.T, st commentStatement, reply bool) {
+		f, p, in := commentScene(t, reply)
+		bob := f.as(t, "bob")
+		before := f.counters(t, p.ID)
+		failed := f.failWhen(t, st.kind, st.is, errors.New("injected failure"), false)
 
-			_, err := f.comments.Create(f.as(t, "bob"), p.ID, service.CommentInput{Body: "hi"})
-			if err == nil || failed.Load() == 0 {
-				t.Fatalf("Create = %v with the %s statement failed %d times", err, st.name, failed.Load())
+		_, err := f.comments.Create(bob, p.ID, in)
+		if err == nil || failed.Load() == 0 {
+			t.Fatalf("Create = %v with the %s statement failed %d times", err, st.name, failed.Load())
+		}
+		if after := f.counters(t, p.ID); after != before {
+			t.Errorf("counters moved from %s to %s", before, after)
+		}
+		for what, n := range map[string]int64{
+			"comments but alice's": f.countRows(t, &model.Comment{}, "") - 1,
+			"notifications":        f.countRows(t, &model.Notification{}, ""),
+			"outbox rows":          f.outboxRows(t),
+			"bob's levels":         f.countRows(t, &model.PostSubscription{}, "user_id = ?", model.UserFrom(bob).ID),
+			"sequences":            f.countRows(t, &model.User{}, "notification_seq <> 0"),
+		} {
+			if n != 0 {
+				t.Errorf("%d %s remain", n, what)
 			}
-			var after struct{ CommentCount, ThreadVersion int64 }
-			f.db.Raw("SELECT comment_count, thread_version FROM posts WHERE id = ?", p.ID).Scan(&after)
-			if after != before {
-				t.Errorf("the post moved from %+v to %+v", before, after)
-			}
-			for what, n := range map[string]int64{
-				"comments":      f.countRows(t, &model.Comment{}, ""),
-				"notifications": f.countRows(t, &model.Notification{}, ""),
-				"outbox rows":   f.outboxRows(t),
-				"bob's levels":  f.countRows(t, &model.PostSubscription{}, "user_id = ?", bob.ID),
-				"sequences":     f.countRows(t, &model.User{}, "notification_seq <> 0"),
-			} {
-				if n != 0 {
-					t.Errorf("%d %s remain", n, what)
-				}
-			}
-			if got := f.pub.take(); len(got) != 0 {
-				t.Errorf("published %+v", got)
-			}
-			if got := f.pub.takeThreads(); len(got) != 0 {
-				t.Errorf("published thread events %+v", got)
-			}
-		})
-	}
+		}
+		if got := f.pub.take(); len(got) != 0 {
+			t.Errorf("published %+v", got)
+		}
+		if got := f.pub.takeThreads(); len(got) != 0 {
+			t.Errorf("published thread events %+v", got)
+		}
+	})
 }
 
 // TestCommentStatementDeadlockRetried: a deadlock on any statement of the
 // transaction runs it again, and the comment is written once, whole.
 func TestCommentStatementDeadlockRetried(t *testing.T) {
-	for _, st := range commentStatements {
-		t.Run(st.name, func(t *testing.T) {
-			f, p := commentScene(t)
-			failed := f.failWhen(t, st.kind, st.is, deadlock, true)
-			c, err := f.comments.Create(f.as(t, "bob"), p.ID, service.CommentInput{Body: "hi"})
-			if err != nil || failed.Load() != 1 {
-				t.Fatalf("Create = %v after the %s statement failed %d times, want it retried", err, st.name, failed.Load())
-			}
-			var post struct{ CommentCount, LastCommentID int64 }
-			f.db.Raw("SELECT comment_count, last_comment_id FROM posts WHERE id = ?", p.ID).Scan(&post)
-			if post.CommentCount != 1 || post.LastCommentID != c.ID {
-				t.Errorf("post %+v, want one comment, the last %d", post, c.ID)
-			}
-			alice := f.rowsOf(t, f.users["alice"].ID)
-			if len(alice) != 1 || alice[0].Seq != 1 || *alice[0].CommentID != c.ID || alice[0].Type != model.NotifyPostComment {
-				t.Errorf("alice's notifications %+v", alice)
-			}
-			if n := f.outboxRows(t); n != 1 {
-				t.Errorf("%d outbox rows, want 1", n)
-			}
-			if n := f.countRows(t, &model.PostSubscription{}, "user_id = ? AND level = ?", f.users["bob"].ID, model.LevelWatching); n != 1 {
-				t.Errorf("bob watches %d times", n)
-			}
-		})
-	}
+	eachCommentStatement(t, func(t *testing.T, st commentStatement, reply bool) {
+		f, p, in := commentScene(t, reply)
+		failed := f.failWhen(t, st.kind, st.is, deadlock, true)
+		c, err := f.comments.Create(f.as(t, "bob"), p.ID, in)
+		if err != nil || failed.Load() != 1 {
+			t.Fatalf("Create = %v after the %s statement failed %d times, want it retried", err, st.name, failed.Load())
+		}
+		want, typ := "post {CommentCount:2 ThreadVersion:2 LastCommentID:%d}, reply counts [0 0]", model.NotifyPostComment
+		if reply {
+			want, typ = "post {CommentCount:2 ThreadVersion:2 LastCommentID:%d}, reply counts [1 0]", model.NotifyCommentReply
+		}
+		if got := f.counters(t, p.ID); got != fmt.Sprintf(want, c.ID) {
+			t.Errorf("%s, want %s", got, fmt.Sprintf(want, c.ID))
+		}
+		alice := f.rowsOf(t, f.users["alice"].ID)
+		if len(alice) != 1 || alice[0].Seq != 1 || *alice[0].CommentID != c.ID || alice[0].Type != typ {
+			t.Errorf("alice's notifications %+v", alice)
+		}
+		if n := f.outboxRows(t); n != 1 {
+			t.Errorf("%d outbox rows, want 1", n)
+		}
+		if n := f.countRows(t, &model.PostSubscription{}, "user_id = ? AND level = ?", f.users["bob"].ID, model.LevelWatching); n != 1 {
+			t.Errorf("bob watches %d times", n)
+		}
+	})
 }
 
 // TestNoFanoutToTheOneReplied: a reply tells its parent's author directly,
@@ -171,5 +201,53 @@ func BenchmarkCommentCreate(b *testing.B) {
 		if _, err := f.comments.Create(bob, p.ID, in); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestCommentTargetChangesBeforeItsLock: what changes between the read
+// before the transaction and the transaction's locks is checked again under
+// them: a post or parent deleted or hidden meanwhile fails the comment,
+// as it would have failed before, and leaves nothing.
+func TestCommentTargetChangesBeforeItsLock(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change string // run in the transaction just before its locks; ? is the parent
+		by     string // who replies to alice's comment
+		code   string
+	}{
+		{"PostDeleted", "UPDATE posts SET deleted_at = created_at", "bob", model.ENOTFOUND},
+		{"ParentDeleted", "UPDATE comments SET deleted_at = created_at WHERE id = ?", "bob", model.ENOTFOUND},
+		{"ParentHidden", "UPDATE comments SET hidden = TRUE WHERE id = ?", "bob", model.ENOTFOUND},
+		{"OwnParentHidden", "UPDATE comments SET hidden = TRUE WHERE id = ?", "alice", model.EPERMISSION},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, p, in := commentScene(t, true)
+			by := f.as(t, tc.by)
+			before := f.counters(t, p.ID)
+			var args []any
+			if strings.Contains(tc.change, "?") {
+				args = append(args, *in.ParentID)
+			}
+			locks := sqlHas("FROM posts WHERE id = ? AND deleted_at IS NULL")
+			var changes atomic.Int64
+			f.hook(t, "row", func(tx *gorm.DB) {
+				if locks(tx) && changes.Add(1) == 1 {
+					if err := tx.Session(&gorm.Session{NewDB: true}).Exec(tc.change, args...).Error; err != nil {
+						t.Error(err)
+					}
+				}
+			})
+			_, err := f.comments.Create(by, p.ID, in)
+			wantCode(t, err, tc.code, "")
+			if changes.Load() != 1 {
+				t.Fatalf("the locks ran %d times, want once", changes.Load())
+			}
+			if after := f.counters(t, p.ID); after != before {
+				t.Errorf("counters moved from %s to %s", before, after)
+			}
+			if n := f.countRows(t, &model.Comment{}, ""); n != 1 {
+				t.Errorf("%d comments, want alice's alone", n)
+			}
+		})
 	}
 }

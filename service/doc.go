@@ -12,8 +12,9 @@
 //   - Lock order. A transaction takes its row locks in one order: the post
 //     (lockLivePost), then user rows in ascending id (lockUsers, taken all
 //     at once by a notification plan before anything is inserted), then
-//     comment rows. A new comment takes the first two in one statement on
-//     MySQL (lockForComment), whose members lock in that order. Writers of one thread therefore queue on the post row
+//     comment rows. A new comment takes all three (a reply's parent and
+//     root) in one statement on MySQL (lockForComment), whose members lock
+//     in that order. Writers of one thread therefore queue on the post row
 //     instead of deadlocking (new comments queue in memory first, two per
 //     post in their transactions: postGate), and a transaction that
 //     notifies users cannot close a cycle with one that notifies it back.
