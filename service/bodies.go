@@ -24,17 +24,14 @@ func newBodies(db *gorm.DB) bodies { return bodies{db: db, md: markdown.New()} }
 
 // render returns the HTML of body. Errors: EUNAVAILABLE, or internal.
 func (b bodies) render(ctx context.Context, body string) (string, error) {
-	return renderBody(b.db.WithContext(ctx), b.md, body)
+	html, _, err := renderBody(b.db.WithContext(ctx), b.md, body)
+	return html, err
 }
 
 // renderMentions is render that also returns the ids of the users body
 // mentions, whom a new comment notifies: one lookup serves both.
 func (b bodies) renderMentions(ctx context.Context, body string) (string, []int64, error) {
-	users, err := mentionedUsers(b.db.WithContext(ctx), body)
-	if err != nil {
-		return "", nil, err
-	}
-	html, err := b.md.Render(body, users)
+	html, users, err := renderBody(b.db.WithContext(ctx), b.md, body)
 	if err != nil {
 		return "", nil, err
 	}
@@ -45,12 +42,14 @@ func (b bodies) renderMentions(ctx context.Context, body string) (string, []int6
 	return html, ids, nil
 }
 
-func renderBody(db *gorm.DB, md *markdown.Renderer, body string) (string, error) {
+// renderBody returns the HTML of body and the existing users it mentions.
+func renderBody(db *gorm.DB, md *markdown.Renderer, body string) (string, map[string]markdown.User, error) {
 	users, err := mentionedUsers(db, body)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return md.Render(body, users)
+	html, err := md.Render(body, users)
+	return html, users, err
 }
 
 // mentionedUsers returns the users that body mentions (ParseMentions) who
@@ -131,7 +130,7 @@ func renderTable(ctx context.Context, db *gorm.DB, md *markdown.Renderer, table 
 		}
 		var posts []int64
 		for _, r := range rows {
-			html, err := renderBody(db, md, r.Body)
+			html, _, err := renderBody(db, md, r.Body)
 			if err != nil {
 				return done, fmt.Errorf("render %s %d: %w", table, r.ID, err)
 			}

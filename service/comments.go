@@ -164,7 +164,7 @@ func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, 
 		}
 		// A reply moves its root's reply_count too.
 		if c.RootID != nil {
-			if err := replyAdded(tx, *c.RootID); err != nil {
+			if err := bumpCounter(tx, commentReplies, *c.RootID, 1); err != nil {
 				return err
 			}
 		}

@@ -82,9 +82,6 @@ func readCommentTarget(db *gorm.DB, actor *model.User, postID int64, parentID *i
 	if err != nil {
 		return nil, notFound(err, "post %d not found", postID)
 	}
-	if !t.post.VisibleTo(actor) {
-		return nil, model.Errorf(model.ENOTFOUND, "post %d not found", postID)
-	}
 	if err := writable(actor, "post", postID, t.post.AuthorID, t.post.Hidden); err != nil {
 		return nil, err
 	}
@@ -204,12 +201,5 @@ func insertComment(tx *gorm.DB, c *model.Comment) error {
 func commentAdded(tx *gorm.DB, postID, commentID int64, now time.Time) error {
 	_, err := rawExec(tx, `UPDATE posts SET comment_count = comment_count + 1, last_activity_at = ?,
 	last_comment_id = ?, thread_version = thread_version + 1 WHERE id = ?`, now, commentID, postID)
-	return err
-}
-
-// replyAdded adds one, inside tx, to the reply_count of comment rootID,
-// the root of a new reply.
-func replyAdded(tx *gorm.DB, rootID int64) error {
-	_, err := rawExec(tx, "UPDATE comments SET reply_count = reply_count + 1 WHERE id = ?", rootID)
 	return err
 }

@@ -99,23 +99,25 @@ const (
 	commentReplies                    // comments.reply_count: a top-level comment's live replies
 )
 
-// column returns the model of c's table and c's column.
-func (c counter) column() (any, string, error) {
+// column returns c's table and column.
+func (c counter) column() (table, column string, err error) {
 	switch c {
 	case postLikes:
-		return &model.Post{}, "like_count", nil
+		return "posts", "like_count", nil
 	case postComments:
-		return &model.Post{}, "comment_count", nil
+		return "posts", "comment_count", nil
 	case commentLikes:
-		return &model.Comment{}, "like_count", nil
+		return "comments", "like_count", nil
 	case commentReplies:
-		return &model.Comment{}, "reply_count", nil
+		return "comments", "reply_count", nil
 	}
-	return nil, "", fmt.Errorf("service: unknown counter %d", c)
+	return "", "", fmt.Errorf("service: unknown counter %d", c)
 }
 
 // bumpCounter adds delta to counter c of row id with atomic SQL; a
-// decrement never takes a counter below zero.
+// decrement never takes a counter below zero. The statement is written
+// out and run through rawExec, as a new comment's others are
+// (comments_sql.go): a reply moves its root's reply_count here too.
 func bumpCounter(tx *gorm.DB, c counter, id, delta int64) error {
 	if delta == 0 {
 		return nil
@@ -124,14 +126,12 @@ func bumpCounter(tx *gorm.DB, c counter, id, delta int64) error {
 	if err != nil {
 		return err
 	}
-	col := clause.Column{Name: name}
-	q := tx.Model(table).Where("id = ?", id)
-	set := map[string]any{name: gorm.Expr("? + ?", col, delta)}
-	if delta < 0 {
-		q = q.Where("? >= ?", col, -delta)
-		set[name] = gorm.Expr("? - ?", col, -delta)
+	if delta > 0 {
+		_, err = rawExec(tx, "UPDATE "+table+" SET "+name+" = "+name+" + ? WHERE id = ?", delta, id)
+	} else {
+		_, err = rawExec(tx, "UPDATE "+table+" SET "+name+" = "+name+" - ? WHERE id = ? AND "+name+" >= ?", -delta, id, -delta)
 	}
-	return dbError(q.UpdateColumns(set).Error)
+	return err
 }
 
 // viewerRows returns which of ids have a row of userID in the table of
