@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,7 +20,7 @@ import (
 // who it is for, until when, where it resumes, and the address slot it
 // holds (release gives it back).
 type liveConn struct {
-	user    *model.User
+	userID  int64
 	expires time.Time
 	since   *int64
 	release func()
@@ -31,9 +32,9 @@ type liveConn struct {
 // from an allowed origin; 403), the token (401), the resume point given as
 // since (400), and one of the client address's socket slots (429).
 // Browsers cannot set headers on a WebSocket or an EventSource, so the
-// token may come in the query; the access log redacts it. It reports
-// false when it has answered.
-func (s *Server) admitLive(c *gin.Context, since string, sinceGiven bool) (liveConn, bool) {
+// token may come in the query; the access log redacts it. verify checks
+// the token (see liveVerifier). It reports false when it has answered.
+func (s *Server) admitLive(c *gin.Context, since string, sinceGiven bool, verify liveVerifier) (liveConn, bool) {
 	if !s.hub.CheckOrigin(c.Request) {
 		origin := c.GetHeader("Origin")
 		if s.refused.first(origin) {
@@ -47,12 +48,12 @@ func (s *Server) admitLive(c *gin.Context, since string, sinceGiven bool) (liveC
 	if token == "" {
 		token = bearerToken(c.Request)
 	}
-	user, expires, err := s.auth.Verify(ctx(c), token)
+	userID, expires, err := verify(ctx(c), token)
 	if err != nil {
 		writeError(c, s.log, err)
 		return liveConn{}, false
 	}
-	lc := liveConn{user: user, expires: expires}
+	lc := liveConn{userID: userID, expires: expires}
 	if sinceGiven {
 		n, err := strconv.ParseInt(since, 10, 64)
 		if err != nil || n < 0 {
@@ -61,8 +62,7 @@ func (s *Server) admitLive(c *gin.Context, since string, sinceGiven bool) (liveC
 		}
 		lc.since = &n
 	}
-	// For the access log's user_id.
-	c.Request = c.Request.WithContext(model.WithUser(c.Request.Context(), user))
+	logUser(c, userID)
 	// One address may hold only so many sockets, whatever users it signs
 	// in as; the slot is given back when the socket ends.
 	release, ok := s.hub.ReserveAddress(clientAddr(c))
@@ -78,11 +78,31 @@ func (s *Server) admitLive(c *gin.Context, since string, sinceGiven bool) (liveC
 	return lc, true
 }
 
+// liveVerifier checks a live connection's token and returns the id of its
+// user and when the token expires; its errors are the client's answer.
+type liveVerifier func(ctx context.Context, token string) (int64, time.Time, error)
+
+// verifyUser is the liveVerifier of a connection that does not read the
+// user's row itself: Auth.Verify, which does.
+func (s *Server) verifyUser(ctx context.Context, token string) (int64, time.Time, error) {
+	u, expires, err := s.auth.Verify(ctx, token)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	return u.ID, expires, nil
+}
+
+// errUnknownLiveUser answers a WebSocket whose token names a user the
+// hub's admission did not find, as Auth.Verify answers such a token.
+var errUnknownLiveUser = model.Errorf(model.EUNAUTHENTICATED, "the token's user does not exist")
+
 // serveWS admits the connection (admitLive), upgrades it and hands it to
-// the hub, which closes it with 4001 when the token expires.
+// the hub, which closes it with 4001 when the token expires. The token's
+// user is not read on its own: the hub's admission reads the user's row
+// for the replay's head and tells when there is none (Auth.VerifyID).
 func (s *Server) serveWS(c *gin.Context) {
 	since, given := c.GetQuery("since")
-	lc, ok := s.admitLive(c, since, given)
+	lc, ok := s.admitLive(c, since, given, s.auth.VerifyID)
 	if !ok {
 		return
 	}
@@ -97,14 +117,19 @@ func (s *Server) serveWS(c *gin.Context) {
 	// What connecting costs (registration, the replay's read) is done
 	// before the upgrade, so that the 101, hello and the replay go out in
 	// one write.
-	a := s.hub.Admit(lc.user, lc.since, lc.expires, lc.release)
+	a := s.hub.Admit(lc.userID, lc.since, lc.expires, lc.release)
+	if a.UnknownUser() {
+		s.hub.Abandon(a)
+		writeError(c, s.log, errUnknownLiveUser)
+		return
+	}
 	conn, err := s.upgrader.Upgrade(notify.NonBlocking(c.Writer), c.Request, nil)
 	if err != nil {
 		s.hub.Abandon(a)
 		return
 	}
 	if err := s.hub.ServeAdmitted(conn, a); err != nil {
-		s.log.Info("websocket refused", "user_id", lc.user.ID, "reason", err.Error())
+		s.log.Info("websocket refused", "user_id", lc.userID, "reason", err.Error())
 	}
 }
 
@@ -119,11 +144,11 @@ func (s *Server) serveSSE(c *gin.Context) {
 	if last := c.GetHeader("Last-Event-ID"); last != "" {
 		since, given = last, true
 	}
-	lc, ok := s.admitLive(c, since, given)
+	lc, ok := s.admitLive(c, since, given, s.verifyUser)
 	if !ok {
 		return
 	}
-	err := s.hub.ServeEvents(c.Writer, c.Request, lc.user, lc.since, lc.expires, lc.release)
+	err := s.hub.ServeEvents(c.Writer, c.Request, lc.userID, lc.since, lc.expires, lc.release)
 	switch {
 	case errors.Is(err, notify.ErrClosed):
 		writeError(c, s.log, &model.Error{Code: model.EUNAVAILABLE, Message: "the server is shutting down; reconnect", Err: err})

@@ -64,8 +64,8 @@ func (s *Server) accessLog() gin.HandlerFunc {
 		if q := redactQuery(c.Request.URL.RawQuery); q != "" {
 			attrs = append(attrs, slog.String("query", q))
 		}
-		if u := model.UserFrom(c.Request.Context()); u != nil {
-			attrs = append(attrs, slog.Int64("user_id", u.ID))
+		if id, ok := c.Get(logUserKey); ok {
+			attrs = append(attrs, slog.Any("user_id", id))
 		}
 		s.log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request", attrs...)
 	}
@@ -251,8 +251,20 @@ func (s *Server) authenticate() gin.HandlerFunc {
 			return
 		}
 		c.Request = c.Request.WithContext(model.WithUser(c.Request.Context(), u))
+		logUser(c, u.ID)
 		c.Next()
 	}
+}
+
+// logUserKey holds the id of the request's user for its access log
+// record: the signed-in user of a REST request, the token's user of a live
+// connection (which has no model.User in its context: /ws does not read
+// the row, see serveWS).
+const logUserKey = "discuss.user_id"
+
+// logUser names the request's user in its access log record.
+func logUser(c *gin.Context, id int64) {
+	c.Set(logUserKey, id)
 }
 
 // requireAdmin lets only admins through.

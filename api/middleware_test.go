@@ -3,12 +3,14 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -218,6 +220,33 @@ func TestTokenNotLogged(t *testing.T) {
 	}
 	if strings.Contains(logs, alice.Token) {
 		t.Fatalf("token leaked into logs:\n%s", logs)
+	}
+}
+
+// TestAccessLogUserID: the access log names the user of a REST request
+// and of a WebSocket connect, whose user is not read on its own (serveWS).
+func TestAccessLogUserID(t *testing.T) {
+	ts := newTestServer(t)
+	alice := ts.register(t, "alice")
+	ts.do(t, "GET", "/api/v1/me", alice.Token, nil)
+	ts.dialWS(t, "?token="+alice.Token, nil)
+	logged := func(path string) bool {
+		for line := range strings.SplitSeq(ts.Logs.String(), "\n") {
+			if strings.Contains(line, `"msg":"request"`) && strings.Contains(line, `"path":"`+path+`"`) &&
+				strings.Contains(line, fmt.Sprintf(`"user_id":%d`, alice.User.ID)) {
+				return true
+			}
+		}
+		return false
+	}
+	// The socket's record is written when its handler returns, which the
+	// client's hello does not wait for.
+	deadline := time.Now().Add(5 * time.Second)
+	for !logged("/api/v1/me") || !logged("/ws") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no request records with user_id %d for /api/v1/me and /ws:\n%s", alice.User.ID, ts.Logs)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
 	}
 }
 

@@ -194,6 +194,31 @@ func TestWebSocketAddressCap(t *testing.T) {
 		// Another client behind the same proxy has slots of its own.
 		ts.dialWS(t, "?token="+alice.Token, http.Header{"X-Forwarded-For": {"203.0.113.8"}})
 	})
+	// A token naming nobody is refused after the hub's admission read the
+	// user's row, which finds none (serveWS): the slot and the hub's
+	// registration it held are given back.
+	t.Run("ErrUnknownUserHoldsNothing", func(t *testing.T) {
+		ts := newTestServer(t, func(c *configs.Config) { c.WebSocket.MaxConnectionsPerAddress = limit })
+		alice := ts.register(t, "alice")
+		gone := ts.goneToken(t)
+		for range limit + 2 {
+			conn, res, err := websocket.DefaultDialer.Dial(ts.wsURL("?token="+gone), nil)
+			if err == nil {
+				conn.Close()
+				t.Fatal("the upgrade succeeded for a user that does not exist")
+			}
+			if res == nil {
+				t.Fatalf("response %v, want 401", res)
+			}
+			wantError(t, readResponse(t, res), http.StatusUnauthorized, model.EUNAUTHENTICATED, "does not exist")
+		}
+		for range limit {
+			ts.dialWS(t, "?token="+alice.Token, nil)
+		}
+		if users, conns := ts.Srv.hub.LocalCounts(); users != 1 || conns != limit {
+			t.Errorf("hub counts %d users, %d connections; want 1, %d", users, conns, limit)
+		}
+	})
 	// Event streams (GET /sse) hold the same slots as sockets.
 	t.Run("SharedWithEventStreams", func(t *testing.T) {
 		ts := newTestServer(t, func(c *configs.Config) { c.WebSocket.MaxConnectionsPerAddress = limit })

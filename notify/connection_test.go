@@ -194,6 +194,28 @@ func TestAdmissionAbandoned(t *testing.T) {
 	}
 }
 
+// TestAdmissionUnknownUser: a user the store's head read does not find is
+// told by the admission (UnknownUser), which the caller abandons before
+// upgrading; the hub keeps nothing of it, and the user's id stays usable
+// once the store knows it.
+func TestAdmissionUnknownUser(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	e.store.unknownUser.Store(5)
+	resp, err := http.Get(e.srv.URL + "/ws?user=5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("status %d, want 401", resp.StatusCode)
+	}
+	if users, conns := e.hub.LocalCounts(); users != 0 || conns != 0 {
+		t.Fatalf("LocalCounts = %d, %d; want 0, 0", users, conns)
+	}
+	e.store.unknownUser.Store(0)
+	e.connect(5, dialOpts{})
+}
+
 func TestTokenExpiryCloses4001(t *testing.T) {
 	overTransports(t, func(t *testing.T, sse bool) {
 		// The connection lives while its token does: it is closed with 4001

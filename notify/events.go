@@ -3,15 +3,12 @@ package notify
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/gorilla/websocket"
-
-	"github.com/quizsite/discuss/model"
 )
 
 // eventStream writes a connection's frames as server-sent events
@@ -146,20 +143,16 @@ func (s *eventStream) write(b []byte, deadline time.Time) error {
 // or the hub closed the stream. It returns ErrClosed, having written
 // nothing, once the hub has shut down or closed its streams (see
 // CloseStreams), for the caller to answer as it sees fit.
-func (h *Hub) ServeEvents(w http.ResponseWriter, r *http.Request, user *model.User, since *int64, expires time.Time, release func()) error {
+func (h *Hub) ServeEvents(w http.ResponseWriter, r *http.Request, userID int64, since *int64, expires time.Time, release func()) error {
 	if release == nil {
 		release = func() {}
-	}
-	if user == nil {
-		release()
-		return errors.New("notify: ServeEvents needs a user")
 	}
 	stream, err := newEventStream(w, r)
 	if err != nil {
 		release()
 		return err
 	}
-	c := newClient(h, user.ID, since, release)
+	c := newClient(h, userID, since, release)
 	c.stream = true
 	if !h.register(c) {
 		release()

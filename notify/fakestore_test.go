@@ -36,6 +36,9 @@ type fakeStore struct {
 	failMissed                atomic.Bool
 	// failed counts the calls that failed because of fail.
 	failed atomic.Int64
+	// unknownUser, when not 0, is a user the store does not have: its
+	// head is an ENOTFOUND error, as the service's.
+	unknownUser atomic.Int64
 
 	// afterHead, when set, runs once after the next NotificationHead:
 	// what it commits lands between a head and the list read after it.
@@ -175,6 +178,9 @@ func (s *fakeStore) countsLocked(userID int64) model.NotificationCounts {
 func (s *fakeStore) NotificationHead(_ context.Context, userID int64) (model.NotificationHead, error) {
 	if s.down() {
 		return model.NotificationHead{}, errStoreDown
+	}
+	if userID == s.unknownUser.Load() {
+		return model.NotificationHead{}, model.Errorf(model.ENOTFOUND, "user %d does not exist", userID)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -126,13 +126,18 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 			return
 		}
 		if r.URL.Path == "/sse" {
-			err := h.ServeEvents(taggedWriter{w, q.Get("tag")}, r, &model.User{ID: userID}, since, expires, nil)
+			err := h.ServeEvents(taggedWriter{w, q.Get("tag")}, r, userID, since, expires, nil)
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			}
 			return
 		}
-		a := h.Admit(&model.User{ID: userID}, since, expires, nil)
+		a := h.Admit(userID, since, expires, nil)
+		if a.UnknownUser() {
+			h.Abandon(a)
+			http.Error(w, "unknown user", http.StatusUnauthorized)
+			return
+		}
 		if cfg.admitted != nil {
 			cfg.admitted()
 		}

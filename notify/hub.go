@@ -214,7 +214,8 @@ type Admission struct {
 	// told so (1001).
 	closed bool
 	// err is the replay's Store failure: the connection is closed with
-	// 1011 once upgraded, and the client tries again.
+	// 1011 once upgraded, and the client tries again; or the Store found
+	// no such user (UnknownUser).
 	err  error
 	head model.NotificationHead
 	list []*model.Notification
@@ -230,12 +231,14 @@ type Admission struct {
 // user's limit (Options.MaxConnectionsPerUser) only once served. When
 // expires is not zero the connection is closed with 4001 then. release,
 // when not nil, is called once the connection has ended (see
-// ReserveAddress), or by Abandon.
-func (h *Hub) Admit(user *model.User, since *int64, expires time.Time, release func()) *Admission {
+// ReserveAddress), or by Abandon. The replay's head is read from the
+// user's row: when the Store finds no such user, the caller refuses the
+// connection instead (UnknownUser).
+func (h *Hub) Admit(userID int64, since *int64, expires time.Time, release func()) *Admission {
 	if release == nil {
 		release = func() {}
 	}
-	c := newClient(h, user.ID, since, release)
+	c := newClient(h, userID, since, release)
 	c.expires = expires
 	a := &Admission{c: c}
 	if !h.register(c) {
@@ -244,6 +247,13 @@ func (h *Hub) Admit(user *model.User, since *int64, expires time.Time, release f
 	}
 	a.head, a.list, a.err = c.readReplay()
 	return a
+}
+
+// UnknownUser reports that the Store found no user of the admission's id
+// (an ENOTFOUND head): the caller answers as for a token naming nobody,
+// before the upgrade, and abandons the admission.
+func (a *Admission) UnknownUser() bool {
+	return model.ErrorCode(a.err) == model.ENOTFOUND
 }
 
 // Abandon gives up an admission whose upgrade failed: the connection

@@ -135,7 +135,9 @@ func (c *client) readReplay() (head model.NotificationHead, list []*model.Notifi
 		}
 		return err
 	})
-	if err != nil {
+	// A user the Store does not know is not the Store failing: the
+	// caller refuses the connection (see Admission.UnknownUser).
+	if err != nil && model.ErrorCode(err) != model.ENOTFOUND {
 		h.log.Warn("notify: replay on connect", "user_id", c.userID, "err", err)
 	}
 	return head, list, err

@@ -20,7 +20,9 @@ import (
 // upToHead).
 type Store interface {
 	// NotificationHead returns where the user's notifications stand now,
-	// its figures taken at one instant.
+	// its figures taken at one instant; an ENOTFOUND error (model.Error)
+	// when there is no such user, which refuses a connect (see
+	// Admission.UnknownUser).
 	NotificationHead(ctx context.Context, userID int64) (model.NotificationHead, error)
 	// NotificationSeqs returns the current sequence number of each user.
 	NotificationSeqs(ctx context.Context, userIDs []int64) (map[int64]int64, error)

@@ -51,8 +51,10 @@ type Auth struct {
 	loginRetries *RateLimiter
 	// users caches the users tokens name; nil when UserCacheTTL is 0.
 	users *userCache
-	// parser verifies tokens (see Verify).
+	// parser verifies tokens (see Verify); tokens keeps those of ours that
+	// verified.
 	parser *jwt.Parser
+	tokens *tokenCache
 }
 
 // NewAuth returns the auth service.
@@ -67,7 +69,7 @@ func NewAuth(db *gorm.DB, cfg AuthConfig) (*Auth, error) {
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	a := &Auth{db: db, cfg: cfg, now: time.Now, dummyHash: dummy}
+	a := &Auth{db: db, cfg: cfg, now: time.Now, dummyHash: dummy, tokens: newTokenCache()}
 	a.parser = a.newTokenParser()
 	if cfg.UserCacheTTL > 0 {
 		a.users = newUserCache(cfg.UserCacheTTL, func() time.Time { return a.now() })

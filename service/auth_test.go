@@ -175,6 +175,66 @@ func TestVerifyExpiry(t *testing.T) {
 	})
 }
 
+// TestVerifyID: VerifyID names the token's user without reading ours (a
+// token for a user that does not exist gives its id; the caller reads the
+// row), and the external issuer's local user, created on first sight.
+func TestVerifyID(t *testing.T) {
+	a, _ := newAuth(t, &service.ExternalIssuer{Issuer: quizIssuer, Algorithm: "HS256", HS256Key: []byte(quizSecret)})
+	ctx := t.Context()
+	now := time.Now().Truncate(time.Second)
+	exp := now.Add(42 * time.Minute)
+
+	id, expires, err := a.VerifyID(ctx, sign(t, jwt.SigningMethodHS256, []byte(ourSecret), claims(ourIssuer, "999999", now, exp)))
+	if err != nil || id != 999999 || !expires.Equal(exp) {
+		t.Fatalf("ours: %d, %v, %v; want 999999, %v", id, expires, err, exp)
+	}
+	external := sign(t, jwt.SigningMethodHS256, []byte(quizSecret), claims(quizIssuer, "quiz-9", now, exp))
+	id, expires, err = a.VerifyID(ctx, external)
+	if err != nil || id <= 0 || !expires.Equal(exp) {
+		t.Fatalf("external: %d, %v, %v", id, expires, err)
+	}
+	u, _, err := a.Verify(ctx, external)
+	if err != nil || u.ID != id {
+		t.Fatalf("Verify of the external token: %+v, %v; want user %d", u, err, id)
+	}
+	if _, _, err := a.VerifyID(ctx, "not-a-jwt"); model.ErrorMessage(err) != "malformed token" {
+		t.Fatalf("malformed: %v", err)
+	}
+}
+
+// TestVerifiedTokenExpires: a token that verified is remembered (see
+// tokenCache), and refused all the same once it expires, with the parser's
+// leeway and message.
+func TestVerifiedTokenExpires(t *testing.T) {
+	a, _ := newAuth(t, nil)
+	ctx := t.Context()
+	now := time.Now().Truncate(time.Second)
+	a.SetClock(func() time.Time { return now })
+	u, err := a.CreateUser(ctx, "alice", "password123", model.RoleUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, exp, err := a.IssueToken(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		at   time.Time
+		want string // the error's message, "" for none
+	}{
+		{now, ""},
+		{now, ""}, // again, from the cache
+		{exp.Add(29 * time.Second), ""},
+		{exp.Add(31 * time.Second), "token expired"},
+	} {
+		now = tt.at
+		got, _, err := a.Verify(ctx, token)
+		if model.ErrorMessage(err) != tt.want || (err == nil && got.ID != u.ID) {
+			t.Fatalf("at exp%+v: %v, %v; want %q", tt.at.Sub(exp), got, err, tt.want)
+		}
+	}
+}
+
 func mustRSA(t *testing.T) *rsa.PrivateKey {
 	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, 2048)

@@ -159,14 +159,19 @@ func (r *notificationRow) notification() *model.Notification {
 
 // NotificationHead returns where userID's notifications stand, in one
 // statement so that its four figures agree with each other: the hub
-// starts a connection's cursor from it. An unknown user has a zero head.
+// starts a connection's cursor from it. It is the one read of a connect
+// whose token the hub took on trust (Auth.VerifyID), so it also tells
+// that the user exists: ENOTFOUND when not.
 func (s *NotificationStore) NotificationHead(ctx context.Context, userID int64) (model.NotificationHead, error) {
 	var head model.NotificationHead
 	err := scanOne(s.prep.WithContext(ctx), `SELECT u.notification_seq,
 		(SELECT COALESCE(MAX(n.id), 0) FROM notifications n WHERE n.user_id = u.id),
 		u.unread_notifications, u.unseen_notifications
 		FROM users u WHERE u.id = ?`, []any{userID}, &head.Seq, &head.LastID, &head.Unread, &head.Unseen)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return model.NotificationHead{}, model.Errorf(model.ENOTFOUND, "user %d does not exist", userID)
+	case err != nil:
 		return model.NotificationHead{}, err
 	}
 	return head, nil

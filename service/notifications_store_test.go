@@ -77,8 +77,10 @@ func TestReplayQueries(t *testing.T) {
 		if err != nil || head != (model.NotificationHead{Seq: 3, LastID: n[2].ID, Unread: 2, Unseen: 3}) {
 			t.Errorf("NotificationHead = %+v, %v", head, err)
 		}
-		if head, err := f.store.NotificationHead(ctx, 1<<40); err != nil || head != (model.NotificationHead{}) {
-			t.Errorf("unknown user's head = %+v, %v", head, err)
+		head, err = f.store.NotificationHead(ctx, 1<<40)
+		wantCode(t, err, model.ENOTFOUND, "does not exist")
+		if head != (model.NotificationHead{}) {
+			t.Errorf("unknown user's head = %+v", head)
 		}
 	})
 	t.Run("ErrInvalid", func(t *testing.T) {
