@@ -270,13 +270,18 @@ func (r *runner) deliveryRows(ctx context.Context, phase, frameRow, requestRow s
 	}
 }
 
-// events is how many events a paced scenario sends: rate for duration.
+// events is how many events a paced scenario sends, and at what rate:
+// --rate (default defaultRate) for --duration.
 func (r *runner) events(defaultRate float64) (float64, int) {
-	rate := r.cfg.rate
-	if rate == 0 {
-		rate = defaultRate
-	}
+	rate := cmp.Or(r.cfg.rate, defaultRate)
 	return rate, max(1, int(rate*r.cfg.duration.Seconds()))
+}
+
+// eventsPerUser is how many events a scenario sends that sends --count
+// (default 1) to each of users, and at what rate: --rate, default
+// defaultRate.
+func (r *runner) eventsPerUser(users int, defaultRate float64) (float64, int) {
+	return cmp.Or(r.cfg.rate, defaultRate), max(r.cfg.count, 1) * users
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
