@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -21,23 +22,17 @@ type loginRequest struct {
 }
 
 func (s *Server) register(c *gin.Context) (int, any, error) {
-	var req registerRequest
-	if err := decodeJSON(c, &req); err != nil {
-		return 0, nil, err
-	}
-	sess, err := s.auth.Register(ctx(c), service.RegisterInput{
-		Username: req.Username, Password: req.Password, DisplayName: req.DisplayName, ClientAddr: clientKey(c),
+	return fromBody(c, http.StatusCreated, func(ctx context.Context, req *registerRequest) (any, error) {
+		return s.auth.Register(ctx, service.RegisterInput{
+			Username: req.Username, Password: req.Password, DisplayName: req.DisplayName, ClientAddr: clientKey(c),
+		})
 	})
-	return http.StatusCreated, sess, err
 }
 
 func (s *Server) login(c *gin.Context) (int, any, error) {
-	var req loginRequest
-	if err := decodeJSON(c, &req); err != nil {
-		return 0, nil, err
-	}
-	sess, err := s.auth.Login(ctx(c), req.Username, req.Password, clientKey(c))
-	return http.StatusOK, sess, err
+	return fromBody(c, http.StatusOK, func(ctx context.Context, req *loginRequest) (any, error) {
+		return s.auth.Login(ctx, req.Username, req.Password, clientKey(c))
+	})
 }
 
 func (s *Server) me(c *gin.Context) (int, any, error) {

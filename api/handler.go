@@ -88,6 +88,18 @@ func changeByID[Req any](c *gin.Context, change func(context.Context, int64, *Re
 	return http.StatusOK, v, err
 }
 
+// fromBody answers status with what do returns for the JSON body, read
+// into a Req: the writes whose path names no resource. Errors:
+// decodeJSON's, then do's.
+func fromBody[Req any](c *gin.Context, status int, do func(context.Context, *Req) (any, error)) (int, any, error) {
+	var req Req
+	if err := decodeJSON(c, &req); err != nil {
+		return 0, nil, err
+	}
+	v, err := do(ctx(c), &req)
+	return status, v, err
+}
+
 // listed answers 200 with the page that list returns for the limit and
 // cursor query parameters: the lists that take no other.
 func listed[T any](c *gin.Context, list func(context.Context, int, string) (T, error)) (int, any, error) {

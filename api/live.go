@@ -184,21 +184,19 @@ type broadcastResponse struct {
 // broadcast keeps the message as an announcement and sends it to every
 // connection on every instance; 202 because delivery is under way, not done.
 func (s *Server) broadcast(c *gin.Context) (int, any, error) {
-	var req broadcastRequest
-	if err := decodeJSON(c, &req); err != nil {
-		return 0, nil, err
-	}
-	if _, err := s.announcements.Broadcast(ctx(c), req.Message); err != nil {
-		return 0, nil, err
-	}
-	_, conns, err := s.hub.Online(ctx(c))
-	if err != nil {
-		// The announcement is kept and was published; only the count is
-		// missing, so answer with what this instance knows.
-		s.log.WarnContext(ctx(c), "online count across instances unavailable", "error", err)
-		_, conns = s.hub.LocalCounts()
-	}
-	return http.StatusAccepted, broadcastResponse{OnlineConnections: conns}, nil
+	return fromBody(c, http.StatusAccepted, func(ctx context.Context, req *broadcastRequest) (any, error) {
+		if _, err := s.announcements.Broadcast(ctx, req.Message); err != nil {
+			return nil, err
+		}
+		_, conns, err := s.hub.Online(ctx)
+		if err != nil {
+			// The announcement is kept and was published; only the count is
+			// missing, so answer with what this instance knows.
+			s.log.WarnContext(ctx, "online count across instances unavailable", "error", err)
+			_, conns = s.hub.LocalCounts()
+		}
+		return broadcastResponse{OnlineConnections: conns}, nil
+	})
 }
 
 type onlineResponse struct {

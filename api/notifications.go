@@ -83,13 +83,11 @@ func (s *Server) markOneRead(c *gin.Context) (int, any, error) {
 // markSeen answers POST /notifications/seen: the caller's seen mark moves
 // up to up_to_id, never back, and the answer is the unseen count.
 func (s *Server) markSeen(c *gin.Context) (int, any, error) {
-	var req seenRequest
-	if err := decodeJSON(c, &req); err != nil {
-		return 0, nil, err
-	}
-	// The service checks up_to_id.
-	n, err := s.notes.MarkSeen(ctx(c), req.UpToID)
-	return http.StatusOK, seenResponse{UnseenCount: n}, err
+	return fromBody(c, http.StatusOK, func(ctx context.Context, req *seenRequest) (any, error) {
+		// The service checks up_to_id.
+		n, err := s.notes.MarkSeen(ctx, req.UpToID)
+		return seenResponse{UnseenCount: n}, err
+	})
 }
 
 // unreadCountAnswer is the answer of every call that reads or changes the
@@ -101,10 +99,7 @@ func unreadCountAnswer(counts model.NotificationCounts, err error) (int, any, er
 // adminNotify answers POST /admin/notify with the system notification it
 // created.
 func (s *Server) adminNotify(c *gin.Context) (int, any, error) {
-	var req adminNotifyRequest
-	if err := decodeJSON(c, &req); err != nil {
-		return 0, nil, err
-	}
-	n, err := s.notes.SendSystem(ctx(c), req.UserID, req.Message)
-	return http.StatusCreated, n, err
+	return fromBody(c, http.StatusCreated, func(ctx context.Context, req *adminNotifyRequest) (any, error) {
+		return s.notes.SendSystem(ctx, req.UserID, req.Message)
+	})
 }

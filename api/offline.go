@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"html/template"
 	"net/http"
 
@@ -18,12 +19,9 @@ func (s *Server) getPreferences(c *gin.Context) (int, any, error) {
 }
 
 func (s *Server) patchPreferences(c *gin.Context) (int, any, error) {
-	var req model.PreferencesPatch
-	if err := decodeJSON(c, &req); err != nil {
-		return 0, nil, err
-	}
-	p, err := s.offline.UpdatePreferences(ctx(c), req)
-	return http.StatusOK, p, err
+	return fromBody(c, http.StatusOK, func(ctx context.Context, req *model.PreferencesPatch) (any, error) {
+		return s.offline.UpdatePreferences(ctx, *req)
+	})
 }
 
 type tokenRequest struct {
@@ -31,12 +29,9 @@ type tokenRequest struct {
 }
 
 func (s *Server) verifyEmail(c *gin.Context) (int, any, error) {
-	var req tokenRequest
-	if err := decodeJSON(c, &req); err != nil {
-		return 0, nil, err
-	}
-	p, err := s.offline.VerifyEmail(ctx(c), req.Token)
-	return http.StatusOK, p, err
+	return fromBody(c, http.StatusOK, func(ctx context.Context, req *tokenRequest) (any, error) {
+		return s.offline.VerifyEmail(ctx, req.Token)
+	})
 }
 
 // unsubscribedAnswer is what the one-click unsubscribe answers.
@@ -99,18 +94,15 @@ type pushSubscriptionAnswer struct {
 }
 
 func (s *Server) subscribePush(c *gin.Context) (int, any, error) {
-	var req pushSubscriptionRequest
-	if err := decodeJSON(c, &req); err != nil {
-		return 0, nil, err
-	}
-	err := s.offline.Subscribe(ctx(c), model.PushSubscription{Endpoint: req.Endpoint, P256DH: req.Keys.P256DH, Auth: req.Keys.Auth})
-	return http.StatusCreated, pushSubscriptionAnswer{Endpoint: req.Endpoint}, err
+	return fromBody(c, http.StatusCreated, func(ctx context.Context, req *pushSubscriptionRequest) (any, error) {
+		err := s.offline.Subscribe(ctx, model.PushSubscription{Endpoint: req.Endpoint, P256DH: req.Keys.P256DH, Auth: req.Keys.Auth})
+		return pushSubscriptionAnswer{Endpoint: req.Endpoint}, err
+	})
 }
 
 func (s *Server) unsubscribePush(c *gin.Context) (int, any, error) {
-	var req pushSubscriptionAnswer
-	if err := decodeJSON(c, &req); err != nil {
-		return 0, nil, err
-	}
-	return http.StatusNoContent, nil, s.offline.UnsubscribePush(ctx(c), req.Endpoint)
+	// The untyped nil answers 204 without a body.
+	return fromBody(c, http.StatusNoContent, func(ctx context.Context, req *pushSubscriptionAnswer) (any, error) {
+		return nil, s.offline.UnsubscribePush(ctx, req.Endpoint)
+	})
 }

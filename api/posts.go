@@ -26,12 +26,9 @@ type updatePostRequest struct {
 }
 
 func (s *Server) createPost(c *gin.Context) (int, any, error) {
-	var req createPostRequest
-	if err := decodeJSON(c, &req); err != nil {
-		return 0, nil, err
-	}
-	p, err := s.posts.Create(ctx(c), service.PostInput{Title: req.Title, Body: req.Body, ProblemID: req.ProblemID, Spoiler: req.Spoiler})
-	return http.StatusCreated, p, err
+	return fromBody(c, http.StatusCreated, func(ctx context.Context, req *createPostRequest) (any, error) {
+		return s.posts.Create(ctx, service.PostInput{Title: req.Title, Body: req.Body, ProblemID: req.ProblemID, Spoiler: req.Spoiler})
+	})
 }
 
 func (s *Server) listPosts(c *gin.Context) (int, any, error) {

@@ -359,6 +359,10 @@ export class DiscussClient {
     if (this.lastId !== null) url.searchParams.set("since", String(this.lastId));
     this.setState("connecting");
     this.generation++;
+    // Set again when this attempt opens, so that afterClose can tell
+    // whether it did; an attempt given up cannot set it (closeSocket drops
+    // its handlers).
+    this.openedAt = 0;
     return url;
   }
 
@@ -369,9 +373,7 @@ export class DiscussClient {
     }
     const ws = new WebSocket(this.startConnecting(this.url));
     this.ws = ws;
-    let opened = false;
     ws.onopen = () => {
-      opened = true;
       this.openedAt = Date.now();
       this.startPinging();
     };
@@ -380,7 +382,7 @@ export class DiscussClient {
       if (this.ws !== ws) return; // an older socket we already let go of
       this.ws = null;
       this.stopPinging();
-      this.afterClose(ev.code, opened);
+      this.afterClose(ev.code);
     };
     // onerror is always followed by onclose, which decides what to do.
   }
@@ -394,9 +396,7 @@ export class DiscussClient {
   openStream() {
     const es = new EventSource(this.startConnecting(this.streamURL));
     this.es = es;
-    let opened = false;
     es.onopen = () => {
-      opened = true;
       this.openedAt = Date.now();
     };
     for (const type of STREAM_EVENTS) es.addEventListener(type, (ev) => this.receive(ev.data));
@@ -409,14 +409,14 @@ export class DiscussClient {
         // keep 1006
       }
       this.closeSocket(CLOSE_NORMAL, "server closed");
-      this.afterClose(code, true);
+      this.afterClose(code);
     });
     es.onerror = () => {
       if (this.es !== es) return;
       // A refused stream (401, 403, 429) and a dropped one look alike
       // here; afterClose asks REST about the token when it never opened.
       this.closeSocket(CLOSE_NORMAL, "stream error");
-      this.afterClose(CLOSE_ABNORMAL, opened);
+      this.afterClose(CLOSE_ABNORMAL);
     };
   }
 
@@ -474,8 +474,11 @@ export class DiscussClient {
     }
   }
 
-  afterClose(code, opened) {
+  // afterClose decides what follows the end of the current attempt, closed
+  // with code; whether it had opened is in openedAt (see startConnecting).
+  afterClose(code) {
     if (this.state === "offline" || this.state === "stopped") return;
+    const opened = this.openedAt !== 0;
     // A connection that stayed up a while was healthy: start the backoff over.
     if (opened && Date.now() - this.openedAt >= this.opts.healthyAfter) this.attempt = 0;
 
@@ -601,7 +604,7 @@ export class DiscussClient {
       // A dead connection can take minutes to report its close, so let go of
       // it now and reconnect.
       this.closeSocket(CLOSE_PONG_TIMEOUT, "pong timeout");
-      this.afterClose(CLOSE_PONG_TIMEOUT, true);
+      this.afterClose(CLOSE_PONG_TIMEOUT);
     }, this.opts.pingInterval + this.opts.pongTimeout);
   }
 

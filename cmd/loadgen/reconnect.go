@@ -36,15 +36,7 @@ func (r *runner) reconnect(ctx context.Context) error {
 		return err
 	}
 
-	perUser := r.cfg.count
-	if perUser == 0 {
-		perUser = 1
-	}
-	rate := r.cfg.rate
-	if rate == 0 {
-		rate = 500
-	}
-	n := perUser * len(targets)
+	rate, n := r.eventsPerUser(len(targets), 500)
 	_, away := r.paced(ctx, "away", rate, n, false, func(ctx context.Context, seq int, due time.Time) {
 		r.comment(ctx, targets[seq%len(targets)], seq, due, nil)
 	})

@@ -37,12 +37,7 @@ func (r *runner) resubscribe(ctx context.Context) error {
 
 	fmt.Fprintln(r.log, "cutting the server off from Redis")
 	r.proxy.setCut(true)
-	perUser := max(r.cfg.count, 1)
-	rate := r.cfg.rate
-	if rate == 0 {
-		rate = 1000
-	}
-	n := perUser * len(r.sw.clients)
+	rate, n := r.eventsPerUser(len(r.sw.clients), 1000)
 	var post latencies
 	var sent atomic.Int64
 	_, away := r.paced(ctx, "outage", rate, n, false, func(ctx context.Context, seq int, due time.Time) {

@@ -270,13 +270,18 @@ func (r *runner) deliveryRows(ctx context.Context, phase, frameRow, requestRow s
 	}
 }
 
-// events is how many events a paced scenario sends: rate for duration.
+// events is how many events a paced scenario sends, and at what rate:
+// --rate (default defaultRate) for --duration.
 func (r *runner) events(defaultRate float64) (float64, int) {
-	rate := r.cfg.rate
-	if rate == 0 {
-		rate = defaultRate
-	}
+	rate := cmp.Or(r.cfg.rate, defaultRate)
 	return rate, max(1, int(rate*r.cfg.duration.Seconds()))
+}
+
+// eventsPerUser is how many events a scenario sends that sends --count
+// (default 1) to each of users, and at what rate: --rate, default
+// defaultRate.
+func (r *runner) eventsPerUser(users int, defaultRate float64) (float64, int) {
+	return cmp.Or(r.cfg.rate, defaultRate), max(r.cfg.count, 1) * users
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -315,13 +320,36 @@ type followedPost struct {
 	r         *runner
 	postID    int64
 	followers []*client
+	// following holds the followers' connection indexes. It is filled
+	// before connect starts the sockets' readers and never changes after,
+	// so the frame handlers read it without a lock.
+	following map[int]bool
 	post      latencies // the comments' POSTs, from their paced start
 	mu        sync.Mutex
 	dues      map[int64]time.Time // each comment's paced start, by id; read once the pacing is done
 }
 
-func (r *runner) followedPost(postID int64, followers []*client) *followedPost {
-	return &followedPost{r: r, postID: postID, followers: followers, dues: map[int64]time.Time{}}
+// followedPost picks the followers of author's post: the first n
+// connections of other users. It returns the other users' connections
+// after them too. Call it before connect (see following); with too few
+// users connected, fp.followers is shorter than n and the caller names the
+// flag that asked for more.
+func (r *runner) followedPost(author user, n int) (fp *followedPost, rest []*client) {
+	fp = &followedPost{r: r, postID: author.postID, dues: map[int64]time.Time{}}
+	for _, c := range r.sw.clients {
+		switch {
+		case c.user.id == author.id:
+		case len(fp.followers) < n:
+			fp.followers = append(fp.followers, c)
+		default:
+			rest = append(rest, c)
+		}
+	}
+	fp.following = make(map[int]bool, len(fp.followers))
+	for _, c := range fp.followers {
+		fp.following[c.idx] = true
+	}
+	return fp, rest
 }
 
 // comment has the user of token comment text on the post, paced to start
@@ -341,4 +369,26 @@ func (fp *followedPost) comment(ctx context.Context, token, text string, due tim
 	fp.mu.Lock()
 	fp.dues[id] = due
 	fp.mu.Unlock()
+}
+
+// reachedAll returns, by id, the comments whose frame reached every
+// follower, each with when the last follower's came; one pass over the
+// arrivals (see lastArrivals). Call it once the pacing is done.
+func (fp *followedPost) reachedAll() map[int64]time.Time {
+	reached := map[int64]time.Time{}
+	arrivals := fp.r.d.lastArrivals()
+	for id := range fp.dues {
+		if a := arrivals[id]; a.n == len(fp.followers) {
+			reached[id] = a.first
+		}
+	}
+	return reached
+}
+
+// failUnreached fails the report for each comment that did not reach every
+// follower (called what, one of them) within --timeout.
+func (fp *followedPost) failUnreached(complete int, what string) {
+	if complete < len(fp.dues) {
+		fp.r.rep.fail("%d comments did not reach every %s within --timeout", len(fp.dues)-complete, what)
+	}
 }

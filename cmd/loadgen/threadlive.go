@@ -24,25 +24,12 @@ func (r *runner) threadLive(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var subs, others []*client
-	for _, c := range r.sw.clients {
-		switch {
-		case c.user.id == author.id:
-		case len(subs) < r.cfg.subscribers:
-			subs = append(subs, c)
-		default:
-			others = append(others, c)
-		}
-	}
+	fp, others := r.followedPost(author, r.cfg.subscribers)
+	subs := fp.followers
 	if len(subs) < r.cfg.subscribers || len(others) <= r.cfg.commenters {
 		return fmt.Errorf("--subscribers %d and --commenters %d: only %d other users are connected", r.cfg.subscribers, r.cfg.commenters, len(subs)+len(others))
 	}
 	commenters, others := others[:r.cfg.commenters], others[r.cfg.commenters:]
-	// Fixed before any socket reads, as the frame handler reads them.
-	subscribed := make(map[int]bool, len(subs))
-	for _, c := range subs {
-		subscribed[c.idx] = true
-	}
 	pushes := newDeliveries()
 	var confirmed, refused atomic.Int64
 	// Each comment's created_at, stamped in its transaction: from it to
@@ -52,7 +39,7 @@ func (r *runner) threadLive(ctx context.Context) error {
 	var created sync.Map // comment id -> time.Time
 	onFrame := func(c *client, f *frame, at time.Time) {
 		switch {
-		case !subscribed[c.idx]:
+		case !fp.following[c.idx]:
 			if f.Type == "notification" && f.Notification != nil && f.Notification.Type == "system" {
 				pushes.receive(c.idx, f.Notification.ID, at)
 			}
@@ -93,7 +80,6 @@ func (r *runner) threadLive(ctx context.Context) error {
 	before, herr := r.api.scrapeHistogram(ctx, deliveryHistogram)
 	rate, n := r.events(50)
 	var pushPost latencies
-	fp := r.followedPost(author.postID, subs)
 	cpu := r.measureCPU()
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -122,15 +108,11 @@ func (r *runner) threadLive(ctx context.Context) error {
 	}
 
 	var last, lastFromCreated latencies
-	complete := 0
-	arrivals := r.d.lastArrivals()
-	for id, due := range fp.dues {
-		if a := arrivals[id]; a.n == len(subs) {
-			complete++
-			last.add(a.first.Sub(due))
-			if at, ok := created.Load(id); ok {
-				lastFromCreated.add(a.first.Sub(at.(time.Time)))
-			}
+	reached := fp.reachedAll()
+	for id, at := range reached {
+		last.add(at.Sub(fp.dues[id]))
+		if c, ok := created.Load(id); ok {
+			lastFromCreated.add(at.Sub(c.(time.Time)))
 		}
 	}
 	r.rep.rows = append(r.rep.rows,
@@ -147,10 +129,8 @@ func (r *runner) threadLive(ctx context.Context) error {
 		r.rep.notes = append(r.rep.notes, "no server histogram: "+herr.Error())
 	}
 	r.rep.notes = append(r.rep.notes, fmt.Sprintf("%d of %d comments reached all %d subscribers (%d sent); %d connected in all",
-		complete, len(fp.dues), len(subs), sent, len(r.sw.clients)))
-	if complete < len(fp.dues) {
-		r.rep.fail("%d comments did not reach every subscriber within --timeout", len(fp.dues)-complete)
-	}
+		len(reached), len(fp.dues), len(subs), sent, len(r.sw.clients)))
+	fp.failUnreached(len(reached), "subscriber")
 	if t := pushes.tally(); t.lost > 0 || t.duplicated > 0 {
 		r.rep.fail("the other users' pushes: %d lost, %d duplicated of %d", t.lost, t.duplicated, t.expected)
 	}
