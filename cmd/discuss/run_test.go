@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -29,14 +30,27 @@ func envOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
+// freeAddr returns a loopback address that nothing listens on, for a
+// server started next (often a child process, which binds it itself). Its
+// port is below Linux's ephemeral range (32768 and up): a port the kernel
+// chose for a listener (":0") is handed out again to any outgoing
+// connection, to MariaDB, Redis or the server under test, and one such
+// connection taking it between here and the server's bind failed tests
+// with "address already in use".
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	const low, high = 20000, 32768
+	for range 100 {
+		addr := fmt.Sprintf("127.0.0.1:%d", low+rand.IntN(high-low))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue // taken: another test's, or anyone's
+		}
+		_ = ln.Close()
+		return addr
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatalf("no free port in [%d, %d) after 100 tries", low, high)
+	return ""
 }
 
 // server is a running `discuss serve`: in the test's process, where done
