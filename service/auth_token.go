@@ -71,8 +71,8 @@ func (a *Auth) verify(ctx context.Context, token string) (int64, time.Time, *mod
 	if token == "" {
 		return 0, time.Time{}, nil, model.Errorf(model.EUNAUTHENTICATED, "missing bearer token")
 	}
-	if t, ok := a.tokens.get(token, a.now()); ok {
-		return t.userID, t.expires, nil, nil
+	if id, expires, ok := a.tokens.get(token, a.now()); ok {
+		return id, expires, nil, nil
 	}
 	var claims externalClaims
 	external := false
@@ -107,7 +107,7 @@ func (a *Auth) verify(ctx context.Context, token string) (int64, time.Time, *mod
 	if err != nil || id <= 0 {
 		return 0, time.Time{}, nil, model.Errorf(model.EUNAUTHENTICATED, "invalid token subject")
 	}
-	a.tokens.put(token, verifiedToken{userID: id, expires: expires}, a.now())
+	a.tokens.put(token, id, expires, a.now())
 	return id, expires, nil, nil
 }
 

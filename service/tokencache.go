@@ -1,7 +1,7 @@
 package service
 
 import (
-	"strings"
+	"crypto/sha256"
 	"sync"
 	"time"
 )
@@ -21,32 +21,41 @@ const maxCachedTokens = 100_000
 // external issuer's tokens stay out (their local user may need creating,
 // their locale keeping).
 type tokenCache struct {
-	mu     sync.Mutex
-	tokens map[string]verifiedToken
+	mu sync.Mutex
+	// tokens is keyed by the SHA-256 of the token: 32 bytes an entry
+	// where the token itself is 150 or more, and a connected socket's
+	// token stays here while it lives.
+	tokens map[[sha256.Size]byte]verifiedToken
 }
 
+// verifiedToken is what a token verified as. It holds no pointer (its
+// expiry in Unix nanoseconds, not a time.Time, which has one), nor does its
+// key: the collector need not scan the map.
 type verifiedToken struct {
 	userID  int64
-	expires time.Time
+	expires int64
 }
 
 func newTokenCache() *tokenCache {
-	return &tokenCache{tokens: make(map[string]verifiedToken)}
+	return &tokenCache{tokens: make(map[[sha256.Size]byte]verifiedToken)}
 }
 
-// get returns what token verified as, if it did and is still valid at now.
-func (c *tokenCache) get(token string, now time.Time) (verifiedToken, bool) {
+// get returns the user id and the expiry token verified with, if it did
+// and is still valid at now.
+func (c *tokenCache) get(token string, now time.Time) (int64, time.Time, bool) {
+	key := sha256.Sum256([]byte(token))
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	t, ok := c.tokens[token]
+	t, ok := c.tokens[key]
+	c.mu.Unlock()
 	if !ok || !t.valid(now) {
-		return verifiedToken{}, false
+		return 0, time.Time{}, false
 	}
-	return t, true
+	return t.userID, time.Unix(0, t.expires), true
 }
 
-// put keeps token, which verified as t.
-func (c *tokenCache) put(token string, t verifiedToken, now time.Time) {
+// put keeps token, which verified as naming userID until expires.
+func (c *tokenCache) put(token string, userID int64, expires, now time.Time) {
+	key := sha256.Sum256([]byte(token))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.tokens) >= maxCachedTokens {
@@ -59,13 +68,11 @@ func (c *tokenCache) put(token string, t verifiedToken, now time.Time) {
 			clear(c.tokens)
 		}
 	}
-	// The token may be a slice of a larger string (a request's header or
-	// URL), which the key must not keep.
-	c.tokens[strings.Clone(token)] = t
+	c.tokens[key] = verifiedToken{userID: userID, expires: expires.UnixNano()}
 }
 
-// valid reports whether a token expiring at t.expires is still accepted at
-// now: the parser's expiry check, with its leeway.
+// valid reports whether the token is still accepted at now: the parser's
+// expiry check, with its leeway.
 func (t verifiedToken) valid(now time.Time) bool {
-	return now.Before(t.expires.Add(tokenLeeway))
+	return now.Before(time.Unix(0, t.expires).Add(tokenLeeway))
 }

@@ -10,26 +10,26 @@ func TestTokenCache(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	exp := now.Add(time.Hour)
 	c := newTokenCache()
-	if _, ok := c.get("a.b.c", now); ok {
+	if _, _, ok := c.get("a.b.c", now); ok {
 		t.Fatal("an empty cache answered")
 	}
-	c.put("a.b.c", verifiedToken{userID: 7, expires: exp}, now)
+	c.put("a.b.c", 7, exp, now)
 
 	t.Run("OK", func(t *testing.T) {
-		got, ok := c.get("a.b.c", now)
-		if !ok || got.userID != 7 || !got.expires.Equal(exp) {
-			t.Fatalf("got %+v, %v", got, ok)
+		id, expires, ok := c.get("a.b.c", now)
+		if !ok || id != 7 || !expires.Equal(exp) {
+			t.Fatalf("got %d, %v, %v", id, expires, ok)
 		}
-		if _, ok := c.get("a.b.d", now); ok {
+		if _, _, ok := c.get("a.b.d", now); ok {
 			t.Fatal("another token answered")
 		}
 	})
 	// As the parser: accepted until exp plus the leeway, not from then on.
 	t.Run("ExpiresWithLeeway", func(t *testing.T) {
-		if _, ok := c.get("a.b.c", exp.Add(tokenLeeway-time.Nanosecond)); !ok {
+		if _, _, ok := c.get("a.b.c", exp.Add(tokenLeeway-time.Nanosecond)); !ok {
 			t.Error("refused within the leeway")
 		}
-		if _, ok := c.get("a.b.c", exp.Add(tokenLeeway)); ok {
+		if _, _, ok := c.get("a.b.c", exp.Add(tokenLeeway)); ok {
 			t.Error("accepted at exp + leeway")
 		}
 	})
@@ -42,21 +42,21 @@ func TestTokenCache(t *testing.T) {
 			if i%2 == 0 {
 				expires = now.Add(-time.Hour)
 			}
-			c.put(strconv.Itoa(i), verifiedToken{userID: int64(i), expires: expires}, now)
+			c.put(strconv.Itoa(i), int64(i), expires, now)
 		}
-		c.put("swept", verifiedToken{userID: 1, expires: exp}, now)
+		c.put("swept", 1, exp, now)
 		if n := len(c.tokens); n != maxCachedTokens/2+1 {
 			t.Fatalf("%d tokens after the sweep, want %d", n, maxCachedTokens/2+1)
 		}
 		for i := len(c.tokens); i < maxCachedTokens; i++ {
-			c.put("more"+strconv.Itoa(i), verifiedToken{userID: 1, expires: exp}, now)
+			c.put("more"+strconv.Itoa(i), 1, exp, now)
 		}
-		c.put("cleared", verifiedToken{userID: 2, expires: exp}, now)
+		c.put("cleared", 2, exp, now)
 		if n := len(c.tokens); n != 1 {
 			t.Fatalf("%d tokens after a full cache of valid ones, want 1", n)
 		}
-		if got, ok := c.get("cleared", now); !ok || got.userID != 2 {
-			t.Fatalf("the token put last: %+v, %v", got, ok)
+		if id, _, ok := c.get("cleared", now); !ok || id != 2 {
+			t.Fatalf("the token put last: %d, %v", id, ok)
 		}
 	})
 }
