@@ -59,6 +59,21 @@ func (ts *testServer) goneToken(t *testing.T) string {
 	return token
 }
 
+// dialRefused dials /ws with query and header, which the server must
+// refuse before upgrading, and returns its answer.
+func (ts *testServer) dialRefused(t *testing.T, query string, header http.Header) response {
+	t.Helper()
+	conn, res, err := websocket.DefaultDialer.Dial(ts.wsURL(query), header)
+	if err == nil {
+		conn.Close()
+		t.Fatalf("the upgrade of %s succeeded", query)
+	}
+	if res == nil {
+		t.Fatalf("dial %s: no HTTP answer: %v", query, err)
+	}
+	return readResponse(t, res)
+}
+
 func readFrame(t *testing.T, conn *websocket.Conn) frame {
 	t.Helper()
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -113,15 +128,7 @@ func TestWebSocketHandshake(t *testing.T) {
 	})
 	for _, tt := range handshakeRefusals(alice.Token, ts.goneToken(t)) {
 		t.Run(tt.name, func(t *testing.T) {
-			conn, res, err := websocket.DefaultDialer.Dial(ts.wsURL(tt.query), tt.header)
-			if err == nil {
-				conn.Close()
-				t.Fatal("the upgrade succeeded")
-			}
-			if res == nil {
-				t.Fatalf("response %v, want status %d", res, tt.status)
-			}
-			wantError(t, readResponse(t, res), tt.status, tt.code, "")
+			wantError(t, ts.dialRefused(t, tt.query, tt.header), tt.status, tt.code, "")
 		})
 	}
 }
@@ -132,13 +139,8 @@ func TestRefusedOriginLoggedOnce(t *testing.T) {
 	ts := newTestServer(t, func(c *configs.Config) { c.WebSocket.AllowedOrigins = []string{"https://quiz.example.com"} })
 	alice := ts.register(t, "alice")
 	for _, origin := range []string{"http://localhost:3000", "http://localhost:3000", "https://evil.example.com", "http://localhost:3000"} {
-		conn, res, err := websocket.DefaultDialer.Dial(ts.wsURL("?token="+alice.Token), http.Header{"Origin": {origin}})
-		if err == nil {
-			conn.Close()
-			t.Fatalf("the upgrade from %s succeeded", origin)
-		}
-		if res == nil || res.StatusCode != http.StatusForbidden {
-			t.Fatalf("from %s: %v, want 403", origin, res)
+		if res := ts.dialRefused(t, "?token="+alice.Token, http.Header{"Origin": {origin}}); res.Status != http.StatusForbidden {
+			t.Fatalf("from %s: %d, want 403", origin, res.Status)
 		}
 	}
 	logs := ts.Logs.String()

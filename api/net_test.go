@@ -130,15 +130,7 @@ func TestWebSocketAddressCap(t *testing.T) {
 	const limit = 3
 	refused := func(t *testing.T, ts *testServer, token string, header http.Header) {
 		t.Helper()
-		conn, res, err := websocket.DefaultDialer.Dial(ts.wsURL("?token="+token), header)
-		if err == nil {
-			conn.Close()
-			t.Fatal("the upgrade succeeded past the cap")
-		}
-		if res == nil {
-			t.Fatalf("response %v, want 429", res)
-		}
-		wantRateLimited(t, readResponse(t, res))
+		wantRateLimited(t, ts.dialRefused(t, "?token="+token, header))
 	}
 
 	t.Run("OK", func(t *testing.T) {
@@ -202,15 +194,7 @@ func TestWebSocketAddressCap(t *testing.T) {
 		alice := ts.register(t, "alice")
 		gone := ts.goneToken(t)
 		for range limit + 2 {
-			conn, res, err := websocket.DefaultDialer.Dial(ts.wsURL("?token="+gone), nil)
-			if err == nil {
-				conn.Close()
-				t.Fatal("the upgrade succeeded for a user that does not exist")
-			}
-			if res == nil {
-				t.Fatalf("response %v, want 401", res)
-			}
-			wantError(t, readResponse(t, res), http.StatusUnauthorized, model.EUNAUTHENTICATED, "does not exist")
+			wantError(t, ts.dialRefused(t, "?token="+gone, nil), http.StatusUnauthorized, model.EUNAUTHENTICATED, "does not exist")
 		}
 		for range limit {
 			ts.dialWS(t, "?token="+alice.Token, nil)

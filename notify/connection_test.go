@@ -181,13 +181,20 @@ func TestAdmissionAbandoned(t *testing.T) {
 	req.Header.Set("Connection", "Upgrade")
 	req.Header.Set("Upgrade", "websocket")
 	req.Header.Set("Sec-WebSocket-Version", "13")
+	refusedLeavingNothing(t, e, req, http.StatusBadRequest)
+}
+
+// refusedLeavingNothing sends req, which the /ws handler must refuse with
+// status, and checks that the hub then holds no connection.
+func refusedLeavingNothing(t *testing.T, e *env, req *http.Request, status int) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Fatalf("status %d, want 400", resp.StatusCode)
+	if resp.StatusCode != status {
+		t.Fatalf("status %d, want %d", resp.StatusCode, status)
 	}
 	if users, conns := e.hub.LocalCounts(); users != 0 || conns != 0 {
 		t.Fatalf("LocalCounts = %d, %d; want 0, 0", users, conns)
@@ -201,17 +208,11 @@ func TestAdmissionAbandoned(t *testing.T) {
 func TestAdmissionUnknownUser(t *testing.T) {
 	e := newEnv(t, envConfig{})
 	e.store.unknownUser.Store(5)
-	resp, err := http.Get(e.srv.URL + "/ws?user=5")
+	req, err := http.NewRequest(http.MethodGet, e.srv.URL+"/ws?user=5", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("status %d, want 401", resp.StatusCode)
-	}
-	if users, conns := e.hub.LocalCounts(); users != 0 || conns != 0 {
-		t.Fatalf("LocalCounts = %d, %d; want 0, 0", users, conns)
-	}
+	refusedLeavingNothing(t, e, req, http.StatusUnauthorized)
 	e.store.unknownUser.Store(0)
 	e.connect(5, dialOpts{})
 }
