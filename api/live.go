@@ -92,9 +92,11 @@ func (s *Server) verifyUser(ctx context.Context, token string) (int64, time.Time
 	return u.ID, expires, nil
 }
 
-// errUnknownLiveUser answers a WebSocket whose token names a user the
-// hub's admission did not find, as Auth.Verify answers such a token.
-var errUnknownLiveUser = model.Errorf(model.EUNAUTHENTICATED, "the token's user does not exist")
+// unknownLiveUser answers a WebSocket whose token names a user the hub's
+// admission did not find, as Auth.Verify answers such a token.
+func unknownLiveUser() error {
+	return model.Errorf(model.EUNAUTHENTICATED, "the token's user does not exist")
+}
 
 // serveWS admits the connection (admitLive), upgrades it and hands it to
 // the hub, which closes it with 4001 when the token expires. The token's
@@ -120,7 +122,7 @@ func (s *Server) serveWS(c *gin.Context) {
 	a := s.hub.Admit(lc.userID, lc.since, lc.expires, lc.release)
 	if a.UnknownUser() {
 		s.hub.Abandon(a)
-		writeError(c, s.log, errUnknownLiveUser)
+		writeError(c, s.log, unknownLiveUser())
 		return
 	}
 	conn, err := s.upgrader.Upgrade(notify.NonBlocking(c.Writer), c.Request, nil)
