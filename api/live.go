@@ -14,6 +14,7 @@ import (
 
 	"github.com/quizsite/discuss/model"
 	"github.com/quizsite/discuss/notify"
+	"github.com/quizsite/discuss/service"
 )
 
 // liveConn is what /ws and /sse establish before they serve a connection:
@@ -92,12 +93,6 @@ func (s *Server) verifyUser(ctx context.Context, token string) (int64, time.Time
 	return u.ID, expires, nil
 }
 
-// unknownLiveUser answers a WebSocket whose token names a user the hub's
-// admission did not find, as Auth.Verify answers such a token.
-func unknownLiveUser() error {
-	return model.Errorf(model.EUNAUTHENTICATED, "the token's user does not exist")
-}
-
 // serveWS admits the connection (admitLive), upgrades it and hands it to
 // the hub, which closes it with 4001 when the token expires. The token's
 // user is not read on its own: the hub's admission reads the user's row
@@ -122,7 +117,7 @@ func (s *Server) serveWS(c *gin.Context) {
 	a := s.hub.Admit(lc.userID, lc.since, lc.expires, lc.release)
 	if a.UnknownUser() {
 		s.hub.Abandon(a)
-		writeError(c, s.log, unknownLiveUser())
+		writeError(c, s.log, service.ErrTokenUserMissing())
 		return
 	}
 	conn, err := s.upgrader.Upgrade(notify.NonBlocking(c.Writer), c.Request, nil)

@@ -252,9 +252,11 @@ func (h *Hub) Admit(userID int64, since *int64, expires time.Time, release func(
 // UnknownUser reports that the Store found no user of the admission's id
 // (an ENOTFOUND head): the caller answers as for a token naming nobody,
 // before the upgrade, and abandons the admission.
-func (a *Admission) UnknownUser() bool {
-	return model.ErrorCode(a.err) == model.ENOTFOUND
-}
+func (a *Admission) UnknownUser() bool { return unknownUser(a.err) }
+
+// unknownUser reports whether err is a Store's answer for a user it does
+// not have (see Store.NotificationHead).
+func unknownUser(err error) bool { return model.ErrorCode(err) == model.ENOTFOUND }
 
 // Abandon gives up an admission whose upgrade failed: the connection
 // leaves the hub and its address slot is released.

@@ -137,7 +137,7 @@ func (c *client) readReplay() (head model.NotificationHead, list []*model.Notifi
 	})
 	// A user the Store does not know is not the Store failing: the
 	// caller refuses the connection (see Admission.UnknownUser).
-	if err != nil && model.ErrorCode(err) != model.ENOTFOUND {
+	if err != nil && !unknownUser(err) {
 		h.log.Warn("notify: replay on connect", "user_id", c.userID, "err", err)
 	}
 	return head, list, err

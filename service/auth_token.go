@@ -53,6 +53,12 @@ func (a *Auth) Verify(ctx context.Context, token string) (*model.User, time.Time
 	return u, expires, err
 }
 
+// ErrTokenUserMissing is the answer to a valid token whose user does not
+// exist: Verify's, and that of a caller of VerifyID that finds no user.
+func ErrTokenUserMissing() error {
+	return model.Errorf(model.EUNAUTHENTICATED, "the token's user does not exist")
+}
+
 // VerifyID is Verify for a caller that reads the user's row itself, as the
 // hub's connect does (a WebSocket's replay head comes from it, and the
 // caller refuses a user it does not find there): it returns the id of the

@@ -130,7 +130,7 @@ func (a *Auth) user(ctx context.Context, id int64) (*model.User, error) {
 	u, err := readUser(a.db.WithContext(ctx), id)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, model.Errorf(model.EUNAUTHENTICATED, "the token's user does not exist")
+			return nil, ErrTokenUserMissing()
 		}
 		return nil, dbError(err)
 	}
