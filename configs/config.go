@@ -54,6 +54,11 @@ type Server struct {
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
 	// ReadTimeout bounds reading a whole request, headers and body.
 	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds each request of the public listener from the
+	// end of its headers to the last byte of its answer, so that a client
+	// that never reads the answer does not hold the connection for ever.
+	// WebSocket connections and event streams set their own deadlines.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
 	// IdleTimeout closes a keep-alive connection idle for this long.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// MaxHeaderBytes bounds the request line and headers together.

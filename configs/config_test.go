@@ -131,6 +131,7 @@ func TestValidate(t *testing.T) {
 		{"server.trusted_proxies", func(c *Config) { c.Server.TrustedProxies = []string{"fe80::1%eth0"} }},
 		{"server.shutdown_timeout", func(c *Config) { c.Server.ShutdownTimeout = 0 }},
 		{"server.read_timeout", func(c *Config) { c.Server.ReadTimeout = time.Second }},
+		{"server.write_timeout", func(c *Config) { c.Server.WriteTimeout = c.Server.ReadTimeout }},
 		{"server.idle_timeout", func(c *Config) { c.Server.IdleTimeout = 0 }},
 		{"server.max_header_bytes", func(c *Config) { c.Server.MaxHeaderBytes = 2 << 20 }},
 		{"server.max_header_bytes", func(c *Config) { c.Server.MaxHeaderBytes = 100 }},

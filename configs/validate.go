@@ -28,6 +28,7 @@ func (c *Config) Validate() error {
 		{c.Server.ShutdownTimeout <= 0, "server.shutdown_timeout", "must be positive"},
 		{c.Server.ReadHeaderTimeout <= 0, "server.read_header_timeout", "must be positive"},
 		{c.Server.ReadTimeout < c.Server.ReadHeaderTimeout, "server.read_timeout", "must be at least server.read_header_timeout"},
+		{c.Server.WriteTimeout <= c.Server.ReadTimeout, "server.write_timeout", "must be longer than server.read_timeout"},
 		{c.Server.IdleTimeout <= 0, "server.idle_timeout", "must be positive"},
 		{c.Server.MaxHeaderBytes < 4096 || c.Server.MaxHeaderBytes > MaxHeaderBytesLimit, "server.max_header_bytes", "must be between 4096 and 1048576"},
 

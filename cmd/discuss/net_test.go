@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/quizsite/discuss/configs"
 )
 
 // rawConn dials the server at base over plain TCP, for requests no HTTP
@@ -44,12 +47,14 @@ func errorBody(t *testing.T, res *http.Response) (code, message string) {
 
 // TestServeTimeouts: a request body trickled in is cut at
 // server.read_timeout, an idle keep-alive connection is closed at
-// server.idle_timeout, and neither touches a WebSocket connection.
+// server.idle_timeout, and none of them, server.write_timeout neither,
+// touches a WebSocket connection.
 func TestServeTimeouts(t *testing.T) {
 	const timeout = time.Second
 	env := databaseEnv(t)
 	env["DISCUSS_SERVER_READ_HEADER_TIMEOUT"] = timeout.String()
 	env["DISCUSS_SERVER_READ_TIMEOUT"] = timeout.String()
+	env["DISCUSS_SERVER_WRITE_TIMEOUT"] = (2 * timeout).String()
 	env["DISCUSS_SERVER_IDLE_TIMEOUT"] = timeout.String()
 	env["DISCUSS_WEBSOCKET_PING_INTERVAL"] = "250ms"
 	s := startServe(t, env)
@@ -244,5 +249,51 @@ func TestServeRequestHeads(t *testing.T) {
 				t.Fatalf("%d %s, want net/http's own %d in plain text", res.StatusCode, res.Header.Get("Content-Type"), tt.status)
 			}
 		})
+	}
+}
+
+// TestServeUnreadResponse: a client that asks and never reads the answer
+// does not hold the connection, and the handler's goroutine with its
+// buffers, for ever: once server.write_timeout has passed, the write fails
+// and the connection is closed. Any answer larger than the sockets'
+// buffers would do (a pipeline of requests makes one of every route); here
+// the handler writes until it fails. The public listener only: the
+// internal one serves profiles that may take longer.
+func TestServeUnreadResponse(t *testing.T) {
+	cfg := configs.Default().Server
+	cfg.WriteTimeout = 500 * time.Millisecond
+	writeFailed := make(chan error, 1)
+	srv := newHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		chunk := make([]byte, 64<<10)
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				writeFailed <- err
+				return
+			}
+		}
+	}), cfg, cfg.WriteTimeout, slog.New(slog.DiscardHandler))
+	closed := make(chan struct{})
+	srv.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateClosed {
+			close(closed)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+
+	conn := rawConn(t, "http://"+ln.Addr().String(), 30*time.Second)
+	fmt.Fprint(conn, "GET /large HTTP/1.1\r\nHost: discuss\r\n\r\n")
+	// The client reads nothing from here on.
+	select {
+	case <-closed:
+	case <-time.After(20 * cfg.WriteTimeout):
+		t.Fatalf("the connection of a client that reads nothing is still open after %s", 20*cfg.WriteTimeout)
+	}
+	if err := <-writeFailed; !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the handler's write failed with %v, want the write deadline", err)
 	}
 }

@@ -215,7 +215,7 @@ func listen(cfg configs.Server, srv *api.Server, log *slog.Logger) ([]*listener,
 		return nil, fmt.Errorf("listen on server.addr %s: %w", cfg.Addr, err)
 	}
 	listeners := []*listener{{
-		name: "public", srv: newHTTPServer(srv.Handler(), cfg, log), ln: ln,
+		name: "public", srv: newHTTPServer(srv.Handler(), cfg, cfg.WriteTimeout, log), ln: ln,
 		certFile: cfg.TLSCertFile, keyFile: cfg.TLSKeyFile,
 	}}
 	if cfg.InternalAddr == "" {
@@ -227,8 +227,10 @@ func listen(cfg configs.Server, srv *api.Server, log *slog.Logger) ([]*listener,
 		return nil, fmt.Errorf("listen on server.internal_addr %s: %w", cfg.InternalAddr, err)
 	}
 	// The internal listener speaks plain HTTP: it belongs on a private
-	// network, which is also why it holds the profiler.
-	return append(listeners, &listener{name: "internal", srv: newHTTPServer(srv.InternalHandler(), cfg, log), ln: iln}), nil
+	// network, which is also why it holds the profiler. It has no write
+	// timeout: a CPU profile or a trace takes as long as it is asked to
+	// (pprof refuses one longer than the server's WriteTimeout).
+	return append(listeners, &listener{name: "internal", srv: newHTTPServer(srv.InternalHandler(), cfg, 0, log), ln: iln}), nil
 }
 
 // newHTTPServer returns a server for h with the limits that keep slow and
@@ -237,15 +239,21 @@ func listen(cfg configs.Server, srv *api.Server, log *slog.Logger) ([]*listener,
 // is cut; it does not reach WebSocket connections, as net/http clears the
 // read deadline once a request's body is read (an upgrade has none),
 // gorilla clears the deadlines of the connection it takes over, and the
-// hub then sets its own. IdleTimeout closes keep-alive connections that
+// hub then sets its own. writeTimeout (0: none) bounds each request from
+// the end of its headers to the last byte of its answer, so a client that
+// never reads what it asked for (a pipeline of requests fills any buffer)
+// does not keep the handler's goroutine and the connection for ever;
+// gorilla clears it on a WebSocket's connection, and an event stream sets
+// a deadline per write. IdleTimeout closes keep-alive connections that
 // send nothing. MaxHeaderBytes is net/http's own limit, which answers in
 // plain text; server.max_header_bytes, below it, is checked by the API and
 // answered in JSON.
-func newHTTPServer(h http.Handler, cfg configs.Server, log *slog.Logger) *http.Server {
+func newHTTPServer(h http.Handler, cfg configs.Server, writeTimeout time.Duration, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    configs.MaxHeaderBytesLimit,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
