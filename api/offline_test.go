@@ -33,7 +33,7 @@ func offlineServer(t *testing.T, also ...func(*service.OfflineConfig)) (*testSer
 	}
 	ts := newServer(t, setup{offline: func(oc *service.OfflineConfig) {
 		oc.Mailer = smtp
-		oc.Pusher = delivery.NewWebPush(private, public, "https://quiz.example.com/contact", nil)
+		oc.Pusher = delivery.NewWebPush(private, public, "https://quiz.example.com/contact", delivery.NewPushClient(true))
 		oc.VAPIDPublicKey, oc.AllowInsecureEndpoints = public, true
 		for _, f := range also {
 			f(oc)

@@ -107,7 +107,7 @@ func newOfflineFixture(t *testing.T, opts offlineOptions) *offlineFixture {
 		}
 		of.push = deliverytest.StartPushService(t)
 		of.push.VAPIDPublicKey = public
-		cfg.Pusher = delivery.NewWebPush(private, public, "mailto:ops@quiz.example.com", nil)
+		cfg.Pusher = delivery.NewWebPush(private, public, "mailto:ops@quiz.example.com", delivery.NewPushClient(true))
 		cfg.VAPIDPublicKey, cfg.AllowInsecureEndpoints = public, true
 	}
 	of.offline = service.NewOffline(f.db.DB, cfg)

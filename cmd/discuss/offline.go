@@ -63,7 +63,9 @@ func newOffline(ctx context.Context, b *base) (*service.Offline, error) {
 		if err != nil {
 			return nil, err
 		}
-		oc.Pusher = delivery.NewWebPush(private, public, cfg.Push.Subject, nil)
+		// Endpoints are URLs that clients name: only public addresses
+		// are dialled, unless the tests' setting allows any.
+		oc.Pusher = delivery.NewWebPush(private, public, cfg.Push.Subject, delivery.NewPushClient(cfg.Push.AllowInsecureEndpoints))
 		oc.VAPIDPublicKey = public
 	}
 	return service.NewOffline(b.db, oc), nil

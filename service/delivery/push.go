@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
 	webpush "github.com/SherClockHolmes/webpush-go"
 
@@ -33,10 +32,11 @@ const pushTTL = 24 * 60 * 60
 
 // NewWebPush returns a sender signing with the key pair (base64url, as
 // GenerateVAPIDKeys makes them) and naming subject (mailto: or https:) as
-// the contact.
+// the contact, posting with client (nil: NewPushClient(false), which
+// dials public addresses only).
 func NewWebPush(private, public, subject string, client *http.Client) *WebPush {
 	if client == nil {
-		client = &http.Client{Timeout: 15 * time.Second}
+		client = NewPushClient(false)
 	}
 	// webpush-go adds "mailto:" to any subject that is not an https URL.
 	return &WebPush{subscriber: strings.TrimPrefix(subject, "mailto:"), private: private, public: public, client: client}
