@@ -199,6 +199,24 @@ func (s *Server) bodyLimit() gin.HandlerFunc {
 	}
 }
 
+// deadline ends the context of each API request a little before
+// server.write_timeout, after which net/http could not write its answer:
+// work that cannot finish in time (a wait for a row lock, for a pooled
+// connection, for a post's turn, on a database that stopped answering) is
+// given up, answered 503, and leaves nothing behind, instead of going on
+// for a client that has been cut, or committing what the client was told
+// failed. The tenth kept back is for writing the answer. The live routes
+// are not under it.
+func (s *Server) deadline() gin.HandlerFunc {
+	d := s.cfg.Server.WriteTimeout * 9 / 10
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
+		defer cancel()
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+	}
+}
+
 // cors lets pages from the allowed origins call the API. Other origins get
 // no CORS headers at all, so the browser keeps their pages out. The
 // allow-list and its matcher are those of /ws (model.Origins).

@@ -45,7 +45,7 @@ func (s *Server) routes() (*gin.Engine, error) {
 		r.Handle(method, "/sw.js", s.serviceWorker)
 	}
 
-	v1 := r.Group("/api/v1", s.bodyLimit())
+	v1 := r.Group("/api/v1", s.bodyLimit(), s.deadline())
 
 	// Public: the only routes without a token.
 	v1.POST("/auth/register", s.handle(s.register))
