@@ -1,6 +1,7 @@
 package api
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
@@ -10,8 +11,9 @@ import (
 )
 
 // httpMetrics counts requests by route and status and times them by route.
-// Routes are Gin's patterns (/api/v1/posts/:id), never raw paths, so the
-// number of series stays bounded whatever clients send.
+// Routes are Gin's patterns (/api/v1/posts/:id), never raw paths, and
+// methods HTTP's own or "other", so the number of series stays bounded
+// whatever clients send.
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -45,9 +47,22 @@ func (m *httpMetrics) middleware() gin.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		m.requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(c.Writer.Status())).Inc()
-		m.duration.WithLabelValues(c.Request.Method, route).Observe(time.Since(start).Seconds())
+		method := methodLabel(c.Request.Method)
+		m.requests.WithLabelValues(method, route, strconv.Itoa(c.Writer.Status())).Inc()
+		m.duration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 	}
+}
+
+// methodLabel is the method label of a request: one of HTTP's own methods
+// as it is, anything else "other". net/http accepts any token as a method,
+// and a label value is kept for the life of the process.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
 }
 
 func (s *Server) metricsHandler() gin.HandlerFunc {

@@ -312,3 +312,23 @@ func TestAccessLogBelowInfo(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsInventedMethods: net/http takes any token as a method, and
+// each one used to become label values of its own in the request metrics,
+// kept for the life of the process: a client inventing methods grew the
+// server's memory and every scrape without bound. Methods outside HTTP's
+// own are counted together as "other".
+func TestMetricsInventedMethods(t *testing.T) {
+	ts := newTestServer(t)
+	const invented = 50
+	for i := range invented {
+		res := ts.do(t, fmt.Sprintf("INVENTED%d", i), "/api/v1/me", "", nil)
+		wantError(t, res, 404, model.ENOTFOUND, "")
+	}
+	res := ts.do(t, "GET", "/metrics", "", nil)
+	body := string(res.Body)
+	if res.Status != 200 || strings.Contains(body, `method="INVENTED`) ||
+		!strings.Contains(body, fmt.Sprintf(`discuss_http_requests_total{method="other",route="unmatched",status="404"} %d`, invented)) {
+		t.Fatalf("metrics: %d\n%s", res.Status, body)
+	}
+}
