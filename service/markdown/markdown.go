@@ -1,6 +1,6 @@
 // Package markdown turns the Markdown body of a post or comment into the
 // HTML that is stored beside it and served as body_html: CommonMark with
-// GitHub's tables and strikethrough, fenced code highlighted with CSS
+// GitHub's tables (bounded: see boundedTable) and strikethrough, fenced code highlighted with CSS
 // classes, @mentions of existing users linked, and the result sanitised
 // last. It knows nothing of the database: the caller says which mentioned
 // users exist.
@@ -41,8 +41,10 @@ import (
 // body_html was rendered with, and rows of an older one are rendered again
 // at start-up (service.RenderStoredBodies): raise it whenever a change here
 // changes the output of an existing body, a tightened policy above all, so
-// that no stored HTML outlives the rules it was made under.
-const Version = 1
+// that no stored HTML outlives the rules it was made under. 2: a table
+// whose padded rows would hold more cells than its text has bytes (see
+// boundedTable) stays a paragraph.
+const Version = 2
 
 // Rel is the rel attribute of every link in the output: no ranking credit
 // for what users post (nofollow, ugc), and no window.opener for the page
@@ -86,7 +88,7 @@ var mentionsKey = parser.NewContextKey()
 func New() *Renderer {
 	r := &Renderer{formatter: chromahtml.New(chromahtml.WithClasses(true))}
 	r.md = goldmark.New(
-		goldmark.WithExtensions(extension.Table, extension.Strikethrough),
+		goldmark.WithExtensions(boundedTable{}, extension.Strikethrough),
 		goldmark.WithParserOptions(
 			parser.WithInlineParsers(util.Prioritized(mentionParser{}, 500)),
 			parser.WithASTTransformers(util.Prioritized(linkRel{}, 100)),
