@@ -1,7 +1,6 @@
 package api
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 )
@@ -13,15 +12,7 @@ import (
 func TestCommentTableAmplification(t *testing.T) {
 	ts, alice, _, p := newServerWithPost(t)
 	body := "|" + strings.Repeat("a|", 700) + "\n|" + strings.Repeat("-|", 700) + "\n" + strings.Repeat("|\n", 1000)
-	res := ts.do(t, "POST", fmt.Sprintf("/api/v1/posts/%d/comments", p.ID), alice.Token, map[string]string{"body": body})
-	if res.Status != 201 {
-		t.Fatalf("comment: %d %.200s", res.Status, res.Body)
-	}
-	var c struct {
-		ID       int64  `json:"id"`
-		BodyHTML string `json:"body_html"`
-	}
-	res.JSON(t, &c)
+	c := ts.commentWith(t, alice.Token, p.ID, 0, body)
 	if len(c.BodyHTML) > 4*len(body) {
 		t.Fatalf("a body of %d bytes was stored with %d bytes of body_html", len(body), len(c.BodyHTML))
 	}
