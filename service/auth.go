@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
 
 	"github.com/quizsite/discuss/model"
@@ -190,7 +191,29 @@ func (a *Auth) Login(ctx context.Context, username, password, clientAddr string)
 	if err != nil {
 		return nil, err
 	}
+	a.rehashIfStale(ctx, u, password)
 	return a.session(u)
+}
+
+// rehashIfStale hashes password again at auth.bcrypt_cost when u's hash was
+// made at another cost (the setting changed since): otherwise a raise would
+// reach only new accounts, and a login against an old hash would take its
+// old cost's time while an unknown name takes the current one's (the
+// dummy hash), telling the accounts made before the raise from names no
+// one has. Best effort: a failure leaves the old hash, which still
+// verifies, for the next login to replace; the UPDATE names the old hash,
+// so that a change of password meanwhile is not undone.
+func (a *Auth) rehashIfStale(ctx context.Context, u *model.User, password string) {
+	old := *u.PasswordHash
+	if cost, err := bcrypt.Cost([]byte(old)); err != nil || cost == a.cfg.BcryptCost {
+		return
+	}
+	hash, err := HashPassword(password, a.cfg.BcryptCost)
+	if err != nil {
+		return
+	}
+	_ = a.db.WithContext(ctx).Model(&model.User{}).Where("id = ? AND password_hash = ?", u.ID, old).
+		Update("password_hash", hash).Error
 }
 
 // checkPassword returns the local user whose username key is key when
