@@ -282,7 +282,7 @@ func (o *Offline) checkPatch(p *model.PreferencesPatch) error {
 	}
 	for typ := range p.Types {
 		if !slices.Contains(model.NotificationTypes(), typ) {
-			return model.Errorf(model.EINVALID, "unknown notification type %q", typ)
+			return model.Errorf(model.EINVALID, "types names an unknown notification type %q", typ)
 		}
 	}
 	return nil
