@@ -11,6 +11,20 @@ import (
 // The clauses of the contract's "Live thread" that liveThreadScenario does
 // not reach, each through the REST calls and frames a page meets.
 
+// hideByReports has as many new users as moderation.hide_after_reports
+// report the post or comment at target ("posts" or "comments", and its
+// id), which hides it.
+func (ts *testServer) hideByReports(t *testing.T, target string, id int64) {
+	t.Helper()
+	for i := range ts.Config.Moderation.HideAfterReports {
+		s := ts.register(t, fmt.Sprintf("%s%d_reporter%d", target, id, i))
+		res := ts.do(t, "POST", fmt.Sprintf("/api/v1/%s/%d/report", target, id), s.Token, map[string]string{"reason": "spam"})
+		if res.Status != http.StatusCreated {
+			t.Fatalf("report of %s %d: %d %s", target, id, res.Status, res.Body)
+		}
+	}
+}
+
 // TestLiveThreadReplayOverTheWire: with after_comment_id, every visible
 // comment and reply after it comes first as comment_created, oldest first,
 // each as REST shows it to the reader; a deleted comment without replies
@@ -18,11 +32,10 @@ import (
 func TestLiveThreadReplayOverTheWire(t *testing.T) {
 	t.Parallel()
 	ts, alice, bob, p := newServerWithPost(t)
-	carol := ts.register(t, "carol")
-	other := ts.createPost(t, bob.Token, "elsewhere")
 	c1 := ts.commentWith(t, bob.Token, p.ID, 0, "first")
 	r1 := ts.commentWith(t, alice.Token, p.ID, c1.ID, "a reply")
-	ts.commentWith(t, bob.Token, other.ID, 0, "on another post")
+	// A comment id of another post in between.
+	ts.commentWith(t, bob.Token, ts.createPost(t, bob.Token, "elsewhere").ID, 0, "on another post")
 	gone := ts.commentWith(t, bob.Token, p.ID, 0, "deleted, no replies")
 	c2 := ts.commentWith(t, bob.Token, p.ID, 0, "kept as a placeholder")
 	r2 := ts.commentWith(t, alice.Token, p.ID, c2.ID, "keeps it")
@@ -31,6 +44,7 @@ func TestLiveThreadReplayOverTheWire(t *testing.T) {
 			t.Fatalf("delete %d: %d %s", id, res.Status, res.Body)
 		}
 	}
+	carol := ts.register(t, "carol")
 	f := ts.follower(t, carol)
 	replay := func(after int64, want ...int64) {
 		t.Helper()
@@ -92,23 +106,11 @@ func TestLiveThreadHiddenContent(t *testing.T) {
 	c := ts.commentWith(t, bob.Token, p.ID, 0, "spam")
 	f := ts.follower(t, alice)
 	f.subscribe(p.ID, nil)
-	var reporters []session
-	for i := range 3 {
-		reporters = append(reporters, ts.register(t, fmt.Sprint("reporter", i)))
-	}
-	report := func(path string) {
-		t.Helper()
-		for _, s := range reporters {
-			if res := ts.do(t, "POST", path, s.Token, map[string]string{"reason": "spam"}); res.Status != http.StatusCreated {
-				t.Fatalf("report %s: %d %s", path, res.Status, res.Body)
-			}
-		}
-	}
-	report(fmt.Sprintf("/api/v1/comments/%d/report", c.ID))
+	ts.hideByReports(t, "comments", c.ID)
 	if lf := f.expect(model.ThreadCommentDeleted, p.ID); lf.CommentID == nil || *lf.CommentID != c.ID {
 		t.Fatalf("comment_deleted %+v", lf)
 	}
-	report(fmt.Sprintf("/api/v1/posts/%d/report", p.ID))
+	ts.hideByReports(t, "posts", p.ID)
 	f.expect(model.ThreadPostDeleted, p.ID)
 	f.send(fmt.Sprintf(`{"type":"subscribe_post","post_id":%d}`, p.ID))
 	if lf := f.expect("error", p.ID); lf.Code != model.ENOTFOUND {

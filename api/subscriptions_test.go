@@ -2,7 +2,6 @@ package api
 
 import (
 	"fmt"
-	"net/http"
 	"testing"
 
 	"github.com/quizsite/discuss/model"
@@ -168,13 +167,7 @@ func TestListSubscriptionsHidesHidden(t *testing.T) {
 		ts.createComment(t, bob.Token, id, nil) // watching
 		ts.doChecked(t, "PUT", fmt.Sprintf("/api/v1/posts/%d/mute", id), mod.Token, nil)
 	}
-	for i := range 3 {
-		s := ts.register(t, fmt.Sprint("reporter", i))
-		res := ts.doChecked(t, "POST", fmt.Sprintf("/api/v1/posts/%d/report", p.ID), s.Token, map[string]string{"reason": "spam"})
-		if res.Status != http.StatusCreated {
-			t.Fatalf("report: %d %s", res.Status, res.Body)
-		}
-	}
+	ts.hideByReports(t, "posts", p.ID)
 	for _, tc := range []struct {
 		who  string
 		s    session
