@@ -47,6 +47,9 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 
 	switch action {
 	case "up":
+		if err := m.RequireKnownVersion(ctx); err != nil {
+			return err
+		}
 		steps, err := m.Up(ctx)
 		for _, s := range steps {
 			fmt.Fprintf(stdout, "applied %05d %s\n", s.Version, s.Name)
@@ -92,7 +95,18 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 			}
 			fmt.Fprintf(tw, "%05d\t%s\t%s\t%s\n", s.Version, s.Name, state, at)
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		// The list holds this binary's migrations only; a newer binary's
+		// would otherwise go unmentioned.
+		version, ahead, err := m.Ahead(ctx)
+		if err != nil {
+			return err
+		}
+		if ahead {
+			fmt.Fprintf(stdout, "the database is at version %05d, which a newer binary applied: this binary's `migrate up` and `migrate down` refuse it\n", version)
+		}
 	}
 	return nil
 }

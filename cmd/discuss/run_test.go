@@ -529,3 +529,35 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("another error exits %d, want 1", code)
 	}
 }
+
+// TestNewerDatabaseRefused: a database that a newer binary migrated past
+// this binary's last migration is refused by `migrate up` and `migrate
+// down`, in one line that says so and exits 1; goose alone called it up to
+// date, and its down failed with "version not found". status still lists
+// it, and says so; serve serves on it, as an older instance does during a
+// rollout, with a warning.
+func TestNewerDatabaseRefused(t *testing.T) {
+	db := dbtest.OpenEmpty(t)
+	env := serveEnv(db, nil)
+	if _, _, err := discuss(env, "migrate", "up"); err != nil {
+		t.Fatalf("migrate up: %v", err)
+	}
+	if err := db.Exec("INSERT INTO goose_db_version (version_id, is_applied) VALUES (99999, ?)", true).Error; err != nil {
+		t.Fatal(err)
+	}
+	const want = "the database is at version 99999, past this binary's last migration"
+	for _, action := range []string{"up", "down", "down --yes"} {
+		_, _, err := discuss(env, append([]string{"migrate"}, strings.Fields(action)...)...)
+		if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+			t.Fatalf("migrate %s: %v (exit %d), want one line and exit 1 naming %q", action, err, exitCode(err), want)
+		}
+	}
+	out, _, err := discuss(env, "migrate", "status")
+	if err != nil || !strings.Contains(out, "the database is at version 99999, which a newer binary applied") {
+		t.Fatalf("migrate status: %v\n%s", err, out)
+	}
+	s := startServe(t, env)
+	if !strings.Contains(s.stderr.String(), "the database was migrated by a newer binary") {
+		t.Fatalf("serve did not warn of the newer schema:\n%s", s.stderr)
+	}
+}
