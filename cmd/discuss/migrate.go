@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -27,6 +28,10 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 	if action == "-h" || action == "-help" || action == "--help" || action == "help" {
 		fs.Usage()
 		return flag.ErrHelp
+	}
+	if strings.HasPrefix(action, "-") {
+		fs.Usage()
+		return usagef("migrate takes up, down or status before its flags, not %q", action)
 	}
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err

@@ -413,7 +413,7 @@ func TestMigrateUpRendersBodies(t *testing.T) {
 
 // TestHelp: every command's -h and --help print its usage and succeed.
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"help"}, {"serve", "--help"}, {"serve", "-h"}, {"migrate", "--help"}, {"migrate", "-h"}, {"user", "create", "--help"}} {
+	for _, args := range [][]string{{"--help"}, {"help"}, {"serve", "--help"}, {"serve", "-h"}, {"migrate", "--help"}, {"migrate", "-h"}, {"user", "create", "--help"}, {"user", "--help"}, {"user", "-h"}, {"version", "--help"}, {"version", "-h"}} {
 		stdout, stderr, err := discuss(nil, args...)
 		if err != nil {
 			t.Errorf("%v: %v (exit %d)", args, err, exitCode(err))
@@ -474,6 +474,13 @@ func TestUserCreatePasswordFromStdin(t *testing.T) {
 
 func TestCommandErrors(t *testing.T) {
 	closed := freeAddr(t)
+	unreachable := map[string]string{"DISCUSS_DATABASE_DRIVER": "mysql", "DISCUSS_DATABASE_DSN": "root@tcp(" + closed + ")/x"}
+	// server.debug_addr is gone: a file still setting it names the key, in
+	// one line as every error here.
+	oldKey := filepath.Join(t.TempDir(), "old.yaml")
+	if err := os.WriteFile(oldKey, []byte("server:\n  debug_addr: 127.0.0.1:9090\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -500,6 +507,14 @@ func TestCommandErrors(t *testing.T) {
 			"DISCUSS_DATABASE_DRIVER": "mysql", "DISCUSS_DATABASE_DSN": "root@tcp(" + closed + "/x",
 		}, 2, "database.dsn is not a MySQL DSN"},
 		{"ErrMigrateAction", []string{"migrate", "sideways"}, nil, 2, `unknown migrate action "sideways"`},
+		// A flag before the action is not taken for one.
+		{"ErrMigrateFlagFirst", []string{"migrate", "--yes", "down"}, nil, 2, "migrate takes up, down or status before its flags"},
+		// `migrate down --yes 3` rolls back one migration, not three:
+		// what the command does not read is refused, not ignored.
+		{"ErrMigrateExtraArgument", []string{"migrate", "down", "--yes", "3"}, unreachable, 2, `unexpected argument "3"`},
+		{"ErrVersionExtraArgument", []string{"version", "now"}, nil, 2, `unexpected argument "now"`},
+		{"ErrVersionBadFlag", []string{"version", "--short"}, nil, 2, "flag provided but not defined"},
+		{"ErrUnknownConfigKey", []string{"migrate", "status", "--config", oldKey}, nil, 2, "line 2: field debug_addr not found"},
 		{"ErrUserCreateFlags", []string{"user", "create"}, nil, 2, "--username is required"},
 		// The password given on the command line is refused, and not
 		// repeated in the message.
