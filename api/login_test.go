@@ -191,6 +191,36 @@ func TestLongPasswords(t *testing.T) {
 	}
 }
 
+// TestPasswordLengthAfterTrimming: the contract's 8 to 128 runes are
+// counted after trimming, like every text limit; the password itself is
+// kept as typed, its spaces part of the secret.
+func TestPasswordLengthAfterTrimming(t *testing.T) {
+	ts := newTestServer(t)
+	for name, password := range map[string]string{
+		"ErrOnlySpaces":   strings.Repeat(" ", 8),
+		"ErrShortPadded":  "  seven77  ",
+		"ErrLongerPadded": " " + strings.Repeat("p", 129) + " ",
+	} {
+		t.Run(name, func(t *testing.T) {
+			res := ts.do(t, "POST", "/api/v1/auth/register", "", map[string]string{"username": strings.ToLower(name[3:]), "password": password})
+			wantError(t, res, http.StatusBadRequest, model.EINVALID, "password")
+		})
+	}
+	t.Run("OKPadded", func(t *testing.T) {
+		password := "  " + strings.Repeat("p", 128) + "\t"
+		res := ts.do(t, "POST", "/api/v1/auth/register", "", map[string]string{"username": "padded", "password": password})
+		if res.Status != http.StatusCreated {
+			t.Fatalf("register: %d %s", res.Status, res.Body)
+		}
+		if res := ts.loginFrom(t, "127.0.0.1", "padded", password); res.Status != http.StatusOK {
+			t.Fatalf("login as typed: %d %s", res.Status, res.Body)
+		}
+		if res := ts.loginFrom(t, "127.0.0.1", "padded", strings.TrimSpace(password)); res.Status != http.StatusUnauthorized {
+			t.Fatalf("login trimmed: %d %s", res.Status, res.Body)
+		}
+	})
+}
+
 // TestDisplayNameCharacters: a display name may not hold control
 // characters or the invisible formatting characters that reorder or hide
 // text; the joiners that emoji and some scripts need are kept.

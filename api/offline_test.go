@@ -70,6 +70,15 @@ func TestPreferencesRoutes(t *testing.T) {
 		{"ErrBadVerifyToken", "POST", "/api/v1/email/verify", "", map[string]string{"token": token + "x"}, http.StatusBadRequest},
 		{"ErrBadUnsubscribeToken", "POST", "/api/v1/email/unsubscribe?token=nope", "", nil, http.StatusBadRequest},
 	})
+	// The message of a 400 names the field, as the contract's table says.
+	for field, body := range map[string]any{
+		"email":          map[string]any{"email": "alice"},
+		"email_delivery": map[string]any{"email_delivery": "weekly"},
+		"types":          map[string]any{"types": map[string]bool{"poke": true}},
+		"push_enabled":   `{"push_enabled": "yes"}`,
+	} {
+		wantError(t, ts.do(t, "PATCH", "/api/v1/me/preferences", alice.Token, body), http.StatusBadRequest, model.EINVALID, field)
+	}
 
 	// The verification link works without sign-in.
 	res = ts.doChecked(t, "POST", "/api/v1/email/verify", "", map[string]string{"token": token})

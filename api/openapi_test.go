@@ -18,6 +18,9 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
+
+	"github.com/quizsite/discuss/configs"
+	"github.com/quizsite/discuss/model"
 )
 
 // openAPISpec is the embedded document, parsed and validated, with a router
@@ -261,6 +264,29 @@ func TestOpenAPICheckCatchesDrift(t *testing.T) {
 	} {
 		if err := spec.check(tc.method, tc.target, tc.res); err == nil {
 			t.Errorf("%s: the check accepts %s %s answering %d %s", name, tc.method, tc.target, tc.res.Status, tc.res.Body)
+		}
+	}
+}
+
+// TestOpenAPIDocumentsTooLarge: every /api/v1 route answers a request
+// body over limits.body_bytes with 413 payload_too_large before it looks
+// at anything else, and the document says so for each.
+func TestOpenAPIDocumentsTooLarge(t *testing.T) {
+	t.Parallel()
+	const limit = 1024
+	ts := newTestServer(t, func(c *configs.Config) { c.Limits.BodyBytes = limit })
+	big := `{"body":"` + strings.Repeat("b", limit) + `"}`
+	for path, item := range openAPI(t).doc.Paths.Map() {
+		if !strings.HasPrefix(path, "/api/v1/") {
+			continue
+		}
+		target := strings.ReplaceAll(path, "{id}", "1")
+		for method := range item.Operations() {
+			res := ts.do(t, method, target, "", big)
+			if res.Status != http.StatusRequestEntityTooLarge || res.ErrorCode(t) != model.ETOOLARGE {
+				t.Errorf("%s %s with a body over the limit: %d %s", method, target, res.Status, res.Body)
+			}
+			ts.checkOpenAPI(t, method, target, res)
 		}
 	}
 }

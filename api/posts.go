@@ -66,9 +66,10 @@ func (s *Server) mutePost(c *gin.Context) (int, any, error)   { return noContent
 func (s *Server) unmutePost(c *gin.Context) (int, any, error) { return noContent(c, s.posts.Unmute) }
 
 // queryID reads an optional positive integer query parameter; nil when it is
-// absent. Errors: EINVALID naming the parameter.
+// absent or empty, as queryInt reads them. Errors: EINVALID naming the
+// parameter.
 func queryID(c *gin.Context, name string) (*int64, error) {
-	if _, ok := c.GetQuery(name); !ok {
+	if raw, ok := c.GetQuery(name); !ok || raw == "" {
 		return nil, nil
 	}
 	id, err := queryInt(c, name, 0, 1, math.MaxInt64)

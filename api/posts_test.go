@@ -118,6 +118,9 @@ func TestListPosts(t *testing.T) {
 		{"problem_id=5", []int64{p2.ID, p1.ID}},
 		{fmt.Sprintf("author_id=%d&sort=top", alice.User.ID), []int64{p1.ID, p3.ID}},
 		{"problem_id=6", nil},
+		// The contract's template, its filters left empty: absent, as an
+		// empty limit or sort is.
+		{"problem_id=&author_id=&sort=", []int64{p3.ID, p2.ID, p1.ID}},
 	} {
 		t.Run("OK/"+tc.query, func(t *testing.T) {
 			if got := ts.pageIDs(t, bob.Token, "/api/v1/posts?limit=1&"+tc.query); fmt.Sprint(got) != fmt.Sprint(tc.want) {

@@ -154,3 +154,31 @@ func TestListSubscriptions(t *testing.T) {
 		t.Errorf("alice's subscriptions %v, want her 4 live posts", got)
 	}
 }
+
+// TestListSubscriptionsHidesHidden: a post hidden by reports is gone from
+// the lists of those who may not see it, their subscriptions too; its
+// author and moderators still find it there.
+func TestListSubscriptionsHidesHidden(t *testing.T) {
+	t.Parallel()
+	ts, alice, bob, p := newServerWithPost(t)
+	mod := ts.withRole(t, "mod", model.RoleModerator)
+	shown := ts.createPost(t, alice.Token, "shown")
+	for _, id := range []int64{p.ID, shown.ID} {
+		ts.createComment(t, bob.Token, id, nil) // watching
+		ts.doChecked(t, "PUT", fmt.Sprintf("/api/v1/posts/%d/mute", id), mod.Token, nil)
+	}
+	ts.hideByReports(t, "posts", p.ID)
+	for _, tc := range []struct {
+		who  string
+		s    session
+		want []int64
+	}{
+		{"Reader", bob, []int64{shown.ID}},
+		{"Author", alice, []int64{shown.ID, p.ID}},
+		{"Moderator", mod, []int64{shown.ID, p.ID}},
+	} {
+		if got := ts.pageIDs(t, tc.s.Token, "/api/v1/me/subscriptions?limit=1"); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%s's subscriptions %v, want %v", tc.who, got, tc.want)
+		}
+	}
+}

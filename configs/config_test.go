@@ -35,6 +35,34 @@ func TestDefaultIsValid(t *testing.T) {
 	}
 }
 
+// TestDefaultsAreTheContracts: the defaults API.md gives are the defaults
+// served.
+func TestDefaultsAreTheContracts(t *testing.T) {
+	cfg, err := Load("", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := cfg.WebSocket
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"request body limit (64 KiB)", cfg.Limits.BodyBytes, int64(64 << 10)},
+		{"WebSocket ping period", ws.PingInterval, 25 * time.Second},
+		{"WebSocket silence before a drop", ws.PongTimeout, 60 * time.Second},
+		{"connections per user", ws.MaxConnectionsPerUser, 8},
+		{"client frame limit (4 KiB)", ws.MaxMessageBytes, int64(4 << 10)},
+		{"notifications replayed after since", ws.ReplayLimit, 500},
+		{"unread notifications replayed without since", ws.UnreadReplayLimit, 100},
+		{"email.delay", cfg.Email.Delay, 10 * time.Minute},
+		{"moderation.hide_after_reports", cfg.Moderation.HideAfterReports, 3},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: default %v, the contract says %v", c.name, c.got, c.want)
+		}
+	}
+}
+
 func TestLoadOverlays(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "discuss.yaml")

@@ -106,13 +106,14 @@ func hiddenRune(r rune) bool {
 	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp)
 }
 
-// Password validates a password. Unlike other text it is not trimmed: the
-// spaces a user typed are part of the secret.
+// Password validates a password. Its length is counted after trimming, as
+// every text limit is (eight spaces are no password), but the password is
+// kept as typed: the spaces a user typed are part of the secret.
 func Password(s string) error {
 	if !utf8.ValidString(s) {
 		return Errorf(EINVALID, "password is not valid UTF-8")
 	}
-	n := utf8.RuneCountInString(s)
+	n := utf8.RuneCountInString(strings.TrimSpace(s))
 	if n < PasswordMin || n > PasswordMax {
 		return Errorf(EINVALID, "password must be %d to %d characters", PasswordMin, PasswordMax)
 	}

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -80,7 +79,7 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 	if in.ParentID != nil && *in.ParentID <= 0 {
 		return nil, model.Errorf(model.EINVALID, "parent_id must be a positive integer")
 	}
-	if err := allow(s.limit, "user:"+strconv.FormatInt(actor.ID, 10)); err != nil {
+	if err := allowUser(s.limit, actor.ID); err != nil {
 		return nil, err
 	}
 	html, mentioned, err := s.html.renderMentions(ctx, body)

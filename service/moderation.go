@@ -73,7 +73,7 @@ func (s *Moderation) Report(ctx context.Context, typ string, id int64, in Report
 	if err != nil {
 		return nil, err
 	}
-	if err := allow(s.cfg.Limiter, "user:"+strconv.FormatInt(actor.ID, 10)); err != nil {
+	if err := allowUser(s.cfg.Limiter, actor.ID); err != nil {
 		return nil, err
 	}
 	postID, authorID, err := postOfTarget(s.db.WithContext(ctx), typ, id)

@@ -282,7 +282,7 @@ func (o *Offline) checkPatch(p *model.PreferencesPatch) error {
 	}
 	for typ := range p.Types {
 		if !slices.Contains(model.NotificationTypes(), typ) {
-			return model.Errorf(model.EINVALID, "unknown notification type %q", typ)
+			return model.Errorf(model.EINVALID, "types names an unknown notification type %q", typ)
 		}
 	}
 	return nil
@@ -298,7 +298,7 @@ func lastNotificationID(db *gorm.DB, userID int64) (int64, error) {
 // sendVerification mails the link that confirms addr.
 // Errors: ERATELIMITED past VerifyLimiter, EUNAVAILABLE.
 func (o *Offline) sendVerification(ctx context.Context, u *model.User, addr string) error {
-	if err := allow(o.cfg.VerifyLimiter, "user:"+strconv.FormatInt(u.ID, 10)); err != nil {
+	if err := allowUser(o.cfg.VerifyLimiter, u.ID); err != nil {
 		return err
 	}
 	token := o.sign(purposeVerify, u.ID, o.now().Add(verifyTTL), addr)

@@ -3,7 +3,6 @@ package service
 import (
 	"cmp"
 	"context"
-	"strconv"
 
 	"gorm.io/gorm"
 
@@ -81,7 +80,7 @@ func (s *Posts) Create(ctx context.Context, in PostInput) (*model.Post, error) {
 	if in.ProblemID != nil && *in.ProblemID <= 0 {
 		return nil, model.Errorf(model.EINVALID, "problem_id must be a positive integer")
 	}
-	if err := allow(s.limit, "user:"+strconv.FormatInt(actor.ID, 10)); err != nil {
+	if err := allowUser(s.limit, actor.ID); err != nil {
 		return nil, err
 	}
 	html, err := s.html.render(ctx, body)

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"strconv"
 	"sync"
 	"time"
 
@@ -81,6 +82,14 @@ func allow(l *RateLimiter, key string) error {
 		return nil
 	}
 	return l.Allow(key)
+}
+
+// allowUser is allow for an action of the signed-in user userID: the
+// limiters of such actions (posts, comments, reports, verification mail)
+// key each user's budget by id. Logins, before anyone is signed in, key by
+// name (Auth.Login).
+func allowUser(l *RateLimiter, userID int64) error {
+	return allow(l, "user:"+strconv.FormatInt(userID, 10))
 }
 
 // check is l.Check for limiters that may be nil, which means unlimited.

@@ -126,8 +126,9 @@ type SubscriptionQuery struct {
 }
 
 // Subscriptions lists the live posts the signed-in user watches or has set
-// a level on, newest post first. Errors: EUNAUTHENTICATED, EINVALID naming
-// limit or cursor.
+// a level on and may see (a hidden post is gone from its readers' lists),
+// newest post first. Errors: EUNAUTHENTICATED, EINVALID naming limit or
+// cursor.
 func (s *Posts) Subscriptions(ctx context.Context, q SubscriptionQuery) (*Page[*model.SubscriptionItem], error) {
 	actor, err := signedIn(ctx)
 	if err != nil {
@@ -139,10 +140,11 @@ func (s *Posts) Subscriptions(ctx context.Context, q SubscriptionQuery) (*Page[*
 	}
 	// A row is either watching or explicit, so every row is listed. The
 	// walk follows post_subscriptions_user backwards.
+	shown, shownArgs := shownTo(actor, "p")
 	query := s.db.WithContext(ctx).Table("post_subscriptions AS s").
 		Select("s.post_id, p.title, s.level, s.explicit").
 		Joins("JOIN posts AS p ON p.id = s.post_id").
-		Where("s.user_id = ? AND p.deleted_at IS NULL", actor.ID).
+		Where("s.user_id = ? AND p.deleted_at IS NULL", actor.ID).Where(shown, shownArgs...).
 		Order("s.post_id DESC").Limit(limit + 1)
 	if after != nil {
 		query = query.Where("s.post_id < ?", after.ID)
