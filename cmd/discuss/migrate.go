@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -82,8 +83,7 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 			return err
 		}
 		if !ok {
-			fmt.Fprintln(stdout, "nothing to roll back")
-			return nil
+			return errNothingToRollBack()
 		}
 		fmt.Fprintf(stdout, "rolled back %05d %s\n", step.Version, step.Name)
 	case "status":
@@ -126,9 +126,15 @@ func describeDown(ctx context.Context, m *migrations.Migrator, stdout io.Writer)
 		return err
 	}
 	if !ok {
-		fmt.Fprintln(stdout, "nothing to roll back")
-		return nil
+		return errNothingToRollBack()
 	}
 	fmt.Fprintf(stdout, "migrate down would roll back %05d %s, running:\n\n%s\n\n", step.Version, step.Name, downSQL)
 	return usagef("not rolled back: run again with --yes to do it")
+}
+
+// errNothingToRollBack answers `migrate down` on a database with no
+// migration applied. It is an error, not a success that did nothing, so
+// that a script that meant to roll one back does not go on as if it had.
+func errNothingToRollBack() error {
+	return errors.New("nothing to roll back: no migration is applied")
 }

@@ -351,15 +351,23 @@ func TestMigrateCommands(t *testing.T) {
 		{"down --yes", "rolled back 00003 00003_username_binary.sql"},
 		{"down --yes", "rolled back 00002 00002_notification_seq.sql"},
 		{"down --yes", "rolled back 00001 00001_init.sql"},
-		{"down --yes", "nothing to roll back"},
-		{"down", "nothing to roll back"},
-		{"up", "applied 00001 00001_init.sql"},
 	}
 	for _, s := range steps {
 		// Compare with the table's padding folded to single spaces.
 		if got := strings.Join(strings.Fields(migrate(s.action)), " "); !strings.Contains(got, s.want) {
 			t.Fatalf("migrate %s printed %q, want %q", s.action, got, s.want)
 		}
+	}
+	// Past the first migration, down has nothing to do: it fails, so that
+	// a script that meant to roll one back does not go on as if it had.
+	for _, action := range []string{"down --yes", "down"} {
+		_, _, err := discuss(env, append([]string{"migrate"}, strings.Fields(action)...)...)
+		if err == nil || exitCode(err) != 1 || err.Error() != "nothing to roll back: no migration is applied" {
+			t.Fatalf("migrate %s with none applied: %v (exit %d), want exit 1, nothing to roll back", action, err, exitCode(err))
+		}
+	}
+	if got := migrate("up"); !strings.Contains(got, "applied 00001 00001_init.sql") {
+		t.Fatalf("migrate up printed %q", got)
 	}
 
 	// Without --yes, down says what it would run and runs nothing.
