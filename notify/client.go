@@ -294,6 +294,11 @@ func (c *client) handleClientFrame(data []byte) {
 		case err != nil:
 			c.enqueue(newErrorFrame(err, postID))
 		case f.Type == clientSubscribe:
+			// A subscription reads the post's head and up to
+			// threadReplayLimit comments: paced like a read frame.
+			if !c.awaitReadTurn() {
+				return
+			}
 			c.enqueue(&frame{kind: kindSubscribe, postID: *postID, prev: after})
 		default:
 			c.enqueue(&frame{kind: kindUnsubscribe, postID: *postID})

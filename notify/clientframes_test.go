@@ -74,6 +74,37 @@ func TestReadFramesPaced(t *testing.T) {
 	}
 }
 
+// TestSubscribeFramesPaced: subscribe_post frames, each a read of the
+// post's head and replay, take their turns from the user's read pace, on
+// any of the user's connections and shared with read frames; none is
+// dropped.
+func TestSubscribeFramesPaced(t *testing.T) {
+	const interval = 300 * time.Millisecond
+	e := newEnv(t, envConfig{opts: Options{ReadFrameBurst: 2, ReadFrameInterval: interval}})
+	e.store.addN(1, 1)
+	a1, a2 := e.connect(1, dialOpts{}), e.connect(1, dialOpts{})
+
+	start := time.Now()
+	for post := range int64(3) {
+		a1.send(`{"type":"subscribe_post","post_id":` + itoa(post+1) + `}`)
+	}
+	// Two subscriptions go at once, the third after one interval.
+	for i := range int64(3) {
+		if f := a1.expect("post_subscribed"); f.PostID != i+1 {
+			t.Fatalf("post_subscribed for post %d, want %d", f.PostID, i+1)
+		}
+		if turn := time.Duration(max(i-1, 0)) * interval; time.Since(start) < turn {
+			t.Fatalf("subscription %d acted on after %v, before its turn at %v", i+1, time.Since(start), turn)
+		}
+	}
+	// A read frame on the other connection comes next, after two.
+	a2.send(`{"type":"read","ids":[1]}`)
+	a2.expect("unread_count")
+	if turn := 2 * interval; time.Since(start) < turn {
+		t.Fatalf("read frame acted on after %v, before its turn at %v", time.Since(start), turn)
+	}
+}
+
 func TestPingPongFrame(t *testing.T) {
 	e := newEnv(t, envConfig{})
 	c := e.connect(1, dialOpts{})

@@ -82,6 +82,8 @@
 // frames and sockets it sends them on. Ignoring the excess would leave a
 // client believing in marks never made; closing the socket (1008) would
 // cost a reconnect and a replay, dearer than the reads it spares.
+// subscribe_post frames, each a read of the post's head and replay, take
+// their turns from the same pace.
 //
 // # Live thread
 //

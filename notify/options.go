@@ -42,9 +42,9 @@ type Options struct {
 	// ExemptAddresses are the client addresses MaxConnectionsPerAddress
 	// does not apply to.
 	ExemptAddresses []netip.Prefix
-	// ReadFrameBurst read frames of one user's connections are acted on at
-	// once, then one every ReadFrameInterval; faster ones wait their turn
-	// (see readPacer). Defaults 5 and 100ms.
+	// ReadFrameBurst read and subscribe_post frames of one user's
+	// connections are acted on at once, then one every ReadFrameInterval;
+	// faster ones wait their turn (see readPacer). Defaults 5 and 100ms.
 	ReadFrameBurst    int
 	ReadFrameInterval time.Duration
 	// OnUserChanged, when set, is called with the id of a user whose row

@@ -5,10 +5,12 @@ import (
 	"time"
 )
 
-// readPacer spaces out the read frames of one user's connections, which
-// share it. Each read frame costs an UPDATE, a COUNT and a publish, run on
-// the connection's reader: unpaced, one socket could keep the database
-// busy. Options.ReadFrameBurst frames pass at once, then one every
+// readPacer spaces out the frames of one user's connections, which share
+// it, that make the server go to the database: read (an UPDATE, a COUNT
+// and a publish, run on the connection's reader) and subscribe_post (the
+// post's head and up to a replay's worth of comments, on its writer).
+// Unpaced, one socket could keep the database busy with either.
+// Options.ReadFrameBurst frames pass at once, then one every
 // Options.ReadFrameInterval; a frame past that waits its turn, and its
 // reader waits with it, so a client that sends too fast is slowed down
 // (TCP holds what it sends meanwhile) rather than refused, and no mark is
@@ -32,8 +34,9 @@ func (p *readPacer) reserve(now time.Time, interval time.Duration, burst int) ti
 	return max(tat.Sub(now)-time.Duration(burst-1)*interval, 0)
 }
 
-// awaitReadTurn waits for the connection's turn to act on a read frame. It
-// reports false when the connection or the hub stops first.
+// awaitReadTurn waits for the connection's turn to act on a read or
+// subscribe_post frame. It reports false when the connection or the hub
+// stops first.
 func (c *client) awaitReadTurn() bool {
 	o := c.hub.opts
 	wait := c.reads.reserve(time.Now(), o.ReadFrameInterval, o.ReadFrameBurst)
