@@ -166,9 +166,8 @@ func (m *Migrator) Last(ctx context.Context) (step Step, downSQL string, ok bool
 	return Step{}, "", false, unknownVersion(version, m.latest())
 }
 
-// Ahead returns the database's version when a newer binary migrated it past
-// this binary's last migration, which Status cannot list; ok is false
-// otherwise.
+// Ahead returns the database's version, and ok true when a newer binary
+// migrated it past this binary's last migration, which Status cannot list.
 func (m *Migrator) Ahead(ctx context.Context) (version int64, ok bool, err error) {
 	version, err = m.provider.GetDBVersion(ctx)
 	if err != nil {
