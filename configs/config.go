@@ -273,6 +273,12 @@ func decode(cfg *Config, data []byte, name string) (*Config, error) {
 	dec.KnownFields(true)
 	// An empty file is io.EOF to the decoder and means "keep the defaults".
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		// A type error lists its fields one a line; the command prints
+		// its error as one line.
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("config %s: %s", name, strings.Join(te.Errors, "; "))
+		}
 		return nil, fmt.Errorf("config %s: %w", name, err)
 	}
 	return cfg, nil

@@ -84,6 +84,9 @@ func (m *Migrator) UpTo(ctx context.Context, version int64) ([]Step, error) {
 // Down rolls back the most recent migration. It returns ok false when there
 // was nothing to roll back.
 func (m *Migrator) Down(ctx context.Context) (step Step, ok bool, err error) {
+	if err := m.RequireKnownVersion(ctx); err != nil {
+		return Step{}, false, err
+	}
 	r, err := m.provider.Down(ctx)
 	if errors.Is(err, goose.ErrNoNextVersion) {
 		return Step{}, false, nil
@@ -160,7 +163,45 @@ func (m *Migrator) Last(ctx context.Context) (step Step, downSQL string, ok bool
 		}
 		return Step{Version: version, Name: path.Base(src.Path), Direction: "down"}, downSection(string(text)), true, nil
 	}
-	return Step{}, "", false, fmt.Errorf("migrations: the database is at version %d, which this binary does not know", version)
+	return Step{}, "", false, unknownVersion(version, m.latest())
+}
+
+// Ahead returns the database's version, and ok true when a newer binary
+// migrated it past this binary's last migration, which Status cannot list.
+func (m *Migrator) Ahead(ctx context.Context) (version int64, ok bool, err error) {
+	version, err = m.provider.GetDBVersion(ctx)
+	if err != nil {
+		return 0, false, fmt.Errorf("migrate status: %w", err)
+	}
+	return version, version > m.latest(), nil
+}
+
+// RequireKnownVersion refuses a database that a newer binary migrated
+// further than this one knows, for `migrate up` and Down: goose alone
+// would call its schema up to date, and fail a down with a bare "version
+// not found".
+func (m *Migrator) RequireKnownVersion(ctx context.Context) error {
+	version, ahead, err := m.Ahead(ctx)
+	if err != nil {
+		return err
+	}
+	if ahead {
+		return unknownVersion(version, m.latest())
+	}
+	return nil
+}
+
+// latest is the version of this binary's last migration.
+func (m *Migrator) latest() int64 {
+	sources := m.provider.ListSources()
+	if len(sources) == 0 {
+		return 0
+	}
+	return sources[len(sources)-1].Version
+}
+
+func unknownVersion(version, latest int64) error {
+	return fmt.Errorf("migrations: the database is at version %05d, past this binary's last migration %05d: a newer binary migrated it; use that one (its `migrate down` rolls back)", version, latest)
 }
 
 // downSection returns the statements after a goose file's Down annotation.

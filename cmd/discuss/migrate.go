@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -28,6 +30,10 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 		fs.Usage()
 		return flag.ErrHelp
 	}
+	if strings.HasPrefix(action, "-") {
+		fs.Usage()
+		return usagef("migrate takes up, down or status before its flags, not %q", action)
+	}
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -47,6 +53,9 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 
 	switch action {
 	case "up":
+		if err := m.RequireKnownVersion(ctx); err != nil {
+			return err
+		}
 		steps, err := m.Up(ctx)
 		for _, s := range steps {
 			fmt.Fprintf(stdout, "applied %05d %s\n", s.Version, s.Name)
@@ -74,8 +83,7 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 			return err
 		}
 		if !ok {
-			fmt.Fprintln(stdout, "nothing to roll back")
-			return nil
+			return errNothingToRollBack()
 		}
 		fmt.Fprintf(stdout, "rolled back %05d %s\n", step.Version, step.Name)
 	case "status":
@@ -92,7 +100,18 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 			}
 			fmt.Fprintf(tw, "%05d\t%s\t%s\t%s\n", s.Version, s.Name, state, at)
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		// The list holds this binary's migrations only; a newer binary's
+		// would otherwise go unmentioned.
+		version, ahead, err := m.Ahead(ctx)
+		if err != nil {
+			return err
+		}
+		if ahead {
+			fmt.Fprintf(stdout, "the database is at version %05d, which a newer binary applied: this binary's `migrate up` and `migrate down` refuse it\n", version)
+		}
 	}
 	return nil
 }
@@ -107,9 +126,15 @@ func describeDown(ctx context.Context, m *migrations.Migrator, stdout io.Writer)
 		return err
 	}
 	if !ok {
-		fmt.Fprintln(stdout, "nothing to roll back")
-		return nil
+		return errNothingToRollBack()
 	}
 	fmt.Fprintf(stdout, "migrate down would roll back %05d %s, running:\n\n%s\n\n", step.Version, step.Name, downSQL)
 	return usagef("not rolled back: run again with --yes to do it")
+}
+
+// errNothingToRollBack answers `migrate down` on a database with no
+// migration applied. It is an error, not a success that did nothing, so
+// that a script that meant to roll one back does not go on as if it had.
+func errNothingToRollBack() error {
+	return errors.New("nothing to roll back: no migration is applied")
 }

@@ -48,6 +48,10 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 	case "seed":
 		return seedCmd(ctx, rest, getenv, stdout, stderr)
 	case "version":
+		fs, _ := newFlags("version", stderr)
+		if err := parseFlags(fs, rest); err != nil {
+			return err
+		}
 		fmt.Fprintln(stdout, "discuss", version())
 		return nil
 	case "help", "-h", "--help":
@@ -67,13 +71,20 @@ func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 }
 
 // parseFlags parses args, turning a bad flag into a usage error; -h and
-// --help return flag.ErrHelp, which run answers with success.
+// --help return flag.ErrHelp, which run answers with success. No command
+// takes arguments after its flags: one left over is refused rather than
+// ignored, as `migrate down --yes 3` would roll back one migration, not
+// three.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return &usageError{err: err}
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	return nil
 }

@@ -351,15 +351,23 @@ func TestMigrateCommands(t *testing.T) {
 		{"down --yes", "rolled back 00003 00003_username_binary.sql"},
 		{"down --yes", "rolled back 00002 00002_notification_seq.sql"},
 		{"down --yes", "rolled back 00001 00001_init.sql"},
-		{"down --yes", "nothing to roll back"},
-		{"down", "nothing to roll back"},
-		{"up", "applied 00001 00001_init.sql"},
 	}
 	for _, s := range steps {
 		// Compare with the table's padding folded to single spaces.
 		if got := strings.Join(strings.Fields(migrate(s.action)), " "); !strings.Contains(got, s.want) {
 			t.Fatalf("migrate %s printed %q, want %q", s.action, got, s.want)
 		}
+	}
+	// Past the first migration, down has nothing to do: it fails, so that
+	// a script that meant to roll one back does not go on as if it had.
+	for _, action := range []string{"down --yes", "down"} {
+		_, _, err := discuss(env, append([]string{"migrate"}, strings.Fields(action)...)...)
+		if err == nil || exitCode(err) != 1 || err.Error() != "nothing to roll back: no migration is applied" {
+			t.Fatalf("migrate %s with none applied: %v (exit %d), want exit 1, nothing to roll back", action, err, exitCode(err))
+		}
+	}
+	if got := migrate("up"); !strings.Contains(got, "applied 00001 00001_init.sql") {
+		t.Fatalf("migrate up printed %q", got)
 	}
 
 	// Without --yes, down says what it would run and runs nothing.
@@ -413,7 +421,7 @@ func TestMigrateUpRendersBodies(t *testing.T) {
 
 // TestHelp: every command's -h and --help print its usage and succeed.
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"help"}, {"serve", "--help"}, {"serve", "-h"}, {"migrate", "--help"}, {"migrate", "-h"}, {"user", "create", "--help"}} {
+	for _, args := range [][]string{{"--help"}, {"help"}, {"serve", "--help"}, {"serve", "-h"}, {"migrate", "--help"}, {"migrate", "-h"}, {"user", "create", "--help"}, {"user", "--help"}, {"user", "-h"}, {"version", "--help"}, {"version", "-h"}} {
 		stdout, stderr, err := discuss(nil, args...)
 		if err != nil {
 			t.Errorf("%v: %v (exit %d)", args, err, exitCode(err))
@@ -474,6 +482,13 @@ func TestUserCreatePasswordFromStdin(t *testing.T) {
 
 func TestCommandErrors(t *testing.T) {
 	closed := freeAddr(t)
+	unreachable := map[string]string{"DISCUSS_DATABASE_DRIVER": "mysql", "DISCUSS_DATABASE_DSN": "root@tcp(" + closed + ")/x"}
+	// server.debug_addr is gone: a file still setting it names the key, in
+	// one line as every error here.
+	oldKey := filepath.Join(t.TempDir(), "old.yaml")
+	if err := os.WriteFile(oldKey, []byte("server:\n  debug_addr: 127.0.0.1:9090\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -500,6 +515,14 @@ func TestCommandErrors(t *testing.T) {
 			"DISCUSS_DATABASE_DRIVER": "mysql", "DISCUSS_DATABASE_DSN": "root@tcp(" + closed + "/x",
 		}, 2, "database.dsn is not a MySQL DSN"},
 		{"ErrMigrateAction", []string{"migrate", "sideways"}, nil, 2, `unknown migrate action "sideways"`},
+		// A flag before the action is not taken for one.
+		{"ErrMigrateFlagFirst", []string{"migrate", "--yes", "down"}, nil, 2, "migrate takes up, down or status before its flags"},
+		// `migrate down --yes 3` rolls back one migration, not three:
+		// what the command does not read is refused, not ignored.
+		{"ErrMigrateExtraArgument", []string{"migrate", "down", "--yes", "3"}, unreachable, 2, `unexpected argument "3"`},
+		{"ErrVersionExtraArgument", []string{"version", "now"}, nil, 2, `unexpected argument "now"`},
+		{"ErrVersionBadFlag", []string{"version", "--short"}, nil, 2, "flag provided but not defined"},
+		{"ErrUnknownConfigKey", []string{"migrate", "status", "--config", oldKey}, nil, 2, "line 2: field debug_addr not found"},
 		{"ErrUserCreateFlags", []string{"user", "create"}, nil, 2, "--username is required"},
 		// The password given on the command line is refused, and not
 		// repeated in the message.
@@ -527,5 +550,37 @@ func TestVersion(t *testing.T) {
 	}
 	if code := exitCode(errors.New("other")); code != 1 {
 		t.Fatalf("another error exits %d, want 1", code)
+	}
+}
+
+// TestNewerDatabaseRefused: a database that a newer binary migrated past
+// this binary's last migration is refused by `migrate up` and `migrate
+// down`, in one line that says so and exits 1; goose alone called it up to
+// date, and its down failed with "version not found". status still lists
+// it, and says so; serve serves on it, as an older instance does during a
+// rollout, with a warning.
+func TestNewerDatabaseRefused(t *testing.T) {
+	db := dbtest.OpenEmpty(t)
+	env := serveEnv(db, nil)
+	if _, _, err := discuss(env, "migrate", "up"); err != nil {
+		t.Fatalf("migrate up: %v", err)
+	}
+	if err := db.Exec("INSERT INTO goose_db_version (version_id, is_applied) VALUES (99999, ?)", true).Error; err != nil {
+		t.Fatal(err)
+	}
+	const want = "the database is at version 99999, past this binary's last migration"
+	for _, action := range []string{"up", "down", "down --yes"} {
+		_, _, err := discuss(env, append([]string{"migrate"}, strings.Fields(action)...)...)
+		if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+			t.Fatalf("migrate %s: %v (exit %d), want one line and exit 1 naming %q", action, err, exitCode(err), want)
+		}
+	}
+	out, _, err := discuss(env, "migrate", "status")
+	if err != nil || !strings.Contains(out, "the database is at version 99999, which a newer binary applied") {
+		t.Fatalf("migrate status: %v\n%s", err, out)
+	}
+	s := startServe(t, env)
+	if !strings.Contains(s.stderr.String(), "the database was migrated by a newer binary") {
+		t.Fatalf("serve did not warn of the newer schema:\n%s", s.stderr)
 	}
 }

@@ -267,6 +267,15 @@ func newHTTPServer(h http.Handler, cfg configs.Server, writeTimeout time.Duratio
 // body_html an older renderer made, or none, are rendered
 // (service.RenderStoredBodies), so that nothing is served without it.
 func requireSchema(ctx context.Context, cfg *configs.Config, db *gorm.DB, m *migrations.Migrator, log *slog.Logger) error {
+	// A newer binary's migrations are let be: instances of the older one
+	// keep serving while a rollout replaces them, as they do on a schema
+	// migrated under them. They may not keep up what those migrations
+	// added (see the README, Migrations), so say so.
+	if version, ahead, err := m.Ahead(ctx); err != nil {
+		return err
+	} else if ahead {
+		log.Warn("the database was migrated by a newer binary, past the migrations this one knows", "database_version", version)
+	}
 	if cfg.Database.Driver == migrations.SQLite || cfg.Database.AutoMigrate {
 		steps, err := m.Up(ctx)
 		for _, s := range steps {
