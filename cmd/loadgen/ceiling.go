@@ -194,10 +194,10 @@ WHERE p.id = ? AND p.deleted_at IS NULL`, "muted", actorID, "watching", actorID,
 		return err
 	}
 	// body_html is body as the server renders it, at the renderer's
-	// version 1 (service/markdown.Version).
+	// version 2 (service/markdown.Version).
 	res, err := tx.ExecContext(ctx, "INSERT INTO comments (post_id, parent_id, root_id, author_id, reply_to_user_id, "+
 		"body, body_html, body_html_version, spoiler, hidden, like_count, reply_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?)",
-		target.postID, nil, nil, actorID, nil, body, "<p>"+body+"</p>\n", 1, false, false, now)
+		target.postID, nil, nil, actorID, nil, body, "<p>"+body+"</p>\n", 2, false, false, now)
 	if err != nil {
 		return err
 	}
