@@ -82,7 +82,7 @@ func (s *Notifications) RunFanout(ctx context.Context, cfg Fanout) {
 	// order of their commits.
 	var publishing sync.WaitGroup
 	defer publishing.Wait()
-	pollLoop(ctx, cfg.Poll, s.fanoutWake, s.log, "notifications: fan-out", func(work context.Context) (bool, error) {
+	pollLoop(ctx, cfg.Poll, fanoutStepLimit, s.fanoutWake, s.log, "notifications: fan-out", func(work context.Context) (bool, error) {
 		found, notes, err := s.fanoutBatch(work, cfg.BatchSize)
 		publishing.Wait()
 		if len(notes) > 0 {
@@ -91,6 +91,13 @@ func (s *Notifications) RunFanout(ctx context.Context, cfg Fanout) {
 		return found, err
 	})
 }
+
+// fanoutStepLimit bounds one fan-out batch, its transaction of a few
+// hundred inserts, which takes well under a second. It is above InnoDB's
+// default lock wait (50 s), so that a batch waiting on a lock is answered
+// by the database, and the limit only ends one waiting on a database that
+// no longer answers.
+const fanoutStepLimit = time.Minute
 
 // FanoutBatch writes the thread_comment notifications of at most size
 // watchers of the oldest outbox row no other worker holds, and publishes

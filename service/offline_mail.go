@@ -47,7 +47,9 @@ func (o *Offline) RunMail(ctx context.Context, poll time.Duration) {
 	if o.cfg.Mailer == nil {
 		return
 	}
-	pollLoop(ctx, poll, nil, o.log, "offline: mail", o.MailOnce)
+	// A step is two short transactions around one SMTP conversation,
+	// which SendTimeout bounds.
+	pollLoop(ctx, poll, o.cfg.SendTimeout+time.Minute, nil, o.log, "offline: mail", o.MailOnce)
 }
 
 // MailOnce claims one user whose mail is due and sends it. It reports
