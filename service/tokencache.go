@@ -58,16 +58,7 @@ func (c *tokenCache) put(token string, userID int64, expires, now time.Time) {
 	key := sha256.Sum256([]byte(token))
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.tokens) >= maxCachedTokens {
-		for k, e := range c.tokens {
-			if !e.valid(now) {
-				delete(c.tokens, k)
-			}
-		}
-		if len(c.tokens) >= maxCachedTokens {
-			clear(c.tokens)
-		}
-	}
+	makeRoom(c.tokens, maxCachedTokens, func(t verifiedToken) bool { return !t.valid(now) })
 	c.tokens[key] = verifiedToken{userID: userID, expires: expires.UnixNano()}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
 	"sync"
 	"time"
 
@@ -15,6 +16,19 @@ import (
 // maxCachedUsers bounds the user cache; past it, expired entries are
 // swept, and if that is not enough the cache starts again empty.
 const maxCachedUsers = 100_000
+
+// makeRoom keeps a bounded cache m below limit entries before one is added:
+// at the bound it deletes the entries that have expired, and if that is
+// not enough it empties m, which costs only reads that fill it again.
+func makeRoom[K comparable, V any](m map[K]V, limit int, expired func(V) bool) {
+	if len(m) < limit {
+		return
+	}
+	maps.DeleteFunc(m, func(_ K, v V) bool { return expired(v) })
+	if len(m) >= limit {
+		clear(m)
+	}
+}
 
 // userCache keeps the users that tokens name for a short while, so that a
 // user's requests and socket connects do not each read the users table.
@@ -72,16 +86,7 @@ func (c *userCache) put(u *model.User, gen uint64) {
 		return
 	}
 	now := c.now()
-	if len(c.users) >= maxCachedUsers {
-		for id, e := range c.users {
-			if !now.Before(e.expires) {
-				delete(c.users, id)
-			}
-		}
-		if len(c.users) >= maxCachedUsers {
-			clear(c.users)
-		}
-	}
+	makeRoom(c.users, maxCachedUsers, func(e cachedUser) bool { return !now.Before(e.expires) })
 	c.users[u.ID] = cachedUser{user: *u, expires: now.Add(c.ttl)}
 }
 

@@ -26,7 +26,7 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 		return usagef("migrate needs up, down or status")
 	}
 	action := args[0]
-	if action == "-h" || action == "-help" || action == "--help" || action == "help" {
+	if askedForHelp(action) {
 		fs.Usage()
 		return flag.ErrHelp
 	}

@@ -63,6 +63,16 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 	}
 }
 
+// askedForHelp reports whether arg, where a command expects its action,
+// asks for the command's usage instead: -h, -help, --help or the word help.
+func askedForHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
+}
+
 // newFlags returns a flag set for one command with the common --config flag.
 func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet("discuss "+name, flag.ContinueOnError)

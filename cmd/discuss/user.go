@@ -26,7 +26,7 @@ const userPasswordEnv = "DISCUSS_USER_PASSWORD"
 const passwordLineMax = 4096
 
 func userCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
+	if len(args) > 0 && askedForHelp(args[0]) {
 		fmt.Fprintln(stderr, userUsage)
 		return flag.ErrHelp
 	}

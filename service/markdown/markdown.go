@@ -1,9 +1,9 @@
 // Package markdown turns the Markdown body of a post or comment into the
 // HTML that is stored beside it and served as body_html: CommonMark with
-// GitHub's tables (bounded: see boundedTable) and strikethrough, fenced code highlighted with CSS
-// classes, @mentions of existing users linked, and the result sanitised
-// last. It knows nothing of the database: the caller says which mentioned
-// users exist.
+// GitHub's tables (bounded: see boundedTable) and strikethrough, fenced
+// code highlighted with CSS classes, @mentions of existing users linked,
+// and the result sanitised last. It knows nothing of the database: the
+// caller says which mentioned users exist.
 //
 // Raw HTML in a body is shown as the text it is, not passed through: a
 // quiz site's users write "<div>" and "a<b" in prose about code, and mean
