@@ -16,6 +16,10 @@
 # reaches Redis through loadgen's proxy (which the scenario cuts), the
 # other sends the notifications meanwhile.
 #
+# BENCH_SERVER_GOMAXPROCS, when set, is the servers' GOMAXPROCS (README,
+# Performance: one P leaves MariaDB the other core, two write frames
+# faster).
+#
 # Every run starts its own server (so that resident memory is measured from
 # a fresh process) and stops it afterwards, whatever happens. Files go to
 # $BENCH_DIR (default /tmp/discuss-bench). Loads only 127.0.0.1.
@@ -82,7 +86,7 @@ serve() {
 		echo "something already serves $internal; stop it first" >&2
 		return 1
 	fi
-	env "$@" DISCUSS_SERVER_ADDR="127.0.0.1:$port" DISCUSS_SERVER_INTERNAL_ADDR="$internal" \
+	env "$@" ${BENCH_SERVER_GOMAXPROCS:+GOMAXPROCS=$BENCH_SERVER_GOMAXPROCS} DISCUSS_SERVER_ADDR="127.0.0.1:$port" DISCUSS_SERVER_INTERNAL_ADDR="$internal" \
 		"$DIR/discuss" serve 2>>"$DIR/server.log" &
 	SERVER=$!
 	SERVERS+=("$SERVER")
@@ -254,7 +258,7 @@ table() {
 	row() {
 		local name=$1
 		shift
-		echo "=== $name: $* ($(date -u +%H:%M:%S) UTC, load average $(cut -d' ' -f1-3 /proc/loadavg))" >>"$out"
+		echo "=== $name: $* ($(date -u +%H:%M:%S) UTC, load average $(cut -d' ' -f1-3 /proc/loadavg), server GOMAXPROCS ${BENCH_SERVER_GOMAXPROCS:-$(nproc)})" >>"$out"
 		"$@" >>"$out" 2>&1 || {
 			status=$?
 			echo "=== $name failed: exit $status" >>"$out"
