@@ -11,20 +11,6 @@ import (
 // The clauses of the contract's "Live thread" that liveThreadScenario does
 // not reach, each through the REST calls and frames a page meets.
 
-// hideByReports has as many new users as moderation.hide_after_reports
-// report the post or comment at target ("posts" or "comments", and its
-// id), which hides it.
-func (ts *testServer) hideByReports(t *testing.T, target string, id int64) {
-	t.Helper()
-	for i := range ts.Config.Moderation.HideAfterReports {
-		s := ts.register(t, fmt.Sprintf("%s%d_reporter%d", target, id, i))
-		res := ts.do(t, "POST", fmt.Sprintf("/api/v1/%s/%d/report", target, id), s.Token, map[string]string{"reason": "spam"})
-		if res.Status != http.StatusCreated {
-			t.Fatalf("report of %s %d: %d %s", target, id, res.Status, res.Body)
-		}
-	}
-}
-
 // TestLiveThreadReplayOverTheWire: with after_comment_id, every visible
 // comment and reply after it comes first as comment_created, oldest first,
 // each as REST shows it to the reader; a deleted comment without replies
@@ -106,11 +92,11 @@ func TestLiveThreadHiddenContent(t *testing.T) {
 	c := ts.commentWith(t, bob.Token, p.ID, 0, "spam")
 	f := ts.follower(t, alice)
 	f.subscribe(p.ID, nil)
-	ts.hideByReports(t, "comments", c.ID)
+	ts.hideByReports(t, "comments", c.ID, "spam")
 	if lf := f.expect(model.ThreadCommentDeleted, p.ID); lf.CommentID == nil || *lf.CommentID != c.ID {
 		t.Fatalf("comment_deleted %+v", lf)
 	}
-	ts.hideByReports(t, "posts", p.ID)
+	ts.hideByReports(t, "posts", p.ID, "spam")
 	f.expect(model.ThreadPostDeleted, p.ID)
 	f.send(fmt.Sprintf(`{"type":"subscribe_post","post_id":%d}`, p.ID))
 	if lf := f.expect("error", p.ID); lf.Code != model.ENOTFOUND {

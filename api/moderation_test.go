@@ -19,6 +19,20 @@ func excerptOf(t *testing.T, f frame) string {
 	return n.Excerpt
 }
 
+// hideByReports has as many new users as moderation.hide_after_reports
+// report the post or comment at target ("posts" or "comments", and its
+// id) for reason, which hides it.
+func (ts *testServer) hideByReports(t *testing.T, target string, id int64, reason string) {
+	t.Helper()
+	for i := range ts.Config.Moderation.HideAfterReports {
+		s := ts.register(t, fmt.Sprintf("%s%d_reporter%d", target, id, i))
+		res := ts.doChecked(t, "POST", fmt.Sprintf("/api/v1/%s/%d/report", target, id), s.Token, map[string]any{"reason": reason})
+		if res.Status != http.StatusCreated {
+			t.Fatalf("report of %s %d: %d %s", target, id, res.Status, res.Body)
+		}
+	}
+}
+
 // TestThirdReportOverTheWire: a spoiler reply reaches its reader live with
 // the excerpt "[spoiler]"; three users' reports hide it, and the reader
 // hears at once that it is gone (an unread_count frame), after which it
@@ -37,13 +51,7 @@ func TestThirdReportOverTheWire(t *testing.T) {
 	if got := excerptOf(t, nextOfType(t, conn, "notification")); got != "[spoiler]" {
 		t.Fatalf("live excerpt %q", got)
 	}
-	for _, name := range []string{"reporter1", "reporter2", "reporter3"} {
-		s := ts.register(t, name)
-		res := ts.doChecked(t, "POST", fmt.Sprintf("/api/v1/comments/%d/report", c.ID), s.Token, map[string]any{"reason": "spoiler"})
-		if res.Status != http.StatusCreated {
-			t.Fatalf("report by %s: %d %s", name, res.Status, res.Body)
-		}
-	}
+	ts.hideByReports(t, "comments", c.ID, "spoiler")
 	if f := nextOfType(t, conn, "unread_count"); f.UnreadCount != 0 {
 		t.Errorf("unread_count frame %+v, want 0", f)
 	}

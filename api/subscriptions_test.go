@@ -167,7 +167,7 @@ func TestListSubscriptionsHidesHidden(t *testing.T) {
 		ts.createComment(t, bob.Token, id, nil) // watching
 		ts.doChecked(t, "PUT", fmt.Sprintf("/api/v1/posts/%d/mute", id), mod.Token, nil)
 	}
-	ts.hideByReports(t, "posts", p.ID)
+	ts.hideByReports(t, "posts", p.ID, "spam")
 	for _, tc := range []struct {
 		who  string
 		s    session

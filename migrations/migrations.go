@@ -109,7 +109,7 @@ type Status struct {
 func (m *Migrator) Status(ctx context.Context) ([]Status, error) {
 	list, err := m.provider.Status(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("migrate status: %w", err)
+		return nil, fmt.Errorf("migrations: reading the database's state: %w", err)
 	}
 	out := make([]Status, 0, len(list))
 	for _, s := range list {
@@ -126,7 +126,7 @@ func (m *Migrator) Status(ctx context.Context) ([]Status, error) {
 func (m *Migrator) Pending(ctx context.Context) (bool, error) {
 	pending, err := m.provider.HasPending(ctx)
 	if err != nil {
-		return false, fmt.Errorf("migrate status: %w", err)
+		return false, fmt.Errorf("migrations: reading the database's state: %w", err)
 	}
 	return pending, nil
 }
@@ -148,7 +148,7 @@ func stepsOf(results []*goose.MigrationResult) []Step {
 func (m *Migrator) Last(ctx context.Context) (step Step, downSQL string, ok bool, err error) {
 	version, err := m.provider.GetDBVersion(ctx)
 	if err != nil {
-		return Step{}, "", false, fmt.Errorf("migrate status: %w", err)
+		return Step{}, "", false, fmt.Errorf("migrations: reading the database's state: %w", err)
 	}
 	if version == 0 {
 		return Step{}, "", false, nil
@@ -171,7 +171,7 @@ func (m *Migrator) Last(ctx context.Context) (step Step, downSQL string, ok bool
 func (m *Migrator) Ahead(ctx context.Context) (version int64, ok bool, err error) {
 	version, err = m.provider.GetDBVersion(ctx)
 	if err != nil {
-		return 0, false, fmt.Errorf("migrate status: %w", err)
+		return 0, false, fmt.Errorf("migrations: reading the database's state: %w", err)
 	}
 	return version, version > m.latest(), nil
 }
