@@ -2,15 +2,12 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"gorm.io/gorm"
 
 	"github.com/quizsite/discuss/model"
 )
@@ -181,14 +178,7 @@ func TestLikeNotifiesAuthorOnce(t *testing.T) {
 func TestCommentRollsBackWithItsNotification(t *testing.T) {
 	t.Parallel()
 	ts, alice, bob, post := newServerWithPost(t)
-	err := ts.DB.Callback().Create().Before("gorm:create").Register("test:fail_notifications", func(tx *gorm.DB) {
-		if tx.Statement.Table == "notifications" {
-			_ = tx.AddError(errors.New("injected failure"))
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ts.DB.FailInserts(t, "notifications")
 	res := ts.doChecked(t, "POST", fmt.Sprintf("/api/v1/posts/%d/comments", post.ID), bob.Token, map[string]any{"body": "hi"})
 	wantError(t, res, http.StatusInternalServerError, model.EINTERNAL, "")
 

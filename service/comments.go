@@ -105,11 +105,11 @@ func (s *Comments) Create(ctx context.Context, postID int64, in CommentInput) (*
 // statement (readCommentTarget; the mentions were found when the body was
 // rendered): the post and the parent (whose authors never change) to work
 // out the recipients, the mute of the one answered, the mentions, and
-// whether anyone else watches the post. The
-// transaction, which holds the post's lock from its first statement to its
-// commit, then checks the post and the parent again and only locks and
-// writes: a hot post's comments commit one after another, so every
-// statement in that section is paid once per comment by all of them.
+// whether anyone else watches the post. The transaction, which holds the
+// post's lock from its first statement to its commit, then checks the post
+// and the parent again and only locks (lockForComment) and writes
+// (writeComment): a hot post's comments commit one after another, so every
+// round trip in that section is paid once per comment by all of them.
 func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, in CommentInput, body, html string, mentioned []int64) (*model.Comment, Outbox, error) {
 	t, err := readCommentTarget(s.db.WithContext(ctx), actor, postID, in.ParentID, mentioned)
 	if err != nil {
@@ -145,29 +145,10 @@ func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, 
 			}
 			c.ParentID, c.RootID, c.ReplyToUserID = &parent.ID, &root, &parent.AuthorID
 		}
-		if err := insertComment(tx, c); err != nil {
-			return err
-		}
-		// Whoever comments watches the post from then on, unless they
-		// chose a level on it (or have watched it since an earlier one).
-		if !draft.leveled {
-			if err := watchImplicitly(tx, postID, actor.ID); err != nil {
-				return err
-			}
-		}
 		// The post's previous comment, read under its lock, orders this one
 		// in the live thread (see model.ThreadEvent.PrevCommentID).
 		prev = post.LastCommentID
-		if err := commentAdded(tx, postID, c.ID, now); err != nil {
-			return err
-		}
-		// A reply moves its root's reply_count too.
-		if c.RootID != nil {
-			if err := bumpCounter(tx, commentReplies, *c.RootID, 1); err != nil {
-				return err
-			}
-		}
-		out, err = s.notes.commentCreated(tx, plan, actor, post, c, draft.watched)
+		out, err = s.writeComment(tx, plan, actor, post, c, draft)
 		return err
 	})
 	if err != nil {

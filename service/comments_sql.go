@@ -2,8 +2,8 @@ package service
 
 import (
 	"database/sql"
+	"fmt"
 	"strings"
-	"time"
 
 	"gorm.io/gorm"
 
@@ -183,23 +183,120 @@ func lockForComment(tx *gorm.DB, actor *model.User, postID int64, parent *model.
 	return post, planOf(to, seqs, blockers), nil
 }
 
-// insertComment inserts c inside tx and sets its id.
-func insertComment(tx *gorm.DB, c *model.Comment) error {
-	id, err := rawInsert(tx, "comments", `INSERT INTO comments (post_id, parent_id, root_id, author_id, reply_to_user_id,
-	body, body_html, body_html_version, spoiler, hidden, like_count, reply_count, created_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?)`,
-		c.PostID, c.ParentID, c.RootID, c.AuthorID, c.ReplyToUserID,
-		c.Body, c.BodyHTML, c.BodyHTMLVersion, c.Spoiler, c.Hidden, c.CreatedAt)
-	c.ID = id
-	return err
+// writeComment writes, inside tx and under the locks of lockForComment,
+// new comment c by actor on post and what moves with it, and sets c.ID:
+// the comment; the actor's watch of the post, unless they chose a level
+// on it (or have watched it since an earlier comment); the post's
+// counters, last comment and thread version (its pages change, see
+// comments_cache.go); a reply's root's reply_count; a notification for
+// each recipient of plan, with their sequences (Notifications.write); and
+// the fan-out's outbox row when someone else watches the post
+// (queueFanout). It returns what commentCreated would.
+//
+// The post's row lock is held from lockForComment to the commit, and a hot
+// post's comments wait for it one after another, so each round trip to
+// the database in between is paid by every comment queued behind. On
+// MySQL the writes go in one round trip (writeBatch); on SQLite, where a
+// statement is a call into the same process, one by one (writeEach).
+func (s *Comments) writeComment(tx *gorm.DB, plan notifyPlan, actor *model.User, post *model.Post, c *model.Comment, draft commentDraft) (Outbox, error) {
+	if onMySQL(tx) {
+		return s.writeBatch(tx, plan, actor, post, c, draft)
+	}
+	return s.writeEach(tx, plan, actor, post, c, draft)
 }
 
-// commentAdded moves, inside tx, post postID's counters for its new comment
-// commentID made at now, in one statement: the comment count, the last
-// activity and comment, and the thread's version (its pages change, see
-// comments_cache.go).
-func commentAdded(tx *gorm.DB, postID, commentID int64, now time.Time) error {
-	_, err := rawExec(tx, `UPDATE posts SET comment_count = comment_count + 1, last_activity_at = ?,
-	last_comment_id = ?, thread_version = thread_version + 1 WHERE id = ?`, now, commentID, postID)
-	return err
+// insertCommentSQL inserts a comment (post_id, parent_id, root_id,
+// author_id, reply_to_user_id, body, body_html, body_html_version,
+// spoiler, hidden, created_at).
+const insertCommentSQL = `INSERT INTO comments (post_id, parent_id, root_id, author_id, reply_to_user_id,
+	body, body_html, body_html_version, spoiler, hidden, like_count, reply_count, created_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?)`
+
+// commentAddedSQL moves a post's counters for a new comment
+// (last_activity_at, then the post's id); %s is where the comment's id
+// goes: "?", or the variable of writeBatch.
+const commentAddedSQL = `UPDATE posts SET comment_count = comment_count + 1, last_activity_at = ?,
+	last_comment_id = %s, thread_version = thread_version + 1 WHERE id = ?`
+
+// commentArgs are insertCommentSQL's arguments for c.
+func commentArgs(c *model.Comment) []any {
+	return []any{c.PostID, c.ParentID, c.RootID, c.AuthorID, c.ReplyToUserID,
+		c.Body, c.BodyHTML, c.BodyHTMLVersion, c.Spoiler, c.Hidden, c.CreatedAt}
+}
+
+// writeEach is writeComment one statement at a time.
+func (s *Comments) writeEach(tx *gorm.DB, plan notifyPlan, actor *model.User, post *model.Post, c *model.Comment, draft commentDraft) (Outbox, error) {
+	id, err := rawInsert(tx, "comments", insertCommentSQL, commentArgs(c)...)
+	if err != nil {
+		return Outbox{}, err
+	}
+	c.ID = id
+	if !draft.leveled {
+		if err := watchImplicitly(tx, c.PostID, actor.ID); err != nil {
+			return Outbox{}, err
+		}
+	}
+	if _, err := rawExec(tx, fmt.Sprintf(commentAddedSQL, "?"), c.CreatedAt, c.ID, c.PostID); err != nil {
+		return Outbox{}, err
+	}
+	if c.RootID != nil {
+		if err := bumpCounter(tx, commentReplies, *c.RootID, 1); err != nil {
+			return Outbox{}, err
+		}
+	}
+	return s.notes.commentCreated(tx, plan, actor, post, c, draft.watched)
+}
+
+// writeBatch is writeComment in one round trip, MySQL's multi-statement
+// query: the statements of writeEach, the ids the inserts give kept in
+// session variables, which the last statement reads back. MySQL stops at
+// the first statement that fails and reports its error; the transaction
+// is then rolled back with what ran before it.
+func (s *Comments) writeBatch(tx *gorm.DB, plan notifyPlan, actor *model.User, post *model.Post, c *model.Comment, draft commentDraft) (Outbox, error) {
+	const commentVar = "@discuss_comment"
+	var q strings.Builder
+	q.WriteString(insertCommentSQL + ";\nSET " + commentVar + " = LAST_INSERT_ID();\n")
+	args := commentArgs(c)
+	if !draft.leveled {
+		q.WriteString(watchSQL(tx) + ";\n")
+		args = append(args, c.PostID, actor.ID, model.LevelWatching, false, c.CreatedAt)
+	}
+	q.WriteString(fmt.Sprintf(commentAddedSQL, commentVar) + ";\n")
+	args = append(args, c.CreatedAt, c.PostID)
+	if c.RootID != nil {
+		table, column, err := commentReplies.column()
+		if err != nil {
+			return Outbox{}, err
+		}
+		q.WriteString(raiseSQL(table, column) + ";\n")
+		args = append(args, 1, *c.RootID)
+	}
+	notes := planned(plan, commentNotice(actor, post, c))
+	insert := fmt.Sprintf(insertNotificationSQL, commentVar)
+	for i, n := range notes {
+		fmt.Fprintf(&q, "%s;\nSET @discuss_notification%d = LAST_INSERT_ID();\n", insert, i)
+		args = append(args, n.UserID, n.Seq, n.Type, n.ActorID, n.PostID, n.Excerpt, n.Read, n.CreatedAt)
+	}
+	if len(plan) > 0 {
+		var users string
+		users, args = idList(args, recipientIDs(plan))
+		q.WriteString(bumpSeqsSQL(tx, users) + ";\n")
+	}
+	if draft.watched {
+		q.WriteString(fmt.Sprintf(insertOutboxSQL, commentVar) + ";\n")
+		args = append(args, c.PostID, actor.ID, formatIDs(recipientIDs(plan)), Now())
+	}
+	q.WriteString("SELECT " + commentVar)
+	ids := []any{&c.ID}
+	for i, n := range notes {
+		fmt.Fprintf(&q, ", @discuss_notification%d", i)
+		ids = append(ids, &n.ID)
+	}
+	if err := scanOne(tx, q.String(), args, ids...); err != nil {
+		return Outbox{}, err
+	}
+	for _, n := range notes {
+		n.CommentID = &c.ID
+	}
+	return Outbox{notifications: notes, fanout: draft.watched}, nil
 }

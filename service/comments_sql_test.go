@@ -16,22 +16,32 @@ import (
 
 // commentStatements are the statements of a new comment's transaction
 // (service/comments_sql.go), each as a test finds it: the callbacks it goes
-// through and what tells it apart. replies says that only a reply makes it.
+// through on SQLite and a text that tells it apart. replies says that only
+// a reply makes it. On MySQL all but the locks are one query (see in).
 var commentStatements = []commentStatement{
-	{"locks", "row", sqlHas("FROM posts WHERE id = ? AND deleted_at IS NULL"), false},
-	{"comment", "create", tableIs("comments"), false},
-	{"watch", "create", tableIs("post_subscriptions"), false},
-	{"post counters", "raw", sqlHas("UPDATE posts SET comment_count"), false},
-	{"reply count", "raw", sqlHas("UPDATE comments SET reply_count"), true},
-	{"notification", "create", tableIs("notifications"), false},
-	{"sequence", "raw", sqlHas("notification_seq = notification_seq + 1"), false},
-	{"outbox", "create", tableIs("fanout_outbox"), false},
+	{"locks", "row", "FROM posts WHERE id = ? AND deleted_at IS NULL", false},
+	{"comment", "create", "INSERT INTO comments", false},
+	{"watch", "create", "INSERT INTO post_subscriptions", false},
+	{"post counters", "raw", "UPDATE posts SET comment_count", false},
+	{"reply count", "raw", "UPDATE comments SET reply_count", true},
+	{"notification", "create", "INSERT INTO notifications", false},
+	{"sequence", "raw", "notification_seq = notification_seq + 1", false},
+	{"outbox", "create", "INSERT INTO fanout_outbox", false},
 }
 
 type commentStatement struct {
-	name, kind string
-	is         func(tx *gorm.DB) bool
-	replies    bool
+	name, kind, text string
+	replies          bool
+}
+
+// in returns the callbacks st goes through on f's database, and what finds
+// it there: on MySQL the writes after the locks are one multi-statement
+// query (Comments.writeBatch), which runs through the row callbacks.
+func (st commentStatement) in(f *fixture) (kind string, is func(tx *gorm.DB) bool) {
+	if f.db.Driver != "mysql" || st.kind == "row" {
+		return st.kind, sqlHas(st.text)
+	}
+	return "row", func(tx *gorm.DB) bool { return sqlHas(st.text)(tx) && sqlHas("@discuss_comment")(tx) }
 }
 
 // eachCommentStatement runs test as a subtest for every statement of a
@@ -44,10 +54,6 @@ func eachCommentStatement(t *testing.T, test func(t *testing.T, st commentStatem
 			}
 		}
 	}
-}
-
-func tableIs(table string) func(tx *gorm.DB) bool {
-	return func(tx *gorm.DB) bool { return tx.Statement.Table == table }
 }
 
 func sqlHas(text string) func(tx *gorm.DB) bool {
@@ -106,33 +112,61 @@ func TestCommentStatementFails(t *testing.T) {
 		f, p, in := commentScene(t, reply)
 		bob := f.as(t, "bob")
 		before := f.counters(t, p.ID)
-		failed := f.failWhen(t, st.kind, st.is, errors.New("injected failure"), false)
+		kind, is := st.in(f)
+		failed := f.failWhen(t, kind, is, errors.New("injected failure"), false)
 
 		_, err := f.comments.Create(bob, p.ID, in)
 		if err == nil || failed.Load() == 0 {
 			t.Fatalf("Create = %v with the %s statement failed %d times", err, st.name, failed.Load())
 		}
-		if after := f.counters(t, p.ID); after != before {
-			t.Errorf("counters moved from %s to %s", before, after)
-		}
-		for what, n := range map[string]int64{
-			"comments but alice's": f.countRows(t, &model.Comment{}, "") - 1,
-			"notifications":        f.countRows(t, &model.Notification{}, ""),
-			"outbox rows":          f.outboxRows(t),
-			"bob's levels":         f.countRows(t, &model.PostSubscription{}, "user_id = ?", model.UserFrom(bob).ID),
-			"sequences":            f.countRows(t, &model.User{}, "notification_seq <> 0"),
-		} {
-			if n != 0 {
-				t.Errorf("%d %s remain", n, what)
-			}
-		}
-		if got := f.pub.take(); len(got) != 0 {
-			t.Errorf("published %+v", got)
-		}
-		if got := f.pub.takeThreads(); len(got) != 0 {
-			t.Errorf("published thread events %+v", got)
-		}
+		f.nothingOfBobs(t, p.ID, before, model.UserFrom(bob).ID)
 	})
+}
+
+// nothingOfBobs checks that bob's comment on post postID, which failed,
+// left nothing: the counters as they were before, no comment but alice's,
+// no notification, outbox row, level of bob's or sequence moved, nothing
+// published.
+func (f *fixture) nothingOfBobs(t *testing.T, postID int64, before string, bobID int64) {
+	t.Helper()
+	if after := f.counters(t, postID); after != before {
+		t.Errorf("counters moved from %s to %s", before, after)
+	}
+	for what, n := range map[string]int64{
+		"comments but alice's": f.countRows(t, &model.Comment{}, "") - 1,
+		"notifications":        f.countRows(t, &model.Notification{}, ""),
+		"outbox rows":          f.outboxRows(t),
+		"bob's levels":         f.countRows(t, &model.PostSubscription{}, "user_id = ?", bobID),
+		"sequences":            f.countRows(t, &model.User{}, "notification_seq <> 0"),
+	} {
+		if n != 0 {
+			t.Errorf("%d %s remain", n, what)
+		}
+	}
+	if got := f.pub.take(); len(got) != 0 {
+		t.Errorf("published %+v", got)
+	}
+	if got := f.pub.takeThreads(); len(got) != 0 {
+		t.Errorf("published thread events %+v", got)
+	}
+}
+
+// TestCommentFailsInTheDatabase: a write that the database itself refuses
+// after the others ran (the outbox row, the last of them; on MySQL inside
+// the one query that carries them all) fails the comment and leaves
+// nothing of it.
+func TestCommentFailsInTheDatabase(t *testing.T) {
+	for _, reply := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reply=%v", reply), func(t *testing.T) {
+			f, p, in := commentScene(t, reply)
+			bob := f.as(t, "bob")
+			before := f.counters(t, p.ID)
+			f.db.FailInserts(t, "fanout_outbox")
+			_, err := f.comments.Create(bob, p.ID, in)
+			wantCode(t, err, model.EINTERNAL, "")
+			f.nothingOfBobs(t, p.ID, before, model.UserFrom(bob).ID)
+		})
+	}
 }
 
 // TestCommentStatementDeadlockRetried: a deadlock on any statement of the
@@ -140,7 +174,8 @@ func TestCommentStatementFails(t *testing.T) {
 func TestCommentStatementDeadlockRetried(t *testing.T) {
 	eachCommentStatement(t, func(t *testing.T, st commentStatement, reply bool) {
 		f, p, in := commentScene(t, reply)
-		failed := f.failWhen(t, st.kind, st.is, deadlock, true)
+		kind, is := st.in(f)
+		failed := f.failWhen(t, kind, is, deadlock, true)
 		c, err := f.comments.Create(f.as(t, "bob"), p.ID, in)
 		if err != nil || failed.Load() != 1 {
 			t.Fatalf("Create = %v after the %s statement failed %d times, want it retried", err, st.name, failed.Load())

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,11 +54,16 @@ type Fanout struct {
 // that makes the worker tell the post's watchers of comment c. The row
 // names the users plan notifies, whom the fan-out skips.
 func (s *Notifications) queueFanout(tx *gorm.DB, plan notifyPlan, actor *model.User, c *model.Comment) error {
-	_, err := rawInsert(tx, "fanout_outbox", `INSERT INTO fanout_outbox
-	(post_id, comment_id, actor_id, skip_user_ids, after_user_id, created_at) VALUES (?, ?, ?, ?, 0, ?)`,
+	_, err := rawInsert(tx, "fanout_outbox", fmt.Sprintf(insertOutboxSQL, "?"),
 		c.PostID, c.ID, actor.ID, formatIDs(recipientIDs(plan)), Now())
 	return err
 }
+
+// insertOutboxSQL inserts the outbox row of a comment (post_id, its id,
+// actor_id, skip_user_ids, created_at); %s is where the comment's id goes:
+// "?", or the variable of writeBatch.
+const insertOutboxSQL = `INSERT INTO fanout_outbox
+	(post_id, comment_id, actor_id, skip_user_ids, after_user_id, created_at) VALUES (?, %s, ?, ?, 0, ?)`
 
 // wakeFanout tells this instance's worker that an outbox row committed.
 func (s *Notifications) wakeFanout() {

@@ -59,7 +59,7 @@ func TestPublishAfterCommitOnly(t *testing.T) {
 		f.as(t, "carol")
 		top := f.comment(t, f.as(t, "carol"), p.ID, nil, "top")
 		f.pub.take()
-		f.failOn(t, "create", "notifications", errors.New("injected failure"))
+		f.db.FailInserts(t, "notifications")
 
 		for _, parent := range []*model.Comment{nil, top} {
 			in := service.CommentInput{Body: "hi @carol"}

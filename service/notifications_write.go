@@ -1,6 +1,7 @@
 package service
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -50,13 +51,7 @@ func (s *Notifications) postCreated(tx *gorm.DB, plan notifyPlan, actor *model.U
 // by others (see commentDraft), the outbox row from which they are told
 // (see queueFanout).
 func (s *Notifications) commentCreated(tx *gorm.DB, plan notifyPlan, actor *model.User, post *model.Post, c *model.Comment, watched bool) (Outbox, error) {
-	actorID, postID, commentID := actor.ID, post.ID, c.ID
-	out, err := s.write(tx, plan, func(userID int64, typ string) *model.Notification {
-		return &model.Notification{
-			UserID: userID, Type: typ, ActorID: &actorID, PostID: &postID, CommentID: &commentID,
-			Excerpt: model.ExcerptOf(c.Body, c.Spoiler), Actor: model.AuthorOf(actor),
-		}
-	})
+	out, err := s.write(tx, plan, commentNotice(actor, post, c))
 	if err != nil {
 		return Outbox{}, err
 	}
@@ -65,6 +60,18 @@ func (s *Notifications) commentCreated(tx *gorm.DB, plan notifyPlan, actor *mode
 		err = s.queueFanout(tx, plan, actor, c)
 	}
 	return out, err
+}
+
+// commentNotice makes the notifications of new comment c by actor on post;
+// their comment_id is c.ID as it is when it is called.
+func commentNotice(actor *model.User, post *model.Post, c *model.Comment) func(userID int64, typ string) *model.Notification {
+	actorID, postID, commentID := actor.ID, post.ID, c.ID
+	return func(userID int64, typ string) *model.Notification {
+		return &model.Notification{
+			UserID: userID, Type: typ, ActorID: &actorID, PostID: &postID, CommentID: &commentID,
+			Excerpt: model.ExcerptOf(c.Body, c.Spoiler), Actor: model.AuthorOf(actor),
+		}
+	}
 }
 
 // commentsDeleted removes, inside tx, the notifications of the deleted
@@ -124,22 +131,36 @@ func (s *Notifications) write(tx *gorm.DB, to notifyPlan, build func(userID int6
 	if len(to) == 0 {
 		return Outbox{}, nil
 	}
-	now := Now()
-	out := Outbox{notifications: make([]*model.Notification, 0, len(to))}
-	for _, r := range to {
-		n := build(r.userID, r.typ)
-		n.CreatedAt = now
-		n.Seq = r.seq + 1
-		id, err := rawInsert(tx, "notifications", `INSERT INTO notifications
-	(user_id, seq, type, actor_id, post_id, comment_id, excerpt, is_read, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	out := Outbox{notifications: planned(to, build)}
+	insert := fmt.Sprintf(insertNotificationSQL, "?")
+	for _, n := range out.notifications {
+		id, err := rawInsert(tx, "notifications", insert,
 			n.UserID, n.Seq, n.Type, n.ActorID, n.PostID, n.CommentID, n.Excerpt, n.Read, n.CreatedAt)
 		if err != nil {
 			return Outbox{}, err
 		}
 		n.ID = id
-		out.notifications = append(out.notifications, n)
 	}
 	return out, bumpSeqs(tx, to)
+}
+
+// insertNotificationSQL inserts one notification (user_id, seq, type,
+// actor_id, post_id, comment_id, excerpt, is_read, created_at); %s is
+// where comment_id goes: "?", or the variable of writeBatch.
+const insertNotificationSQL = `INSERT INTO notifications
+	(user_id, seq, type, actor_id, post_id, comment_id, excerpt, is_read, created_at) VALUES (?, ?, ?, ?, ?, %s, ?, ?, ?)`
+
+// planned returns the notifications of the recipients of plan made by
+// build, created now, each with the next number of its user's sequence.
+func planned(to notifyPlan, build func(userID int64, typ string) *model.Notification) []*model.Notification {
+	now := Now()
+	notes := make([]*model.Notification, len(to))
+	for i, r := range to {
+		n := build(r.userID, r.typ)
+		n.CreatedAt, n.Seq = now, r.seq+1
+		notes[i] = n
+	}
+	return notes
 }
 
 // writeThreadComments inserts, inside tx, the thread_comment notifications
@@ -200,10 +221,16 @@ func (s *Notifications) writeThreadComments(tx *gorm.DB, to notifyPlan, commentI
 // SQLite has no row locks to take.
 func bumpSeqs(tx *gorm.DB, to notifyPlan) error {
 	users, args := idList(make([]any, 0, len(to)), recipientIDs(to))
-	_, err := rawExec(tx, `UPDATE `+usersByKey(tx)+` SET notification_seq = notification_seq + 1,
-		unread_notifications = unread_notifications + 1, unseen_notifications = unseen_notifications + 1
-		WHERE id IN (`+users+`)`, args...)
+	_, err := rawExec(tx, bumpSeqsSQL(tx, users), args...)
 	return err
+}
+
+// bumpSeqsSQL is bumpSeqs's statement for the users of the list users
+// ("?, ?, ...").
+func bumpSeqsSQL(tx *gorm.DB, users string) string {
+	return `UPDATE ` + usersByKey(tx) + ` SET notification_seq = notification_seq + 1,
+		unread_notifications = unread_notifications + 1, unseen_notifications = unseen_notifications + 1
+		WHERE id IN (` + users + `)`
 }
 
 // usersByKey is the users table for an UPDATE of rows named by id that the

@@ -26,10 +26,15 @@ const subscriptionsSort = "subscriptions"
 // share-locks the post and the user, which every caller has already locked
 // for update (see the package doc).
 func watchImplicitly(tx *gorm.DB, postID, userID int64) error {
-	_, err := rawInsert(tx, "post_subscriptions",
-		"INSERT INTO post_subscriptions (post_id, user_id, level, explicit, updated_at) VALUES (?, ?, ?, ?, ?)"+
-			ignoreDuplicate(tx, "post_id"), postID, userID, model.LevelWatching, false, Now())
+	_, err := rawInsert(tx, "post_subscriptions", watchSQL(tx), postID, userID, model.LevelWatching, false, Now())
 	return err
+}
+
+// watchSQL inserts a watch that was not chosen (post_id, user_id, level,
+// explicit, updated_at), leaving a level already there as it is.
+func watchSQL(tx *gorm.DB) string {
+	return "INSERT INTO post_subscriptions (post_id, user_id, level, explicit, updated_at) VALUES (?, ?, ?, ?, ?)" +
+		ignoreDuplicate(tx, "post_id")
 }
 
 // Subscription returns the signed-in user's level on post id. Errors:

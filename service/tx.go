@@ -114,6 +114,12 @@ func (c counter) column() (table, column string, err error) {
 	return "", "", fmt.Errorf("service: unknown counter %d", c)
 }
 
+// raiseSQL adds its first argument to column of the row of table whose id
+// is its second.
+func raiseSQL(table, column string) string {
+	return "UPDATE " + table + " SET " + column + " = " + column + " + ? WHERE id = ?"
+}
+
 // bumpCounter adds delta to counter c of row id with atomic SQL; a
 // decrement never takes a counter below zero. The statement is written
 // out and run through rawExec, as a new comment's others are
@@ -127,7 +133,7 @@ func bumpCounter(tx *gorm.DB, c counter, id, delta int64) error {
 		return err
 	}
 	if delta > 0 {
-		_, err = rawExec(tx, "UPDATE "+table+" SET "+name+" = "+name+" + ? WHERE id = ?", delta, id)
+		_, err = rawExec(tx, raiseSQL(table, name), delta, id)
 	} else {
 		_, err = rawExec(tx, "UPDATE "+table+" SET "+name+" = "+name+" - ? WHERE id = ? AND "+name+" >= ?", -delta, id, -delta)
 	}

@@ -192,3 +192,27 @@ func dockerAnswers(ctx context.Context) (ok bool) {
 	defer p.Close()
 	return p.Health(ctx) == nil
 }
+
+// FailInserts makes every insert into table fail inside the database, with
+// an error message naming the table, until heal is called: a failure
+// wherever in a transaction, or in a multi-statement query, the insert
+// comes, as a broken database would give it. The trigger goes with the
+// test's database.
+func (d *DB) FailInserts(t testing.TB, table string) (heal func()) {
+	t.Helper()
+	name := "test_fail_" + table
+	create := "CREATE TRIGGER " + name + " BEFORE INSERT ON " + table +
+		" FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected failure: " + table + "'"
+	if d.Driver == "sqlite" {
+		create = "CREATE TRIGGER " + name + " BEFORE INSERT ON " + table +
+			" BEGIN SELECT RAISE(ABORT, 'injected failure: " + table + "'); END"
+	}
+	if err := d.Exec(create).Error; err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if err := d.Exec("DROP TRIGGER " + name).Error; err != nil {
+			t.Error(err)
+		}
+	}
+}
