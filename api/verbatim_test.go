@@ -15,6 +15,10 @@ func TestTextStoredVerbatim(t *testing.T) {
 	texts := []string{
 		`'; DROP TABLE posts; --`,
 		`" OR 1=1 -- ` + "`backtick` \\backslash\\ %_wildcards_%",
+		// Shaped to end a statement of the multi-statement query a
+		// comment's writes are on MySQL, and to start another.
+		`x', 0, 0, NOW()); DELETE FROM comments; --`,
+		"\\'); UPDATE users SET role = 'admin'; # /*/ */; DELETE FROM posts; /*",
 		`<script>alert(document.cookie)</script><img src=x onerror=alert(1)>`,
 		"emoji 🧩 combining e\u0301 RTL \u202eevil\u202c zero\u200bwidth",
 		"{{template}} ${expr} $(cmd) \x00nul",
@@ -50,7 +54,12 @@ func TestTextStoredVerbatim(t *testing.T) {
 		})
 	}
 	var n int64
-	if err := ts.DB.Raw("SELECT COUNT(*) FROM posts").Scan(&n).Error; err != nil || n != int64(len(texts)) {
-		t.Fatalf("posts table: %d rows, %v", n, err)
+	for _, table := range []string{"posts", "comments"} {
+		if err := ts.DB.Raw("SELECT COUNT(*) FROM " + table).Scan(&n).Error; err != nil || n != int64(len(texts)) {
+			t.Fatalf("%s table: %d rows, %v", table, n, err)
+		}
+	}
+	if err := ts.DB.Raw("SELECT COUNT(*) FROM users WHERE role <> 'user'").Scan(&n).Error; err != nil || n != 0 {
+		t.Fatalf("%d users whose role is not user, %v", n, err)
 	}
 }
