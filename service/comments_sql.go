@@ -3,6 +3,7 @@ package service
 import (
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"gorm.io/gorm"
@@ -212,11 +213,27 @@ const insertCommentSQL = `INSERT INTO comments (post_id, parent_id, root_id, aut
 	body, body_html, body_html_version, spoiler, hidden, like_count, reply_count, created_at)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?)`
 
-// commentAddedSQL moves a post's counters for a new comment
-// (last_activity_at, then the post's id); %s is where the comment's id
-// goes: "?", or the variable of writeBatch.
-const commentAddedSQL = `UPDATE posts SET comment_count = comment_count + 1, last_activity_at = ?,
-	last_comment_id = %s, thread_version = thread_version + 1 WHERE id = ?`
+// commentRef is how a statement of a new comment names the comment's id:
+// "?" with the id as its argument (byValue), or writeBatch's session
+// variable (inBatch), which only the database knows.
+type commentRef struct {
+	expr string
+	args []any
+}
+
+func byValue(id any) commentRef { return commentRef{expr: "?", args: []any{id}} }
+
+// inBatch names the id writeBatch keeps in a session variable.
+func inBatch() commentRef { return commentRef{expr: "@discuss_comment"} }
+
+// commentAdded is the statement that moves post c.PostID's counters for
+// new comment c: the comment count, the last activity and comment, and
+// the thread's version (its pages change, see comments_cache.go).
+func commentAdded(c *model.Comment, id commentRef) (string, []any) {
+	return `UPDATE posts SET comment_count = comment_count + 1, last_activity_at = ?,
+	last_comment_id = ` + id.expr + `, thread_version = thread_version + 1 WHERE id = ?`,
+		slices.Concat([]any{c.CreatedAt}, id.args, []any{c.PostID})
+}
 
 // commentArgs are insertCommentSQL's arguments for c.
 func commentArgs(c *model.Comment) []any {
@@ -236,7 +253,8 @@ func (s *Comments) writeEach(tx *gorm.DB, plan notifyPlan, actor *model.User, po
 			return Outbox{}, err
 		}
 	}
-	if _, err := rawExec(tx, fmt.Sprintf(commentAddedSQL, "?"), c.CreatedAt, c.ID, c.PostID); err != nil {
+	query, args := commentAdded(c, byValue(c.ID))
+	if _, err := rawExec(tx, query, args...); err != nil {
 		return Outbox{}, err
 	}
 	if c.RootID != nil {
@@ -253,40 +271,38 @@ func (s *Comments) writeEach(tx *gorm.DB, plan notifyPlan, actor *model.User, po
 // the first statement that fails and reports its error; the transaction
 // is then rolled back with what ran before it.
 func (s *Comments) writeBatch(tx *gorm.DB, plan notifyPlan, actor *model.User, post *model.Post, c *model.Comment, draft commentDraft) (Outbox, error) {
-	const commentVar = "@discuss_comment"
 	var q strings.Builder
-	q.WriteString(insertCommentSQL + ";\nSET " + commentVar + " = LAST_INSERT_ID();\n")
-	args := commentArgs(c)
-	if !draft.leveled {
-		q.WriteString(watchSQL(tx) + ";\n")
-		args = append(args, c.PostID, actor.ID, model.LevelWatching, false, c.CreatedAt)
+	var args []any
+	add := func(query string, more []any) {
+		q.WriteString(query + ";\n")
+		args = append(args, more...)
 	}
-	q.WriteString(fmt.Sprintf(commentAddedSQL, commentVar) + ";\n")
-	args = append(args, c.CreatedAt, c.PostID)
+	add(insertCommentSQL, commentArgs(c))
+	add("SET "+inBatch().expr+" = LAST_INSERT_ID()", nil)
+	if !draft.leveled {
+		add(watchStatement(tx, c.PostID, actor.ID))
+	}
+	add(commentAdded(c, inBatch()))
 	if c.RootID != nil {
 		table, column, err := commentReplies.column()
 		if err != nil {
 			return Outbox{}, err
 		}
-		q.WriteString(raiseSQL(table, column) + ";\n")
-		args = append(args, 1, *c.RootID)
+		add(raiseSQL(table, column), []any{1, *c.RootID})
 	}
 	notes := planned(plan, commentNotice(actor, post, c))
-	insert := fmt.Sprintf(insertNotificationSQL, commentVar)
 	for i, n := range notes {
-		fmt.Fprintf(&q, "%s;\nSET @discuss_notification%d = LAST_INSERT_ID();\n", insert, i)
-		args = append(args, n.UserID, n.Seq, n.Type, n.ActorID, n.PostID, n.Excerpt, n.Read, n.CreatedAt)
+		add(notificationStatement(n, inBatch()))
+		add(fmt.Sprintf("SET @discuss_notification%d = LAST_INSERT_ID()", i), nil)
 	}
 	if len(plan) > 0 {
-		var users string
-		users, args = idList(args, recipientIDs(plan))
-		q.WriteString(bumpSeqsSQL(tx, users) + ";\n")
+		users, ids := idList(nil, recipientIDs(plan))
+		add(bumpSeqsSQL(tx, users), ids)
 	}
 	if draft.watched {
-		q.WriteString(fmt.Sprintf(insertOutboxSQL, commentVar) + ";\n")
-		args = append(args, c.PostID, actor.ID, formatIDs(recipientIDs(plan)), Now())
+		add(outboxStatement(plan, actor, c, inBatch()))
 	}
-	q.WriteString("SELECT " + commentVar)
+	q.WriteString("SELECT " + inBatch().expr)
 	ids := []any{&c.ID}
 	for i, n := range notes {
 		fmt.Fprintf(&q, ", @discuss_notification%d", i)

@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,16 +53,18 @@ type Fanout struct {
 // that makes the worker tell the post's watchers of comment c. The row
 // names the users plan notifies, whom the fan-out skips.
 func (s *Notifications) queueFanout(tx *gorm.DB, plan notifyPlan, actor *model.User, c *model.Comment) error {
-	_, err := rawInsert(tx, "fanout_outbox", fmt.Sprintf(insertOutboxSQL, "?"),
-		c.PostID, c.ID, actor.ID, formatIDs(recipientIDs(plan)), Now())
+	query, args := outboxStatement(plan, actor, c, byValue(c.ID))
+	_, err := rawInsert(tx, "fanout_outbox", query, args...)
 	return err
 }
 
-// insertOutboxSQL inserts the outbox row of a comment (post_id, its id,
-// actor_id, skip_user_ids, created_at); %s is where the comment's id goes:
-// "?", or the variable of writeBatch.
-const insertOutboxSQL = `INSERT INTO fanout_outbox
-	(post_id, comment_id, actor_id, skip_user_ids, after_user_id, created_at) VALUES (?, %s, ?, ?, 0, ?)`
+// outboxStatement inserts the outbox row of comment c by actor, whose id
+// is named by id, skipping the users plan notifies.
+func outboxStatement(plan notifyPlan, actor *model.User, c *model.Comment, id commentRef) (string, []any) {
+	return `INSERT INTO fanout_outbox
+	(post_id, comment_id, actor_id, skip_user_ids, after_user_id, created_at) VALUES (?, ` + id.expr + `, ?, ?, 0, ?)`,
+		slices.Concat([]any{c.PostID}, id.args, []any{actor.ID, formatIDs(recipientIDs(plan)), Now()})
+}
 
 // wakeFanout tells this instance's worker that an outbox row committed.
 func (s *Notifications) wakeFanout() {

@@ -1,7 +1,6 @@
 package service
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
@@ -132,10 +131,9 @@ func (s *Notifications) write(tx *gorm.DB, to notifyPlan, build func(userID int6
 		return Outbox{}, nil
 	}
 	out := Outbox{notifications: planned(to, build)}
-	insert := fmt.Sprintf(insertNotificationSQL, "?")
 	for _, n := range out.notifications {
-		id, err := rawInsert(tx, "notifications", insert,
-			n.UserID, n.Seq, n.Type, n.ActorID, n.PostID, n.CommentID, n.Excerpt, n.Read, n.CreatedAt)
+		query, args := notificationStatement(n, byValue(n.CommentID))
+		id, err := rawInsert(tx, "notifications", query, args...)
 		if err != nil {
 			return Outbox{}, err
 		}
@@ -144,11 +142,13 @@ func (s *Notifications) write(tx *gorm.DB, to notifyPlan, build func(userID int6
 	return out, bumpSeqs(tx, to)
 }
 
-// insertNotificationSQL inserts one notification (user_id, seq, type,
-// actor_id, post_id, comment_id, excerpt, is_read, created_at); %s is
-// where comment_id goes: "?", or the variable of writeBatch.
-const insertNotificationSQL = `INSERT INTO notifications
-	(user_id, seq, type, actor_id, post_id, comment_id, excerpt, is_read, created_at) VALUES (?, ?, ?, ?, ?, %s, ?, ?, ?)`
+// notificationStatement inserts notification n, whose comment_id is named
+// by comment.
+func notificationStatement(n *model.Notification, comment commentRef) (string, []any) {
+	return `INSERT INTO notifications
+	(user_id, seq, type, actor_id, post_id, comment_id, excerpt, is_read, created_at) VALUES (?, ?, ?, ?, ?, ` + comment.expr + `, ?, ?, ?)`,
+		slices.Concat([]any{n.UserID, n.Seq, n.Type, n.ActorID, n.PostID}, comment.args, []any{n.Excerpt, n.Read, n.CreatedAt})
+}
 
 // planned returns the notifications of the recipients of plan made by
 // build, created now, each with the next number of its user's sequence.

@@ -26,15 +26,16 @@ const subscriptionsSort = "subscriptions"
 // share-locks the post and the user, which every caller has already locked
 // for update (see the package doc).
 func watchImplicitly(tx *gorm.DB, postID, userID int64) error {
-	_, err := rawInsert(tx, "post_subscriptions", watchSQL(tx), postID, userID, model.LevelWatching, false, Now())
+	query, args := watchStatement(tx, postID, userID)
+	_, err := rawInsert(tx, "post_subscriptions", query, args...)
 	return err
 }
 
-// watchSQL inserts a watch that was not chosen (post_id, user_id, level,
-// explicit, updated_at), leaving a level already there as it is.
-func watchSQL(tx *gorm.DB) string {
+// watchStatement inserts userID's watch of post postID, which they did not
+// choose, leaving a level already there as it is.
+func watchStatement(tx *gorm.DB, postID, userID int64) (string, []any) {
 	return "INSERT INTO post_subscriptions (post_id, user_id, level, explicit, updated_at) VALUES (?, ?, ?, ?, ?)" +
-		ignoreDuplicate(tx, "post_id")
+		ignoreDuplicate(tx, "post_id"), []any{postID, userID, model.LevelWatching, false, Now()}
 }
 
 // Subscription returns the signed-in user's level on post id. Errors:
