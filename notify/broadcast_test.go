@@ -16,7 +16,7 @@ import (
 
 // broadcastUsers connects users*perUser connections, users 1..users, so
 // that a broadcast to them all is written by more than one goroutine
-// (minBroadcastShard each) wherever GOMAXPROCS is above one.
+// (minShard each) wherever GOMAXPROCS is above one.
 func broadcastUsers(e *env, users, perUser int) map[int64][]*wsClient {
 	e.t.Helper()
 	clients := make(map[int64][]*wsClient, users)
@@ -39,7 +39,7 @@ func TestBroadcastInTurnWithNotifications(t *testing.T) {
 		const users, perUser, rounds = 45, 3, 8
 		e := newEnv(t, envConfig{sse: sse})
 		clients := broadcastUsers(e, users, perUser)
-		if users*perUser <= 2*minBroadcastShard {
+		if users*perUser <= 2*minShard {
 			t.Fatal("too few connections for two broadcast shards")
 		}
 		sent := make(map[int64][]int64) // each user's notification ids
@@ -126,7 +126,7 @@ func TestBroadcastSlowClientAmongMany(t *testing.T) {
 	e := newEnv(t, envConfig{opts: Options{SendQueueSize: 4}, listener: func(ln net.Listener) net.Listener { return smallBufListener{ln} }})
 	slow := e.dial(1, dialOpts{noRead: true, smallBuffer: true})
 	var fast []*wsClient
-	for u := int64(2); u < 2+2*minBroadcastShard; u++ {
+	for u := int64(2); u < 2+2*minShard; u++ {
 		fast = append(fast, e.connect(u, dialOpts{}))
 	}
 	big := &model.Announcement{Message: strings.Repeat("m", 8<<10)}

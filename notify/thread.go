@@ -173,9 +173,11 @@ func (fd *feed) cork(n int) []*client {
 }
 
 func uncork(subs []*client) {
-	for _, c := range subs {
-		c.uncork()
-	}
+	inShards(len(subs), func(lo, hi int) {
+		for _, c := range subs[lo:hi] {
+			c.uncork()
+		}
+	})
 }
 
 // take passes f on in its turn, or holds it. fd.mu is held.
@@ -226,11 +228,19 @@ func (fd *feed) hold(f *frame) {
 	fd.held = slices.Insert(fd.held, i, f)
 }
 
-// pass queues f to every subscriber; a comment_created moves last.
+// pass gives f to every subscriber, written in place where nothing waits
+// before it (writeInPlace), else queued; a comment_created moves last.
+// The writes are done when it returns, so that the feed's next events
+// find its subscribers free (or corked) rather than each with a writer
+// goroutine of its own.
 func (fd *feed) pass(f *frame) {
+	here := make([]*client, 0, len(fd.subs))
 	for c := range fd.subs {
-		c.enqueue(f)
+		if c.offer(f) {
+			here = append(here, c)
+		}
 	}
+	writeInPlace(here, f)
 	if f.kind == kindCommentCreated {
 		fd.last = max(fd.last, f.id)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -290,6 +291,71 @@ func TestLiveThreadOrder(t *testing.T) {
 	// predecessor arrived.
 	if reads := e.store.threads.readCount(); reads == 0 || reads > 4 {
 		t.Fatalf("%d reads for 20 subscribers and 2 gaps", reads)
+	}
+}
+
+// TestLiveThreadInShards has enough subscribers of a post for its feed to
+// write each comment from several goroutines (minShard each) wherever
+// GOMAXPROCS is above one, while their users' notifications are published
+// meanwhile: on every connection each comment arrives once, in id order,
+// and each of its user's notifications once, in id order.
+func TestLiveThreadInShards(t *testing.T) {
+	const post, users, perUser, comments, perUserNotes = 7, 50, 3, 30, 10
+	if users*perUser <= 2*minShard {
+		t.Fatal("too few subscribers for two shards")
+	}
+	e := newEnv(t, envConfig{})
+	subs := map[int64][]*wsClient{}
+	for u := int64(1); u <= users; u++ {
+		for range perUser {
+			subs[u] = append(subs[u], e.follow(u, post, nil))
+		}
+	}
+	var ids []int64
+	var publishers sync.WaitGroup
+	publishers.Go(func() {
+		for range comments {
+			ev := e.store.threads.addComment(post)
+			if err := e.hub.PublishThread(context.Background(), ev); err != nil {
+				t.Error(err)
+			}
+			ids = append(ids, ev.Comment.ID)
+		}
+	})
+	for p := range 3 {
+		publishers.Go(func() {
+			for range perUserNotes {
+				for u := int64(1 + p); u <= users; u += 3 {
+					e.store.addAndPublish(t, e.hub, u)
+				}
+			}
+		})
+	}
+	publishers.Wait()
+	for u, list := range subs {
+		for _, c := range list {
+			var got []int64
+			var notes int
+			last := int64(0)
+			for len(got) < comments || notes < perUserNotes {
+				switch f := c.next(); f.Type {
+				case model.ThreadCommentCreated:
+					got = append(got, f.Comment.ID)
+				case "notification":
+					if f.Notification.ID <= last {
+						t.Fatalf("user %d: notification %d after %d", u, f.Notification.ID, last)
+					}
+					last = f.Notification.ID
+					notes++
+				default:
+					t.Fatalf("user %d: unexpected frame %+v", u, f)
+				}
+			}
+			if !slices.Equal(got, ids) {
+				t.Fatalf("user %d: comments %v, want %v", u, got, ids)
+			}
+			c.expectQuiet()
+		}
 	}
 }
 
