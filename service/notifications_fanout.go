@@ -180,6 +180,12 @@ func (s *Notifications) fanoutStep(tx *gorm.DB, ob *model.FanoutOutbox, size int
 	if len(to) == 0 {
 		return Outbox{}, nil
 	}
+	// The author's name needs no lock: read before the watchers' rows are
+	// locked, it keeps a round trip out of the time they are held.
+	authors, err := fetchAuthors(tx, []int64{ob.ActorID})
+	if err != nil {
+		return Outbox{}, err
+	}
 	// The watchers who blocked the comment's author hear nothing of it;
 	// the blocks are read with the locks, as lockPlan reads them.
 	seqs, blockers, err := lockNotified(tx, ob.ActorID, to)
@@ -191,10 +197,6 @@ func (s *Notifications) fanoutStep(tx *gorm.DB, ob *model.FanoutOutbox, size int
 		if seq, ok := seqs[id]; ok && !blockers[id] {
 			plan = append(plan, recipient{userID: id, typ: model.NotifyThreadComment, seq: seq})
 		}
-	}
-	authors, err := fetchAuthors(tx, []int64{ob.ActorID})
-	if err != nil {
-		return Outbox{}, err
 	}
 	actorID, postID, commentID := ob.ActorID, ob.PostID, ob.CommentID
 	excerpt, actor := model.ExcerptOf(c.Body, c.Spoiler), authors[ob.ActorID]

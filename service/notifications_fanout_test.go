@@ -250,6 +250,69 @@ func TestFanoutBatches(t *testing.T) {
 	}
 }
 
+// TestFanoutFailsInTheDatabase: a batch whose notifications the database
+// refuses (on MySQL inside the one query that also moves the watchers'
+// sequences and reads the ids back) fails whole: no row, no sequence or
+// count moved, the outbox row where it was, nothing published. The next
+// batch after the database heals tells every watcher once.
+func TestFanoutFailsInTheDatabase(t *testing.T) {
+	f := newFixture(t)
+	_, bob, p := f.alicePost(t, "p")
+	var watchers []*model.User
+	for _, ctx := range f.crowd(t, "w%d", 4) {
+		f.setLevel(t, ctx, p.ID, model.LevelWatching)
+		watchers = append(watchers, model.UserFrom(ctx))
+	}
+	c := f.comment(t, bob, p.ID, nil, "news")
+	f.pub.take()
+	before := f.sequences(t, watchers)
+
+	heal := f.db.FailInserts(t, "notifications")
+	found, err := f.notes.FanoutBatch(t.Context(), 100)
+	wantCode(t, err, model.EINTERNAL, "")
+	if found {
+		t.Error("a failed batch reports an outbox row found")
+	}
+	if n := f.countRows(t, &model.Notification{}, "comment_id = ? AND type = ?", c.ID, model.NotifyThreadComment); n != 0 {
+		t.Errorf("%d thread_comment rows after the failed batch", n)
+	}
+	if after := f.sequences(t, watchers); after != before {
+		t.Errorf("the watchers' sequence and counts %s after the failed batch, were %s", after, before)
+	}
+	var ob model.FanoutOutbox
+	if err := f.db.Take(&ob).Error; err != nil || ob.CommentID != c.ID || ob.AfterUserID != 0 {
+		t.Fatalf("outbox row %+v, %v after the failed batch", ob, err)
+	}
+	if calls := f.pub.take(); len(calls) != 0 {
+		t.Errorf("published %+v for a failed batch", calls)
+	}
+
+	heal()
+	f.drainFanout(t, 100)
+	for _, w := range watchers {
+		rows := f.rowsOf(t, w.ID)
+		if len(rows) != 1 || rows[0].Type != model.NotifyThreadComment || rows[0].Seq != 1 || *rows[0].CommentID != c.ID {
+			t.Errorf("%s's notifications %+v", w.Username, rows)
+		}
+	}
+	if n := f.outboxRows(t); n != 0 {
+		t.Errorf("%d outbox rows left", n)
+	}
+}
+
+// sequences describes the users' notification sequences and unread and
+// unseen counts, as stored in their rows.
+func (f *fixture) sequences(t *testing.T, users []*model.User) string {
+	t.Helper()
+	var rows []struct{ ID, NotificationSeq, UnreadNotifications, UnseenNotifications int64 }
+	err := f.db.Raw("SELECT id, notification_seq, unread_notifications, unseen_notifications FROM users WHERE id IN ? ORDER BY id",
+		pluck(users, func(u *model.User) int64 { return u.ID })).Scan(&rows).Error
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprint(rows)
+}
+
 // TestFanoutOfDeletedComment: a comment deleted while its watchers are
 // being told takes with it the rows written so far and the rest of the
 // fan-out; so does a deleted post.

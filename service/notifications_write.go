@@ -170,6 +170,12 @@ func planned(to notifyPlan, build func(userID int64, typ string) *model.Notifica
 // ids a multi-row insert gave (see write), so they are read back through
 // the unique key of thread_comment rows, still inside tx and under the
 // recipients' locks, which is all the order of ids needs.
+//
+// The recipients' rows stay locked from lockNotified to the commit, and a
+// comment that notifies one of them waits meanwhile, so on MySQL the
+// insert, the sequences' move (bumpSeqs) and the read of the ids go in one
+// multi-statement query, as a comment's writes do (Comments.writeBatch);
+// on SQLite one by one.
 func (s *Notifications) writeThreadComments(tx *gorm.DB, to notifyPlan, commentID int64, build func(userID int64) *model.Notification) (Outbox, error) {
 	if len(to) == 0 {
 		return Outbox{}, nil
@@ -188,25 +194,47 @@ func (s *Notifications) writeThreadComments(tx *gorm.DB, to notifyPlan, commentI
 		values.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
 		args = append(args, n.UserID, n.Seq, n.Type, *n.ActorID, *n.PostID, *n.CommentID, n.Excerpt, false, n.CreatedAt)
 	}
-	err := tx.Exec("INSERT INTO notifications (user_id, seq, type, actor_id, post_id, comment_id, excerpt, is_read, created_at) VALUES "+
-		values.String(), args...).Error
-	if err != nil {
-		return Outbox{}, dbError(err)
+	insert := "INSERT INTO notifications (user_id, seq, type, actor_id, post_id, comment_id, excerpt, is_read, created_at) VALUES " + values.String()
+	users, userArgs := idList(nil, recipientIDs(to))
+	readIDs := "SELECT id, user_id FROM notifications WHERE thread_comment_id = ? AND user_id IN (" + users + ")"
+	readArgs := slices.Concat([]any{commentID}, userArgs)
+	var ids map[int64]int64
+	var err error
+	if onMySQL(tx) {
+		ids, err = readUserIDs(tx, insert+";\n"+bumpSeqsSQL(tx, users)+";\n"+readIDs, slices.Concat(args, userArgs, readArgs))
+	} else {
+		if _, err = rawExec(tx, insert, args...); err == nil {
+			if ids, err = readUserIDs(tx, readIDs, readArgs); err == nil {
+				err = bumpSeqs(tx, to)
+			}
+		}
 	}
-	var ids []struct{ ID, UserID int64 }
-	err = tx.Model(&model.Notification{}).Select("id", "user_id").
-		Where("thread_comment_id = ? AND user_id IN ?", commentID, recipientIDs(to)).Find(&ids).Error
 	if err != nil {
-		return Outbox{}, dbError(err)
-	}
-	idOf := make(map[int64]int64, len(ids))
-	for _, r := range ids {
-		idOf[r.UserID] = r.ID
+		return Outbox{}, err
 	}
 	for _, n := range rows {
-		n.ID = idOf[n.UserID]
+		n.ID = ids[n.UserID]
 	}
-	return Outbox{notifications: rows}, bumpSeqs(tx, to)
+	return Outbox{notifications: rows}, nil
+}
+
+// readUserIDs runs query, whose (last) result has the columns id and
+// user_id, and returns the ids by user id.
+func readUserIDs(tx *gorm.DB, query string, args []any) (map[int64]int64, error) {
+	rows, err := rawRows(tx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	ids := map[int64]int64{}
+	for rows.Next() {
+		var id, userID int64
+		if err := rows.Scan(&id, &userID); err != nil {
+			return nil, dbError(err)
+		}
+		ids[userID] = id
+	}
+	return ids, dbError(rows.Err())
 }
 
 // bumpSeqs moves on by one the sequence of every recipient of a plan, each
