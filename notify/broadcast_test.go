@@ -82,21 +82,13 @@ func TestBroadcastsWhileNotifying(t *testing.T) {
 			}
 		}
 	})
-	for p := range 3 {
-		publishers.Go(func() {
-			for range perUserNotes {
-				for u := int64(1 + p); u <= users; u += 3 {
-					e.store.addAndPublish(t, e.hub, u)
-				}
-			}
-		})
-	}
+	publishNotes(e, &publishers, users, perUserNotes)
 	publishers.Wait()
 	for u, list := range clients {
 		for _, c := range list {
-			var gotB, gotN int
-			last := int64(0)
-			for gotB < broadcasts || gotN < perUserNotes {
+			var gotB int
+			var notes noteOrder
+			for gotB < broadcasts || notes.n < perUserNotes {
 				f := c.next()
 				switch f.Type {
 				case "broadcast":
@@ -105,11 +97,7 @@ func TestBroadcastsWhileNotifying(t *testing.T) {
 					}
 					gotB++
 				case "notification":
-					if f.Notification.ID <= last {
-						t.Fatalf("user %d: notification %d after %d", u, f.Notification.ID, last)
-					}
-					last = f.Notification.ID
-					gotN++
+					notes.see(t, u, f)
 				default:
 					t.Fatalf("user %d: unexpected frame %+v", u, f)
 				}
@@ -117,6 +105,37 @@ func TestBroadcastsWhileNotifying(t *testing.T) {
 			c.expectQuiet()
 		}
 	}
+}
+
+// publishNotes has three goroutines of wg publish perUser notifications
+// to each of users 1..users, each user's from one of them, in turn with
+// the others'.
+func publishNotes(e *env, wg *sync.WaitGroup, users int64, perUser int) {
+	for p := range int64(3) {
+		wg.Go(func() {
+			for range perUser {
+				for u := 1 + p; u <= users; u += 3 {
+					e.store.addAndPublish(e.t, e.hub, u)
+				}
+			}
+		})
+	}
+}
+
+// noteOrder follows the notifications one connection receives, which must
+// come once each and in id order.
+type noteOrder struct {
+	last int64
+	n    int
+}
+
+func (o *noteOrder) see(t *testing.T, userID int64, f serverFrame) {
+	t.Helper()
+	if f.Notification.ID <= o.last {
+		t.Fatalf("user %d: notification %d after %d", userID, f.Notification.ID, o.last)
+	}
+	o.last = f.Notification.ID
+	o.n++
 }
 
 // TestBroadcastSlowClientAmongMany: a client that does not read is closed

@@ -322,31 +322,18 @@ func TestLiveThreadInShards(t *testing.T) {
 			ids = append(ids, ev.Comment.ID)
 		}
 	})
-	for p := range 3 {
-		publishers.Go(func() {
-			for range perUserNotes {
-				for u := int64(1 + p); u <= users; u += 3 {
-					e.store.addAndPublish(t, e.hub, u)
-				}
-			}
-		})
-	}
+	publishNotes(e, &publishers, users, perUserNotes)
 	publishers.Wait()
 	for u, list := range subs {
 		for _, c := range list {
 			var got []int64
-			var notes int
-			last := int64(0)
-			for len(got) < comments || notes < perUserNotes {
+			var notes noteOrder
+			for len(got) < comments || notes.n < perUserNotes {
 				switch f := c.next(); f.Type {
 				case model.ThreadCommentCreated:
 					got = append(got, f.Comment.ID)
 				case "notification":
-					if f.Notification.ID <= last {
-						t.Fatalf("user %d: notification %d after %d", u, f.Notification.ID, last)
-					}
-					last = f.Notification.ID
-					notes++
+					notes.see(t, u, f)
 				default:
 					t.Fatalf("user %d: unexpected frame %+v", u, f)
 				}

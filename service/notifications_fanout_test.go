@@ -164,6 +164,17 @@ func TestSubscriptionErrors(t *testing.T) {
 	wantCode(t, err, model.EINVALID, "cursor")
 }
 
+// watchers makes n users, w0 to w(n-1), who watch post postID.
+func (f *fixture) watchers(t *testing.T, postID int64, n int) []*model.User {
+	t.Helper()
+	var users []*model.User
+	for _, ctx := range f.crowd(t, "w%d", n) {
+		f.setLevel(t, ctx, postID, model.LevelWatching)
+		users = append(users, model.UserFrom(ctx))
+	}
+	return users
+}
+
 // TestFanoutBatches: the watchers' rows are written a batch at a time,
 // each batch committed with the outbox row's progress, each watcher's row
 // taking the next number of their sequence; every row is published once,
@@ -171,11 +182,7 @@ func TestSubscriptionErrors(t *testing.T) {
 func TestFanoutBatches(t *testing.T) {
 	f := newFixture(t)
 	_, bob, p := f.alicePost(t, "p")
-	var watchers []*model.User
-	for _, ctx := range f.crowd(t, "w%d", 7) {
-		f.setLevel(t, ctx, p.ID, model.LevelWatching)
-		watchers = append(watchers, model.UserFrom(ctx))
-	}
+	watchers := f.watchers(t, p.ID, 7)
 	// One of them has a notification already: their seq goes on from it.
 	f.comment(t, f.as(t, "w0"), p.ID, nil, "earlier @w3")
 	f.drainFanout(t, 100)
@@ -258,11 +265,7 @@ func TestFanoutBatches(t *testing.T) {
 func TestFanoutFailsInTheDatabase(t *testing.T) {
 	f := newFixture(t)
 	_, bob, p := f.alicePost(t, "p")
-	var watchers []*model.User
-	for _, ctx := range f.crowd(t, "w%d", 4) {
-		f.setLevel(t, ctx, p.ID, model.LevelWatching)
-		watchers = append(watchers, model.UserFrom(ctx))
-	}
+	watchers := f.watchers(t, p.ID, 4)
 	c := f.comment(t, bob, p.ID, nil, "news")
 	f.pub.take()
 	before := f.sequences(t, watchers)
