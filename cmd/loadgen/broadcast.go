@@ -40,9 +40,7 @@ func (r *runner) broadcast(ctx context.Context) error {
 	cpu := r.measureCPU()
 	start := time.Now()
 	for id := int64(1); id <= int64(count); id++ {
-		for _, c := range r.sw.clients {
-			r.d.expect(c.idx, id)
-		}
+		r.d.expectAll(r.sw.clients, id)
 		sent := time.Now()
 		r.d.started(id, sent)
 		err := r.api.call(ctx, http.MethodPost, "/api/v1/admin/broadcast", r.cfg.adminToken, map[string]string{"message": prefix + strconv.FormatInt(id, 10)}, nil)

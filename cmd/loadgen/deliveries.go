@@ -48,6 +48,21 @@ func newDeliveries() *deliveries {
 func (d *deliveries) expect(conn int, id int64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.expectLocked(conn, id)
+}
+
+// expectAll is expect for each of the connections conns, under one lock:
+// a thread-live comment is expected on a thousand connections at once,
+// while their readers take the lock for each frame they receive.
+func (d *deliveries) expectAll(conns []*client, id int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, c := range conns {
+		d.expectLocked(c.idx, id)
+	}
+}
+
+func (d *deliveries) expectLocked(conn int, id int64) {
 	k := key{conn, id}
 	v := d.keys[k]
 	if v.expected {

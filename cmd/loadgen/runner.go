@@ -363,9 +363,7 @@ func (fp *followedPost) comment(ctx context.Context, token, text string, due tim
 		return
 	}
 	r.d.started(id, due)
-	for _, c := range fp.followers {
-		r.d.expect(c.idx, id)
-	}
+	r.d.expectAll(fp.followers, id)
 	fp.mu.Lock()
 	fp.dues[id] = due
 	fp.mu.Unlock()
