@@ -266,14 +266,16 @@ func (s *Comments) writeEach(tx *gorm.DB, plan notifyPlan, actor *model.User, po
 }
 
 // writeBatch is writeComment in one round trip, MySQL's multi-statement
-// query (rowsAfter): the statements of writeEach, the ids the inserts give
-// kept in session variables, which the last statement reads back. MySQL stops at
+// query: the statements of writeEach, the ids the inserts give kept in
+// session variables, which the last statement reads back. MySQL stops at
 // the first statement that fails and reports its error; the transaction
 // is then rolled back with what ran before it.
 func (s *Comments) writeBatch(tx *gorm.DB, plan notifyPlan, actor *model.User, post *model.Post, c *model.Comment, draft commentDraft) (Outbox, error) {
-	var writes []rawStatement
-	add := func(query string, args []any) {
-		writes = append(writes, rawStatement{query, args})
+	var q strings.Builder
+	var args []any
+	add := func(query string, more []any) {
+		q.WriteString(query + ";\n")
+		args = append(args, more...)
 	}
 	add(insertCommentSQL, commentArgs(c))
 	add("SET "+inBatch().expr+" = LAST_INSERT_ID()", nil)
@@ -294,22 +296,19 @@ func (s *Comments) writeBatch(tx *gorm.DB, plan notifyPlan, actor *model.User, p
 		add(fmt.Sprintf("SET @discuss_notification%d = LAST_INSERT_ID()", i), nil)
 	}
 	if len(plan) > 0 {
-		add(bumpSeqsStatement(tx, plan))
+		users, ids := idList(nil, recipientIDs(plan))
+		add(bumpSeqsSQL(tx, users), ids)
 	}
 	if draft.watched {
 		add(outboxStatement(plan, actor, c, inBatch()))
 	}
-	read := "SELECT " + inBatch().expr
+	q.WriteString("SELECT " + inBatch().expr)
 	ids := []any{&c.ID}
 	for i, n := range notes {
-		read += fmt.Sprintf(", @discuss_notification%d", i)
+		fmt.Fprintf(&q, ", @discuss_notification%d", i)
 		ids = append(ids, &n.ID)
 	}
-	rows, err := rowsAfter(tx, rawStatement{query: read}, writes...)
-	if err != nil {
-		return Outbox{}, err
-	}
-	if err := scanFirst(rows, ids...); err != nil {
+	if err := scanOne(tx, q.String(), args, ids...); err != nil {
 		return Outbox{}, err
 	}
 	for _, n := range notes {

@@ -1,7 +1,6 @@
 package service
 
 import (
-	"database/sql"
 	"slices"
 	"strings"
 
@@ -146,14 +145,10 @@ func (s *Notifications) write(tx *gorm.DB, to notifyPlan, build func(userID int6
 // notificationStatement inserts notification n, whose comment_id is named
 // by comment.
 func notificationStatement(n *model.Notification, comment commentRef) (string, []any) {
-	return insertNotificationsSQL + `(?, ?, ?, ?, ?, ` + comment.expr + `, ?, ?, ?)`,
+	return `INSERT INTO notifications
+	(user_id, seq, type, actor_id, post_id, comment_id, excerpt, is_read, created_at) VALUES (?, ?, ?, ?, ?, ` + comment.expr + `, ?, ?, ?)`,
 		slices.Concat([]any{n.UserID, n.Seq, n.Type, n.ActorID, n.PostID}, comment.args, []any{n.Excerpt, n.Read, n.CreatedAt})
 }
-
-// insertNotificationsSQL inserts notifications, the values of each row
-// (user_id, seq, type, actor_id, post_id, comment_id, excerpt, is_read,
-// created_at) to follow.
-const insertNotificationsSQL = "INSERT INTO notifications (user_id, seq, type, actor_id, post_id, comment_id, excerpt, is_read, created_at) VALUES "
 
 // planned returns the notifications of the recipients of plan made by
 // build, created now, each with the next number of its user's sequence.
@@ -185,25 +180,35 @@ func (s *Notifications) writeThreadComments(tx *gorm.DB, to notifyPlan, commentI
 	if len(to) == 0 {
 		return Outbox{}, nil
 	}
-	rows := planned(to, func(userID int64, _ string) *model.Notification { return build(userID) })
+	now := Now()
+	rows := make([]*model.Notification, len(to))
 	var values strings.Builder
 	args := make([]any, 0, 9*len(to))
-	for i, n := range rows {
+	for i, r := range to {
+		n := build(r.userID)
+		n.CreatedAt, n.Seq = now, r.seq+1
+		rows[i] = n
 		if i > 0 {
 			values.WriteString(", ")
 		}
 		values.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
 		args = append(args, n.UserID, n.Seq, n.Type, *n.ActorID, *n.PostID, *n.CommentID, n.Excerpt, false, n.CreatedAt)
 	}
-	insert := insertNotificationsSQL + values.String()
-	bump, bumpArgs := bumpSeqsStatement(tx, to)
-	users, readArgs := idList([]any{commentID}, recipientIDs(to))
+	insert := "INSERT INTO notifications (user_id, seq, type, actor_id, post_id, comment_id, excerpt, is_read, created_at) VALUES " + values.String()
+	users, userArgs := idList(nil, recipientIDs(to))
 	readIDs := "SELECT id, user_id FROM notifications WHERE thread_comment_id = ? AND user_id IN (" + users + ")"
-	read, err := rowsAfter(tx, rawStatement{readIDs, readArgs}, rawStatement{insert, args}, rawStatement{bump, bumpArgs})
-	if err != nil {
-		return Outbox{}, err
+	readArgs := slices.Concat([]any{commentID}, userArgs)
+	var ids map[int64]int64
+	var err error
+	if onMySQL(tx) {
+		ids, err = readUserIDs(tx, insert+";\n"+bumpSeqsSQL(tx, users)+";\n"+readIDs, slices.Concat(args, userArgs, readArgs))
+	} else {
+		if _, err = rawExec(tx, insert, args...); err == nil {
+			if ids, err = readUserIDs(tx, readIDs, readArgs); err == nil {
+				err = bumpSeqs(tx, to)
+			}
+		}
 	}
-	ids, err := idsByUser(read)
 	if err != nil {
 		return Outbox{}, err
 	}
@@ -213,8 +218,13 @@ func (s *Notifications) writeThreadComments(tx *gorm.DB, to notifyPlan, commentI
 	return Outbox{notifications: rows}, nil
 }
 
-// idsByUser reads rows of (id, user_id), and closes them.
-func idsByUser(rows *sql.Rows) (map[int64]int64, error) {
+// readUserIDs runs query, whose (last) result has the columns id and
+// user_id, and returns the ids by user id.
+func readUserIDs(tx *gorm.DB, query string, args []any) (map[int64]int64, error) {
+	rows, err := rawRows(tx, query, args...)
+	if err != nil {
+		return nil, err
+	}
 	defer func() { _ = rows.Close() }()
 	ids := map[int64]int64{}
 	for rows.Next() {
@@ -238,17 +248,17 @@ func idsByUser(rows *sql.Rows) (map[int64]int64, error) {
 // locked, which deadlocked the fan-out worker against comments on its post.
 // SQLite has no row locks to take.
 func bumpSeqs(tx *gorm.DB, to notifyPlan) error {
-	query, args := bumpSeqsStatement(tx, to)
-	_, err := rawExec(tx, query, args...)
+	users, args := idList(make([]any, 0, len(to)), recipientIDs(to))
+	_, err := rawExec(tx, bumpSeqsSQL(tx, users), args...)
 	return err
 }
 
-// bumpSeqsStatement is bumpSeqs's statement, with its arguments.
-func bumpSeqsStatement(tx *gorm.DB, to notifyPlan) (string, []any) {
-	users, args := idList(make([]any, 0, len(to)), recipientIDs(to))
+// bumpSeqsSQL is bumpSeqs's statement for the users of the list users
+// ("?, ?, ...").
+func bumpSeqsSQL(tx *gorm.DB, users string) string {
 	return `UPDATE ` + usersByKey(tx) + ` SET notification_seq = notification_seq + 1,
 		unread_notifications = unread_notifications + 1, unseen_notifications = unseen_notifications + 1
-		WHERE id IN (` + users + `)`, args
+		WHERE id IN (` + users + `)`
 }
 
 // usersByKey is the users table for an UPDATE of rows named by id that the

@@ -2,7 +2,6 @@ package service
 
 import (
 	"database/sql"
-	"slices"
 	"strings"
 
 	"gorm.io/gorm"
@@ -23,12 +22,6 @@ func scanOne(db *gorm.DB, query string, args []any, dest ...any) error {
 	if err != nil {
 		return err
 	}
-	return scanFirst(rows, dest...)
-}
-
-// scanFirst scans the first of rows into dest, as scanOne does, and
-// closes them.
-func scanFirst(rows *sql.Rows, dest ...any) error {
 	defer func() { _ = rows.Close() }()
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
@@ -52,38 +45,6 @@ func statement(db *gorm.DB, query string, args []any) *gorm.DB {
 	s.Statement.SQL.WriteString(query)
 	s.Statement.Vars = args
 	return s
-}
-
-// rawStatement is a hand-written query with its arguments.
-type rawStatement struct {
-	query string
-	args  []any
-}
-
-// rowsAfter runs writes, then read, inside tx and returns read's rows: on
-// MySQL in one round trip, a multi-statement query whose rows are its last
-// statement's (the driver passes over the writes' results, and returns
-// the error of the first that fails); on SQLite, where a statement is a
-// call into the same process, one by one.
-func rowsAfter(tx *gorm.DB, read rawStatement, writes ...rawStatement) (*sql.Rows, error) {
-	if !onMySQL(tx) {
-		for _, w := range writes {
-			if _, err := rawExec(tx, w.query, w.args...); err != nil {
-				return nil, err
-			}
-		}
-		return rawRows(tx, read.query, read.args...)
-	}
-	var q strings.Builder
-	var args []any
-	for _, w := range slices.Concat(writes, []rawStatement{read}) {
-		if q.Len() > 0 {
-			q.WriteString(";\n")
-		}
-		q.WriteString(w.query)
-		args = append(args, w.args...)
-	}
-	return rawRows(tx, q.String(), args...)
 }
 
 // rawRows runs the hand-written query inside db through GORM's row
