@@ -10,6 +10,8 @@
 #   cmd/loadgen/bench.sh bare idle|broadcast [FLAGS]
 #                                               the scenario against loadgen's bare gorilla
 #                                               server (cmd/loadgen/bare.go): the floor here
+#   cmd/loadgen/bench.sh live [FLAGS]           thread-live, with the other users' pushes read by a
+#                                               process of their own, and those pushes alone
 #   cmd/loadgen/bench.sh table                  every row of the README's table, in one sequence
 #
 # The resubscribe scenario starts two servers on Redis: the one under load
@@ -114,27 +116,9 @@ loadgen() {
 run() {
 	local scenario=$1
 	shift
-	# Every run starts from the same database: no notifications, no
-	# fan-out and no watchers left by earlier runs. Whoever comments on a
-	# post watches it, so each reply or thread-live run would otherwise
-	# leave the next more watchers to fan out to (a dozen reply runs left
-	# 12 a post) and more unread notifications to count.
-	# Nor likes of the thread's comments (thread-read --like-every), so
-	# that every like of a run is a new one.
-	local thread
-	thread=$(cat "$DIR/thread.id")
-	# The binary's migrations first: the statements below name its columns.
-	"$DIR/discuss" migrate up >/dev/null || return
-	mariadb -uroot "$DB_NAME" -e "DELETE FROM fanout_outbox; DELETE FROM notifications;
-		UPDATE users SET unread_notifications = 0, unseen_notifications = 0
-			WHERE unread_notifications <> 0 OR unseen_notifications <> 0;
-		DELETE FROM post_subscriptions;
-		DELETE FROM comment_likes WHERE comment_id IN (SELECT id FROM comments WHERE post_id = $thread);
-		DELETE FROM comment_like_notices WHERE comment_id IN (SELECT id FROM comments WHERE post_id = $thread);
-		UPDATE comments SET like_count = 0 WHERE post_id = $thread AND like_count <> 0" || return
-	settle_purge
 	# Each step returns on failure itself: compare calls run in a ||
 	# list, where set -e does not apply.
+	reset_db || return
 	if [ "$scenario" = resubscribe ]; then
 		local proxy=127.0.0.1:$((PORT + 4))
 		serve $((PORT + 2)) DISCUSS_BROKER_KIND=redis DISCUSS_BROKER_REDIS_ADDR="$REDIS" || return
@@ -147,6 +131,59 @@ run() {
 	serve "$PORT" || return
 	admin_token || return
 	loadgen -scenario "$scenario" "$@"
+}
+
+# reset_db brings the database back to where every run starts: no
+# notifications, no fan-out and no watchers left by earlier runs. Whoever
+# comments on a post watches it, so each reply or thread-live run would
+# otherwise leave the next more watchers to fan out to (a dozen reply runs
+# left 12 a post) and more unread notifications to count. Nor likes of the
+# thread's comments (thread-read --like-every), so that every like of a run
+# is a new one.
+reset_db() {
+	local thread
+	thread=$(cat "$DIR/thread.id")
+	# The binary's migrations first: the statements below name its columns.
+	"$DIR/discuss" migrate up >/dev/null || return
+	mariadb -uroot "$DB_NAME" -e "DELETE FROM fanout_outbox; DELETE FROM notifications;
+		UPDATE users SET unread_notifications = 0, unseen_notifications = 0
+			WHERE unread_notifications <> 0 OR unseen_notifications <> 0;
+		DELETE FROM post_subscriptions;
+		DELETE FROM comment_likes WHERE comment_id IN (SELECT id FROM comments WHERE post_id = $thread);
+		DELETE FROM comment_like_notices WHERE comment_id IN (SELECT id FROM comments WHERE post_id = $thread);
+		UPDATE comments SET like_count = 0 WHERE post_id = $thread AND like_count <> 0" || return
+	settle_purge
+}
+
+# live measures the other users' pushes beside a hot post with a client of
+# their own, as they would be in life, rather than in the process that
+# reads the post's thousand subscribers (thread-live's own "others' push"
+# row, which waits behind those reads): the second half of the users
+# connect in a loadgen push process of their own, at 50/s, first alone,
+# then, against a fresh server, while thread-live runs on the first half
+# in the same window (--start-at). It prints the two p99s.
+live() {
+	local others=$((USERS / 2)) status=0 at pid
+	head -n $((USERS - others)) "$DIR/users.txt" >"$DIR/users-live.txt"
+	tail -n "$others" "$DIR/users.txt" >"$DIR/users-others.txt"
+	echo "== push alone on the other $others users"
+	run push -users "$DIR/users-others.txt" -rate 50 "$@" >"$DIR/live-alone.txt" || status=$?
+	cat "$DIR/live-alone.txt"
+	stop_servers
+	echo "== thread-live on the first $((USERS - others)) users, push on the others from their own process"
+	reset_db || return
+	serve "$PORT" || return
+	admin_token || return
+	# Time for both to connect their half and settle.
+	at=$(date -u -d '+40 seconds' +%Y-%m-%dT%H:%M:%SZ)
+	loadgen -scenario push -users "$DIR/users-others.txt" -rate 50 -start-at "$at" "$@" >"$DIR/live-others.txt" &
+	pid=$!
+	loadgen -scenario thread-live -users "$DIR/users-live.txt" -start-at "$at" "$@" || status=$?
+	wait "$pid" || status=$?
+	cat "$DIR/live-others.txt"
+	printf 'live: the other users'"'"' pushes, created_at to frame p99 %s alone, %s during thread-live\n' \
+		"$(p99 "$DIR/live-alone.txt" 'push: created_at to frame')" "$(p99 "$DIR/live-others.txt" 'push: created_at to frame')"
+	return "$status"
 }
 
 # settle_purge waits, up to a minute, for InnoDB to purge what the
@@ -279,7 +316,7 @@ table() {
 	row thread-read run thread-read -rate 300 -duration 40s -settle 5s -timeout 30s
 	row thread-read-ceiling compare thread-read -rate 2000 -duration 20s -settle 5s
 	row fanout run fanout -watchers 10000 -duration 30s -settle 5s -timeout 30s
-	row thread-live run thread-live -duration 30s -settle 10s
+	row thread-live live -duration 30s -settle 10s
 	echo "every report is in $out"
 	return "$status"
 }
@@ -295,12 +332,16 @@ run)
 	shift
 	run "$@"
 	;;
+live)
+	shift
+	live "$@"
+	;;
 compare)
 	shift
 	compare "$@"
 	;;
 *)
-	echo "usage: $0 setup | run SCENARIO [loadgen flags] | compare reply|thread-read|push [loadgen flags] | bare idle|broadcast [loadgen flags] | table" >&2
+	echo "usage: $0 setup | run SCENARIO [loadgen flags] | live [loadgen flags] | compare reply|thread-read|push [loadgen flags] | bare idle|broadcast [loadgen flags] | table" >&2
 	exit 2
 	;;
 esac

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestReadUsers(t *testing.T) {
@@ -112,6 +113,20 @@ func TestThreadLiveConfig(t *testing.T) {
 	}
 	if _, err := parseConfig([]string{"-scenario", "thread-live", "-users", "u.txt"}, io.Discard); err == nil {
 		t.Error("thread-live runs without --admin-token")
+	}
+}
+
+// TestStartAtConfig: --start-at takes an RFC 3339 time and nothing else.
+func TestStartAtConfig(t *testing.T) {
+	base := []string{"-scenario", "push", "-users", "u.txt", "-admin-token", "t"}
+	c, err := parseConfig(append(base, "-start-at", "2026-12-05T03:30:00Z"), io.Discard)
+	if err != nil || !c.startAt.Equal(time.Date(2026, 12, 5, 3, 30, 0, 0, time.UTC)) {
+		t.Fatalf("start-at: %v, %v", c, err)
+	}
+	for _, v := range []string{"03:30", "1796527800", "2026-12-05 03:30:00"} {
+		if _, err := parseConfig(append(base, "-start-at", v), io.Discard); err == nil {
+			t.Errorf("--start-at %q accepted", v)
+		}
 	}
 }
 

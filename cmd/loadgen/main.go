@@ -88,6 +88,8 @@ type config struct {
 	watchers         int
 	subscribers      int
 	commenters       int
+	// startAt, when set, is when push and thread-live begin to send.
+	startAt time.Time
 }
 
 // namedScenario is a scenario and the name --scenario gives it.
@@ -169,8 +171,16 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.workers, "workers", 8, "db-ceiling: `goroutines` running the statements, each with its own database connection; snapshot: writers, and as many readers")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write loadgen's own CPU profile to this `file`")
 	fs.DurationVar(&c.maxRun, "max-run", 15*time.Minute, "stop the whole run after this long, whatever happens")
+	startAt := fs.String("start-at", "", "push, thread-live: begin sending at this `time` (RFC 3339), once connected and settled, so that two loadgen processes send in the same window")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if *startAt != "" {
+		t, err := time.Parse(time.RFC3339, *startAt)
+		if err != nil {
+			return nil, fmt.Errorf("--start-at: %w", err)
+		}
+		c.startAt = t
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))

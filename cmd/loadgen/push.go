@@ -22,6 +22,9 @@ func (r *runner) push(ctx context.Context) error {
 	if _, err := r.connect(ctx, r.byNotification); err != nil {
 		return err
 	}
+	if err := r.awaitStart(ctx); err != nil {
+		return errContext(err)
+	}
 	before, herr := r.api.scrapeHistogram(ctx, deliveryHistogram)
 	rate, n := r.events(200)
 	var post latencies

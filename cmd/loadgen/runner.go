@@ -214,6 +214,20 @@ func (r *runner) connect(ctx context.Context, onFrame func(*client, *frame, time
 	return hw, nil
 }
 
+// awaitStart waits for --start-at, when there is one. Had it passed
+// already, the report says by how much: the other process sent alone for
+// that long.
+func (r *runner) awaitStart(ctx context.Context) error {
+	if r.cfg.startAt.IsZero() {
+		return nil
+	}
+	if late := time.Since(r.cfg.startAt); late > 0 {
+		r.rep.notes = append(r.rep.notes, fmt.Sprintf("started %s after --start-at", late.Round(time.Millisecond)))
+		return nil
+	}
+	return sleep(ctx, time.Until(r.cfg.startAt))
+}
+
 // await waits until every expected delivery has arrived or timeout passes.
 func (r *runner) await(ctx context.Context, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)

@@ -77,6 +77,9 @@ func (r *runner) threadLive(ctx context.Context) error {
 		return fmt.Errorf("%d of %d subscriptions were not confirmed", n, len(subs))
 	}
 
+	if err := r.awaitStart(ctx); err != nil {
+		return errContext(err)
+	}
 	before, herr := r.api.scrapeHistogram(ctx, deliveryHistogram)
 	rate, n := r.events(50)
 	var pushPost latencies
