@@ -271,44 +271,40 @@ func (s *Comments) writeEach(tx *gorm.DB, plan notifyPlan, actor *model.User, po
 // the first statement that fails and reports its error; the transaction
 // is then rolled back with what ran before it.
 func (s *Comments) writeBatch(tx *gorm.DB, plan notifyPlan, actor *model.User, post *model.Post, c *model.Comment, draft commentDraft) (Outbox, error) {
-	var q strings.Builder
-	var args []any
-	add := func(query string, more []any) {
-		q.WriteString(query + ";\n")
-		args = append(args, more...)
-	}
-	add(insertCommentSQL, commentArgs(c))
-	add("SET "+inBatch().expr+" = LAST_INSERT_ID()", nil)
+	var b batch
+	b.add(insertCommentSQL, commentArgs(c))
+	b.add("SET "+inBatch().expr+" = LAST_INSERT_ID()", nil)
 	if !draft.leveled {
-		add(watchStatement(tx, c.PostID, actor.ID))
+		b.add(watchStatement(tx, c.PostID, actor.ID))
 	}
-	add(commentAdded(c, inBatch()))
+	b.add(commentAdded(c, inBatch()))
 	if c.RootID != nil {
 		table, column, err := commentReplies.column()
 		if err != nil {
 			return Outbox{}, err
 		}
-		add(raiseSQL(table, column), []any{1, *c.RootID})
+		b.add(raiseSQL(table, column), []any{1, *c.RootID})
 	}
 	notes := planned(plan, commentNotice(actor, post, c))
 	for i, n := range notes {
-		add(notificationStatement(n, inBatch()))
-		add(fmt.Sprintf("SET @discuss_notification%d = LAST_INSERT_ID()", i), nil)
+		b.add(notificationStatement(n, inBatch()))
+		b.add(fmt.Sprintf("SET @discuss_notification%d = LAST_INSERT_ID()", i), nil)
 	}
 	if len(plan) > 0 {
 		users, ids := idList(nil, recipientIDs(plan))
-		add(bumpSeqsSQL(tx, users), ids)
+		b.add(bumpSeqsSQL(tx, users), ids)
 	}
 	if draft.watched {
-		add(outboxStatement(plan, actor, c, inBatch()))
+		b.add(outboxStatement(plan, actor, c, inBatch()))
 	}
-	q.WriteString("SELECT " + inBatch().expr)
+	read := "SELECT " + inBatch().expr
 	ids := []any{&c.ID}
 	for i, n := range notes {
-		fmt.Fprintf(&q, ", @discuss_notification%d", i)
+		read += fmt.Sprintf(", @discuss_notification%d", i)
 		ids = append(ids, &n.ID)
 	}
-	if err := scanOne(tx, q.String(), args, ids...); err != nil {
+	b.add(read, nil)
+	if err := scanOne(tx, b.query.String(), b.args, ids...); err != nil {
 		return Outbox{}, err
 	}
 	for _, n := range notes {

@@ -142,11 +142,15 @@ func (s *Notifications) write(tx *gorm.DB, to notifyPlan, build func(userID int6
 	return out, bumpSeqs(tx, to)
 }
 
+// insertNotifications begins an insert of notifications rows, the values
+// of each in notificationStatement's order.
+const insertNotifications = `INSERT INTO notifications
+	(user_id, seq, type, actor_id, post_id, comment_id, excerpt, is_read, created_at) VALUES `
+
 // notificationStatement inserts notification n, whose comment_id is named
 // by comment.
 func notificationStatement(n *model.Notification, comment commentRef) (string, []any) {
-	return `INSERT INTO notifications
-	(user_id, seq, type, actor_id, post_id, comment_id, excerpt, is_read, created_at) VALUES (?, ?, ?, ?, ?, ` + comment.expr + `, ?, ?, ?)`,
+	return insertNotifications + `(?, ?, ?, ?, ?, ` + comment.expr + `, ?, ?, ?)`,
 		slices.Concat([]any{n.UserID, n.Seq, n.Type, n.ActorID, n.PostID}, comment.args, []any{n.Excerpt, n.Read, n.CreatedAt})
 }
 
@@ -180,32 +184,33 @@ func (s *Notifications) writeThreadComments(tx *gorm.DB, to notifyPlan, commentI
 	if len(to) == 0 {
 		return Outbox{}, nil
 	}
-	now := Now()
-	rows := make([]*model.Notification, len(to))
+	rows := planned(to, func(userID int64, _ string) *model.Notification { return build(userID) })
 	var values strings.Builder
 	args := make([]any, 0, 9*len(to))
-	for i, r := range to {
-		n := build(r.userID)
-		n.CreatedAt, n.Seq = now, r.seq+1
-		rows[i] = n
+	for i, n := range rows {
 		if i > 0 {
 			values.WriteString(", ")
 		}
 		values.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
 		args = append(args, n.UserID, n.Seq, n.Type, *n.ActorID, *n.PostID, *n.CommentID, n.Excerpt, false, n.CreatedAt)
 	}
-	insert := "INSERT INTO notifications (user_id, seq, type, actor_id, post_id, comment_id, excerpt, is_read, created_at) VALUES " + values.String()
+	insert := insertNotifications + values.String()
 	users, userArgs := idList(nil, recipientIDs(to))
+	bump := bumpSeqsSQL(tx, users)
 	readIDs := "SELECT id, user_id FROM notifications WHERE thread_comment_id = ? AND user_id IN (" + users + ")"
 	readArgs := slices.Concat([]any{commentID}, userArgs)
 	var ids map[int64]int64
 	var err error
 	if onMySQL(tx) {
-		ids, err = readUserIDs(tx, insert+";\n"+bumpSeqsSQL(tx, users)+";\n"+readIDs, slices.Concat(args, userArgs, readArgs))
+		var b batch
+		b.add(insert, args)
+		b.add(bump, userArgs)
+		b.add(readIDs, readArgs)
+		ids, err = readUserIDs(tx, b.query.String(), b.args)
 	} else {
 		if _, err = rawExec(tx, insert, args...); err == nil {
 			if ids, err = readUserIDs(tx, readIDs, readArgs); err == nil {
-				err = bumpSeqs(tx, to)
+				_, err = rawExec(tx, bump, userArgs...)
 			}
 		}
 	}

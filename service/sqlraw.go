@@ -107,6 +107,23 @@ func ignoreDuplicate(db *gorm.DB, column string) string {
 	return " ON CONFLICT DO NOTHING"
 }
 
+// batch is a MySQL multi-statement query being written: its statements,
+// joined by ";", and their arguments, in order (see OpenDB for the
+// connections that take one).
+type batch struct {
+	query strings.Builder
+	args  []any
+}
+
+// add appends a statement and its arguments.
+func (b *batch) add(query string, args []any) {
+	if b.query.Len() > 0 {
+		b.query.WriteString(";\n")
+	}
+	b.query.WriteString(query)
+	b.args = append(b.args, args...)
+}
+
 // idList returns "?, ?, ..." for ids, and args with ids appended: an IN
 // list written out, where GORM would expand a slice by reflection.
 func idList(args []any, ids []int64) (string, []any) {
