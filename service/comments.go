@@ -156,7 +156,7 @@ func (s *Comments) create(ctx context.Context, actor *model.User, postID int64, 
 	}
 	c.Author = model.AuthorOf(actor)
 	c.ReplyTo = replyTo
-	// The post's followers first: the notifications' counts take queries,
+	// The post's followers first: the notifications' counts may take a query,
 	// and a comment published late makes every instance's feed of the
 	// post hold the ones after it.
 	s.notes.publishThread(ctx, &model.ThreadEvent{Type: model.ThreadCommentCreated, PostID: postID, Comment: c, PrevCommentID: prev})

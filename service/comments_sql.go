@@ -124,8 +124,8 @@ func readCommentTarget(db *gorm.DB, actor *model.User, postID int64, parentID *i
 func lockForComment(tx *gorm.DB, actor *model.User, postID int64, parent *model.Comment, to []recipient) (*model.Post, notifyPlan, error) {
 	users, args := idList([]any{postID, actor.ID}, append(recipientIDs(to), actor.ID))
 	members := []string{
-		"SELECT 0, author_id, hidden, last_comment_id FROM posts WHERE id = ? AND deleted_at IS NULL",
-		"SELECT 1, users.id, users.notification_seq, user_blocks.user_id FROM users " +
+		"SELECT 0, author_id, hidden, last_comment_id, 0, 0 FROM posts WHERE id = ? AND deleted_at IS NULL",
+		"SELECT 1, users.id, users.notification_seq, user_blocks.user_id, users.unread_notifications, users.unseen_notifications FROM users " +
 			"LEFT JOIN user_blocks ON user_blocks.user_id = users.id AND user_blocks.blocked_id = ? WHERE users.id IN (" + users + ")",
 	}
 	if parent != nil {
@@ -135,7 +135,7 @@ func lockForComment(tx *gorm.DB, actor *model.User, postID int64, parent *model.
 		}
 		var comments string
 		comments, args = idList(args, ids)
-		members = append(members, "SELECT 2, id, CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END, hidden FROM comments WHERE id IN ("+comments+")")
+		members = append(members, "SELECT 2, id, CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END, hidden, 0, 0 FROM comments WHERE id IN ("+comments+")")
 	}
 	rows, err := rawRows(tx, lockingUnion(tx, members...), args...)
 	if err != nil {
@@ -143,20 +143,20 @@ func lockForComment(tx *gorm.DB, actor *model.User, postID int64, parent *model.
 	}
 	defer func() { _ = rows.Close() }()
 	var post *model.Post
-	seqs := make(map[int64]int64, len(to)+1)
+	locked := make(map[int64]lockedUser, len(to)+1)
 	blockers := map[int64]bool{}
 	parentLive, parentHidden := false, false
 	for rows.Next() {
-		var kind, a, b int64
+		var kind, a, b, unread, unseen int64
 		var c sql.NullInt64
-		if err := rows.Scan(&kind, &a, &b, &c); err != nil {
+		if err := rows.Scan(&kind, &a, &b, &c, &unread, &unseen); err != nil {
 			return nil, nil, dbError(err)
 		}
 		switch {
 		case kind == 0:
 			post = &model.Post{ID: postID, AuthorID: a, Hidden: b != 0, LastCommentID: c.Int64}
 		case kind == 1:
-			seqs[a] = b
+			locked[a] = lockedUser{seq: b, counts: model.NotificationCounts{Unread: unread, Unseen: unseen}}
 			if c.Valid {
 				blockers[a] = true
 			}
@@ -181,7 +181,7 @@ func lockForComment(tx *gorm.DB, actor *model.User, postID int64, parent *model.
 			return nil, nil, err
 		}
 	}
-	return post, planOf(to, seqs, blockers), nil
+	return post, planOf(to, locked, blockers), nil
 }
 
 // writeComment writes, inside tx and under the locks of lockForComment,
@@ -310,5 +310,5 @@ func (s *Comments) writeBatch(tx *gorm.DB, plan notifyPlan, actor *model.User, p
 	for _, n := range notes {
 		n.CommentID = &c.ID
 	}
-	return Outbox{notifications: notes, fanout: draft.watched}, nil
+	return Outbox{notifications: notes, fanout: draft.watched, known: s.notes.knownAfter(plan)}, nil
 }

@@ -271,6 +271,9 @@ type recorder struct {
 	counts chan published
 	// threads holds the live-thread events, apart from the rest.
 	threads []*model.ThreadEvent
+	// onThread, when set, runs at each live-thread event: a comment's is
+	// published between its commit and its notifications'.
+	onThread func()
 }
 
 func (r *recorder) PublishNotification(ctx context.Context, n *model.Notification, counts model.NotificationCounts) error {
@@ -288,9 +291,20 @@ func (r *recorder) PublishUserChanged(context.Context, int64) error             
 
 func (r *recorder) PublishThread(_ context.Context, e *model.ThreadEvent) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.threads = append(r.threads, e)
-	return r.err
+	err, onThread := r.err, r.onThread
+	r.mu.Unlock()
+	if onThread != nil {
+		onThread()
+	}
+	return err
+}
+
+// setOnThread sets onThread.
+func (r *recorder) setOnThread(fn func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.onThread = fn
 }
 
 // takeThreads returns the live-thread events so far and forgets them.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"gorm.io/gorm"
 
@@ -44,7 +45,17 @@ type notificationCore struct {
 	// one taken later, and the user's badge would stay wrong until the next
 	// change; with them the last count published for a user is always one
 	// taken after every change that was published before it.
-	stripes [publishStripes]sync.Mutex
+	stripes [publishStripes]publishStripe
+}
+
+// publishStripe is one of notificationCore's stripes.
+type publishStripe struct {
+	mu sync.Mutex
+	// published moves on, under mu, each time counts of one of the
+	// stripe's users are published. A count a transaction knew before
+	// its commit (knownCounts) is published as it is only while this has
+	// not moved since then; see publishCount.
+	published atomic.Uint64
 }
 
 // NewNotifications returns the notifications service; pub is told about
@@ -291,16 +302,16 @@ func (s *Notifications) SendSystem(ctx context.Context, userID int64, message st
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
 		// The lock orders the user's notifications (see write), and finding
 		// no row gives a clean 404.
-		seqs, err := lockUsers(tx, []int64{userID})
+		locked, err := lockUsers(tx, []int64{userID})
 		if err != nil {
 			return err
 		}
-		seq, found := seqs[userID]
+		u, found := locked[userID]
 		if !found {
 			return model.Errorf(model.ENOTFOUND, "user %d not found", userID)
 		}
 		actorID := actor.ID
-		out, err = s.write(tx, []recipient{{userID: userID, typ: model.NotifySystem, seq: seq}}, func(userID int64, typ string) *model.Notification {
+		out, err = s.write(tx, []recipient{{userID: userID, typ: model.NotifySystem, seq: u.seq, counts: u.counts}}, func(userID int64, typ string) *model.Notification {
 			return &model.Notification{UserID: userID, Type: typ, ActorID: &actorID, Excerpt: message, Actor: model.AuthorOf(actor)}
 		})
 		return err

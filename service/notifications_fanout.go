@@ -188,14 +188,14 @@ func (s *Notifications) fanoutStep(tx *gorm.DB, ob *model.FanoutOutbox, size int
 	}
 	// The watchers who blocked the comment's author hear nothing of it;
 	// the blocks are read with the locks, as lockPlan reads them.
-	seqs, blockers, err := lockNotified(tx, ob.ActorID, to)
+	locked, blockers, err := lockNotified(tx, ob.ActorID, to)
 	if err != nil {
 		return Outbox{}, err
 	}
 	plan := make(notifyPlan, 0, len(to))
 	for _, id := range to {
-		if seq, ok := seqs[id]; ok && !blockers[id] {
-			plan = append(plan, recipient{userID: id, typ: model.NotifyThreadComment, seq: seq})
+		if u, ok := locked[id]; ok && !blockers[id] {
+			plan = append(plan, recipient{userID: id, typ: model.NotifyThreadComment, seq: u.seq, counts: u.counts})
 		}
 	}
 	actorID, postID, commentID := ob.ActorID, ob.PostID, ob.CommentID

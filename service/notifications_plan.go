@@ -101,20 +101,21 @@ func draftComment(actor *model.User, t *commentTarget, mentioned []int64) commen
 // this read, which sees it, or it waits for this transaction and then
 // withdraws what this one wrote.
 func lockPlan(tx *gorm.DB, actor *model.User, to []recipient) (notifyPlan, error) {
-	seqs, blockers, err := lockNotified(tx, actor.ID, append(recipientIDs(to), actor.ID))
+	locked, blockers, err := lockNotified(tx, actor.ID, append(recipientIDs(to), actor.ID))
 	if err != nil {
 		return nil, err
 	}
-	return planOf(to, seqs, blockers), nil
+	return planOf(to, locked, blockers), nil
 }
 
 // planOf is the plan of the recipients to who are not among blockers, each
-// with their notification_seq of seqs, read under their locks.
-func planOf(to []recipient, seqs map[int64]int64, blockers map[int64]bool) notifyPlan {
+// with their notification_seq and counts of locked, read under their locks.
+func planOf(to []recipient, locked map[int64]lockedUser, blockers map[int64]bool) notifyPlan {
 	plan := make(notifyPlan, 0, len(to))
 	for _, r := range to {
 		if !blockers[r.userID] {
-			r.seq = seqs[r.userID]
+			u := locked[r.userID]
+			r.seq, r.counts = u.seq, u.counts
 			plan = append(plan, r)
 		}
 	}
@@ -194,8 +195,10 @@ func (r recipients) pick() []recipient {
 type recipient struct {
 	userID int64
 	typ    string
-	// seq is the user's notification_seq, read under the row's lock.
-	seq int64
+	// seq is the user's notification_seq and counts their unread and
+	// unseen counts, read under the row's lock.
+	seq    int64
+	counts model.NotificationCounts
 }
 
 func recipientIDs(to []recipient) []int64 {

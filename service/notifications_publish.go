@@ -49,10 +49,14 @@ func (s *notificationCore) publish(ctx context.Context, out Outbox) {
 		byUser[n.UserID] = append(byUser[n.UserID], n)
 	}
 	for _, u := range users {
+		var known *knownCounts
+		if k, ok := out.known[u]; ok && len(byUser[u]) == 1 {
+			known = &k
+		}
 		// Without a count the notifications still go out, marked as such,
 		// and the hub has the user's connections read them from the
 		// database (see Publisher): a live push is never just dropped.
-		s.publishCount(ctx, u, true, func(counts model.NotificationCounts) error {
+		s.publishCount(ctx, u, known, true, func(counts model.NotificationCounts) error {
 			var errs []error
 			for _, n := range byUser[u] {
 				errs = append(errs, s.pub.PublishNotification(ctx, n, counts))
@@ -65,7 +69,7 @@ func (s *notificationCore) publish(ctx context.Context, out Outbox) {
 			continue // the notification carried the new count
 		}
 		byUser[u] = []*model.Notification{} // and each user hears it once
-		s.publishCount(ctx, u, false, func(counts model.NotificationCounts) error {
+		s.publishCount(ctx, u, nil, false, func(counts model.NotificationCounts) error {
 			return s.pub.PublishUnreadCount(ctx, u, counts)
 		})
 	}
@@ -101,7 +105,7 @@ func (s *notificationCore) publishMany(ctx context.Context, notes []*model.Notif
 		slices.Sort(stripes)
 		stripes = slices.Compact(stripes)
 		for _, i := range stripes {
-			s.stripes[i].Lock()
+			s.stripes[i].mu.Lock()
 		}
 		counts, err := s.countsOf(ctx, users)
 		if err != nil {
@@ -116,7 +120,8 @@ func (s *notificationCore) publishMany(ctx context.Context, notes []*model.Notif
 			errs = append(errs, s.pub.PublishNotification(ctx, n, c))
 		}
 		for _, i := range slices.Backward(stripes) {
-			s.stripes[i].Unlock()
+			s.stripes[i].published.Add(1)
+			s.stripes[i].mu.Unlock()
 		}
 		if err := errors.Join(errs...); err != nil {
 			s.log.WarnContext(ctx, "notifications: publish", "users", len(users), "error", err.Error())
@@ -130,7 +135,7 @@ func (s *notificationCore) publishMany(ctx context.Context, notes []*model.Notif
 func (s *notificationCore) countsChanged(ctx context.Context, userID int64) (model.NotificationCounts, error) {
 	pubCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
 	defer cancel()
-	counts := s.publishCount(pubCtx, userID, false, func(counts model.NotificationCounts) error {
+	counts := s.publishCount(pubCtx, userID, nil, false, func(counts model.NotificationCounts) error {
 		return s.pub.PublishUnreadCount(pubCtx, userID, counts)
 	})
 	if counts.Unread < 0 {
@@ -141,15 +146,28 @@ func (s *notificationCore) countsChanged(ctx context.Context, userID int64) (mod
 	return counts, nil
 }
 
-// publishCount counts userID's unread and unseen notifications and passes
-// the counts to send, holding the user's stripe throughout (see
-// notificationCore.stripes). It returns the counts, whose Unread is -1 when
-// they could not be taken; then it calls send only when sendUnknown is set.
-func (s *notificationCore) publishCount(ctx context.Context, userID int64, sendUnknown bool, send func(counts model.NotificationCounts) error) model.NotificationCounts {
-	mu := &s.stripes[uint64(userID)%publishStripes]
-	mu.Lock()
-	defer mu.Unlock()
-	counts, err := s.counts(ctx, userID)
+// publishCount passes userID's unread and unseen counts to send, holding
+// the user's stripe throughout (see notificationCore.stripes). It counts
+// them, unless known, the counts a transaction of the user's read under
+// their row's lock, can stand: only while nothing of the stripe was
+// published since the transaction read the stripe's generation, before
+// its commit. Every later change to the counts commits after it (it held
+// the user's lock) and is published with counts taken after it, so until
+// one of those is published, known are the newest; once one is, they may
+// not be, and are counted again. It returns the counts, whose Unread is -1
+// when they could not be taken; then it calls send only when sendUnknown
+// is set.
+func (s *notificationCore) publishCount(ctx context.Context, userID int64, known *knownCounts, sendUnknown bool, send func(counts model.NotificationCounts) error) model.NotificationCounts {
+	stripe := &s.stripes[uint64(userID)%publishStripes]
+	stripe.mu.Lock()
+	defer stripe.mu.Unlock()
+	var counts model.NotificationCounts
+	var err error
+	if known != nil && stripe.published.Load() == known.generation {
+		counts = known.counts
+	} else {
+		counts, err = s.counts(ctx, userID)
+	}
 	if err != nil {
 		s.log.WarnContext(ctx, "notifications: counts for publishing", "user_id", userID, "error", err.Error())
 		counts = unknownCounts()
@@ -157,8 +175,32 @@ func (s *notificationCore) publishCount(ctx context.Context, userID int64, sendU
 			return counts
 		}
 	}
+	stripe.published.Add(1)
 	if err := send(counts); err != nil {
 		s.log.WarnContext(ctx, "notifications: publish", "user_id", userID, "error", err.Error())
 	}
 	return counts
+}
+
+// knownCounts are a recipient's counts with a transaction's notification,
+// read under their row's lock, and the generation of their stripe then,
+// both before the commit (see publishCount).
+type knownCounts struct {
+	counts     model.NotificationCounts
+	generation uint64
+}
+
+// knownAfter returns the counts of each recipient of plan once its
+// notification is written: one more unread and one more unseen than were
+// read with its lock (bumpSeqs adds them), with its stripe's generation
+// now. Called inside the transaction, before its commit.
+func (s *notificationCore) knownAfter(plan notifyPlan) map[int64]knownCounts {
+	known := make(map[int64]knownCounts, len(plan))
+	for _, r := range plan {
+		known[r.userID] = knownCounts{
+			counts:     model.NotificationCounts{Unread: r.counts.Unread + 1, Unseen: r.counts.Unseen + 1},
+			generation: s.stripes[uint64(r.userID)%publishStripes].published.Load(),
+		}
+	}
+	return known
 }

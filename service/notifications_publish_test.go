@@ -93,28 +93,122 @@ func TestPublishAfterCommitOnly(t *testing.T) {
 // commit, the notification is still published, with -1 for the unread
 // count, so that the hub has the connections read it from the database
 // rather than dropping the live push.
-func TestPublishWithoutCount(t *testing.T) {
-	f := newFixture(t)
-	_, bob, p := f.alicePost(t, "post")
-	f.pub.take()
-
-	var failCounts atomic.Bool
-	// The counts are a Raw statement, which gorm runs through its Row
-	// callbacks.
+// countReads counts, from now on, the statements that read a user's counts
+// (countsColumns), and fails them while fail is set. Counts are Raw
+// statements, which gorm runs through its Row callbacks.
+func countReads(t *testing.T, f *fixture, fail *atomic.Bool) *atomic.Int64 {
+	var reads atomic.Int64
 	f.hook(t, "row", func(tx *gorm.DB) {
-		if failCounts.Load() && strings.Contains(tx.Statement.SQL.String(), "AS unseen") {
-			_ = tx.AddError(errors.New("injected failure"))
+		if strings.Contains(tx.Statement.SQL.String(), "AS unseen") {
+			reads.Add(1)
+			if fail.Load() {
+				_ = tx.AddError(errors.New("injected failure"))
+			}
 		}
 	})
-	failCounts.Store(true)
-	c := f.comment(t, bob, p.ID, nil, "first!")
+	return &reads
+}
+
+func TestPublishWithoutCount(t *testing.T) {
+	f := newFixture(t)
+	alice, bob, p := f.alicePost(t, "post")
+	f.comment(t, bob, p.ID, nil, "first")
+	f.pub.take()
+
+	// The counts a comment's transaction knew stand unless another count
+	// of the stripe is published before its notification: alice reading
+	// everything, just after the commit. The notification's counts are
+	// then counted again, and that fails.
+	var failCounts atomic.Bool
+	countReads(t, f, &failCounts)
+	f.pub.setOnThread(func() {
+		if _, err := f.store.MarkRead(t.Context(), model.UserFrom(alice).ID, nil, 1<<40); err != nil {
+			t.Errorf("MarkRead: %v", err)
+		}
+		failCounts.Store(true)
+	})
+	c := f.comment(t, bob, p.ID, nil, "second!")
+	f.pub.setOnThread(nil)
 	failCounts.Store(false)
 
 	got := f.pub.take()
-	if len(got) != 1 || got[0].kind != "notification" || got[0].n.CommentID == nil || *got[0].n.CommentID != c.ID || got[0].unread != -1 {
-		t.Fatalf("published %+v, want the notification of comment %d with unread -1", got, c.ID)
+	if len(got) != 2 || got[0].kind != "unread_count" || got[1].kind != "notification" ||
+		got[1].n.CommentID == nil || *got[1].n.CommentID != c.ID || got[1].unread != -1 {
+		t.Fatalf("published %+v, want the mark's unread_count, then the notification of comment %d with unread -1", got, c.ID)
 	}
 	wantLogged(t, f.logs, "counts for publishing")
+}
+
+// TestPublishKnownCounts: a notification goes out with the counts its
+// transaction read under the user's lock, without counting them again,
+// unless another publish of the same stripe came between: then they are
+// counted, and the newest go out.
+func TestPublishKnownCounts(t *testing.T) {
+	t.Parallel()
+
+	t.Run("NoRead", func(t *testing.T) {
+		f := newFixture(t)
+		alice, bob, p := f.alicePost(t, "post")
+		aliceID := model.UserFrom(alice).ID
+		first := f.comment(t, bob, p.ID, nil, "one")
+		f.comment(t, bob, p.ID, nil, "two")
+		if _, err := f.notes.MarkOneRead(alice, f.rowsOf(t, aliceID)[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.notes.MarkSeen(alice, f.rowsOf(t, aliceID)[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		f.pub.take()
+		var never atomic.Bool
+		reads := countReads(t, f, &never)
+
+		// One unread and one unseen before; then a reply (which mentions
+		// her too) and a system notification.
+		f.comment(t, bob, p.ID, first, "reply to @alice")
+		admin := f.asRole(t, "boss", model.RoleAdmin)
+		if _, err := f.notes.SendSystem(admin, aliceID, "maintenance tonight"); err != nil {
+			t.Fatal(err)
+		}
+		got := f.pub.take()
+		if len(got) != 2 || got[0].unread != 2 || got[0].unseen != 2 || got[1].unread != 3 || got[1].unseen != 3 {
+			t.Fatalf("published %+v, want notifications with counts 2/2 then 3/3", got)
+		}
+		for _, e := range got {
+			if e.kind != "notification" || !e.committed {
+				t.Errorf("published %+v, want a committed notification", e)
+			}
+		}
+		if n := reads.Load(); n != 0 {
+			t.Errorf("%d statements read counts, want none", n)
+		}
+	})
+
+	t.Run("CountedAgainAfterAnotherPublish", func(t *testing.T) {
+		f := newFixture(t)
+		alice, bob, p := f.alicePost(t, "post")
+		f.comment(t, bob, p.ID, nil, "first")
+		f.pub.take()
+		var never atomic.Bool
+		reads := countReads(t, f, &never)
+
+		// Between the second comment's commit and its notification's
+		// publish, alice reads both (reading leaves them unseen): the
+		// transaction knew 2 unread, and alice's unread count must end at 0.
+		f.pub.setOnThread(func() {
+			if _, err := f.store.MarkRead(t.Context(), model.UserFrom(alice).ID, nil, 1<<40); err != nil {
+				t.Errorf("MarkRead: %v", err)
+			}
+		})
+		f.comment(t, bob, p.ID, nil, "second")
+		f.pub.setOnThread(nil)
+		got := f.pub.take()
+		if len(got) != 2 || got[0].kind != "unread_count" || got[0].unread != 0 || got[1].kind != "notification" || got[1].unread != 0 || got[1].unseen != 2 {
+			t.Fatalf("published %+v, want unread_count 0, then the notification with 0 unread and 2 unseen", got)
+		}
+		if n := reads.Load(); n != 2 {
+			t.Errorf("%d statements read counts, want 2: the mark's and the notification's", n)
+		}
+	})
 }
 
 func TestCommentDeletedRemovesNotifications(t *testing.T) {

@@ -31,6 +31,10 @@ type Outbox struct {
 	// threads are live-thread events of the change that ends something
 	// readers saw (a post or comment deleted or hidden), published first.
 	threads []*model.ThreadEvent
+	// known are the counts the notifications' users will have once the
+	// transaction commits, by user, as far as it knows them (knownAfter);
+	// publish counts the others.
+	known map[int64]knownCounts
 }
 
 // postCreated writes, inside tx, the mention notifications of a new post,
@@ -126,20 +130,45 @@ func (s *Notifications) postDeleted(tx *gorm.DB, postID int64) (Outbox, error) {
 // sqlraw.go): MySQL reports only the first id of a multi-row insert, and with innodb_autoinc_lock_mode=2 (MySQL 8's
 // default) the others need not follow it. A plan names each user once, so
 // one statement moves every recipient's sequence on by one.
+//
+// On MySQL that statement rides in front of the last insert, in one
+// multi-statement query (see OpenDB): each round trip between the lock and
+// the commit keeps the recipients locked, and their notifications
+// unpushed, that much longer. The query's id is its last statement's, the
+// insert's, and the query runs through GORM's create callbacks as every
+// insert of a notification does (rawInsert).
 func (s *Notifications) write(tx *gorm.DB, to notifyPlan, build func(userID int64, typ string) *model.Notification) (Outbox, error) {
 	if len(to) == 0 {
 		return Outbox{}, nil
 	}
-	out := Outbox{notifications: planned(to, build)}
-	for _, n := range out.notifications {
+	out := Outbox{notifications: planned(to, build), known: s.knownAfter(to)}
+	insert := func(n *model.Notification, query string, args []any) (err error) {
+		n.ID, err = rawInsert(tx, "notifications", query, args...)
+		return err
+	}
+	notes := out.notifications
+	for _, n := range notes[:len(notes)-1] {
 		query, args := notificationStatement(n, byValue(n.CommentID))
-		id, err := rawInsert(tx, "notifications", query, args...)
-		if err != nil {
+		if err := insert(n, query, args); err != nil {
 			return Outbox{}, err
 		}
-		n.ID = id
 	}
-	return out, bumpSeqs(tx, to)
+	last := notes[len(notes)-1]
+	query, args := notificationStatement(last, byValue(last.CommentID))
+	if !onMySQL(tx) {
+		if err := insert(last, query, args); err != nil {
+			return Outbox{}, err
+		}
+		return out, bumpSeqs(tx, to)
+	}
+	var b batch
+	users, ids := idList(nil, recipientIDs(to))
+	b.add(bumpSeqsSQL(tx, users), ids)
+	b.add(query, args)
+	if err := insert(last, b.query.String(), b.args); err != nil {
+		return Outbox{}, err
+	}
+	return out, nil
 }
 
 // insertNotifications begins an insert of notifications rows, the values
@@ -275,28 +304,40 @@ func usersByKey(tx *gorm.DB) string {
 	return "users"
 }
 
+// lockedUser is what a transaction that notifies a user reads of the
+// user's row with its lock: nothing else changes them until it commits.
+type lockedUser struct {
+	seq    int64                    // notification_seq
+	counts model.NotificationCounts // unread and unseen
+}
+
+// lockedColumns are lockedUser's columns of the users row, in its order.
+const lockedColumns = `users.notification_seq, users.unread_notifications, users.unseen_notifications`
+
 // lockUsers takes the write locks of the given users' rows, ascending by id
-// (see write). It returns the notification_seq of each user that exists.
-func lockUsers(tx *gorm.DB, ids []int64) (map[int64]int64, error) {
-	seqs, _, err := lockNotified(tx, 0, ids)
-	return seqs, err
+// (see write). It returns what it read of each user that exists.
+func lockUsers(tx *gorm.DB, ids []int64) (map[int64]lockedUser, error) {
+	locked, _, err := lockNotified(tx, 0, ids)
+	return locked, err
 }
 
 // lockNotified locks, inside tx, the rows of the users ids, ascending by id
 // (see write), and, for an actorID other than 0, reads in the same
 // statement which of them have blocked actorID: the block rows are read by
 // a locking read, which sees every committed row whatever the
-// transaction's snapshot (see lockPlan). It returns the notification_seq
-// of each user that exists, and the blockers.
-func lockNotified(tx *gorm.DB, actorID int64, ids []int64) (map[int64]int64, map[int64]bool, error) {
+// transaction's snapshot (see lockPlan). It returns what it read of each
+// user that exists, and the blockers.
+func lockNotified(tx *gorm.DB, actorID int64, ids []int64) (map[int64]lockedUser, map[int64]bool, error) {
 	var rows []struct {
-		ID              int64
-		NotificationSeq int64
-		Blocker         *int64
+		ID                  int64
+		NotificationSeq     int64
+		UnreadNotifications int64
+		UnseenNotifications int64
+		Blocker             *int64
 	}
-	q := tx.Table("users").Select("users.id, users.notification_seq")
+	q := tx.Table("users").Select("users.id, " + lockedColumns)
 	if actorID != 0 {
-		q = q.Select("users.id, users.notification_seq, user_blocks.user_id AS blocker").
+		q = q.Select("users.id, "+lockedColumns+", user_blocks.user_id AS blocker").
 			Joins("LEFT JOIN user_blocks ON user_blocks.user_id = users.id AND user_blocks.blocked_id = ?", actorID)
 	}
 	err := q.Where("users.id IN ?", ids).Order("users.id").
@@ -304,13 +345,14 @@ func lockNotified(tx *gorm.DB, actorID int64, ids []int64) (map[int64]int64, map
 	if err != nil {
 		return nil, nil, dbError(err)
 	}
-	seqs := make(map[int64]int64, len(rows))
+	locked := make(map[int64]lockedUser, len(rows))
 	blockers := map[int64]bool{}
 	for _, r := range rows {
-		seqs[r.ID] = r.NotificationSeq
+		locked[r.ID] = lockedUser{seq: r.NotificationSeq,
+			counts: model.NotificationCounts{Unread: r.UnreadNotifications, Unseen: r.UnseenNotifications}}
 		if r.Blocker != nil {
 			blockers[r.ID] = true
 		}
 	}
-	return seqs, blockers, nil
+	return locked, blockers, nil
 }

@@ -82,3 +82,31 @@ func TestSendSystemRetriesDeadlock(t *testing.T) {
 		t.Fatalf("bob's notifications %+v, want one with seq 1", rows)
 	}
 }
+
+// TestSendSystemInsertFails: a notification whose insert the database
+// refuses leaves nothing behind, its user's sequence and counts included,
+// which on MySQL move in the same query, just before the insert.
+func TestSendSystemInsertFails(t *testing.T) {
+	f := newFixture(t)
+	admin := f.asRole(t, "root", model.RoleAdmin)
+	f.as(t, "bob")
+	bobID := f.users["bob"].ID
+	heal := f.db.FailInserts(t, "notifications")
+	if n, err := f.notes.SendSystem(admin, bobID, "hello"); err == nil {
+		t.Fatalf("sent %+v although its insert failed", n)
+	}
+	heal()
+	checkSequence(t, f, bobID)
+	if got := f.pub.take(); len(got) != 0 {
+		t.Errorf("published %+v for a rolled-back send", got)
+	}
+	var counts struct{ Seq, Unread, Unseen int64 }
+	err := f.db.Raw("SELECT notification_seq AS seq, unread_notifications AS unread, unseen_notifications AS unseen FROM users WHERE id = ?", bobID).Scan(&counts).Error
+	if err != nil || counts.Seq != 0 || counts.Unread != 0 || counts.Unseen != 0 {
+		t.Fatalf("bob's row %+v, %v; want nothing moved", counts, err)
+	}
+	if _, err := f.notes.SendSystem(admin, bobID, "hello again"); err != nil {
+		t.Fatal(err)
+	}
+	checkSequence(t, f, bobID)
+}
