@@ -40,11 +40,12 @@ type notificationCore struct {
 	pub Publisher
 	log *slog.Logger
 
-	// stripes serialise, per user, "count unread, then publish" on this
-	// instance. Without them a count taken earlier could be published after
-	// one taken later, and the user's badge would stay wrong until the next
-	// change; with them the last count published for a user is always one
-	// taken after every change that was published before it.
+	// stripes serialise, per user, "take the counts, then publish" on this
+	// instance (taken by a read, or known from the transaction, see
+	// publishCount). Without them a count taken earlier could be published
+	// after one taken later, and the user's badge would stay wrong until
+	// the next change; with them the last count published for a user is
+	// always one taken after every change that was published before it.
 	stripes [publishStripes]publishStripe
 }
 
