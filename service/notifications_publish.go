@@ -147,16 +147,17 @@ func (s *notificationCore) countsChanged(ctx context.Context, userID int64) (mod
 }
 
 // publishCount passes userID's unread and unseen counts to send, holding
-// the user's stripe throughout (see notificationCore.stripes). It counts
-// them, unless known, the counts a transaction of the user's read under
-// their row's lock, can stand: only while nothing of the stripe was
-// published since the transaction read the stripe's generation, before
-// its commit. Every later change to the counts commits after it (it held
-// the user's lock) and is published with counts taken after it, so until
-// one of those is published, known are the newest; once one is, they may
-// not be, and are counted again. It returns the counts, whose Unread is -1
-// when they could not be taken; then it calls send only when sendUnknown
-// is set.
+// the user's stripe throughout (see notificationCore.stripes).
+//
+// The counts are known, when given, or else read. Known counts are those a
+// transaction of the user's read under their row's lock, plus its own
+// notification; they stand only while nothing of the stripe was published
+// since the transaction read the stripe's generation, before its commit.
+// Every later change to the counts commits after it (it held the lock) and
+// is published with counts taken after it: until one of those is
+// published, the known counts are the newest; once one may have been,
+// they are read again. It returns the counts, whose Unread is -1 when they
+// could not be taken; then it calls send only when sendUnknown is set.
 func (s *notificationCore) publishCount(ctx context.Context, userID int64, known *knownCounts, sendUnknown bool, send func(counts model.NotificationCounts) error) model.NotificationCounts {
 	stripe := &s.stripes[uint64(userID)%publishStripes]
 	stripe.mu.Lock()
