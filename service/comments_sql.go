@@ -291,8 +291,7 @@ func (s *Comments) writeBatch(tx *gorm.DB, plan notifyPlan, actor *model.User, p
 		b.add(fmt.Sprintf("SET @discuss_notification%d = LAST_INSERT_ID()", i), nil)
 	}
 	if len(plan) > 0 {
-		users, ids := idList(nil, recipientIDs(plan))
-		b.add(bumpSeqsSQL(tx, users), ids)
+		b.add(bumpSeqsStatement(tx, plan))
 	}
 	if draft.watched {
 		b.add(outboxStatement(plan, actor, c, inBatch()))

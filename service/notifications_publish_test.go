@@ -89,10 +89,6 @@ func TestPublishAfterCommitOnly(t *testing.T) {
 	})
 }
 
-// TestPublishWithoutCount: when the counts cannot be read after the
-// commit, the notification is still published, with -1 for the unread
-// count, so that the hub has the connections read it from the database
-// rather than dropping the live push.
 // countReads counts, from now on, the statements that read a user's counts
 // (countsColumns), and fails them while fail is set. Counts are Raw
 // statements, which gorm runs through its Row callbacks.
@@ -109,6 +105,10 @@ func countReads(t *testing.T, f *fixture, fail *atomic.Bool) *atomic.Int64 {
 	return &reads
 }
 
+// TestPublishWithoutCount: when the counts cannot be read after the
+// commit, the notification is still published, with -1 for the unread
+// count, so that the hub has the connections read it from the database
+// rather than dropping the live push.
 func TestPublishWithoutCount(t *testing.T) {
 	f := newFixture(t)
 	alice, bob, p := f.alicePost(t, "post")

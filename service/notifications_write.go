@@ -142,33 +142,25 @@ func (s *Notifications) write(tx *gorm.DB, to notifyPlan, build func(userID int6
 		return Outbox{}, nil
 	}
 	out := Outbox{notifications: planned(to, build), known: s.knownAfter(to)}
-	insert := func(n *model.Notification, query string, args []any) (err error) {
-		n.ID, err = rawInsert(tx, "notifications", query, args...)
-		return err
-	}
-	notes := out.notifications
-	for _, n := range notes[:len(notes)-1] {
+	batched := onMySQL(tx)
+	for i, n := range out.notifications {
 		query, args := notificationStatement(n, byValue(n.CommentID))
-		if err := insert(n, query, args); err != nil {
+		if batched && i == len(out.notifications)-1 {
+			var b batch
+			b.add(bumpSeqsStatement(tx, to))
+			b.add(query, args)
+			query, args = b.query.String(), b.args
+		}
+		id, err := rawInsert(tx, "notifications", query, args...)
+		if err != nil {
 			return Outbox{}, err
 		}
+		n.ID = id
 	}
-	last := notes[len(notes)-1]
-	query, args := notificationStatement(last, byValue(last.CommentID))
-	if !onMySQL(tx) {
-		if err := insert(last, query, args); err != nil {
-			return Outbox{}, err
-		}
-		return out, bumpSeqs(tx, to)
+	if batched {
+		return out, nil
 	}
-	var b batch
-	users, ids := idList(nil, recipientIDs(to))
-	b.add(bumpSeqsSQL(tx, users), ids)
-	b.add(query, args)
-	if err := insert(last, b.query.String(), b.args); err != nil {
-		return Outbox{}, err
-	}
-	return out, nil
+	return out, bumpSeqs(tx, to)
 }
 
 // insertNotifications begins an insert of notifications rows, the values
@@ -282,9 +274,16 @@ func readUserIDs(tx *gorm.DB, query string, args []any) (map[int64]int64, error)
 // locked, which deadlocked the fan-out worker against comments on its post.
 // SQLite has no row locks to take.
 func bumpSeqs(tx *gorm.DB, to notifyPlan) error {
-	users, args := idList(make([]any, 0, len(to)), recipientIDs(to))
-	_, err := rawExec(tx, bumpSeqsSQL(tx, users), args...)
+	query, args := bumpSeqsStatement(tx, to)
+	_, err := rawExec(tx, query, args...)
 	return err
+}
+
+// bumpSeqsStatement is bumpSeqs's statement for the recipients of to, with
+// its arguments.
+func bumpSeqsStatement(tx *gorm.DB, to notifyPlan) (string, []any) {
+	users, args := idList(make([]any, 0, len(to)), recipientIDs(to))
+	return bumpSeqsSQL(tx, users), args
 }
 
 // bumpSeqsSQL is bumpSeqs's statement for the users of the list users
