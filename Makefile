@@ -31,6 +31,9 @@ LOADTEST_FLAGS = -tags loadtest -run 'Seed'
 # Tests with a time bound, run again without the race detector, which
 # slows them several times over: under it they check only the plumbing.
 TIMED_FLAGS = -count=1 -timeout 5m -run 'TestFanoutTenThousandWatchers'
+# Tests that count allocations, which the race detector's own make
+# meaningless, run again without it.
+ALLOC_FLAGS = -count=1 -run 'AllocatesNothing'
 
 ## test: every test (MySQL when DISCUSS_TEST_MYSQL_DSN is set, else SQLite); the fuzz
 ## targets run their seed corpora as plain tests. Timed fuzzing is `make fuzz` (CI runs both):
@@ -40,6 +43,7 @@ test:
 	$(GO) test $(TEST_FLAGS) ./...
 	$(GO) test $(TEST_FLAGS) $(LOADTEST_FLAGS) ./cmd/discuss
 	$(GO) test $(TIMED_FLAGS) ./service
+	$(GO) test $(ALLOC_FLAGS) ./notify
 
 ## fuzz: run every fuzz target briefly (FUZZ_TIME each); seeds live in testdata/fuzz
 fuzz:
@@ -55,6 +59,7 @@ test-mysql:
 		$(GO) test $(TEST_FLAGS) ./...
 	DISCUSS_TEST_MYSQL_DSN='$(MYSQL_TEST_DSN)' $(GO) test $(TEST_FLAGS) $(LOADTEST_FLAGS) ./cmd/discuss
 	DISCUSS_TEST_MYSQL_DSN='$(MYSQL_TEST_DSN)' $(GO) test $(TIMED_FLAGS) ./service
+	$(GO) test $(ALLOC_FLAGS) ./notify
 
 ## lint: gofmt, go vet and staticcheck must all be clean
 lint:

@@ -33,8 +33,11 @@ type Hub struct {
 	// writeBuffers is gorilla's write buffer pool, shared by every
 	// connection so that an idle one holds no write buffer.
 	writeBuffers *sync.Pool
-	origins      model.Origins
-	addresses    *addressSlots
+	// corkBuffers keep the frames written to a corked connection until
+	// uncork (see sockConn.cork).
+	corkBuffers *sync.Pool
+	origins     model.Origins
+	addresses   *addressSlots
 
 	// life bounds Store calls made for connections; it ends at shutdown.
 	life    context.Context
@@ -99,6 +102,7 @@ func New(opts Options, store Store, broker Broker, logger *slog.Logger, reg prom
 		log:          logger,
 		m:            newMetrics(reg),
 		writeBuffers: &sync.Pool{},
+		corkBuffers:  &sync.Pool{},
 		origins:      model.NewOrigins(opts.AllowedOrigins),
 		addresses:    newAddressSlots(opts.MaxConnectionsPerAddress, opts.ExemptAddresses),
 		life:         life,
@@ -283,7 +287,7 @@ func (h *Hub) Abandon(a *Admission) {
 // frees the request and the buffers of the hijacked connection).
 func (h *Hub) ServeAdmitted(conn *websocket.Conn, a *Admission) error {
 	c := a.c
-	out := newWSTransport(conn)
+	out := newWSTransport(conn, h.corkBuffers)
 	if a.closed {
 		if out.sayClose(websocket.CloseGoingAway, time.Now().Add(time.Second)) == nil {
 			out.uncork()

@@ -4,8 +4,12 @@ package notify
 
 import "syscall"
 
-// canWriteNow reports whether writeNow writes: elsewhere every write is
+// canWriteNow reports whether nowWriter writes: elsewhere every write is
 // kept for the writer's flush.
 const canWriteNow = false
 
-func writeNow(syscall.RawConn, []byte) (int, error) { return 0, nil }
+type nowWriter struct{}
+
+func newNowWriter(syscall.RawConn) *nowWriter { return nil }
+
+func (*nowWriter) writeNow([]byte) (int, error) { return 0, nil }

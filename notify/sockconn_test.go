@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 )
@@ -15,6 +17,17 @@ import (
 // buffer. (A small receive buffer too would fill sooner, but then Linux
 // probes the closed window with a back-off of seconds once the peer reads.)
 func socketPair(t *testing.T) (*sockConn, net.Conn) {
+	t.Helper()
+	c, peer := loopback(t)
+	_ = c.(*net.TCPConn).SetWriteBuffer(4096)
+	s := newSockConn(c)
+	s.buffer(&sync.Pool{})
+	t.Cleanup(func() { _ = s.Close() })
+	return s, peer
+}
+
+// loopback returns the two ends of a loopback TCP connection.
+func loopback(t *testing.T) (net.Conn, net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -37,11 +50,8 @@ func socketPair(t *testing.T) (*sockConn, net.Conn) {
 	if c == nil {
 		t.FailNow()
 	}
-	_ = c.(*net.TCPConn).SetWriteBuffer(4096)
-	s := newSockConn(c)
-	s.buffer()
-	t.Cleanup(func() { _ = s.Close(); _ = peer.Close() })
-	return s, peer
+	t.Cleanup(func() { _ = c.Close(); _ = peer.Close() })
+	return c, peer
 }
 
 // chunks is n chunks of 1 KiB, each filled with its own byte, so that a
@@ -162,5 +172,111 @@ func TestSockConnCork(t *testing.T) {
 	// Uncorked, a write goes out at once again.
 	if _, err := s.Write([]byte("four")); err != nil || s.flushing() {
 		t.Fatalf("write after uncork: %v, flushing %v", err, s.flushing())
+	}
+}
+
+func TestSockConnCorkLendsItsBuffer(t *testing.T) {
+	if !canWriteNow {
+		t.Skip("this system's sockets are written by flush only")
+	}
+	s, peer := socketPair(t)
+	s.cork()
+	for _, f := range []string{"one", "two"} {
+		if _, err := s.Write([]byte(f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.uncork() {
+		t.Fatal("a few bytes wait after uncork")
+	}
+	b, _ := s.spare.Get().(*[]byte)
+	switch {
+	case b == nil && raceDetector:
+		b = new([]byte) // The race detector's pool drops some of what it is given.
+	case b == nil || len(*b) != 0 || cap(*b) < len("onetwo"):
+		t.Fatalf("after a batch the socket took, the pool gave %v; want the batch's buffer, emptied", b)
+	}
+
+	// A batch the socket does not take entirely keeps its buffer until
+	// flush: lent out again, the next batch, on another connection, would
+	// write over the bytes this one still owes its client.
+	s.spare.Put(b)
+	data := chunks(1 << 10)
+	s.cork()
+	for _, p := range data {
+		if _, err := s.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !s.uncork() {
+		t.Fatal("1 MiB written corked to a peer that does not read, and nothing waits for flush")
+	}
+	other, _ := socketPair(t)
+	other.spare = s.spare
+	other.cork()
+	for range 2 << 10 { // More than the first batch's buffer holds.
+		if _, err := other.Write(bytes.Repeat([]byte{0xff}, 1024)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other.uncork()
+
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(peer)
+		got <- b
+	}()
+	_ = s.SetWriteDeadline(time.Now().Add(waitTimeout))
+	if err := s.flush(); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Conn.(*net.TCPConn).CloseWrite()
+	if want := append([]byte("onetwo"), bytes.Join(data, nil)...); !bytes.Equal(<-got, want) {
+		t.Fatal("the peer read other bytes than were written corked, or in another order")
+	}
+}
+
+func TestSockConnWriteAllocatesNothing(t *testing.T) {
+	if !canWriteNow {
+		t.Skip("this system's sockets are written by flush only")
+	}
+	if raceDetector {
+		t.Skip("under the race detector sync.Pool drops a quarter of what it is given")
+	}
+	c, peer := loopback(t)
+	s := newSockConn(c)
+	s.buffer(&sync.Pool{})
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			if _, err := peer.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	// A hot post's fan-out writes fifty thousand frames a second: each
+	// allocation there is paid for in collector cycles, which scan every
+	// connection's goroutines. (testing.AllocsPerRun would run the peer's
+	// reader on the writer's only processor, and the socket would fill.)
+	frame := []byte("a frame")
+	write := func() { _, _ = s.Write(frame) }
+	batch := func() {
+		s.cork()
+		_, _ = s.Write(frame)
+		_, _ = s.Write(frame)
+		_ = s.uncork()
+	}
+	batch() // lends the pool its first buffer
+	for name, do := range map[string]func(){"a write": write, "a corked batch": batch} {
+		const runs = 1000
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range runs {
+			do()
+		}
+		runtime.ReadMemStats(&after)
+		if n := after.Mallocs - before.Mallocs; n > runs/10 {
+			t.Errorf("%s allocated %d times in %d", name, n, runs)
+		}
 	}
 }

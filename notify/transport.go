@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -47,10 +48,12 @@ type wsTransport struct {
 	sock *sockConn
 }
 
-func newWSTransport(conn *websocket.Conn) wsTransport {
+// newWSTransport writes to conn; when it was upgraded through
+// NonBlocking, its socket's cork borrows its buffers from spare.
+func newWSTransport(conn *websocket.Conn, spare *sync.Pool) wsTransport {
 	sock, _ := conn.NetConn().(*sockConn)
 	if sock != nil {
-		sock.buffer()
+		sock.buffer(spare)
 	}
 	return wsTransport{conn: conn, sock: sock}
 }
@@ -77,7 +80,7 @@ func (w wsTransport) drop() error { return w.conn.Close() }
 // writesNow is false for a socket that cannot be written without waiting
 // (TLS, or not a Unix system): there a frame written in place would only be
 // kept for a writer goroutine anyway.
-func (w wsTransport) writesNow() bool { return w.sock != nil && w.sock.raw != nil }
+func (w wsTransport) writesNow() bool { return w.sock != nil && w.sock.now != nil }
 
 func (w wsTransport) flushing() bool { return w.sock != nil && w.sock.flushing() }
 
