@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -68,6 +69,36 @@ func TestDeliveries(t *testing.T) {
 	}
 	if at, n := d.lastArrival(2); n != 1 || !at.Equal(t0.Add(5*time.Millisecond)) {
 		t.Fatalf("last arrival of 2: %v on %d", at, n)
+	}
+}
+
+func TestDeliveriesConcurrent(t *testing.T) {
+	// As in thread-live: each event is expected on every connection, whose
+	// readers all record it at once.
+	d := newDeliveries()
+	conns := make([]*client, 3*deliveryShards+5)
+	for i := range conns {
+		conns[i] = &client{idx: i}
+	}
+	const events = 20
+	var wg sync.WaitGroup
+	for id := int64(1); id <= events; id++ {
+		d.expectAll(conns, id)
+	}
+	for _, c := range conns {
+		wg.Go(func() {
+			for id := int64(1); id <= events; id++ {
+				d.receive(c.idx, id, time.Now())
+			}
+		})
+	}
+	wg.Wait()
+	n := len(conns) * events
+	if got, want := d.tally(), (tally{expected: n, delivered: n}); got != want || d.pending() != 0 {
+		t.Fatalf("tally %+v, %d pending; want %+v", got, d.pending(), want)
+	}
+	if a := d.lastArrivals(); len(a) != events || a[7].n != len(conns) {
+		t.Fatalf("last arrivals of %d events, event 7 on %d connections", len(a), a[7].n)
 	}
 }
 
