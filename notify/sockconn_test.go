@@ -96,6 +96,15 @@ func TestSockConnWritesWithoutWaiting(t *testing.T) {
 		t.Fatal("1 MiB written to a peer that does not read, and nothing waits for flush")
 	}
 	// The peer reads now: flush delivers the rest, everything in order.
+	if want := bytes.Join(data, nil); !bytes.Equal(flushToPeer(t, s, peer), want) {
+		t.Fatal("the peer read other bytes than were written, or in another order")
+	}
+}
+
+// flushToPeer flushes s while its peer reads, half-closes s, and returns
+// everything the peer read.
+func flushToPeer(t *testing.T, s *sockConn, peer net.Conn) []byte {
+	t.Helper()
 	got := make(chan []byte, 1)
 	go func() {
 		b, _ := io.ReadAll(peer)
@@ -109,9 +118,7 @@ func TestSockConnWritesWithoutWaiting(t *testing.T) {
 		t.Fatal("flushing after flush")
 	}
 	_ = s.Conn.(*net.TCPConn).CloseWrite()
-	if want := bytes.Join(data, nil); !bytes.Equal(<-got, want) {
-		t.Fatal("the peer read other bytes than were written, or in another order")
-	}
+	return <-got
 }
 
 func TestSockConnFlushDeadline(t *testing.T) {
@@ -220,18 +227,7 @@ func TestSockConnCorkLendsItsBuffer(t *testing.T) {
 		}
 	}
 	other.uncork()
-
-	got := make(chan []byte, 1)
-	go func() {
-		b, _ := io.ReadAll(peer)
-		got <- b
-	}()
-	_ = s.SetWriteDeadline(time.Now().Add(waitTimeout))
-	if err := s.flush(); err != nil {
-		t.Fatal(err)
-	}
-	_ = s.Conn.(*net.TCPConn).CloseWrite()
-	if want := append([]byte("onetwo"), bytes.Join(data, nil)...); !bytes.Equal(<-got, want) {
+	if want := append([]byte("onetwo"), bytes.Join(data, nil)...); !bytes.Equal(flushToPeer(t, s, peer), want) {
 		t.Fatal("the peer read other bytes than were written corked, or in another order")
 	}
 }
