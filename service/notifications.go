@@ -312,7 +312,7 @@ func (s *Notifications) SendSystem(ctx context.Context, userID int64, message st
 			return model.Errorf(model.ENOTFOUND, "user %d not found", userID)
 		}
 		actorID := actor.ID
-		out, err = s.write(tx, []recipient{{userID: userID, typ: model.NotifySystem, seq: u.seq, counts: u.counts}}, func(userID int64, typ string) *model.Notification {
+		out, err = s.write(tx, []recipient{{userID: userID, typ: model.NotifySystem, lockedUser: u}}, func(userID int64, typ string) *model.Notification {
 			return &model.Notification{UserID: userID, Type: typ, ActorID: &actorID, Excerpt: message, Actor: model.AuthorOf(actor)}
 		})
 		return err

@@ -195,7 +195,7 @@ func (s *Notifications) fanoutStep(tx *gorm.DB, ob *model.FanoutOutbox, size int
 	plan := make(notifyPlan, 0, len(to))
 	for _, id := range to {
 		if u, ok := locked[id]; ok && !blockers[id] {
-			plan = append(plan, recipient{userID: id, typ: model.NotifyThreadComment, seq: u.seq, counts: u.counts})
+			plan = append(plan, recipient{userID: id, typ: model.NotifyThreadComment, lockedUser: u})
 		}
 	}
 	actorID, postID, commentID := ob.ActorID, ob.PostID, ob.CommentID

@@ -114,8 +114,7 @@ func planOf(to []recipient, locked map[int64]lockedUser, blockers map[int64]bool
 	plan := make(notifyPlan, 0, len(to))
 	for _, r := range to {
 		if !blockers[r.userID] {
-			u := locked[r.userID]
-			r.seq, r.counts = u.seq, u.counts
+			r.lockedUser = locked[r.userID]
 			plan = append(plan, r)
 		}
 	}
@@ -195,10 +194,9 @@ func (r recipients) pick() []recipient {
 type recipient struct {
 	userID int64
 	typ    string
-	// seq is the user's notification_seq and counts their unread and
-	// unseen counts, read under the row's lock.
-	seq    int64
-	counts model.NotificationCounts
+	// lockedUser is what the plan read of the user's row under its lock:
+	// their notification_seq and counts.
+	lockedUser
 }
 
 func recipientIDs(to []recipient) []int64 {

@@ -14,8 +14,8 @@ import (
 // (after the user's row is locked, before the INSERT) to the return of
 // COMMIT. That is the part of push's created_at -> frame latency that is
 // MariaDB's alone: the sequence's update and the insert (one query) and
-// the commit's log flush. Set beside push (bench.sh compare push), the difference is the
-// server's publish and write and the client's read.
+// the commit's log flush. Set beside push (bench.sh compare push), the
+// difference is the server's publish and write and the client's read.
 func (r *runner) dbPush(ctx context.Context) error {
 	db, err := r.ceilingDB()
 	if err != nil {
