@@ -87,6 +87,7 @@ type config struct {
 	workers          int
 	watchers         int
 	subscribers      int
+	gorillaReaders   bool
 	commenters       int
 	// startAt, when set, is when push and thread-live begin to send.
 	startAt time.Time
@@ -167,6 +168,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.dsn, "dsn", "", "db-ceiling, db-push, snapshot: the server's MySQL `DSN` (database.dsn), on the loopback")
 	fs.IntVar(&c.watchers, "watchers", 10000, "fanout: connected `users` who watch the post commented on")
 	fs.IntVar(&c.subscribers, "subscribers", 1000, "thread-live: connections that follow the post commented on")
+	fs.BoolVar(&c.gorillaReaders, "gorilla-readers", false, "thread-live: read the subscribers through gorilla, a goroutine each, not from one epoll loop per P (Linux)")
 	fs.IntVar(&c.commenters, "commenters", 20, "thread-live: `users` who take turns commenting")
 	fs.IntVar(&c.workers, "workers", 8, "db-ceiling: `goroutines` running the statements, each with its own database connection; snapshot: writers, and as many readers")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write loadgen's own CPU profile to this `file`")

@@ -77,7 +77,7 @@ func newRunner(cfg *config, log io.Writer) (*runner, error) {
 
 // close ends every connection still open, and the broker proxy.
 func (r *runner) close() {
-	r.sw.closeAll()
+	r.sw.stop()
 	if r.proxy != nil {
 		_ = r.proxy.close()
 	}

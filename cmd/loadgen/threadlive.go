@@ -19,6 +19,8 @@ import (
 // that neither follow the post nor comment: a hot post must not slow their
 // pushes. Its figures are, per comment, the time from its due start to the
 // last subscriber's frame, and the others' pushes from created_at to frame.
+// The subscribers' sockets are read by the pollers where there are (see
+// pollers), unless --gorilla-readers.
 func (r *runner) threadLive(ctx context.Context) error {
 	author, err := r.postAuthor()
 	if err != nil {
@@ -53,6 +55,11 @@ func (r *runner) threadLive(ctx context.Context) error {
 			confirmed.Add(1)
 		case f.Type == "error" || f.Type == "post_resync" || f.Type == "post_deleted":
 			refused.Add(1)
+		}
+	}
+	if !r.cfg.gorillaReaders {
+		if err := r.sw.poll(func(c *client) bool { return fp.following[c.idx] }); err != nil {
+			r.rep.notes = append(r.rep.notes, "the subscribers are read through gorilla: "+err.Error())
 		}
 	}
 	if _, err := r.connect(ctx, onFrame); err != nil {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,11 +37,14 @@ type client struct {
 	idx  int
 	user user
 
-	conn    *websocket.Conn // set by connect before the reader starts
-	hello   chan struct{}   // closed by the reader when hello arrives
-	ended   chan struct{}   // closed by the reader when it returns
-	closing atomic.Bool     // we are closing it: its end is no drop
-	up      atomic.Bool     // hello received and the reader still running; set by the reader
+	conn    wsConn        // set by connect before the reader starts
+	hello   chan struct{} // closed by the reader when hello arrives
+	ended   chan struct{} // closed by the reader when it returns
+	closing atomic.Bool   // we are closing it: its end is no drop
+	up      atomic.Bool   // hello received and the reader still running; set by the reader
+	// gotHello is set when hello arrives on this connection; only its
+	// reader reads and sets it.
+	gotHello bool
 	// dropCode is the close code of the server's last drop of this
 	// connection (-1 without a close frame), 0 when it did not drop it.
 	dropCode atomic.Int64
@@ -48,6 +52,15 @@ type client struct {
 	// reconnect.
 	lastID atomic.Int64
 	pongs  atomic.Int64
+}
+
+// wsConn is what the swarm writes to a connection through: gorilla's
+// *websocket.Conn, or a connection the pollers read (pollConn).
+type wsConn interface {
+	SetWriteDeadline(t time.Time) error
+	WriteMessage(messageType int, data []byte) error
+	WriteControl(messageType int, data []byte, deadline time.Time) error
+	Close() error
 }
 
 // swarm holds the WebSocket clients of a run. Its sockets come from
@@ -70,6 +83,11 @@ type swarm struct {
 	mu         sync.Mutex
 	closeCodes map[int]int // close code of each drop, counted
 	readers    sync.WaitGroup
+
+	// polls reads the connections of the clients that polled picks, when
+	// set (see poll).
+	polls  *pollers
+	polled func(*client) bool
 }
 
 func newSwarm(base *url.URL, users []user, sources int, timeout time.Duration) *swarm {
@@ -143,19 +161,30 @@ func (s *swarm) connect(ctx context.Context, c *client, since int64) error {
 		u += "?since=" + strconv.FormatInt(since, 10)
 	}
 	h := http.Header{"Authorization": {"Bearer " + c.user.token}}
-	conn, res, err := s.dialers[c.idx%len(s.dialers)].DialContext(ctx, u, h)
-	if err != nil {
-		if res != nil {
-			return fmt.Errorf("%w (HTTP %d)", err, res.StatusCode)
-		}
-		return err
-	}
-	c.conn = conn
 	c.hello, c.ended = make(chan struct{}), make(chan struct{})
 	c.closing.Store(false)
 	c.dropCode.Store(0)
-	s.readers.Add(1)
-	go s.read(c)
+	c.gotHello = false
+	d := s.dialers[c.idx%len(s.dialers)]
+	var conn wsConn
+	if s.polls != nil && s.polled(c) && strings.HasPrefix(u, "ws:") {
+		var err error
+		if conn, err = s.polls.dial(ctx, c, u, h, d); err != nil {
+			return err
+		}
+		c.conn = conn
+	} else {
+		ws, res, err := d.DialContext(ctx, u, h)
+		if err != nil {
+			if res != nil {
+				return fmt.Errorf("%w (HTTP %d)", err, res.StatusCode)
+			}
+			return err
+		}
+		conn, c.conn = ws, ws
+		s.readers.Add(1)
+		go s.read(c, ws)
+	}
 	timer := time.NewTimer(30 * time.Second)
 	defer timer.Stop()
 	select {
@@ -177,66 +206,77 @@ func (s *swarm) connect(ctx context.Context, c *client, since int64) error {
 	}
 }
 
-// read is c's reader: it answers the server's pings (gorilla does, while
-// reading) and hands every frame to onFrame.
-func (s *swarm) read(c *client) {
-	defer s.readers.Done()
-	conn, hello := c.conn, c.hello
-	defer close(c.ended)
-	gotHello := false
+// read is c's reader on its own goroutine, through gorilla, which also
+// answers the server's pings while reading.
+func (s *swarm) read(c *client, conn *websocket.Conn) {
 	var buf bytes.Buffer
 	for {
 		data, err := readMessage(conn, &buf)
-		at := time.Now()
 		if err != nil {
-			if gotHello {
-				s.connected.Add(-1)
-			}
-			c.up.Store(false)
-			if !c.closing.Load() {
-				s.dropped.Add(1)
-				code := -1
-				var ce *websocket.CloseError
-				if errors.As(err, &ce) {
-					code = ce.Code
-				}
-				c.dropCode.Store(int64(code))
-				s.mu.Lock()
-				s.closeCodes[code]++
-				s.mu.Unlock()
-			}
 			_ = conn.Close()
+			s.end(c, err)
 			return
 		}
-		var f frame
-		if err := decodeFrame(data, &f); err != nil {
-			s.badFrames.Add(1)
-			continue
+		s.message(c, data, time.Now())
+	}
+}
+
+// message handles a message that c's reader read at at: the hello that
+// marks c up, the counts the swarm keeps, then onFrame. Only c's reader
+// calls it.
+func (s *swarm) message(c *client, data []byte, at time.Time) {
+	var f frame
+	if err := decodeFrame(data, &f); err != nil {
+		s.badFrames.Add(1)
+		return
+	}
+	switch f.Type {
+	case "hello":
+		// Only the reader marks the client up, as only it marks it
+		// down: a close right after hello must find it up already.
+		if !c.gotHello {
+			c.gotHello = true
+			s.connected.Add(1)
+			c.up.Store(true)
+			close(c.hello)
 		}
-		switch f.Type {
-		case "hello":
-			// Only the reader marks the client up, as only it marks it
-			// down: a close right after hello must find it up already.
-			if !gotHello {
-				gotHello = true
-				s.connected.Add(1)
-				c.up.Store(true)
-				close(hello)
-			}
-			continue
-		case "pong":
-			c.pongs.Add(1)
-		case "resync":
-			s.resyncs.Add(1)
-		case "notification":
-			if n := f.Notification; n != nil && n.ID > c.lastID.Load() {
-				c.lastID.Store(n.ID)
-			}
-		}
-		if s.onFrame != nil {
-			s.onFrame(c, &f, at)
+		return
+	case "pong":
+		c.pongs.Add(1)
+	case "resync":
+		s.resyncs.Add(1)
+	case "notification":
+		if n := f.Notification; n != nil && n.ID > c.lastID.Load() {
+			c.lastID.Store(n.ID)
 		}
 	}
+	if s.onFrame != nil {
+		s.onFrame(c, &f, at)
+	}
+}
+
+// end records the end of c's connection, which its reader met as err
+// (a *websocket.CloseError for the server's close frame) and has closed.
+func (s *swarm) end(c *client, err error) {
+	defer s.readers.Done()
+	defer close(c.ended)
+	if c.gotHello {
+		s.connected.Add(-1)
+	}
+	c.up.Store(false)
+	if c.closing.Load() {
+		return
+	}
+	s.dropped.Add(1)
+	code := -1
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		code = ce.Code
+	}
+	c.dropCode.Store(int64(code))
+	s.mu.Lock()
+	s.closeCodes[code]++
+	s.mu.Unlock()
 }
 
 // readMessage reads the next message into buf and returns it; it is good
@@ -268,6 +308,25 @@ func (s *swarm) closeAll() {
 		_ = c.conn.Close()
 	}
 	s.readers.Wait()
+}
+
+// poll has the pollers read the connections of the clients that polled
+// picks, from their next connect; stop ends them.
+func (s *swarm) poll(polled func(*client) bool) error {
+	p, err := newPollers(s)
+	if err != nil {
+		return err
+	}
+	s.polls, s.polled = p, polled
+	return nil
+}
+
+// stop closes every connection and ends the pollers.
+func (s *swarm) stop() {
+	s.closeAll()
+	if s.polls != nil {
+		s.polls.stop()
+	}
 }
 
 // pingAll sends every open connection the contract's ping frame and waits

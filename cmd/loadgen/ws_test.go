@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,7 +15,8 @@ import (
 // TestHelloThenClose: a server that says hello and closes the connection at
 // once (1013, as an overloaded one does) must leave every client down and
 // uncounted, so that a reconnect loop comes back for it; none may be
-// counted as up after its reader saw the close.
+// counted as up after its reader saw the close. Through gorilla, and
+// through the pollers.
 func TestHelloThenClose(t *testing.T) {
 	upgrader := websocket.Upgrader{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -28,21 +30,31 @@ func TestHelloThenClose(t *testing.T) {
 		_, _, _ = conn.ReadMessage() // until the client goes
 	}))
 	defer srv.Close()
-	s := testSwarm(srv.URL, 300)
-	var lat latencies
-	s.connectAll(context.Background(), 50, func(*client) int64 { return -1 }, &lat)
-	s.readers.Wait()
-	up := 0
-	for _, c := range s.clients {
-		if c.up.Load() {
-			up++
-		}
-	}
-	if up > 0 || s.connected.Load() != 0 {
-		t.Fatalf("%d clients up and %d counted connected after the server closed all", up, s.connected.Load())
-	}
-	if got := s.closedWith(websocket.CloseTryAgainLater); got != len(s.clients) {
-		t.Fatalf("%d drops with 1013, want %d", got, len(s.clients))
+	for _, polled := range []bool{false, true} {
+		t.Run(fmt.Sprintf("polled=%v", polled), func(t *testing.T) {
+			s := testSwarm(srv.URL, 300)
+			if polled {
+				if err := s.poll(func(*client) bool { return true }); err != nil {
+					t.Skip(err)
+				}
+				defer s.polls.stop()
+			}
+			var lat latencies
+			s.connectAll(context.Background(), 50, func(*client) int64 { return -1 }, &lat)
+			s.readers.Wait()
+			up := 0
+			for _, c := range s.clients {
+				if c.up.Load() {
+					up++
+				}
+			}
+			if up > 0 || s.connected.Load() != 0 {
+				t.Fatalf("%d clients up and %d counted connected after the server closed all", up, s.connected.Load())
+			}
+			if got := s.closedWith(websocket.CloseTryAgainLater); got != len(s.clients) {
+				t.Fatalf("%d drops with 1013, want %d", got, len(s.clients))
+			}
+		})
 	}
 }
 
