@@ -145,7 +145,20 @@ func (p *pollers) dial(ctx context.Context, c *client, rawURL string, h http.Hea
 	if err != nil {
 		return nil, err
 	}
-	rest, err := handshake(conn, u, h, time.Now().Add(d.HandshakeTimeout))
+	var deadline time.Time
+	if d.HandshakeTimeout > 0 {
+		deadline = time.Now().Add(d.HandshakeTimeout)
+	}
+	if err := conn.SetDeadline(deadline); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	// As gorilla's DialContext, the handshake ends with ctx.
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	rest, err := handshake(conn, u, h)
+	if !stop() && err == nil {
+		err = ctx.Err()
+	}
 	if err != nil {
 		_ = conn.Close()
 		return nil, err
@@ -176,12 +189,9 @@ func (p *pollers) dial(ctx context.Context, c *client, rawURL string, h http.Hea
 }
 
 // handshake sends the upgrade request for u on conn and reads the
-// server's 101 response, within deadline, and returns what the server
-// sent after it.
-func handshake(conn net.Conn, u *url.URL, h http.Header, deadline time.Time) ([]byte, error) {
-	if err := conn.SetDeadline(deadline); err != nil {
-		return nil, err
-	}
+// server's 101 response, within conn's deadline, and returns what the
+// server sent after it.
+func handshake(conn net.Conn, u *url.URL, h http.Header) ([]byte, error) {
 	var nonce [16]byte
 	_, _ = rand.Read(nonce[:])
 	key := base64.StdEncoding.EncodeToString(nonce[:])

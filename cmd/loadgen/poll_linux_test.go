@@ -170,3 +170,29 @@ func TestPolledRefusedAndClosed(t *testing.T) {
 		t.Fatalf("%d drops and %d connected after we closed every connection", n, s.connected.Load())
 	}
 }
+
+// TestPolledHandshakeCancelled: a server that never answers the upgrade
+// holds the dial only until its context ends.
+func TestPolledHandshakeCancelled(t *testing.T) {
+	answered := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-answered
+	}))
+	defer srv.Close()
+	defer close(answered)
+	s := testSwarm(srv.URL, 1)
+	if err := s.poll(func(*client) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	defer s.polls.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := s.connect(ctx, s.clients[0], -1)
+	if err == nil || ctx.Err() == nil {
+		t.Fatalf("connect returned %v before its context ended", err)
+	}
+	if waited := time.Since(start); waited > 4*time.Second {
+		t.Fatalf("connect returned after %s, not when its context ended", waited)
+	}
+}
