@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -286,10 +287,7 @@ func (l *pollLoop) run() {
 
 func (l *pollLoop) endAll(err error) {
 	l.mu.Lock()
-	left := make([]*pollConn, 0, len(l.conns))
-	for _, pc := range l.conns {
-		left = append(left, pc)
-	}
+	left := slices.Collect(maps.Values(l.conns))
 	l.mu.Unlock()
 	for _, pc := range left {
 		pc.end(err)

@@ -25,18 +25,14 @@ func TestPolledConnection(t *testing.T) {
 	body := func(n int) string { return strings.Repeat("x", n) }
 	// A small write buffer makes gorilla's NextWriter send the longer
 	// messages in several frames.
-	upgrader := websocket.Upgrader{WriteBufferSize: 256}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	upgrader := &websocket.Upgrader{WriteBufferSize: 256}
+	noToken := func(r *http.Request) int {
 		if r.Header.Get("Authorization") != "Bearer t" {
-			http.Error(w, "no token", http.StatusUnauthorized)
-			return
+			return http.StatusUnauthorized
 		}
-		conn, err := upgrader.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		_ = conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"hello"}`))
+		return 0
+	}
+	srv := helloServer(upgrader, noToken, func(conn *websocket.Conn) {
 		for _, n := range sizes {
 			msg := fmt.Appendf(nil, `{"type":"m","message":%q}`, body(n))
 			// Once in one frame, once in frames of 256 bytes at most.
@@ -79,7 +75,7 @@ func TestPolledConnection(t *testing.T) {
 		_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "busy"))
 		for range msgs { // until the client goes
 		}
-	}))
+	})
 	defer srv.Close()
 
 	s := testSwarm(srv.URL, 1)
@@ -135,20 +131,15 @@ func TestPolledConnection(t *testing.T) {
 // its status, as through gorilla; a connection we close ends without being
 // counted as a drop, and stop ends the loops.
 func TestPolledRefusedAndClosed(t *testing.T) {
-	upgrader := websocket.Upgrader{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	busyOnSince := func(r *http.Request) int {
 		if r.URL.Query().Get("since") == "1" {
-			http.Error(w, "try later", http.StatusServiceUnavailable)
-			return
+			return http.StatusServiceUnavailable
 		}
-		conn, err := upgrader.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		_ = conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"hello"}`))
+		return 0
+	}
+	srv := helloServer(&websocket.Upgrader{}, busyOnSince, func(conn *websocket.Conn) {
 		_, _, _ = conn.ReadMessage()
-	}))
+	})
 	defer srv.Close()
 	s := testSwarm(srv.URL, 50)
 	if err := s.poll(func(c *client) bool { return c.idx%2 == 0 }); err != nil {
@@ -195,4 +186,23 @@ func TestPolledHandshakeCancelled(t *testing.T) {
 	if waited := time.Since(start); waited > 4*time.Second {
 		t.Fatalf("connect returned after %s, not when its context ended", waited)
 	}
+}
+
+// helloServer serves WebSockets: a request that refuse gives a status is
+// refused with it; any other is upgraded, sent hello and handed to serve,
+// and closed when serve returns.
+func helloServer(upgrader *websocket.Upgrader, refuse func(*http.Request) int, serve func(*websocket.Conn)) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if status := refuse(r); status != 0 {
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
+		conn, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_ = conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"hello"}`))
+		serve(conn)
+	}))
 }
