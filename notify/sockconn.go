@@ -145,19 +145,21 @@ func (s *sockConn) uncork() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.corked = false
-	kept := s.pending
-	lent := s.lent
+	kept, lent := s.pending, s.lent
 	s.lent = nil
-	if len(kept) == 0 || s.now == nil {
-		return len(kept) > 0
+	if len(kept) > 0 {
+		if s.now == nil {
+			return true
+		}
+		n, err := s.now.writeNow(kept)
+		if s.pending = kept[n:]; err != nil || len(s.pending) > 0 {
+			// Kept for flush, which meets a failed write again; the buffer
+			// is not lent back.
+			return true
+		}
 	}
-	n, err := s.now.writeNow(kept)
-	if s.pending = kept[n:]; err != nil || len(s.pending) > 0 {
-		// Kept for flush, which meets a failed write again; the buffer is
-		// not lent back.
-		return true
-	}
-	// An idle connection keeps no buffer.
+	// An idle connection keeps no buffer: the one lent goes back, also
+	// when the batch wrote nothing here.
 	s.pending = nil
 	if lent != nil && cap(kept) <= maxSpare {
 		*lent = kept[:0]

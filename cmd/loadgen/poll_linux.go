@@ -36,8 +36,8 @@ import (
 // comment of a thread-live run wakes a thousand reader goroutines, and
 // each reads twice: its frame, then EAGAIN before it parks again. The
 // comment POST after it waits in loadgen's run queue behind them. Here one
-// epoll_wait per loop finds a comment's thousand sockets, and one read(2)
-// each takes its frame. A socket the pollers read is taken from Go's
+// epoll_wait per loop finds a comment's thousand sockets, and one
+// recvfrom(2) each takes its frame. A socket the pollers read is taken from Go's
 // network poller (dial), which would otherwise be woken for each frame too.
 type pollers struct {
 	s     *swarm
@@ -47,7 +47,6 @@ type pollers struct {
 
 // pollLoop is one goroutine's epoll instance and the connections in it.
 type pollLoop struct {
-	p    *pollers
 	epfd int
 	// stop is a pipe whose write end, closed, ends run.
 	stop [2]int
@@ -84,7 +83,7 @@ const maxMessage = 16 << 20
 func newPollers(s *swarm) (*pollers, error) {
 	p := &pollers{s: s}
 	for range runtime.GOMAXPROCS(0) {
-		l, err := newPollLoop(p)
+		l, err := newPollLoop()
 		if err != nil {
 			p.stop()
 			return nil, err
@@ -95,12 +94,12 @@ func newPollers(s *swarm) (*pollers, error) {
 	return p, nil
 }
 
-func newPollLoop(p *pollers) (*pollLoop, error) {
+func newPollLoop() (*pollLoop, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
-	l := &pollLoop{p: p, epfd: epfd, done: make(chan struct{}), conns: map[int32]*pollConn{}}
+	l := &pollLoop{epfd: epfd, done: make(chan struct{}), conns: map[int32]*pollConn{}}
 	if err := syscall.Pipe2(l.stop[:], syscall.O_CLOEXEC); err != nil {
 		_ = syscall.Close(epfd)
 		return nil, fmt.Errorf("pipe2: %w", err)

@@ -167,24 +167,16 @@ func (s *swarm) connect(ctx context.Context, c *client, since int64) error {
 	c.gotHello = false
 	d := s.dialers[c.idx%len(s.dialers)]
 	var conn wsConn
+	var err error
 	if s.polls != nil && s.polled(c) && strings.HasPrefix(u, "ws:") {
-		var err error
-		if conn, err = s.polls.dial(ctx, c, u, h, d); err != nil {
-			return err
-		}
-		c.conn = conn
+		conn, err = s.polls.dial(ctx, c, u, h, d)
 	} else {
-		ws, res, err := d.DialContext(ctx, u, h)
-		if err != nil {
-			if res != nil {
-				return fmt.Errorf("%w (HTTP %d)", err, res.StatusCode)
-			}
-			return err
-		}
-		conn, c.conn = ws, ws
-		s.readers.Add(1)
-		go s.read(c, ws)
+		conn, err = s.dialGorilla(ctx, c, u, h, d)
 	}
+	if err != nil {
+		return err
+	}
+	c.conn = conn
 	timer := time.NewTimer(30 * time.Second)
 	defer timer.Stop()
 	select {
@@ -204,6 +196,21 @@ func (s *swarm) connect(ctx context.Context, c *client, since int64) error {
 		_ = conn.Close()
 		return ctx.Err()
 	}
+}
+
+// dialGorilla opens c's connection through gorilla, and starts its
+// reader.
+func (s *swarm) dialGorilla(ctx context.Context, c *client, u string, h http.Header, d *websocket.Dialer) (wsConn, error) {
+	ws, res, err := d.DialContext(ctx, u, h)
+	if err != nil {
+		if res != nil {
+			return nil, fmt.Errorf("%w (HTTP %d)", err, res.StatusCode)
+		}
+		return nil, err
+	}
+	s.readers.Add(1)
+	go s.read(c, ws)
+	return ws, nil
 }
 
 // read is c's reader on its own goroutine, through gorilla, which also
